@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmmig — common definitions shared by every part of the API.
+ *
+ * Conventions (all headers):
+ *   - Calls return 0 (or a count) on success and a negative errno on failure.
+ *     The library never touches the global errno as a way of reporting, never
+ *     exits and never aborts.
+ *   - Objects are opaque; *_new() allocates, *_free() releases and accepts NULL.
+ *   - Memory and file descriptors handed to the library are borrowed: they must
+ *     outlive the object they were handed to.
+ */
+#ifndef VMMIG_COMMON_H
+#define VMMIG_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VMMIG_BUILDING) && defined(__GNUC__)
+#define VMMIG_API __attribute__((visibility("default")))
+#else
+#define VMMIG_API
+#endif
+
+#define VMMIG_VERSION_MAJOR 0
+#define VMMIG_VERSION_MINOR 1
+#define VMMIG_VERSION_PATCH 0
+
+/* The granule of tracking and transfer. Regions must be multiples of it. */
+#define VMMIG_PAGE_SIZE 4096u
+#define VMMIG_PAGE_SHIFT 12u
+
+/* Size of a migration UUID (libuuid's uuid_t). */
+#define VMMIG_UUID_SIZE 16
+
+/**
+ * vmmig_version() - the library's version as "major.minor.patch".
+ */
+VMMIG_API const char *vmmig_version(void);
+
+/**
+ * vmmig_strerror() - human readable text for a negative errno returned by the
+ * library (also accepts the positive value). Never returns NULL.
+ */
+VMMIG_API const char *vmmig_strerror(int err);
+
+enum vmmig_log_level {
+	VMMIG_LOG_ERROR = 0,
+	VMMIG_LOG_WARN = 1,
+	VMMIG_LOG_INFO = 2,
+	VMMIG_LOG_DEBUG = 3,
+};
+
+/**
+ * vmmig_log_fn - log sink set by the embedder per session. Called from
+ * library threads; must be thread-safe. @msg has no trailing newline.
+ */
+typedef void (*vmmig_log_fn)(void *opaque, int level, const char *msg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMMIG_COMMON_H */

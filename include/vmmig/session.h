@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmmig — migration sessions: the source and the destination side.
+ *
+ * The hypervisor keeps owning the VM; a session owns one migration. It runs
+ * in library threads after *_start(); the embedder waits, polls stats, or
+ * cancels from any thread.
+ *
+ * Thread-safety: configuration calls (add_region, set_*) are for the thread
+ * that created the session, before *_start(). *_get_stats(), *_cancel() and
+ * *_error() may be called from any thread at any time.
+ */
+#ifndef VMMIG_SESSION_H
+#define VMMIG_SESSION_H
+
+#include <vmmig/common.h>
+#include <vmmig/policy.h>
+#include <vmmig/stats.h>
+#include <vmmig/tracker.h>
+#include <vmmig/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Options: every tunable is an enum value, a setter and a range query. */
+
+enum vmmig_option {
+	VMMIG_OPT_DOWNTIME_LIMIT_MS = 0, /* switch over under this; default 300 */
+	VMMIG_OPT_MAX_ROUNDS,        /* switch over at this round; default 30 */
+	VMMIG_OPT_BANDWIDTH_LIMIT,   /* bytes/s over all channels; 0 = none */
+	VMMIG_OPT_CHANNELS,          /* parallel connections; default 1 */
+	VMMIG_OPT_COMPRESSION,       /* enum vmmig_compression; default none */
+	VMMIG_OPT_ZSTD_LEVEL,        /* default 1 */
+	VMMIG_OPT_DELTA_CACHE_BYTES, /* source's cache of sent pages; 0 = off */
+	VMMIG_OPT_IO_TIMEOUT_MS,     /* a silent peer fails the migration after
+				      * this long; default 10000 */
+	VMMIG_OPT_VERIFY,            /* 1: hash all memory at the switchover
+				      * and check it on the destination (adds
+				      * the hash time to the downtime) */
+	VMMIG_OPT__COUNT
+};
+
+enum vmmig_compression {
+	VMMIG_COMPRESS_NONE = 0,
+	VMMIG_COMPRESS_ZSTD = 1,
+};
+
+/**
+ * vmmig_option_range() - valid values of @opt (inclusive) and its default.
+ * Any output pointer may be NULL. Return: 0 or -EINVAL.
+ */
+VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,
+				 int64_t *def);
+VMMIG_API const char *vmmig_option_name(int opt);
+
+/* ------------------------------------------------------------------ */
+/* Source side */
+
+struct vmmig_source;
+/* Handed to save_state(); add blobs with vmmig_state_put(). */
+struct vmmig_state_sink;
+
+#define VMMIG_SOURCE_OPS_VERSION 1
+
+struct vmmig_source_ops {
+	uint32_t version; /* VMMIG_SOURCE_OPS_VERSION */
+	/* Stop the vCPUs (and devices). Required. */
+	int (*pause)(void *opaque);
+	/* Resume after a failure or cancel that happened after pause(). */
+	int (*resume)(void *opaque);
+	/* Called while paused: serialise CPU and device state as opaque blobs
+	 * with vmmig_state_put(). Optional. */
+	int (*save_state)(void *opaque, struct vmmig_state_sink *sink);
+	/* Auto-converge: slow the guest to @percent of its CPU time taken away
+	 * (0 = unthrottled). Optional. */
+	int (*throttle)(void *opaque, unsigned percent);
+};
+
+/**
+ * vmmig_state_put() - append one state blob (copied) with embedder-defined
+ * @id. Blobs reach the destination's load_state() in the order put.
+ * Return: 0, -EINVAL, -ENOMEM, -E2BIG (over 1 GiB).
+ */
+VMMIG_API int vmmig_state_put(struct vmmig_state_sink *sink, uint32_t id,
+			      const void *data, size_t len);
+
+/** vmmig_source_new() - new source session with a fresh random UUID. */
+VMMIG_API int vmmig_source_new(struct vmmig_source **out);
+/** vmmig_source_free() - cancels and waits if running. Accepts NULL. */
+VMMIG_API void vmmig_source_free(struct vmmig_source *src);
+
+VMMIG_API int vmmig_source_set_uuid(struct vmmig_source *src,
+				    const uint8_t uuid[VMMIG_UUID_SIZE]);
+VMMIG_API void vmmig_source_get_uuid(const struct vmmig_source *src,
+				     uint8_t uuid[VMMIG_UUID_SIZE]);
+/**
+ * vmmig_source_add_region() - register guest memory. @host is borrowed and
+ * must stay mapped for the session's life; @host and @size page aligned.
+ * Return: 0, -EINVAL (alignment, zero size, duplicate id, overlap), -EBUSY
+ * (already started), -ENOMEM.
+ */
+VMMIG_API int vmmig_source_add_region(struct vmmig_source *src, uint32_t id,
+				      uint64_t gpa, void *host, uint64_t size);
+VMMIG_API int vmmig_source_set_ops(struct vmmig_source *src,
+				   const struct vmmig_source_ops *ops,
+				   void *opaque);
+/** Borrowed; default: a manual tracker the embedder can't reach, i.e. only
+ * the full first pass (correct only for a guest that is paused). */
+VMMIG_API int vmmig_source_set_tracker(struct vmmig_source *src,
+				       struct vmmig_tracker *t);
+/** Borrowed; default: the built-in precopy policy. */
+VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
+				      struct vmmig_policy *p);
+VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
+				      int64_t value);
+VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
+				      int64_t *value);
+VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
+				   void *opaque, int max_level);
+
+/**
+ * vmmig_source_start() - connect to @uri ("tcp:HOST:PORT", "unix:PATH",
+ * "inproc:NAME") and migrate in the background.
+ * Return: 0 once the threads run (connection errors come from wait()),
+ * -EINVAL (bad uri, no regions, no ops), -EBUSY (already started).
+ */
+VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri);
+/** Like vmmig_source_start() with an embedder's transport. */
+VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
+					   const struct vmmig_transport_ops *t,
+					   const char *addr);
+/**
+ * vmmig_source_wait() - block until the migration ends.
+ * Return: 0 when the destination acknowledged (the guest now lives there and
+ * the source guest stays paused), else -errno (the source guest is running
+ * again, its memory untouched): -ECANCELED, -EPROTO (the destination rejected
+ * the stream), -ECONNRESET, -ETIMEDOUT, ...
+ */
+VMMIG_API int vmmig_source_wait(struct vmmig_source *src);
+/** vmmig_source_cancel() - asynchronous; wait() then returns -ECANCELED
+ * unless the migration already completed. Thread-safe. */
+VMMIG_API int vmmig_source_cancel(struct vmmig_source *src);
+/** Thread-safe snapshot; set st->struct_size first. */
+VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
+				     struct vmmig_stats *st);
+/** Text of the first error (NULL if none). Valid until free. */
+VMMIG_API const char *vmmig_source_error(struct vmmig_source *src);
+
+/* ------------------------------------------------------------------ */
+/* Destination side */
+
+struct vmmig_dest;
+
+#define VMMIG_DEST_OPS_VERSION 1
+
+struct vmmig_dest_ops {
+	uint32_t version; /* VMMIG_DEST_OPS_VERSION */
+	/* One call per blob the source put, in order, after the last page
+	 * arrived and before start(). Optional. */
+	int (*load_state)(void *opaque, uint32_t id, const void *data,
+			  size_t len);
+	/* Run the guest here. Called after the source got the ack. Required. */
+	int (*start)(void *opaque);
+};
+
+VMMIG_API int vmmig_dest_new(struct vmmig_dest **out);
+VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst);
+/** Only accept channels with this UUID (default: adopt the first one's). */
+VMMIG_API int vmmig_dest_set_uuid(struct vmmig_dest *dst,
+				  const uint8_t uuid[VMMIG_UUID_SIZE]);
+VMMIG_API int vmmig_dest_get_uuid(const struct vmmig_dest *dst,
+				  uint8_t uuid[VMMIG_UUID_SIZE]);
+/** Same ids and sizes as on the source (checked at handshake); @host is
+ * this process's memory and may differ from the source's gpa layout only in
+ * host address. */
+VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
+				    uint64_t gpa, void *host, uint64_t size);
+VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
+				 const struct vmmig_dest_ops *ops, void *opaque);
+VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
+				    int64_t value);
+VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
+				 void *opaque, int max_level);
+/**
+ * vmmig_dest_listen() - bind @uri now (so a caller can learn the port).
+ * If @bound is not NULL it receives the bound uri (e.g. "tcp:127.0.0.1:40123").
+ */
+VMMIG_API int vmmig_dest_listen(struct vmmig_dest *dst, const char *uri,
+				char *bound, size_t bound_len);
+VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
+					  const struct vmmig_transport_ops *t,
+					  const char *addr, char *bound,
+					  size_t bound_len);
+/** vmmig_dest_start() - accept the source's channels and receive, in the
+ * background. */
+VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst);
+/** Block until done: 0 once the guest was started here, else -errno. */
+VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
+VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);
+VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
+				   struct vmmig_stats *st);
+VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMMIG_SESSION_H */

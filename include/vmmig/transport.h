@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmmig — transports: reliable, ordered byte streams between the hosts.
+ *
+ * A migration uses several channels (connections) at once. Each channel is
+ * full duplex: the source streams records to the destination, and the
+ * destination answers on the same channel (the "return path": acks, errors,
+ * later post-copy page requests).
+ *
+ * A transport is a versioned ops table; the library allocates the private
+ * state of each channel (chan_size bytes) and listener (listener_size bytes),
+ * zeroed. Built-ins: io_uring over TCP, io_uring over Unix stream sockets, and
+ * an in-process pair for tests. An embedder may supply its own.
+ *
+ * Threading: one thread sends on a channel while another receives on it;
+ * shutdown() may be called from any thread at any time and must make blocked
+ * and future send()/recv() on that channel return an error promptly.
+ */
+#ifndef VMMIG_TRANSPORT_H
+#define VMMIG_TRANSPORT_H
+
+#include <sys/uio.h>
+#include <vmmig/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMMIG_TRANSPORT_OPS_VERSION 1
+
+struct vmmig_transport_ops {
+	uint32_t version;      /* VMMIG_TRANSPORT_OPS_VERSION */
+	const char *name;      /* e.g. "tcp" */
+	size_t chan_size;      /* private bytes per channel */
+	size_t listener_size;  /* private bytes per listener */
+
+	/* Source side: open one channel to @addr (transport-specific syntax,
+	 * e.g. "127.0.0.1:4444" for tcp, a path for unix). */
+	int (*connect)(void *chan, const char *addr, int timeout_ms);
+	/* Destination side: bind and listen on @addr. */
+	int (*listen)(void *listener, const char *addr);
+	/* Optional: the address actually bound (e.g. after port 0), in the
+	 * syntax connect() takes. */
+	int (*listener_addr)(void *listener, char *buf, size_t len);
+	/* Wait up to @timeout_ms (-1: forever) for one channel; -ETIMEDOUT. */
+	int (*accept)(void *listener, void *chan, int timeout_ms);
+	/* Make a blocked accept() return -ECANCELED. Thread-safe. Optional. */
+	void (*listener_shutdown)(void *listener);
+	void (*listener_close)(void *listener);
+
+	/* Send every byte of @iov or fail: 0 or -errno. */
+	int (*send)(void *chan, const struct iovec *iov, int iovcnt);
+	/* Fill every byte of @iov or fail: 0, -ECONNRESET when the peer closed
+	 * (also on a clean EOF: the protocol never ends a stream mid-wait),
+	 * -ECANCELED after shutdown(), or another -errno. */
+	int (*recv)(void *chan, const struct iovec *iov, int iovcnt);
+	/* Abort the channel; thread-safe and idempotent. */
+	void (*shutdown)(void *chan);
+	void (*close)(void *chan);
+};
+
+/* io_uring over TCP; address "HOST:PORT" (IPv4, or [IPv6]:PORT). */
+VMMIG_API const struct vmmig_transport_ops *vmmig_transport_tcp(void);
+/* io_uring over Unix stream sockets; address is a filesystem path. */
+VMMIG_API const struct vmmig_transport_ops *vmmig_transport_unix(void);
+/* In-process pair for tests: the address is a name in a process-wide
+ * registry; connect() pairs with the listener of that name. */
+VMMIG_API const struct vmmig_transport_ops *vmmig_transport_inproc(void);
+
+/**
+ * vmmig_transport_parse_uri() - split "scheme:address" into a built-in
+ * transport and its address ("tcp:127.0.0.1:4444", "unix:/run/x.sock",
+ * "inproc:name"). @addr points into @uri.
+ * Return: 0 or -EINVAL for an unknown scheme.
+ */
+VMMIG_API int vmmig_transport_parse_uri(const char *uri,
+					const struct vmmig_transport_ops **ops,
+					const char **addr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMMIG_TRANSPORT_H */

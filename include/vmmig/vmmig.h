@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmmig — live migration of virtual machines, as a library.
+ *
+ * Read in this order:
+ *   common.h     errors, logging, version, page size
+ *   session.h    source and destination sessions, options, callbacks
+ *   stats.h      progress and statistics, JSON rendering
+ *   tracker.h    dirty trackers (manual, uffd-wp, soft-dirty, ...)
+ *   policy.h     path-selection policies (precopy, ...)
+ *   transport.h  transports (io_uring TCP / Unix, in-process)
+ */
+#ifndef VMMIG_H
+#define VMMIG_H
+
+#include <vmmig/common.h>
+#include <vmmig/policy.h>
+#include <vmmig/session.h>
+#include <vmmig/stats.h>
+#include <vmmig/tracker.h>
+#include <vmmig/transport.h>
+
+#endif /* VMMIG_H */

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wire format (private). docs/wire-format.md is the normative description;
+ * this header is the code's view of it.
+ *
+ * Every record: a 16-byte header, then `len` payload bytes.
+ *   u16 type   bit 15 (WIRE_MANDATORY) set: a receiver that does not know the
+ *              type must fail; clear: it skips the record.
+ *   u16 flags  per type (0 unless stated)
+ *   u32 len    payload bytes, <= WIRE_MAX_PAYLOAD
+ *   u32 crc    CRC32C (Castagnoli) of the header with crc = 0, then payload
+ *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
+ * All integers little endian.
+ */
+#ifndef VMMIG_LIB_WIRE_H
+#define VMMIG_LIB_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define WIRE_MAGIC 0x474d4d56u /* "VMMG" as little-endian bytes */
+#define WIRE_VERSION 1
+#define WIRE_HDR_SIZE 16
+#define WIRE_MAX_PAYLOAD (16u << 20)
+#define WIRE_MANDATORY 0x8000u
+#define WIRE_MAX_BATCH 64      /* pages per PAGES record */
+#define WIRE_MAX_REGIONS 256
+#define WIRE_ERRLEN 256
+
+enum wire_type {
+	WIRE_HELLO = 0x8001,     /* src->dst, first record of every channel */
+	WIRE_HELLO_ACK = 0x8002, /* dst->src, answer to HELLO */
+	WIRE_PAGES = 0x8010,     /* src->dst, a batch of pages of one region */
+	WIRE_ROUND = 0x0011,     /* src->dst, optional: a round began */
+	WIRE_STATE = 0x8020,     /* src->dst, a chunk of a state blob */
+	WIRE_END = 0x8030,       /* src->dst, last record of a channel */
+	WIRE_ACK = 0x8040,       /* dst->src, switchover done */
+	WIRE_ERROR = 0x8041,     /* either way: the sender gives up, and why */
+};
+
+/* Page encodings inside a PAGES record. */
+enum wire_enc {
+	WIRE_ENC_ZERO = 0,  /* no payload: the page is all zero */
+	WIRE_ENC_RAW = 1,   /* 4096 bytes */
+	WIRE_ENC_ZSTD = 2,  /* zstd frame that decompresses to exactly 4096 */
+	WIRE_ENC_DELTA = 3, /* delta against the previous copy of the page */
+	WIRE_ENC__COUNT
+};
+
+struct wire_hdr {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t len;
+	uint32_t crc;
+	uint32_t seq;
+};
+
+/* ---- CRC32C and hashing (crc32c.c, hash64.c) ---- */
+
+/* CRC32C, SSE4.2 instruction where the CPU has it, table otherwise.
+ * Start with crc = 0; chain by passing the previous result. */
+uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len);
+/* Portable implementation, exposed for tests. */
+uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* Fast 64-bit non-cryptographic hash (memory verification, storage hints). */
+uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed);
+
+/* ---- headers (record.c) ---- */
+
+void wire_hdr_pack(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h);
+void wire_hdr_unpack(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
+/* CRC of a record: header bytes (crc field taken as 0) then payload. */
+uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
+			 const struct iovec *payload, int iovcnt);
+/* Build the header of a record with @payload into @hdr (crc filled in). */
+void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
+		      uint16_t flags, uint32_t seq, const struct iovec *payload,
+		      int iovcnt);
+
+/* ---- control payloads (control.c) ---- */
+
+struct wire_region {
+	uint32_t id;
+	uint32_t flags; /* 0 */
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct wire_hello {
+	uint32_t magic;   /* WIRE_MAGIC */
+	uint16_t version; /* WIRE_VERSION */
+	uint16_t flags;   /* 0 */
+	uint8_t uuid[16];
+	uint16_t channel; /* index of this channel */
+	uint16_t nchannels;
+	uint32_t page_size;
+	uint32_t nregions;
+	uint32_t reserved;
+	/* followed by nregions x struct wire_region (24 bytes each) */
+};
+
+/* Encode: return payload bytes written, or -ENOSPC. */
+int wire_hello_pack(uint8_t *buf, size_t cap, const struct wire_hello *h,
+		    const struct wire_region *regions);
+/* Decode and validate magic, version, page size, region count and layout.
+ * @regions must hold WIRE_MAX_REGIONS. Return 0 or -EPROTO with @err set. */
+int wire_hello_unpack(const uint8_t *buf, size_t len, struct wire_hello *h,
+		      struct wire_region *regions, char *err, size_t errlen);
+
+/* HELLO_ACK, ERROR and ACK share one layout: i32 status, u32 aux, text. */
+struct wire_status {
+	int32_t status; /* 0 or -errno */
+	uint32_t aux;   /* ACK: verified (1/0, 0xffffffff unchecked) */
+	char text[200]; /* NUL terminated after unpack */
+};
+int wire_status_pack(uint8_t *buf, size_t cap, const struct wire_status *s);
+int wire_status_unpack(const uint8_t *buf, size_t len, struct wire_status *s,
+		       char *err, size_t errlen);
+
+/* STATE: one chunk of a blob. */
+#define WIRE_STATE_LAST 1u /* header flag: last chunk of this blob */
+struct wire_state {
+	uint32_t blob_id;
+	uint32_t reserved;
+	uint64_t total_len; /* whole blob */
+	uint64_t offset;    /* of this chunk */
+	/* followed by the chunk bytes */
+};
+#define WIRE_STATE_HEAD 24
+void wire_state_pack(uint8_t out[WIRE_STATE_HEAD], const struct wire_state *s);
+int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
+		      char *err, size_t errlen);
+
+/* END: the channel's last record. */
+#define WIRE_END_MAIN 1u     /* flag: channel 0, state blobs precede it */
+#define WIRE_END_HASH 2u     /* flag: mem_hash is valid */
+struct wire_end {
+	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
+	uint32_t flags;
+	uint32_t nblobs;     /* MAIN: state blobs sent */
+	uint64_t mem_hash;   /* HASH: hash of all guest memory, see
+				vmmig_mem_hash() in the core */
+};
+#define WIRE_END_SIZE 24
+void wire_end_pack(uint8_t out[WIRE_END_SIZE], const struct wire_end *e);
+int wire_end_unpack(const uint8_t *buf, size_t len, struct wire_end *e,
+		    char *err, size_t errlen);
+
+/* ROUND (optional record). */
+#define WIRE_ROUND_SIZE 16
+struct wire_round {
+	uint32_t round;
+	uint32_t reserved;
+	uint64_t dirty_pages;
+};
+void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
+
+/* ---- source side: building PAGES records (batch.c) ---- */
+
+struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
+
+struct enc_config {
+	int compression;          /* VMMIG_COMPRESS_* */
+	int zstd_level;
+	size_t delta_cache_bytes; /* 0: no delta */
+};
+int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
+void enc_ctx_free(struct enc_ctx *e);
+
+struct enc_counters {
+	uint64_t pages[WIRE_ENC__COUNT]; /* per encoding */
+	uint64_t cache_hits, cache_misses;
+};
+
+/*
+ * A PAGES record under construction. The head (record header, batch header,
+ * descriptors) and the payload are separate buffers so that a short batch is
+ * sent as two iovecs without moving bytes.
+ *
+ * PAGES payload layout:
+ *   u32 region_id, u16 count (1..WIRE_MAX_BATCH), u16 reserved
+ *   count x { u64 page_index, u8 encoding, u8 reserved[3], u32 len }
+ *   the encoded pages, concatenated in descriptor order
+ */
+struct wire_batch {
+	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
+	uint8_t *payload; /* WIRE_MAX_BATCH * 4096 + slack */
+	size_t payload_len;
+	unsigned count;
+	uint32_t region_id;
+};
+int wire_batch_init(struct wire_batch *b);
+void wire_batch_destroy(struct wire_batch *b);
+void wire_batch_begin(struct wire_batch *b, uint32_t region_id);
+static inline bool wire_batch_full(const struct wire_batch *b)
+{
+	return b->count == WIRE_MAX_BATCH;
+}
+/*
+ * Append page @page_index whose live contents are at @page. The page is read
+ * once into the batch (copied, so a concurrent guest write cannot make the
+ * CRC disagree with what is sent), then encoded: zero, delta (if cached),
+ * zstd (if enabled and smaller), else raw. Returns the encoding used.
+ */
+int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
+		   uint64_t page_index, const void *page,
+		   struct enc_counters *cnt);
+/* Seal the record with @seq; fill @iov[0..1]; return the record's bytes. */
+size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
+			 struct iovec iov[2]);
+
+/* ---- destination side: reading records (reader.c) ---- */
+
+/* Reads exactly the bytes described by @iov, or fails with -errno. */
+typedef int (*wire_read_fn)(void *cookie, const struct iovec *iov, int iovcnt);
+
+struct wire_dest_region {
+	uint32_t id;
+	uint8_t *host;
+	uint64_t npages;
+};
+
+struct wire_page_counts {
+	uint64_t pages[WIRE_ENC__COUNT];
+	uint64_t bytes; /* wire bytes of records read */
+};
+
+struct wire_reader; /* holds scratch buffers and the zstd context */
+
+int wire_reader_new(wire_read_fn fn, void *cookie,
+		    const struct wire_dest_region *regions, unsigned nregions,
+		    struct wire_reader **out);
+void wire_reader_free(struct wire_reader *r);
+/*
+ * Read the next record. PAGES records are validated (region id, page
+ * indices, encodings, lengths, CRC) and applied to the regions' memory
+ * before returning; raw pages are received straight into guest memory. For
+ * any other known type the payload is returned in *@payload (owned by the
+ * reader, valid until the next call). Unknown optional records are skipped.
+ * Return 0, -EPROTO (message in wire_reader_error()), or the read fn's error.
+ */
+int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
+		     const uint8_t **payload, struct wire_page_counts *cnt);
+const char *wire_reader_error(const struct wire_reader *r);
+/* Number of pages applied so far (all PAGES records). */
+uint64_t wire_reader_pages(const struct wire_reader *r);
+
+/* ---- writing other records (record.c) ---- */
+
+/* Send a non-PAGES record: seal a header for @payload and call @fn with
+ * [header, payload]. */
+typedef int (*wire_write_fn)(void *cookie, const struct iovec *iov, int iovcnt);
+int wire_write_record(wire_write_fn fn, void *cookie, uint16_t type,
+		      uint16_t flags, uint32_t seq, const void *payload,
+		      size_t len);
+
+#endif /* VMMIG_LIB_WIRE_H */
