@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io_uring channel over a connected stream socket (private): the part the
+ * TCP and Unix transports share. Two rings: one used only by the sending
+ * thread, one only by the receiving thread, because a ring must not have two
+ * concurrent submitters.
+ */
+#ifndef VMMIG_LIB_URING_CHAN_H
+#define VMMIG_LIB_URING_CHAN_H
+
+#include <liburing.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+
+struct uring_chan {
+	bool live;              /* uring_chan_init() succeeded */
+	int fd;                 /* connected stream socket, owned */
+	atomic_bool shut;       /* uring_chan_shutdown() was called */
+	struct io_uring sring;  /* send side only */
+	struct io_uring rring;  /* receive side only */
+	struct iovec *sscratch; /* copy of a partly sent iov tail (lazy) */
+	struct iovec *rscratch; /* same for receive */
+};
+
+/* Take ownership of @fd (closed on failure too) and set up both rings.
+ * @c must be zeroed. Return 0 or -errno. */
+int uring_chan_init(struct uring_chan *c, int fd);
+/* The transport ops; @chan is a struct uring_chan. */
+int uring_chan_send(void *chan, const struct iovec *iov, int iovcnt);
+int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt);
+void uring_chan_shutdown(void *chan);
+void uring_chan_close(void *chan);
+
+#endif
