@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-channel encoder context: zstd compressor and delta cache. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <vmmig/session.h>
+
+#include "encode.h"
+
+int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out)
+{
+	struct enc_ctx *e;
+	int ret;
+
+	*out = NULL;
+	if (!cfg || (cfg->compression != VMMIG_COMPRESS_NONE &&
+		     cfg->compression != VMMIG_COMPRESS_ZSTD))
+		return -EINVAL;
+	if (cfg->compression == VMMIG_COMPRESS_ZSTD &&
+	    (cfg->zstd_level < ZSTD_minCLevel() ||
+	     cfg->zstd_level > ZSTD_maxCLevel()))
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	if (cfg->compression == VMMIG_COMPRESS_ZSTD) {
+		ret = -ENOMEM;
+		e->zc = ZSTD_createCCtx();
+		if (!e->zc)
+			goto fail;
+	}
+	/* Less than one page of cache means no cache (delta off). */
+	if (cfg->delta_cache_bytes >= ENC_PAGE) {
+		ret = dcache_new(cfg->delta_cache_bytes, &e->cache);
+		if (ret < 0)
+			goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	enc_ctx_free(e);
+	return ret;
+}
+
+void enc_ctx_free(struct enc_ctx *e)
+{
+	if (!e)
+		return;
+	ZSTD_freeCCtx(e->zc);
+	dcache_free(e->cache);
+	free(e);
+}

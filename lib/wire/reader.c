@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Destination side: read records, validate them completely, apply PAGES to
+ * guest memory. Nothing from the peer is trusted: lengths, region ids, page
+ * indices and encodings are checked before any byte is placed, raw pages
+ * are received straight into their (bounds-checked) guest page, and the
+ * other encodings are decoded only after the record's CRC matched.
+ * After any failure the reader stays failed (the stream is out of step).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode/encode.h"
+#include "le.h"
+#include "wire.h"
+
+#define BATCH_HEAD 8
+#define DESC_SIZE 16
+
+struct wire_reader {
+	wire_read_fn fn;
+	void *cookie;
+	struct wire_dest_region *regions;
+	unsigned nregions;
+	uint32_t seq;        /* expected next */
+	int failed;          /* sticky error, 0 while healthy */
+	uint64_t pages;      /* applied */
+	uint8_t *buf;        /* payload of non-PAGES records */
+	size_t bufcap;
+	uint8_t *scratch;    /* non-raw page payloads of one record */
+	uint8_t *zpage;      /* one decompressed page */
+	ZSTD_DCtx *zd;
+	uint8_t hdr[WIRE_HDR_SIZE];
+	uint8_t head[BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH];
+	struct iovec iov[2 + WIRE_MAX_BATCH];
+	char err[WIRE_ERRLEN];
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct wire_reader *r, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->err, sizeof(r->err), fmt, ap);
+	va_end(ap);
+	r->failed = ret;
+	return ret;
+}
+
+int wire_reader_new(wire_read_fn fn, void *cookie,
+		    const struct wire_dest_region *regions, unsigned nregions,
+		    struct wire_reader **out)
+{
+	struct wire_reader *r;
+
+	*out = NULL;
+	if (!fn || nregions > WIRE_MAX_REGIONS || (nregions && !regions))
+		return -EINVAL;
+	for (unsigned i = 0; i < nregions; i++) {
+		if (regions[i].npages && !regions[i].host)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++)
+			if (regions[j].id == regions[i].id)
+				return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fn = fn;
+	r->cookie = cookie;
+	r->nregions = nregions;
+	r->regions = calloc(nregions ? nregions : 1, sizeof(*r->regions));
+	r->scratch = malloc(WIRE_MAX_BATCH * ENC_PAGE);
+	r->zpage = malloc(ENC_PAGE);
+	r->zd = zpage_dctx_new();
+	if (!r->regions || !r->scratch || !r->zpage || !r->zd) {
+		wire_reader_free(r);
+		return -ENOMEM;
+	}
+	if (nregions)
+		memcpy(r->regions, regions, nregions * sizeof(*regions));
+	*out = r;
+	return 0;
+}
+
+void wire_reader_free(struct wire_reader *r)
+{
+	if (!r)
+		return;
+	ZSTD_freeDCtx(r->zd);
+	free(r->zpage);
+	free(r->scratch);
+	free(r->buf);
+	free(r->regions);
+	free(r);
+}
+
+const char *wire_reader_error(const struct wire_reader *r)
+{
+	return r->err;
+}
+
+uint64_t wire_reader_pages(const struct wire_reader *r)
+{
+	return r->pages;
+}
+
+static int read_iov(struct wire_reader *r, struct iovec *iov, int n)
+{
+	int ret = r->fn(r->cookie, iov, n);
+
+	if (ret < 0)
+		return fail(r, ret, "stream read failed (%s)", strerror(-ret));
+	return 0;
+}
+
+static int check_crc(struct wire_reader *r, const struct wire_hdr *h,
+		     const struct iovec *iov, int n)
+{
+	if (wire_record_crc(r->hdr, iov, n) != h->crc)
+		return fail(r, -EPROTO, "record crc mismatch (seq %u)", h->seq);
+	return 0;
+}
+
+/* Read a non-PAGES payload into r->buf and verify the record's CRC. */
+static int read_payload(struct wire_reader *r, const struct wire_hdr *h)
+{
+	struct iovec iov;
+	int ret;
+
+	if (h->len > r->bufcap) {
+		size_t cap = r->bufcap ? r->bufcap : 4096;
+		uint8_t *nb;
+
+		while (cap < h->len)
+			cap *= 2;
+		if (cap > WIRE_MAX_PAYLOAD)
+			cap = WIRE_MAX_PAYLOAD;
+		nb = realloc(r->buf, cap);
+		if (!nb)
+			return fail(r, -ENOMEM, "no memory for a %u-byte record",
+				    h->len);
+		r->buf = nb;
+		r->bufcap = cap;
+	}
+	iov = (struct iovec){ r->buf, h->len };
+	if (h->len) {
+		ret = read_iov(r, &iov, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return check_crc(r, h, &iov, 1);
+}
+
+static const struct wire_dest_region *find_region(struct wire_reader *r,
+						  uint32_t id)
+{
+	for (unsigned i = 0; i < r->nregions; i++)
+		if (r->regions[i].id == id)
+			return &r->regions[i];
+	return NULL;
+}
+
+/* Validate one descriptor; 0 or -EPROTO. */
+static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
+		      unsigned i, unsigned count)
+{
+	const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+	uint64_t idx = get_le64(d);
+	uint32_t len = get_le32(d + 12);
+	unsigned enc = d[8];
+	bool ok;
+
+	if (idx >= rg->npages)
+		return fail(r, -EPROTO, "page index %llu out of range for "
+			    "region %u (%llu pages)", (unsigned long long)idx,
+			    rg->id, (unsigned long long)rg->npages);
+	if (d[9] || d[10] || d[11])
+		return fail(r, -EPROTO, "page %llu: descriptor reserved bytes "
+			    "are not zero", (unsigned long long)idx);
+	switch (enc) {
+	case WIRE_ENC_ZERO: ok = len == 0; break;
+	case WIRE_ENC_RAW: ok = len == ENC_PAGE; break;
+	case WIRE_ENC_ZSTD: ok = len >= 1 && len <= ENC_PAGE; break;
+	case WIRE_ENC_DELTA: ok = len >= 1 && len <= ENC_DELTA_MAX; break;
+	default:
+		return fail(r, -EPROTO, "page %llu has unknown encoding %u",
+			    (unsigned long long)idx, enc);
+	}
+	if (!ok)
+		return fail(r, -EPROTO, "page %llu: length %u is invalid for "
+			    "encoding %u", (unsigned long long)idx, len, enc);
+	/* Duplicates would be applied out of order (raw pages land first). */
+	for (unsigned j = 0; j < i && j < count; j++)
+		if (get_le64(r->head + BATCH_HEAD + DESC_SIZE * j) == idx)
+			return fail(r, -EPROTO, "page %llu appears twice in one "
+				    "record", (unsigned long long)idx);
+	return 0;
+}
+
+/* Decode the non-raw pages of a record whose CRC matched. */
+static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
+		       unsigned count, struct wire_page_counts *cnt)
+{
+	size_t soff = 0;
+
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+		uint64_t idx = get_le64(d);
+		uint32_t len = get_le32(d + 12);
+		uint8_t *page = rg->host + idx * ENC_PAGE;
+		const char *why = NULL;
+		int ret = 0;
+
+		switch (d[8]) {
+		case WIRE_ENC_ZERO:
+			/* Reading a never-touched page maps the zero page;
+			 * writing would allocate memory for nothing. */
+			if (!enc_page_is_zero(page))
+				memset(page, 0, ENC_PAGE);
+			break;
+		case WIRE_ENC_ZSTD:
+			ret = zpage_decompress(r->zd, r->scratch + soff, len,
+					       r->zpage, &why);
+			if (ret == 0)
+				memcpy(page, r->zpage, ENC_PAGE);
+			break;
+		case WIRE_ENC_DELTA:
+			ret = delta_apply(page, r->scratch + soff, len, &why);
+			break;
+		}
+		if (ret < 0)
+			return fail(r, ret, "page %llu of region %u: %s",
+				    (unsigned long long)idx, rg->id, why);
+		if (d[8] != WIRE_ENC_RAW)
+			soff += len;
+		if (cnt)
+			cnt->pages[d[8]]++;
+		r->pages++;
+	}
+	return 0;
+}
+
+static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
+		      struct wire_page_counts *cnt)
+{
+	const struct wire_dest_region *rg;
+	uint64_t sum = 0;
+	size_t soff = 0;
+	unsigned count, niov = 2;
+	uint32_t rid;
+	int ret;
+
+	if (h->flags)
+		return fail(r, -EPROTO, "PAGES has unknown flags 0x%x", h->flags);
+	if (h->len < BATCH_HEAD + DESC_SIZE)
+		return fail(r, -EPROTO, "PAGES record too short (%u bytes)",
+			    h->len);
+	r->iov[0] = (struct iovec){ r->head, BATCH_HEAD };
+	ret = read_iov(r, r->iov, 1);
+	if (ret < 0)
+		return ret;
+	rid = get_le32(r->head);
+	count = get_le16(r->head + 4);
+	rg = find_region(r, rid);
+	if (!rg)
+		return fail(r, -EPROTO, "PAGES for unknown region id %u", rid);
+	if (count < 1 || count > WIRE_MAX_BATCH)
+		return fail(r, -EPROTO, "PAGES count %u (1..%u allowed)", count,
+			    WIRE_MAX_BATCH);
+	if (get_le16(r->head + 6))
+		return fail(r, -EPROTO, "PAGES reserved field is not zero");
+	if (BATCH_HEAD + (uint64_t)DESC_SIZE * count > h->len)
+		return fail(r, -EPROTO, "PAGES record of %u bytes cannot hold "
+			    "%u descriptors", h->len, count);
+	r->iov[1] = (struct iovec){ r->head + BATCH_HEAD, DESC_SIZE * count };
+	ret = read_iov(r, &r->iov[1], 1);
+	if (ret < 0)
+		return ret;
+
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+		uint32_t len = get_le32(d + 12);
+		struct iovec *last = &r->iov[niov - 1];
+
+		ret = check_desc(r, rg, i, count);
+		if (ret < 0)
+			return ret;
+		sum += len;
+		if (d[8] == WIRE_ENC_RAW) {
+			r->iov[niov++] = (struct iovec){
+				rg->host + get_le64(d) * ENC_PAGE, ENC_PAGE };
+		} else if (len) {
+			/* Consecutive non-raw payloads share one iovec. */
+			if (niov > 2 && (uint8_t *)last->iov_base +
+			    last->iov_len == r->scratch + soff)
+				last->iov_len += len;
+			else
+				r->iov[niov++] = (struct iovec){
+					r->scratch + soff, len };
+			soff += len;
+		}
+	}
+	if (BATCH_HEAD + (uint64_t)DESC_SIZE * count + sum != h->len)
+		return fail(r, -EPROTO, "PAGES record length %u does not match "
+			    "its descriptors (%llu)", h->len,
+			    (unsigned long long)(BATCH_HEAD + DESC_SIZE * count +
+						 sum));
+	if (niov > 2) {
+		ret = read_iov(r, &r->iov[2], (int)niov - 2);
+		if (ret < 0)
+			return ret;
+	}
+	ret = check_crc(r, h, r->iov, (int)niov);
+	if (ret < 0)
+		return ret;
+	return apply_pages(r, rg, count, cnt);
+}
+
+/* Header flags a known mandatory type may carry. */
+static int known_flags(uint16_t type)
+{
+	switch (type) {
+	case WIRE_HELLO:
+	case WIRE_HELLO_ACK:
+	case WIRE_END:
+	case WIRE_ACK:
+	case WIRE_ERROR:
+		return 0;
+	case WIRE_STATE:
+		return WIRE_STATE_LAST;
+	default:
+		return -1;
+	}
+}
+
+int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
+		     const uint8_t **payload, struct wire_page_counts *cnt)
+{
+	struct iovec iov = { r->hdr, WIRE_HDR_SIZE };
+	int ret, mask;
+
+	*payload = NULL;
+	if (r->failed)
+		return r->failed;
+	for (;;) {
+		ret = read_iov(r, &iov, 1);
+		if (ret < 0)
+			return ret;
+		wire_hdr_unpack(r->hdr, h);
+		if (h->seq != r->seq)
+			return fail(r, -EPROTO, "record out of sequence: expected "
+				    "seq %u, got %u", r->seq, h->seq);
+		if (h->len > WIRE_MAX_PAYLOAD)
+			return fail(r, -EPROTO, "record length %u exceeds the "
+				    "maximum %u", h->len, WIRE_MAX_PAYLOAD);
+		r->seq++;
+		if (h->type == WIRE_PAGES) {
+			ret = read_pages(r, h, cnt);
+		} else if (!(h->type & WIRE_MANDATORY)) {
+			/* Optional and not for us: check it, then drop it. */
+			ret = read_payload(r, h);
+			if (ret == 0 && cnt)
+				cnt->bytes += WIRE_HDR_SIZE + h->len;
+			if (ret == 0)
+				continue;
+		} else {
+			mask = known_flags(h->type);
+			if (mask < 0)
+				return fail(r, -EPROTO, "unknown mandatory "
+					    "record type 0x%04x", h->type);
+			if (h->flags & ~mask)
+				return fail(r, -EPROTO, "record type 0x%04x has "
+					    "unknown flags 0x%x", h->type,
+					    h->flags);
+			ret = read_payload(r, h);
+			if (ret == 0)
+				*payload = r->buf;
+		}
+		if (ret < 0)
+			return ret;
+		if (cnt)
+			cnt->bytes += WIRE_HDR_SIZE + h->len;
+		return 0;
+	}
+}
