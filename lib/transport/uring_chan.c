@@ -67,13 +67,9 @@ static int run_op(struct io_uring *ring, int fd, struct msghdr *msg,
 	return ret;
 }
 
-/*
- * Consume @n bytes from the front of @msg's iovec. Whole entries are skipped
- * by moving the pointer; only when a transfer ends inside an entry is the
- * remaining tail copied (once) into @scratch, which may then be edited.
- */
-static int advance(struct msghdr *msg, size_t n, struct iovec **scratch,
-		   bool *in_scratch)
+/* See uring_chan.h. The caller's array is never written. */
+int uring_iov_advance(struct msghdr *msg, size_t n, struct iovec **scratch,
+		      bool *in_scratch)
 {
 	struct iovec *iov = msg->msg_iov;
 	size_t cnt = msg->msg_iovlen;
@@ -128,12 +124,13 @@ static int xfer(struct uring_chan *c, const struct iovec *iov, int iovcnt,
 	if (atomic_load(&c->shut))
 		return -ECANCELED;
 	/* Drop leading empty entries: a 0-byte receive would look like EOF. */
-	ret = advance(&msg, 0, scratch, &in_scratch);
+	ret = uring_iov_advance(&msg, 0, scratch, &in_scratch);
 	while (ret == 0 && msg.msg_iovlen > 0) {
 		ret = run_op(ring, c->fd, &msg, is_send);
 		if (ret <= 0)
 			return map_err(c, ret);
-		ret = advance(&msg, (size_t)ret, scratch, &in_scratch);
+		ret = uring_iov_advance(&msg, (size_t)ret, scratch,
+					&in_scratch);
 	}
 	return ret;
 }

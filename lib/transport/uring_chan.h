@@ -11,6 +11,7 @@
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 struct uring_chan {
@@ -31,5 +32,16 @@ int uring_chan_send(void *chan, const struct iovec *iov, int iovcnt);
 int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt);
 void uring_chan_shutdown(void *chan);
 void uring_chan_close(void *chan);
+
+/*
+ * Consume @n bytes from the front of @msg's iovec after a short transfer.
+ * Whole entries are skipped by moving msg_iov; only when the transfer ended
+ * inside an entry is the remaining tail copied, once, into *@scratch
+ * (allocated on first use, IOV_MAX entries, freed by the owner), which is
+ * then edited in place. *@in_scratch tracks whether msg_iov points there.
+ * Empty entries at the front are dropped. Exposed for tests. 0 or -ENOMEM.
+ */
+int uring_iov_advance(struct msghdr *msg, size_t n, struct iovec **scratch,
+		      bool *in_scratch);
 
 #endif

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One transport's channels (built once per transport, CHAN_OPS names it):
+ * full-duplex transfer with every byte checked, peer close, shutdown from a
+ * third thread, accept timeout and cancel, connect failures and retries.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan_util.h"
+#include "testutil.h"
+
+#define NCHAN 2
+#define NRECS 64       /* records per channel, source to destination */
+#define NREPLIES 300   /* small records the other way, at the same time */
+#define MAX_REC (1u << 20)
+#define MAX_PIECES 129 /* payload pieces; plus the header: 130 iovecs */
+#define HDR_SIZE 16
+
+const struct vmmig_transport_ops *test_ops(void)
+{
+	return CHAN_OPS();
+}
+
+struct rec_hdr {
+	uint32_t seq;
+	uint32_t len;
+	uint64_t sum; /* fnv1a of the payload */
+};
+
+static uint64_t rec_seed(int chan, uint32_t seq, bool reply)
+{
+	return ((uint64_t)chan << 40) | ((uint64_t)reply << 32) | seq;
+}
+
+static uint32_t rec_len(uint32_t seq, uint64_t *rng)
+{
+	if (seq == 0)
+		return 1;
+	if (seq == 1)
+		return MAX_REC;
+	if (seq % 8 == 5)
+		return MAX_REC - (uint32_t)(rng_next(rng) % 4096);
+	/* Log-uniform over 1 B .. 1 MiB: many small, some large. */
+	return 1 + (uint32_t)(rng_next(rng) % (1u << (rng_next(rng) % 21)));
+}
+
+/* One direction of one channel. */
+struct stream {
+	const struct vmmig_transport_ops *ops;
+	void *chan;
+	int index;           /* channel number, part of the payload seed */
+	bool reply;          /* small replies rather than records */
+	int count;
+	atomic_int *progress; /* records received (replies pace on it) */
+	int err;             /* 0 or what failed */
+	const char *what;
+};
+
+static void *send_fn(void *arg)
+{
+	struct stream *st = arg;
+	uint64_t rng = rec_seed(st->index, 7, st->reply);
+	unsigned char *buf = malloc(MAX_REC);
+	struct iovec iov[MAX_PIECES + 1];
+	struct rec_hdr h;
+	double deadline = now_s() + 20;
+
+	if (!buf) {
+		st->err = -ENOMEM;
+		return NULL;
+	}
+	for (int i = 0; i < st->count && !st->err; i++) {
+		h.seq = (uint32_t)i;
+		h.len = st->reply ? 1 + (uint32_t)(rng_next(&rng) % 512)
+				  : rec_len(h.seq, &rng);
+		fill_pattern(buf, h.len, rec_seed(st->index, h.seq, st->reply));
+		h.sum = fnv1a(buf, h.len);
+		iov[0] = (struct iovec){ &h, sizeof(h) };
+		int n = split_iov(buf, h.len, st->reply ? 3 : MAX_PIECES, &rng,
+				  iov + 1);
+		/* Replies keep pace with the records received, so the two
+		 * directions really overlap. */
+		while (st->progress &&
+		       atomic_load(st->progress) * NREPLIES < i * NRECS &&
+		       now_s() < deadline)
+			sleep_ms(1);
+		st->err = st->ops->send(st->chan, iov, n + 1);
+		st->what = "send";
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *recv_fn(void *arg)
+{
+	struct stream *st = arg;
+	uint64_t rng = rec_seed(st->index, 9, st->reply);
+	unsigned char *buf = malloc(MAX_REC), *want = malloc(MAX_REC);
+	struct iovec iov[MAX_PIECES];
+	struct rec_hdr h;
+
+	if (!buf || !want) {
+		st->err = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < st->count; i++) {
+		iov[0] = (struct iovec){ &h, sizeof(h) };
+		st->err = st->ops->recv(st->chan, iov, 1);
+		if (st->err) {
+			st->what = "recv header";
+			break;
+		}
+		if (h.seq != (uint32_t)i || h.len == 0 || h.len > MAX_REC) {
+			st->err = -EPROTO;
+			st->what = "header fields";
+			break;
+		}
+		/* A different split from the sender's. */
+		int n = split_iov(buf, h.len, MAX_PIECES, &rng, iov);
+		st->err = st->ops->recv(st->chan, iov, n);
+		if (st->err) {
+			st->what = "recv payload";
+			break;
+		}
+		fill_pattern(want, h.len, rec_seed(st->index, h.seq, st->reply));
+		if (fnv1a(buf, h.len) != h.sum || memcmp(buf, want, h.len)) {
+			st->err = -EBADMSG;
+			st->what = "payload bytes";
+			break;
+		}
+		if (st->progress)
+			atomic_fetch_add(st->progress, 1);
+	}
+out:
+	free(buf);
+	free(want);
+	return NULL;
+}
+
+struct connector {
+	struct fixture *fx;
+	void *chans[NCHAN];
+	int err;
+};
+
+static void *connect_fn(void *arg)
+{
+	struct connector *c = arg;
+
+	for (int i = 0; i < NCHAN && !c->err; i++)
+		c->err = c->fx->ops->connect(c->chans[i], c->fx->addr, 5000);
+	return NULL;
+}
+
+START_TEST(test_duplex)
+{
+	struct fixture fx;
+	struct connector con = { .fx = &fx };
+	void *srv[NCHAN];
+	struct stream st[NCHAN][4];
+	atomic_int progress[NCHAN];
+	pthread_t t[NCHAN][4], ct;
+	void *(*fn[4])(void *) = { send_fn, recv_fn, send_fn, recv_fn };
+	double t0;
+
+	fx_up(&fx);
+	for (int i = 0; i < NCHAN; i++) {
+		con.chans[i] = chan_alloc(fx.ops);
+		srv[i] = chan_alloc(fx.ops);
+	}
+	ck_assert_int_eq(pthread_create(&ct, NULL, connect_fn, &con), 0);
+	for (int i = 0; i < NCHAN; i++)
+		ck_assert_int_eq(fx.ops->accept(fx.listener, srv[i], 5000), 0);
+	pthread_join(ct, NULL);
+	ck_assert_int_eq(con.err, 0);
+
+	t0 = now_s();
+	for (int i = 0; i < NCHAN; i++) {
+		atomic_init(&progress[i], 0);
+		/* records client -> server, replies server -> client */
+		st[i][0] = (struct stream){ fx.ops, con.chans[i], i, false,
+					    NRECS, NULL, 0, NULL };
+		st[i][1] = (struct stream){ fx.ops, srv[i], i, false, NRECS,
+					    &progress[i], 0, NULL };
+		st[i][2] = (struct stream){ fx.ops, srv[i], i, true, NREPLIES,
+					    &progress[i], 0, NULL };
+		st[i][3] = (struct stream){ fx.ops, con.chans[i], i, true,
+					    NREPLIES, NULL, 0, NULL };
+		for (int k = 0; k < 4; k++)
+			ck_assert_int_eq(pthread_create(&t[i][k], NULL, fn[k],
+							&st[i][k]), 0);
+	}
+	for (int i = 0; i < NCHAN; i++)
+		for (int k = 0; k < 4; k++)
+			pthread_join(t[i][k], NULL);
+	printf("%s duplex: %d channels x %d records + %d replies in %.3f s\n",
+	       fx.ops->name, NCHAN, NRECS, NREPLIES, now_s() - t0);
+	for (int i = 0; i < NCHAN; i++)
+		for (int k = 0; k < 4; k++)
+			ck_assert_msg(st[i][k].err == 0,
+				      "channel %d stream %d: %s: %s", i, k,
+				      st[i][k].what, strerror(-st[i][k].err));
+	for (int i = 0; i < NCHAN; i++) {
+		chan_free(fx.ops, con.chans[i]);
+		chan_free(fx.ops, srv[i]);
+	}
+	fx_down(&fx);
+}
+END_TEST
+
+/* Empty transfers return at once; more than IOV_MAX entries is refused. */
+START_TEST(test_edge_iov)
+{
+	struct fixture fx;
+	void *c, *s;
+	char a = 'x', b = 0;
+	struct iovec e[3] = { { &a, 0 }, { &a, 1 }, { &a, 0 } };
+	struct iovec r[3] = { { &b, 0 }, { &b, 0 }, { &b, 1 } };
+	static struct iovec many[IOV_MAX + 1];
+
+	fx_up(&fx);
+	pair_open(&fx, &c, &s);
+	ck_assert_int_eq(fx.ops->send(c, NULL, 0), 0);
+	ck_assert_int_eq(fx.ops->recv(s, NULL, 0), 0);
+	ck_assert_int_eq(fx.ops->recv(s, e, 1), 0); /* one empty entry */
+	ck_assert_int_eq(fx.ops->send(c, e, 3), 0);
+	ck_assert_int_eq(fx.ops->recv(s, r, 3), 0);
+	ck_assert_int_eq(b, 'x');
+	for (int i = 0; i <= IOV_MAX; i++)
+		many[i] = (struct iovec){ &a, 1 };
+	ck_assert_int_eq(fx.ops->send(c, many, IOV_MAX + 1), -EINVAL);
+	ck_assert_int_eq(fx.ops->send(c, many, -1), -EINVAL);
+	/* Exactly IOV_MAX entries work. */
+	ck_assert_int_eq(fx.ops->send(c, many, IOV_MAX), 0);
+	for (int i = 0; i < IOV_MAX; i++)
+		many[i] = (struct iovec){ &b, 1 };
+	ck_assert_int_eq(fx.ops->recv(s, many, IOV_MAX), 0);
+	chan_free(fx.ops, c);
+	chan_free(fx.ops, s);
+	fx_down(&fx);
+}
+END_TEST
+
+struct blocked {
+	const struct vmmig_transport_ops *ops;
+	void *chan;
+	void *buf;
+	size_t len;
+	int ret;
+	atomic_bool done;
+	double at; /* when it returned */
+};
+
+static void *blocked_recv(void *arg)
+{
+	struct blocked *b = arg;
+	struct iovec iov = { b->buf, b->len };
+
+	b->ret = b->ops->recv(b->chan, &iov, 1);
+	b->at = now_s();
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+#define BIG_PIECES 32
+static void *blocked_send(void *arg)
+{
+	struct blocked *b = arg;
+	struct iovec iov[BIG_PIECES];
+
+	/* The same buffer 32 times: far more than any socket buffers. */
+	for (int i = 0; i < BIG_PIECES; i++)
+		iov[i] = (struct iovec){ b->buf, b->len };
+	b->ret = b->ops->send(b->chan, iov, BIG_PIECES);
+	b->at = now_s();
+	atomic_store(&b->done, true);
+	return NULL;
+}
+
+START_TEST(test_peer_close)
+{
+	struct fixture fx;
+	void *c, *s;
+	char buf[100] = { 0 }, got[100];
+	struct iovec iov = { got, sizeof(got) };
+	struct blocked b = { 0 };
+	pthread_t t;
+	int ret = 0;
+
+	fx_up(&fx);
+	/* Data sent before close still arrives, then -ECONNRESET. */
+	pair_open(&fx, &c, &s);
+	memset(buf, 0xa5, sizeof(buf));
+	iov.iov_base = buf;
+	ck_assert_int_eq(fx.ops->send(c, &iov, 1), 0);
+	chan_free(fx.ops, c);
+	iov.iov_base = got;
+	ck_assert_int_eq(fx.ops->recv(s, &iov, 1), 0);
+	ck_assert_mem_eq(got, buf, sizeof(buf));
+	ck_assert_int_eq(fx.ops->recv(s, &iov, 1), -ECONNRESET);
+	/* Sending to a closed peer fails too, within a bounded number of
+	 * sends (TCP may accept the first before the reset arrives). */
+	b.buf = calloc(1, 64 << 10);
+	iov = (struct iovec){ b.buf, 64 << 10 };
+	for (int i = 0; i < 200 && ret == 0; i++)
+		ret = fx.ops->send(s, &iov, 1);
+	ck_assert_int_eq(ret, -ECONNRESET);
+	chan_free(fx.ops, s);
+
+	/* A receive blocked when the peer closes wakes with -ECONNRESET. */
+	pair_open(&fx, &c, &s);
+	b.ops = fx.ops;
+	b.chan = s;
+	b.len = 64 << 10;
+	atomic_init(&b.done, false);
+	ck_assert_int_eq(pthread_create(&t, NULL, blocked_recv, &b), 0);
+	sleep_ms(100);
+	ck_assert(!atomic_load(&b.done));
+	chan_free(fx.ops, c);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(b.ret, -ECONNRESET);
+	chan_free(fx.ops, s);
+	free(b.buf);
+	fx_down(&fx);
+}
+END_TEST
+
+START_TEST(test_shutdown)
+{
+	struct fixture fx;
+	void *c, *s;
+	struct blocked r = { 0 }, w = { 0 };
+	pthread_t tr, tw;
+	double t0;
+	char x;
+	struct iovec one = { &x, 1 };
+	int ret = 0;
+
+	fx_up(&fx);
+	pair_open(&fx, &c, &s);
+	r = (struct blocked){ .ops = fx.ops, .chan = c, .len = 1 << 20 };
+	w = (struct blocked){ .ops = fx.ops, .chan = c, .len = 2 << 20 };
+	r.buf = malloc(r.len);
+	w.buf = calloc(1, w.len);
+	atomic_init(&r.done, false);
+	atomic_init(&w.done, false);
+	ck_assert_int_eq(pthread_create(&tr, NULL, blocked_recv, &r), 0);
+	ck_assert_int_eq(pthread_create(&tw, NULL, blocked_send, &w), 0);
+	/* Nobody reads on the server side: the 64 MiB send fills the
+	 * buffers and blocks; nobody sends: the receive blocks. */
+	sleep_ms(300);
+	ck_assert_msg(!atomic_load(&r.done), "recv returned %d", r.ret);
+	ck_assert_msg(!atomic_load(&w.done), "send returned %d", w.ret);
+	t0 = now_s();
+	fx.ops->shutdown(c);
+	pthread_join(tr, NULL);
+	pthread_join(tw, NULL);
+	printf("%s shutdown: recv woke after %.1f ms, send after %.1f ms\n",
+	       fx.ops->name, (r.at - t0) * 1e3, (w.at - t0) * 1e3);
+	ck_assert_int_eq(r.ret, -ECANCELED);
+	ck_assert_int_eq(w.ret, -ECANCELED);
+	ck_assert(r.at - t0 < 1.0 && w.at - t0 < 1.0);
+	/* Later calls fail the same way; shutdown is idempotent. */
+	fx.ops->shutdown(c);
+	ck_assert_int_eq(fx.ops->send(c, &one, 1), -ECANCELED);
+	ck_assert_int_eq(fx.ops->recv(c, &one, 1), -ECANCELED);
+	/* The peer drains what was queued, then sees the reset. */
+	for (int i = 0; i < 200 && ret == 0; i++) {
+		struct iovec iov = { r.buf, r.len };
+
+		ret = fx.ops->recv(s, &iov, 1);
+	}
+	ck_assert_int_eq(ret, -ECONNRESET);
+	chan_free(fx.ops, c);
+	chan_free(fx.ops, s);
+	free(r.buf);
+	free(w.buf);
+	fx_down(&fx);
+}
+END_TEST
+
+START_TEST(test_accept_timeout)
+{
+	struct fixture fx;
+	void *s;
+	double t0, took;
+
+	fx_up(&fx);
+	s = chan_alloc(fx.ops);
+	t0 = now_s();
+	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 200), -ETIMEDOUT);
+	took = now_s() - t0;
+	ck_assert_msg(took >= 0.19 && took < 2.0, "took %.3f s", took);
+	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 0), -ETIMEDOUT);
+	chan_free(fx.ops, s); /* close of a never-opened channel is safe */
+	fx_down(&fx);
+}
+END_TEST
+
+struct acceptor {
+	struct fixture *fx;
+	void *chan;
+	int ret;
+	double at;
+};
+
+static void *accept_fn(void *arg)
+{
+	struct acceptor *a = arg;
+
+	a->ret = a->fx->ops->accept(a->fx->listener, a->chan, -1);
+	a->at = now_s();
+	return NULL;
+}
+
+START_TEST(test_listener_shutdown)
+{
+	struct fixture fx;
+	struct acceptor a = { .fx = &fx };
+	pthread_t t;
+	double t0;
+
+	fx_up(&fx);
+	a.chan = chan_alloc(fx.ops);
+	ck_assert_int_eq(pthread_create(&t, NULL, accept_fn, &a), 0);
+	sleep_ms(100);
+	t0 = now_s();
+	fx.ops->listener_shutdown(fx.listener);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.ret, -ECANCELED);
+	ck_assert(a.at - t0 < 1.0);
+	/* Stays shut. */
+	ck_assert_int_eq(fx.ops->accept(fx.listener, a.chan, 1000), -ECANCELED);
+	chan_free(fx.ops, a.chan);
+	fx_down(&fx);
+}
+END_TEST
+
+START_TEST(test_connect_no_listener)
+{
+	struct fixture fx;
+	void *c;
+	double t0, took;
+	int ret;
+
+	fx_up(&fx);
+	fx_listener_close(&fx); /* the address now has no listener */
+	c = chan_alloc(fx.ops);
+	t0 = now_s();
+	ret = fx.ops->connect(c, fx.addr, 300);
+	took = now_s() - t0;
+	ck_assert_msg(ret < 0, "connect returned %d", ret);
+	/* It retried until the timeout, and not much longer. */
+	ck_assert_msg(took >= 0.25 && took < 1.5, "took %.3f s", took);
+	chan_free(fx.ops, c);
+	fx_down(&fx);
+}
+END_TEST
+
+struct late {
+	struct fixture *fx;
+	void *chan;
+	int ret;
+};
+
+static void *late_connect(void *arg)
+{
+	struct late *l = arg;
+
+	l->ret = l->fx->ops->connect(l->chan, l->fx->addr, 5000);
+	return NULL;
+}
+
+/* A destination that starts listening after the source began connecting. */
+START_TEST(test_connect_retry)
+{
+	struct fixture fx;
+	struct late l = { .fx = &fx };
+	void *s;
+	pthread_t t;
+	uint32_t v = 0x1234abcd, got = 0;
+	struct iovec iov = { &v, sizeof(v) }, riov = { &got, sizeof(got) };
+
+	fx_up(&fx);
+	fx_listener_close(&fx);
+	l.chan = chan_alloc(fx.ops);
+	s = chan_alloc(fx.ops);
+	ck_assert_int_eq(pthread_create(&t, NULL, late_connect, &l), 0);
+	sleep_ms(300);
+	fx_relisten(&fx);
+	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 5000), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(l.ret, 0);
+	ck_assert_int_eq(fx.ops->send(l.chan, &iov, 1), 0);
+	ck_assert_int_eq(fx.ops->recv(s, &riov, 1), 0);
+	ck_assert_uint_eq(got, v);
+	ck_assert_int_eq(fx.ops->send(s, &riov, 1), 0);
+	v = 0;
+	ck_assert_int_eq(fx.ops->recv(l.chan, &iov, 1), 0);
+	ck_assert_uint_eq(v, got);
+	chan_free(fx.ops, l.chan);
+	chan_free(fx.ops, s);
+	fx_down(&fx);
+}
+END_TEST
+
+/* The io_uring transports need io_uring; skip where the kernel lacks it. */
+static bool have_uring(void)
+{
+	struct io_uring ring;
+
+	if (strcmp(test_ops()->name, "tcp") && strcmp(test_ops()->name, "unix"))
+		return true;
+	if (io_uring_queue_init(2, &ring, 0) < 0)
+		return false;
+	io_uring_queue_exit(&ring);
+	return true;
+}
+
+int main(void)
+{
+	Suite *s = suite_create(test_ops()->name);
+	TCase *tc = tcase_create("chan");
+
+	if (!have_uring())
+		return vmtest_skip("io_uring not available");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_duplex);
+	tcase_add_test(tc, test_edge_iov);
+	tcase_add_test(tc, test_peer_close);
+	tcase_add_test(tc, test_shutdown);
+	tcase_add_test(tc, test_accept_timeout);
+	tcase_add_test(tc, test_listener_shutdown);
+	tcase_add_test(tc, test_connect_no_listener);
+	tcase_add_test(tc, test_connect_retry);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
