@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's view of one channel: a transport channel plus record sequence
+ * numbers, the shared bandwidth cap, byte counters and the progress stamp the
+ * watchdog reads.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "transport/ratelimit.h"
+
+int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
+	      unsigned index, struct chan_shared *sh)
+{
+	memset(c, 0, sizeof(*c));
+	c->ops = ops;
+	c->index = index;
+	c->sh = sh;
+	c->priv = calloc(1, ops->chan_size ? ops->chan_size : 1);
+	return c->priv ? 0 : -ENOMEM;
+}
+
+int chan_connect(struct chan *c, const char *addr, int timeout_ms)
+{
+	int ret = c->ops->connect(c->priv, addr, timeout_ms);
+
+	c->connected = ret == 0;
+	return ret;
+}
+
+int chan_accept(struct chan *c, void *listener, int timeout_ms)
+{
+	int ret = c->ops->accept(listener, c->priv, timeout_ms);
+
+	c->connected = ret == 0;
+	return ret;
+}
+
+static void progress(struct chan *c)
+{
+	atomic_store_explicit(&c->sh->last_progress_us, now_us(),
+			      memory_order_relaxed);
+}
+
+int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
+{
+	size_t bytes = 0;
+	int ret;
+
+	if (atomic_load(&c->sh->abort))
+		return -ECANCELED;
+	for (int i = 0; i < iovcnt; i++)
+		bytes += iov[i].iov_len;
+	if (c->sh->rl) {
+		ret = ratelimit_take(c->sh->rl, bytes, &c->sh->abort);
+		if (ret)
+			return ret;
+	}
+	ret = c->ops->send(c->priv, iov, iovcnt);
+	if (ret)
+		return ret;
+	atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
+	progress(c);
+	return 0;
+}
+
+static int chan_write_fn(void *cookie, const struct iovec *iov, int iovcnt)
+{
+	return chan_send(cookie, iov, iovcnt);
+}
+
+int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
+		     const void *payload, size_t len)
+{
+	return wire_write_record(chan_write_fn, c, type, flags, c->tx_seq++,
+				 payload, len);
+}
+
+int chan_send_status(struct chan *c, uint16_t type, int32_t status,
+		     uint32_t aux, const char *text)
+{
+	struct wire_status s = { .status = status, .aux = aux };
+	uint8_t buf[sizeof(s) + 16];
+	int len;
+
+	snprintf(s.text, sizeof(s.text), "%s", text ? text : "");
+	len = wire_status_pack(buf, sizeof(buf), &s);
+	if (len < 0)
+		return len;
+	return chan_send_record(c, type, 0, buf, (size_t)len);
+}
+
+int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
+{
+	struct chan *c = cookie;
+	size_t bytes = 0;
+	int ret;
+
+	ret = c->ops->recv(c->priv, iov, iovcnt);
+	if (ret)
+		return ret;
+	for (int i = 0; i < iovcnt; i++)
+		bytes += iov[i].iov_len;
+	atomic_fetch_add_explicit(&c->rx_bytes, bytes, memory_order_relaxed);
+	progress(c);
+	return 0;
+}
+
+void chan_shutdown(struct chan *c)
+{
+	if (c->priv && c->connected)
+		c->ops->shutdown(c->priv);
+}
+
+void chan_close(struct chan *c)
+{
+	if (!c->priv)
+		return;
+	if (c->connected)
+		c->ops->close(c->priv);
+	free(c->priv);
+	c->priv = NULL;
+	c->connected = false;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the source and destination sessions (private). */
+#ifndef VMMIG_LIB_CORE_H
+#define VMMIG_LIB_CORE_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmmig/session.h>
+
+#include "wire/wire.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define VMMIG_MAX_CHANNELS 16
+
+/* ---- time (clock.c) ---- */
+uint64_t now_us(void); /* CLOCK_MONOTONIC */
+
+/* ---- logging (log.c) ---- */
+struct logger {
+	vmmig_log_fn fn;
+	void *opaque;
+	int max_level;
+};
+void vlog(const struct logger *lg, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- options (options.c) ---- */
+struct options {
+	int64_t v[VMMIG_OPT__COUNT];
+};
+void options_init(struct options *o);
+int options_set(struct options *o, int opt, int64_t value);
+
+/* ---- first failure of a session (failure.c) ----
+ * The first error wins, except that an error the peer reported with its own
+ * words replaces a local transport error it caused (a reset that follows
+ * the peer's ERROR record says less than the record). */
+struct failure {
+	pthread_mutex_t lock;
+	int code;      /* 0 or -errno */
+	bool from_peer;
+	char msg[320];
+};
+void failure_init(struct failure *f);
+void failure_destroy(struct failure *f);
+/* Returns true if this call recorded the failure. */
+bool failure_set(struct failure *f, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool failure_set_peer(struct failure *f, int code, const char *text);
+int failure_code(struct failure *f);
+
+/* ---- regions (regions.c) ---- */
+struct region {
+	uint32_t id;
+	uint64_t gpa;
+	uint8_t *host;
+	uint64_t size;
+	uint64_t npages;
+};
+struct region_set {
+	struct region *r;
+	unsigned n;
+	uint64_t total_bytes;
+};
+int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
+		uint64_t size);
+void regions_free(struct region_set *rs);
+/* Hash of all memory: vmmig_hash64 chained over regions in order. */
+uint64_t regions_hash(const struct region_set *rs);
+
+/* ---- channels (chan.c): a transport channel plus what the core adds ---- */
+struct ratelimit;
+
+/* What all channels of one session share. */
+struct chan_shared {
+	_Atomic uint64_t last_progress_us; /* watchdog: any byte moved */
+	atomic_bool abort;                 /* stop everything */
+	struct ratelimit *rl;              /* NULL: no cap */
+};
+
+struct chan {
+	const struct vmmig_transport_ops *ops;
+	void *priv;          /* transport's channel state */
+	unsigned index;
+	uint32_t tx_seq;     /* next record seq we send */
+	bool connected;
+	_Atomic uint64_t tx_bytes;
+	_Atomic uint64_t rx_bytes;
+	struct chan_shared *sh;
+};
+int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
+	      unsigned index, struct chan_shared *sh);
+int chan_connect(struct chan *c, const char *addr, int timeout_ms);
+int chan_accept(struct chan *c, void *listener, int timeout_ms);
+/* Rate limited, counted send of raw iovecs (a sealed record). */
+int chan_send(struct chan *c, const struct iovec *iov, int iovcnt);
+/* Seal and send a non-PAGES record with the channel's next seq. */
+int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
+		     const void *payload, size_t len);
+/* Send a status-shaped record (HELLO_ACK, ACK, ERROR). */
+int chan_send_status(struct chan *c, uint16_t type, int32_t status,
+		     uint32_t aux, const char *text);
+/* wire_read_fn adaptor: cookie is the struct chan. */
+int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
+void chan_shutdown(struct chan *c);
+void chan_close(struct chan *c);
+
+/* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */
+struct watchdog {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	int64_t timeout_us;          /* 0: off */
+	atomic_bool armed;           /* only while waiting on the peer */
+	struct chan_shared *sh;
+	void (*fire)(void *arg);     /* called once on timeout */
+	void *arg;
+};
+int watchdog_start(struct watchdog *w, struct chan_shared *sh,
+		   int64_t timeout_ms, void (*fire)(void *), void *arg);
+void watchdog_stop(struct watchdog *w);
+
+/* ---- state blobs (state.c) ---- */
+struct state_blob {
+	uint32_t id;
+	size_t len;   /* bytes held (while receiving: so far) */
+	size_t total; /* bytes announced (receiving side) */
+	uint8_t *data;
+};
+/* Destination: every announced blob arrived whole. */
+bool state_complete(const struct vmmig_state_sink *s);
+struct vmmig_state_sink {
+	struct state_blob *b;
+	unsigned n, cap;
+	uint64_t total;
+};
+void state_sink_free(struct vmmig_state_sink *s);
+/* Source: send every blob on @c as STATE records (chunked). */
+int state_send(struct chan *c, const struct vmmig_state_sink *s);
+/* Destination: add one STATE record's chunk; blobs complete in order. */
+int state_receive(struct vmmig_state_sink *s, uint16_t flags,
+		  const uint8_t *payload, size_t len, char *err, size_t errlen);
+
+/* ---- stats helpers (stats.c) ---- */
+struct counters {
+	_Atomic uint64_t pages[WIRE_ENC__COUNT];
+	_Atomic uint64_t cache_hits, cache_misses;
+};
+void counters_add_enc(struct counters *c, const struct enc_counters *e);
+void counters_fill(const struct counters *c, struct vmmig_stats *st);
+/* Copy the part of @full that fits the caller's struct_size. */
+int stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out);
+
+#endif /* VMMIG_LIB_CORE_H */

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* The destination session's public API. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dest.h"
+
+VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
+{
+	struct vmmig_dest *dst;
+
+	if (!out)
+		return -EINVAL;
+	dst = calloc(1, sizeof(*dst));
+	if (!dst)
+		return -ENOMEM;
+	options_init(&dst->opt);
+	failure_init(&dst->fail);
+	pthread_mutex_init(&dst->lock, NULL);
+	pthread_cond_init(&dst->cond, NULL);
+	pthread_mutex_init(&dst->stats_lock, NULL);
+	dst->st.struct_size = sizeof(dst->st);
+	dst->st.verified = -1;
+	*out = dst;
+	return 0;
+}
+
+VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
+{
+	if (!dst)
+		return;
+	if (dst->started && !dst->joined) {
+		vmmig_dest_cancel(dst);
+		vmmig_dest_wait(dst);
+	}
+	if (dst->listening)
+		dst->tops->listener_close(dst->listener);
+	free(dst->listener);
+	state_sink_free(&dst->state);
+	regions_free(&dst->regions);
+	free(dst->wregions);
+	failure_destroy(&dst->fail);
+	pthread_mutex_destroy(&dst->lock);
+	pthread_cond_destroy(&dst->cond);
+	pthread_mutex_destroy(&dst->stats_lock);
+	free(dst);
+}
+
+VMMIG_API int vmmig_dest_set_uuid(struct vmmig_dest *dst,
+				  const uint8_t uuid[VMMIG_UUID_SIZE])
+{
+	if (!dst || !uuid)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	memcpy(dst->uuid, uuid, VMMIG_UUID_SIZE);
+	dst->uuid_set = true;
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_get_uuid(const struct vmmig_dest *dst,
+				  uint8_t uuid[VMMIG_UUID_SIZE])
+{
+	if (!dst || !uuid)
+		return -EINVAL;
+	if (!dst->uuid_set)
+		return -ENOENT;
+	memcpy(uuid, dst->uuid, VMMIG_UUID_SIZE);
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
+				    uint64_t gpa, void *host, uint64_t size)
+{
+	if (!dst)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	return regions_add(&dst->regions, id, gpa, host, size);
+}
+
+VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
+				 const struct vmmig_dest_ops *ops, void *opaque)
+{
+	if (!dst || !ops || ops->version != VMMIG_DEST_OPS_VERSION ||
+	    !ops->start)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	dst->ops = ops;
+	dst->opaque = opaque;
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
+				    int64_t value)
+{
+	if (!dst)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	return options_set(&dst->opt, opt, value);
+}
+
+VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
+				 void *opaque, int max_level)
+{
+	if (!dst)
+		return -EINVAL;
+	dst->log = (struct logger){ fn, opaque, max_level };
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_listen(struct vmmig_dest *dst, const char *uri,
+				char *bound, size_t bound_len)
+{
+	const struct vmmig_transport_ops *t;
+	const char *addr;
+	char tmp[256];
+	int ret;
+
+	if (!dst || !uri)
+		return -EINVAL;
+	ret = vmmig_transport_parse_uri(uri, &t, &addr);
+	if (ret)
+		return ret;
+	ret = vmmig_dest_listen_transport(dst, t, addr, tmp, sizeof(tmp));
+	if (ret || !bound)
+		return ret;
+	/* Give the bound address back in uri form. */
+	ret = snprintf(bound, bound_len, "%.*s:%s", (int)(addr - uri - 1), uri,
+		       tmp);
+	return ret < 0 || (size_t)ret >= bound_len ? -ENOSPC : 0;
+}
+
+VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
+					  const struct vmmig_transport_ops *t,
+					  const char *addr, char *bound,
+					  size_t bound_len)
+{
+	int ret;
+
+	if (!dst || !addr || !t || t->version != VMMIG_TRANSPORT_OPS_VERSION ||
+	    !t->listen || !t->accept || !t->listener_close || !t->recv ||
+	    !t->send || !t->shutdown || !t->close)
+		return -EINVAL;
+	if (dst->listening || dst->started)
+		return -EBUSY;
+	dst->listener = calloc(1, t->listener_size ? t->listener_size : 1);
+	if (!dst->listener)
+		return -ENOMEM;
+	ret = t->listen(dst->listener, addr);
+	if (ret) {
+		free(dst->listener);
+		dst->listener = NULL;
+		return ret;
+	}
+	dst->tops = t;
+	dst->listening = true;
+	if (bound) {
+		if (t->listener_addr)
+			ret = t->listener_addr(dst->listener, bound, bound_len);
+		else
+			ret = snprintf(bound, bound_len, "%s", addr) < 0 ? -EINVAL : 0;
+	}
+	return ret;
+}
+
+VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
+{
+	int ret;
+
+	if (!dst)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	if (!dst->listening || !dst->ops || !dst->regions.n)
+		return -EINVAL;
+	dst->wregions = calloc(dst->regions.n, sizeof(*dst->wregions));
+	if (!dst->wregions)
+		return -ENOMEM;
+	for (unsigned i = 0; i < dst->regions.n; i++)
+		dst->wregions[i] = (struct wire_dest_region){
+			.id = dst->regions.r[i].id,
+			.host = dst->regions.r[i].host,
+			.npages = dst->regions.r[i].npages };
+	dst->st.mode = VMMIG_MODE_PRECOPY;
+	dst->st.guest_bytes = dst->regions.total_bytes;
+	ret = -pthread_create(&dst->thread, NULL, dest_main, dst);
+	if (ret)
+		return ret;
+	dst->started = true;
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
+{
+	if (!dst || !dst->started)
+		return -EINVAL;
+	if (!dst->joined) {
+		pthread_join(dst->thread, NULL);
+		dst->joined = true;
+	}
+	return dst->result;
+}
+
+VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
+{
+	if (!dst || !dst->started)
+		return -EINVAL;
+	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
+	dest_abort_io(dst);
+	return 0;
+}
+
+VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
+				   struct vmmig_stats *st)
+{
+	struct vmmig_stats full;
+
+	if (!dst || !st)
+		return -EINVAL;
+	pthread_mutex_lock(&dst->stats_lock);
+	full = dst->st;
+	pthread_mutex_unlock(&dst->stats_lock);
+	counters_fill(&dst->cnt, &full);
+	if (full.status != VMMIG_STATUS_NONE &&
+	    full.status < VMMIG_STATUS_COMPLETED) {
+		full.total_time_us = now_us() - dst->t_start;
+		full.transferred_bytes = 0;
+		for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+			full.transferred_bytes +=
+				atomic_load(&dst->chan[i].rx_bytes);
+	}
+	return stats_copy_out(&full, st);
+}
+
+VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
+{
+	if (!dst || !failure_code(&dst->fail))
+		return NULL;
+	return dst->fail.msg;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* The destination session's private layout (dest*.c). */
+#ifndef VMMIG_LIB_DEST_H
+#define VMMIG_LIB_DEST_H
+
+#include "core.h"
+
+struct vmmig_dest;
+
+/* One receiving thread per channel. */
+struct receiver {
+	pthread_t thread;
+	bool running;
+	struct vmmig_dest *dst;
+	struct chan *c;
+	struct wire_reader *rd;
+	bool ended;            /* END received */
+	struct wire_end end;
+	uint64_t rounds;       /* ROUND records seen (channel 0) */
+};
+
+struct vmmig_dest {
+	/* configuration */
+	uint8_t uuid[VMMIG_UUID_SIZE];
+	bool uuid_set;
+	struct region_set regions;
+	struct wire_dest_region *wregions;
+	const struct vmmig_dest_ops *ops;
+	void *opaque;
+	struct options opt;
+	struct logger log;
+
+	/* listening */
+	const struct vmmig_transport_ops *tops;
+	void *listener;
+	bool listening;
+
+	/* run */
+	bool started, joined;
+	pthread_t thread;
+	int result;
+	struct failure fail;
+	struct chan_shared sh;
+	struct chan chan[VMMIG_MAX_CHANNELS];
+	unsigned nchan;        /* announced by the source */
+	struct receiver rcv[VMMIG_MAX_CHANNELS];
+	struct watchdog wd;
+	struct vmmig_state_sink state;
+
+	pthread_mutex_t lock;  /* receivers -> coordinator */
+	pthread_cond_t cond;
+	unsigned active;       /* receivers still running */
+
+	pthread_mutex_t stats_lock;
+	struct vmmig_stats st;
+	struct counters cnt;
+	uint64_t t_start;
+};
+
+/* dest_run.c */
+void *dest_main(void *arg);
+void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void dest_abort_io(struct vmmig_dest *dst);
+
+/* dest_handshake.c */
+int dest_accept_all(struct vmmig_dest *dst);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Destination handshake: accept the source's channels, check each HELLO
+ * (magic, version, UUID, channel numbering, region table) and answer
+ * HELLO_ACK. A refusal is answered with its reason before failing, so the
+ * source can report it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dest.h"
+
+static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
+		       const struct wire_region *regs, const bool *seen,
+		       char *err, size_t errlen)
+{
+	if (dst->uuid_set && memcmp(h->uuid, dst->uuid, VMMIG_UUID_SIZE)) {
+		snprintf(err, errlen, "migration uuid mismatch: channel "
+				      "belongs to another migration");
+		return -EPROTO;
+	}
+	if (!h->nchannels || h->nchannels > VMMIG_MAX_CHANNELS ||
+	    (dst->nchan && h->nchannels != dst->nchan) ||
+	    h->channel >= h->nchannels || seen[h->channel]) {
+		snprintf(err, errlen, "bad channel numbering: channel %u of %u",
+			 h->channel, h->nchannels);
+		return -EPROTO;
+	}
+	if (h->nregions != dst->regions.n) {
+		snprintf(err, errlen,
+			 "region table mismatch: source has %u regions, "
+			 "destination %u", h->nregions, dst->regions.n);
+		return -EPROTO;
+	}
+	for (unsigned i = 0; i < h->nregions; i++) {
+		const struct region *r = NULL;
+
+		for (unsigned j = 0; j < dst->regions.n; j++)
+			if (dst->regions.r[j].id == regs[i].id)
+				r = &dst->regions.r[j];
+		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
+			snprintf(err, errlen,
+				 "region table mismatch: region %u (gpa 0x%llx, "
+				 "%llu bytes) not registered alike here",
+				 regs[i].id, (unsigned long long)regs[i].gpa,
+				 (unsigned long long)regs[i].size);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* Accept one channel into slot @slot and validate its HELLO. */
+static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
+{
+	struct wire_region regs[WIRE_MAX_REGIONS];
+	struct chan *c = &dst->chan[slot];
+	struct receiver *rv = &dst->rcv[slot];
+	char err[WIRE_ERRLEN] = "";
+	const uint8_t *payload;
+	struct wire_hello h;
+	struct wire_hdr hd;
+	int timeout = slot ? (int)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] : -1;
+	int ret;
+
+	ret = chan_init(c, dst->tops, slot, &dst->sh);
+	if (ret)
+		return ret;
+	ret = chan_accept(c, dst->listener, timeout);
+	if (ret) {
+		dest_fail(dst, ret, "accepting channel: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	if (!slot) {
+		/* The source is here: from now on silence is a failure. */
+		atomic_store(&dst->sh.last_progress_us, now_us());
+		atomic_store(&dst->wd.armed, true);
+		pthread_mutex_lock(&dst->stats_lock);
+		dst->t_start = now_us();
+		dst->st.status = VMMIG_STATUS_SETUP;
+		pthread_mutex_unlock(&dst->stats_lock);
+	}
+	rv->dst = dst;
+	rv->c = c;
+	ret = wire_reader_new(chan_recv, c, dst->wregions, dst->regions.n,
+			      &rv->rd);
+	if (ret)
+		return ret;
+	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);
+	if (ret == -EPROTO) {
+		snprintf(err, sizeof(err), "%s", wire_reader_error(rv->rd));
+	} else if (ret) {
+		dest_fail(dst, ret, "reading handshake: %s", vmmig_strerror(ret));
+		return ret;
+	} else if (hd.type != WIRE_HELLO) {
+		ret = -EPROTO;
+		snprintf(err, sizeof(err),
+			 "not a migration stream: first record type 0x%04x",
+			 hd.type);
+	} else {
+		ret = wire_hello_unpack(payload, hd.len, &h, regs, err,
+					sizeof(err));
+		if (!ret)
+			ret = check_hello(dst, &h, regs, seen, err, sizeof(err));
+	}
+	if (ret) {
+		/* Tell the source why, best effort, then give up. */
+		chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
+		dest_fail(dst, ret, "handshake refused: %s", err);
+		return ret;
+	}
+	if (!dst->uuid_set) {
+		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
+		dst->uuid_set = true;
+	}
+	dst->nchan = h.nchannels;
+	seen[h.channel] = true;
+	c->index = h.channel;
+	ret = chan_send_status(c, WIRE_HELLO_ACK, 0, 0, "ok");
+	if (ret)
+		dest_fail(dst, ret, "answering handshake: %s",
+			  vmmig_strerror(ret));
+	return ret;
+}
+
+int dest_accept_all(struct vmmig_dest *dst)
+{
+	bool seen[VMMIG_MAX_CHANNELS] = { false };
+
+	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
+		int ret = accept_one(dst, slot, seen);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

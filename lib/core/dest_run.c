@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The destination's migration thread and its receivers: pages land in guest
+ * memory as they arrive; after END on every channel the counts, the state
+ * and (optionally) the memory hash are checked, the state is loaded, ACK goes
+ * back on channel 0, and only then is the guest started here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dest.h"
+
+void dest_abort_io(struct vmmig_dest *dst)
+{
+	atomic_store(&dst->sh.abort, true);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		chan_shutdown(&dst->chan[i]);
+	if (dst->listening && dst->tops->listener_shutdown)
+		dst->tops->listener_shutdown(dst->listener);
+}
+
+void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (failure_set(&dst->fail, code, "%s", msg))
+		vlog(&dst->log, VMMIG_LOG_ERROR, "migration failed: %s", msg);
+	pthread_mutex_lock(&dst->lock);
+	pthread_cond_broadcast(&dst->cond);
+	pthread_mutex_unlock(&dst->lock);
+}
+
+static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc)
+{
+	struct enc_counters ec = { 0 };
+
+	memcpy(ec.pages, pc->pages, sizeof(ec.pages));
+	counters_add_enc(&dst->cnt, &ec);
+}
+
+/* Handle one non-PAGES record; 1 when the channel is done. */
+static int handle_record(struct receiver *rv, const struct wire_hdr *h,
+			 const uint8_t *payload)
+{
+	struct vmmig_dest *dst = rv->dst;
+	char err[WIRE_ERRLEN];
+	struct wire_status ws;
+	int ret;
+
+	switch (h->type) {
+	case WIRE_ROUND:
+		rv->rounds++;
+		return 0;
+	case WIRE_STATE:
+		if (rv->c->index != 0) {
+			dest_fail(dst, -EPROTO,
+				  "state record on channel %u (only channel 0 "
+				  "carries state)", rv->c->index);
+			return -EPROTO;
+		}
+		ret = state_receive(&dst->state, h->flags, payload, h->len, err,
+				    sizeof(err));
+		if (ret)
+			dest_fail(dst, ret, "%s", err);
+		return ret;
+	case WIRE_END:
+		ret = wire_end_unpack(payload, h->len, &rv->end, err,
+				      sizeof(err));
+		if (ret) {
+			dest_fail(dst, ret, "%s", err);
+			return ret;
+		}
+		rv->ended = true;
+		return 1;
+	case WIRE_ERROR:
+		ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
+		if (ret) {
+			dest_fail(dst, ret, "%s", err);
+			return ret;
+		}
+		failure_set_peer(&dst->fail, ws.status < 0 ? ws.status : -EPROTO,
+				 ws.text);
+		dest_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
+			  ws.text);
+		return -ECONNABORTED;
+	default:
+		dest_fail(dst, -EPROTO,
+			  "unexpected record type 0x%04x on channel %u",
+			  h->type, rv->c->index);
+		return -EPROTO;
+	}
+}
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *rv = arg;
+	struct vmmig_dest *dst = rv->dst;
+
+	for (;;) {
+		struct wire_page_counts pc = { 0 };
+		const uint8_t *payload;
+		struct wire_hdr h;
+		int ret;
+
+		ret = wire_reader_next(rv->rd, &h, &payload, &pc);
+		if (ret) {
+			if (ret == -EPROTO)
+				dest_fail(dst, ret, "channel %u: %s",
+					  rv->c->index,
+					  wire_reader_error(rv->rd));
+			else
+				dest_fail(dst, ret, "channel %u: %s",
+					  rv->c->index, vmmig_strerror(ret));
+			break;
+		}
+		if (h.type == WIRE_PAGES) {
+			add_counts(dst, &pc);
+			continue;
+		}
+		if (handle_record(rv, &h, payload))
+			break;
+	}
+	pthread_mutex_lock(&dst->lock);
+	dst->active--;
+	pthread_cond_broadcast(&dst->cond);
+	pthread_mutex_unlock(&dst->lock);
+	return NULL;
+}
+
+static void watchdog_fire(void *arg)
+{
+	struct vmmig_dest *dst = arg;
+
+	dest_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
+		  (long long)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+	dest_abort_io(dst);
+}
+
+/* Wait until every receiver saw END, or something failed. */
+static int receive_all(struct vmmig_dest *dst)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&dst->lock);
+	dst->active = dst->nchan;
+	pthread_mutex_unlock(&dst->lock);
+	for (unsigned i = 0; i < dst->nchan && !ret; i++) {
+		ret = -pthread_create(&dst->rcv[i].thread, NULL, receiver_main,
+				      &dst->rcv[i]);
+		if (ret) {
+			pthread_mutex_lock(&dst->lock);
+			dst->active -= dst->nchan - i;
+			pthread_mutex_unlock(&dst->lock);
+			dest_fail(dst, ret, "starting receivers");
+		} else {
+			dst->rcv[i].running = true;
+		}
+	}
+	pthread_mutex_lock(&dst->lock);
+	while (dst->active && !failure_code(&dst->fail))
+		pthread_cond_wait(&dst->cond, &dst->lock);
+	pthread_mutex_unlock(&dst->lock);
+	return failure_code(&dst->fail);
+}
+
+static struct receiver *main_receiver(struct vmmig_dest *dst)
+{
+	for (unsigned i = 0; i < dst->nchan; i++)
+		if (dst->rcv[i].c && dst->rcv[i].c->index == 0)
+			return &dst->rcv[i];
+	return NULL;
+}
+
+/* Everything arrived? Then check it before the guest may start here. */
+static int finish(struct vmmig_dest *dst, int *verified)
+{
+	struct receiver *rv0 = main_receiver(dst);
+
+	for (unsigned i = 0; i < dst->nchan; i++) {
+		struct receiver *rv = &dst->rcv[i];
+		uint64_t got = wire_reader_pages(rv->rd);
+
+		if (rv->end.pages != got) {
+			dest_fail(dst, -EPROTO,
+				  "channel %u: source sent %llu pages, %llu "
+				  "arrived", rv->c->index,
+				  (unsigned long long)rv->end.pages,
+				  (unsigned long long)got);
+			return -EPROTO;
+		}
+	}
+	if (!(rv0->end.flags & WIRE_END_MAIN) ||
+	    rv0->end.nblobs != dst->state.n || !state_complete(&dst->state)) {
+		dest_fail(dst, -EPROTO,
+			  "state incomplete: %u blobs announced, %u arrived",
+			  rv0->end.nblobs, dst->state.n);
+		return -EPROTO;
+	}
+	*verified = -1;
+	if (rv0->end.flags & WIRE_END_HASH) {
+		uint64_t h = regions_hash(&dst->regions);
+
+		*verified = h == rv0->end.mem_hash;
+		if (!*verified) {
+			dest_fail(dst, -EIO,
+				  "memory verification failed: hash %016llx, "
+				  "source had %016llx", (unsigned long long)h,
+				  (unsigned long long)rv0->end.mem_hash);
+			return -EIO;
+		}
+	}
+	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
+		const struct state_blob *b = &dst->state.b[i];
+		int ret = dst->ops->load_state(dst->opaque, b->id, b->data,
+					       b->len);
+
+		if (ret) {
+			dest_fail(dst, ret, "loading state blob %u: %s", b->id,
+				  vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int migrate(struct vmmig_dest *dst)
+{
+	struct receiver *rv0;
+	int verified = -1;
+	int ret;
+
+	ret = dest_accept_all(dst);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.setup_time_us = now_us() - dst->t_start;
+	dst->st.status = VMMIG_STATUS_ACTIVE;
+	dst->st.channels = dst->nchan;
+	pthread_mutex_unlock(&dst->stats_lock);
+	ret = receive_all(dst);
+	if (!ret)
+		ret = finish(dst, &verified);
+	rv0 = main_receiver(dst);
+	if (ret) {
+		/* Tell the source why (unless it told us), best effort. */
+		if (rv0 && !dst->fail.from_peer)
+			chan_send_status(rv0->c, WIRE_ERROR, ret, 0,
+					 dst->fail.msg);
+		return ret;
+	}
+	ret = chan_send_status(rv0->c, WIRE_ACK, 0,
+			       verified < 0 ? UINT32_MAX : (uint32_t)verified,
+			       "ok");
+	if (ret) {
+		dest_fail(dst, ret, "sending the ack: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.verified = verified;
+	dst->st.rounds = rv0->rounds;
+	pthread_mutex_unlock(&dst->stats_lock);
+	ret = dst->ops->start(dst->opaque);
+	if (ret)
+		dest_fail(dst, ret, "starting the guest: %s",
+			  vmmig_strerror(ret));
+	return ret;
+}
+
+void *dest_main(void *arg)
+{
+	struct vmmig_dest *dst = arg;
+	int ret;
+
+	ret = watchdog_start(&dst->wd, &dst->sh,
+			     dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			     watchdog_fire, dst);
+	if (!ret)
+		ret = migrate(dst);
+	if (ret)
+		dest_fail(dst, ret, "%s", vmmig_strerror(ret));
+	watchdog_stop(&dst->wd);
+	dest_abort_io(dst);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
+		struct receiver *rv = &dst->rcv[i];
+
+		if (rv->running)
+			pthread_join(rv->thread, NULL);
+		rv->running = false;
+	}
+	uint64_t rx = 0;
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
+		rx += atomic_load(&dst->chan[i].rx_bytes);
+		wire_reader_free(dst->rcv[i].rd);
+		dst->rcv[i].rd = NULL;
+		chan_close(&dst->chan[i]);
+	}
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
+	dst->st.transferred_bytes = rx;
+	dst->st.error = ret;
+	dst->st.status = !ret ? VMMIG_STATUS_COMPLETED
+			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
+					     : VMMIG_STATUS_FAILED;
+	pthread_mutex_unlock(&dst->stats_lock);
+	dst->result = ret;
+	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
+	     ret ? dst->fail.msg : "completed");
+	return NULL;
+}

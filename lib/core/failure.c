@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+
+void failure_init(struct failure *f)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+}
+
+void failure_destroy(struct failure *f)
+{
+	pthread_mutex_destroy(&f->lock);
+}
+
+bool failure_set(struct failure *f, int code, const char *fmt, ...)
+{
+	bool recorded = false;
+	va_list ap;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->code) {
+		f->code = code;
+		va_start(ap, fmt);
+		vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+		va_end(ap);
+		recorded = true;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return recorded;
+}
+
+bool failure_set_peer(struct failure *f, int code, const char *text)
+{
+	bool recorded = false;
+
+	pthread_mutex_lock(&f->lock);
+	if (!f->code || !f->from_peer) {
+		f->code = code;
+		f->from_peer = true;
+		snprintf(f->msg, sizeof(f->msg), "peer: %s", text);
+		recorded = true;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return recorded;
+}
+
+int failure_code(struct failure *f)
+{
+	int code;
+
+	pthread_mutex_lock(&f->lock);
+	code = f->code;
+	pthread_mutex_unlock(&f->lock);
+	return code;
+}

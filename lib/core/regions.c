@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core.h"
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
+		uint64_t size)
+{
+	struct region *r;
+
+	if (!host || !size || size % VMMIG_PAGE_SIZE ||
+	    (uintptr_t)host % VMMIG_PAGE_SIZE || gpa % VMMIG_PAGE_SIZE ||
+	    gpa + size < gpa)
+		return -EINVAL;
+	if (rs->n >= WIRE_MAX_REGIONS)
+		return -E2BIG;
+	for (unsigned i = 0; i < rs->n; i++) {
+		const struct region *o = &rs->r[i];
+
+		if (o->id == id || overlaps(o->gpa, o->size, gpa, size) ||
+		    overlaps((uintptr_t)o->host, o->size, (uintptr_t)host, size))
+			return -EINVAL;
+	}
+	r = realloc(rs->r, (rs->n + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rs->r = r;
+	rs->r[rs->n++] = (struct region){ .id = id, .gpa = gpa, .host = host,
+					  .size = size,
+					  .npages = size / VMMIG_PAGE_SIZE };
+	rs->total_bytes += size;
+	return 0;
+}
+
+void regions_free(struct region_set *rs)
+{
+	free(rs->r);
+	rs->r = NULL;
+	rs->n = 0;
+	rs->total_bytes = 0;
+}
+
+uint64_t regions_hash(const struct region_set *rs)
+{
+	uint64_t h = 0;
+
+	for (unsigned i = 0; i < rs->n; i++)
+		h = vmmig_hash64(rs->r[i].host, rs->r[i].size, h);
+	return h;
+}

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/* The source session's public API: configuration, start, wait, cancel. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "source.h"
+#include "transport/ratelimit.h"
+
+VMMIG_API int vmmig_source_new(struct vmmig_source **out)
+{
+	struct vmmig_source *src;
+
+	if (!out)
+		return -EINVAL;
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return -ENOMEM;
+	uuid_generate(src->uuid);
+	options_init(&src->opt);
+	failure_init(&src->fail);
+	pthread_mutex_init(&src->lock, NULL);
+	pthread_cond_init(&src->cond, NULL);
+	pthread_mutex_init(&src->stats_lock, NULL);
+	src->st.struct_size = sizeof(src->st);
+	src->st.verified = -1;
+	*out = src;
+	return 0;
+}
+
+VMMIG_API void vmmig_source_free(struct vmmig_source *src)
+{
+	if (!src)
+		return;
+	if (src->started && !src->joined) {
+		vmmig_source_cancel(src);
+		vmmig_source_wait(src);
+	}
+	vmmig_tracker_free(src->own_tracker);
+	vmmig_policy_free(src->own_policy);
+	if (src->rl) {
+		ratelimit_destroy(src->rl);
+		free(src->rl);
+	}
+	regions_free(&src->regions);
+	free(src->addr);
+	failure_destroy(&src->fail);
+	pthread_mutex_destroy(&src->lock);
+	pthread_cond_destroy(&src->cond);
+	pthread_mutex_destroy(&src->stats_lock);
+	free(src);
+}
+
+VMMIG_API int vmmig_source_set_uuid(struct vmmig_source *src,
+				    const uint8_t uuid[VMMIG_UUID_SIZE])
+{
+	if (!src || !uuid)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	memcpy(src->uuid, uuid, VMMIG_UUID_SIZE);
+	return 0;
+}
+
+VMMIG_API void vmmig_source_get_uuid(const struct vmmig_source *src,
+				     uint8_t uuid[VMMIG_UUID_SIZE])
+{
+	if (src && uuid)
+		memcpy(uuid, src->uuid, VMMIG_UUID_SIZE);
+}
+
+VMMIG_API int vmmig_source_add_region(struct vmmig_source *src, uint32_t id,
+				      uint64_t gpa, void *host, uint64_t size)
+{
+	if (!src)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	return regions_add(&src->regions, id, gpa, host, size);
+}
+
+VMMIG_API int vmmig_source_set_ops(struct vmmig_source *src,
+				   const struct vmmig_source_ops *ops,
+				   void *opaque)
+{
+	if (!src || !ops || ops->version != VMMIG_SOURCE_OPS_VERSION ||
+	    !ops->pause)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	src->ops = ops;
+	src->opaque = opaque;
+	return 0;
+}
+
+VMMIG_API int vmmig_source_set_tracker(struct vmmig_source *src,
+				       struct vmmig_tracker *t)
+{
+	if (!src || !t)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	src->tracker = t;
+	return 0;
+}
+
+VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
+				      struct vmmig_policy *p)
+{
+	if (!src || !p)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	src->policy = p;
+	return 0;
+}
+
+VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
+				      int64_t value)
+{
+	if (!src)
+		return -EINVAL;
+	/* The bandwidth cap may change while running (like QEMU's
+	 * max-bandwidth); everything else is fixed at start. */
+	if (src->started && opt != VMMIG_OPT_BANDWIDTH_LIMIT)
+		return -EBUSY;
+	int ret = options_set(&src->opt, opt, value);
+	if (!ret && src->rl && opt == VMMIG_OPT_BANDWIDTH_LIMIT)
+		ratelimit_set(src->rl, (uint64_t)value);
+	return ret;
+}
+
+VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
+				      int64_t *value)
+{
+	if (!src || !value || opt < 0 || opt >= VMMIG_OPT__COUNT)
+		return -EINVAL;
+	*value = src->opt.v[opt];
+	return 0;
+}
+
+VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
+				   void *opaque, int max_level)
+{
+	if (!src)
+		return -EINVAL;
+	src->log = (struct logger){ fn, opaque, max_level };
+	return 0;
+}
+
+VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri)
+{
+	const struct vmmig_transport_ops *t;
+	const char *addr;
+	int ret;
+
+	if (!src || !uri)
+		return -EINVAL;
+	ret = vmmig_transport_parse_uri(uri, &t, &addr);
+	if (ret)
+		return ret;
+	return vmmig_source_start_transport(src, t, addr);
+}
+
+static bool transport_ops_valid(const struct vmmig_transport_ops *t)
+{
+	return t && t->version == VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
+	       t->send && t->recv && t->shutdown && t->close;
+}
+
+VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
+					   const struct vmmig_transport_ops *t,
+					   const char *addr)
+{
+	int ret;
+
+	if (!src || !addr || !transport_ops_valid(t))
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	if (!src->ops || !src->regions.n)
+		return -EINVAL;
+	if (!src->tracker) {
+		/* Nothing will ever be marked: only right for a guest that
+		 * does not run during the migration. */
+		ret = vmmig_tracker_new_manual(&src->own_tracker);
+		if (ret)
+			return ret;
+		src->tracker = src->own_tracker;
+	}
+	if (!src->policy) {
+		ret = vmmig_policy_new_precopy(NULL, &src->own_policy);
+		if (ret)
+			return ret;
+		src->policy = src->own_policy;
+	}
+	src->addr = strdup(addr);
+	if (!src->addr)
+		return -ENOMEM;
+	if (!src->rl) {
+		src->rl = calloc(1, sizeof(*src->rl));
+		if (!src->rl)
+			return -ENOMEM;
+		ret = ratelimit_init(src->rl,
+				     (uint64_t)src->opt.v[VMMIG_OPT_BANDWIDTH_LIMIT]);
+		if (ret)
+			return ret;
+	}
+	src->sh.rl = src->rl;
+	src->tops = t;
+	src->nchan = (unsigned)src->opt.v[VMMIG_OPT_CHANNELS];
+	src->t_start = now_us();
+	src->st.status = VMMIG_STATUS_SETUP;
+	src->st.mode = VMMIG_MODE_PRECOPY;
+	src->st.channels = src->nchan;
+	src->st.guest_bytes = src->regions.total_bytes;
+	atomic_store(&src->sh.last_progress_us, src->t_start);
+	ret = -pthread_create(&src->thread, NULL, source_main, src);
+	if (ret)
+		return ret;
+	src->started = true;
+	return 0;
+}
+
+VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
+{
+	if (!src || !src->started)
+		return -EINVAL;
+	if (!src->joined) {
+		pthread_join(src->thread, NULL);
+		src->joined = true;
+	}
+	return src->result;
+}
+
+VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
+{
+	if (!src || !src->started)
+		return -EINVAL;
+	pthread_mutex_lock(&src->lock);
+	bool too_late = src->committed;
+	pthread_mutex_unlock(&src->lock);
+	/* Once END is out the destination may already run the guest;
+	 * cancelling then could leave it running twice. */
+	if (too_late)
+		return -EBUSY;
+	source_fail(src, -ECANCELED, "cancelled by the embedder");
+	return 0;
+}
+
+VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
+				     struct vmmig_stats *st)
+{
+	struct vmmig_stats full;
+	int ret;
+
+	if (!src || !st)
+		return -EINVAL;
+	pthread_mutex_lock(&src->stats_lock);
+	full = src->st;
+	pthread_mutex_unlock(&src->stats_lock);
+	counters_fill(&src->cnt, &full);
+	if (full.status != VMMIG_STATUS_NONE &&
+	    full.status < VMMIG_STATUS_COMPLETED) {
+		full.total_time_us = now_us() - src->t_start;
+		full.transferred_bytes = 0;
+		for (unsigned i = 0; i < src->nchan; i++)
+			full.transferred_bytes +=
+				atomic_load(&src->chan[i].tx_bytes);
+	}
+	ret = stats_copy_out(&full, st);
+	return ret;
+}
+
+VMMIG_API const char *vmmig_source_error(struct vmmig_source *src)
+{
+	if (!src || !failure_code(&src->fail))
+		return NULL;
+	return src->fail.msg;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* The source session's private layout (source*.c). */
+#ifndef VMMIG_LIB_SOURCE_H
+#define VMMIG_LIB_SOURCE_H
+
+#include "core.h"
+
+struct vmmig_source;
+
+/* One sending thread per channel; it owns the channel's send side during
+ * rounds, and its encoder (zstd context, delta cache). */
+struct sender {
+	pthread_t thread;
+	bool running;
+	struct vmmig_source *src;
+	struct chan *c;
+	struct enc_ctx *enc;
+	struct wire_batch batch;
+	uint64_t pages_sent;   /* PAGES entries over the whole migration */
+	uint64_t seen_gen;     /* last job generation taken */
+};
+
+struct vmmig_source {
+	/* configuration */
+	uint8_t uuid[VMMIG_UUID_SIZE];
+	struct region_set regions;
+	const struct vmmig_source_ops *ops;
+	void *opaque;
+	struct vmmig_tracker *tracker, *own_tracker;
+	struct vmmig_policy *policy, *own_policy;
+	struct options opt;
+	struct logger log;
+
+	/* run */
+	const struct vmmig_transport_ops *tops;
+	char *addr;
+	bool started, joined;
+	pthread_t thread;
+	int result;
+	struct failure fail;
+	struct chan_shared sh;
+	struct ratelimit *rl;
+	struct chan chan[VMMIG_MAX_CHANNELS];
+	unsigned nchan;
+	struct watchdog wd;
+	bool paused;             /* we called ops->pause() */
+	bool committed;          /* END sent: too late to cancel */
+
+	/* round dispatch to senders (lock/cond) */
+	struct sender snd[VMMIG_MAX_CHANNELS];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t job_gen;
+	unsigned job_done;
+	bool quit;
+	uint64_t **send_bm;      /* per region: pages the current job sends */
+	uint64_t **dirty_bm;     /* per region: filled by tracker sync */
+
+	/* return path (channel 0, dest -> source) */
+	pthread_t rp_thread;
+	bool rp_running;
+	struct wire_reader *rp_reader;
+	bool acked;              /* under lock */
+	int32_t ack_status;
+	uint32_t ack_aux;
+
+	/* statistics: fields under stats_lock, page counters atomic */
+	pthread_mutex_t stats_lock;
+	struct vmmig_stats st;
+	struct counters cnt;
+	uint64_t t_start;
+};
+
+/* source_run.c */
+void *source_main(void *arg);
+void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void source_abort_io(struct vmmig_source *src);
+
+/* source_send.c */
+int senders_start(struct vmmig_source *src);
+/* Run one job (send_bm) on every sender; returns first error. */
+int senders_run(struct vmmig_source *src);
+void senders_stop(struct vmmig_source *src);
+
+/* source_rp.c */
+int rp_start(struct vmmig_source *src);
+/* Wait for the destination's ACK (or failure). */
+int rp_wait_ack(struct vmmig_source *src);
+void rp_stop(struct vmmig_source *src);
+
+#endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The source's end of the return path: channel 0's receive side. The
+ * destination sends ACK when the guest may start there, or ERROR with its
+ * reason; either ends the migration.
+ */
+#include <errno.h>
+
+#include "source.h"
+
+static void *rp_main(void *arg)
+{
+	struct vmmig_source *src = arg;
+	char err[WIRE_ERRLEN];
+
+	for (;;) {
+		const uint8_t *payload;
+		struct wire_status ws;
+		struct wire_hdr h;
+		int ret;
+
+		ret = wire_reader_next(src->rp_reader, &h, &payload, NULL);
+		if (ret) {
+			if (ret == -EPROTO)
+				source_fail(src, ret, "return path: %s",
+					    wire_reader_error(src->rp_reader));
+			else
+				source_fail(src, ret,
+					    "return path: connection lost: %s",
+					    vmmig_strerror(ret));
+			break;
+		}
+		if (h.type != WIRE_ACK && h.type != WIRE_ERROR) {
+			source_fail(src, -EPROTO,
+				    "return path: unexpected record type 0x%04x",
+				    h.type);
+			break;
+		}
+		ret = wire_status_unpack(payload, h.len, &ws, err, sizeof(err));
+		if (ret) {
+			source_fail(src, ret, "return path: %s", err);
+			break;
+		}
+		if (h.type == WIRE_ERROR) {
+			failure_set_peer(&src->fail,
+					 ws.status < 0 ? ws.status : -EPROTO,
+					 ws.text);
+			source_abort_io(src);
+			break;
+		}
+		pthread_mutex_lock(&src->lock);
+		src->acked = true;
+		src->ack_status = ws.status;
+		src->ack_aux = ws.aux;
+		pthread_cond_broadcast(&src->cond);
+		pthread_mutex_unlock(&src->lock);
+		break;
+	}
+	/* Wake rp_wait_ack() on failure too. */
+	pthread_mutex_lock(&src->lock);
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	return NULL;
+}
+
+int rp_start(struct vmmig_source *src)
+{
+	int ret = -pthread_create(&src->rp_thread, NULL, rp_main, src);
+
+	src->rp_running = ret == 0;
+	return ret;
+}
+
+int rp_wait_ack(struct vmmig_source *src)
+{
+	int ret;
+
+	pthread_mutex_lock(&src->lock);
+	while (!src->acked && !failure_code(&src->fail))
+		pthread_cond_wait(&src->cond, &src->lock);
+	ret = src->acked ? src->ack_status : failure_code(&src->fail);
+	pthread_mutex_unlock(&src->lock);
+	return ret;
+}
+
+void rp_stop(struct vmmig_source *src)
+{
+	if (!src->rp_running)
+		return;
+	pthread_join(src->rp_thread, NULL);
+	src->rp_running = false;
+}

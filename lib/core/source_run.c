@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The source's migration thread: connect, handshake, pre-copy rounds under
+ * the policy, then stop-and-copy and the wait for the destination's ACK.
+ * Any failure before the ACK resumes the guest if it was paused; the source
+ * only ever reads guest memory, so it is untouched either way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+#include "transport/ratelimit.h"
+
+void source_abort_io(struct vmmig_source *src)
+{
+	atomic_store(&src->sh.abort, true);
+	for (unsigned i = 0; i < src->nchan; i++)
+		chan_shutdown(&src->chan[i]);
+	pthread_mutex_lock(&src->lock);
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+}
+
+void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
+{
+	char msg[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (failure_set(&src->fail, code, "%s", msg))
+		vlog(&src->log, VMMIG_LOG_ERROR, "migration failed: %s", msg);
+	source_abort_io(src);
+}
+
+static void set_status(struct vmmig_source *src, int status)
+{
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.status = status;
+	pthread_mutex_unlock(&src->stats_lock);
+}
+
+static void watchdog_fire(void *arg)
+{
+	struct vmmig_source *src = arg;
+
+	source_fail(src, -ETIMEDOUT, "no progress for %lld ms",
+		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+}
+
+static int handshake(struct vmmig_source *src)
+{
+	struct wire_region regs[WIRE_MAX_REGIONS];
+	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+				.nchannels = (uint16_t)src->nchan,
+				.page_size = VMMIG_PAGE_SIZE,
+				.nregions = src->regions.n };
+	size_t cap = sizeof(h) + sizeof(regs) + 64;
+	uint8_t *buf = malloc(cap);
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(h.uuid, src->uuid, sizeof(h.uuid));
+	for (unsigned i = 0; i < src->regions.n; i++)
+		regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
+						.gpa = src->regions.r[i].gpa,
+						.size = src->regions.r[i].size };
+	for (unsigned i = 0; i < src->nchan && !ret; i++) {
+		int len;
+
+		h.channel = (uint16_t)i;
+		len = wire_hello_pack(buf, cap, &h, regs);
+		ret = len < 0 ? len
+			      : chan_send_record(&src->chan[i], WIRE_HELLO, 0,
+						 buf, (size_t)len);
+	}
+	free(buf);
+	if (ret) {
+		source_fail(src, ret, "sending handshake: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	/* Every channel answers HELLO_ACK; channel 0's reader then carries on
+	 * as the return path. */
+	for (unsigned i = 0; i < src->nchan; i++) {
+		struct wire_reader *rd;
+		const uint8_t *payload;
+		struct wire_status ws;
+		struct wire_hdr hd;
+		char err[WIRE_ERRLEN] = "";
+
+		ret = wire_reader_new(chan_recv, &src->chan[i], NULL, 0, &rd);
+		if (ret)
+			return ret;
+		ret = wire_reader_next(rd, &hd, &payload, NULL);
+		if (ret == -EPROTO)
+			snprintf(err, sizeof(err), "%s", wire_reader_error(rd));
+		else if (!ret && hd.type != WIRE_HELLO_ACK &&
+			 hd.type != WIRE_ERROR) {
+			ret = -EPROTO;
+			snprintf(err, sizeof(err),
+				 "expected HELLO_ACK, got record type 0x%04x",
+				 hd.type);
+		} else if (!ret) {
+			ret = wire_status_unpack(payload, hd.len, &ws, err,
+						 sizeof(err));
+			if (!ret && ws.status) {
+				failure_set_peer(&src->fail,
+						 ws.status < 0 ? ws.status
+							       : -EPROTO,
+						 ws.text);
+				ret = failure_code(&src->fail);
+			}
+		}
+		if (i == 0 && !ret)
+			src->rp_reader = rd;
+		else
+			wire_reader_free(rd);
+		if (ret) {
+			source_fail(src, ret, "handshake on channel %u: %s", i,
+				    err[0] ? err : vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int connect_all(struct vmmig_source *src)
+{
+	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
+
+	for (unsigned i = 0; i < src->nchan; i++) {
+		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
+
+		if (!ret)
+			ret = chan_connect(&src->chan[i], src->addr, timeout);
+		if (ret) {
+			source_fail(src, ret, "connecting channel %u to %s: %s",
+				    i, src->addr, vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static uint64_t tx_bytes(struct vmmig_source *src)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < src->nchan; i++)
+		sum += atomic_load(&src->chan[i].tx_bytes);
+	return sum;
+}
+
+static uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < rs->n; i++)
+		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
+			n += (uint64_t)__builtin_popcountll(bm[i][w]);
+	return n;
+}
+
+/* OR what was dirtied since the last sync into @bm (one per region). */
+static int sync_into(struct vmmig_source *src, uint64_t **bm)
+{
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		int ret = vmmig_tracker_sync(src->tracker, i, bm[i]);
+
+		if (!ret)
+			ret = vmmig_tracker_clear(src->tracker, i, bm[i]);
+		if (ret) {
+			source_fail(src, ret, "dirty tracker %s: %s",
+				    vmmig_tracker_name(src->tracker),
+				    vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.dirty_sync_count++;
+	pthread_mutex_unlock(&src->stats_lock);
+	return 0;
+}
+
+/* After a round: what it sent is done; what was dirtied meanwhile becomes
+ * the next job (send_bm). */
+static int sync_next_round(struct vmmig_source *src)
+{
+	uint64_t **t;
+	int ret;
+
+	for (unsigned i = 0; i < src->regions.n; i++)
+		memset(src->dirty_bm[i], 0,
+		       (src->regions.r[i].npages + 63) / 64 * 8);
+	ret = sync_into(src, src->dirty_bm);
+	if (ret)
+		return ret;
+	t = src->send_bm;
+	src->send_bm = src->dirty_bm;
+	src->dirty_bm = t;
+	return 0;
+}
+
+static int alloc_bitmaps(struct vmmig_source *src)
+{
+	unsigned n = src->regions.n;
+
+	src->send_bm = calloc(n, sizeof(*src->send_bm));
+	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
+	if (!src->send_bm || !src->dirty_bm)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t npages = src->regions.r[i].npages;
+		uint64_t words = (npages + 63) / 64;
+
+		src->send_bm[i] = malloc(words * 8);
+		src->dirty_bm[i] = calloc(words, 8);
+		if (!src->send_bm[i] || !src->dirty_bm[i])
+			return -ENOMEM;
+		/* Round 0 sends everything. */
+		memset(src->send_bm[i], 0xff, words * 8);
+		if (npages % 64)
+			src->send_bm[i][words - 1] = (1ull << (npages % 64)) - 1;
+	}
+	return 0;
+}
+
+static void free_bitmaps(struct vmmig_source *src)
+{
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		if (src->send_bm)
+			free(src->send_bm[i]);
+		if (src->dirty_bm)
+			free(src->dirty_bm[i]);
+	}
+	free(src->send_bm);
+	free(src->dirty_bm);
+	src->send_bm = src->dirty_bm = NULL;
+}
+
+static int start_tracking(struct vmmig_source *src)
+{
+	struct vmmig_tracker_region *tr;
+	int ret;
+
+	tr = calloc(src->regions.n, sizeof(*tr));
+	if (!tr)
+		return -ENOMEM;
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		const struct region *r = &src->regions.r[i];
+
+		tr[i] = (struct vmmig_tracker_region){
+			.id = r->id, .index = i, .gpa = r->gpa, .host = r->host,
+			.size = r->size, .npages = r->npages };
+	}
+	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
+	free(tr);
+	if (ret)
+		source_fail(src, ret, "starting dirty tracker %s: %s",
+			    vmmig_tracker_name(src->tracker),
+			    vmmig_strerror(ret));
+	return ret;
+}
+
+static void send_round_marker(struct vmmig_source *src, uint32_t round,
+			      uint64_t dirty)
+{
+	struct wire_round wr = { .round = round, .dirty_pages = dirty };
+	uint8_t buf[WIRE_ROUND_SIZE];
+
+	wire_round_pack(buf, &wr);
+	/* Informational; a failure shows up on the next page send. */
+	(void)chan_send_record(&src->chan[0], WIRE_ROUND, 0, buf, sizeof(buf));
+}
+
+/* One pre-copy pass over send_bm; then the policy's figures. */
+static int precopy_round(struct vmmig_source *src, uint32_t round,
+			 uint64_t *bw, struct vmmig_round_info *ri)
+{
+	uint64_t pages = count_bits(src->send_bm, &src->regions);
+	uint64_t t0 = now_us(), b0 = tx_bytes(src);
+	int ret;
+
+	send_round_marker(src, round, pages);
+	ret = senders_run(src);
+	if (ret)
+		return ret;
+	uint64_t dt = now_us() - t0, bytes = tx_bytes(src) - b0;
+
+	ret = sync_next_round(src);
+	if (ret)
+		return ret;
+	/* A round that moved little measures latency, not bandwidth: keep
+	 * the previous estimate then. */
+	if (dt && (bytes >= (1u << 20) || !*bw))
+		*bw = bytes * 1000000u / dt;
+	uint64_t dirty = count_bits(src->send_bm, &src->regions);
+	*ri = (struct vmmig_round_info){
+		.round = round,
+		.guest_bytes = src->regions.total_bytes,
+		.round_bytes = bytes,
+		.round_pages = pages,
+		.round_time_us = dt,
+		.dirty_pages = dirty,
+		.dirty_bytes = dirty * VMMIG_PAGE_SIZE,
+		.bandwidth_bps = *bw,
+		.dirty_rate_pps = dt ? dirty * 1000000u / dt : 0,
+		.expected_downtime_us =
+			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw : UINT64_MAX,
+		.elapsed_us = now_us() - src->t_start,
+		.downtime_limit_us =
+			(uint64_t)src->opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
+		.max_rounds = (uint32_t)src->opt.v[VMMIG_OPT_MAX_ROUNDS],
+	};
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.rounds = round + 1;
+	src->st.remaining_bytes = ri->dirty_bytes;
+	src->st.bandwidth_bps = *bw;
+	src->st.dirty_rate_pps = ri->dirty_rate_pps;
+	src->st.expected_downtime_us = ri->expected_downtime_us;
+	pthread_mutex_unlock(&src->stats_lock);
+	vlog(&src->log, VMMIG_LOG_INFO,
+	     "round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
+	     (unsigned long long)pages, (unsigned long long)dt,
+	     (unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
+	return 0;
+}
+
+/* Pause, send what is left and the state, wait for the ACK. */
+static int stop_and_copy(struct vmmig_source *src)
+{
+	struct vmmig_state_sink sink = { 0 };
+	struct wire_end end = { 0 };
+	uint8_t buf[WIRE_END_SIZE];
+	uint64_t t_pause;
+	int ret;
+
+	set_status(src, VMMIG_STATUS_DEVICE);
+	t_pause = now_us();
+	ret = src->ops->pause(src->opaque);
+	if (ret) {
+		source_fail(src, ret, "pausing the guest: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	src->paused = true;
+	/* The pages found dirty after the last round are still pending in
+	 * send_bm: add what the guest wrote since, then send them all. */
+	ret = sync_into(src, src->send_bm);
+	if (ret)
+		return ret;
+	ret = senders_run(src);
+	if (ret)
+		return ret;
+	if (src->ops->save_state) {
+		ret = src->ops->save_state(src->opaque, &sink);
+		if (ret) {
+			source_fail(src, ret, "saving guest state: %s",
+				    vmmig_strerror(ret));
+			goto out;
+		}
+	}
+	ret = state_send(&src->chan[0], &sink);
+	if (src->opt.v[VMMIG_OPT_VERIFY]) {
+		end.flags |= WIRE_END_HASH;
+		end.mem_hash = regions_hash(&src->regions);
+	}
+	for (unsigned i = 0; i < src->nchan && !ret; i++) {
+		end.pages = src->snd[i].pages_sent;
+		end.flags = (end.flags & ~WIRE_END_MAIN) |
+			    (i == 0 ? WIRE_END_MAIN : 0);
+		end.nblobs = i == 0 ? sink.n : 0;
+		wire_end_pack(buf, &end);
+		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
+				       sizeof(buf));
+	}
+	if (ret) {
+		source_fail(src, ret, "sending final state: %s",
+			    vmmig_strerror(ret));
+		goto out;
+	}
+	pthread_mutex_lock(&src->lock);
+	src->committed = true;
+	pthread_mutex_unlock(&src->lock);
+	ret = rp_wait_ack(src);
+	if (ret) {
+		source_fail(src, ret, "destination did not acknowledge: %s",
+			    vmmig_strerror(ret));
+		goto out;
+	}
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.downtime_us = now_us() - t_pause;
+	src->st.remaining_bytes = 0;
+	src->st.verified = src->ack_aux == UINT32_MAX ? -1 : (int)src->ack_aux;
+	pthread_mutex_unlock(&src->stats_lock);
+out:
+	state_sink_free(&sink);
+	return ret;
+}
+
+static int migrate(struct vmmig_source *src)
+{
+	uint64_t bw = 0;
+	int ret;
+
+	ret = connect_all(src);
+	if (ret)
+		return ret;
+	ret = handshake(src);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.setup_time_us = now_us() - src->t_start;
+	src->st.status = VMMIG_STATUS_ACTIVE;
+	pthread_mutex_unlock(&src->stats_lock);
+	ret = rp_start(src);
+	if (!ret)
+		ret = alloc_bitmaps(src);
+	if (!ret)
+		ret = senders_start(src);
+	if (ret) {
+		source_fail(src, ret, "setting up: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	ret = start_tracking(src);
+	if (ret)
+		return ret;
+
+	for (uint32_t round = 0;; round++) {
+		struct vmmig_round_info ri;
+		struct vmmig_decision d;
+
+		ret = precopy_round(src, round, &bw, &ri);
+		if (ret)
+			return ret;
+		ri.throttle_percent = src->st.throttle_percent;
+		ret = vmmig_policy_decide(src->policy, &ri, &d);
+		if (ret) {
+			source_fail(src, ret, "policy %s: %s",
+				    vmmig_policy_name(src->policy),
+				    vmmig_strerror(ret));
+			return ret;
+		}
+		pthread_mutex_lock(&src->stats_lock);
+		src->st.path = d.path;
+		memcpy(src->st.path_reason, d.reason, sizeof(d.reason));
+		pthread_mutex_unlock(&src->stats_lock);
+		if (d.action == VMMIG_ACTION_STOP_AND_COPY)
+			break;
+		if (d.action == VMMIG_ACTION_POSTCOPY) {
+			source_fail(src, -ENOTSUP,
+				    "policy %s chose post-copy, which this "
+				    "session does not support yet",
+				    vmmig_policy_name(src->policy));
+			return -ENOTSUP;
+		}
+		if (d.action == VMMIG_ACTION_THROTTLE && src->ops->throttle) {
+			src->ops->throttle(src->opaque, d.throttle_percent);
+			pthread_mutex_lock(&src->stats_lock);
+			src->st.throttle_percent = d.throttle_percent;
+			pthread_mutex_unlock(&src->stats_lock);
+		}
+	}
+	return stop_and_copy(src);
+}
+
+void *source_main(void *arg)
+{
+	struct vmmig_source *src = arg;
+	int ret;
+
+	ret = watchdog_start(&src->wd, &src->sh,
+			     src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			     watchdog_fire, src);
+	if (!ret) {
+		atomic_store(&src->wd.armed, true);
+		ret = migrate(src);
+	}
+	if (ret)
+		source_fail(src, ret, "%s", vmmig_strerror(ret));
+	watchdog_stop(&src->wd);
+	/* Unblock and end every thread before touching the guest again. */
+	if (ret)
+		source_abort_io(src);
+	senders_stop(src);
+	rp_stop(src);
+	vmmig_tracker_stop(src->tracker);
+	if (ret && src->paused && src->ops->resume) {
+		int r2 = src->ops->resume(src->opaque);
+
+		if (r2)
+			vlog(&src->log, VMMIG_LOG_ERROR,
+			     "resuming the guest after failure: %s",
+			     vmmig_strerror(r2));
+		src->paused = false;
+	}
+	for (unsigned i = 0; i < src->nchan; i++)
+		chan_close(&src->chan[i]);
+	wire_reader_free(src->rp_reader);
+	src->rp_reader = NULL;
+	free_bitmaps(src);
+	if (ret && src->st.throttle_percent && src->ops->throttle)
+		src->ops->throttle(src->opaque, 0);
+
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.total_time_us = now_us() - src->t_start;
+	src->st.transferred_bytes = tx_bytes(src);
+	src->st.error = ret;
+	src->st.status = !ret ? VMMIG_STATUS_COMPLETED
+			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
+					     : VMMIG_STATUS_FAILED;
+	pthread_mutex_unlock(&src->stats_lock);
+	src->result = ret;
+	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
+	     ret ? src->fail.msg : "completed");
+	return NULL;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sending threads. Pages are striped over channels by 64-page chunk, which
+ * is one word of the dirty bitmap: word w of a region goes to channel
+ * w % nchan. A page therefore always travels on the same channel, so the
+ * channel's FIFO order makes the newest copy win at the destination without
+ * any cross-channel synchronisation, and each sender's delta cache holds
+ * exactly the pages it sends (no locking).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+static int flush_batch(struct sender *s, struct enc_counters *ec)
+{
+	struct iovec iov[2];
+	int ret;
+
+	if (!s->batch.count)
+		return 0;
+	s->pages_sent += s->batch.count;
+	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
+	ret = chan_send(s->c, iov, 2);
+	counters_add_enc(&s->src->cnt, ec);
+	memset(ec, 0, sizeof(*ec));
+	return ret;
+}
+
+static int send_region(struct sender *s, unsigned ri)
+{
+	struct vmmig_source *src = s->src;
+	const struct region *r = &src->regions.r[ri];
+	const uint64_t *bm = src->send_bm[ri];
+	uint64_t nwords = (r->npages + 63) / 64;
+	struct enc_counters ec = { 0 };
+	int ret;
+
+	wire_batch_begin(&s->batch, r->id);
+	for (uint64_t w = s->c->index; w < nwords; w += src->nchan) {
+		uint64_t bits = bm[w];
+
+		while (bits) {
+			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			wire_batch_add(&s->batch, s->enc, page,
+				       r->host + page * VMMIG_PAGE_SIZE, &ec);
+			if (wire_batch_full(&s->batch)) {
+				ret = flush_batch(s, &ec);
+				if (ret)
+					return ret;
+				wire_batch_begin(&s->batch, r->id);
+			}
+		}
+	}
+	return flush_batch(s, &ec);
+}
+
+static void *sender_main(void *arg)
+{
+	struct sender *s = arg;
+	struct vmmig_source *src = s->src;
+
+	for (;;) {
+		int ret = 0;
+
+		pthread_mutex_lock(&src->lock);
+		while (!src->quit && s->seen_gen == src->job_gen)
+			pthread_cond_wait(&src->cond, &src->lock);
+		if (src->quit) {
+			pthread_mutex_unlock(&src->lock);
+			break;
+		}
+		s->seen_gen = src->job_gen;
+		pthread_mutex_unlock(&src->lock);
+
+		for (unsigned ri = 0; ri < src->regions.n && !ret; ri++)
+			ret = send_region(s, ri);
+		if (ret)
+			source_fail(src, ret, "sending pages on channel %u: %s",
+				    s->c->index, vmmig_strerror(ret));
+
+		pthread_mutex_lock(&src->lock);
+		src->job_done++;
+		pthread_cond_broadcast(&src->cond);
+		pthread_mutex_unlock(&src->lock);
+	}
+	return NULL;
+}
+
+int senders_start(struct vmmig_source *src)
+{
+	struct enc_config ec = {
+		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
+				     src->nchan,
+	};
+	int ret;
+
+	for (unsigned i = 0; i < src->nchan; i++) {
+		struct sender *s = &src->snd[i];
+
+		s->src = src;
+		s->c = &src->chan[i];
+		ret = enc_ctx_new(&ec, &s->enc);
+		if (ret)
+			return ret;
+		ret = wire_batch_init(&s->batch);
+		if (ret)
+			return ret;
+		ret = -pthread_create(&s->thread, NULL, sender_main, s);
+		if (ret)
+			return ret;
+		s->running = true;
+	}
+	return 0;
+}
+
+int senders_run(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	src->job_done = 0;
+	src->job_gen++;
+	pthread_cond_broadcast(&src->cond);
+	while (src->job_done < src->nchan)
+		pthread_cond_wait(&src->cond, &src->lock);
+	pthread_mutex_unlock(&src->lock);
+	return failure_code(&src->fail);
+}
+
+void senders_stop(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	src->quit = true;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
+		struct sender *s = &src->snd[i];
+
+		if (s->running)
+			pthread_join(s->thread, NULL);
+		s->running = false;
+		wire_batch_destroy(&s->batch);
+		enc_ctx_free(s->enc);
+		s->enc = NULL;
+	}
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+#include "e2e.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+
+static int fail_load(void *opaque, uint32_t id, const void *data, size_t len)
+{
+	(void)opaque, (void)id, (void)data, (void)len;
+	return -EINVAL;
+}
+
+static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
+{
+	struct vmmig_dest_ops ops = guest_dest_ops;
+	struct guest g = { 0 };
+	struct vmmig_dest *dst;
+	size_t rsize = o->region_size ? o->region_size : d->size;
+	int ret;
+
+	if (o->fail_load_state)
+		ops.load_state = fail_load;
+	ret = vmmig_dest_new(&dst);
+	if (!ret && o->uuid)
+		ret = vmmig_dest_set_uuid(dst, o->uuid);
+	if (!ret)
+		ret = vmmig_dest_add_region(dst, 0, 0, d->mem, rsize);
+	if (!ret)
+		ret = vmmig_dest_set_ops(dst, &ops, &g);
+	if (!ret)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_IO_TIMEOUT_MS, 5000);
+	if (!ret)
+		ret = vmmig_dest_listen(dst, o->listen, d->uri, sizeof(d->uri));
+	if (!ret)
+		ret = vmmig_dest_start(dst);
+	if (ret) {
+		d->res->ret = ret;
+		(void)!write(wfd, "", 1);
+		return 2;
+	}
+	(void)!write(wfd, d->uri, strlen(d->uri) + 1);
+	ret = vmmig_dest_wait(dst);
+	d->res->ret = ret;
+	d->res->started = atomic_load(&g.resumes);
+	d->res->writes_loaded = atomic_load(&g.writes);
+	d->res->cpu_state = g.cpu_state;
+	d->res->st.struct_size = sizeof(d->res->st);
+	vmmig_dest_get_stats(dst, &d->res->st);
+	if (vmmig_dest_error(dst))
+		snprintf(d->res->error, sizeof(d->res->error), "%s",
+			 vmmig_dest_error(dst));
+	vmmig_dest_free(dst);
+	return ret ? 1 : 0;
+}
+
+int dest_spawn(struct dest_proc *d, size_t size, const struct dest_opts *o)
+{
+	int pfd[2];
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	d->size = size;
+	d->memfd = memfd_create("dest", MFD_CLOEXEC);
+	if (d->memfd < 0 || ftruncate(d->memfd, (off_t)size))
+		return -errno;
+	d->mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, d->memfd,
+		      0);
+	d->res = mmap(NULL, sizeof(*d->res), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (d->mem == MAP_FAILED || d->res == MAP_FAILED)
+		return -errno;
+	if (o->fill)
+		memset(d->mem, o->fill, size);
+	if (pipe(pfd))
+		return -errno;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -errno;
+	if (d->pid == 0) {
+		close(pfd[0]);
+		_exit(child_main(d, o, pfd[1]));
+	}
+	close(pfd[1]);
+	n = read(pfd[0], d->uri, sizeof(d->uri));
+	close(pfd[0]);
+	if (n <= 1) {
+		dest_reap(d);
+		return d->res->ret ? d->res->ret : -EIO;
+	}
+	return 0;
+}
+
+int dest_reap(struct dest_proc *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return -1;
+	if (waitpid(d->pid, &status, 0) < 0)
+		return -1;
+	d->pid = 0;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void dest_release(struct dest_proc *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		dest_reap(d);
+	}
+	if (d->mem && d->mem != MAP_FAILED)
+		munmap(d->mem, d->size);
+	if (d->res && d->res != MAP_FAILED)
+		munmap(d->res, sizeof(*d->res));
+	if (d->memfd > 0)
+		close(d->memfd);
+	memset(d, 0, sizeof(*d));
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end helpers: a destination running in a child process (a second
+ * "host") whose guest memory is a memfd the test can map and compare byte
+ * for byte, and whose outcome comes back through shared memory.
+ */
+#ifndef VMMIG_TEST_E2E_H
+#define VMMIG_TEST_E2E_H
+
+#include <sys/types.h>
+
+#include "guest.h"
+
+struct dest_result {
+	int ret;                 /* vmmig_dest_wait() */
+	int started;             /* start() was called */
+	uint64_t writes_loaded;  /* heartbeat restored from the state */
+	uint64_t cpu_state;
+	struct vmmig_stats st;
+	char error[320];
+};
+
+struct dest_proc {
+	pid_t pid;
+	int memfd;
+	uint8_t *mem;            /* the child's guest memory, seen from here */
+	size_t size;
+	struct dest_result *res; /* shared page */
+	char uri[256];           /* where it listens */
+};
+
+struct dest_opts {
+	const char *listen;      /* "tcp:127.0.0.1:0", "unix:..." */
+	int fail_load_state;     /* make load_state fail */
+	const uint8_t *uuid;     /* expect this uuid */
+	size_t region_size;      /* 0: same as size */
+	uint8_t fill;            /* initial byte of destination memory */
+};
+
+/* Fork a destination for a guest of @size bytes; returns once it listens. */
+int dest_spawn(struct dest_proc *d, size_t size, const struct dest_opts *o);
+/* Wait for the child; returns its exit status (0 = migration completed). */
+int dest_reap(struct dest_proc *d);
+void dest_release(struct dest_proc *d);
+
+#endif
