@@ -57,11 +57,24 @@ uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed)
 	size_t n = len;
 	int i = 0;
 
-	for (int l = 0; l < 4; l++)
-		v[l] = seed + K[l] * (uint64_t)(l + 1);
-	for (; n >= 32; n -= 32, p += 32)
-		for (int l = 0; l < 4; l++)
-			v[l] = lane_step(v[l], rd64(p + 8 * l), K[l]);
+	/*
+	 * Four named lanes rather than an array: the compiler would otherwise
+	 * vectorise the loop with SSE2, which has no 64-bit multiply, and
+	 * run at a third of the speed.
+	 */
+	uint64_t a = seed + K[0], b = seed + 2 * K[1];
+	uint64_t c = seed + 3 * K[2], d = seed + 4 * K[3];
+
+	for (; n >= 32; n -= 32, p += 32) {
+		a = lane_step(a, rd64(p), K[0]);
+		b = lane_step(b, rd64(p + 8), K[1]);
+		c = lane_step(c, rd64(p + 16), K[2]);
+		d = lane_step(d, rd64(p + 24), K[3]);
+	}
+	v[0] = a;
+	v[1] = b;
+	v[2] = c;
+	v[3] = d;
 	for (; n >= 8; n -= 8, p += 8, i++)
 		v[i] = lane_step(v[i], rd64(p), K[i]);
 	if (n) {
