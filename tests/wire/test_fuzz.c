@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * 2000 mutations (single-bit flips, truncations) of a valid multi-record
+ * stream with every page encoding and control record. Each must end in an
+ * error or a correct result: never a crash (each case runs in its own
+ * fork), never a write outside the destination region.
+ */
+#include <vmmig/session.h>
+
+#include "wiretest.h"
+
+#define NPAGES 40
+#define CASES 2000
+#define CHUNK 100 /* mutations per forked test */
+
+static struct obuf stream;
+static uint8_t *src;
+
+/* Pages of all kinds, two rounds (so deltas appear), then STATE and END. */
+static void build_stream(void)
+{
+	struct enc_config cfg = { .compression = VMMIG_COMPRESS_ZSTD,
+				  .zstd_level = 1,
+				  .delta_cache_bytes = NPAGES * 4096 };
+	uint64_t idx[NPAGES];
+	struct enc_ctx *e;
+	uint8_t pl[64];
+	uint32_t seq = 0, s = 31337;
+	struct wire_end end = { .pages = NPAGES + NPAGES / 2 };
+	struct wire_state st = { .blob_id = 1, .total_len = 40 };
+
+	src = malloc(NPAGES * 4096);
+	for (int i = 0; i < NPAGES; i++) {
+		idx[i] = (uint64_t)i;
+		if (i % 4 == 0)
+			memset(src + i * 4096, 0, 4096);
+		else if (i % 4 == 1)
+			fill_random(src + i * 4096, 4096, &s);
+		else
+			fill_pattern(src + i * 4096, (uint32_t)i);
+	}
+	ck_assert_int_eq(enc_ctx_new(&cfg, &e), 0);
+	send_pages(&stream, e, 1, src, idx, NPAGES, &seq, NULL);
+	for (int i = 0; i < NPAGES / 2; i++) {
+		idx[i] = (uint64_t)(2 * i + 1);
+		src[idx[i] * 4096 + xrand(&s) % 4096] ^= 0x3c;
+	}
+	send_pages(&stream, e, 1, src, idx, NPAGES / 2, &seq, NULL);
+	wire_state_pack(pl, &st);
+	memset(pl + WIRE_STATE_HEAD, 0x5e, 40);
+	ck_assert_int_eq(wire_write_record(obuf_write, &stream, WIRE_STATE,
+					   WIRE_STATE_LAST, seq++, pl,
+					   WIRE_STATE_HEAD + 40), 0);
+	wire_end_pack(pl, &end);
+	ck_assert_int_eq(wire_write_record(obuf_write, &stream, WIRE_END, 0,
+					   seq++, pl, WIRE_END_SIZE), 0);
+	enc_ctx_free(e);
+}
+
+/* One mutation, number @k; return 1 if it was detected as an error. */
+static int mutate_one(int k)
+{
+	uint32_t s = 0x9e3779b9u * (uint32_t)(k + 1);
+	uint8_t *buf = malloc(stream.len);
+	struct wire_dest_region dr;
+	struct wire_reader *r;
+	struct istream in;
+	struct guarded g;
+	int ret = 0, records = 0;
+
+	memcpy(buf, stream.buf, stream.len);
+	in = (struct istream){ buf, stream.len, 0 };
+	if (k % 4 == 3) {
+		in.len = xrand(&s) % stream.len; /* truncation */
+	} else {
+		size_t bit = xrand(&s) % (stream.len * 8);
+
+		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+	guarded_new(&g, NPAGES);
+	dr = (struct wire_dest_region){ .id = 1, .host = g.mem,
+					.npages = NPAGES };
+	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	while (ret == 0 && records < 100) {
+		struct wire_hdr h;
+		const uint8_t *p;
+
+		ret = wire_reader_next(r, &h, &p, NULL);
+		if (ret == 0 && h.type == WIRE_END)
+			break;
+		records++;
+	}
+	ck_assert(guarded_check(&g));
+	if (ret == 0) {
+		/* A flip the format cannot see would be a real bug. */
+		ck_assert_msg(memcmp(g.mem, src, NPAGES * 4096) == 0,
+			      "mutation %d undetected and wrong", k);
+	} else {
+		ck_assert_msg(ret == -EPROTO || ret == -ECONNRESET,
+			      "mutation %d: ret %d", k, ret);
+		ck_assert(wire_reader_error(r)[0] != 0);
+	}
+	wire_reader_free(r);
+	guarded_free(&g);
+	free(buf);
+	return ret != 0;
+}
+
+START_TEST(mutations)
+{
+	int detected = 0;
+
+	for (int k = _i * CHUNK; k < (_i + 1) * CHUNK; k++)
+		detected += mutate_one(k);
+	/* Every byte is under a CRC and every cut comes before END, so
+	 * each mutation here must in fact be caught. */
+	ck_assert_int_eq(detected, CHUNK);
+}
+END_TEST
+
+START_TEST(unmutated_is_exact)
+{
+	struct wire_dest_region dr;
+	struct wire_reader *r;
+	struct istream in = { stream.buf, stream.len, 0 };
+	struct guarded g;
+	int ret = 0;
+
+	guarded_new(&g, NPAGES);
+	dr = (struct wire_dest_region){ .id = 1, .host = g.mem,
+					.npages = NPAGES };
+	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	ret = drain(r, &in, NULL);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_mem_eq(g.mem, src, NPAGES * 4096);
+	wire_reader_free(r);
+	guarded_free(&g);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("wire_fuzz");
+	TCase *tc = tcase_create("fuzz");
+
+	/* Unchecked: built once in the runner, inherited by every fork. */
+	tcase_add_unchecked_fixture(tc, build_stream, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, unmutated_is_exact);
+	tcase_add_loop_test(tc, mutations, 0, CASES / CHUNK);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
