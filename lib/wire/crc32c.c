@@ -10,6 +10,7 @@
  * where shift multiplies by x^(8|B|) modulo the polynomial.
  * Software path: slice-by-8 tables.
  */
+#include <endian.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static uint64_t load64(const unsigned char *p)
 	uint64_t w;
 
 	memcpy(&w, p, 8);
-	return w; /* the table code below assumes a little-endian host */
+	return le64toh(w); /* slice-by-8 wants the first byte lowest */
 }
 
 uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len)
