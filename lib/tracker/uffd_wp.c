@@ -219,15 +219,21 @@ static void uffd_stop(void *priv)
 {
 	struct uffd_wp *u = priv;
 
-	/* Unregistering first wakes any writer blocked on a fault and stops
-	 * new ones; the thread may still hold queued messages for the
-	 * regions, so the bitmaps are freed only after it has been joined. */
+	/* Unregister first: no new fault can block after that (the kernel
+	 * waits for faults in flight to queue themselves). Unregistering
+	 * wakes only MISSING-mode waiters, so wake the write-protect ones
+	 * still queued ourselves: the fault thread may quit before serving
+	 * them, and they would sleep until the descriptor is closed. Woken,
+	 * they retry and find the range unregistered. The thread may still
+	 * be handling a message, so the bitmaps go only after the join. */
 	for (unsigned i = 0; u->regs && i < u->nr; i++) {
 		struct uffd_region *r = &u->regs[i];
 		struct uffdio_range range = { .start = r->start, .len = r->len };
 
-		if (r->registered)
-			(void)ioctl(u->uffd, UFFDIO_UNREGISTER, &range);
+		if (!r->registered)
+			continue;
+		(void)ioctl(u->uffd, UFFDIO_UNREGISTER, &range);
+		(void)ioctl(u->uffd, UFFDIO_WAKE, &range);
 		r->registered = 0;
 	}
 	uffd_fault_stop(u);

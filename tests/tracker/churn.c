@@ -167,7 +167,7 @@ static int run(struct churn *c, struct churn_res *res)
 {
 	uint64_t *idle[NREG] = { 0 };
 	pthread_t th;
-	double end;
+	double end, sync_ns = 0;
 	int ret;
 
 	for (unsigned r = 0; r < NREG; r++) {
@@ -197,15 +197,19 @@ static int run(struct churn *c, struct churn_res *res)
 	end = now_ns() + c->cfg->run_ms * 1e6;
 	while (now_ns() < end && !res->err) {
 		const struct timespec every = { .tv_nsec = 2 * 1000 * 1000 };
+		double t0;
 
 		nanosleep(&every, NULL);
 		if (c->cfg->quiesce)
 			pthread_mutex_lock(&c->pause);
+		t0 = now_ns();
 		res->err = sync_all(c, c->seen);
+		sync_ns += now_ns() - t0;
 		if (c->cfg->quiesce)
 			pthread_mutex_unlock(&c->pause);
 		res->syncs++;
 	}
+	res->mean_sync_us = res->syncs ? sync_ns / res->syncs / 1e3 : 0;
 	atomic_store(&c->stop, 1);
 	pthread_join(th, NULL);
 
@@ -272,13 +276,13 @@ void churn_print(const char *label, const struct churn_res *res)
 {
 	printf("%s: err=%d syncs=%llu writes=%llu written=%llu reported=%llu "
 	       "missed=%llu false_pos=%llu idle=%llu write mean=%.2fus "
-	       "max=%.3fms\n", label, res->err,
+	       "max=%.3fms sync mean=%.1fus\n", label, res->err,
 	       (unsigned long long)res->syncs, (unsigned long long)res->writes,
 	       (unsigned long long)res->written,
 	       (unsigned long long)res->reported,
 	       (unsigned long long)res->missed,
 	       (unsigned long long)res->false_pos,
 	       (unsigned long long)res->idle, res->mean_write_us,
-	       res->max_write_ms);
+	       res->max_write_ms, res->mean_sync_us);
 	fflush(stdout);
 }

@@ -29,6 +29,7 @@ struct churn_res {
 	uint64_t syncs;       /* sync rounds while the writer ran */
 	double max_write_ms;  /* slowest single write */
 	double mean_write_us; /* average write */
+	double mean_sync_us;  /* average sync of both regions while writing */
 };
 
 /* Region sizes: 16 MiB + 4 MiB. The writer never writes pages with

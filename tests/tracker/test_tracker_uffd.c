@@ -5,6 +5,9 @@
  * UFFD_FLAGS = VMMIG_UFFD_WP_FORCE_SYNC (fault-thread mode).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <vmmig/tracker.h>
 
 #include "churn.h"
@@ -86,6 +89,56 @@ END_TEST
 START_TEST(test_exact_shared)
 {
 	exact(1);
+}
+END_TEST
+
+struct busy {
+	volatile char *p;
+	atomic_int stop;
+	uint64_t writes;
+};
+
+static void *busy_writer(void *arg)
+{
+	struct busy *b = arg;
+
+	while (!atomic_load(&b->stop)) {
+		b->p[(b->writes % 64) * PG] = (char)b->writes;
+		b->writes++;
+	}
+	return NULL;
+}
+
+/* stop() while a writer hammers protected pages: blocked writers are
+ * released, later writes run untracked; nothing hangs. */
+START_TEST(test_stop_under_writes)
+{
+	const struct timespec ms20 = { .tv_nsec = 20 * 1000 * 1000 };
+	struct vmmig_tracker *t = new_tracker();
+	struct vmmig_tracker_region r = { .id = 1, .size = 64 * PG,
+					  .npages = 64 };
+	struct busy b = { 0 };
+	uint64_t bm[1] = { 0 }, before;
+	pthread_t th;
+
+	r.host = churn_map(r.size, 0);
+	ck_assert_ptr_nonnull(r.host);
+	b.p = r.host;
+	ck_assert_int_eq(vmmig_tracker_start(t, &r, 1), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, busy_writer, &b), 0);
+	nanosleep(&ms20, NULL);
+	ck_assert_int_eq(vmmig_tracker_sync(t, 0, bm), 0);
+	ck_assert_uint_ne(bm[0], 0);
+	vmmig_tracker_stop(t);
+	before = b.writes;
+	nanosleep(&ms20, NULL);
+	atomic_store(&b.stop, 1);
+	pthread_join(th, NULL);
+	printf("stop under writes: %llu writes after stop()\n",
+	       (unsigned long long)(b.writes - before));
+	ck_assert_uint_gt(b.writes, before);
+	vmmig_tracker_free(t);
+	churn_unmap(r.host, r.size);
 }
 END_TEST
 
@@ -173,6 +226,7 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_exact_anon);
 	tcase_add_test(tc, test_churn_anon);
+	tcase_add_test(tc, test_stop_under_writes);
 	if (shmem_ok) {
 		tcase_add_test(tc, test_exact_shared);
 		tcase_add_test(tc, test_churn_shared);
