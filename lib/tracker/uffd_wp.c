@@ -86,7 +86,8 @@ static int uffd_init(void *priv, const void *config)
 	int fd, ret;
 
 	u->uffd = u->pagemap = u->evfd = -1;
-	u->flags = *(const unsigned *)config;
+	if (config)
+		u->flags = *(const unsigned *)config;
 
 	/* Features are fixed by the first UFFDIO_API on a descriptor, so ask
 	 * what exists on a throw-away one, then open the real one. */
