@@ -9,7 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* One operation in flight per ring, so a tiny ring is enough. */
+/* One operation in flight per ring, so a tiny ring is enough. No setup
+ * flags: COOP_TASKRUN measured no different on loopback. */
 #define RING_ENTRIES 4
 
 int uring_chan_init(struct uring_chan *c, int fd)

@@ -60,7 +60,20 @@ struct stream {
 	atomic_int *progress; /* records received (replies pace on it) */
 	int err;             /* 0 or what failed */
 	const char *what;
+	void **ends;         /* both ends of the channel */
+	atomic_bool *failed; /* set by any stream of the channel that fails */
 };
+
+/* On a failure, abort the whole channel so no thread stays blocked on a
+ * peer that has stopped: the test then fails fast instead of timing out. */
+static void stream_fail(struct stream *st, int err, const char *what)
+{
+	st->err = err;
+	st->what = what;
+	atomic_store(st->failed, true);
+	st->ops->shutdown(st->ends[0]);
+	st->ops->shutdown(st->ends[1]);
+}
 
 static void *send_fn(void *arg)
 {
@@ -72,10 +85,10 @@ static void *send_fn(void *arg)
 	double deadline = now_s() + 20;
 
 	if (!buf) {
-		st->err = -ENOMEM;
+		stream_fail(st, -ENOMEM, "malloc");
 		return NULL;
 	}
-	for (int i = 0; i < st->count && !st->err; i++) {
+	for (int i = 0; i < st->count; i++) {
 		h.seq = (uint32_t)i;
 		h.len = st->reply ? 1 + (uint32_t)(rng_next(&rng) % 512)
 				  : rec_len(h.seq, &rng);
@@ -88,10 +101,14 @@ static void *send_fn(void *arg)
 		 * directions really overlap. */
 		while (st->progress &&
 		       atomic_load(st->progress) * NREPLIES < i * NRECS &&
-		       now_s() < deadline)
+		       !atomic_load(st->failed) && now_s() < deadline)
 			sleep_ms(1);
-		st->err = st->ops->send(st->chan, iov, n + 1);
-		st->what = "send";
+		int ret = st->ops->send(st->chan, iov, n + 1);
+
+		if (ret) {
+			stream_fail(st, ret, "send");
+			break;
+		}
 	}
 	free(buf);
 	return NULL;
@@ -106,32 +123,31 @@ static void *recv_fn(void *arg)
 	struct rec_hdr h;
 
 	if (!buf || !want) {
-		st->err = -ENOMEM;
+		stream_fail(st, -ENOMEM, "malloc");
 		goto out;
 	}
 	for (int i = 0; i < st->count; i++) {
 		iov[0] = (struct iovec){ &h, sizeof(h) };
-		st->err = st->ops->recv(st->chan, iov, 1);
-		if (st->err) {
-			st->what = "recv header";
+		int ret = st->ops->recv(st->chan, iov, 1);
+
+		if (ret) {
+			stream_fail(st, ret, "recv header");
 			break;
 		}
 		if (h.seq != (uint32_t)i || h.len == 0 || h.len > MAX_REC) {
-			st->err = -EPROTO;
-			st->what = "header fields";
+			stream_fail(st, -EPROTO, "header fields");
 			break;
 		}
 		/* A different split from the sender's. */
 		int n = split_iov(buf, h.len, MAX_PIECES, &rng, iov);
-		st->err = st->ops->recv(st->chan, iov, n);
-		if (st->err) {
-			st->what = "recv payload";
+		ret = st->ops->recv(st->chan, iov, n);
+		if (ret) {
+			stream_fail(st, ret, "recv payload");
 			break;
 		}
 		fill_pattern(want, h.len, rec_seed(st->index, h.seq, st->reply));
 		if (fnv1a(buf, h.len) != h.sum || memcmp(buf, want, h.len)) {
-			st->err = -EBADMSG;
-			st->what = "payload bytes";
+			stream_fail(st, -EBADMSG, "payload bytes");
 			break;
 		}
 		if (st->progress)
@@ -163,8 +179,12 @@ START_TEST(test_duplex)
 	struct fixture fx;
 	struct connector con = { .fx = &fx };
 	void *srv[NCHAN];
+	void *ends[NCHAN][2];
+	char report[1024] = "";
+	size_t rlen = 0;
 	struct stream st[NCHAN][4];
 	atomic_int progress[NCHAN];
+	atomic_bool failed[NCHAN];
 	pthread_t t[NCHAN][4], ct;
 	void *(*fn[4])(void *) = { send_fn, recv_fn, send_fn, recv_fn };
 	double t0;
@@ -183,29 +203,43 @@ START_TEST(test_duplex)
 	t0 = now_s();
 	for (int i = 0; i < NCHAN; i++) {
 		atomic_init(&progress[i], 0);
+		atomic_init(&failed[i], false);
+		ends[i][0] = con.chans[i];
+		ends[i][1] = srv[i];
 		/* records client -> server, replies server -> client */
-		st[i][0] = (struct stream){ fx.ops, con.chans[i], i, false,
-					    NRECS, NULL, 0, NULL };
-		st[i][1] = (struct stream){ fx.ops, srv[i], i, false, NRECS,
-					    &progress[i], 0, NULL };
-		st[i][2] = (struct stream){ fx.ops, srv[i], i, true, NREPLIES,
-					    &progress[i], 0, NULL };
-		st[i][3] = (struct stream){ fx.ops, con.chans[i], i, true,
-					    NREPLIES, NULL, 0, NULL };
-		for (int k = 0; k < 4; k++)
+		st[i][0] = (struct stream){ .chan = con.chans[i],
+					    .count = NRECS };
+		st[i][1] = (struct stream){ .chan = srv[i], .count = NRECS,
+					    .progress = &progress[i] };
+		st[i][2] = (struct stream){ .chan = srv[i], .reply = true,
+					    .count = NREPLIES,
+					    .progress = &progress[i] };
+		st[i][3] = (struct stream){ .chan = con.chans[i],
+					    .reply = true, .count = NREPLIES };
+		for (int k = 0; k < 4; k++) {
+			st[i][k].ops = fx.ops;
+			st[i][k].index = i;
+			st[i][k].ends = ends[i];
+			st[i][k].failed = &failed[i];
 			ck_assert_int_eq(pthread_create(&t[i][k], NULL, fn[k],
 							&st[i][k]), 0);
+		}
 	}
 	for (int i = 0; i < NCHAN; i++)
 		for (int k = 0; k < 4; k++)
 			pthread_join(t[i][k], NULL);
 	printf("%s duplex: %d channels x %d records + %d replies in %.3f s\n",
 	       fx.ops->name, NCHAN, NRECS, NREPLIES, now_s() - t0);
+	/* Every stream's outcome, so the first failure is visible among the
+	 * ones it caused. */
 	for (int i = 0; i < NCHAN; i++)
 		for (int k = 0; k < 4; k++)
-			ck_assert_msg(st[i][k].err == 0,
-				      "channel %d stream %d: %s: %s", i, k,
-				      st[i][k].what, strerror(-st[i][k].err));
+			if (st[i][k].err && rlen < sizeof(report) - 100)
+				rlen += (size_t)snprintf(report + rlen,
+					sizeof(report) - rlen,
+					" [chan %d stream %d: %s: %s]", i, k,
+					st[i][k].what, strerror(-st[i][k].err));
+	ck_assert_msg(rlen == 0, "failed:%s", report);
 	for (int i = 0; i < NCHAN; i++) {
 		chan_free(fx.ops, con.chans[i]);
 		chan_free(fx.ops, srv[i]);
