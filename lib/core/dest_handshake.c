@@ -89,7 +89,8 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 		return ret;
 	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);
 	if (ret == -EPROTO) {
-		snprintf(err, sizeof(err), "%s", wire_reader_error(rv->rd));
+		snprintf(err, sizeof(err), "not a migration stream: %s",
+			 wire_reader_error(rv->rd));
 	} else if (ret) {
 		dest_fail(dst, ret, "reading handshake: %s", vmmig_strerror(ret));
 		return ret;

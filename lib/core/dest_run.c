@@ -281,8 +281,10 @@ void *dest_main(void *arg)
 			     watchdog_fire, dst);
 	if (!ret)
 		ret = migrate(dst);
-	if (ret)
+	if (ret) {
 		dest_fail(dst, ret, "%s", vmmig_strerror(ret));
+		ret = failure_code(&dst->fail);
+	}
 	watchdog_stop(&dst->wd);
 	dest_abort_io(dst);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {

@@ -481,8 +481,12 @@ void *source_main(void *arg)
 		atomic_store(&src->wd.armed, true);
 		ret = migrate(src);
 	}
-	if (ret)
+	if (ret) {
 		source_fail(src, ret, "%s", vmmig_strerror(ret));
+		/* The first failure is the cause; later ones are its echoes
+		 * (e.g. -ECANCELED from the shutdown a timeout triggered). */
+		ret = failure_code(&src->fail);
+	}
 	watchdog_stop(&src->wd);
 	/* Unblock and end every thread before touching the guest again. */
 	if (ret)

@@ -35,6 +35,7 @@ struct dest_opts {
 	const uint8_t *uuid;     /* expect this uuid */
 	size_t region_size;      /* 0: same as size */
 	uint8_t fill;            /* initial byte of destination memory */
+	int prefault;            /* touch every page in the child first */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */

@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failures before the switchover: the source guest keeps running (or is
+ * resumed), its memory is untouched, and the error says what happened.
+ * "Untouched" is checked against a shadow copy the guest's writer keeps of
+ * everything it wrote: the library must not have written a byte.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "testutil.h"
+#include "wire/wire.h"
+
+#define GUEST_SIZE (64u << 20)
+
+struct src_ctx {
+	struct guest g;
+	struct vmmig_source *src;
+};
+
+static void source_setup(struct src_ctx *s, int64_t bandwidth)
+{
+	ck_assert_int_eq(guest_init(&s->g, GUEST_SIZE, FILL_RANDOM, true), 0);
+	ck_assert_int_eq(vmmig_tracker_new_manual(&s->g.manual), 0);
+	ck_assert_int_eq(vmmig_source_new(&s->src), 0);
+	ck_assert_int_eq(vmmig_source_add_region(s->src, 0, 0, s->g.mem,
+						 s->g.size), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(s->src, &guest_source_ops, &s->g),
+			 0);
+	ck_assert_int_eq(vmmig_source_set_tracker(s->src, s->g.manual), 0);
+	ck_assert_int_eq(vmmig_source_set_option(s->src, VMMIG_OPT_CHANNELS, 2),
+			 0);
+	ck_assert_int_eq(vmmig_source_set_option(s->src,
+						 VMMIG_OPT_BANDWIDTH_LIMIT,
+						 bandwidth), 0);
+	ck_assert_int_eq(vmmig_source_set_option(s->src,
+						 VMMIG_OPT_IO_TIMEOUT_MS, 1000),
+			 0);
+	ck_assert_int_eq(guest_run(&s->g, 50), 0);
+}
+
+/* The guest runs after the failure, and memory is exactly what it wrote. */
+static void assert_source_intact(struct src_ctx *s)
+{
+	uint64_t w = atomic_load(&s->g.writes);
+
+	ck_assert_int_eq(atomic_load(&s->g.pauses), atomic_load(&s->g.resumes));
+	for (int i = 0; i < 200 && atomic_load(&s->g.writes) == w; i++)
+		usleep(5000);
+	ck_assert_msg(atomic_load(&s->g.writes) > w,
+		      "guest heartbeat stopped after the failure");
+	guest_stop(&s->g);
+	ck_assert_msg(memcmp(s->g.mem, s->g.shadow, GUEST_SIZE) == 0,
+		      "source memory was modified");
+}
+
+static void source_teardown(struct src_ctx *s)
+{
+	vmmig_source_free(s->src);
+	guest_stop(&s->g);
+	vmmig_tracker_free(s->g.manual);
+	s->g.manual = NULL;
+	guest_destroy(&s->g);
+}
+
+static void wait_progress(struct vmmig_source *src, uint64_t bytes)
+{
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+
+	for (int i = 0; i < 1000; i++) {
+		vmmig_source_get_stats(src, &st);
+		if (st.transferred_bytes >= bytes)
+			return;
+		usleep(2000);
+	}
+	ck_abort_msg("migration made no progress");
+}
+
+START_TEST(cancel_midway)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	struct dest_proc d;
+	struct src_ctx s;
+
+	source_setup(&s, 20 << 20); /* ~3 s at 20 MB/s */
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
+	wait_progress(s.src, 4 << 20);
+	ck_assert_int_eq(vmmig_source_cancel(s.src), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -ECANCELED);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "cancel"));
+	vmmig_source_get_stats(s.src, &st);
+	ck_assert_int_eq(st.status, VMMIG_STATUS_CANCELLED);
+	assert_source_intact(&s);
+	/* The destination fails too, and never starts the guest. */
+	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_int_eq(d.res->started, 0);
+	ck_assert_int_ne(d.res->ret, 0);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+START_TEST(destination_killed)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
+	struct dest_proc d;
+	struct src_ctx s;
+	int ret;
+
+	source_setup(&s, 20 << 20);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
+	wait_progress(s.src, 4 << 20);
+	kill(d.pid, SIGKILL);
+	ret = vmmig_source_wait(s.src);
+	ck_assert_msg(ret == -ECONNRESET || ret == -EPIPE, "got %d (%s)", ret,
+		      vmmig_source_error(s.src));
+	assert_source_intact(&s);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+START_TEST(destination_fails_after_pause)
+{
+	/* load_state fails on the destination: the source has already paused
+	 * the guest and must resume it, reporting the destination's reason. */
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0",
+			       .fail_load_state = 1 };
+	struct dest_proc d;
+	struct src_ctx s;
+
+	source_setup(&s, 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src),
+				     "loading state blob"));
+	ck_assert_int_eq(atomic_load(&s.g.pauses), 1);
+	assert_source_intact(&s);
+	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_int_eq(d.res->started, 0);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+/* A fake peer on a TCP socket: what it does decides the test. */
+struct fake_peer {
+	int lfd, port;
+	pthread_t th;
+	int mode; /* 0: send garbage, 1: stay silent */
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake_peer *f = arg;
+	uint8_t junk[4096];
+	int fd = accept(f->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (f->mode == 0) {
+		fill_random(junk, sizeof(junk), 99);
+		(void)!write(fd, junk, sizeof(junk));
+	}
+	/* Hold the connection until the source gives up. */
+	while (read(fd, junk, sizeof(junk)) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
+static void fake_start(struct fake_peer *f, int mode)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	f->mode = mode;
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(f->lfd, 0);
+	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(f->lfd, 8), 0);
+	getsockname(f->lfd, (struct sockaddr *)&a, &len);
+	f->port = ntohs(a.sin_port);
+	pthread_create(&f->th, NULL, fake_main, f);
+}
+
+static void fake_stop(struct fake_peer *f)
+{
+	shutdown(f->lfd, SHUT_RDWR);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+START_TEST(garbage_from_destination)
+{
+	struct fake_peer f;
+	struct src_ctx s;
+	char uri[64];
+
+	fake_start(&f, 0);
+	source_setup(&s, 0);
+	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", f.port);
+	ck_assert_int_eq(vmmig_source_start(s.src, uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "handshake"));
+	assert_source_intact(&s);
+	source_teardown(&s);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(silent_destination)
+{
+	struct fake_peer f;
+	struct src_ctx s;
+	char uri[64];
+
+	fake_start(&f, 1);
+	source_setup(&s, 0);
+	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", f.port);
+	uint64_t t0 = (uint64_t)time(NULL);
+	ck_assert_int_eq(vmmig_source_start(s.src, uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -ETIMEDOUT);
+	ck_assert_uint_le((uint64_t)time(NULL) - t0, 5);
+	assert_source_intact(&s);
+	source_teardown(&s);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(uuid_mismatch)
+{
+	const uint8_t other[16] = { 1, 2, 3 };
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .uuid = other };
+	struct dest_proc d;
+	struct src_ctx s;
+
+	source_setup(&s, 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "uuid"));
+	assert_source_intact(&s);
+	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_ptr_nonnull(strstr(d.res->error, "uuid"));
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+START_TEST(region_mismatch)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0",
+			       .region_size = GUEST_SIZE / 2 };
+	struct dest_proc d;
+	struct src_ctx s;
+
+	source_setup(&s, 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "region"));
+	assert_source_intact(&s);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+/*
+ * A proxy between source and destination that flips one bit of the stream
+ * after @flip_at bytes: the destination must reject the record (CRC), tell
+ * the source, and the source must resume with the destination's reason.
+ */
+struct proxy {
+	int lfd, port;
+	char target[300];
+	size_t flip_at;
+	pthread_t th;
+};
+
+static int tcp_connect_uri(const char *uri)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	const char *colon = strrchr(uri, ':');
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct pipe_arg {
+	int from, to;
+	size_t flip_at; /* SIZE_MAX: none */
+};
+
+static void *pump(void *arg)
+{
+	struct pipe_arg *p = arg;
+	static __thread uint8_t buf[65536];
+	size_t seen = 0;
+	ssize_t n;
+
+	while ((n = read(p->from, buf, sizeof(buf))) > 0) {
+		if (p->flip_at >= seen && p->flip_at < seen + (size_t)n)
+			buf[p->flip_at - seen] ^= 0x10;
+		seen += (size_t)n;
+		if (write(p->to, buf, (size_t)n) != n)
+			break;
+	}
+	shutdown(p->to, SHUT_WR);
+	shutdown(p->from, SHUT_RD);
+	return NULL;
+}
+
+static void *proxy_main(void *arg)
+{
+	struct proxy *px = arg;
+	int cfd = accept(px->lfd, NULL, NULL);
+	int dfd = tcp_connect_uri(px->target);
+	struct pipe_arg up = { cfd, dfd, px->flip_at };
+	struct pipe_arg down = { dfd, cfd, SIZE_MAX };
+	pthread_t t;
+
+	if (cfd < 0 || dfd < 0)
+		return NULL;
+	pthread_create(&t, NULL, pump, &down);
+	pump(&up);
+	pthread_join(t, NULL);
+	close(cfd);
+	close(dfd);
+	return NULL;
+}
+
+START_TEST(corrupted_stream)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	struct dest_proc d;
+	struct proxy px;
+	struct src_ctx s;
+	char uri[64];
+
+	source_setup(&s, 0);
+	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	snprintf(px.target, sizeof(px.target), "%s", d.uri);
+	px.flip_at = 5u << 20; /* inside some page batch */
+	px.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	listen(px.lfd, 4);
+	getsockname(px.lfd, (struct sockaddr *)&a, &len);
+	pthread_create(&px.th, NULL, proxy_main, &px);
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", ntohs(a.sin_port));
+
+	ck_assert_int_eq(vmmig_source_start(s.src, uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
+	ck_assert_msg(strstr(vmmig_source_error(s.src), "crc"),
+		      "error: %s", vmmig_source_error(s.src));
+	assert_source_intact(&s);
+	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_int_eq(d.res->started, 0);
+	ck_assert_int_eq(d.res->ret, -EPROTO);
+	pthread_join(px.th, NULL);
+	close(px.lfd);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
+/* Garbage or a foreign protocol version sent to a destination: a clear
+ * error, nothing written to guest memory. */
+static void send_to_dest(const void *buf, size_t len, const char *expect)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .fill = 0xab };
+	struct dest_proc d;
+	uint8_t reply[512];
+	int fd;
+
+	ck_assert_int_eq(dest_spawn(&d, 1 << 20, &o), 0);
+	fd = tcp_connect_uri(d.uri);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	/* The destination answers HELLO_ACK with its reason, then closes. */
+	ssize_t n = read(fd, reply, sizeof(reply));
+	close(fd);
+	ck_assert_int_eq(dest_reap(&d), 1);
+	ck_assert_int_eq(d.res->ret, -EPROTO);
+	ck_assert_msg(strstr(d.res->error, expect), "error: %s", d.res->error);
+	ck_assert_int_gt(n, WIRE_HDR_SIZE);
+	for (size_t i = 0; i < d.size; i++)
+		ck_assert_uint_eq(d.mem[i], 0xab);
+	dest_release(&d);
+}
+
+START_TEST(garbage_to_destination)
+{
+	uint8_t junk[4096];
+
+	fill_random(junk, sizeof(junk), 5);
+	send_to_dest(junk, sizeof(junk), "not a migration stream");
+}
+END_TEST
+
+START_TEST(wrong_version)
+{
+	struct wire_region r = { .id = 0, .size = 1 << 20 };
+	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION + 1,
+				.nchannels = 1, .page_size = 4096,
+				.nregions = 1 };
+	uint8_t payload[256], rec[WIRE_HDR_SIZE + 256];
+	struct iovec iov;
+	int len = wire_hello_pack(payload, sizeof(payload), &h, &r);
+
+	ck_assert_int_gt(len, 0);
+	iov = (struct iovec){ payload, (size_t)len };
+	wire_record_seal(rec, WIRE_HELLO, 0, 0, &iov, 1);
+	memcpy(rec + WIRE_HDR_SIZE, payload, (size_t)len);
+	send_to_dest(rec, WIRE_HDR_SIZE + (size_t)len, "version");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("failures");
+	TCase *tc = tcase_create("before-switchover");
+
+	signal(SIGPIPE, SIG_IGN);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, cancel_midway);
+	tcase_add_test(tc, destination_killed);
+	tcase_add_test(tc, destination_fails_after_pause);
+	tcase_add_test(tc, garbage_from_destination);
+	tcase_add_test(tc, silent_destination);
+	tcase_add_test(tc, uuid_mismatch);
+	tcase_add_test(tc, region_mismatch);
+	tcase_add_test(tc, corrupted_stream);
+	tcase_add_test(tc, garbage_to_destination);
+	tcase_add_test(tc, wrong_version);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
