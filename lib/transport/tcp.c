@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,7 +45,8 @@ static int split_addr(const char *addr, char *host, char *port)
 			return -EINVAL; /* bare IPv6 needs brackets */
 	}
 	if (hlen >= HOST_MAX || strlen(colon + 1) >= PORT_MAX ||
-	    !colon[1])
+	    !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    atol(colon + 1) > 65535)
 		return -EINVAL;
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <check.h>
+
 #include <vmmig/transport.h>
 
 struct fixture {
@@ -31,6 +33,9 @@ void chan_free(const struct vmmig_transport_ops *ops, void *chan);
 /* Connect then accept one channel pair (connect does not need accept to
  * run first for any built-in). */
 void pair_open(struct fixture *fx, void **client, void **server);
+
+/* Registers chan_listen.c's tests. */
+void add_listen_tests(TCase *tc);
 
 double now_s(void);
 void sleep_ms(int ms);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One transport's channels (built once per transport, CHAN_OPS names it):
- * full-duplex transfer with every byte checked, peer close, shutdown from a
- * third thread, accept timeout and cancel, connect failures and retries.
+ * full-duplex transfer with every byte checked, edge-case iovecs, peer
+ * close, shutdown from a third thread. chan_listen.c adds the listener and
+ * connect tests to the same suite.
  */
 #include <errno.h>
 #include <limits.h>
@@ -419,131 +420,6 @@ START_TEST(test_shutdown)
 }
 END_TEST
 
-START_TEST(test_accept_timeout)
-{
-	struct fixture fx;
-	void *s;
-	double t0, took;
-
-	fx_up(&fx);
-	s = chan_alloc(fx.ops);
-	t0 = now_s();
-	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 200), -ETIMEDOUT);
-	took = now_s() - t0;
-	ck_assert_msg(took >= 0.19 && took < 2.0, "took %.3f s", took);
-	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 0), -ETIMEDOUT);
-	chan_free(fx.ops, s); /* close of a never-opened channel is safe */
-	fx_down(&fx);
-}
-END_TEST
-
-struct acceptor {
-	struct fixture *fx;
-	void *chan;
-	int ret;
-	double at;
-};
-
-static void *accept_fn(void *arg)
-{
-	struct acceptor *a = arg;
-
-	a->ret = a->fx->ops->accept(a->fx->listener, a->chan, -1);
-	a->at = now_s();
-	return NULL;
-}
-
-START_TEST(test_listener_shutdown)
-{
-	struct fixture fx;
-	struct acceptor a = { .fx = &fx };
-	pthread_t t;
-	double t0;
-
-	fx_up(&fx);
-	a.chan = chan_alloc(fx.ops);
-	ck_assert_int_eq(pthread_create(&t, NULL, accept_fn, &a), 0);
-	sleep_ms(100);
-	t0 = now_s();
-	fx.ops->listener_shutdown(fx.listener);
-	pthread_join(t, NULL);
-	ck_assert_int_eq(a.ret, -ECANCELED);
-	ck_assert(a.at - t0 < 1.0);
-	/* Stays shut. */
-	ck_assert_int_eq(fx.ops->accept(fx.listener, a.chan, 1000), -ECANCELED);
-	chan_free(fx.ops, a.chan);
-	fx_down(&fx);
-}
-END_TEST
-
-START_TEST(test_connect_no_listener)
-{
-	struct fixture fx;
-	void *c;
-	double t0, took;
-	int ret;
-
-	fx_up(&fx);
-	fx_listener_close(&fx); /* the address now has no listener */
-	c = chan_alloc(fx.ops);
-	t0 = now_s();
-	ret = fx.ops->connect(c, fx.addr, 300);
-	took = now_s() - t0;
-	ck_assert_msg(ret < 0, "connect returned %d", ret);
-	/* It retried until the timeout, and not much longer. */
-	ck_assert_msg(took >= 0.25 && took < 1.5, "took %.3f s", took);
-	chan_free(fx.ops, c);
-	fx_down(&fx);
-}
-END_TEST
-
-struct late {
-	struct fixture *fx;
-	void *chan;
-	int ret;
-};
-
-static void *late_connect(void *arg)
-{
-	struct late *l = arg;
-
-	l->ret = l->fx->ops->connect(l->chan, l->fx->addr, 5000);
-	return NULL;
-}
-
-/* A destination that starts listening after the source began connecting. */
-START_TEST(test_connect_retry)
-{
-	struct fixture fx;
-	struct late l = { .fx = &fx };
-	void *s;
-	pthread_t t;
-	uint32_t v = 0x1234abcd, got = 0;
-	struct iovec iov = { &v, sizeof(v) }, riov = { &got, sizeof(got) };
-
-	fx_up(&fx);
-	fx_listener_close(&fx);
-	l.chan = chan_alloc(fx.ops);
-	s = chan_alloc(fx.ops);
-	ck_assert_int_eq(pthread_create(&t, NULL, late_connect, &l), 0);
-	sleep_ms(300);
-	fx_relisten(&fx);
-	ck_assert_int_eq(fx.ops->accept(fx.listener, s, 5000), 0);
-	pthread_join(t, NULL);
-	ck_assert_int_eq(l.ret, 0);
-	ck_assert_int_eq(fx.ops->send(l.chan, &iov, 1), 0);
-	ck_assert_int_eq(fx.ops->recv(s, &riov, 1), 0);
-	ck_assert_uint_eq(got, v);
-	ck_assert_int_eq(fx.ops->send(s, &riov, 1), 0);
-	v = 0;
-	ck_assert_int_eq(fx.ops->recv(l.chan, &iov, 1), 0);
-	ck_assert_uint_eq(v, got);
-	chan_free(fx.ops, l.chan);
-	chan_free(fx.ops, s);
-	fx_down(&fx);
-}
-END_TEST
-
 /* The io_uring transports need io_uring; skip where the kernel lacks it. */
 static bool have_uring(void)
 {
@@ -569,10 +445,7 @@ int main(void)
 	tcase_add_test(tc, test_edge_iov);
 	tcase_add_test(tc, test_peer_close);
 	tcase_add_test(tc, test_shutdown);
-	tcase_add_test(tc, test_accept_timeout);
-	tcase_add_test(tc, test_listener_shutdown);
-	tcase_add_test(tc, test_connect_no_listener);
-	tcase_add_test(tc, test_connect_retry);
+	add_listen_tests(tc);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
