@@ -15,7 +15,9 @@
 extern "C" {
 #endif
 
-#define VMMIG_POLICY_OPS_VERSION 1
+/* Version 2 appended first_pass(); tables that say 1 are still accepted
+ * (their first_pass is never read). */
+#define VMMIG_POLICY_OPS_VERSION 2
 
 /* What the round just finished looked like. All figures are for the whole
  * session (all channels). */
@@ -61,6 +63,10 @@ struct vmmig_policy_ops {
 	int (*decide)(void *priv, const struct vmmig_round_info *ri,
 		      struct vmmig_decision *out);
 	void (*destroy)(void *priv);                   /* optional */
+	/* Since version 2, optional: 1 if the core should send the full
+	 * pre-copy pass (round 0) before asking decide(), 0 to switch to
+	 * post-copy without any pre-copy round. NULL means 1. */
+	int (*first_pass)(void *priv);
 };
 
 struct vmmig_policy;
@@ -83,11 +89,85 @@ struct vmmig_precopy_config {
 	uint32_t throttle_initial;
 	uint32_t throttle_increment;
 	uint32_t throttle_max;
+	/* Stall detection (appended): if the dirty bytes left after a round
+	 * have not shrunk by at least stall_shrink_percent over the last
+	 * stall_rounds rounds, switch over ("stalled") instead of iterating to
+	 * the round cap. With auto-converge, the throttle is raised to its max
+	 * first and the window restarts at every raise. 0 = defaults (3 rounds,
+	 * 5 %); stall_rounds = VMMIG_STALL_OFF disables it. Ranges: rounds
+	 * 1..VMMIG_STALL_MAX_ROUNDS, percent 1..100, else -ERANGE. */
+	uint32_t stall_rounds;
+	uint32_t stall_shrink_percent;
 };
 /* Switch over when expected downtime <= limit or at max rounds.
  * @config may be NULL (no auto-converge). */
 VMMIG_API int vmmig_policy_new_precopy(const struct vmmig_precopy_config *config,
 				       struct vmmig_policy **out);
+
+/* ---- added with post-copy (issue 4) ---- */
+
+#define VMMIG_STALL_OFF UINT32_MAX
+#define VMMIG_STALL_MAX_ROUNDS 32
+
+/**
+ * vmmig_policy_wants_first_pass() - whether the core should send the full
+ * pre-copy pass (round 0) before the first decide(). Returns 1 for every
+ * policy except postcopy with VMMIG_POSTCOPY_NO_FIRST_PASS (0), or what an
+ * embedder's first_pass() answers (any nonzero is 1); -EINVAL if @p is NULL.
+ */
+VMMIG_API int vmmig_policy_wants_first_pass(const struct vmmig_policy *p);
+
+/* ---- built-in: postcopy ---- */
+/* Skip the first full pre-copy pass: pause and switch at once. */
+#define VMMIG_POSTCOPY_NO_FIRST_PASS (1u << 0)
+struct vmmig_postcopy_config {
+	uint32_t flags; /* VMMIG_POSTCOPY_*; unknown bits are -EINVAL */
+};
+/* Decides POSTCOPY at its first call, i.e. after round 0 (or, with
+ * VMMIG_POSTCOPY_NO_FIRST_PASS, at any call: the core then switches before
+ * sending a pre-copy round). @config may be NULL (after the first pass). */
+VMMIG_API int vmmig_policy_new_postcopy(const struct vmmig_postcopy_config *config,
+					struct vmmig_policy **out);
+
+/* ---- built-in: hybrid ---- */
+struct vmmig_hybrid_config {
+	/* Pre-copy rounds before the switch, counting the full pass (round
+	 * 0): 0 = default 2, at most 1000 (else -ERANGE). */
+	uint32_t precopy_rounds;
+};
+/* After each round: STOP_AND_COPY if the expected downtime is within the
+ * limit; POSTCOPY once precopy_rounds rounds (or the session's max_rounds,
+ * if fewer) are done; else NEXT_ROUND. @config may be NULL. */
+VMMIG_API int vmmig_policy_new_hybrid(const struct vmmig_hybrid_config *config,
+				      struct vmmig_policy **out);
+
+/* ---- built-in: adaptive (three paths) ---- */
+struct vmmig_adaptive_config {
+	/* Marks on the dirty ratio after round 0 (dirty_bytes / guest_bytes),
+	 * in per-mille: 0 = defaults 100 (10 %) and 500 (50 %). Each at most
+	 * 1000 (-ERANGE); low must not exceed high (-EINVAL). */
+	uint32_t low_permille;
+	uint32_t high_permille;
+	/* Path 2's round cap, counting round 0: 0 = default 9, at most 1000
+	 * (-ERANGE). The session's max_rounds also caps it. */
+	uint32_t path2_max_rounds;
+	/* Path 1's stall detection, as in struct vmmig_precopy_config. */
+	uint32_t stall_rounds;
+	uint32_t stall_shrink_percent;
+};
+/* The path is chosen once, from round 0's figures (d->path = 1, 2 or 3):
+ *   ratio <  low          path 1: pre-copy; STOP_AND_COPY when the expected
+ *                         downtime is within the limit or at max_rounds;
+ *                         POSTCOPY if stalled.
+ *   low <= ratio <= high  path 2: NEXT_ROUND while the dirty bytes shrink
+ *                         (strictly) round over round; STOP_AND_COPY once the
+ *                         ratio is under low or the expected downtime within
+ *                         the limit; POSTCOPY if not shrinking or at the cap.
+ *   ratio >  high         path 3: POSTCOPY at once.
+ * Both marks belong to path 2 (exactly 10 % or exactly 50 % is path 2).
+ * decide() fails with -EINVAL if guest_bytes is 0. @config may be NULL. */
+VMMIG_API int vmmig_policy_new_adaptive(const struct vmmig_adaptive_config *config,
+					struct vmmig_policy **out);
 
 #ifdef __cplusplus
 }

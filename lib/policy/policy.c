@@ -20,8 +20,9 @@ VMMIG_API int vmmig_policy_new(const struct vmmig_policy_ops *ops,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!ops || ops->version != VMMIG_POLICY_OPS_VERSION || !ops->decide ||
-	    !ops->name)
+	/* Version 1 tables end before first_pass: accepted, never read past. */
+	if (!ops || ops->version < 1 || ops->version > VMMIG_POLICY_OPS_VERSION ||
+	    !ops->decide || !ops->name)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -62,6 +63,20 @@ VMMIG_API void *vmmig_policy_priv(struct vmmig_policy *p)
 VMMIG_API const char *vmmig_policy_name(const struct vmmig_policy *p)
 {
 	return p ? p->ops->name : NULL;
+}
+
+VMMIG_API int vmmig_policy_wants_first_pass(const struct vmmig_policy *p)
+{
+	int ret;
+
+	if (!p)
+		return -EINVAL;
+	if (p->ops->version < 2 || !p->ops->first_pass)
+		return 1;
+	ret = p->ops->first_pass(p->priv);
+	if (ret < 0)
+		return ret;
+	return ret ? 1 : 0;
 }
 
 VMMIG_API int vmmig_policy_decide(struct vmmig_policy *p,

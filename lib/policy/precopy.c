@@ -3,16 +3,21 @@
  * Built-in "precopy" policy, QEMU's rule: switch over once the pages still
  * dirty can be sent within the downtime limit at the measured bandwidth, or
  * when the round cap is reached. Optional auto-converge throttles the guest
- * while the expected downtime stays over the limit.
+ * while the expected downtime stays over the limit. A pre-copy whose dirty
+ * set stops shrinking switches over early ("stalled") rather than iterating
+ * blindly to the cap.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include <vmmig/policy.h>
 
+#include "stall.h"
+
 struct precopy {
 	struct vmmig_precopy_config cfg;
 	uint32_t throttle; /* currently requested percent */
+	struct stall stall;
 };
 
 static int precopy_init(void *priv, const void *config)
@@ -23,7 +28,8 @@ static int precopy_init(void *priv, const void *config)
 		p->cfg = *(const struct vmmig_precopy_config *)config;
 	if (p->cfg.throttle_initial > 99 || p->cfg.throttle_max > 99)
 		return -ERANGE;
-	return 0;
+	return stall_init(&p->stall, p->cfg.stall_rounds,
+			  p->cfg.stall_shrink_percent);
 }
 
 static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
@@ -31,6 +37,7 @@ static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
 {
 	struct precopy *p = priv;
 
+	stall_push(&p->stall, ri->dirty_bytes);
 	if (ri->expected_downtime_us <= ri->downtime_limit_us) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),
@@ -56,12 +63,18 @@ static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
 			next = max;
 		if (next != p->throttle) {
 			p->throttle = next;
+			/* Judge a stall afresh under the new dirty rate. */
+			stall_restart(&p->stall);
 			d->action = VMMIG_ACTION_THROTTLE;
 			d->throttle_percent = next;
 			snprintf(d->reason, sizeof(d->reason),
 				 "not converging: throttle to %u%%", next);
 			return 0;
 		}
+	}
+	if (stall_check(&p->stall, d->reason, sizeof(d->reason))) {
+		d->action = VMMIG_ACTION_STOP_AND_COPY;
+		return 0;
 	}
 	d->action = VMMIG_ACTION_NEXT_ROUND;
 	snprintf(d->reason, sizeof(d->reason),
