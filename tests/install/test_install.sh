@@ -34,7 +34,7 @@ incdir=$(find "$root" -type d -path '*/include/vmmig')
 [ -n "$incdir" ] || fail "no include/vmmig installed"
 
 # 2. Exactly the public headers are installed (no private ones).
-want=$(cd "$src/include/vmmig" && ls *.h | sort)
+want=$(cd "$src/include/vmmig" && ls -- *.h | sort)
 have=$(cd "$incdir" && ls | sort)
 [ "$want" = "$have" ] || fail "installed headers differ: want [$want] have [$have]"
 
