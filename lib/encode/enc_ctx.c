@@ -51,3 +51,11 @@ void enc_ctx_free(struct enc_ctx *e)
 	dcache_free(e->cache);
 	free(e);
 }
+
+void enc_ctx_drop_cache(struct enc_ctx *e)
+{
+	if (!e)
+		return;
+	dcache_free(e->cache);
+	e->cache = NULL;
+}

@@ -33,6 +33,9 @@ struct wire_reader {
 	uint8_t *scratch;    /* non-raw page payloads of one record */
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
+	wire_place_fn place;  /* post-copy placement, NULL before */
+	void *place_cookie;
+	uint8_t *rawbuf;      /* raw pages while placing: WIRE_MAX_BATCH pages */
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint8_t head[BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH];
 	struct iovec iov[2 + WIRE_MAX_BATCH];
@@ -92,6 +95,7 @@ void wire_reader_free(struct wire_reader *r)
 	if (!r)
 		return;
 	ZSTD_freeDCtx(r->zd);
+	free(r->rawbuf);
 	free(r->zpage);
 	free(r->scratch);
 	free(r->buf);
@@ -107,6 +111,65 @@ const char *wire_reader_error(const struct wire_reader *r)
 uint64_t wire_reader_pages(const struct wire_reader *r)
 {
 	return r->pages;
+}
+
+int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
+			   void *cookie)
+{
+	if (!r->rawbuf) {
+		r->rawbuf = malloc(WIRE_MAX_BATCH * ENC_PAGE);
+		if (!r->rawbuf)
+			return -ENOMEM;
+	}
+	r->place = fn;
+	r->place_cookie = cookie;
+	return 0;
+}
+
+/* Post-copy: decode each page to a buffer and let the placer install it. */
+static int place_pages(struct wire_reader *r, const struct wire_dest_region *rg,
+		       unsigned count, struct wire_page_counts *cnt)
+{
+	size_t soff = 0;
+
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+		uint64_t idx = get_le64(d);
+		uint32_t len = get_le32(d + 12);
+		const void *data = NULL;
+		const char *why = "";
+		int ret = 0;
+
+		switch (d[8]) {
+		case WIRE_ENC_RAW:
+			data = r->rawbuf + (size_t)i * ENC_PAGE;
+			break;
+		case WIRE_ENC_ZSTD:
+			ret = zpage_decompress(r->zd, r->scratch + soff, len,
+					       r->zpage, &why);
+			data = r->zpage;
+			break;
+		case WIRE_ENC_DELTA:
+			return fail(r, -EPROTO, "page %llu of region %u: delta "
+				    "encoding after the post-copy switch",
+				    (unsigned long long)idx, rg->id);
+		}
+		if (ret < 0)
+			return fail(r, ret, "page %llu of region %u: %s",
+				    (unsigned long long)idx, rg->id, why);
+		ret = r->place(r->place_cookie, rg, idx, data);
+		if (ret < 0)
+			return fail(r, ret, "placing page %llu of region %u: %s",
+				    (unsigned long long)idx, rg->id,
+				    ret == -EPROTO ? "not expected"
+						   : strerror(-ret));
+		if (d[8] != WIRE_ENC_RAW)
+			soff += len;
+		if (cnt)
+			cnt->pages[d[8]]++;
+		r->pages++;
+	}
+	return 0;
 }
 
 static int read_iov(struct wire_reader *r, struct iovec *iov, int n)
@@ -292,8 +355,13 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 			return ret;
 		sum += len;
 		if (d[8] == WIRE_ENC_RAW) {
-			r->iov[niov++] = (struct iovec){
-				rg->host + get_le64(d) * ENC_PAGE, ENC_PAGE };
+			/* Straight into guest memory, unless pages must be
+			 * placed atomically (post-copy). */
+			uint8_t *dst = r->place
+				? r->rawbuf + (size_t)i * ENC_PAGE
+				: rg->host + get_le64(d) * ENC_PAGE;
+
+			r->iov[niov++] = (struct iovec){ dst, ENC_PAGE };
 		} else if (len) {
 			/* Consecutive non-raw payloads share one iovec. */
 			if (niov > 2 && (uint8_t *)last->iov_base +
@@ -318,6 +386,8 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 	ret = check_crc(r, h, r->iov, (int)niov);
 	if (ret < 0)
 		return ret;
+	if (r->place)
+		return place_pages(r, rg, count, cnt);
 	return apply_pages(r, rg, count, cnt);
 }
 
@@ -330,6 +400,12 @@ static int known_flags(uint16_t type)
 	case WIRE_END:
 	case WIRE_ACK:
 	case WIRE_ERROR:
+	case WIRE_ROUND:
+	case WIRE_SWITCH:
+	case WIRE_DISCARD:
+	case WIRE_POSTCOPY:
+	case WIRE_REQ:
+	case WIRE_DONE:
 		return 0;
 	case WIRE_STATE:
 		return WIRE_STATE_LAST;
@@ -361,7 +437,8 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		r->seq++;
 		if (h->type == WIRE_PAGES) {
 			ret = read_pages(r, h, cnt);
-		} else if (!(h->type & WIRE_MANDATORY)) {
+		} else if (!(h->type & WIRE_MANDATORY) &&
+			   h->type != WIRE_ROUND) {
 			/* Optional and not for us: check it, then drop it. */
 			ret = read_payload(r, h);
 			if (ret == 0 && cnt)

@@ -38,6 +38,13 @@ enum wire_type {
 	WIRE_END = 0x8030,       /* src->dst, last record of a channel */
 	WIRE_ACK = 0x8040,       /* dst->src, switchover done */
 	WIRE_ERROR = 0x8041,     /* either way: the sender gives up, and why */
+	/* post-copy (postcopy_msgs.c) */
+	WIRE_SWITCH = 0x8050,    /* src->dst, every channel: last pre-copy
+				  * record; the destination lines channels up */
+	WIRE_DISCARD = 0x8051,   /* src->dst, channel 0: pages still to come */
+	WIRE_POSTCOPY = 0x8052,  /* src->dst, channel 0: start the guest now */
+	WIRE_REQ = 0x8053,       /* dst->src: pages a vCPU is waiting for */
+	WIRE_DONE = 0x8054,      /* dst->src: every page is in place */
 };
 
 /* Page encodings inside a PAGES record. */
@@ -157,6 +164,47 @@ struct wire_round {
 };
 void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
 
+/* ---- post-copy payloads (postcopy_msgs.c) ---- */
+
+/* DISCARD: a run of the pending-page bitmap of one region. */
+#define WIRE_DISCARD_HEAD 16
+#define WIRE_DISCARD_MAX_WORDS ((WIRE_MAX_PAYLOAD - WIRE_DISCARD_HEAD) / 8)
+struct wire_discard {
+	uint32_t region_id;
+	uint32_t nwords;     /* bitmap words that follow */
+	uint64_t first_word; /* index of the first word in the region bitmap */
+};
+void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
+		       const struct wire_discard *d);
+/* Validates the length against nwords; the words follow at +HEAD. */
+int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
+			char *err, size_t errlen);
+
+/* REQ: pages of one region the destination faulted on. */
+#define WIRE_REQ_HEAD 8
+#define WIRE_REQ_MAX 512
+struct wire_req {
+	uint32_t region_id;
+	uint32_t count;      /* 1..WIRE_REQ_MAX page indices follow (u64) */
+};
+void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q);
+int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
+		    char *err, size_t errlen);
+
+/* DONE: post-copy finished on the destination, with its fault figures. */
+#define WIRE_DONE_SIZE 40
+struct wire_done {
+	int32_t status;
+	uint32_t verified;   /* 1, 0, or 0xffffffff: not checked */
+	uint64_t faults;
+	uint64_t fault_p50_us;
+	uint64_t fault_p99_us;
+	uint64_t placed;     /* pages placed after the switch */
+};
+void wire_done_pack(uint8_t out[WIRE_DONE_SIZE], const struct wire_done *d);
+int wire_done_unpack(const uint8_t *buf, size_t len, struct wire_done *d,
+		     char *err, size_t errlen);
+
 /* ---- source side: building PAGES records (batch.c) ---- */
 
 struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
@@ -168,6 +216,9 @@ struct enc_config {
 };
 int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
 void enc_ctx_free(struct enc_ctx *e);
+/* Stop delta encoding and free the cache: after a post-copy switch the
+ * destination no longer holds the copies the cache describes. */
+void enc_ctx_drop_cache(struct enc_ctx *e);
 
 struct enc_counters {
 	uint64_t pages[WIRE_ENC__COUNT]; /* per encoding */
@@ -244,6 +295,18 @@ void wire_reader_free(struct wire_reader *r);
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt);
 const char *wire_reader_error(const struct wire_reader *r);
+/*
+ * Post-copy placement: from now on PAGES are not written to guest memory
+ * directly; each decoded page goes to @fn (data == NULL: a zero page), which
+ * places it atomically (UFFDIO_COPY). Raw pages are then received into a
+ * scratch buffer, and delta pages are refused (the destination dropped the
+ * copies they would apply to). @fn returns 0 or -errno (-EPROTO: a page
+ * that was not expected).
+ */
+typedef int (*wire_place_fn)(void *cookie, const struct wire_dest_region *rg,
+			     uint64_t page, const void *data);
+int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
+			   void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 

@@ -48,6 +48,9 @@ START_TEST(control_records)
 	wire_round_pack(pl, &rd);
 	ck_assert_int_eq(wire_write_record(obuf_write, &o, WIRE_ROUND, 0, seq++,
 					   pl, WIRE_ROUND_SIZE), 0);
+	/* An optional type this reader does not know: must be skipped. */
+	ck_assert_int_eq(wire_write_record(obuf_write, &o, 0x0077, 0, seq++,
+					   pl, 8), 0);
 	fill_random(blob, sizeof(blob), &s);
 	wire_state_pack(pl, &ss);
 	memcpy(pl + WIRE_STATE_HEAD, blob, sizeof(blob));
@@ -74,7 +77,10 @@ START_TEST(control_records)
 	expect_record(r, WIRE_HELLO_ACK, 0, 10, &p);
 	ck_assert_int_eq(wire_status_unpack(p, 10, &sb, err, sizeof(err)), 0);
 	ck_assert_str_eq(sb.text, "ok");
-	/* ROUND is optional: skipped, the STATE behind it comes back. */
+	/* ROUND is optional but known: returned. The unknown optional
+	 * record behind it is skipped; the STATE after that comes back. */
+	expect_record(r, WIRE_ROUND, 0, WIRE_ROUND_SIZE, &p);
+	ck_assert_uint_eq(p[0], rd.round & 0xff);
 	expect_record(r, WIRE_STATE, WIRE_STATE_LAST, 24 + 300, &p);
 	ck_assert_int_eq(wire_state_unpack(p, 324, &sd, err, sizeof(err)), 0);
 	ck_assert_uint_eq(sd.blob_id, 2);

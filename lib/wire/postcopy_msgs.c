@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Post-copy payloads: DISCARD, REQ, DONE (layouts in docs/wire-format.md). */
+#include <errno.h>
+#include <stdio.h>
+
+#include "le.h"
+#include "wire.h"
+
+void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
+		       const struct wire_discard *d)
+{
+	put_le32(out, d->region_id);
+	put_le32(out + 4, d->nwords);
+	put_le64(out + 8, d->first_word);
+}
+
+int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
+			char *err, size_t errlen)
+{
+	if (len < WIRE_DISCARD_HEAD) {
+		snprintf(err, errlen, "DISCARD record too short (%zu bytes)",
+			 len);
+		return -EPROTO;
+	}
+	d->region_id = get_le32(buf);
+	d->nwords = get_le32(buf + 4);
+	d->first_word = get_le64(buf + 8);
+	if (!d->nwords || len != WIRE_DISCARD_HEAD + (size_t)d->nwords * 8) {
+		snprintf(err, errlen, "DISCARD length %zu does not match %u "
+				      "bitmap words", len, d->nwords);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q)
+{
+	put_le32(out, q->region_id);
+	put_le32(out + 4, q->count);
+}
+
+int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
+		    char *err, size_t errlen)
+{
+	if (len < WIRE_REQ_HEAD) {
+		snprintf(err, errlen, "REQ record too short (%zu bytes)", len);
+		return -EPROTO;
+	}
+	q->region_id = get_le32(buf);
+	q->count = get_le32(buf + 4);
+	if (!q->count || q->count > WIRE_REQ_MAX ||
+	    len != WIRE_REQ_HEAD + (size_t)q->count * 8) {
+		snprintf(err, errlen, "REQ of %u pages in %zu bytes", q->count,
+			 len);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void wire_done_pack(uint8_t out[WIRE_DONE_SIZE], const struct wire_done *d)
+{
+	put_le32(out, (uint32_t)d->status);
+	put_le32(out + 4, d->verified);
+	put_le64(out + 8, d->faults);
+	put_le64(out + 16, d->fault_p50_us);
+	put_le64(out + 24, d->fault_p99_us);
+	put_le64(out + 32, d->placed);
+}
+
+int wire_done_unpack(const uint8_t *buf, size_t len, struct wire_done *d,
+		     char *err, size_t errlen)
+{
+	if (len != WIRE_DONE_SIZE) {
+		snprintf(err, errlen, "DONE record of %zu bytes (want %u)", len,
+			 WIRE_DONE_SIZE);
+		return -EPROTO;
+	}
+	d->status = (int32_t)get_le32(buf);
+	d->verified = get_le32(buf + 4);
+	d->faults = get_le64(buf + 8);
+	d->fault_p50_us = get_le64(buf + 16);
+	d->fault_p99_us = get_le64(buf + 24);
+	d->placed = get_le64(buf + 32);
+	if (d->status > 0 || d->status < -4095) {
+		snprintf(err, errlen, "DONE status %d out of range", d->status);
+		return -EPROTO;
+	}
+	return 0;
+}
