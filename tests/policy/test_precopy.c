@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The policy object and the built-in precopy policy, on scripted figures. */
+/* The policy object and the built-in precopy policy, on scripted figures:
+ * thresholds, auto-converge, stall detection and its interplay with the
+ * throttle, an embedder's own policy (ops versions 1 and 2). */
 #include <errno.h>
 #include <string.h>
 
 #include <vmmig/policy.h>
 
+#include "script.h"
 #include "testutil.h"
 
 static struct vmmig_round_info figures(uint32_t round, uint64_t exp_us)
@@ -110,6 +113,170 @@ START_TEST(custom_policy)
 	bad.decide = NULL;
 	ck_assert_int_eq(vmmig_policy_new(&bad, NULL, &p), -EINVAL);
 	ck_assert_int_eq(vmmig_policy_new(NULL, NULL, &p), -EINVAL);
+	bad = custom_ops;
+	bad.version = 0;
+	ck_assert_int_eq(vmmig_policy_new(&bad, NULL, &p), -EINVAL);
+	bad.version = VMMIG_POLICY_OPS_VERSION + 1;
+	ck_assert_int_eq(vmmig_policy_new(&bad, NULL, &p), -EINVAL);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
+/* first_pass() as an embedder writes it: its answer reaches the getter. */
+static int first_pass_answer(void *priv)
+{
+	return *(int *)priv;
+}
+
+static int set_answer(void *priv, const void *config)
+{
+	*(int *)priv = *(const int *)config;
+	return 0;
+}
+
+START_TEST(custom_first_pass)
+{
+	struct vmmig_policy_ops ops = custom_ops;
+	/* A version-1 table ends before first_pass: it must not be read. */
+	struct vmmig_policy_ops v1 = custom_ops;
+	const int answers[] = { 0, 1, 5, -EIO };
+	const int expect[] = { 0, 1, 1, -EIO };
+	struct vmmig_policy *p;
+
+	ops.init = set_answer;
+	ops.first_pass = first_pass_answer;
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(vmmig_policy_new(&ops, &answers[i], &p), 0);
+		ck_assert_int_eq(vmmig_policy_wants_first_pass(p), expect[i]);
+		vmmig_policy_free(p);
+	}
+	v1.version = 1;
+	v1.init = set_answer;
+	v1.first_pass = first_pass_answer;
+	ck_assert_int_eq(vmmig_policy_new(&v1, &answers[0], &p), 0);
+	ck_assert_int_eq(vmmig_policy_wants_first_pass(p), 1);
+	vmmig_policy_free(p);
+	ck_assert_int_eq(vmmig_policy_new_precopy(NULL, &p), 0);
+	ck_assert_int_eq(vmmig_policy_wants_first_pass(p), 1);
+	vmmig_policy_free(p);
+}
+END_TEST
+
+/* Default window: 3 rounds, 5 %; exactly 5 % is still progress. */
+START_TEST(precopy_stall)
+{
+	const struct step stalls[] = {
+		{ 100000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 99000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 98000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 95000001, SLOW_US, SAC, 0, "stalled", 0 },
+	};
+	const struct step edge[] = {
+		{ 100000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 96000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 96000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 95000000, SLOW_US, NEXT, 0, NULL, 0 }, /* 5 % over r0..3 */
+		{ 91200000, SLOW_US, NEXT, 0, NULL, 0 }, /* 5 % over r1..4 */
+		/* a byte short of 5 % over r2..5 */
+		{ 91200001, SLOW_US, SAC, 0, "shrank 4.9% over 3 rounds", 0 },
+	};
+	/* growing counts as stalled too, and the downtime rule still wins */
+	const struct step grows[] = {
+		{ 100000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 120000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 140000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 160000000, LIMIT_US, SAC, 0, "within limit", 0 },
+	};
+	struct vmmig_policy *p;
+
+	ck_assert_int_eq(vmmig_policy_new_precopy(NULL, &p), 0);
+	script_run(p, 30, stalls, NSTEPS(stalls));
+	vmmig_policy_free(p);
+	ck_assert_int_eq(vmmig_policy_new_precopy(NULL, &p), 0);
+	script_run(p, 30, edge, NSTEPS(edge));
+	vmmig_policy_free(p);
+	ck_assert_int_eq(vmmig_policy_new_precopy(NULL, &p), 0);
+	script_run(p, 30, grows, NSTEPS(grows));
+	vmmig_policy_free(p);
+}
+END_TEST
+
+START_TEST(precopy_stall_config)
+{
+	struct vmmig_precopy_config c = { .stall_rounds = 1,
+					  .stall_shrink_percent = 50 };
+	const struct step one[] = {
+		{ 100000000, SLOW_US, NEXT, 0, NULL, 0 },
+		{ 50000000, SLOW_US, NEXT, 0, NULL, 0 },  /* halved: fine */
+		{ 25000001, SLOW_US, SAC, 0, "over 1 rounds (< 50%)", 0 },
+	};
+	struct step off[8];
+	struct vmmig_policy *p;
+
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
+	script_run(p, 30, one, NSTEPS(one));
+	vmmig_policy_free(p);
+
+	/* off: a flat dirty set iterates to the cap */
+	c = (struct vmmig_precopy_config){ .stall_rounds = VMMIG_STALL_OFF };
+	for (int i = 0; i < 8; i++)
+		off[i] = (struct step){ 100000000, SLOW_US, i < 7 ? NEXT : SAC,
+					0, i < 7 ? NULL : "cap", 0 };
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
+	script_run(p, 8, off, 8);
+	vmmig_policy_free(p);
+
+	c = (struct vmmig_precopy_config){
+		.stall_rounds = VMMIG_STALL_MAX_ROUNDS + 1 };
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), -ERANGE);
+	c = (struct vmmig_precopy_config){ .stall_shrink_percent = 101 };
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), -ERANGE);
+	c = (struct vmmig_precopy_config){
+		.stall_rounds = VMMIG_STALL_MAX_ROUNDS,
+		.stall_shrink_percent = 100 };
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
+	vmmig_policy_free(p);
+}
+END_TEST
+
+/* A flat dirty set with auto-converge: the throttle climbs to its max
+ * first; each raise restarts the window, so the max throttle gets 3 rounds
+ * to show an effect before the stall switches over. */
+START_TEST(precopy_stall_throttle)
+{
+	struct vmmig_precopy_config c = { .throttle_initial = 20,
+					  .throttle_increment = 10,
+					  .throttle_max = 40 };
+	const uint64_t D = 100000000;
+	const struct step flat[] = {
+		{ D, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D, SLOW_US, THR, 0, NULL, 20 },
+		{ D, SLOW_US, THR, 0, NULL, 30 },
+		{ D, SLOW_US, THR, 0, NULL, 40 },
+		{ D, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D, SLOW_US, SAC, 0, "stalled", 0 },
+	};
+	/* the max throttle works: the dirty set shrinks, no stall */
+	const struct step works[] = {
+		{ D, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D, SLOW_US, THR, 0, NULL, 20 },
+		{ D, SLOW_US, THR, 0, NULL, 30 },
+		{ D, SLOW_US, THR, 0, NULL, 40 },
+		{ D * 98 / 100, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D * 96 / 100, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D * 94 / 100, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D * 90 / 100, SLOW_US, NEXT, 0, NULL, 0 },
+		{ D * 10 / 100, LIMIT_US, SAC, 0, "within limit", 0 },
+	};
+	struct vmmig_policy *p;
+
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
+	script_run(p, 30, flat, NSTEPS(flat));
+	vmmig_policy_free(p);
+	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
+	script_run(p, 30, works, NSTEPS(works));
+	vmmig_policy_free(p);
 }
 END_TEST
 
@@ -121,6 +288,10 @@ int main(void)
 	tcase_add_test(tc, precopy_thresholds);
 	tcase_add_test(tc, precopy_auto_converge);
 	tcase_add_test(tc, custom_policy);
+	tcase_add_test(tc, custom_first_pass);
+	tcase_add_test(tc, precopy_stall);
+	tcase_add_test(tc, precopy_stall_config);
+	tcase_add_test(tc, precopy_stall_throttle);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
