@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* Command-line options and the commands they drive. */
+#ifndef TOYVMM_CLI_H
+#define TOYVMM_CLI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmmig/vmmig.h>
+
+#include "toyvmm.h"
+
+struct opts {
+	const char *connect;     /* source: destination address */
+	const char *listen;      /* dest: address to listen on */
+	const char *mode;        /* precopy (others: not supported yet) */
+	const char *workload;    /* as given, e.g. "memwrite:64" */
+	bool workload_given;     /* --workload was on the command line */
+	uint32_t kind, arg;      /* parsed workload */
+	const char *backend;     /* auto | kvm | software */
+	const char *json;        /* write the report here */
+	const char *uri_file;    /* dest: write the bound address here */
+	uint64_t mem;            /* guest memory bytes */
+	enum fill_kind fill;
+	unsigned channels;
+	bool prefault;
+	bool zstd;               /* compression */
+	uint64_t delta_cache;    /* bytes; 0 = off */
+	int64_t downtime_ms;     /* -1: library default */
+	int64_t max_rounds;      /* -1: library default */
+	uint64_t bandwidth;      /* bytes/s; 0 = unlimited */
+	unsigned warmup_ms;      /* source: run before migrating */
+	unsigned run_after_ms;   /* keep the guest running this long after */
+	int progress;            /* 1 on, 0 off, -1 when stderr is a tty */
+	bool verbose;
+};
+
+/* main.c */
+int cli__parse(struct opts *o, int argc, char **argv, int first);
+int cli__usage(const char *why);
+
+/* migrate_source.c / migrate_dest.c / demo.c: process exit codes. */
+int migrate__source(const struct opts *o);
+int migrate__dest(const struct opts *o);
+int demo__run(const struct opts *o, const char *self);
+
+/* progress.c: a live line on stderr while a migration runs. */
+typedef int (*stats_fn)(void *obj, struct vmmig_stats *st);
+struct progress {
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	stats_fn get;
+	void *obj;
+	const char *role;
+	struct toyvm *vm;
+};
+void progress__start(struct progress *p, const struct opts *o,
+		     const char *role, stats_fn get, void *obj,
+		     struct toyvm *vm);
+void progress__stop(struct progress *p);
+
+/* report.c: --json output and the human summary. */
+struct report {
+	const char *role;        /* "source" / "dest" */
+	const char *backend;
+	const char *workload;
+	int result;              /* vmmig_*_wait() */
+	const char *error;       /* library's text, or NULL */
+	uint64_t hb_pause;       /* source: heartbeat when paused */
+	uint64_t hb_done;        /* source: when the migration ended */
+	uint64_t hb_start;       /* dest: heartbeat when the guest started */
+	uint64_t hb_end;         /* at exit (after --run-after) */
+	struct vmmig_stats st;
+};
+int report__json(const struct report *r, const char *path);
+void report__print(const struct report *r);
+
+/* The VMM's setup shared by both sides. */
+int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot);
+void toyvm__teardown(struct toyvm *vm);
+void sleep_ms(unsigned ms);
+
+#endif

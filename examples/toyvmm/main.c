@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/* toyvmm: command line. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+"usage: toyvmm dest   --listen ADDR [--mem SIZE] [--prefault] [--json FILE]\n"
+"                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
+"       toyvmm source --connect ADDR [--mode precopy] [--workload W]\n"
+"                     [--mem SIZE] [--fill random|zero|half] [--channels N]\n"
+"                     [--json FILE] [--zstd] [--delta-cache SIZE]\n"
+"                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
+"                     [--warmup MS] [--run-after MS] [--backend B]\n"
+"       toyvmm demo   [source options]\n"
+"ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
+"W: idle | memwrite:RATE (MiB/s) | matmul | refresh[:MiB] (dbcache: later)\n"
+"B: auto (kvm when /dev/kvm opens) | kvm | software\n"
+"--progress / --no-progress: live line on stderr (default: if a tty)\n";
+
+int cli__usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "toyvmm: %s\n", why);
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+
+	if (end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end || v > (~0ull >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_workload(struct opts *o, const char *w)
+{
+	const char *colon = strchr(w, ':');
+	size_t n = colon ? (size_t)(colon - w) : strlen(w);
+	unsigned long arg = 0;
+
+	if (colon && parse_uint(colon + 1, 4096, &arg))
+		return cli__usage("bad workload argument");
+	o->workload = w;
+	o->workload_given = true;
+	o->arg = (uint32_t)arg;
+	if (n == 4 && !strncmp(w, "idle", n) && !colon)
+		o->kind = WL_IDLE;
+	else if (n == 8 && !strncmp(w, "memwrite", n) && arg)
+		o->kind = WL_MEMWRITE;
+	else if (n == 6 && !strncmp(w, "matmul", n) && !colon)
+		o->kind = WL_MATMUL;
+	else if (n == 7 && !strncmp(w, "refresh", n))
+		o->kind = WL_REFRESH;
+	else if (n == 7 && !strncmp(w, "dbcache", n))
+		return cli__usage("workload dbcache: not supported yet");
+	else
+		return cli__usage("unknown workload (idle, memwrite:RATE, "
+				  "matmul, refresh[:MiB])");
+	return 0;
+}
+
+enum {
+	O_CONNECT = 256, O_LISTEN, O_MODE, O_WORKLOAD, O_MEM, O_FILL,
+	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
+	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
+	O_NO_PROGRESS, O_VERBOSE,
+};
+
+static const struct option longopts[] = {
+	{ "connect", required_argument, NULL, O_CONNECT },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "mode", required_argument, NULL, O_MODE },
+	{ "workload", required_argument, NULL, O_WORKLOAD },
+	{ "mem", required_argument, NULL, O_MEM },
+	{ "fill", required_argument, NULL, O_FILL },
+	{ "channels", required_argument, NULL, O_CHANNELS },
+	{ "json", required_argument, NULL, O_JSON },
+	{ "prefault", no_argument, NULL, O_PREFAULT },
+	{ "backend", required_argument, NULL, O_BACKEND },
+	{ "uri-file", required_argument, NULL, O_URI_FILE },
+	{ "run-after", required_argument, NULL, O_RUN_AFTER },
+	{ "zstd", no_argument, NULL, O_ZSTD },
+	{ "delta-cache", required_argument, NULL, O_DELTA },
+	{ "downtime-ms", required_argument, NULL, O_DOWNTIME },
+	{ "max-rounds", required_argument, NULL, O_ROUNDS },
+	{ "bandwidth", required_argument, NULL, O_BW },
+	{ "warmup", required_argument, NULL, O_WARMUP },
+	{ "progress", no_argument, NULL, O_PROGRESS },
+	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_one(struct opts *o, int c, const char *a)
+{
+	unsigned long v;
+
+	switch (c) {
+	case O_CONNECT: o->connect = a; return 0;
+	case O_LISTEN: o->listen = a; return 0;
+	case O_MODE: o->mode = a; return 0;
+	case O_WORKLOAD: return parse_workload(o, a);
+	case O_MEM: return parse_size(a, &o->mem);
+	case O_FILL:
+		if (!strcmp(a, "random"))
+			o->fill = FILL_RANDOM;
+		else if (!strcmp(a, "zero"))
+			o->fill = FILL_ZERO;
+		else if (!strcmp(a, "half"))
+			o->fill = FILL_HALF;
+		else
+			return -EINVAL;
+		return 0;
+	case O_CHANNELS:
+		if (parse_uint(a, 64, &v) || !v)
+			return -EINVAL;
+		o->channels = (unsigned)v;
+		return 0;
+	case O_JSON: o->json = a; return 0;
+	case O_PREFAULT: o->prefault = true; return 0;
+	case O_BACKEND: o->backend = a; return 0;
+	case O_URI_FILE: o->uri_file = a; return 0;
+	case O_RUN_AFTER:
+	case O_WARMUP:
+		if (parse_uint(a, 3600000, &v))
+			return -EINVAL;
+		*(c == O_WARMUP ? &o->warmup_ms : &o->run_after_ms) =
+			(unsigned)v;
+		return 0;
+	case O_ZSTD: o->zstd = true; return 0;
+	case O_DELTA: return parse_size(a, &o->delta_cache);
+	case O_DOWNTIME:
+	case O_ROUNDS:
+		if (parse_uint(a, 1000000, &v))
+			return -EINVAL;
+		*(c == O_DOWNTIME ? &o->downtime_ms : &o->max_rounds) =
+			(int64_t)v;
+		return 0;
+	case O_BW: return parse_size(a, &o->bandwidth);
+	case O_PROGRESS: o->progress = 1; return 0;
+	case O_NO_PROGRESS: o->progress = 0; return 0;
+	case O_VERBOSE: o->verbose = true; return 0;
+	}
+	return -EINVAL;
+}
+
+int cli__parse(struct opts *o, int argc, char **argv, int first)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->mode = "precopy";
+	o->backend = "auto";
+	o->mem = 1ull << 30;
+	o->fill = FILL_RANDOM;
+	o->channels = 1;
+	o->downtime_ms = -1;
+	o->max_rounds = -1;
+	o->warmup_ms = 200;
+	o->progress = -1;
+	o->kind = WL_IDLE;
+	o->workload = "idle";
+	optind = first;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == '?')
+			return cli__usage(NULL);
+		int ret = parse_one(o, c, optarg);
+
+		if (ret == 2)
+			return 2; /* parse_workload printed why */
+		if (ret) {
+			fprintf(stderr, "toyvmm: bad value '%s'\n", optarg);
+			return cli__usage(NULL);
+		}
+	}
+	if (optind < argc)
+		return cli__usage("unexpected argument");
+	if (strcmp(o->mode, "precopy")) {
+		if (!strcmp(o->mode, "postcopy") || !strcmp(o->mode, "hybrid") ||
+		    !strcmp(o->mode, "adaptive")) {
+			fprintf(stderr, "toyvmm: --mode %s: not supported yet "
+				"(libvmmig does pre-copy only so far)\n", o->mode);
+			return 2;
+		}
+		return cli__usage("unknown --mode");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int ret;
+
+	if (argc < 2)
+		return cli__usage(NULL);
+	ret = cli__parse(&o, argc, argv, 2);
+	if (ret)
+		return ret;
+	if (!strcmp(argv[1], "source")) {
+		if (!o.connect)
+			return cli__usage("source needs --connect");
+		return migrate__source(&o);
+	}
+	if (!strcmp(argv[1], "dest")) {
+		if (!o.listen)
+			return cli__usage("dest needs --listen");
+		return migrate__dest(&o);
+	}
+	if (!strcmp(argv[1], "demo"))
+		return demo__run(&o, argv[0]);
+	return cli__usage("unknown command");
+}

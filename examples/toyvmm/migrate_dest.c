@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* toyvmm dest: an empty VM that receives a guest and runs it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct dest_ctx {
+	struct toyvm *vm;
+	atomic_bool started;   /* start() ran the guest */
+	uint64_t hb_start;     /* heartbeat the guest resumed from */
+};
+
+static int check_header(struct toyvm *vm, const void *data, size_t len)
+{
+	struct blob_header h;
+
+	if (len != sizeof(h))
+		return -EINVAL;
+	memcpy(&h, data, len);
+	if (h.magic != TOY_MAGIC || h.mem_size != vm->mem_size ||
+	    h.nvcpus == 0 || h.nvcpus > 64)
+		return -EINVAL;
+	if (strncmp(h.backend, vm->ops->name, sizeof(h.backend))) {
+		fprintf(stderr, "toyvmm: the source runs a %.16s guest, this "
+			"destination a %s one (use --backend)\n", h.backend,
+			vm->ops->name);
+		return -EPROTO;
+	}
+	vm->nvcpus = h.nvcpus;
+	vm->header_seen = true;
+	return 0;
+}
+
+static int dst_load(void *opaque, uint32_t id, const void *data, size_t len)
+{
+	struct dest_ctx *c = opaque;
+
+	if (id == BLOB_HEADER)
+		return check_header(c->vm, data, len);
+	if (!c->vm->header_seen)
+		return -EPROTO;
+	return c->vm->ops->load(c->vm, id, data, len);
+}
+
+static int dst_start(void *opaque)
+{
+	struct dest_ctx *c = opaque;
+	int ret;
+
+	if (!c->vm->header_seen)
+		return -EPROTO;
+	/* Memory is complete and verified: this is where the guest was. */
+	c->hb_start = toyvm__heartbeat(c->vm);
+	ret = c->vm->ops->start(c->vm);
+	if (!ret)
+		atomic_store(&c->started, true);
+	return ret;
+}
+
+static const struct vmmig_dest_ops dest_ops = {
+	.version = VMMIG_DEST_OPS_VERSION,
+	.load_state = dst_load,
+	.start = dst_start,
+};
+
+static int dst_stats(void *obj, struct vmmig_stats *st)
+{
+	return vmmig_dest_get_stats(obj, st);
+}
+
+static int publish_uri(const char *path, const char *uri)
+{
+	char tmp[4096];
+	FILE *f;
+
+	/* Write then rename: a reader polling for the file sees all of it. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s\n", uri);
+	if (fclose(f) || rename(tmp, path))
+		return -errno;
+	return 0;
+}
+
+int migrate__dest(const struct opts *o)
+{
+	struct toyvm vm;
+	struct dest_ctx ctx = { .vm = &vm };
+	struct vmmig_dest *dst = NULL;
+	struct progress prog;
+	struct report r = { .role = "dest", .workload = "-" };
+	char uri[512], bound[512];
+	int ret, code = 2;
+
+	ret = toyvm__setup(&vm, o, false);
+	if (ret)
+		goto out;
+	r.backend = vm.ops->name;
+	if (!strncmp(o->listen, "tcp:", 4) || !strncmp(o->listen, "unix:", 5))
+		snprintf(uri, sizeof(uri), "%s", o->listen);
+	else
+		snprintf(uri, sizeof(uri), "tcp:%s", o->listen);
+	ret = vmmig_dest_new(&dst);
+	if (!ret)
+		ret = vmmig_dest_add_region(dst, 0, 0, vm.mem, vm.mem_size);
+	if (!ret)
+		ret = vmmig_dest_set_ops(dst, &dest_ops, &ctx);
+	if (!ret)
+		ret = vmmig_dest_listen(dst, uri, bound, sizeof(bound));
+	if (!ret)
+		ret = vmmig_dest_start(dst);
+	if (ret) {
+		fprintf(stderr, "toyvmm: dest on %s: %s\n", uri,
+			vmmig_strerror(ret));
+		goto out;
+	}
+	printf("listening on %s\n", bound);
+	fflush(stdout);
+	if (o->uri_file && publish_uri(o->uri_file, bound))
+		fprintf(stderr, "toyvmm: can't write %s\n", o->uri_file);
+
+	progress__start(&prog, o, "dest", dst_stats, dst, &vm);
+	r.result = vmmig_dest_wait(dst);
+	progress__stop(&prog);
+	r.error = vmmig_dest_error(dst);
+	r.st.struct_size = sizeof(r.st);
+	vmmig_dest_get_stats(dst, &r.st);
+	r.hb_start = ctx.hb_start;
+	if (atomic_load(&ctx.started) && o->run_after_ms)
+		sleep_ms(o->run_after_ms);
+	r.hb_end = toyvm__heartbeat(&vm);
+	report__print(&r);
+	if (o->json && report__json(&r, o->json))
+		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
+	code = r.result ? 1 : 0;
+out:
+	vmmig_dest_free(dst);
+	toyvm__teardown(&vm);
+	return code;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/* toyvmm source: boot the guest, let it run, migrate it away live. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int src_pause(void *opaque)
+{
+	struct toyvm *vm = opaque;
+
+	return vm->ops->pause(vm);
+}
+
+static int src_resume(void *opaque)
+{
+	struct toyvm *vm = opaque;
+
+	return vm->ops->resume(vm);
+}
+
+static int src_throttle(void *opaque, unsigned percent)
+{
+	struct toyvm *vm = opaque;
+
+	return vm->ops->throttle(vm, percent);
+}
+
+static int src_save(void *opaque, struct vmmig_state_sink *sink)
+{
+	struct toyvm *vm = opaque;
+	struct blob_header h = {
+		.magic = TOY_MAGIC,
+		.nvcpus = vm->nvcpus,
+		.kind = vm->shared->kind,
+		.mem_size = vm->mem_size,
+	};
+	int ret;
+
+	snprintf(h.backend, sizeof(h.backend), "%s", vm->ops->name);
+	ret = vmmig_state_put(sink, BLOB_HEADER, &h, sizeof(h));
+	if (ret)
+		return ret;
+	return vm->ops->save(vm, sink);
+}
+
+static const struct vmmig_source_ops source_ops = {
+	.version = VMMIG_SOURCE_OPS_VERSION,
+	.pause = src_pause,
+	.resume = src_resume,
+	.save_state = src_save,
+	.throttle = src_throttle,
+};
+
+static int src_stats(void *obj, struct vmmig_stats *st)
+{
+	return vmmig_source_get_stats(obj, st);
+}
+
+static int configure(struct vmmig_source *src, const struct opts *o,
+		     struct toyvm *vm, struct vmmig_tracker *t)
+{
+	int ret = vmmig_source_add_region(src, 0, 0, vm->mem, vm->mem_size);
+
+	if (!ret)
+		ret = vmmig_source_set_ops(src, &source_ops, vm);
+	if (!ret)
+		ret = vmmig_source_set_tracker(src, t);
+	if (!ret)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
+	if (!ret)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_CHANNELS,
+					      o->channels);
+	if (!ret && o->zstd)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_COMPRESSION,
+					      VMMIG_COMPRESS_ZSTD);
+	if (!ret && o->delta_cache)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_DELTA_CACHE_BYTES,
+					      (int64_t)o->delta_cache);
+	if (!ret && o->downtime_ms >= 0)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_DOWNTIME_LIMIT_MS,
+					      o->downtime_ms);
+	if (!ret && o->max_rounds >= 0)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_MAX_ROUNDS,
+					      o->max_rounds);
+	if (!ret && o->bandwidth)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT,
+					      (int64_t)o->bandwidth);
+	return ret;
+}
+
+/* "HOST:PORT" means TCP; URIs with a scheme pass through. */
+static void make_uri(const char *addr, char *uri, size_t len)
+{
+	if (!strncmp(addr, "tcp:", 4) || !strncmp(addr, "unix:", 5))
+		snprintf(uri, len, "%s", addr);
+	else
+		snprintf(uri, len, "tcp:%s", addr);
+}
+
+int migrate__source(const struct opts *o)
+{
+	struct toyvm vm;
+	struct vmmig_tracker *t = NULL;
+	struct vmmig_source *src = NULL;
+	struct progress prog;
+	struct report r = { .role = "source", .workload = o->workload };
+	char uri[512];
+	int ret, code = 2;
+
+	ret = toyvm__setup(&vm, o, true);
+	if (ret)
+		goto out;
+	r.backend = vm.ops->name;
+	ret = vm.ops->tracker(&vm, &t);
+	if (!ret)
+		ret = vmmig_source_new(&src);
+	if (!ret)
+		ret = configure(src, o, &vm, t);
+	if (ret) {
+		fprintf(stderr, "toyvmm: source setup: %s\n",
+			vmmig_strerror(ret));
+		goto out;
+	}
+	sleep_ms(o->warmup_ms); /* the guest runs before we migrate it */
+
+	make_uri(o->connect, uri, sizeof(uri));
+	ret = vmmig_source_start(src, uri);
+	if (ret) {
+		fprintf(stderr, "toyvmm: start %s: %s\n", uri,
+			vmmig_strerror(ret));
+		goto out;
+	}
+	progress__start(&prog, o, "source", src_stats, src, &vm);
+	r.result = vmmig_source_wait(src);
+	progress__stop(&prog);
+	r.hb_done = toyvm__heartbeat(&vm);
+	r.error = vmmig_source_error(src);
+	r.st.struct_size = sizeof(r.st);
+	vmmig_source_get_stats(src, &r.st);
+	r.hb_pause = vm.hb_at_pause;
+	/* Success: the guest lives on the destination and stays paused here.
+	 * Failure: the library resumed it (if it had paused it) and it keeps
+	 * running; --run-after shows that. */
+	if (o->run_after_ms)
+		sleep_ms(o->run_after_ms);
+	r.hb_end = toyvm__heartbeat(&vm);
+	report__print(&r);
+	if (o->json && report__json(&r, o->json))
+		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
+	code = r.result ? 1 : 0;
+out:
+	vmmig_source_free(src);
+	toyvm__teardown(&vm);
+	vmmig_tracker_free(t); /* after the guest thread stopped marking */
+	return code;
+}

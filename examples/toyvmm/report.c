@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* Reports: the --json file (toyvmm's fields around the library's stats)
+ * and a human summary on stdout. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int report__json(const struct report *r, const char *path)
+{
+	char stats[8192];
+	FILE *f;
+	int n = vmmig_stats_to_json(&r->st, stats, sizeof(stats));
+
+	if (n < 0)
+		return n;
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"role\":\"%s\",\"backend\":", r->role);
+	json_str(f, r->backend);
+	fprintf(f, ",\"workload\":");
+	json_str(f, r->workload);
+	fprintf(f, ",\"result\":\"%s\",\"error\":", r->result ? "failed" :
+		"completed");
+	if (r->error)
+		json_str(f, r->error);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"heartbeat_at_pause\":%llu,\"heartbeat_at_end_of_"
+		"migration\":%llu,\"heartbeat_at_start\":%llu,"
+		"\"heartbeat_at_exit\":%llu,\"stats\":%s}\n",
+		(unsigned long long)r->hb_pause, (unsigned long long)r->hb_done,
+		(unsigned long long)r->hb_start, (unsigned long long)r->hb_end,
+		stats);
+	return fclose(f) ? -errno : 0;
+}
+
+static const char *verified(int v)
+{
+	return v < 0 ? "not checked" : v ? "yes" : "NO";
+}
+
+void report__print(const struct report *r)
+{
+	const struct vmmig_stats *st = &r->st;
+
+	if (r->result) {
+		printf("%s: migration failed: %s\n", r->role,
+		       r->error ? r->error : vmmig_strerror(r->result));
+		if (!strcmp(r->role, "source"))
+			printf("source: guest still running here: heartbeat "
+			       "%llu -> %llu\n",
+			       (unsigned long long)r->hb_done,
+			       (unsigned long long)r->hb_end);
+		return;
+	}
+	printf("%s: migration completed: total %.1f ms, downtime %.2f ms, "
+	       "%llu rounds, %.1f MiB transferred, %u channel(s), "
+	       "memory verified: %s\n", r->role,
+	       (double)st->total_time_us / 1000.0,
+	       (double)st->downtime_us / 1000.0,
+	       (unsigned long long)st->rounds,
+	       (double)st->transferred_bytes / (1024.0 * 1024.0), st->channels,
+	       verified(st->verified));
+	if (!strcmp(r->role, "source"))
+		printf("source: guest paused at heartbeat %llu\n",
+		       (unsigned long long)r->hb_pause);
+	else
+		printf("dest: guest resumed at heartbeat %llu, now %llu\n",
+		       (unsigned long long)r->hb_start,
+		       (unsigned long long)r->hb_end);
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM object: backend choice, memory, boot or empty shell. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int toyvm__pick_backend(struct toyvm *vm, const char *name)
+{
+	int fd;
+
+	if (!strcmp(name, "software")) {
+		vm->ops = &swguest_ops;
+		return 0;
+	}
+	if (strcmp(name, "kvm") && strcmp(name, "auto"))
+		return -EINVAL;
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		vm->ops = &kvmguest_ops;
+		return 0;
+	}
+	/* ENOENT / ENODEV / EACCES: no usable KVM here. */
+	if (!strcmp(name, "kvm"))
+		return -ENODEV;
+	vm->ops = &swguest_ops;
+	return 0;
+}
+
+int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->verbose = o->verbose;
+	ret = toyvm__pick_backend(vm, o->backend);
+	if (ret == -ENODEV) {
+		fprintf(stderr, "toyvmm: --backend kvm: /dev/kvm unavailable\n");
+		return ret;
+	}
+	if (ret) {
+		fprintf(stderr, "toyvmm: unknown backend '%s'\n", o->backend);
+		return ret;
+	}
+	ret = guestmem__alloc(vm, o->mem);
+	if (ret) {
+		fprintf(stderr, "toyvmm: guest memory of %llu bytes: %s "
+			"(need 16 MiB..4 GiB, multiple of 2 MiB)\n",
+			(unsigned long long)o->mem, strerror(-ret));
+		return ret;
+	}
+	if (boot) {
+		guestmem__fill(vm, o->fill);
+		toyvm__describe(vm, o->kind, o->arg, guestmem__tsc_hz());
+	} else if (o->prefault) {
+		guestmem__prefault(vm);
+	}
+	ret = vm->ops->create(vm, boot);
+	if (ret)
+		fprintf(stderr, "toyvmm: %s guest: %s\n", vm->ops->name,
+			strerror(-ret));
+	return ret;
+}
+
+void toyvm__teardown(struct toyvm *vm)
+{
+	if (vm->ops)
+		vm->ops->destroy(vm);
+	guestmem__free(vm);
+}

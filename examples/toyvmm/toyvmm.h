@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * toyvmm: a small VMM whose guests migrate live with libvmmig.
+ *
+ * One struct toyvm per process. The guest runs on one of two backends with
+ * the same guest_ops: "kvm" (the payload under /dev/kvm) and "software"
+ * (the same workload code in a host thread, for machines without KVM).
+ */
+#ifndef TOYVMM_H
+#define TOYVMM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmmig/vmmig.h>
+
+#include "workloads.h"
+
+struct toyvm;
+
+/* What a backend does for the VMM; every call returns 0 or -errno. */
+struct guest_ops {
+	const char *name;
+	/* Create the guest on vm->mem; boot it fresh (source) or not (dest). */
+	int (*create)(struct toyvm *vm, bool boot);
+	int (*pause)(struct toyvm *vm);
+	int (*resume)(struct toyvm *vm);
+	int (*throttle)(struct toyvm *vm, unsigned percent);
+	int (*save)(struct toyvm *vm, struct vmmig_state_sink *sink);
+	int (*load)(struct toyvm *vm, uint32_t id, const void *data,
+		    size_t len);
+	/* Run a guest whose state came from load(). */
+	int (*start)(struct toyvm *vm);
+	/* The dirty tracker for the source session (owned by the caller). */
+	int (*tracker)(struct toyvm *vm, struct vmmig_tracker **out);
+	void (*destroy)(struct toyvm *vm);
+};
+
+extern const struct guest_ops swguest_ops;
+extern const struct guest_ops kvmguest_ops;
+
+/* State blob ids (the destination checks them). */
+#define BLOB_HEADER   1u      /* struct blob_header */
+#define BLOB_SW_CPU   0x100u  /* software guest: struct wl_cpu */
+#define BLOB_KVM_VCPU 0x1000u /* + vcpu * 0x20 + item (cpustate.c) */
+#define BLOB_KVM_VM   0x2000u /* + item: irqchips, pit, clock */
+
+struct blob_header {
+	uint64_t magic;       /* TOY_MAGIC */
+	char backend[16];     /* guest_ops.name */
+	uint32_t nvcpus;
+	uint32_t kind;        /* workload */
+	uint64_t mem_size;
+};
+
+struct toyvm {
+	const struct guest_ops *ops; /* backend */
+	void *backend;               /* its private state */
+	uint8_t *mem;                /* guest memory, guest-physical 0 */
+	uint64_t mem_size;           /* bytes */
+	struct toy_shared *shared;   /* mem + TOY_SHARED_GPA */
+	unsigned nvcpus;             /* KVM vCPUs (software: 1 thread) */
+	bool header_seen;            /* dest: BLOB_HEADER loaded and valid */
+	atomic_bool paused;          /* guest stopped by pause() */
+	uint64_t hb_at_pause;        /* heartbeat when last paused */
+	bool verbose;
+};
+
+/* guestmem.c */
+enum fill_kind { FILL_ZERO, FILL_RANDOM, FILL_HALF };
+int guestmem__alloc(struct toyvm *vm, uint64_t size);
+void guestmem__fill(struct toyvm *vm, enum fill_kind fill);
+void guestmem__prefault(struct toyvm *vm);
+void guestmem__free(struct toyvm *vm);
+uint64_t guestmem__tsc_hz(void);
+static inline uint64_t toyvm__heartbeat(const struct toyvm *vm)
+{
+	return vm->shared->heartbeat;
+}
+/* Fill vm->shared for a fresh boot. */
+void toyvm__describe(struct toyvm *vm, uint32_t kind, uint32_t arg,
+		     uint64_t tsc_hz);
+
+/* Backend choice: "kvm", "software" or "auto" (kvm if /dev/kvm opens). */
+int toyvm__pick_backend(struct toyvm *vm, const char *name);
+
+#endif

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest workloads, shared by the KVM payload (compiled freestanding, run at
+ * CPL3 inside the VM) and the software guest (compiled for the host, run by
+ * a thread on the same guest memory). No libc here: only this header's types.
+ *
+ * A workload is a step function over a small progress struct (its "vCPU
+ * registers"): each step does a bounded quantum of work, so a runner can stop
+ * between two steps, save the struct, and resume it elsewhere.
+ */
+#ifndef TOYVMM_WORKLOADS_H
+#define TOYVMM_WORKLOADS_H
+
+#include <stdint.h>
+
+/* Guest-physical layout (identity mapped in the KVM guest). */
+#define TOY_PML4_GPA    0x1000ull   /* page tables: PML4, PDPT, 4 PDs */
+#define TOY_GDT_GPA     0x8000ull
+#define TOY_TSS_GPA     0x9000ull
+#define TOY_SHARED_GPA  0x10000ull  /* struct toy_shared */
+#define TOY_PAYLOAD_GPA 0x100000ull /* payload code, at most 1 MiB */
+#define TOY_STACK_TOP   0x300000ull /* payload stack grows down from here */
+#define TOY_WORK_GPA    0x400000ull /* workloads' memory: to the end */
+#define TOY_MIN_MEM     (16ull << 20)
+#define TOY_MAX_MEM     (4ull << 30) /* what the page tables map */
+
+/* Port I/O from the payload to the VMM. */
+#define TOY_PORT_WAIT   0x10 /* nothing to do for a while: sleep me */
+#define TOY_PORT_PANIC  0x11 /* the payload found its setup inconsistent */
+
+#define TOY_MAGIC 0x4d56594f54ull /* "TOYVM" */
+
+enum wl_kind {
+	WL_IDLE = 1,
+	WL_MEMWRITE,
+	WL_MATMUL,
+	WL_REFRESH,
+};
+
+/* One page at TOY_SHARED_GPA, written by the VMM before boot. */
+struct toy_shared {
+	uint64_t magic;            /* TOY_MAGIC */
+	uint32_t kind;             /* enum wl_kind */
+	uint32_t arg;              /* memwrite: MiB/s; refresh: working set MiB */
+	uint64_t mem_size;         /* guest memory bytes */
+	uint64_t tsc_hz;           /* guest TSC frequency */
+	volatile uint64_t heartbeat; /* bumped by the workload, read by VMM */
+};
+
+/* The workload's progress: everything it needs to continue. */
+struct wl_cpu {
+	uint32_t kind;
+	uint32_t arg;
+	uint64_t tsc_hz;
+	uint64_t work_gpa, work_size; /* the memory it may write */
+	uint64_t last_tsc;         /* pacing: TSC at the previous step */
+	uint64_t credit;           /* memwrite: bytes it may write now */
+	uint64_t pos;              /* next page / row / chunk */
+	uint64_t seed;             /* pseudo-random stream */
+	uint64_t iter;             /* completed passes */
+	uint64_t n;                /* matmul: matrix order */
+};
+
+/* Where the guest memory is and who hears about writes (host build only). */
+struct wl_env {
+	uint8_t *base;             /* guest-physical 0; NULL inside the VM */
+	void (*mark)(void *opaque, uint64_t gpa, uint64_t len); /* or NULL */
+	void *opaque;
+};
+
+enum { WL_RAN = 0, WL_WAIT = 1 };
+
+/* Fill @c for the workload described by @sh; initialises its matrices etc.
+ * Return 0, or -1 if the description is unusable. */
+int wl_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e);
+/* Whether @c (e.g. from a state blob) keeps inside @mem_size bytes. */
+int wl_valid(const struct wl_cpu *c, uint64_t mem_size);
+/* One quantum of work. WL_WAIT: nothing due yet, the runner may sleep. */
+int wl_step(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e);
+
+static inline uint64_t wl_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+#endif
