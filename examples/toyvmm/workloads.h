@@ -22,7 +22,7 @@
 #define TOY_STACK_TOP   0x300000ull /* payload stack grows down from here */
 #define TOY_WORK_GPA    0x400000ull /* workloads' memory: to the end */
 #define TOY_MIN_MEM     (16ull << 20)
-#define TOY_MAX_MEM     (4ull << 30) /* what the page tables map */
+#define TOY_MAX_MEM     (3ull << 30) /* below KVM_SET_TSS_ADDR's pages */
 
 /* Port I/O from the payload to the VMM. */
 #define TOY_PORT_WAIT   0x10 /* nothing to do for a while: sleep me */

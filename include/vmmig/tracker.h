@@ -130,6 +130,72 @@ VMMIG_API int vmmig_tracker_uffd_wp_is_async(const struct vmmig_tracker *t);
  */
 VMMIG_API int vmmig_tracker_new_soft_dirty(struct vmmig_tracker **out);
 
+/* ---- KVM trackers ---- */
+
+/*
+ * One KVM memory slot and the library region it backs. The slot must lie
+ * inside that region: its pages are region pages (@gpa - region gpa) /
+ * VMMIG_PAGE_SIZE onwards. The tracker turns KVM_MEM_LOG_DIRTY_PAGES on for
+ * the slot in start() (re-issuing KVM_SET_USER_MEMORY_REGION with @flags |
+ * KVM_MEM_LOG_DIRTY_PAGES and the region's host address) and back to @flags
+ * in stop(). The slot must not be changed by the embedder meanwhile.
+ */
+struct vmmig_kvm_slot {
+	uint32_t slot;       /* KVM slot id (as_id << 16 | id) */
+	uint32_t flags;      /* the slot's flags without dirty logging */
+	uint32_t region_id;  /* embedder id of the library region */
+	uint32_t reserved;   /* 0 */
+	uint64_t gpa;        /* guest-physical start, page aligned */
+	uint64_t size;       /* bytes, multiple of VMMIG_PAGE_SIZE */
+};
+
+/**
+ * vmmig_tracker_new_kvm_bitmap() - KVM's dirty bitmap (KVM_GET_DIRTY_LOG).
+ * Enables KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on @vm_fd where the kernel has
+ * it: sync() then only reads the log, and clear() re-protects exactly the
+ * pages about to be sent (KVM_CLEAR_DIRTY_LOG), as late as possible. Without
+ * it, KVM_GET_DIRTY_LOG re-protects in sync().
+ * @vm_fd and the slots are borrowed / copied: @vm_fd must outlive the
+ * tracker; @slots is copied.
+ * Return: 0, -EINVAL (no slots, bad slot), -ENOMEM, or an ioctl's -errno.
+ */
+VMMIG_API int vmmig_tracker_new_kvm_bitmap(int vm_fd,
+					   const struct vmmig_kvm_slot *slots,
+					   unsigned nslots,
+					   struct vmmig_tracker **out);
+
+/**
+ * vmmig_kvm_dirty_ring_enable() - enable KVM_CAP_DIRTY_LOG_RING_ACQ_REL (or
+ * KVM_CAP_DIRTY_LOG_RING) on @vm_fd with rings of @bytes per vCPU (a power
+ * of two, clamped to what the kernel allows). Must be called before the
+ * first KVM_CREATE_VCPU. Size the rings large: a full ring stops its vCPU
+ * (KVM_EXIT_DIRTY_RING_FULL) until the rings are harvested.
+ * Return: the ring size in bytes (> 0), -ENOTSUP, or an ioctl's -errno.
+ */
+VMMIG_API int vmmig_kvm_dirty_ring_enable(int vm_fd, uint32_t bytes);
+
+/**
+ * vmmig_tracker_new_kvm_ring() - KVM's per-vCPU dirty rings. The rings of
+ * @vcpu_fds (mmapped at KVM_DIRTY_LOG_PAGE_OFFSET) are harvested in sync()
+ * and by vmmig_tracker_kvm_ring_full(), and reset with KVM_RESET_DIRTY_RINGS.
+ * @ring_bytes is what vmmig_kvm_dirty_ring_enable() returned. The vCPU fds
+ * must outlive the tracker; arrays are copied.
+ * Return: 0, -EINVAL, -ENOMEM, or an ioctl's / mmap's -errno.
+ */
+VMMIG_API int vmmig_tracker_new_kvm_ring(int vm_fd, const int *vcpu_fds,
+					 unsigned nvcpus, uint32_t ring_bytes,
+					 const struct vmmig_kvm_slot *slots,
+					 unsigned nslots,
+					 struct vmmig_tracker **out);
+
+/**
+ * vmmig_tracker_kvm_ring_full() - the embedder's vCPU thread got
+ * KVM_EXIT_DIRTY_RING_FULL: harvest and reset all rings (the dirty pages are
+ * kept for the next sync), then re-enter KVM_RUN. Thread-safe against
+ * sync(). Return: 0, -EINVAL (not a ring tracker), or an ioctl's -errno.
+ */
+VMMIG_API int vmmig_tracker_kvm_ring_full(struct vmmig_tracker *t);
+
 #ifdef __cplusplus
 }
 #endif
