@@ -19,6 +19,7 @@ int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	c->ops = ops;
 	c->index = index;
 	c->sh = sh;
+	pthread_mutex_init(&c->tx_lock, NULL);
 	c->priv = calloc(1, ops->chan_size ? ops->chan_size : 1);
 	return c->priv ? 0 : -ENOMEM;
 }
@@ -54,7 +55,7 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 		return -ECANCELED;
 	for (int i = 0; i < iovcnt; i++)
 		bytes += iov[i].iov_len;
-	if (c->sh->rl) {
+	if (c->sh->rl && !c->uncapped) {
 		ret = ratelimit_take(c->sh->rl, bytes, &c->sh->abort);
 		if (ret)
 			return ret;
@@ -75,8 +76,13 @@ static int chan_write_fn(void *cookie, const struct iovec *iov, int iovcnt)
 int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
 		     const void *payload, size_t len)
 {
-	return wire_write_record(chan_write_fn, c, type, flags, c->tx_seq++,
-				 payload, len);
+	int ret;
+
+	pthread_mutex_lock(&c->tx_lock);
+	ret = wire_write_record(chan_write_fn, c, type, flags, c->tx_seq++,
+				payload, len);
+	pthread_mutex_unlock(&c->tx_lock);
+	return ret;
 }
 
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
@@ -124,4 +130,5 @@ void chan_close(struct chan *c)
 	free(c->priv);
 	c->priv = NULL;
 	c->connected = false;
+	pthread_mutex_destroy(&c->tx_lock);
 }

@@ -70,6 +70,10 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 void regions_free(struct region_set *rs);
 /* Hash of all memory: vmmig_hash64 chained over regions in order. */
 uint64_t regions_hash(const struct region_set *rs);
+/* Post-copy builds its hash page by page, in any order: the sum of
+ * page_hash() over all pages. */
+uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
+uint64_t regions_sum_hash(const struct region_set *rs);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
@@ -86,7 +90,9 @@ struct chan {
 	void *priv;          /* transport's channel state */
 	unsigned index;
 	uint32_t tx_seq;     /* next record seq we send */
+	pthread_mutex_t tx_lock; /* control records from several threads */
 	bool connected;
+	bool uncapped;       /* exempt from the bandwidth cap (urgent pages) */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
 	struct chan_shared *sh;

@@ -38,6 +38,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	if (dst->listening)
 		dst->tops->listener_close(dst->listener);
 	free(dst->listener);
+	dpc_free(dst);
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);

@@ -7,6 +7,30 @@
 
 struct vmmig_dest;
 
+/* Post-copy state of one region (dest_postcopy.c). */
+struct pc_region {
+	uint64_t *pending;     /* bit set: not valid here yet (atomic ops) */
+	uint64_t *requested;   /* bit set: asked for by the fault thread */
+	uint64_t *t_req;       /* per page: when it was asked for (us) */
+};
+
+/* Post-copy on the destination: userfaultfd, fault thread, figures. */
+struct postcopy_dst {
+	struct pc_region *r;
+	int uffd;
+	int evfd;              /* wakes the fault thread to stop */
+	pthread_t fault_thread;
+	bool thread_running;
+	_Atomic uint64_t missing;   /* pending pages not placed yet */
+	_Atomic uint64_t placed;
+	_Atomic uint64_t hash;      /* order-independent memory hash */
+	pthread_mutex_t lat_lock;
+	uint32_t *lat_us;      /* fault -> placement, one per served fault */
+	size_t nlat, lat_cap;
+	_Atomic uint64_t faults;
+	bool verify;           /* source asked for the memory hash */
+};
+
 /* One receiving thread per channel. */
 struct receiver {
 	pthread_t thread;
@@ -51,6 +75,11 @@ struct vmmig_dest {
 	pthread_cond_t cond;
 	unsigned active;       /* receivers still running */
 
+	/* post-copy (dest_postcopy.c) */
+	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
+	unsigned switched;         /* channels past SWITCH (under lock) */
+	bool pc_armed;             /* guest started, pages are placed */
+
 	pthread_mutex_t stats_lock;
 	struct vmmig_stats st;
 	struct counters cnt;
@@ -62,6 +91,13 @@ void *dest_main(void *arg);
 void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dest_abort_io(struct vmmig_dest *dst);
+
+/* dest_postcopy.c */
+int dpc_switch(struct receiver *rv);
+int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len);
+int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
+int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
+void dpc_free(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst);

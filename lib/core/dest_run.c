@@ -68,6 +68,21 @@ static int handle_record(struct receiver *rv, const struct wire_hdr *h,
 		if (ret)
 			dest_fail(dst, ret, "%s", err);
 		return ret;
+	case WIRE_SWITCH:
+		return dpc_switch(rv);
+	case WIRE_DISCARD:
+	case WIRE_POSTCOPY:
+		/* Only channel 0 carries them, after every channel lined up
+		 * at SWITCH and before the guest started here. */
+		if (rv->c->index != 0 || dst->switched < dst->nchan ||
+		    dst->pc_armed) {
+			dest_fail(dst, -EPROTO, "record type 0x%04x out of place "
+				  "on channel %u", h->type, rv->c->index);
+			return -EPROTO;
+		}
+		if (h->type == WIRE_DISCARD)
+			return dpc_discard(dst, payload, h->len);
+		return dpc_start(rv, payload, h->len);
 	case WIRE_END:
 		ret = wire_end_unpack(payload, h->len, &rv->end, err,
 				      sizeof(err));
@@ -176,6 +191,37 @@ static struct receiver *main_receiver(struct vmmig_dest *dst)
 	return NULL;
 }
 
+/* After post-copy the guest already runs here: check and report DONE. */
+static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
+			   int *verified)
+{
+	struct wire_done done;
+	uint8_t buf[WIRE_DONE_SIZE];
+	int ret = dpc_finish(dst, &done);
+
+	if (ret)
+		return ret;
+	if (rv0->end.flags & WIRE_END_HASH) {
+		uint64_t h = atomic_load(&dst->pc->hash);
+
+		*verified = h == rv0->end.mem_hash;
+		if (!*verified) {
+			dest_fail(dst, -EIO,
+				  "memory verification failed: page-sum hash "
+				  "%016llx, source had %016llx",
+				  (unsigned long long)h,
+				  (unsigned long long)rv0->end.mem_hash);
+			return -EIO;
+		}
+		done.verified = (uint32_t)*verified;
+	}
+	wire_done_pack(buf, &done);
+	ret = chan_send_record(rv0->c, WIRE_DONE, 0, buf, sizeof(buf));
+	if (ret)
+		dest_fail(dst, ret, "sending DONE: %s", vmmig_strerror(ret));
+	return ret;
+}
+
 /* Everything arrived? Then check it before the guest may start here. */
 static int finish(struct vmmig_dest *dst, int *verified)
 {
@@ -202,6 +248,8 @@ static int finish(struct vmmig_dest *dst, int *verified)
 		return -EPROTO;
 	}
 	*verified = -1;
+	if (dst->pc_armed)
+		return finish_postcopy(dst, rv0, verified);
 	if (rv0->end.flags & WIRE_END_HASH) {
 		uint64_t h = regions_hash(&dst->regions);
 
@@ -246,6 +294,13 @@ static int migrate(struct vmmig_dest *dst)
 	if (!ret)
 		ret = finish(dst, &verified);
 	rv0 = main_receiver(dst);
+	if (!ret && dst->pc_armed) {
+		pthread_mutex_lock(&dst->stats_lock);
+		dst->st.verified = verified;
+		dst->st.rounds = rv0->rounds;
+		pthread_mutex_unlock(&dst->stats_lock);
+		return 0; /* started at the switch already */
+	}
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
 		if (rv0 && !dst->fail.from_peer)

@@ -14,7 +14,8 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 	[VMMIG_OPT_MAX_ROUNDS] = { "max_rounds", 1, 10000, 30 },
 	[VMMIG_OPT_BANDWIDTH_LIMIT] = { "bandwidth_limit_bps", 0,
 					INT64_C(1) << 40, 0 },
-	[VMMIG_OPT_CHANNELS] = { "channels", 1, VMMIG_MAX_CHANNELS, 1 },
+	/* One more connection carries urgent post-copy pages. */
+	[VMMIG_OPT_CHANNELS] = { "channels", 1, VMMIG_MAX_CHANNELS - 1, 1 },
 	[VMMIG_OPT_COMPRESSION] = { "compression", VMMIG_COMPRESS_NONE,
 				    VMMIG_COMPRESS_ZSTD, VMMIG_COMPRESS_NONE },
 	[VMMIG_OPT_ZSTD_LEVEL] = { "zstd_level", -7, 19, 1 },

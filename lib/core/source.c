@@ -44,6 +44,8 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 		free(src->rl);
 	}
 	regions_free(&src->regions);
+	free(src->req_q);
+	free(src->req_page);
 	free(src->addr);
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);
@@ -163,6 +165,22 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri)
 	return vmmig_source_start_transport(src, t, addr);
 }
 
+/* The mode the stats report, from the built-in policy's name. */
+static int mode_of(const struct vmmig_policy *p)
+{
+	static const struct {
+		const char *name;
+		int mode;
+	} modes[] = { { "postcopy", VMMIG_MODE_POSTCOPY },
+		      { "hybrid", VMMIG_MODE_HYBRID },
+		      { "adaptive", VMMIG_MODE_ADAPTIVE } };
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (!strcmp(vmmig_policy_name(p), modes[i].name))
+			return modes[i].mode;
+	return VMMIG_MODE_PRECOPY;
+}
+
 static bool transport_ops_valid(const struct vmmig_transport_ops *t)
 {
 	return t && t->version == VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
@@ -209,11 +227,12 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	}
 	src->sh.rl = src->rl;
 	src->tops = t;
-	src->nchan = (unsigned)src->opt.v[VMMIG_OPT_CHANNELS];
+	src->ndata = (unsigned)src->opt.v[VMMIG_OPT_CHANNELS];
+	src->nchan = src->ndata + 1;
 	src->t_start = now_us();
 	src->st.status = VMMIG_STATUS_SETUP;
-	src->st.mode = VMMIG_MODE_PRECOPY;
-	src->st.channels = src->nchan;
+	src->st.mode = mode_of(src->policy);
+	src->st.channels = src->ndata;
 	src->st.guest_bytes = src->regions.total_bytes;
 	atomic_store(&src->sh.last_progress_us, src->t_start);
 	ret = -pthread_create(&src->thread, NULL, source_main, src);

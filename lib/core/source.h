@@ -16,6 +16,7 @@ struct sender {
 	struct chan *c;
 	struct enc_ctx *enc;
 	struct wire_batch batch;
+	struct enc_counters ec; /* of the batch being built */
 	uint64_t pages_sent;   /* PAGES entries over the whole migration */
 	uint64_t seen_gen;     /* last job generation taken */
 };
@@ -40,16 +41,21 @@ struct vmmig_source {
 	struct failure fail;
 	struct chan_shared sh;
 	struct ratelimit *rl;
+	/* Channels 0..ndata-1 carry the page stripes; the last one (ndata)
+	 * carries only post-copy pages a vCPU waits for, so they never queue
+	 * behind the background stream (like QEMU's postcopy-preempt). */
 	struct chan chan[VMMIG_MAX_CHANNELS];
-	unsigned nchan;
+	unsigned nchan;          /* ndata + 1 */
+	unsigned ndata;
 	struct watchdog wd;
 	bool paused;             /* we called ops->pause() */
 	bool committed;          /* END sent: too late to cancel */
 
 	/* round dispatch to senders (lock/cond) */
-	struct sender snd[VMMIG_MAX_CHANNELS];
+	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	int job;                 /* JOB_ROUND or JOB_POSTCOPY */
 	uint64_t job_gen;
 	unsigned job_done;
 	bool quit;
@@ -64,6 +70,16 @@ struct vmmig_source {
 	int32_t ack_status;
 	uint32_t ack_aux;
 
+	/* post-copy (source_postcopy.c) */
+	bool postcopy;           /* switched: rp reads REQ and DONE */
+	uint32_t *req_q;         /* requested pages: region index, page */
+	uint64_t *req_page;
+	unsigned req_head, req_tail, req_cap; /* ring, under lock */
+	_Atomic uint64_t hint;   /* region << 48 | bitmap word of last fault */
+	bool done;               /* DONE received (under lock) */
+	struct wire_done done_info;
+	uint64_t postcopy_served;/* pages sent because a vCPU waited */
+
 	/* statistics: fields under stats_lock, page counters atomic */
 	pthread_mutex_t stats_lock;
 	struct vmmig_stats st;
@@ -76,11 +92,27 @@ void *source_main(void *arg);
 void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void source_abort_io(struct vmmig_source *src);
+uint64_t tx_bytes(struct vmmig_source *src);
+int sync_into(struct vmmig_source *src, uint64_t **bm);
+int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
+
+enum { JOB_ROUND, JOB_POSTCOPY };
+
+/* source_postcopy.c */
+int postcopy_run(struct vmmig_source *src, bool first_pass_done);
+/* rp thread: a REQ or DONE record arrived after the switch. */
+int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		       const uint8_t *payload);
+/* JOB_POSTCOPY for one sender: claim and send its pending stripes. */
+int postcopy_sweep(struct sender *s);
 
 /* source_send.c */
+int send_pages(struct sender *s, const struct region *r, uint64_t w,
+	       uint64_t bits);
+int flush_batch(struct sender *s);
 int senders_start(struct vmmig_source *src);
 /* Run one job (send_bm) on every sender; returns first error. */
-int senders_run(struct vmmig_source *src);
+int senders_run(struct vmmig_source *src, int job);
 void senders_stop(struct vmmig_source *src);
 
 /* source_rp.c */

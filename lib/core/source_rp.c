@@ -30,6 +30,13 @@ static void *rp_main(void *arg)
 					    vmmig_strerror(ret));
 			break;
 		}
+		if ((h.type == WIRE_REQ || h.type == WIRE_DONE) &&
+		    src->postcopy && src->acked) {
+			ret = postcopy_on_record(src, &h, payload);
+			if (ret)
+				break; /* DONE, or a failure */
+			continue;
+		}
 		if (h.type != WIRE_ACK && h.type != WIRE_ERROR) {
 			source_fail(src, -EPROTO,
 				    "return path: unexpected record type 0x%04x",
@@ -52,9 +59,11 @@ static void *rp_main(void *arg)
 		src->acked = true;
 		src->ack_status = ws.status;
 		src->ack_aux = ws.aux;
+		bool more = src->postcopy; /* REQ and DONE follow */
 		pthread_cond_broadcast(&src->cond);
 		pthread_mutex_unlock(&src->lock);
-		break;
+		if (!more)
+			break;
 	}
 	/* Wake rp_wait_ack() on failure too. */
 	pthread_mutex_lock(&src->lock);

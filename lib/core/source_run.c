@@ -147,7 +147,7 @@ static int connect_all(struct vmmig_source *src)
 	return 0;
 }
 
-static uint64_t tx_bytes(struct vmmig_source *src)
+uint64_t tx_bytes(struct vmmig_source *src)
 {
 	uint64_t sum = 0;
 
@@ -167,7 +167,7 @@ static uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
 }
 
 /* OR what was dirtied since the last sync into @bm (one per region). */
-static int sync_into(struct vmmig_source *src, uint64_t **bm)
+int sync_into(struct vmmig_source *src, uint64_t **bm)
 {
 	for (unsigned i = 0; i < src->regions.n; i++) {
 		int ret = vmmig_tracker_sync(src->tracker, i, bm[i]);
@@ -287,7 +287,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	int ret;
 
 	send_round_marker(src, round, pages);
-	ret = senders_run(src);
+	ret = senders_run(src, JOB_ROUND);
 	if (ret)
 		return ret;
 	uint64_t dt = now_us() - t0, bytes = tx_bytes(src) - b0;
@@ -331,12 +331,30 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	return 0;
 }
 
+/* END on every channel: what it carried, and on channel 0 the blob count
+ * and (with verification) the memory hash. */
+int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
+{
+	uint8_t buf[WIRE_END_SIZE];
+	int ret = 0;
+
+	for (unsigned i = 0; i < src->nchan && !ret; i++) {
+		end->pages = src->snd[i].pages_sent;
+		end->flags = (end->flags & ~WIRE_END_MAIN) |
+			     (i == 0 ? WIRE_END_MAIN : 0);
+		end->nblobs = i == 0 ? nblobs : 0;
+		wire_end_pack(buf, end);
+		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
+				       sizeof(buf));
+	}
+	return ret;
+}
+
 /* Pause, send what is left and the state, wait for the ACK. */
 static int stop_and_copy(struct vmmig_source *src)
 {
 	struct vmmig_state_sink sink = { 0 };
 	struct wire_end end = { 0 };
-	uint8_t buf[WIRE_END_SIZE];
 	uint64_t t_pause;
 	int ret;
 
@@ -354,7 +372,7 @@ static int stop_and_copy(struct vmmig_source *src)
 	ret = sync_into(src, src->send_bm);
 	if (ret)
 		return ret;
-	ret = senders_run(src);
+	ret = senders_run(src, JOB_ROUND);
 	if (ret)
 		return ret;
 	if (src->ops->save_state) {
@@ -370,15 +388,7 @@ static int stop_and_copy(struct vmmig_source *src)
 		end.flags |= WIRE_END_HASH;
 		end.mem_hash = regions_hash(&src->regions);
 	}
-	for (unsigned i = 0; i < src->nchan && !ret; i++) {
-		end.pages = src->snd[i].pages_sent;
-		end.flags = (end.flags & ~WIRE_END_MAIN) |
-			    (i == 0 ? WIRE_END_MAIN : 0);
-		end.nblobs = i == 0 ? sink.n : 0;
-		wire_end_pack(buf, &end);
-		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
-				       sizeof(buf));
-	}
+	ret = ret ? ret : send_end(src, &end, sink.n);
 	if (ret) {
 		source_fail(src, ret, "sending final state: %s",
 			    vmmig_strerror(ret));
@@ -430,6 +440,10 @@ static int migrate(struct vmmig_source *src)
 	ret = start_tracking(src);
 	if (ret)
 		return ret;
+	/* Pure post-copy may skip the first pass: send_bm is all ones, so
+	 * every page is then pending at the switch. */
+	if (vmmig_policy_wants_first_pass(src->policy) == 0)
+		return postcopy_run(src, false);
 
 	for (uint32_t round = 0;; round++) {
 		struct vmmig_round_info ri;
@@ -452,13 +466,8 @@ static int migrate(struct vmmig_source *src)
 		pthread_mutex_unlock(&src->stats_lock);
 		if (d.action == VMMIG_ACTION_STOP_AND_COPY)
 			break;
-		if (d.action == VMMIG_ACTION_POSTCOPY) {
-			source_fail(src, -ENOTSUP,
-				    "policy %s chose post-copy, which this "
-				    "session does not support yet",
-				    vmmig_policy_name(src->policy));
-			return -ENOTSUP;
-		}
+		if (d.action == VMMIG_ACTION_POSTCOPY)
+			return postcopy_run(src, true);
 		if (d.action == VMMIG_ACTION_THROTTLE && src->ops->throttle) {
 			src->ops->throttle(src->opaque, d.throttle_percent);
 			pthread_mutex_lock(&src->stats_lock);

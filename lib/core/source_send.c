@@ -2,7 +2,7 @@
 /*
  * Sending threads. Pages are striped over channels by 64-page chunk, which
  * is one word of the dirty bitmap: word w of a region goes to channel
- * w % nchan. A page therefore always travels on the same channel, so the
+ * w % ndata. A page therefore always travels on the same channel, so the
  * channel's FIFO order makes the newest copy win at the destination without
  * any cross-channel synchronisation, and each sender's delta cache holds
  * exactly the pages it sends (no locking).
@@ -13,7 +13,7 @@
 
 #include "source.h"
 
-static int flush_batch(struct sender *s, struct enc_counters *ec)
+int flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
 	int ret;
@@ -23,39 +23,56 @@ static int flush_batch(struct sender *s, struct enc_counters *ec)
 	s->pages_sent += s->batch.count;
 	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = chan_send(s->c, iov, 2);
-	counters_add_enc(&s->src->cnt, ec);
-	memset(ec, 0, sizeof(*ec));
+	counters_add_enc(&s->src->cnt, &s->ec);
+	memset(&s->ec, 0, sizeof(s->ec));
+	wire_batch_begin(&s->batch, s->batch.region_id);
 	return ret;
 }
 
-static int send_region(struct sender *s, unsigned ri)
+/* Add the pages set in @bits of bitmap word @w of region @r. */
+int send_pages(struct sender *s, const struct region *r, uint64_t w,
+	       uint64_t bits)
 {
-	struct vmmig_source *src = s->src;
-	const struct region *r = &src->regions.r[ri];
-	const uint64_t *bm = src->send_bm[ri];
-	uint64_t nwords = (r->npages + 63) / 64;
-	struct enc_counters ec = { 0 };
 	int ret;
 
-	wire_batch_begin(&s->batch, r->id);
-	for (uint64_t w = s->c->index; w < nwords; w += src->nchan) {
-		uint64_t bits = bm[w];
+	if (s->batch.region_id != r->id) {
+		ret = flush_batch(s);
+		if (ret)
+			return ret;
+		wire_batch_begin(&s->batch, r->id);
+	}
+	while (bits) {
+		uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
 
-		while (bits) {
-			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
-
-			bits &= bits - 1;
-			wire_batch_add(&s->batch, s->enc, page,
-				       r->host + page * VMMIG_PAGE_SIZE, &ec);
-			if (wire_batch_full(&s->batch)) {
-				ret = flush_batch(s, &ec);
-				if (ret)
-					return ret;
-				wire_batch_begin(&s->batch, r->id);
-			}
+		bits &= bits - 1;
+		wire_batch_add(&s->batch, s->enc, page,
+			       r->host + page * VMMIG_PAGE_SIZE, &s->ec);
+		if (wire_batch_full(&s->batch)) {
+			ret = flush_batch(s);
+			if (ret)
+				return ret;
 		}
 	}
-	return flush_batch(s, &ec);
+	return 0;
+}
+
+/* JOB_ROUND: this sender's stripes of send_bm (read-only meanwhile). */
+static int send_round(struct sender *s)
+{
+	struct vmmig_source *src = s->src;
+	int ret = 0;
+
+	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++) {
+		const struct region *r = &src->regions.r[ri];
+		const uint64_t *bm = src->send_bm[ri];
+		uint64_t nwords = (r->npages + 63) / 64;
+
+		for (uint64_t w = s->c->index; w < nwords && !ret;
+		     w += src->ndata)
+			if (bm[w])
+				ret = send_pages(s, r, w, bm[w]);
+	}
+	return ret ? ret : flush_batch(s);
 }
 
 static void *sender_main(void *arg)
@@ -76,8 +93,8 @@ static void *sender_main(void *arg)
 		s->seen_gen = src->job_gen;
 		pthread_mutex_unlock(&src->lock);
 
-		for (unsigned ri = 0; ri < src->regions.n && !ret; ri++)
-			ret = send_region(s, ri);
+		ret = src->job == JOB_POSTCOPY ? postcopy_sweep(s)
+					       : send_round(s);
 		if (ret)
 			source_fail(src, ret, "sending pages on channel %u: %s",
 				    s->c->index, vmmig_strerror(ret));
@@ -96,11 +113,11 @@ int senders_start(struct vmmig_source *src)
 		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
 		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
 		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
-				     src->nchan,
+				     src->ndata,
 	};
 	int ret;
 
-	for (unsigned i = 0; i < src->nchan; i++) {
+	for (unsigned i = 0; i < src->ndata; i++) {
 		struct sender *s = &src->snd[i];
 
 		s->src = src;
@@ -111,6 +128,7 @@ int senders_start(struct vmmig_source *src)
 		ret = wire_batch_init(&s->batch);
 		if (ret)
 			return ret;
+		wire_batch_begin(&s->batch, src->regions.r[0].id);
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);
 		if (ret)
 			return ret;
@@ -119,13 +137,14 @@ int senders_start(struct vmmig_source *src)
 	return 0;
 }
 
-int senders_run(struct vmmig_source *src)
+int senders_run(struct vmmig_source *src, int job)
 {
 	pthread_mutex_lock(&src->lock);
+	src->job = job;
 	src->job_done = 0;
 	src->job_gen++;
 	pthread_cond_broadcast(&src->cond);
-	while (src->job_done < src->nchan)
+	while (src->job_done < src->ndata)
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
 	return failure_code(&src->fail);

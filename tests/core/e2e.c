@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -15,6 +16,44 @@ static int fail_load(void *opaque, uint32_t id, const void *data, size_t len)
 {
 	(void)opaque, (void)id, (void)data, (void)len;
 	return -EINVAL;
+}
+
+struct vcpu {
+	struct dest_proc *d;
+	struct guest *g;
+	int ms;
+	pthread_t th;
+	atomic_bool stop;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads random pages once the guest started here: in post-copy, most of
+ * them fault and wait for the source. Reads only, so that the memory can
+ * still be compared with the source's afterwards. */
+static void *vcpu_main(void *arg)
+{
+	struct vcpu *v = arg;
+	uint64_t s = 12345, deadline, sum = 0;
+
+	while (!atomic_load(&v->g->resumes))
+		if (atomic_load(&v->stop))
+			return NULL;
+		else
+			usleep(100);
+	deadline = mono_ms() + (uint64_t)v->ms;
+	for (uint64_t n = 0; n < 1000000 && mono_ms() < deadline; n++) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		sum += ((volatile uint8_t *)v->d->mem)[(s >> 20) % v->d->size];
+		v->d->res->vcpu_reads++;
+	}
+	return (void *)(uintptr_t)sum;
 }
 
 static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
@@ -51,7 +90,14 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 		return 2;
 	}
 	(void)!write(wfd, d->uri, strlen(d->uri) + 1);
+	struct vcpu v = { .d = d, .g = &g, .ms = o->vcpu_reads_ms };
+	if (o->vcpu_reads_ms)
+		pthread_create(&v.th, NULL, vcpu_main, &v);
 	ret = vmmig_dest_wait(dst);
+	if (o->vcpu_reads_ms) {
+		atomic_store(&v.stop, true); /* if the guest never started */
+		pthread_join(v.th, NULL);
+	}
 	d->res->ret = ret;
 	d->res->started = atomic_load(&g.resumes);
 	d->res->writes_loaded = atomic_load(&g.writes);

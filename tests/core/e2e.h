@@ -16,6 +16,7 @@ struct dest_result {
 	int started;             /* start() was called */
 	uint64_t writes_loaded;  /* heartbeat restored from the state */
 	uint64_t cpu_state;
+	uint64_t vcpu_reads;     /* pages the "vCPU" read after start */
 	struct vmmig_stats st;
 	char error[320];
 };
@@ -36,6 +37,8 @@ struct dest_opts {
 	size_t region_size;      /* 0: same as size */
 	uint8_t fill;            /* initial byte of destination memory */
 	int prefault;            /* touch every page in the child first */
+	int vcpu_reads_ms;       /* after start, a "vCPU" reads random pages
+				  * for this long (post-copy faults) */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */

@@ -332,22 +332,37 @@ static void *pump(void *arg)
 	return NULL;
 }
 
+/* One proxied connection; only the first channel gets the bit flip. */
+struct proxy_conn {
+	struct pipe_arg up, down;
+	pthread_t t_up, t_down;
+};
+
 static void *proxy_main(void *arg)
 {
 	struct proxy *px = arg;
-	int cfd = accept(px->lfd, NULL, NULL);
-	int dfd = tcp_connect_uri(px->target);
-	struct pipe_arg up = { cfd, dfd, px->flip_at };
-	struct pipe_arg down = { dfd, cfd, SIZE_MAX };
-	pthread_t t;
+	struct proxy_conn conn[2];
+	int n = 0;
 
-	if (cfd < 0 || dfd < 0)
-		return NULL;
-	pthread_create(&t, NULL, pump, &down);
-	pump(&up);
-	pthread_join(t, NULL);
-	close(cfd);
-	close(dfd);
+	/* The source opens a data channel and the urgent channel. */
+	for (; n < 2; n++) {
+		int cfd = accept(px->lfd, NULL, NULL);
+		int dfd = cfd < 0 ? -1 : tcp_connect_uri(px->target);
+
+		if (cfd < 0 || dfd < 0)
+			break;
+		conn[n].up = (struct pipe_arg){ cfd, dfd,
+						n == 0 ? px->flip_at : SIZE_MAX };
+		conn[n].down = (struct pipe_arg){ dfd, cfd, SIZE_MAX };
+		pthread_create(&conn[n].t_up, NULL, pump, &conn[n].up);
+		pthread_create(&conn[n].t_down, NULL, pump, &conn[n].down);
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(conn[i].t_up, NULL);
+		pthread_join(conn[i].t_down, NULL);
+		close(conn[i].up.from);
+		close(conn[i].up.to);
+	}
 	return NULL;
 }
 

@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Post-copy on the destination. At the switch every channel lines up at
+ * SWITCH (so no pre-copy page can land after it), channel 0 receives the
+ * DISCARD bitmaps of pages still to come, then POSTCOPY: guest memory is
+ * registered with userfaultfd (MISSING), the pending pages are dropped so
+ * they fault, the state is loaded, ACK goes back and the guest starts. From
+ * then on a fault thread asks the source for each page a vCPU touches, and
+ * every arriving page is placed atomically with UFFDIO_COPY / ZEROPAGE,
+ * which also wakes the vCPUs waiting for it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "dest.h"
+#include "tracker/uffd_compat.h"
+#include "tracker/uffd_open.h"
+
+
+static const uint8_t zero_page[VMMIG_PAGE_SIZE];
+
+static int place(void *cookie, const struct wire_dest_region *rg,
+		 uint64_t page, const void *data);
+
+static bool test_bit(uint64_t *bm, uint64_t page)
+{
+	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
+	       (1ull << (page % 64));
+}
+
+static int pc_alloc(struct vmmig_dest *dst)
+{
+	struct postcopy_dst *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return -ENOMEM;
+	pc->uffd = pc->evfd = -1;
+	pthread_mutex_init(&pc->lat_lock, NULL);
+	dst->pc = pc;
+	pc->r = calloc(dst->regions.n, sizeof(*pc->r));
+	if (!pc->r)
+		return -ENOMEM;
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		uint64_t np = dst->regions.r[i].npages;
+
+		pc->r[i].pending = calloc((np + 63) / 64, 8);
+		pc->r[i].requested = calloc((np + 63) / 64, 8);
+		pc->r[i].t_req = calloc(np, sizeof(uint64_t));
+		if (!pc->r[i].pending || !pc->r[i].requested || !pc->r[i].t_req)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A receiver reached SWITCH: every channel must, before post-copy goes on. */
+int dpc_switch(struct receiver *rv)
+{
+	struct vmmig_dest *dst = rv->dst;
+	bool main = rv->c->index == 0;
+	int ret;
+
+	pthread_mutex_lock(&dst->lock);
+	dst->switched++;
+	pthread_cond_broadcast(&dst->cond);
+	/* Channel 0 carries the switch itself once all have lined up; the
+	 * others wait until the guest runs here and pages must be placed. */
+	while (!failure_code(&dst->fail) &&
+	       (main ? dst->switched < dst->nchan : !dst->pc_armed))
+		pthread_cond_wait(&dst->cond, &dst->lock);
+	pthread_mutex_unlock(&dst->lock);
+	ret = failure_code(&dst->fail);
+	if (ret)
+		return ret;
+	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
+}
+
+int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_discard d;
+	unsigned ri;
+	int ret;
+
+	ret = wire_discard_unpack(payload, len, &d, err, sizeof(err));
+	if (ret) {
+		dest_fail(dst, ret, "%s", err);
+		return ret;
+	}
+	for (ri = 0; ri < dst->regions.n; ri++)
+		if (dst->regions.r[ri].id == d.region_id)
+			break;
+	if (ri == dst->regions.n) {
+		dest_fail(dst, -EPROTO, "DISCARD for unknown region %u",
+			  d.region_id);
+		return -EPROTO;
+	}
+	uint64_t np = dst->regions.r[ri].npages, words = (np + 63) / 64;
+
+	if (d.first_word > words || d.nwords > words - d.first_word) {
+		dest_fail(dst, -EPROTO, "DISCARD beyond region %u", d.region_id);
+		return -EPROTO;
+	}
+	if (!dst->pc && (ret = pc_alloc(dst))) {
+		dest_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	memcpy(dst->pc->r[ri].pending + d.first_word,
+	       payload + WIRE_DISCARD_HEAD, (size_t)d.nwords * 8);
+	if (np % 64 && d.first_word + d.nwords == words &&
+	    dst->pc->r[ri].pending[words - 1] >> (np % 64)) {
+		dest_fail(dst, -EPROTO, "DISCARD names pages past region %u",
+			  d.region_id);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Install one page that arrived after the switch (wire_place_fn). */
+static int place(void *cookie, const struct wire_dest_region *rg,
+		 uint64_t page, const void *data)
+{
+	struct vmmig_dest *dst = cookie;
+	struct postcopy_dst *pc = dst->pc;
+	struct pc_region *pr = NULL;
+	uint64_t addr = (uint64_t)(uintptr_t)(rg->host + page * VMMIG_PAGE_SIZE);
+	int ret;
+
+	/* @rg is the reader's copy: find ours by id (few regions). */
+	for (unsigned i = 0; i < dst->regions.n && !pr; i++)
+		if (dst->regions.r[i].id == rg->id)
+			pr = &pc->r[i];
+	if (!pr || !test_bit(pr->pending, page))
+		return -EPROTO; /* valid here already: never overwrite it */
+	do {
+		if (data) {
+			struct uffdio_copy c = { .dst = addr,
+						 .src = (uintptr_t)data,
+						 .len = VMMIG_PAGE_SIZE };
+			ret = ioctl(pc->uffd, UFFDIO_COPY, &c);
+		} else {
+			struct uffdio_zeropage z = {
+				.range = { addr, VMMIG_PAGE_SIZE } };
+			ret = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
+		}
+	} while (ret < 0 && errno == EAGAIN);
+	if (ret < 0 && errno != EEXIST)
+		return -errno;
+	if (pc->verify)
+		atomic_fetch_add(&pc->hash, page_hash(data ? data : zero_page,
+						       rg->id, page));
+	__atomic_fetch_and(&pr->pending[page / 64], ~(1ull << (page % 64)),
+			   __ATOMIC_RELEASE);
+	atomic_fetch_sub(&pc->missing, 1);
+	atomic_fetch_add(&pc->placed, 1);
+	if (test_bit(pr->requested, page)) {
+		uint64_t lat = now_us() - pr->t_req[page];
+
+		pthread_mutex_lock(&pc->lat_lock);
+		if (pc->nlat == pc->lat_cap) {
+			size_t cap = pc->lat_cap ? pc->lat_cap * 2 : 1024;
+			uint32_t *n = realloc(pc->lat_us, cap * sizeof(*n));
+
+			if (n) {
+				pc->lat_us = n;
+				pc->lat_cap = cap;
+			}
+		}
+		if (pc->nlat < pc->lat_cap)
+			pc->lat_us[pc->nlat++] =
+				lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+		pthread_mutex_unlock(&pc->lat_lock);
+	}
+	return 0;
+}
+
+struct req_batch {
+	uint32_t region_id;
+	uint32_t count;
+	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
+};
+
+static int req_flush(struct vmmig_dest *dst, struct chan *c,
+		     struct req_batch *b)
+{
+	struct wire_req q = { .region_id = b->region_id, .count = b->count };
+	int ret;
+
+	if (!b->count)
+		return 0;
+	wire_req_pack(b->buf, &q);
+	ret = chan_send_record(c, WIRE_REQ, 0, b->buf,
+			       WIRE_REQ_HEAD + (size_t)b->count * 8);
+	b->count = 0;
+	(void)dst;
+	return ret;
+}
+
+/* One fault message: ask for the page unless it is here or asked for. */
+static int on_fault(struct vmmig_dest *dst, struct chan *c, uint64_t addr,
+		    struct req_batch *b)
+{
+	struct postcopy_dst *pc = dst->pc;
+
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		const struct region *r = &dst->regions.r[i];
+		uint64_t base = (uint64_t)(uintptr_t)r->host, page, bit;
+
+		if (addr < base || addr >= base + r->size)
+			continue;
+		page = (addr - base) / VMMIG_PAGE_SIZE;
+		bit = 1ull << (page % 64);
+		if (!test_bit(pc->r[i].pending, page)) {
+			/* Placed meanwhile; COPY woke it, but be sure. */
+			struct uffdio_range rng = {
+				base + page * VMMIG_PAGE_SIZE, VMMIG_PAGE_SIZE };
+			ioctl(pc->uffd, UFFDIO_WAKE, &rng);
+			return 0;
+		}
+		if (test_bit(pc->r[i].requested, page))
+			return 0; /* another vCPU asked already */
+		pc->r[i].t_req[page] = now_us();
+		if (__atomic_fetch_or(&pc->r[i].requested[page / 64], bit,
+				      __ATOMIC_ACQ_REL) & bit)
+			return 0; /* another vCPU asked already */
+		atomic_fetch_add(&pc->faults, 1);
+		if (b->count && (b->region_id != r->id ||
+				 b->count == WIRE_REQ_MAX)) {
+			int ret = req_flush(dst, c, b);
+
+			if (ret)
+				return ret;
+		}
+		b->region_id = r->id;
+		memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
+		b->count++;
+		return 0;
+	}
+	return -EFAULT; /* not guest memory: cannot happen */
+}
+
+static void *fault_main(void *arg)
+{
+	struct receiver *rv = arg;
+	struct vmmig_dest *dst = rv->dst;
+	struct postcopy_dst *pc = dst->pc;
+	struct req_batch b = { 0 };
+
+	for (;;) {
+		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
+					 { pc->evfd, POLLIN, 0 } };
+		struct uffd_msg msg[64];
+		ssize_t n;
+		int ret = 0;
+
+		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		n = read(pc->uffd, msg, sizeof(msg));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			dest_fail(dst, -errno, "reading userfaultfd: %s",
+				  strerror(errno));
+			break;
+		}
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
+			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
+				ret = on_fault(dst, rv->c,
+					       msg[i].arg.pagefault.address, &b);
+		if (!ret)
+			ret = req_flush(dst, rv->c, &b);
+		if (ret) {
+			dest_fail(dst, ret, "asking for a page: %s",
+				  vmmig_strerror(ret));
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Drop the pending pages so that touching them faults. */
+static int discard_pending(struct vmmig_dest *dst, unsigned ri)
+{
+	const struct region *r = &dst->regions.r[ri];
+	const uint64_t *bm = dst->pc->r[ri].pending;
+	uint64_t missing = 0;
+
+	for (uint64_t p = 0; p < r->npages;) {
+		uint64_t q = p;
+
+		while (q < r->npages && (bm[q / 64] >> (q % 64) & 1))
+			q++;
+		if (q > p) {
+			uint8_t *a = r->host + p * VMMIG_PAGE_SIZE;
+			size_t len = (q - p) * VMMIG_PAGE_SIZE;
+
+			/* Shared memory keeps pages in its file: punch
+			 * them out; private anonymous memory just drops. */
+			if (madvise(a, len, MADV_REMOVE) &&
+			    madvise(a, len, MADV_DONTNEED))
+				return -errno;
+			missing += q - p;
+			p = q;
+		} else {
+			p++;
+		}
+	}
+	atomic_fetch_add(&dst->pc->missing, missing);
+	return 0;
+}
+
+static int arm_uffd(struct vmmig_dest *dst)
+{
+	struct postcopy_dst *pc = dst->pc;
+	uint64_t have;
+	int ret;
+
+	pc->uffd = uffd_open();
+	if (pc->uffd < 0)
+		return pc->uffd;
+	ret = uffd_api(pc->uffd, UFFD_FEATURE_MISSING_SHMEM, &have);
+	if (ret)
+		return ret;
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		const struct region *r = &dst->regions.r[i];
+		struct uffdio_register reg = {
+			.range = { (uintptr_t)r->host, r->size },
+			.mode = UFFDIO_REGISTER_MODE_MISSING };
+
+		if (ioctl(pc->uffd, UFFDIO_REGISTER, &reg) < 0)
+			return -errno;
+		if (!(reg.ioctls & (1ull << _UFFDIO_COPY)))
+			return -ENOTSUP;
+		ret = discard_pending(dst, i);
+		if (ret)
+			return ret;
+	}
+	pc->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return pc->evfd < 0 ? -errno : 0;
+}
+
+/* POSTCOPY on channel 0: arm, load state, ACK, start the guest here. */
+int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
+{
+	struct vmmig_dest *dst = rv->dst;
+	struct postcopy_dst *pc;
+	uint32_t flags;
+	int ret = 0;
+
+	if (len != 8 || payload[4] || payload[5] || payload[6] || payload[7]) {
+		dest_fail(dst, -EPROTO, "POSTCOPY record of %zu bytes", len);
+		return -EPROTO;
+	}
+	flags = (uint32_t)payload[0] | (uint32_t)payload[1] << 8 |
+		(uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 24;
+	if (flags & ~WIRE_POSTCOPY_VERIFY) {
+		dest_fail(dst, -EPROTO, "POSTCOPY has unknown flags 0x%x", flags);
+		return -EPROTO;
+	}
+	if (!dst->pc)
+		ret = pc_alloc(dst);
+	if (!ret)
+		ret = arm_uffd(dst);
+	if (ret) {
+		dest_fail(dst, ret, "post-copy: userfaultfd: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	pc = dst->pc;
+	pc->verify = flags & WIRE_POSTCOPY_VERIFY;
+	/* Pages valid here now go into the memory hash before the guest can
+	 * change them; the rest are hashed as they are placed. */
+	for (unsigned i = 0; pc->verify && i < dst->regions.n; i++) {
+		const struct region *r = &dst->regions.r[i];
+
+		for (uint64_t p = 0; p < r->npages; p++)
+			if (!test_bit(pc->r[i].pending, p))
+				atomic_fetch_add(&pc->hash,
+					page_hash(r->host + p * VMMIG_PAGE_SIZE,
+						  r->id, p));
+	}
+	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
+		const struct state_blob *b = &dst->state.b[i];
+
+		ret = dst->ops->load_state(dst->opaque, b->id, b->data, b->len);
+		if (ret) {
+			dest_fail(dst, ret, "loading state blob %u: %s", b->id,
+				  vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	ret = -pthread_create(&pc->fault_thread, NULL, fault_main, rv);
+	if (ret) {
+		dest_fail(dst, ret, "post-copy: fault thread");
+		return ret;
+	}
+	pc->thread_running = true;
+	ret = chan_send_status(rv->c, WIRE_ACK, 0, UINT32_MAX, "postcopy");
+	if (ret) {
+		dest_fail(dst, ret, "sending the ack: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	ret = dst->ops->start(dst->opaque);
+	if (ret) {
+		dest_fail(dst, ret, "starting the guest: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.status = VMMIG_STATUS_POSTCOPY;
+	dst->st.mode = VMMIG_MODE_POSTCOPY;
+	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->lock);
+	dst->pc_armed = true;
+	pthread_cond_broadcast(&dst->cond);
+	pthread_mutex_unlock(&dst->lock);
+	return wire_reader_set_placer(rv->rd, place, dst);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void stop_fault_thread(struct postcopy_dst *pc)
+{
+	uint64_t one = 1;
+
+	if (!pc->thread_running)
+		return;
+	(void)!write(pc->evfd, &one, sizeof(one));
+	pthread_join(pc->fault_thread, NULL);
+	pc->thread_running = false;
+}
+
+/* Every channel ended: all pages must be in place. */
+int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
+{
+	struct postcopy_dst *pc = dst->pc;
+	uint64_t missing = atomic_load(&pc->missing);
+
+	if (missing) {
+		dest_fail(dst, -EPROTO,
+			  "post-copy ended with %llu pages never sent",
+			  (unsigned long long)missing);
+		return -EPROTO;
+	}
+	stop_fault_thread(pc);
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		struct uffdio_range rng = {
+			(uintptr_t)dst->regions.r[i].host,
+			dst->regions.r[i].size };
+
+		ioctl(pc->uffd, UFFDIO_UNREGISTER, &rng);
+	}
+	close(pc->uffd);
+	pc->uffd = -1;
+	if (pc->nlat)
+		qsort(pc->lat_us, pc->nlat, sizeof(*pc->lat_us), cmp_u32);
+	*done = (struct wire_done){
+		.faults = atomic_load(&pc->faults),
+		.fault_p50_us = pc->nlat ? pc->lat_us[pc->nlat / 2] : 0,
+		.fault_p99_us = pc->nlat ? pc->lat_us[pc->nlat * 99 / 100] : 0,
+		.placed = atomic_load(&pc->placed),
+		.verified = UINT32_MAX,
+	};
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.postcopy_faults = done->faults;
+	dst->st.fault_latency_p50_us = done->fault_p50_us;
+	dst->st.fault_latency_p99_us = done->fault_p99_us;
+	pthread_mutex_unlock(&dst->stats_lock);
+	return 0;
+}
+
+/*
+ * After a failure the guest may be waiting for pages that will never come:
+ * closing the userfaultfd would let it read zeros instead. The embedder must
+ * not run it (vmmig_dest_wait() failed); freeing releases everything.
+ */
+void dpc_free(struct vmmig_dest *dst)
+{
+	struct postcopy_dst *pc = dst->pc;
+
+	if (!pc)
+		return;
+	stop_fault_thread(pc);
+	if (pc->uffd >= 0)
+		close(pc->uffd);
+	if (pc->evfd >= 0)
+		close(pc->evfd);
+	for (unsigned i = 0; pc->r && i < dst->regions.n; i++) {
+		free(pc->r[i].pending);
+		free(pc->r[i].requested);
+		free(pc->r[i].t_req);
+	}
+	free(pc->r);
+	free(pc->lat_us);
+	pthread_mutex_destroy(&pc->lat_lock);
+	free(pc);
+	dst->pc = NULL;
+}

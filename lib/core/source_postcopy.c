@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Post-copy on the source. At the switch the guest is paused, every channel
+ * gets SWITCH (the destination lines them up), channel 0 carries the DISCARD
+ * bitmaps of the pages still to send, the state and POSTCOPY; after the ACK
+ * the guest runs on the destination. Then every pending page is sent exactly
+ * once: whoever clears its bit in send_bm sends it. The urgent thread clears
+ * the bits of pages a vCPU asked for and sends them on their own channel;
+ * the data channels sweep their stripes in the background, starting near
+ * the latest fault. The source keeps the paused guest until DONE.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+#define REQ_QUEUE (1u << 16)
+
+static int send_discard(struct vmmig_source *src)
+{
+	uint8_t head[WIRE_DISCARD_HEAD];
+
+	for (unsigned ri = 0; ri < src->regions.n; ri++) {
+		uint64_t words = (src->regions.r[ri].npages + 63) / 64;
+
+		for (uint64_t w = 0; w < words;) {
+			uint64_t n = words - w;
+			struct wire_discard d;
+			struct iovec iov[3];
+			uint8_t hdr[WIRE_HDR_SIZE];
+			int ret;
+
+			if (n > WIRE_DISCARD_MAX_WORDS)
+				n = WIRE_DISCARD_MAX_WORDS;
+			d = (struct wire_discard){ src->regions.r[ri].id,
+						   (uint32_t)n, w };
+			wire_discard_pack(head, &d);
+			/* Bitmap words are sent as they are in memory:
+			 * little endian on every host we build for. */
+			iov[1] = (struct iovec){ head, sizeof(head) };
+			iov[2] = (struct iovec){ src->send_bm[ri] + w, n * 8 };
+			pthread_mutex_lock(&src->chan[0].tx_lock);
+			wire_record_seal(hdr, WIRE_DISCARD, 0,
+					 src->chan[0].tx_seq++, &iov[1], 2);
+			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+			ret = chan_send(&src->chan[0], iov, 3);
+			pthread_mutex_unlock(&src->chan[0].tx_lock);
+			if (ret)
+				return ret;
+			w += n;
+		}
+	}
+	return 0;
+}
+
+/* rp thread: REQ queues pages for the urgent thread; DONE ends it all.
+ * Returns 1 after DONE. */
+int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		       const uint8_t *payload)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_req q;
+	unsigned ri;
+	int ret;
+
+	if (h->type == WIRE_DONE) {
+		struct wire_done d;
+
+		ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
+		if (ret) {
+			source_fail(src, ret, "return path: %s", err);
+			return ret;
+		}
+		pthread_mutex_lock(&src->lock);
+		src->done = true;
+		src->done_info = d;
+		pthread_cond_broadcast(&src->cond);
+		pthread_mutex_unlock(&src->lock);
+		return 1;
+	}
+	if (h->type != WIRE_REQ) {
+		source_fail(src, -EPROTO, "return path: unexpected record type "
+			    "0x%04x in post-copy", h->type);
+		return -EPROTO;
+	}
+	ret = wire_req_unpack(payload, h->len, &q, err, sizeof(err));
+	for (ri = 0; !ret && ri < src->regions.n; ri++)
+		if (src->regions.r[ri].id == q.region_id)
+			break;
+	if (!ret && ri == src->regions.n) {
+		snprintf(err, sizeof(err), "REQ for unknown region %u",
+			 q.region_id);
+		ret = -EPROTO;
+	}
+	if (ret) {
+		source_fail(src, ret, "return path: %s", err);
+		return ret;
+	}
+	pthread_mutex_lock(&src->lock);
+	for (uint32_t i = 0; i < q.count; i++) {
+		uint64_t page;
+
+		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
+		if (page >= src->regions.r[ri].npages) {
+			pthread_mutex_unlock(&src->lock);
+			source_fail(src, -EPROTO, "return path: REQ for page "
+				    "%llu beyond region %u",
+				    (unsigned long long)page, q.region_id);
+			return -EPROTO;
+		}
+		/* A full queue only costs latency: the sweep sends it too. */
+		if (src->req_tail - src->req_head < REQ_QUEUE) {
+			src->req_q[src->req_tail % REQ_QUEUE] = ri;
+			src->req_page[src->req_tail % REQ_QUEUE] = page;
+			src->req_tail++;
+		}
+		atomic_store(&src->hint, (uint64_t)ri << 48 | page / 64);
+	}
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	return 0;
+}
+
+/* Claim one page: true if this caller cleared its pending bit. */
+static bool claim(uint64_t *word, uint64_t bit)
+{
+	return __atomic_fetch_and(word, ~bit, __ATOMIC_ACQ_REL) & bit;
+}
+
+static void *urgent_main(void *arg)
+{
+	struct sender *s = arg;
+	struct vmmig_source *src = s->src;
+
+	for (;;) {
+		uint32_t ri;
+		uint64_t page;
+		int ret = 0;
+
+		pthread_mutex_lock(&src->lock);
+		while (src->req_head == src->req_tail && !src->quit &&
+		       !atomic_load(&src->sh.abort))
+			pthread_cond_wait(&src->cond, &src->lock);
+		if (src->req_head == src->req_tail) {
+			pthread_mutex_unlock(&src->lock);
+			break;
+		}
+		ri = src->req_q[src->req_head % REQ_QUEUE];
+		page = src->req_page[src->req_head % REQ_QUEUE];
+		src->req_head++;
+		bool more = src->req_head != src->req_tail;
+		pthread_mutex_unlock(&src->lock);
+
+		if (claim(&src->send_bm[ri][page / 64], 1ull << (page % 64))) {
+			src->postcopy_served++;
+			ret = send_pages(s, &src->regions.r[ri], page / 64,
+					 1ull << (page % 64));
+		}
+		/* Batch requests that queued up together, but never hold a
+		 * page a vCPU waits for behind an empty queue. */
+		if (!ret && !more)
+			ret = flush_batch(s);
+		if (ret) {
+			source_fail(src, ret, "sending requested pages: %s",
+				    vmmig_strerror(ret));
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Next word index >= @w in this sender's stripe. */
+static uint64_t stripe_align(uint64_t w, unsigned idx, unsigned n)
+{
+	uint64_t r = w % n;
+
+	return r <= idx ? w - r + idx : w - r + n + idx;
+}
+
+/* Claim and send the pending words [from, to) of region @ri in this
+ * sender's stripe. 1 if a new fault moved the hint (start over there). */
+static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
+		       uint64_t to, uint64_t hint, bool *found)
+{
+	struct vmmig_source *src = s->src;
+	const struct region *r = &src->regions.r[ri];
+
+	for (uint64_t w = stripe_align(from, s->c->index, src->ndata); w < to;
+	     w += src->ndata) {
+		uint64_t bits = __atomic_exchange_n(&src->send_bm[ri][w], 0,
+						    __ATOMIC_ACQ_REL);
+		int ret;
+
+		if (!bits)
+			continue;
+		*found = true;
+		ret = send_pages(s, r, w, bits);
+		if (ret)
+			return ret;
+		if (atomic_load(&src->hint) != hint)
+			return 1;
+	}
+	return 0;
+}
+
+static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
+{
+	return (src->regions.r[ri].npages + 63) / 64;
+}
+
+/* JOB_POSTCOPY: claim and send this sender's pending stripes. A pass goes
+ * from the latest fault to the end of its region, through the other
+ * regions, then wraps to the fault; a new fault starts a new pass there.
+ * Done when a whole pass found nothing (the guest is paused: no page
+ * becomes pending again). */
+int postcopy_sweep(struct sender *s)
+{
+	struct vmmig_source *src = s->src;
+	unsigned nr = src->regions.n;
+	bool found;
+	int ret;
+
+	do {
+		uint64_t hint = atomic_load(&src->hint);
+		unsigned r0 = (unsigned)(hint >> 48) % nr;
+		uint64_t hw = hint & ((1ull << 48) - 1);
+
+		found = false;
+		ret = sweep_range(s, r0, hw, region_words(src, r0), hint,
+				  &found);
+		for (unsigned k = 1; k < nr && !ret; k++)
+			ret = sweep_range(s, (r0 + k) % nr, 0,
+					  region_words(src, (r0 + k) % nr),
+					  hint, &found);
+		if (!ret)
+			ret = sweep_range(s, r0, 0, hw, hint, &found);
+		if (ret < 0)
+			return ret;
+		ret = flush_batch(s);
+		if (ret)
+			return ret;
+	} while (found);
+	return 0;
+}
+
+static int wait_done(struct vmmig_source *src)
+{
+	int ret;
+
+	pthread_mutex_lock(&src->lock);
+	while (!src->done && !failure_code(&src->fail))
+		pthread_cond_wait(&src->cond, &src->lock);
+	ret = src->done ? src->done_info.status : failure_code(&src->fail);
+	pthread_mutex_unlock(&src->lock);
+	return ret;
+}
+
+static int start_urgent(struct vmmig_source *src)
+{
+	struct enc_config ec = {
+		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+	};
+	struct sender *s = &src->snd[src->ndata];
+	int ret;
+
+	s->src = src;
+	s->c = &src->chan[src->ndata];
+	/* A vCPU waits for these pages: they must not queue behind the
+	 * background stream's share of the bandwidth cap. */
+	s->c->uncapped = true;
+	ret = enc_ctx_new(&ec, &s->enc);
+	if (!ret)
+		ret = wire_batch_init(&s->batch);
+	if (ret)
+		return ret;
+	wire_batch_begin(&s->batch, src->regions.r[0].id);
+	ret = -pthread_create(&s->thread, NULL, urgent_main, s);
+	s->running = ret == 0;
+	return ret;
+}
+
+static void stop_urgent(struct vmmig_source *src)
+{
+	struct sender *s = &src->snd[src->ndata];
+
+	if (!s->running)
+		return;
+	pthread_mutex_lock(&src->lock);
+	src->req_head = src->req_tail; /* all pages went out already */
+	src->quit = true;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+}
+
+/* The switch: everything from pause to the destination's ACK. */
+static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
+{
+	uint8_t pc[WIRE_POSTCOPY_SIZE] = { 0 };
+	int ret;
+
+	for (unsigned i = 0; i < src->nchan; i++) {
+		ret = chan_send_record(&src->chan[i], WIRE_SWITCH, 0, NULL, 0);
+		if (ret)
+			return ret;
+	}
+	ret = send_discard(src);
+	if (!ret && src->ops->save_state) {
+		ret = src->ops->save_state(src->opaque, sink);
+		if (ret) {
+			source_fail(src, ret, "saving guest state: %s",
+				    vmmig_strerror(ret));
+			return ret;
+		}
+	}
+	if (!ret)
+		ret = state_send(&src->chan[0], sink);
+	if (ret)
+		return ret;
+	if (src->opt.v[VMMIG_OPT_VERIFY])
+		pc[0] = WIRE_POSTCOPY_VERIFY;
+	pthread_mutex_lock(&src->lock);
+	src->postcopy = true; /* the rp thread keeps reading after ACK */
+	src->committed = true;
+	pthread_mutex_unlock(&src->lock);
+	ret = chan_send_record(&src->chan[0], WIRE_POSTCOPY, 0, pc, sizeof(pc));
+	return ret ? ret : rp_wait_ack(src);
+}
+
+int postcopy_run(struct vmmig_source *src, bool first_pass_done)
+{
+	struct vmmig_state_sink sink = { 0 };
+	struct wire_end end = { 0 };
+	uint64_t t_pause, t_switch, b_switch;
+	unsigned nblobs;
+	int ret;
+
+	(void)first_pass_done; /* send_bm starts all ones: same code path */
+	src->req_q = calloc(REQ_QUEUE, sizeof(*src->req_q));
+	src->req_page = calloc(REQ_QUEUE, sizeof(*src->req_page));
+	if (!src->req_q || !src->req_page) {
+		source_fail(src, -ENOMEM, "post-copy setup");
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.status = VMMIG_STATUS_DEVICE;
+	pthread_mutex_unlock(&src->stats_lock);
+	t_pause = now_us();
+	ret = src->ops->pause(src->opaque);
+	if (ret) {
+		source_fail(src, ret, "pausing the guest: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	src->paused = true;
+	ret = sync_into(src, src->send_bm);
+	if (ret)
+		return ret;
+	b_switch = tx_bytes(src);
+	ret = do_switch(src, &sink);
+	nblobs = sink.n;
+	state_sink_free(&sink);
+	if (ret) {
+		source_fail(src, ret, "post-copy switch: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	t_switch = now_us();
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.downtime_us = t_switch - t_pause;
+	src->st.status = VMMIG_STATUS_POSTCOPY;
+	src->st.precopy_bytes = b_switch;
+	pthread_mutex_unlock(&src->stats_lock);
+
+	/* The destination dropped its copies: no more deltas against them. */
+	for (unsigned i = 0; i < src->ndata; i++)
+		enc_ctx_drop_cache(src->snd[i].enc);
+	ret = start_urgent(src);
+	if (!ret)
+		ret = senders_run(src, JOB_POSTCOPY);
+	stop_urgent(src);
+	if (ret)
+		return ret;
+	if (src->opt.v[VMMIG_OPT_VERIFY]) {
+		/* The paused guest's memory is frozen: hashing it now costs
+		 * no downtime. */
+		end.flags |= WIRE_END_HASH;
+		end.mem_hash = regions_sum_hash(&src->regions);
+	}
+	ret = send_end(src, &end, nblobs);
+	if (!ret)
+		ret = wait_done(src);
+	if (ret) {
+		source_fail(src, ret, "finishing post-copy: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.postcopy_bytes = tx_bytes(src) - b_switch;
+	src->st.postcopy_faults = src->done_info.faults;
+	src->st.fault_latency_p50_us = src->done_info.fault_p50_us;
+	src->st.fault_latency_p99_us = src->done_info.fault_p99_us;
+	src->st.verified = src->done_info.verified == UINT32_MAX
+				   ? -1 : (int)src->done_info.verified;
+	src->st.remaining_bytes = 0;
+	pthread_mutex_unlock(&src->stats_lock);
+	return 0;
+}

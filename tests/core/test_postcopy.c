@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Post-copy, hybrid and adaptive end to end between two processes. The
+ * source guest dirties memory until the switch; on the destination a "vCPU"
+ * reads random pages as soon as the guest runs there, so pages fault and are
+ * fetched on demand while the background stream pushes the rest. At the end
+ * the destination memory equals the source's at the pause, byte for byte.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "testutil.h"
+
+#define GUEST_SIZE (64u << 20)
+
+enum which { PURE, PURE_NO_FIRST_PASS, HYBRID, ADAPTIVE };
+
+static struct vmmig_policy *make_policy(enum which w)
+{
+	struct vmmig_postcopy_config pc = { 0 };
+	struct vmmig_hybrid_config hc = { 0 };
+	struct vmmig_policy *p = NULL;
+
+	switch (w) {
+	case PURE:
+		ck_assert_int_eq(vmmig_policy_new_postcopy(&pc, &p), 0);
+		break;
+	case PURE_NO_FIRST_PASS:
+		pc.flags = VMMIG_POSTCOPY_NO_FIRST_PASS;
+		ck_assert_int_eq(vmmig_policy_new_postcopy(&pc, &p), 0);
+		break;
+	case HYBRID:
+		hc.precopy_rounds = 2;
+		ck_assert_int_eq(vmmig_policy_new_hybrid(&hc, &p), 0);
+		break;
+	case ADAPTIVE:
+		ck_assert_int_eq(vmmig_policy_new_adaptive(NULL, &p), 0);
+		break;
+	}
+	return p;
+}
+
+static void run(enum which w, int channels, int compression, int writer_us,
+		int expect_mode)
+{
+	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
+				  .vcpu_reads_ms = 300 };
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	struct vmmig_policy *pol = make_policy(w);
+	struct vmmig_source *src;
+	struct dest_proc d;
+	struct guest g;
+	char json[2048];
+	int ret;
+
+	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_HALF, false), 0);
+	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
+	ck_assert_int_eq(vmmig_source_new(&src), 0);
+	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(src, &guest_source_ops, &g), 0);
+	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	ck_assert_int_eq(vmmig_source_set_policy(src, pol), 0);
+	vmmig_source_set_option(src, VMMIG_OPT_CHANNELS, channels);
+	vmmig_source_set_option(src, VMMIG_OPT_COMPRESSION, compression);
+	vmmig_source_set_option(src, VMMIG_OPT_DELTA_CACHE_BYTES, 16 << 20);
+	vmmig_source_set_option(src, VMMIG_OPT_DOWNTIME_LIMIT_MS, 1);
+	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
+	/* Slow the background stream so that the vCPU's reads really fault. */
+	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 200 << 20);
+
+	if (writer_us >= 0)
+		ck_assert_int_eq(guest_run(&g, (unsigned)writer_us), 0);
+	ck_assert_int_eq(vmmig_source_start(src, d.uri), 0);
+	ret = vmmig_source_wait(src);
+	int dret = dest_reap(&d);
+	ck_assert_msg(ret == 0, "source: %s (%s); destination: %s",
+		      vmmig_strerror(ret),
+		      vmmig_source_error(src) ? vmmig_source_error(src) : "",
+		      d.res->error);
+	uint64_t writes_at_pause = atomic_load(&g.writes);
+
+	ck_assert_int_eq(dret, 0);
+	ck_assert_int_eq(d.res->ret, 0);
+	ck_assert_int_eq(d.res->started, 1);
+	ck_assert_uint_eq(d.res->writes_loaded, writes_at_pause);
+	ck_assert_msg(memcmp(g.mem, d.mem, GUEST_SIZE) == 0,
+		      "destination memory differs from the source at pause");
+	ck_assert_int_eq(vmmig_source_get_stats(src, &st), 0);
+	vmmig_stats_to_json(&st, json, sizeof(json));
+	printf("%s\n", json);
+	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
+	ck_assert_int_eq(st.mode, expect_mode);
+	ck_assert_int_eq(st.verified, 1);
+	ck_assert_int_eq(d.res->st.verified, 1);
+	ck_assert_uint_gt(d.res->vcpu_reads, 0);
+	if (w != ADAPTIVE || st.path == 3) {
+		ck_assert_uint_gt(st.postcopy_bytes, 0);
+		ck_assert_uint_gt(st.postcopy_faults, 0);
+		ck_assert_uint_eq(st.postcopy_faults, d.res->st.postcopy_faults);
+		ck_assert_uint_gt(st.fault_latency_p99_us, 0);
+		ck_assert_uint_ge(st.fault_latency_p99_us,
+				  st.fault_latency_p50_us);
+	}
+	vmmig_source_free(src);
+	vmmig_policy_free(pol);
+	vmmig_tracker_free(g.manual);
+	g.manual = NULL;
+	dest_release(&d);
+	guest_destroy(&g);
+}
+
+START_TEST(postcopy_no_first_pass)
+{
+	run(PURE_NO_FIRST_PASS, 1, 0, 20, VMMIG_MODE_POSTCOPY);
+}
+END_TEST
+
+START_TEST(postcopy_after_first_pass_2ch)
+{
+	run(PURE, 2, 0, 20, VMMIG_MODE_POSTCOPY);
+}
+END_TEST
+
+START_TEST(postcopy_zstd)
+{
+	run(PURE_NO_FIRST_PASS, 2, VMMIG_COMPRESS_ZSTD, 20,
+	    VMMIG_MODE_POSTCOPY);
+}
+END_TEST
+
+START_TEST(hybrid_2ch)
+{
+	/* Two dirtying rounds, then the switch: the pages dirtied since they
+	 * were sent are dropped on the destination and fetched again. */
+	run(HYBRID, 2, 0, 5, VMMIG_MODE_HYBRID);
+}
+END_TEST
+
+START_TEST(adaptive_heavy_writer)
+{
+	/* A writer flat out: the dirty ratio decides the path; whatever it
+	 * is, the result must be complete and verified. */
+	run(ADAPTIVE, 2, 0, 0, VMMIG_MODE_ADAPTIVE);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("postcopy");
+	TCase *tc = tcase_create("postcopy");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, postcopy_no_first_pass);
+	tcase_add_test(tc, postcopy_after_first_pass_2ch);
+	tcase_add_test(tc, postcopy_zstd);
+	tcase_add_test(tc, hybrid_2ch);
+	tcase_add_test(tc, adaptive_heavy_writer);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
