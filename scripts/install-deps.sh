@@ -11,6 +11,7 @@ pkgs=(
 	meson ninja-build pkg-config
 	liburing-dev libzstd-dev uuid-dev
 	check             # unit test framework
+	python3           # build helper of examples/toyvmm (bin2c)
 	iperf3 iproute2   # benchmarks: link baseline, netns/veth/tc shaping
 )
 
