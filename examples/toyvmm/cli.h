@@ -33,6 +33,7 @@ struct opts {
 	unsigned run_after_ms;   /* keep the guest running this long after */
 	int progress;            /* 1 on, 0 off, -1 when stderr is a tty */
 	bool verbose;
+	const char *tracker;      /* source: dirty tracker preference */
 };
 
 /* main.c */

@@ -133,6 +133,10 @@ static int kg_tracker(struct toyvm *tv, struct vmmig_tracker **out)
 		.size = vm->slot.memory_size,
 	};
 
+	if (tv->tracker_pref && strcmp(tv->tracker_pref, "auto") &&
+	    strcmp(tv->tracker_pref, "kvm-bitmap"))
+		return -ENOTSUP; /* the dirty ring would need enabling before
+				  * the vCPUs exist: not wired up here */
 	return vmmig_tracker_new_kvm_bitmap(vm->vm_fd, &slot, 1, out);
 }
 

@@ -19,6 +19,7 @@ static const char usage_text[] =
 "                     [--json FILE] [--zstd] [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
 "                     [--warmup MS] [--run-after MS] [--backend B]\n"
+"                     [--tracker auto|uffd-wp|manual|kvm-bitmap]\n"
 "       toyvmm demo   [source options]\n"
 "ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
 "W: idle | memwrite:RATE (MiB/s) | matmul | refresh[:MiB] (dbcache: later)\n"
@@ -106,7 +107,7 @@ enum {
 	O_CONNECT = 256, O_LISTEN, O_MODE, O_WORKLOAD, O_MEM, O_FILL,
 	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
-	O_NO_PROGRESS, O_VERBOSE,
+	O_NO_PROGRESS, O_VERBOSE, O_TRACKER,
 };
 
 static const struct option longopts[] = {
@@ -131,6 +132,7 @@ static const struct option longopts[] = {
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
+	{ "tracker", required_argument, NULL, O_TRACKER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -183,6 +185,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 	case O_PROGRESS: o->progress = 1; return 0;
 	case O_NO_PROGRESS: o->progress = 0; return 0;
 	case O_VERBOSE: o->verbose = true; return 0;
+	case O_TRACKER: o->tracker = a; return 0;
 	}
 	return -EINVAL;
 }
@@ -203,6 +206,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->progress = -1;
 	o->kind = WL_IDLE;
 	o->workload = "idle";
+	o->tracker = "auto";
 	optind = first;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == '?')

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -59,6 +60,17 @@ static int src_stats(void *obj, struct vmmig_stats *st)
 	return vmmig_source_get_stats(obj, st);
 }
 
+/* --verbose: the library's log on stderr, with a timestamp. */
+static void log_stderr(void *opaque, int level, const char *msg)
+{
+	struct timespec ts;
+
+	(void)opaque;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fprintf(stderr, "[%ld.%03ld] vmmig(%d): %s\n", (long)ts.tv_sec,
+		ts.tv_nsec / 1000000, level, msg);
+}
+
 static int configure(struct vmmig_source *src, const struct opts *o,
 		     struct toyvm *vm, struct vmmig_tracker *t)
 {
@@ -66,6 +78,9 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 
 	if (!ret)
 		ret = vmmig_source_set_ops(src, &source_ops, vm);
+	if (!ret && o->verbose)
+		ret = vmmig_source_set_log(src, log_stderr, NULL,
+					   VMMIG_LOG_DEBUG);
 	if (!ret)
 		ret = vmmig_source_set_tracker(src, t);
 	if (!ret)
@@ -115,6 +130,9 @@ int migrate__source(const struct opts *o)
 		goto out;
 	r.backend = vm.ops->name;
 	ret = vm.ops->tracker(&vm, &t);
+	if (ret == -ENOTSUP)
+		fprintf(stderr, "toyvmm: tracker %s: not available with the %s "
+			"backend\n", o->tracker, vm.ops->name);
 	if (!ret)
 		ret = vmmig_source_new(&src);
 	if (!ret)

@@ -63,6 +63,9 @@ void report__print(const struct report *r)
 	if (r->result) {
 		printf("%s: migration failed: %s\n", r->role,
 		       r->error ? r->error : vmmig_strerror(r->result));
+		if (r->error && strstr(r->error, "region"))
+			printf("%s: hint: both sides need the same --mem\n",
+			       r->role);
 		if (!strcmp(r->role, "source"))
 			printf("source: guest still running here: heartbeat "
 			       "%llu -> %llu\n",

@@ -183,10 +183,17 @@ static int sw_start(struct toyvm *vm)
 static int sw_tracker(struct toyvm *vm, struct vmmig_tracker **out)
 {
 	struct swguest *g = vm->backend;
-	int ret = vmmig_tracker_new_uffd_wp(0, out);
+	const char *pref = vm->tracker_pref ? vm->tracker_pref : "auto";
+	int ret = -ENOTSUP;
 
-	if (ret == 0)
-		return 0;
+	if (strcmp(pref, "auto") && strcmp(pref, "uffd-wp") &&
+	    strcmp(pref, "manual"))
+		return -ENOTSUP;
+	if (strcmp(pref, "manual")) {
+		ret = vmmig_tracker_new_uffd_wp(0, out);
+		if (ret == 0 || !strcmp(pref, "uffd-wp"))
+			return ret;
+	}
 	ret = vmmig_tracker_new_manual(out);
 	if (ret == 0)
 		atomic_store(&g->manual, *out);

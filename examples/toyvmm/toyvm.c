@@ -37,6 +37,7 @@ int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->verbose = o->verbose;
+	vm->tracker_pref = o->tracker;
 	ret = toyvm__pick_backend(vm, o->backend);
 	if (ret == -ENODEV) {
 		fprintf(stderr, "toyvmm: --backend kvm: /dev/kvm unavailable\n");

@@ -64,6 +64,7 @@ struct toyvm {
 	atomic_bool paused;          /* guest stopped by pause() */
 	uint64_t hb_at_pause;        /* heartbeat when last paused */
 	bool verbose;
+	const char *tracker_pref;     /* auto, uffd-wp, manual, kvm-bitmap */
 };
 
 /* guestmem.c */
