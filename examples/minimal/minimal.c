@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -246,6 +247,8 @@ int main(int argc, char **argv)
 	if (pthread_create(&g.writer, NULL, writer_main, &g))
 		return 1;
 	ret = run_source(&g, uri);
+	if (ret) /* the destination could still be waiting for a source */
+		kill(pid, SIGKILL);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0)
 		ret = ret ? ret : -EPROTO;
