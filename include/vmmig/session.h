@@ -39,6 +39,10 @@ enum vmmig_option {
 	VMMIG_OPT_VERIFY,            /* 1: hash all memory at the switchover
 				      * and check it on the destination (adds
 				      * the hash time to the downtime) */
+	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* after a post-copy switch, how long
+				      * both sides wait for a new connection
+				      * when the link breaks; 0: fail at once
+				      * (the guest then stays paused) */
 	VMMIG_OPT__COUNT
 };
 

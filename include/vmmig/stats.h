@@ -21,6 +21,8 @@ enum vmmig_status {
 	VMMIG_STATUS_COMPLETED,
 	VMMIG_STATUS_FAILED,
 	VMMIG_STATUS_CANCELLED,
+	VMMIG_STATUS_POSTCOPY_PAUSED, /* link broke after the switch: waiting
+				       * for a new connection, nothing lost */
 };
 
 enum vmmig_mode {
@@ -72,6 +74,7 @@ struct vmmig_stats {
 	uint64_t fault_latency_p99_us;
 	uint64_t precopy_bytes;      /* bytes sent before the switchover */
 	uint64_t postcopy_bytes;     /* bytes sent after it */
+	uint64_t postcopy_recoveries;/* reconnections after a broken link */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

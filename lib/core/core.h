@@ -51,6 +51,11 @@ bool failure_set(struct failure *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool failure_set_peer(struct failure *f, int code, const char *text);
 int failure_code(struct failure *f);
+/* Forget the failure: a post-copy link break that recovery repaired. */
+void failure_clear(struct failure *f);
+/* Errors of the link itself (as opposed to a peer's verdict, a malformed
+ * stream or a cancel): after a post-copy switch they pause, not fail. */
+bool failure_is_link(struct failure *f);
 
 /* ---- regions (regions.c) ---- */
 struct region {
@@ -127,6 +132,8 @@ struct watchdog {
 	void (*fire)(void *arg);     /* called once on timeout */
 	void *arg;
 };
+/* Start watching from now (after a reconnect, say). */
+void watchdog_arm(struct watchdog *w);
 int watchdog_start(struct watchdog *w, struct chan_shared *sh,
 		   int64_t timeout_ms, void (*fire)(void *), void *arg);
 void watchdog_stop(struct watchdog *w);
@@ -153,6 +160,12 @@ int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 		  const uint8_t *payload, size_t len, char *err, size_t errlen);
 
 /* ---- stats helpers (stats.c) ---- */
+/* Still going: worth computing live figures for. */
+static inline bool status_live(int status)
+{
+	return (status > VMMIG_STATUS_NONE && status < VMMIG_STATUS_COMPLETED) ||
+	       status == VMMIG_STATUS_POSTCOPY_PAUSED;
+}
 struct counters {
 	_Atomic uint64_t pages[WIRE_ENC__COUNT];
 	_Atomic uint64_t cache_hits, cache_misses;

@@ -21,6 +21,7 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	pthread_mutex_init(&dst->lock, NULL);
 	pthread_cond_init(&dst->cond, NULL);
 	pthread_mutex_init(&dst->stats_lock, NULL);
+	pthread_mutex_init(&dst->rp_lock, NULL);
 	dst->st.struct_size = sizeof(dst->st);
 	dst->st.verified = -1;
 	*out = dst;
@@ -46,6 +47,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);
 	pthread_mutex_destroy(&dst->stats_lock);
+	pthread_mutex_destroy(&dst->rp_lock);
 	free(dst);
 }
 
@@ -227,10 +229,9 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 	full = dst->st;
 	pthread_mutex_unlock(&dst->stats_lock);
 	counters_fill(&dst->cnt, &full);
-	if (full.status != VMMIG_STATUS_NONE &&
-	    full.status < VMMIG_STATUS_COMPLETED) {
+	if (status_live(full.status)) {
 		full.total_time_us = now_us() - dst->t_start;
-		full.transferred_bytes = 0;
+		full.transferred_bytes = dst->rx_closed;
 		for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 			full.transferred_bytes +=
 				atomic_load(&dst->chan[i].rx_bytes);

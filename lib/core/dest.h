@@ -79,6 +79,9 @@ struct vmmig_dest {
 	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
 	unsigned switched;         /* channels past SWITCH (under lock) */
 	bool pc_armed;             /* guest started, pages are placed */
+	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
+	struct chan *rp_chan;      /* where page requests go; NULL: link down */
+	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 
 	pthread_mutex_t stats_lock;
 	struct vmmig_stats st;
@@ -97,9 +100,13 @@ int dpc_switch(struct receiver *rv);
 int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len);
 int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
 int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
+/* After a reconnect: place pages on this reader, tell the source what is
+ * still missing, ask again for what vCPUs wait on. */
+int dpc_arm_reader(struct receiver *rv);
+int dpc_resync(struct vmmig_dest *dst, struct chan *c);
 void dpc_free(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
-int dest_accept_all(struct vmmig_dest *dst);
+int dest_accept_all(struct vmmig_dest *dst, bool resume);
 
 #endif

@@ -13,8 +13,14 @@
 
 static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 		       const struct wire_region *regs, const bool *seen,
-		       char *err, size_t errlen)
+		       bool resume, char *err, size_t errlen)
 {
+	if (!(h->flags & WIRE_HELLO_RESUME) != !resume) {
+		snprintf(err, errlen, resume ? "expected a post-copy resume"
+					     : "resume of a migration that "
+					       "never started here");
+		return -EPROTO;
+	}
 	if (dst->uuid_set && memcmp(h->uuid, dst->uuid, VMMIG_UUID_SIZE)) {
 		snprintf(err, errlen, "migration uuid mismatch: channel "
 				      "belongs to another migration");
@@ -52,7 +58,8 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 }
 
 /* Accept one channel into slot @slot and validate its HELLO. */
-static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
+static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
+		      bool resume)
 {
 	struct wire_region regs[WIRE_MAX_REGIONS];
 	struct chan *c = &dst->chan[slot];
@@ -61,9 +68,12 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 	const uint8_t *payload;
 	struct wire_hello h;
 	struct wire_hdr hd;
-	int timeout = slot ? (int)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] : -1;
+	int timeout = slot ? (int)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]
+		      : resume ? (int)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS]
+			       : -1;
 	int ret;
 
+	*rv = (struct receiver){ 0 };
 	ret = chan_init(c, dst->tops, slot, &dst->sh);
 	if (ret)
 		return ret;
@@ -72,7 +82,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 		dest_fail(dst, ret, "accepting channel: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	if (!slot) {
+	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
 		atomic_store(&dst->sh.last_progress_us, now_us());
 		atomic_store(&dst->wd.armed, true);
@@ -103,7 +113,8 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 		ret = wire_hello_unpack(payload, hd.len, &h, regs, err,
 					sizeof(err));
 		if (!ret)
-			ret = check_hello(dst, &h, regs, seen, err, sizeof(err));
+			ret = check_hello(dst, &h, regs, seen, resume, err,
+					  sizeof(err));
 	}
 	if (ret) {
 		/* Tell the source why, best effort, then give up. */
@@ -118,6 +129,11 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
+	if (resume) {
+		ret = dpc_arm_reader(rv);
+		if (ret)
+			return ret;
+	}
 	ret = chan_send_status(c, WIRE_HELLO_ACK, 0, 0, "ok");
 	if (ret)
 		dest_fail(dst, ret, "answering handshake: %s",
@@ -125,12 +141,12 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen)
 	return ret;
 }
 
-int dest_accept_all(struct vmmig_dest *dst)
+int dest_accept_all(struct vmmig_dest *dst, bool resume)
 {
 	bool seen[VMMIG_MAX_CHANNELS] = { false };
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
-		int ret = accept_one(dst, slot, seen);
+		int ret = accept_one(dst, slot, seen, resume);
 
 		if (ret)
 			return ret;

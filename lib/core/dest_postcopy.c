@@ -186,24 +186,38 @@ struct req_batch {
 	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
 };
 
-static int req_flush(struct vmmig_dest *dst, struct chan *c,
-		     struct req_batch *b)
+/* Send the batch on the current return path. While the link is down the
+ * pages stay marked requested, and are asked for again after the
+ * reconnect (dpc_resync), so a failed send loses nothing. */
+static void req_flush(struct vmmig_dest *dst, struct req_batch *b)
 {
 	struct wire_req q = { .region_id = b->region_id, .count = b->count };
-	int ret;
 
 	if (!b->count)
-		return 0;
+		return;
 	wire_req_pack(b->buf, &q);
-	ret = chan_send_record(c, WIRE_REQ, 0, b->buf,
-			       WIRE_REQ_HEAD + (size_t)b->count * 8);
+	pthread_mutex_lock(&dst->rp_lock);
+	if (dst->rp_chan)
+		(void)chan_send_record(dst->rp_chan, WIRE_REQ, 0, b->buf,
+				       WIRE_REQ_HEAD + (size_t)b->count * 8);
+	pthread_mutex_unlock(&dst->rp_lock);
 	b->count = 0;
-	(void)dst;
-	return ret;
+}
+
+/* Append @page of region @id to the batch, flushing when it is full or
+ * another region begins. */
+static void req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+		    uint64_t page)
+{
+	if (b->count && (b->region_id != id || b->count == WIRE_REQ_MAX))
+		req_flush(dst, b);
+	b->region_id = id;
+	memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
+	b->count++;
 }
 
 /* One fault message: ask for the page unless it is here or asked for. */
-static int on_fault(struct vmmig_dest *dst, struct chan *c, uint64_t addr,
+static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 		    struct req_batch *b)
 {
 	struct postcopy_dst *pc = dst->pc;
@@ -230,16 +244,7 @@ static int on_fault(struct vmmig_dest *dst, struct chan *c, uint64_t addr,
 				      __ATOMIC_ACQ_REL) & bit)
 			return 0; /* another vCPU asked already */
 		atomic_fetch_add(&pc->faults, 1);
-		if (b->count && (b->region_id != r->id ||
-				 b->count == WIRE_REQ_MAX)) {
-			int ret = req_flush(dst, c, b);
-
-			if (ret)
-				return ret;
-		}
-		b->region_id = r->id;
-		memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
-		b->count++;
+		req_add(dst, b, r->id, page);
 		return 0;
 	}
 	return -EFAULT; /* not guest memory: cannot happen */
@@ -247,8 +252,7 @@ static int on_fault(struct vmmig_dest *dst, struct chan *c, uint64_t addr,
 
 static void *fault_main(void *arg)
 {
-	struct receiver *rv = arg;
-	struct vmmig_dest *dst = rv->dst;
+	struct vmmig_dest *dst = arg;
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
@@ -273,13 +277,11 @@ static void *fault_main(void *arg)
 		}
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
-				ret = on_fault(dst, rv->c,
-					       msg[i].arg.pagefault.address, &b);
-		if (!ret)
-			ret = req_flush(dst, rv->c, &b);
+				ret = on_fault(dst, msg[i].arg.pagefault.address,
+					       &b);
+		req_flush(dst, &b);
 		if (ret) {
-			dest_fail(dst, ret, "asking for a page: %s",
-				  vmmig_strerror(ret));
+			dest_fail(dst, ret, "fault outside guest memory");
 			break;
 		}
 	}
@@ -397,7 +399,10 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 			return ret;
 		}
 	}
-	ret = -pthread_create(&pc->fault_thread, NULL, fault_main, rv);
+	pthread_mutex_lock(&dst->rp_lock);
+	dst->rp_chan = rv->c;
+	pthread_mutex_unlock(&dst->rp_lock);
+	ret = -pthread_create(&pc->fault_thread, NULL, fault_main, dst);
 	if (ret) {
 		dest_fail(dst, ret, "post-copy: fault thread");
 		return ret;
@@ -423,6 +428,73 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	pthread_cond_broadcast(&dst->cond);
 	pthread_mutex_unlock(&dst->lock);
 	return wire_reader_set_placer(rv->rd, place, dst);
+}
+
+int dpc_arm_reader(struct receiver *rv)
+{
+	return wire_reader_set_placer(rv->rd, place, rv->dst);
+}
+
+/* After a reconnect, on channel 0: the pages still missing here (so the
+ * source re-sends what was lost in flight), RESUMED, then the requests
+ * vCPUs are still waiting on. */
+int dpc_resync(struct vmmig_dest *dst, struct chan *c)
+{
+	struct postcopy_dst *pc = dst->pc;
+	uint8_t head[WIRE_DISCARD_HEAD];
+	struct req_batch b = { 0 };
+	int ret = 0;
+
+	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++) {
+		uint64_t words = (dst->regions.r[ri].npages + 63) / 64;
+
+		for (uint64_t w = 0; w < words && !ret;) {
+			uint64_t n = words - w > WIRE_DISCARD_MAX_WORDS
+					     ? WIRE_DISCARD_MAX_WORDS
+					     : words - w;
+			struct wire_discard d = { dst->regions.r[ri].id,
+						  (uint32_t)n, w };
+			struct iovec iov[3];
+			uint8_t hdr[WIRE_HDR_SIZE];
+
+			wire_discard_pack(head, &d);
+			iov[1] = (struct iovec){ head, sizeof(head) };
+			iov[2] = (struct iovec){ pc->r[ri].pending + w, n * 8 };
+			pthread_mutex_lock(&c->tx_lock);
+			wire_record_seal(hdr, WIRE_DISCARD, 0, c->tx_seq++,
+					 &iov[1], 2);
+			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+			ret = chan_send(c, iov, 3);
+			pthread_mutex_unlock(&c->tx_lock);
+			w += n;
+		}
+	}
+	if (!ret)
+		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dst->rp_lock);
+	dst->rp_chan = c;
+	pthread_mutex_unlock(&dst->rp_lock);
+	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
+		const struct pc_region *pr = &pc->r[ri];
+
+		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+		     w++) {
+			uint64_t bits = __atomic_load_n(&pr->pending[w],
+							__ATOMIC_ACQUIRE) &
+					__atomic_load_n(&pr->requested[w],
+							__ATOMIC_ACQUIRE);
+
+			while (bits) {
+				req_add(dst, &b, dst->regions.r[ri].id,
+					w * 64 + (uint64_t)__builtin_ctzll(bits));
+				bits &= bits - 1;
+			}
+		}
+	}
+	req_flush(dst, &b);
+	return 0;
 }
 
 static int cmp_u32(const void *a, const void *b)

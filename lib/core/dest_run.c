@@ -276,13 +276,76 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	return 0;
 }
 
+/* Stop the receivers and drop the channels (not the listener). */
+static void close_channels(struct vmmig_dest *dst)
+{
+	pthread_mutex_lock(&dst->rp_lock);
+	dst->rp_chan = NULL;
+	pthread_mutex_unlock(&dst->rp_lock);
+	atomic_store(&dst->sh.abort, true);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		chan_shutdown(&dst->chan[i]);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
+		struct receiver *rv = &dst->rcv[i];
+
+		if (rv->running)
+			pthread_join(rv->thread, NULL);
+		rv->running = false;
+		wire_reader_free(rv->rd);
+		rv->rd = NULL;
+		dst->rx_closed += atomic_load(&dst->chan[i].rx_bytes);
+		atomic_store(&dst->chan[i].rx_bytes, 0);
+		chan_close(&dst->chan[i]);
+	}
+}
+
+static void set_status(struct vmmig_dest *dst, int status)
+{
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.status = status;
+	pthread_mutex_unlock(&dst->stats_lock);
+}
+
+/* The post-copy link broke: wait for the source to reconnect, tell it what
+ * is missing here, and go on. */
+static int recover(struct vmmig_dest *dst)
+{
+	struct receiver *rv0;
+	int ret;
+
+	vlog(&dst->log, VMMIG_LOG_WARN,
+	     "post-copy link lost (%s): waiting for the source",
+	     dst->fail.msg);
+	atomic_store(&dst->wd.armed, false);
+	set_status(dst, VMMIG_STATUS_POSTCOPY_PAUSED);
+	close_channels(dst);
+	failure_clear(&dst->fail);
+	atomic_store(&dst->sh.abort, false);
+	ret = dest_accept_all(dst, true);
+	rv0 = ret ? NULL : main_receiver(dst);
+	if (!ret)
+		ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
+	if (ret) {
+		dest_fail(dst, ret, "post-copy recovery: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	watchdog_arm(&dst->wd);
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.status = VMMIG_STATUS_POSTCOPY;
+	dst->st.postcopy_recoveries++;
+	pthread_mutex_unlock(&dst->stats_lock);
+	vlog(&dst->log, VMMIG_LOG_INFO, "post-copy link restored");
+	return 0;
+}
+
 static int migrate(struct vmmig_dest *dst)
 {
 	struct receiver *rv0;
 	int verified = -1;
 	int ret;
 
-	ret = dest_accept_all(dst);
+	ret = dest_accept_all(dst, false);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&dst->stats_lock);
@@ -291,6 +354,14 @@ static int migrate(struct vmmig_dest *dst)
 	dst->st.channels = dst->nchan;
 	pthread_mutex_unlock(&dst->stats_lock);
 	ret = receive_all(dst);
+	/* After the post-copy switch a broken link pauses: the guest waits on
+	 * its faults while the source reconnects. */
+	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
+	       failure_is_link(&dst->fail)) {
+		ret = recover(dst);
+		if (!ret)
+			ret = receive_all(dst);
+	}
 	if (!ret)
 		ret = finish(dst, &verified);
 	rv0 = main_receiver(dst);
@@ -342,20 +413,8 @@ void *dest_main(void *arg)
 	}
 	watchdog_stop(&dst->wd);
 	dest_abort_io(dst);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
-		struct receiver *rv = &dst->rcv[i];
-
-		if (rv->running)
-			pthread_join(rv->thread, NULL);
-		rv->running = false;
-	}
-	uint64_t rx = 0;
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
-		rx += atomic_load(&dst->chan[i].rx_bytes);
-		wire_reader_free(dst->rcv[i].rd);
-		dst->rcv[i].rd = NULL;
-		chan_close(&dst->chan[i]);
-	}
+	close_channels(dst);
+	uint64_t rx = dst->rx_closed;
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
 	dst->st.transferred_bytes = rx;

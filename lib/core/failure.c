@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,4 +56,27 @@ int failure_code(struct failure *f)
 	code = f->code;
 	pthread_mutex_unlock(&f->lock);
 	return code;
+}
+
+void failure_clear(struct failure *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->code = 0;
+	f->from_peer = false;
+	f->msg[0] = '\0';
+	pthread_mutex_unlock(&f->lock);
+}
+
+bool failure_is_link(struct failure *f)
+{
+	bool link;
+
+	pthread_mutex_lock(&f->lock);
+	link = !f->from_peer &&
+	       (f->code == -ECONNRESET || f->code == -EPIPE ||
+		f->code == -ETIMEDOUT || f->code == -ECONNREFUSED ||
+		f->code == -ECONNABORTED || f->code == -EHOSTUNREACH ||
+		f->code == -ENETUNREACH);
+	pthread_mutex_unlock(&f->lock);
+	return link;
 }

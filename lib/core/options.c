@@ -23,6 +23,8 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 					  INT64_C(1) << 36, 0 },
 	[VMMIG_OPT_IO_TIMEOUT_MS] = { "io_timeout_ms", 100, 3600000, 10000 },
 	[VMMIG_OPT_VERIFY] = { "verify", 0, 1, 0 },
+	[VMMIG_OPT_RECOVERY_TIMEOUT_MS] = { "recovery_timeout_ms", 0, 3600000,
+					    30000 },
 };
 
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,

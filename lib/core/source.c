@@ -280,13 +280,9 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 	full = src->st;
 	pthread_mutex_unlock(&src->stats_lock);
 	counters_fill(&src->cnt, &full);
-	if (full.status != VMMIG_STATUS_NONE &&
-	    full.status < VMMIG_STATUS_COMPLETED) {
+	if (status_live(full.status)) {
 		full.total_time_us = now_us() - src->t_start;
-		full.transferred_bytes = 0;
-		for (unsigned i = 0; i < src->nchan; i++)
-			full.transferred_bytes +=
-				atomic_load(&src->chan[i].tx_bytes);
+		full.transferred_bytes = tx_bytes(src);
 	}
 	ret = stats_copy_out(&full, st);
 	return ret;

@@ -76,9 +76,11 @@ struct vmmig_source {
 	uint64_t *req_page;
 	unsigned req_head, req_tail, req_cap; /* ring, under lock */
 	_Atomic uint64_t hint;   /* region << 48 | bitmap word of last fault */
+	bool urgent_quit;        /* under lock */
 	bool done;               /* DONE received (under lock) */
 	struct wire_done done_info;
 	uint64_t postcopy_served;/* pages sent because a vCPU waited */
+	uint64_t tx_closed;      /* bytes of channels closed by a recovery */
 
 	/* statistics: fields under stats_lock, page counters atomic */
 	pthread_mutex_t stats_lock;
@@ -93,6 +95,8 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
+int connect_all(struct vmmig_source *src);
+int handshake(struct vmmig_source *src, uint16_t flags);
 int sync_into(struct vmmig_source *src, uint64_t **bm);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
 

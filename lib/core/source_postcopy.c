@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source.h"
 
@@ -140,7 +141,7 @@ static void *urgent_main(void *arg)
 		int ret = 0;
 
 		pthread_mutex_lock(&src->lock);
-		while (src->req_head == src->req_tail && !src->quit &&
+		while (src->req_head == src->req_tail && !src->urgent_quit &&
 		       !atomic_load(&src->sh.abort))
 			pthread_cond_wait(&src->cond, &src->lock);
 		if (src->req_head == src->req_tail) {
@@ -264,19 +265,22 @@ static int start_urgent(struct vmmig_source *src)
 		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
 	};
 	struct sender *s = &src->snd[src->ndata];
-	int ret;
+	int ret = 0;
 
 	s->src = src;
 	s->c = &src->chan[src->ndata];
 	/* A vCPU waits for these pages: they must not queue behind the
 	 * background stream's share of the bandwidth cap. */
 	s->c->uncapped = true;
-	ret = enc_ctx_new(&ec, &s->enc);
-	if (!ret)
-		ret = wire_batch_init(&s->batch);
-	if (ret)
-		return ret;
+	if (!s->enc) {
+		ret = enc_ctx_new(&ec, &s->enc);
+		if (!ret)
+			ret = wire_batch_init(&s->batch);
+		if (ret)
+			return ret;
+	}
 	wire_batch_begin(&s->batch, src->regions.r[0].id);
+	src->urgent_quit = false;
 	ret = -pthread_create(&s->thread, NULL, urgent_main, s);
 	s->running = ret == 0;
 	return ret;
@@ -290,11 +294,127 @@ static void stop_urgent(struct vmmig_source *src)
 		return;
 	pthread_mutex_lock(&src->lock);
 	src->req_head = src->req_tail; /* all pages went out already */
-	src->quit = true;
+	src->urgent_quit = true;
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
 	pthread_join(s->thread, NULL);
 	s->running = false;
+}
+
+/* Send every pending page, END, and wait for DONE. */
+static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
+			  unsigned nblobs)
+{
+	int ret = start_urgent(src);
+
+	if (!ret)
+		ret = senders_run(src, JOB_POSTCOPY);
+	stop_urgent(src);
+	if (!ret)
+		ret = send_end(src, end, nblobs);
+	if (!ret)
+		ret = wait_done(src);
+	return ret;
+}
+
+/* The destination's list of pages it still misses, after a reconnect:
+ * pages lost in flight become pending again. */
+static int receive_missing(struct vmmig_source *src)
+{
+	char err[WIRE_ERRLEN];
+
+	for (;;) {
+		const uint8_t *p;
+		struct wire_discard d;
+		struct wire_hdr h;
+		unsigned ri;
+		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
+
+		if (ret)
+			return ret;
+		if (h.type == WIRE_RESUMED)
+			return 0;
+		if (h.type != WIRE_DISCARD)
+			return -EPROTO;
+		ret = wire_discard_unpack(p, h.len, &d, err, sizeof(err));
+		if (ret)
+			return ret;
+		for (ri = 0; ri < src->regions.n; ri++)
+			if (src->regions.r[ri].id == d.region_id)
+				break;
+		if (ri == src->regions.n ||
+		    d.first_word + d.nwords >
+			    (src->regions.r[ri].npages + 63) / 64)
+			return -EPROTO;
+		for (uint32_t i = 0; i < d.nwords; i++) {
+			uint64_t w;
+
+			memcpy(&w, p + WIRE_DISCARD_HEAD + 8 * i, 8);
+			src->send_bm[ri][d.first_word + i] |= w;
+		}
+	}
+}
+
+/*
+ * The link broke after the switch. Nothing is lost: the destination's
+ * guest waits on its faults, this guest stays paused. Reconnect with the
+ * same UUID until the recovery timeout, learn what the destination still
+ * misses, and carry on.
+ */
+static int postcopy_recover(struct vmmig_source *src)
+{
+	uint64_t deadline = now_us() +
+		(uint64_t)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+	int ret;
+
+	vlog(&src->log, VMMIG_LOG_WARN,
+	     "post-copy link lost (%s): reconnecting", src->fail.msg);
+	atomic_store(&src->wd.armed, false);
+	rp_stop(src);
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.status = VMMIG_STATUS_POSTCOPY_PAUSED;
+	pthread_mutex_unlock(&src->stats_lock);
+	do {
+		for (unsigned i = 0; i < src->nchan; i++) {
+			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
+							  0);
+			chan_close(&src->chan[i]);
+		}
+		failure_clear(&src->fail);
+		atomic_store(&src->sh.abort, false);
+		ret = connect_all(src);
+		if (!ret)
+			ret = handshake(src, WIRE_HELLO_RESUME);
+		if (!ret)
+			ret = receive_missing(src);
+		if (!ret)
+			break;
+		usleep(50000);
+	} while (now_us() < deadline);
+	if (ret)
+		return ret;
+	failure_clear(&src->fail);
+	/* Page counts in END are per connection. */
+	for (unsigned i = 0; i < src->nchan; i++) {
+		src->snd[i].pages_sent = 0;
+		if (src->snd[i].batch.payload)
+			wire_batch_begin(&src->snd[i].batch,
+					 src->snd[i].batch.region_id);
+	}
+	pthread_mutex_lock(&src->lock);
+	src->acked = true; /* the rp thread goes on reading REQ and DONE */
+	src->req_head = src->req_tail;
+	pthread_mutex_unlock(&src->lock);
+	ret = rp_start(src);
+	if (ret)
+		return ret;
+	watchdog_arm(&src->wd);
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.status = VMMIG_STATUS_POSTCOPY;
+	src->st.postcopy_recoveries++;
+	pthread_mutex_unlock(&src->stats_lock);
+	vlog(&src->log, VMMIG_LOG_INFO, "post-copy link restored");
+	return 0;
 }
 
 /* The switch: everything from pause to the destination's ACK. */
@@ -379,21 +499,21 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	/* The destination dropped its copies: no more deltas against them. */
 	for (unsigned i = 0; i < src->ndata; i++)
 		enc_ctx_drop_cache(src->snd[i].enc);
-	ret = start_urgent(src);
-	if (!ret)
-		ret = senders_run(src, JOB_POSTCOPY);
-	stop_urgent(src);
-	if (ret)
-		return ret;
 	if (src->opt.v[VMMIG_OPT_VERIFY]) {
 		/* The paused guest's memory is frozen: hashing it now costs
 		 * no downtime. */
 		end.flags |= WIRE_END_HASH;
 		end.mem_hash = regions_sum_hash(&src->regions);
 	}
-	ret = send_end(src, &end, nblobs);
-	if (!ret)
-		ret = wait_done(src);
+	for (;;) {
+		ret = postcopy_phase(src, &end, nblobs);
+		if (!ret || !src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
+		    !failure_is_link(&src->fail))
+			break;
+		ret = postcopy_recover(src);
+		if (ret)
+			break;
+	}
 	if (ret) {
 		source_fail(src, ret, "finishing post-copy: %s",
 			    vmmig_strerror(ret));

@@ -51,10 +51,11 @@ static void watchdog_fire(void *arg)
 		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
-static int handshake(struct vmmig_source *src)
+int handshake(struct vmmig_source *src, uint16_t flags)
 {
 	struct wire_region regs[WIRE_MAX_REGIONS];
 	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+				.flags = flags,
 				.nchannels = (uint16_t)src->nchan,
 				.page_size = VMMIG_PAGE_SIZE,
 				.nregions = src->regions.n };
@@ -116,8 +117,10 @@ static int handshake(struct vmmig_source *src)
 				ret = failure_code(&src->fail);
 			}
 		}
-		if (i == 0 && !ret)
+		if (i == 0 && !ret) {
+			wire_reader_free(src->rp_reader);
 			src->rp_reader = rd;
+		}
 		else
 			wire_reader_free(rd);
 		if (ret) {
@@ -129,7 +132,7 @@ static int handshake(struct vmmig_source *src)
 	return 0;
 }
 
-static int connect_all(struct vmmig_source *src)
+int connect_all(struct vmmig_source *src)
 {
 	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
@@ -149,7 +152,7 @@ static int connect_all(struct vmmig_source *src)
 
 uint64_t tx_bytes(struct vmmig_source *src)
 {
-	uint64_t sum = 0;
+	uint64_t sum = src->tx_closed;
 
 	for (unsigned i = 0; i < src->nchan; i++)
 		sum += atomic_load(&src->chan[i].tx_bytes);
@@ -421,7 +424,7 @@ static int migrate(struct vmmig_source *src)
 	ret = connect_all(src);
 	if (ret)
 		return ret;
-	ret = handshake(src);
+	ret = handshake(src, 0);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&src->stats_lock);
@@ -503,7 +506,10 @@ void *source_main(void *arg)
 	senders_stop(src);
 	rp_stop(src);
 	vmmig_tracker_stop(src->tracker);
-	if (ret && src->paused && src->ops->resume) {
+	/* After a post-copy switch the destination runs the guest: resuming
+	 * here would run it twice. The source keeps it paused, with the only
+	 * copy of the pages that never arrived. */
+	if (ret && src->paused && !src->postcopy && src->ops->resume) {
 		int r2 = src->ops->resume(src->opaque);
 
 		if (r2)

@@ -18,6 +18,7 @@ VMMIG_API const char *vmmig_status_name(int status)
 		[VMMIG_STATUS_COMPLETED] = "completed",
 		[VMMIG_STATUS_FAILED] = "failed",
 		[VMMIG_STATUS_CANCELLED] = "cancelled",
+		[VMMIG_STATUS_POSTCOPY_PAUSED] = "postcopy-paused",
 	};
 
 	if (status < 0 || (size_t)status >= ARRAY_SIZE(names))
@@ -135,10 +136,10 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		",\"postcopy_faults\":%" PRIu64
 		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
-		"}",
+		",\"postcopy_recoveries\":%" PRIu64 "}",
 		st->postcopy_faults, st->fault_latency_p50_us,
 		st->fault_latency_p99_us, st->precopy_bytes,
-		st->postcopy_bytes);
+		st->postcopy_bytes, st->postcopy_recoveries);
 	if (j.overflow) {
 		buf[len - 1] = '\0';
 		return -ENOSPC;

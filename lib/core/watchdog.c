@@ -14,7 +14,6 @@ static void *watchdog_main(void *arg)
 {
 	struct watchdog *w = arg;
 	struct timespec ts;
-	bool fired = false;
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
@@ -25,11 +24,12 @@ static void *watchdog_main(void *arg)
 			ts.tv_nsec -= 1000000000;
 		}
 		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
-		if (w->stop || fired || !atomic_load(&w->armed))
+		if (w->stop || !atomic_load(&w->armed))
 			continue;
 		uint64_t last = atomic_load(&w->sh->last_progress_us);
 		if (now_us() - last > (uint64_t)w->timeout_us) {
-			fired = true;
+			/* Once per arming: a recovery arms it again. */
+			atomic_store(&w->armed, false);
 			pthread_mutex_unlock(&w->lock);
 			w->fire(w->arg);
 			pthread_mutex_lock(&w->lock);
@@ -74,4 +74,10 @@ void watchdog_stop(struct watchdog *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	w->running = false;
+}
+
+void watchdog_arm(struct watchdog *w)
+{
+	atomic_store(&w->sh->last_progress_us, now_us());
+	atomic_store(&w->armed, true);
 }

@@ -406,6 +406,7 @@ static int known_flags(uint16_t type)
 	case WIRE_POSTCOPY:
 	case WIRE_REQ:
 	case WIRE_DONE:
+	case WIRE_RESUMED:
 		return 0;
 	case WIRE_STATE:
 		return WIRE_STATE_LAST;

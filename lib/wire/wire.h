@@ -45,6 +45,9 @@ enum wire_type {
 	WIRE_POSTCOPY = 0x8052,  /* src->dst, channel 0: start the guest now */
 	WIRE_REQ = 0x8053,       /* dst->src: pages a vCPU is waiting for */
 	WIRE_DONE = 0x8054,      /* dst->src: every page is in place */
+	WIRE_RESUMED = 0x8055,   /* dst->src, channel 0, after a reconnect:
+				  * the DISCARD bitmaps of pages still missing
+				  * here are complete */
 };
 
 /* Page encodings inside a PAGES record. */
@@ -98,7 +101,7 @@ struct wire_region {
 struct wire_hello {
 	uint32_t magic;   /* WIRE_MAGIC */
 	uint16_t version; /* WIRE_VERSION */
-	uint16_t flags;   /* 0 */
+	uint16_t flags;   /* WIRE_HELLO_RESUME or 0 */
 	uint8_t uuid[16];
 	uint16_t channel; /* index of this channel */
 	uint16_t nchannels;
@@ -107,6 +110,9 @@ struct wire_hello {
 	uint32_t reserved;
 	/* followed by nregions x struct wire_region (24 bytes each) */
 };
+
+/* HELLO flag: reconnecting to a post-copy migration whose link broke. */
+#define WIRE_HELLO_RESUME 1u
 
 /* Encode: return payload bytes written, or -ENOSPC. */
 int wire_hello_pack(uint8_t *buf, size_t cap, const struct wire_hello *h,
@@ -165,6 +171,10 @@ struct wire_round {
 void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
 
 /* ---- post-copy payloads (postcopy_msgs.c) ---- */
+
+/* POSTCOPY: u32 flags, u32 reserved (0). */
+#define WIRE_POSTCOPY_SIZE 8
+#define WIRE_POSTCOPY_VERIFY 1u /* END will carry the page-sum hash */
 
 /* DISCARD: a run of the pending-page bitmap of one region. */
 #define WIRE_DISCARD_HEAD 16
