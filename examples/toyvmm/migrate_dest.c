@@ -30,6 +30,7 @@ static int check_header(struct toyvm *vm, const void *data, size_t len)
 		return -EPROTO;
 	}
 	vm->nvcpus = h.nvcpus;
+	vm->kind = h.kind;
 	vm->header_seen = true;
 	return 0;
 }
@@ -131,6 +132,9 @@ int migrate__dest(const struct opts *o)
 	r.st.struct_size = sizeof(r.st);
 	vmmig_dest_get_stats(dst, &r.st);
 	r.hb_start = ctx.hb_start;
+	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_REFRESH)
+		r.workload = (const char *[]){ "idle", "memwrite", "matmul",
+					      "refresh" }[vm.kind - WL_IDLE];
 	if (atomic_load(&ctx.started) && o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	r.hb_end = toyvm__heartbeat(&vm);

@@ -61,6 +61,7 @@ struct toyvm {
 	struct toy_shared *shared;   /* mem + TOY_SHARED_GPA */
 	unsigned nvcpus;             /* KVM vCPUs (software: 1 thread) */
 	bool header_seen;            /* dest: BLOB_HEADER loaded and valid */
+	uint32_t kind;               /* dest: the workload the header named */
 	atomic_bool paused;          /* guest stopped by pause() */
 	uint64_t hb_at_pause;        /* heartbeat when last paused */
 	bool verbose;
