@@ -14,6 +14,7 @@
 #define VMMIG_H
 
 #include <vmmig/common.h>
+#include <vmmig/pagesource.h>
 #include <vmmig/policy.h>
 #include <vmmig/session.h>
 #include <vmmig/stats.h>

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvmmig — page sources (destination side): where the contents of a page
+ * come from other than the migration stream, e.g. shared storage for
+ * cache-restore (DESIGN.md point 4).
+ *
+ * A page source is a versioned ops table plus private state the library
+ * allocates (priv_size bytes, zeroed). The caller submits fetches; each one
+ * completes exactly once through a done() callback. The built-in storage
+ * backend uses this same interface, and so can an embedder's own source
+ * (a snapshot file, a peer, ...).
+ *
+ * Life cycle: new -> (backend-specific setup) -> start -> submit... -> stop
+ * -> free. Thread safety: submit() may be called from several threads at
+ * once, and stop() may run while other threads are blocked in submit();
+ * new/start/free are called by one thread, with no submit() in progress
+ * for free().
+ */
+#ifndef VMMIG_PAGESOURCE_H
+#define VMMIG_PAGESOURCE_H
+
+#include <vmmig/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMMIG_PAGE_SOURCE_OPS_VERSION 1
+
+/**
+ * vmmig_page_hash() - the hash a restorable page is checked against:
+ * vmmig_hash64 of the VMMIG_PAGE_SIZE bytes at @page with a fixed seed. The
+ * source computes it from guest memory when it sends a hint; the destination
+ * compares it with what it read. Same value on every host. Thread-safe.
+ */
+VMMIG_API uint64_t vmmig_page_hash(const void *page);
+
+/* One page to fetch. Owned by the caller, who must keep it (and buf) alive
+ * and untouched from submit() until its done() call. */
+struct vmmig_page_fetch {
+	uint32_t region_id;
+	uint64_t page;      /* page index in the region (informational for backends) */
+	uint64_t object_id; /* storage object the page comes from */
+	uint64_t offset;    /* byte offset of the page in that object */
+	uint64_t hash;      /* expected vmmig_page_hash() of the contents */
+	void *buf;          /* VMMIG_PAGE_SIZE bytes to fill */
+	void *cookie;       /* the caller's */
+};
+
+/**
+ * vmmig_page_fetch_done_fn - called exactly once per accepted fetch, from a
+ * backend thread (or, for a fetch cancelled by stop() while its submit()
+ * was still blocked, from the thread in submit()). @status:
+ *   0           buf filled, hash verified
+ *   -EBADMSG    contents differ from the hash (buf holds what was read)
+ *   -ENOENT     object unknown or cannot be opened
+ *   -EIO        short read (e.g. past the end of the object) or I/O error
+ *   -ECANCELED  stopped before it ran
+ * After the call the backend no longer touches @f or its buf. Calls may
+ * come from several threads; the callback must be thread-safe and should
+ * be quick (it runs on the backend's I/O thread).
+ */
+typedef void (*vmmig_page_fetch_done_fn)(void *ctx, struct vmmig_page_fetch *f,
+					 int status);
+
+struct vmmig_page_source_ops {
+	uint32_t version;   /* VMMIG_PAGE_SOURCE_OPS_VERSION */
+	const char *name;
+	size_t priv_size;   /* bytes of private state the library allocates */
+	/* Optional. Called once by vmmig_page_source_new(); on failure
+	 * destroy() is still called. */
+	int (*init)(void *priv, const void *config);
+	/* Start the backend's threads; done(ctx, ...) reports completions. */
+	int (*start)(void *priv, vmmig_page_fetch_done_fn done, void *ctx);
+	/* Accept @n fetches: return 0, and each gets exactly one done() call;
+	 * or -errno, and none was accepted (no done() call). May block for
+	 * backpressure; a stop() meanwhile must unblock it. Thread-safe. */
+	int (*submit)(void *priv, struct vmmig_page_fetch *const *f, unsigned n);
+	/* Complete everything submitted (run it or cancel it with
+	 * -ECANCELED), wait for the done() calls to return, end the threads.
+	 * Called at most once, only after a successful start(). */
+	void (*stop)(void *priv);
+	/* Optional: release what init() and the setup calls acquired. */
+	void (*destroy)(void *priv);
+};
+
+struct vmmig_page_source;
+
+/**
+ * vmmig_page_source_new() - create a page source from @ops, which must
+ * outlive it; @config is passed to ops->init(). Return 0 with *@out set,
+ * -EINVAL (NULL out, ops missing start/submit/stop/name, unknown version),
+ * -ENOMEM, or init()'s error.
+ */
+VMMIG_API int vmmig_page_source_new(const struct vmmig_page_source_ops *ops,
+				    const void *config,
+				    struct vmmig_page_source **out);
+/**
+ * vmmig_page_source_free() - stop the source if it is running, then destroy
+ * it. NULL is a no-op.
+ */
+VMMIG_API void vmmig_page_source_free(struct vmmig_page_source *ps);
+/** vmmig_page_source_priv() - the backend's private state (NULL if @ps is). */
+VMMIG_API void *vmmig_page_source_priv(struct vmmig_page_source *ps);
+/** vmmig_page_source_name() - ops->name (NULL if @ps is NULL). */
+VMMIG_API const char *vmmig_page_source_name(const struct vmmig_page_source *ps);
+/**
+ * vmmig_page_source_start() - start the source; @done(@ctx, ...) will report
+ * every fetch. Return 0, -EINVAL (NULL @ps or @done), -EBUSY (already
+ * started, even if stopped since), or the backend's error.
+ */
+VMMIG_API int vmmig_page_source_start(struct vmmig_page_source *ps,
+				      vmmig_page_fetch_done_fn done, void *ctx);
+/**
+ * vmmig_page_source_submit() - hand @n fetches to the source. Return 0: each
+ * will complete through done() exactly once. On error none was accepted:
+ * -EINVAL (NULL @ps/@f, a NULL fetch or buf, not started), -ESHUTDOWN
+ * (stopped), or the backend's error. @n == 0 returns 0. May block while the
+ * backend's queue is full. Thread-safe.
+ */
+VMMIG_API int vmmig_page_source_submit(struct vmmig_page_source *ps,
+				       struct vmmig_page_fetch *const *f,
+				       unsigned n);
+/**
+ * vmmig_page_source_stop() - finish or cancel everything submitted and end
+ * the backend's threads; when it returns, every done() call has returned.
+ * Later submits fail with -ESHUTDOWN. Idempotent; no-op if never started.
+ */
+VMMIG_API void vmmig_page_source_stop(struct vmmig_page_source *ps);
+
+/* ---- built-in: shared storage (files on a SAN/NFS mount, read with
+ * io_uring by one thread of its own, so reads overlap with the network) ---- */
+
+#define VMMIG_STORAGE_DEFAULT_QD 128
+#define VMMIG_STORAGE_MAX_QD 4096
+
+struct vmmig_storage_config {
+	unsigned queue_depth; /* reads in flight; 0 = default 128, at most
+			       * VMMIG_STORAGE_MAX_QD (else -ERANGE) */
+	int direct;           /* 1: O_DIRECT (bypass the page cache); then every
+			       * fetch's buf and offset must be 4096-aligned
+			       * (submit() fails with -EINVAL otherwise) */
+};
+
+/**
+ * vmmig_page_source_new_storage() - the shared-storage page source, named
+ * "storage". @cfg may be NULL (defaults). Submitting blocks while more than
+ * 4 x queue_depth fetches wait for a read slot. Return 0, -ERANGE, -ENOMEM.
+ */
+VMMIG_API int vmmig_page_source_new_storage(const struct vmmig_storage_config *cfg,
+					    struct vmmig_page_source **out);
+/**
+ * vmmig_storage_add_object() - map a storage object id to a path on this host
+ * (mount points differ between hosts). Before start. The file is opened
+ * lazily on first use (O_RDONLY|O_CLOEXEC, plus O_DIRECT in direct mode);
+ * if that fails its fetches complete with -ENOENT. Return 0, -EINVAL (not
+ * a storage source, NULL/empty path), -EBUSY (already started), -EEXIST
+ * (id already mapped), -ENOMEM.
+ */
+VMMIG_API int vmmig_storage_add_object(struct vmmig_page_source *ps,
+				       uint64_t object_id, const char *path);
+/**
+ * vmmig_storage_add_object_fd() - ... or to an already open, readable @fd
+ * (borrowed, must outlive the source; used as is, so open it with O_DIRECT
+ * yourself if you want direct reads). Same returns, -EBADF for fd < 0.
+ */
+VMMIG_API int vmmig_storage_add_object_fd(struct vmmig_page_source *ps,
+					  uint64_t object_id, int fd);
+
+struct vmmig_storage_stats {
+	uint32_t struct_size;     /* caller sets sizeof */
+	uint64_t pages_ok;        /* read and verified */
+	uint64_t pages_mismatch;  /* -EBADMSG */
+	uint64_t pages_failed;    /* -ENOENT and -EIO (not cancelled ones) */
+	uint64_t bytes_read;      /* bytes the reads returned */
+	uint64_t open_failures;   /* objects (unknown ids included) that could
+				   * not be opened, once per object */
+	uint32_t queue_depth;     /* configured */
+	uint32_t max_in_flight;   /* most reads in flight at once */
+	uint64_t busy_us;         /* time with >= 1 read in flight */
+};
+/**
+ * vmmig_storage_get_stats() - copy the storage source's counters into @st
+ * (up to st->struct_size bytes). Thread-safe, any time after new. Return 0,
+ * -EINVAL (not a storage source, NULL @st, struct_size too small for
+ * struct_size itself).
+ */
+VMMIG_API int vmmig_storage_get_stats(struct vmmig_page_source *ps,
+				      struct vmmig_storage_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMMIG_PAGESOURCE_H */
