@@ -145,7 +145,11 @@ struct vmmig_storage_config {
 /**
  * vmmig_page_source_new_storage() - the shared-storage page source, named
  * "storage". @cfg may be NULL (defaults). Submitting blocks while more than
- * 4 x queue_depth fetches wait for a read slot. Return 0, -ERANGE, -ENOMEM.
+ * 4 x queue_depth fetches wait for a read slot; a submit() from inside a
+ * done() callback (the I/O thread) never blocks: it fails with -EDEADLK
+ * when the queue lacks room for all its fetches. stop() cancels what is
+ * still queued and waits for the reads in flight. Return 0, -ERANGE,
+ * -ENOMEM, -EINVAL (NULL @out).
  */
 VMMIG_API int vmmig_page_source_new_storage(const struct vmmig_storage_config *cfg,
 					    struct vmmig_page_source **out);
