@@ -80,14 +80,12 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 						 buf, (size_t)len);
 	}
 	free(buf);
-	if (ret) {
-		source_fail(src, ret, "sending handshake: %s",
-			    vmmig_strerror(ret));
-		return ret;
-	}
+	/* A destination that refuses channel 0 closes the others: read its
+	 * reason on channel 0 before reporting a failed send elsewhere. */
+	int send_err = ret;
 	/* Every channel answers HELLO_ACK; channel 0's reader then carries on
 	 * as the return path. */
-	for (unsigned i = 0; i < src->nchan; i++) {
+	for (unsigned i = 0; i < (send_err ? 1u : src->nchan); i++) {
 		struct wire_reader *rd;
 		const uint8_t *payload;
 		struct wire_status ws;
@@ -129,7 +127,10 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 			return ret;
 		}
 	}
-	return 0;
+	if (send_err)
+		source_fail(src, send_err, "sending handshake: %s",
+			    vmmig_strerror(send_err));
+	return send_err;
 }
 
 int connect_all(struct vmmig_source *src)

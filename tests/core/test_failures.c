@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "e2e.h"
+#include "proxy.h"
 #include "testutil.h"
 #include "wire/wire.h"
 
@@ -282,114 +283,22 @@ START_TEST(region_mismatch)
 END_TEST
 
 /*
- * A proxy between source and destination that flips one bit of the stream
- * after @flip_at bytes: the destination must reject the record (CRC), tell
- * the source, and the source must resume with the destination's reason.
+ * A proxy flips one bit of the stream after 5 MiB: the destination must
+ * reject the record (CRC), tell the source, and the source must resume
+ * with the destination's reason.
  */
-struct proxy {
-	int lfd, port;
-	char target[300];
-	size_t flip_at;
-	pthread_t th;
-};
-
-static int tcp_connect_uri(const char *uri)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	const char *colon = strrchr(uri, ':');
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-struct pipe_arg {
-	int from, to;
-	size_t flip_at; /* SIZE_MAX: none */
-};
-
-static void *pump(void *arg)
-{
-	struct pipe_arg *p = arg;
-	static __thread uint8_t buf[65536];
-	size_t seen = 0;
-	ssize_t n;
-
-	while ((n = read(p->from, buf, sizeof(buf))) > 0) {
-		if (p->flip_at >= seen && p->flip_at < seen + (size_t)n)
-			buf[p->flip_at - seen] ^= 0x10;
-		seen += (size_t)n;
-		if (write(p->to, buf, (size_t)n) != n)
-			break;
-	}
-	shutdown(p->to, SHUT_WR);
-	shutdown(p->from, SHUT_RD);
-	return NULL;
-}
-
-/* One proxied connection; only the first channel gets the bit flip. */
-struct proxy_conn {
-	struct pipe_arg up, down;
-	pthread_t t_up, t_down;
-};
-
-static void *proxy_main(void *arg)
-{
-	struct proxy *px = arg;
-	struct proxy_conn conn[2];
-	int n = 0;
-
-	/* The source opens a data channel and the urgent channel. */
-	for (; n < 2; n++) {
-		int cfd = accept(px->lfd, NULL, NULL);
-		int dfd = cfd < 0 ? -1 : tcp_connect_uri(px->target);
-
-		if (cfd < 0 || dfd < 0)
-			break;
-		conn[n].up = (struct pipe_arg){ cfd, dfd,
-						n == 0 ? px->flip_at : SIZE_MAX };
-		conn[n].down = (struct pipe_arg){ dfd, cfd, SIZE_MAX };
-		pthread_create(&conn[n].t_up, NULL, pump, &conn[n].up);
-		pthread_create(&conn[n].t_down, NULL, pump, &conn[n].down);
-	}
-	for (int i = 0; i < n; i++) {
-		pthread_join(conn[i].t_up, NULL);
-		pthread_join(conn[i].t_down, NULL);
-		close(conn[i].up.from);
-		close(conn[i].up.to);
-	}
-	return NULL;
-}
-
 START_TEST(corrupted_stream)
 {
 	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
 	struct dest_proc d;
 	struct proxy px;
 	struct src_ctx s;
-	char uri[64];
 
 	source_setup(&s, 0);
 	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
-	snprintf(px.target, sizeof(px.target), "%s", d.uri);
-	px.flip_at = 5u << 20; /* inside some page batch */
-	px.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(bind(px.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	listen(px.lfd, 4);
-	getsockname(px.lfd, (struct sockaddr *)&a, &len);
-	pthread_create(&px.th, NULL, proxy_main, &px);
-	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", ntohs(a.sin_port));
-
-	ck_assert_int_eq(vmmig_source_start(s.src, uri), 0);
+	ck_assert_int_eq(proxy_start(&px, d.uri, 5u << 20, SIZE_MAX), 0);
+	ck_assert_int_eq(vmmig_source_start(s.src, px.uri), 0);
 	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
 	ck_assert_msg(strstr(vmmig_source_error(s.src), "crc"),
 		      "error: %s", vmmig_source_error(s.src));
@@ -397,8 +306,7 @@ START_TEST(corrupted_stream)
 	ck_assert_int_ne(dest_reap(&d), 0);
 	ck_assert_int_eq(d.res->started, 0);
 	ck_assert_int_eq(d.res->ret, -EPROTO);
-	pthread_join(px.th, NULL);
-	close(px.lfd);
+	proxy_stop(&px);
 	dest_release(&d);
 	source_teardown(&s);
 }

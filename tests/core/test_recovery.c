@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Post-copy recovery: a proxy cuts the link at several points of the
+ * post-copy phase (early, middle, near the end). Both sides pause (the
+ * destination's vCPU waits on its faults), the source reconnects with the
+ * same UUID and the migration completes with every page: memory equal byte
+ * for byte and the page-sum hash verified. A cut before the switch instead
+ * fails the migration and the source guest runs on, untouched.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "e2e.h"
+#include "proxy.h"
+#include "testutil.h"
+
+#define GUEST_SIZE (64u << 20)
+
+static void run(size_t cut_at, bool hybrid, bool expect_ok)
+{
+	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
+				  .vcpu_reads_ms = 400 };
+	struct vmmig_postcopy_config pcc = {
+		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
+	struct vmmig_hybrid_config hc = { .precopy_rounds = 2 };
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	struct vmmig_policy *pol;
+	struct vmmig_source *src;
+	struct dest_proc d;
+	struct proxy px;
+	struct guest g;
+	int ret, dret;
+
+	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_RANDOM, true), 0);
+	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
+	if (hybrid)
+		ck_assert_int_eq(vmmig_policy_new_hybrid(&hc, &pol), 0);
+	else
+		ck_assert_int_eq(vmmig_policy_new_postcopy(&pcc, &pol), 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
+	ck_assert_int_eq(proxy_start(&px, d.uri, SIZE_MAX, cut_at), 0);
+	ck_assert_int_eq(vmmig_source_new(&src), 0);
+	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(src, &guest_source_ops, &g), 0);
+	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	ck_assert_int_eq(vmmig_source_set_policy(src, pol), 0);
+	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
+	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 100 << 20);
+	vmmig_source_set_option(src, VMMIG_OPT_IO_TIMEOUT_MS, 2000);
+	vmmig_source_set_option(src, VMMIG_OPT_RECOVERY_TIMEOUT_MS, 10000);
+	ck_assert_int_eq(guest_run(&g, 50), 0);
+
+	ck_assert_int_eq(vmmig_source_start(src, px.uri), 0);
+	ret = vmmig_source_wait(src);
+	dret = dest_reap(&d);
+	vmmig_source_get_stats(src, &st);
+	ck_assert_int_eq(atomic_load(&px.cuts) > 0, 1);
+	if (!expect_ok) {
+		/* Cut before the switch: a plain failure, the guest runs on
+		 * at the source with its memory untouched. */
+		ck_assert_msg(ret == -ECONNRESET || ret == -EPIPE ||
+				      ret == -ETIMEDOUT,
+			      "got %d (%s)", ret, vmmig_source_error(src));
+		ck_assert_int_eq(atomic_load(&g.pauses),
+				 atomic_load(&g.resumes));
+		uint64_t w = atomic_load(&g.writes);
+		for (int i = 0; i < 200 && atomic_load(&g.writes) == w; i++)
+			usleep(5000);
+		ck_assert_uint_gt(atomic_load(&g.writes), w);
+		guest_stop(&g);
+		ck_assert(memcmp(g.mem, g.shadow, GUEST_SIZE) == 0);
+		ck_assert_int_ne(dret, 0);
+		ck_assert_int_eq(d.res->started, 0);
+	} else {
+		ck_assert_msg(ret == 0, "source: %s (%s); destination: %s",
+			      vmmig_strerror(ret),
+			      vmmig_source_error(src) ? vmmig_source_error(src)
+						      : "",
+			      d.res->error);
+		ck_assert_int_eq(dret, 0);
+		ck_assert_uint_ge(st.postcopy_recoveries, 1);
+		ck_assert_uint_ge(d.res->st.postcopy_recoveries, 1);
+		ck_assert_int_eq(st.verified, 1);
+		ck_assert_int_eq(d.res->st.verified, 1);
+		ck_assert_uint_gt(d.res->vcpu_reads, 0);
+		ck_assert_msg(memcmp(g.mem, d.mem, GUEST_SIZE) == 0,
+			      "destination memory differs after recovery");
+		printf("cut at %zu MiB: %llu recoveries, %llu faults, "
+		       "p99 %llu us\n", cut_at >> 20,
+		       (unsigned long long)st.postcopy_recoveries,
+		       (unsigned long long)st.postcopy_faults,
+		       (unsigned long long)st.fault_latency_p99_us);
+	}
+	vmmig_source_free(src);
+	vmmig_policy_free(pol);
+	proxy_stop(&px);
+	vmmig_tracker_free(g.manual);
+	g.manual = NULL;
+	dest_release(&d);
+	guest_destroy(&g);
+}
+
+/* Channel 0 carries about 64 MiB after the switch (random memory). */
+START_TEST(cut_early)
+{
+	run(2u << 20, false, true);
+}
+END_TEST
+
+START_TEST(cut_middle)
+{
+	run(30u << 20, false, true);
+}
+END_TEST
+
+START_TEST(cut_near_end)
+{
+	run(60u << 20, false, true);
+}
+END_TEST
+
+START_TEST(cut_before_switch)
+{
+	/* hybrid: two full pre-copy rounds (>= 64 MiB) before the switch */
+	run(8u << 20, true, false);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("recovery");
+	TCase *tc = tcase_create("postcopy-recovery");
+
+	signal(SIGPIPE, SIG_IGN); /* the proxy writes into cut sockets */
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, cut_early);
+	tcase_add_test(tc, cut_middle);
+	tcase_add_test(tc, cut_near_end);
+	tcase_add_test(tc, cut_before_switch);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
