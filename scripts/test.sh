@@ -26,9 +26,10 @@ setup() {
 	fi
 }
 
-# run DIR: build quietly (the log on failure), then every suite.
+# run DIR: build quietly (the log on failure), then every suite. Called in
+# an || list, so errors are checked explicitly (set -e does not apply).
 run() {
-	local dir=$1 t0=$SECONDS
+	local dir=$1 t0=$SECONDS rc=0
 	echo "== build $dir"
 	if ! ninja -C "$dir" -j"$jobs" >"$dir/test-build.log" 2>&1; then
 		tail -n 60 "$dir/test-build.log"
@@ -37,19 +38,27 @@ run() {
 	fi
 	echo "== test $dir"
 	meson test -C "$dir" --no-rebuild --print-errorlogs \
-		--num-processes "$jobs"
-	echo "== $dir: $((SECONDS - t0)) s"
+		--num-processes "$jobs" || rc=1
+	echo "== $dir: $((SECONDS - t0)) s, $([ $rc = 0 ] && echo passed || echo FAILED)"
+	return $rc
 }
 
 ./scripts/install-deps.sh
 
+# Both builds run even if the first fails, so that one CI log shows all.
+status=0
 setup "$build" -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=none
-run "$build"
+run "$build" || status=1
 
 # Leak checks on; UBSan findings fail the test instead of only printing.
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 setup "$asan" -Dwerror=true -Dbuildtype=debugoptimized \
 	-Db_sanitize=address,undefined -Db_lundef=false
-run "$asan"
-echo "test.sh: all suites passed in both builds ($SECONDS s)"
+run "$asan" || status=1
+if [ $status = 0 ]; then
+	echo "test.sh: all suites passed in both builds ($SECONDS s)"
+else
+	echo "test.sh: FAILED ($SECONDS s)" >&2
+fi
+exit $status
