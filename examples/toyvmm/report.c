@@ -71,6 +71,7 @@ void report__print(const struct report *r)
 			       "%llu -> %llu\n",
 			       (unsigned long long)r->hb_done,
 			       (unsigned long long)r->hb_end);
+		fflush(stdout);
 		return;
 	}
 	printf("%s: migration completed: total %.1f ms, downtime %.2f ms, "
@@ -88,4 +89,5 @@ void report__print(const struct report *r)
 		printf("dest: guest resumed at heartbeat %llu, now %llu\n",
 		       (unsigned long long)r->hb_start,
 		       (unsigned long long)r->hb_end);
+	fflush(stdout); /* the demo's two processes share the terminal */
 }
