@@ -351,7 +351,7 @@ static int migrate(struct vmmig_dest *dst)
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.setup_time_us = now_us() - dst->t_start;
 	dst->st.status = VMMIG_STATUS_ACTIVE;
-	dst->st.channels = dst->nchan;
+	dst->st.channels = dst->nchan - 1; /* the last is the urgent one */
 	pthread_mutex_unlock(&dst->stats_lock);
 	ret = receive_all(dst);
 	/* After the post-copy switch a broken link pauses: the guest waits on

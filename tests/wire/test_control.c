@@ -89,7 +89,7 @@ static void m_zero(struct wire_hello *h, uint8_t *b, size_t *l)
 static void m_dup(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 40 + 24, 10); }
 static void m_flags(struct wire_hello *h, uint8_t *b, size_t *l)
-{ (void)h; (void)l; put_le16(b + 6, 1); }
+{ (void)h; (void)l; put_le16(b + 6, 2); } /* 1 is WIRE_HELLO_RESUME */
 
 START_TEST(hello_rejects)
 {
@@ -106,7 +106,7 @@ START_TEST(hello_rejects)
 	hello_bad(m_zero, "HELLO region 10 has size 0 (not a non-zero "
 		  "multiple of 4096)");
 	hello_bad(m_dup, "HELLO region id 10 appears twice");
-	hello_bad(m_flags, "HELLO has unknown flags 0x1 or reserved 0x0");
+	hello_bad(m_flags, "HELLO has unknown flags 0x2 or reserved 0x0");
 	ck_assert_int_eq(wire_hello_unpack(buf, 39, &(struct wire_hello){ 0 },
 					   rg, err, sizeof(err)), -EPROTO);
 }
