@@ -23,7 +23,7 @@ static const struct vmmig_dest_ops dest_ops = {
 	.start = on_start,
 };
 
-static int child_main(struct dest_child *d, size_t size, bool prefault,
+static int child_main(struct dest_child *d, size_t size, enum prefault pf,
 		      int wfd)
 {
 	struct dest_result *r = d->res;
@@ -39,10 +39,15 @@ static int child_main(struct dest_child *d, size_t size, bool prefault,
 		r->ret = -errno;
 		goto out;
 	}
-	if (prefault) {
+	if (pf != PREFAULT_NONE) {
 		double t0 = bench_now_s();
 
 		bench_prefault(mem, size);
+		if (pf == PREFAULT_KERNEL && (ret = bench_prefault_kernel(mem,
+									 size))) {
+			r->ret = ret;
+			goto out;
+		}
 		r->prefault_s = bench_now_s() - t0;
 	}
 	ret = vmmig_dest_new(&dst);
@@ -83,7 +88,7 @@ out:
 	return r->ret ? 1 : 0;
 }
 
-int dest_child_spawn(struct dest_child *d, size_t size, bool prefault)
+int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf)
 {
 	int pfd[2];
 	ssize_t n;
@@ -105,7 +110,7 @@ int dest_child_spawn(struct dest_child *d, size_t size, bool prefault)
 	}
 	if (d->pid == 0) {
 		close(pfd[0]);
-		_exit(child_main(d, size, prefault, pfd[1]));
+		_exit(child_main(d, size, pf, pfd[1]));
 	}
 	close(pfd[1]);
 	n = read(pfd[0], d->uri, sizeof(d->uri));

@@ -6,7 +6,6 @@
 #ifndef VMMIG_BENCH_DEST_H
 #define VMMIG_BENCH_DEST_H
 
-#include <stdbool.h>
 #include <sys/types.h>
 
 #include <vmmig/vmmig.h>
@@ -29,8 +28,14 @@ struct dest_child {
 	char uri[128];           /* where it listens */
 };
 
+enum prefault {
+	PREFAULT_NONE = 0,
+	PREFAULT_USER,   /* one user-space write per page */
+	PREFAULT_KERNEL, /* that, then one kernel write of each page */
+};
+
 /* Fork a destination for @size bytes; returns once it listens (or -errno). */
-int dest_child_spawn(struct dest_child *d, size_t size, bool prefault);
+int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf);
 /* Wait for the child to exit; returns its exit status (0: completed). */
 int dest_child_reap(struct dest_child *d);
 /* Kill (if still running) and unmap. */

@@ -191,13 +191,16 @@ int report_json(FILE *f, const struct bench_config *c,
 
 	fprintf(f, "{\"bench\": \"precopy_loopback\", \"size_mib\": %zu, "
 		   "\"guest_bytes\": %zu, \"fill\": \"%s\", \"channels\": %d, "
-		   "\"prefault\": %s, \"repeat\": %d, "
+		   "\"prefault\": %s, \"prefault_mode\": \"%s\", "
+		   "\"repeat\": %d, "
 		   "\"delta_cache_bytes\": %lld, \"source_fill_s\": %.3f, "
 		   "\"baseline\": {\"plain_tcp_bytes_per_s\": %.0f, "
 		   "\"plain_tcp_first_bytes_per_s\": %.0f, "
 		   "\"plain_tcp_last_bytes_per_s\": %.0f, \"bytes\": %zu}, ",
 		c->size >> 20, c->size, fill_name(c->fill), c->channels,
-		c->prefault ? "true" : "false", c->repeat,
+		c->prefault ? "true" : "false",
+		c->prefault == 2 ? "kernel" : c->prefault ? "user" : "none",
+		c->repeat,
 		(long long)c->delta_cache, c->fill_s, c->baseline_bps,
 		c->baseline_first_bps, c->baseline_last_bps,
 		c->baseline_bytes);

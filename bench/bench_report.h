@@ -17,7 +17,8 @@ struct bench_config {
 	size_t size;             /* guest memory, bytes */
 	enum bench_fill fill;
 	int channels;
-	bool prefault;           /* destination touched its memory first */
+	int prefault;            /* enum prefault: how the destination
+				  * touched its memory before listening */
 	int repeat;
 	int64_t delta_cache;     /* VMMIG_OPT_DELTA_CACHE_BYTES */
 	/* Plain loopback TCP in this run, before and after the migrations;

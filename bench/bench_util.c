@@ -105,3 +105,25 @@ void bench_prefault(uint8_t *mem, size_t size)
 	for (size_t off = 0; off < size; off += BENCH_PAGE)
 		((volatile uint8_t *)mem)[off] = 0;
 }
+
+int bench_prefault_kernel(uint8_t *mem, size_t size)
+{
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < size && !ret;) {
+		size_t n = size - off < (1u << 20) ? size - off : (1u << 20);
+		ssize_t got = read(fd, mem + off, n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			ret = got < 0 ? -errno : -EIO;
+		else
+			off += (size_t)got;
+	}
+	close(fd);
+	return ret;
+}

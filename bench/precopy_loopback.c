@@ -6,7 +6,7 @@
  * the rate against plain loopback TCP measured in the same run, as JSON.
  *
  *   precopy_loopback [--size MiB] [--fill random|half] [--channels N]
- *                    [--prefault] [--repeat N] [--json FILE]
+ *                    [--prefault[=user|kernel]] [--repeat N] [--json FILE]
  *                    [--baseline-mib N] [--delta-cache MiB]
  *
  * The guest is idle, so the default tracker (manual, never fed) and no-op
@@ -125,7 +125,7 @@ out:
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: precopy_loopback [--size MiB] [--fill random|half] "
-		   "[--channels N] [--prefault] [--repeat N] [--json FILE] "
+		   "[--channels N] [--prefault[=user|kernel]] [--repeat N] [--json FILE] "
 		   "[--baseline-mib N] [--delta-cache MiB]\n");
 }
 
@@ -136,7 +136,7 @@ static int parse(int argc, char **argv, struct bench_config *c,
 		{ "size", required_argument, NULL, 's' },
 		{ "fill", required_argument, NULL, 'f' },
 		{ "channels", required_argument, NULL, 'c' },
-		{ "prefault", no_argument, NULL, 'p' },
+		{ "prefault", optional_argument, NULL, 'p' },
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "baseline-mib", required_argument, NULL, 'b' },
@@ -151,7 +151,14 @@ static int parse(int argc, char **argv, struct bench_config *c,
 		switch (o) {
 		case 's': c->size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'c': c->channels = atoi(optarg); break;
-		case 'p': c->prefault = true; break;
+		case 'p':
+			if (!optarg || !strcmp(optarg, "user"))
+				c->prefault = PREFAULT_USER;
+			else if (!strcmp(optarg, "kernel"))
+				c->prefault = PREFAULT_KERNEL;
+			else
+				return -EINVAL;
+			break;
 		case 'r': c->repeat = atoi(optarg); break;
 		case 'j': *json = optarg; break;
 		case 'b': c->baseline_bytes = strtoull(optarg, NULL, 0) << 20;
