@@ -58,7 +58,8 @@ struct vmmig_page_fetch {
  *   -ECANCELED  stopped before it ran
  * After the call the backend no longer touches @f or its buf. Calls may
  * come from several threads; the callback must be thread-safe and should
- * be quick (it runs on the backend's I/O thread).
+ * be quick (it runs on the backend's I/O thread). It must not call stop()
+ * or free() of the same source (they wait for the backend's threads).
  */
 typedef void (*vmmig_page_fetch_done_fn)(void *ctx, struct vmmig_page_fetch *f,
 					 int status);
@@ -145,7 +146,7 @@ struct vmmig_storage_config {
 /**
  * vmmig_page_source_new_storage() - the shared-storage page source, named
  * "storage". @cfg may be NULL (defaults). Submitting blocks while more than
- * 4 x queue_depth fetches wait for a read slot; a submit() from inside a
+ * max(4 x queue_depth, 256) fetches wait for a read slot; a submit() from inside a
  * done() callback (the I/O thread) never blocks: it fails with -EDEADLK
  * when the queue lacks room for all its fetches. stop() cancels what is
  * still queued and waits for the reads in flight. Return 0, -ERANGE,

@@ -39,7 +39,7 @@ struct storage {
 	struct sobj *objs;      /* sorted by id from start() on */
 	unsigned nobjs, cap_objs;
 
-	/* Submission queue: a ring of fetch pointers, 4 x qd long. */
+	/* Submission queue: a ring of fetch pointers, max(4 x qd, 256) long. */
 	pthread_mutex_t lock;
 	pthread_cond_t work;    /* to the thread: queue not empty / stopping */
 	pthread_cond_t space;   /* to submitters: room in the queue / stopping */

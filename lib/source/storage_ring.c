@@ -136,14 +136,26 @@ static int obj_fd(struct storage *s, uint64_t id)
 	return o->state == OBJ_OPEN ? o->fd : -ENOENT;
 }
 
-static void prep_slot_read(struct storage *s, int idx)
+/* Queue the (rest of the) read of slot @idx; false if no SQE could be had
+ * (cannot happen while the ring is sized as it is, but never crash). */
+static bool prep_slot_read(struct storage *s, int idx)
 {
 	struct slot *sl = &s->slots[idx];
 	struct io_uring_sqe *sqe = get_sqe(s);
 
+	if (!sqe)
+		return false;
 	io_uring_prep_read(sqe, sl->fd, (char *)sl->f->buf + sl->got,
 			   VMMIG_PAGE_SIZE - sl->got, sl->f->offset + sl->got);
 	io_uring_sqe_set_data64(sqe, (uint64_t)idx + 1);
+	return true;
+}
+
+static void slot_put(struct storage *s, int idx)
+{
+	s->slots[idx].f = NULL;
+	s->slots[idx].next_free = s->free_slot;
+	s->free_slot = idx;
 }
 
 /* Start reads for @n fetches; the caller made sure slots are free. */
@@ -160,7 +172,11 @@ static void issue(struct storage *s, unsigned n)
 		}
 		s->free_slot = s->slots[idx].next_free;
 		s->slots[idx] = (struct slot){ .f = f, .fd = fd, .next_free = -1 };
-		prep_slot_read(s, idx);
+		if (!prep_slot_read(s, idx)) {
+			slot_put(s, idx);
+			finish(s, f, -EIO);
+			continue;
+		}
 		if (s->inflight++ == 0)
 			atomic_store(&s->busy_since_us, storage_now_us());
 		if (s->inflight > atomic_load(&s->max_inflight))
@@ -177,10 +193,9 @@ static void complete(struct storage *s, int idx, int res)
 	if (res > 0) {
 		atomic_fetch_add(&s->n_bytes, (uint64_t)res);
 		sl->got += (unsigned)res;
-		if (sl->got < VMMIG_PAGE_SIZE) {
-			prep_slot_read(s, idx); /* short: read the rest */
+		/* Short: read the rest (end of file then reads 0). */
+		if (sl->got < VMMIG_PAGE_SIZE && prep_slot_read(s, idx))
 			return;
-		}
 	}
 	if (sl->got < VMMIG_PAGE_SIZE)
 		status = -EIO; /* error, or end of file */
@@ -188,9 +203,7 @@ static void complete(struct storage *s, int idx, int res)
 		status = -EBADMSG;
 	else
 		status = 0;
-	sl->f = NULL;
-	sl->next_free = s->free_slot;
-	s->free_slot = idx;
+	slot_put(s, idx);
 	if (--s->inflight == 0) {
 		uint64_t since = atomic_exchange(&s->busy_since_us, 0);
 
@@ -242,12 +255,17 @@ void *storage_ring_main(void *arg)
 			s->take[i] = s->q[(s->qhead + i) % s->qcap];
 		s->qhead = (s->qhead + n) % s->qcap;
 		s->qcount -= n;
-		if (n)
+		/* Wake blocked submitters only once the queue is half empty,
+		 * so that they refill it in bulk instead of one wake-up (two
+		 * context switches) per page. */
+		if (n && (s->qcount <= s->qcap / 2 || cancel))
 			pthread_cond_broadcast(&s->space);
 		quit = cancel && !n && !s->inflight;
 		/* Nothing new to start: block in the ring until a read
-		 * completes or submit()/stop() writes the eventfd. */
-		if (!n && s->inflight)
+		 * completes, or, if there is room for more reads, until
+		 * submit()/stop() writes the eventfd. With every slot busy a
+		 * completion comes first anyway: no eventfd write needed. */
+		if (!n && s->inflight && (s->inflight < s->qd || cancel))
 			s->ring_sleeping = true;
 		pthread_mutex_unlock(&s->lock);
 		if (quit)

@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #define FILE_PAGES 256u
+#define QUEUE_ROOM 256u /* queued fetches at depth 1: max(4 x 1, 256) */
 
 static struct datafile df;
 
@@ -151,7 +152,7 @@ static void *bg_submit_all(void *arg)
 	return NULL;
 }
 
-/* Depth 1 (queue of 4) and one submit() of 4000: it blocks for room.
+/* Depth 1 (queue of 256) and one submit() of 4000: it blocks for room.
  * stop() meanwhile: every fetch completes exactly once, read or
  * cancelled, before stop() returns; later submits are refused. */
 START_TEST(stop_with_work_queued)
@@ -290,13 +291,14 @@ static void resubmit_done(void *ctx, struct vmmig_page_fetch *f, int status)
 
 	if (f == &rc->fs.f[0] && !atomic_exchange(&rc->resubmitted, 1)) {
 		struct vmmig_page_fetch *again = &rc->fs.f[1];
-		struct vmmig_page_fetch *big[5] = { again, again, again,
-						    again, again };
+		struct vmmig_page_fetch *big[QUEUE_ROOM + 1];
 
-		/* Queue of 4 (depth 1): waiting for room would wait for
-		 * this very thread. */
+		/* More than the queue holds: waiting for room would wait
+		 * for this very thread. */
+		for (unsigned i = 0; i <= QUEUE_ROOM; i++)
+			big[i] = again;
 		atomic_store(&rc->big_ret,
-			     vmmig_page_source_submit(rc->ps, big, 5));
+			     vmmig_page_source_submit(rc->ps, big, QUEUE_ROOM + 1));
 		atomic_store(&rc->resubmit_ret,
 			     vmmig_page_source_submit(rc->ps, &again, 1));
 	}
