@@ -13,7 +13,11 @@
 struct opts {
 	const char *connect;     /* source: destination address */
 	const char *listen;      /* dest: address to listen on */
-	const char *mode;        /* precopy (others: not supported yet) */
+	const char *mode;        /* as given, e.g. "hybrid:3" */
+	int mode_kind;           /* enum vmmig_mode */
+	bool pc_now;             /* postcopy: no first pre-copy pass */
+	uint32_t hybrid_rounds;  /* 0: library default */
+	uint32_t ad_low, ad_high, ad_cap; /* adaptive: per-mille; 0 default */
 	const char *workload;    /* as given, e.g. "memwrite:64" */
 	bool workload_given;     /* --workload was on the command line */
 	uint32_t kind, arg;      /* parsed workload */
@@ -28,6 +32,9 @@ struct opts {
 	uint64_t delta_cache;    /* bytes; 0 = off */
 	int64_t downtime_ms;     /* -1: library default */
 	int64_t max_rounds;      /* -1: library default */
+	int64_t recovery_ms;     /* post-copy link recovery; -1: default */
+	int64_t io_timeout_ms;   /* silent peer; -1: library default */
+	bool no_verify;          /* source: skip the memory hash */
 	uint64_t bandwidth;      /* bytes/s; 0 = unlimited */
 	unsigned warmup_ms;      /* source: run before migrating */
 	unsigned run_after_ms;   /* keep the guest running this long after */
@@ -35,6 +42,10 @@ struct opts {
 	bool verbose;
 	const char *tracker;      /* source: dirty tracker preference */
 };
+
+/* mode.c: --mode and the policy it stands for (NULL for precopy). */
+int mode__parse(struct opts *o, const char *m);
+int mode__policy(const struct opts *o, struct vmmig_policy **out);
 
 /* main.c */
 int cli__parse(struct opts *o, int argc, char **argv, int first);
@@ -66,6 +77,7 @@ struct report {
 	const char *role;        /* "source" / "dest" */
 	const char *backend;
 	const char *workload;
+	const char *mode;        /* --mode as given ("-" on the destination) */
 	int result;              /* vmmig_*_wait() */
 	const char *error;       /* library's text, or NULL */
 	uint64_t hb_pause;       /* source: heartbeat when paused */

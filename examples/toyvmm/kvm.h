@@ -39,6 +39,9 @@ struct kvm_vm {
 	struct kvm_vcpu vcpus[KVM_MAX_VCPUS];
 	atomic_uint throttle;       /* percent of time the vCPUs sleep */
 	struct vmmig_tracker *ring_tracker; /* for DIRTY_RING_FULL exits */
+	void (*first_run)(void *opaque); /* vCPU 0, once, before KVM_RUN */
+	void *first_run_opaque;     /* its argument (the struct toyvm) */
+	atomic_bool first_run_done; /* first_run() was called */
 };
 
 /* vm.c */

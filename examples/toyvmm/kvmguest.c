@@ -23,6 +23,8 @@ static int kg_create(struct toyvm *tv, bool boot)
 	if (!vm)
 		return -ENOMEM;
 	tv->backend = vm;
+	vm->first_run = toyvm__note_start;
+	vm->first_run_opaque = tv;
 	ret = vm__open(vm, tv->mem, tv->mem_size);
 	if (ret || !boot)
 		return ret; /* dest: vCPUs come with the first vCPU blob */

@@ -14,15 +14,20 @@
 static const char usage_text[] =
 "usage: toyvmm dest   --listen ADDR [--mem SIZE] [--prefault] [--json FILE]\n"
 "                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
-"       toyvmm source --connect ADDR [--mode precopy] [--workload W]\n"
+"       toyvmm source --connect ADDR [--mode M] [--workload W]\n"
 "                     [--mem SIZE] [--fill random|zero|half] [--channels N]\n"
 "                     [--json FILE] [--zstd] [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
 "                     [--warmup MS] [--run-after MS] [--backend B]\n"
 "                     [--tracker auto|uffd-wp|manual|kvm-bitmap]\n"
+"                     [--postcopy-no-first-pass] [--no-verify]\n"
+"       both:         [--recovery-timeout MS] [--io-timeout MS]\n"
 "       toyvmm demo   [source options]\n"
 "ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
-"W: idle | memwrite:RATE (MiB/s) | matmul | refresh[:MiB] (dbcache: later)\n"
+"M: precopy | postcopy[:now] | hybrid[:N] | adaptive[:LOW,HIGH,CAP]\n"
+"   (N pre-copy rounds; LOW/HIGH in percent dirtied in the first pass)\n"
+"W: idle | memwrite:RATE (MiB/s) | matmul[:ORDER] | refresh[:MiB]\n"
+"   (dbcache: later)\n"
 "B: auto (kvm when /dev/kvm opens) | kvm | software\n"
 "--progress / --no-progress: live line on stderr (default: if a tty)\n";
 
@@ -82,7 +87,7 @@ static int parse_workload(struct opts *o, const char *w)
 	size_t n = colon ? (size_t)(colon - w) : strlen(w);
 	unsigned long arg = 0;
 
-	if (colon && parse_uint(colon + 1, 4096, &arg))
+	if (colon && parse_uint(colon + 1, WL_MATMUL_MAX_N, &arg))
 		return cli__usage("bad workload argument");
 	o->workload = w;
 	o->workload_given = true;
@@ -91,7 +96,8 @@ static int parse_workload(struct opts *o, const char *w)
 		o->kind = WL_IDLE;
 	else if (n == 8 && !strncmp(w, "memwrite", n) && arg)
 		o->kind = WL_MEMWRITE;
-	else if (n == 6 && !strncmp(w, "matmul", n) && !colon)
+	else if (n == 6 && !strncmp(w, "matmul", n) &&
+		 (!colon || (arg >= 8 && arg <= WL_MATMUL_MAX_N)))
 		o->kind = WL_MATMUL;
 	else if (n == 7 && !strncmp(w, "refresh", n))
 		o->kind = WL_REFRESH;
@@ -99,7 +105,7 @@ static int parse_workload(struct opts *o, const char *w)
 		return cli__usage("workload dbcache: not supported yet");
 	else
 		return cli__usage("unknown workload (idle, memwrite:RATE, "
-				  "matmul, refresh[:MiB])");
+				  "matmul[:ORDER], refresh[:MiB])");
 	return 0;
 }
 
@@ -107,7 +113,8 @@ enum {
 	O_CONNECT = 256, O_LISTEN, O_MODE, O_WORKLOAD, O_MEM, O_FILL,
 	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
-	O_NO_PROGRESS, O_VERBOSE, O_TRACKER,
+	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
+	O_RECOVERY, O_IO_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -133,6 +140,10 @@ static const struct option longopts[] = {
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, O_VERBOSE },
 	{ "tracker", required_argument, NULL, O_TRACKER },
+	{ "postcopy-no-first-pass", no_argument, NULL, O_PC_NOW },
+	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
+	{ "recovery-timeout", required_argument, NULL, O_RECOVERY },
+	{ "io-timeout", required_argument, NULL, O_IO_TIMEOUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -143,7 +154,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 	switch (c) {
 	case O_CONNECT: o->connect = a; return 0;
 	case O_LISTEN: o->listen = a; return 0;
-	case O_MODE: o->mode = a; return 0;
+	case O_MODE: return mode__parse(o, a);
 	case O_WORKLOAD: return parse_workload(o, a);
 	case O_MEM: return parse_size(a, &o->mem);
 	case O_FILL:
@@ -186,6 +197,15 @@ static int parse_one(struct opts *o, int c, const char *a)
 	case O_NO_PROGRESS: o->progress = 0; return 0;
 	case O_VERBOSE: o->verbose = true; return 0;
 	case O_TRACKER: o->tracker = a; return 0;
+	case O_PC_NOW: o->pc_now = true; return 0;
+	case O_NO_VERIFY: o->no_verify = true; return 0;
+	case O_RECOVERY:
+	case O_IO_TIMEOUT:
+		if (parse_uint(a, 3600000, &v))
+			return -EINVAL;
+		*(c == O_RECOVERY ? &o->recovery_ms : &o->io_timeout_ms) =
+			(int64_t)v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -202,6 +222,9 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->channels = 1;
 	o->downtime_ms = -1;
 	o->max_rounds = -1;
+	o->recovery_ms = -1;
+	o->io_timeout_ms = -1;
+	o->mode_kind = VMMIG_MODE_PRECOPY;
 	o->warmup_ms = 200;
 	o->progress = -1;
 	o->kind = WL_IDLE;
@@ -222,15 +245,10 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	}
 	if (optind < argc)
 		return cli__usage("unexpected argument");
-	if (strcmp(o->mode, "precopy")) {
-		if (!strcmp(o->mode, "postcopy") || !strcmp(o->mode, "hybrid") ||
-		    !strcmp(o->mode, "adaptive")) {
-			fprintf(stderr, "toyvmm: --mode %s: not supported yet "
-				"(libvmmig does pre-copy only so far)\n", o->mode);
-			return 2;
-		}
-		return cli__usage("unknown --mode");
-	}
+	/* --postcopy-no-first-pass is postcopy:now, whatever came first. */
+	if (o->pc_now && o->mode_kind != VMMIG_MODE_POSTCOPY)
+		return cli__usage("--postcopy-no-first-pass needs --mode "
+				  "postcopy");
 	return 0;
 }
 

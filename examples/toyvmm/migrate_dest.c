@@ -10,7 +10,6 @@
 struct dest_ctx {
 	struct toyvm *vm;
 	atomic_bool started;   /* start() ran the guest */
-	uint64_t hb_start;     /* heartbeat the guest resumed from */
 };
 
 static int check_header(struct toyvm *vm, const void *data, size_t len)
@@ -53,8 +52,10 @@ static int dst_start(void *opaque)
 
 	if (!c->vm->header_seen)
 		return -EPROTO;
-	/* Memory is complete and verified: this is where the guest was. */
-	c->hb_start = toyvm__heartbeat(c->vm);
+	/* No guest memory access here: after a post-copy switch most pages
+	 * are still at the source, and this runs on the library's receiving
+	 * thread. The guest's own thread notes the heartbeat it starts from
+	 * (toyvm__note_start) and waits for that page like any other. */
 	ret = c->vm->ops->start(c->vm);
 	if (!ret)
 		atomic_store(&c->started, true);
@@ -94,7 +95,7 @@ int migrate__dest(const struct opts *o)
 	struct dest_ctx ctx = { .vm = &vm };
 	struct vmmig_dest *dst = NULL;
 	struct progress prog;
-	struct report r = { .role = "dest", .workload = "-" };
+	struct report r = { .role = "dest", .workload = "-", .mode = "-" };
 	char uri[512], bound[512];
 	int ret, code = 2;
 
@@ -111,6 +112,12 @@ int migrate__dest(const struct opts *o)
 		ret = vmmig_dest_add_region(dst, 0, 0, vm.mem, vm.mem_size);
 	if (!ret)
 		ret = vmmig_dest_set_ops(dst, &dest_ops, &ctx);
+	if (!ret && o->recovery_ms >= 0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECOVERY_TIMEOUT_MS,
+					    o->recovery_ms);
+	if (!ret && o->io_timeout_ms >= 0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_IO_TIMEOUT_MS,
+					    o->io_timeout_ms);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, uri, bound, sizeof(bound));
 	if (!ret)
@@ -131,13 +138,20 @@ int migrate__dest(const struct opts *o)
 	r.error = vmmig_dest_error(dst);
 	r.st.struct_size = sizeof(r.st);
 	vmmig_dest_get_stats(dst, &r.st);
-	r.hb_start = ctx.hb_start;
+	/* The guest thread notes its first heartbeat as it starts; give it a
+	 * moment (bounded) if it has not got that far yet. */
+	for (int i = 0; i < 200 && atomic_load(&ctx.started) &&
+	     !atomic_load(&vm.here); i++)
+		sleep_ms(5);
+	if (atomic_load(&vm.here))
+		r.hb_start = vm.hb_at_start;
 	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_REFRESH)
 		r.workload = (const char *[]){ "idle", "memwrite", "matmul",
 					      "refresh" }[vm.kind - WL_IDLE];
 	if (atomic_load(&ctx.started) && o->run_after_ms)
 		sleep_ms(o->run_after_ms);
-	r.hb_end = toyvm__heartbeat(&vm);
+	/* Guest memory is only ours to read once the guest ran here. */
+	r.hb_end = atomic_load(&vm.here) ? toyvm__heartbeat(&vm) : 0;
 	report__print(&r);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);

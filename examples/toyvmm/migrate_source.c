@@ -72,7 +72,8 @@ static void log_stderr(void *opaque, int level, const char *msg)
 }
 
 static int configure(struct vmmig_source *src, const struct opts *o,
-		     struct toyvm *vm, struct vmmig_tracker *t)
+		     struct toyvm *vm, struct vmmig_tracker *t,
+		     struct vmmig_policy *pol)
 {
 	int ret = vmmig_source_add_region(src, 0, 0, vm->mem, vm->mem_size);
 
@@ -83,8 +84,10 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 					   VMMIG_LOG_DEBUG);
 	if (!ret)
 		ret = vmmig_source_set_tracker(src, t);
+	/* The hash adds its time to the downtime: benchmarks turn it off. */
 	if (!ret)
-		ret = vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
+		ret = vmmig_source_set_option(src, VMMIG_OPT_VERIFY,
+					      o->no_verify ? 0 : 1);
 	if (!ret)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_CHANNELS,
 					      o->channels);
@@ -103,6 +106,14 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 	if (!ret && o->bandwidth)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT,
 					      (int64_t)o->bandwidth);
+	if (!ret && o->recovery_ms >= 0)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_RECOVERY_TIMEOUT_MS,
+					      o->recovery_ms);
+	if (!ret && o->io_timeout_ms >= 0)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_IO_TIMEOUT_MS,
+					      o->io_timeout_ms);
+	if (!ret && pol)
+		ret = vmmig_source_set_policy(src, pol);
 	return ret;
 }
 
@@ -120,8 +131,10 @@ int migrate__source(const struct opts *o)
 	struct toyvm vm;
 	struct vmmig_tracker *t = NULL;
 	struct vmmig_source *src = NULL;
+	struct vmmig_policy *pol = NULL;
 	struct progress prog;
-	struct report r = { .role = "source", .workload = o->workload };
+	struct report r = { .role = "source", .workload = o->workload,
+			    .mode = o->mode };
 	char uri[512];
 	int ret, code = 2;
 
@@ -134,9 +147,11 @@ int migrate__source(const struct opts *o)
 		fprintf(stderr, "toyvmm: tracker %s: not available with the %s "
 			"backend\n", o->tracker, vm.ops->name);
 	if (!ret)
+		ret = mode__policy(o, &pol);
+	if (!ret)
 		ret = vmmig_source_new(&src);
 	if (!ret)
-		ret = configure(src, o, &vm, t);
+		ret = configure(src, o, &vm, t, pol);
 	if (ret) {
 		fprintf(stderr, "toyvmm: source setup: %s\n",
 			vmmig_strerror(ret));
@@ -171,6 +186,7 @@ int migrate__source(const struct opts *o)
 	code = r.result ? 1 : 0;
 out:
 	vmmig_source_free(src);
+	vmmig_policy_free(pol); /* borrowed by the session: after it */
 	toyvm__teardown(&vm);
 	vmmig_tracker_free(t); /* after the guest thread stopped marking */
 	return code;

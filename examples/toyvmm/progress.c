@@ -17,16 +17,28 @@ static void print_line(struct progress *p)
 		return;
 	if (st.bandwidth_bps)
 		eta = (double)st.remaining_bytes / (double)st.bandwidth_bps;
-	/* \r and clear-to-end: one line that rewrites itself. */
-	fprintf(stderr, "\r%s %-9s round %llu  sent %.1f MiB  %.0f MiB/s  "
-		"dirty %.1f MiB/s  left %.1f MiB  ETA %.1f s  hb %llu\033[K",
+	/* \r and clear-to-end: one line that rewrites itself. The
+	 * heartbeat only once the guest ran here: a destination must not
+	 * touch guest memory before a post-copy switch. */
+	fprintf(stderr, "\r%s %-9s %s path %d round %llu  sent %.1f MiB "
+		"(pre %.1f / post %.1f)  %.0f MiB/s  dirty %.1f MiB/s  "
+		"left %.1f MiB  ETA %.1f s  faults %llu p50 %llu us p99 %llu us"
+		"  hb %llu  [%s]\033[K",
 		p->role, vmmig_status_name(st.status),
+		vmmig_mode_name(st.mode), st.path,
 		(unsigned long long)st.rounds,
 		(double)st.transferred_bytes / MiB,
+		(double)st.precopy_bytes / MiB,
+		(double)st.postcopy_bytes / MiB,
 		(double)st.bandwidth_bps / MiB,
 		(double)st.dirty_rate_pps * VMMIG_PAGE_SIZE / MiB,
 		(double)st.remaining_bytes / MiB, eta,
-		(unsigned long long)toyvm__heartbeat(p->vm));
+		(unsigned long long)st.postcopy_faults,
+		(unsigned long long)st.fault_latency_p50_us,
+		(unsigned long long)st.fault_latency_p99_us,
+		atomic_load(&p->vm->here) ?
+			(unsigned long long)toyvm__heartbeat(p->vm) : 0ull,
+		st.path_reason);
 	fflush(stderr);
 }
 

@@ -36,6 +36,8 @@ int report__json(const struct report *r, const char *path)
 	json_str(f, r->backend);
 	fprintf(f, ",\"workload\":");
 	json_str(f, r->workload);
+	fprintf(f, ",\"mode_requested\":");
+	json_str(f, r->mode);
 	fprintf(f, ",\"result\":\"%s\",\"error\":", r->result ? "failed" :
 		"completed");
 	if (r->error)
@@ -82,6 +84,17 @@ void report__print(const struct report *r)
 	       (unsigned long long)st->rounds,
 	       (double)st->transferred_bytes / (1024.0 * 1024.0), st->channels,
 	       verified(st->verified));
+	printf("%s: mode %s, path %d (%s), post-copy faults %llu "
+	       "(p50 %llu us, p99 %llu us), %.1f MiB before / %.1f MiB after "
+	       "the switch, %llu recoveries\n", r->role,
+	       vmmig_mode_name(st->mode), st->path,
+	       st->path_reason[0] ? st->path_reason : "-",
+	       (unsigned long long)st->postcopy_faults,
+	       (unsigned long long)st->fault_latency_p50_us,
+	       (unsigned long long)st->fault_latency_p99_us,
+	       (double)st->precopy_bytes / (1024.0 * 1024.0),
+	       (double)st->postcopy_bytes / (1024.0 * 1024.0),
+	       (unsigned long long)st->postcopy_recoveries);
 	if (!strcmp(r->role, "source"))
 		printf("source: guest paused at heartbeat %llu\n",
 		       (unsigned long long)r->hb_pause);

@@ -62,6 +62,8 @@ static void *sw_main(void *arg)
 	struct toyvm *vm = arg;
 	struct swguest *g = vm->backend;
 
+	if (!atomic_load(&vm->here))
+		toyvm__note_start(vm);
 	while (!atomic_load(&g->stop)) {
 		if (atomic_load(&g->pause_req)) {
 			atomic_store(&g->parked, true);

@@ -8,6 +8,16 @@
 
 #include "cli.h"
 
+void toyvm__note_start(void *opaque)
+{
+	struct toyvm *vm = opaque;
+
+	/* On a post-copy destination this read may fault and wait for the
+	 * page: that is the guest's first access, as it would be anyway. */
+	vm->hb_at_start = toyvm__heartbeat(vm);
+	atomic_store(&vm->here, true);
+}
+
 int toyvm__pick_backend(struct toyvm *vm, const char *name)
 {
 	int fd;

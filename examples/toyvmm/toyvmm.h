@@ -64,6 +64,12 @@ struct toyvm {
 	uint32_t kind;               /* dest: the workload the header named */
 	atomic_bool paused;          /* guest stopped by pause() */
 	uint64_t hb_at_pause;        /* heartbeat when last paused */
+	/* Set by the guest's own thread when it first runs in this process
+	 * (boot, or start on the destination), before its first step. Until
+	 * then a destination must not read guest memory: in post-copy a read
+	 * before the switch would map a page the library is about to fill. */
+	atomic_bool here;
+	uint64_t hb_at_start;        /* heartbeat at that moment */
 	bool verbose;
 	const char *tracker_pref;     /* auto, uffd-wp, manual, kvm-bitmap */
 };
@@ -82,6 +88,9 @@ static inline uint64_t toyvm__heartbeat(const struct toyvm *vm)
 /* Fill vm->shared for a fresh boot. */
 void toyvm__describe(struct toyvm *vm, uint32_t kind, uint32_t arg,
 		     uint64_t tsc_hz);
+
+/* Called by a backend's first vCPU thread (@tv: struct toyvm). */
+void toyvm__note_start(void *tv);
 
 /* Backend choice: "kvm", "software" or "auto" (kvm if /dev/kvm opens). */
 int toyvm__pick_backend(struct toyvm *vm, const char *name);

@@ -137,8 +137,14 @@ static void park(struct kvm_vcpu *c)
 static void *vcpu_main(void *arg)
 {
 	struct kvm_vcpu *c = arg;
+	struct kvm_vm *vm = c->vm;
 	int ret = 0;
 
+	/* From this thread, not the caller's: on a post-copy destination the
+	 * hook reads guest memory that may still have to be fetched. */
+	if (c->id == 0 && vm->first_run &&
+	    !atomic_exchange(&vm->first_run_done, true))
+		vm->first_run(vm->first_run_opaque);
 	while (!atomic_load(&c->stop)) {
 		if (atomic_load(&c->pause_req)) {
 			park(c);

@@ -30,6 +30,9 @@
 
 #define TOY_MAGIC 0x4d56594f54ull /* "TOYVM" */
 
+/* matmul[:ORDER]: largest matrix order (three matrices of ORDER^2 words). */
+#define WL_MATMUL_MAX_N 2048
+
 enum wl_kind {
 	WL_IDLE = 1,
 	WL_MEMWRITE,
@@ -41,7 +44,8 @@ enum wl_kind {
 struct toy_shared {
 	uint64_t magic;            /* TOY_MAGIC */
 	uint32_t kind;             /* enum wl_kind */
-	uint32_t arg;              /* memwrite: MiB/s; refresh: working set MiB */
+	uint32_t arg;              /* memwrite: MiB/s; refresh: working set MiB;
+				    * matmul: matrix order (0: up to 256) */
 	uint64_t mem_size;         /* guest memory bytes */
 	uint64_t tsc_hz;           /* guest TSC frequency */
 	volatile uint64_t heartbeat; /* bumped by the workload, read by VMM */
