@@ -231,10 +231,18 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 		page = (addr - base) / VMMIG_PAGE_SIZE;
 		bit = 1ull << (page % 64);
 		if (!test_bit(pc->r[i].pending, page)) {
-			/* Placed meanwhile; COPY woke it, but be sure. */
-			struct uffdio_range rng = {
-				base + page * VMMIG_PAGE_SIZE, VMMIG_PAGE_SIZE };
-			ioctl(pc->uffd, UFFDIO_WAKE, &rng);
+			/* Valid here, yet missing: a zero page that was never
+			 * populated (pre-copy leaves those untouched), or one
+			 * placed just now. Map zeros; EEXIST means placed. */
+			struct uffdio_zeropage z = {
+				.range = { base + page * VMMIG_PAGE_SIZE,
+					   VMMIG_PAGE_SIZE } };
+
+			if (ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z) < 0) {
+				struct uffdio_range rng = z.range;
+
+				ioctl(pc->uffd, UFFDIO_WAKE, &rng);
+			}
 			return 0;
 		}
 		if (test_bit(pc->r[i].requested, page))

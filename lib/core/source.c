@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "source.h"
@@ -25,6 +27,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	pthread_mutex_init(&src->stats_lock, NULL);
 	src->st.struct_size = sizeof(src->st);
 	src->st.verified = -1;
+	src->pagemap_fd = -1;
 	*out = src;
 	return 0;
 }
@@ -44,6 +47,8 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 		free(src->rl);
 	}
 	regions_free(&src->regions);
+	if (src->pagemap_fd >= 0)
+		close(src->pagemap_fd);
 	free(src->req_q);
 	free(src->req_page);
 	free(src->addr);
@@ -216,6 +221,8 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->addr = strdup(addr);
 	if (!src->addr)
 		return -ENOMEM;
+	/* Optional: finds never-populated pages (see absent_pages()). */
+	src->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (!src->rl) {
 		src->rl = calloc(1, sizeof(*src->rl));
 		if (!src->rl)

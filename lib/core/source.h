@@ -49,6 +49,8 @@ struct vmmig_source {
 	unsigned ndata;
 	struct watchdog wd;
 	bool paused;             /* we called ops->pause() */
+	bool first_pass;         /* a job over pages never sent before */
+	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
 	bool committed;          /* END sent: too late to cancel */
 
 	/* round dispatch to senders (lock/cond) */

@@ -459,7 +459,8 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	unsigned nblobs;
 	int ret;
 
-	(void)first_pass_done; /* send_bm starts all ones: same code path */
+	/* Without a first pass every page is sent now for the first time. */
+	src->first_pass = !first_pass_done;
 	src->req_q = calloc(REQ_QUEUE, sizeof(*src->req_q));
 	src->req_page = calloc(REQ_QUEUE, sizeof(*src->req_page));
 	if (!src->req_q || !src->req_page) {

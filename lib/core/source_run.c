@@ -291,7 +291,9 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	int ret;
 
 	send_round_marker(src, round, pages);
+	src->first_pass = round == 0;
 	ret = senders_run(src, JOB_ROUND);
+	src->first_pass = false;
 	if (ret)
 		return ret;
 	uint64_t dt = now_us() - t0, bytes = tx_bytes(src) - b0;

@@ -104,7 +104,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		if (get_le64(desc_at(b, i)) == page_index)
 			return -EEXIST;
 
-	if (enc_page_is_zero(page)) {
+	if (!page || enc_page_is_zero(page)) {
 		enc = WIRE_ENC_ZERO;
 		/* The receiver now holds zeros: a cached copy would lie. */
 		if (e && e->cache)

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "encode/encode.h"
 #include "le.h"
@@ -219,6 +223,31 @@ static int read_payload(struct wire_reader *r, const struct wire_hdr *h)
 	return check_crc(r, h, &iov, 1);
 }
 
+static int pagemap_fd = -1;
+static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
+
+static void pagemap_open(void)
+{
+	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Not resident (mincore) and neither present nor swapped (pagemap): the
+ * page was never populated and reads as zero. False when unsure. */
+static bool page_never_populated(void *page)
+{
+	unsigned char vec;
+	uint64_t pm;
+
+	if (mincore(page, ENC_PAGE, &vec) || (vec & 1))
+		return false;
+	pthread_once(&pagemap_once, pagemap_open);
+	if (pagemap_fd < 0 ||
+	    pread(pagemap_fd, &pm, 8,
+		  (off_t)((uintptr_t)page / ENC_PAGE * 8)) != 8)
+		return false;
+	return !(pm & (3ull << 62));
+}
+
 static const struct wire_dest_region *find_region(struct wire_reader *r,
 						  uint32_t id)
 {
@@ -281,9 +310,12 @@ static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 
 		switch (d[8]) {
 		case WIRE_ENC_ZERO:
-			/* Reading a never-touched page maps the zero page;
-			 * writing would allocate memory for nothing. */
-			if (!enc_page_is_zero(page))
+			/* A never-populated page already reads as zero:
+			 * leave it alone (touching it costs a fault). Else
+			 * check before writing, so memory is not dirtied for
+			 * nothing. */
+			if (!page_never_populated(page) &&
+			    !enc_page_is_zero(page))
 				memset(page, 0, ENC_PAGE);
 			break;
 		case WIRE_ENC_ZSTD:

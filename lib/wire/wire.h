@@ -264,6 +264,8 @@ static inline bool wire_batch_full(const struct wire_batch *b)
  * once into the batch (copied, so a concurrent guest write cannot make the
  * CRC disagree with what is sent), then encoded: zero, delta (if cached),
  * zstd (if enabled and smaller), else raw. Returns the encoding used.
+ * @page NULL means "known to be zero" (never populated): sent as a zero
+ * page without touching memory, whose first touch can be expensive.
  */
 int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		   uint64_t page_index, const void *page,

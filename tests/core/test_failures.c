@@ -42,8 +42,10 @@ static void source_setup(struct src_ctx *s, int64_t bandwidth)
 	ck_assert_int_eq(vmmig_source_set_option(s->src,
 						 VMMIG_OPT_BANDWIDTH_LIMIT,
 						 bandwidth), 0);
+	/* Generous: sanitizer builds are slow, and only silent_destination
+	 * is about the timeout (it sets its own). */
 	ck_assert_int_eq(vmmig_source_set_option(s->src,
-						 VMMIG_OPT_IO_TIMEOUT_MS, 1000),
+						 VMMIG_OPT_IO_TIMEOUT_MS, 10000),
 			 0);
 	ck_assert_int_eq(guest_run(&s->g, 50), 0);
 }
@@ -76,7 +78,7 @@ static void wait_progress(struct vmmig_source *src, uint64_t bytes)
 {
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 10000; i++) {
 		vmmig_source_get_stats(src, &st);
 		if (st.transferred_bytes >= bytes)
 			return;
@@ -233,6 +235,7 @@ START_TEST(silent_destination)
 	fake_start(&f, 1);
 	source_setup(&s, 0);
 	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
+	vmmig_source_set_option(s.src, VMMIG_OPT_IO_TIMEOUT_MS, 1000);
 	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", f.port);
 	uint64_t t0 = (uint64_t)time(NULL);
 	ck_assert_int_eq(vmmig_source_start(s.src, uri), 0);
