@@ -43,6 +43,14 @@ enum vmmig_option {
 				      * both sides wait for a new connection
 				      * when the link breaks; 0: fail at once
 				      * (the guest then stays paused) */
+	VMMIG_OPT_RECV_DIRECT,       /* destination: 1 (default) receives raw
+				      * pages straight into guest memory; 0
+				      * receives into a reused buffer and
+				      * copies, which is faster where the
+				      * kernel's first access to guest memory
+				      * is slow (e.g. shadow-paging nested
+				      * hypervisors: 0.5 vs 2.3 GB/s measured
+				      * on one) */
 	VMMIG_OPT__COUNT
 };
 

@@ -95,6 +95,9 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	rv->c = c;
 	ret = wire_reader_new(chan_recv, c, dst->wregions, dst->regions.n,
 			      &rv->rd);
+	if (!ret)
+		ret = wire_reader_set_staged(rv->rd,
+					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
 	if (ret)
 		return ret;
 	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);

@@ -37,6 +37,7 @@ struct wire_reader {
 	uint8_t *scratch;    /* non-raw page payloads of one record */
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
+	bool staged;          /* raw pages through rawbuf (see set_staged) */
 	wire_place_fn place;  /* post-copy placement, NULL before */
 	void *place_cookie;
 	uint8_t *rawbuf;      /* raw pages while placing: WIRE_MAX_BATCH pages */
@@ -117,14 +118,24 @@ uint64_t wire_reader_pages(const struct wire_reader *r)
 	return r->pages;
 }
 
+static int rawbuf_alloc(struct wire_reader *r)
+{
+	if (!r->rawbuf)
+		r->rawbuf = malloc(WIRE_MAX_BATCH * ENC_PAGE);
+	return r->rawbuf ? 0 : -ENOMEM;
+}
+
+int wire_reader_set_staged(struct wire_reader *r, bool staged)
+{
+	r->staged = staged;
+	return staged ? rawbuf_alloc(r) : 0;
+}
+
 int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 			   void *cookie)
 {
-	if (!r->rawbuf) {
-		r->rawbuf = malloc(WIRE_MAX_BATCH * ENC_PAGE);
-		if (!r->rawbuf)
-			return -ENOMEM;
-	}
+	if (rawbuf_alloc(r))
+		return -ENOMEM;
 	r->place = fn;
 	r->place_cookie = cookie;
 	return 0;
@@ -318,6 +329,11 @@ static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 			    !enc_page_is_zero(page))
 				memset(page, 0, ENC_PAGE);
 			break;
+		case WIRE_ENC_RAW:
+			if (r->staged)
+				memcpy(page, r->rawbuf + (size_t)i * ENC_PAGE,
+				       ENC_PAGE);
+			break;
 		case WIRE_ENC_ZSTD:
 			ret = zpage_decompress(r->zd, r->scratch + soff, len,
 					       r->zpage, &why);
@@ -389,7 +405,7 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		if (d[8] == WIRE_ENC_RAW) {
 			/* Straight into guest memory, unless pages must be
 			 * placed atomically (post-copy). */
-			uint8_t *dst = r->place
+			uint8_t *dst = r->place || r->staged
 				? r->rawbuf + (size_t)i * ENC_PAGE
 				: rg->host + get_le64(d) * ENC_PAGE;
 

@@ -308,6 +308,13 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt);
 const char *wire_reader_error(const struct wire_reader *r);
 /*
+ * Staged receive: raw pages land in a reused buffer and are copied into
+ * guest memory from user space, instead of being received straight into
+ * guest memory. One more copy, yet several times faster where the kernel's
+ * first access to each guest page is expensive (shadow-paging hypervisors).
+ */
+int wire_reader_set_staged(struct wire_reader *r, bool staged);
+/*
  * Post-copy placement: from now on PAGES are not written to guest memory
  * directly; each decoded page goes to @fn (data == NULL: a zero page), which
  * places it atomically (UFFDIO_COPY). Raw pages are then received into a

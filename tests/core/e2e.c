@@ -81,6 +81,9 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_IO_TIMEOUT_MS, 5000);
 	if (!ret)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
+					    !o->recv_staged);
+	if (!ret)
 		ret = vmmig_dest_listen(dst, o->listen, d->uri, sizeof(d->uri));
 	if (!ret)
 		ret = vmmig_dest_start(dst);

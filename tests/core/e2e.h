@@ -39,6 +39,7 @@ struct dest_opts {
 	int prefault;            /* touch every page in the child first */
 	int vcpu_reads_ms;       /* after start, a "vCPU" reads random pages
 				  * for this long (post-copy faults) */
+	int recv_staged;         /* VMMIG_OPT_RECV_DIRECT = 0 */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */
