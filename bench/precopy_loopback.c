@@ -238,8 +238,9 @@ int main(int argc, char **argv)
 	else if (c.baseline_first_bps > 0 || c.baseline_last_bps > 0)
 		c.baseline_bps = c.baseline_first_bps > 0 ? c.baseline_first_bps
 							  : c.baseline_last_bps;
-	fprintf(stderr, "plain TCP baseline: %.2f / %.2f GB/s\n",
-		c.baseline_first_bps / 1e9, c.baseline_last_bps / 1e9);
+	if (c.baseline_bytes)
+		fprintf(stderr, "plain TCP baseline: %.2f / %.2f GB/s\n",
+			c.baseline_first_bps / 1e9, c.baseline_last_bps / 1e9);
 	for (int i = 0; i < c.repeat; i++)
 		report_run_line(stderr, &c, &runs[i], i);
 
