@@ -41,7 +41,14 @@ struct opts {
 	int progress;            /* 1 on, 0 off, -1 when stderr is a tty */
 	bool verbose;
 	const char *tracker;      /* source: dirty tracker preference */
+	const char *storage;      /* dbcache: shared-storage directory */
+	int recv_direct;          /* dest: VMMIG_OPT_RECV_DIRECT; -1 default */
 };
+
+/* dbcache_cli.c: --workload dbcache:LOAD[:POOL%[:OPS]]. */
+int dbcache__parse(struct opts *o, const char *w);
+/* Source, before boot: data file, pool filled from it, hint device. */
+int dbcache__setup(struct toyvm *vm, const struct opts *o);
 
 /* mode.c: --mode and the policy it stands for (NULL for precopy). */
 int mode__parse(struct opts *o, const char *m);
@@ -85,6 +92,7 @@ struct report {
 	uint64_t hb_start;       /* dest: heartbeat when the guest started */
 	uint64_t hb_end;         /* at exit (after --run-after) */
 	struct vmmig_stats st;
+	const char *extra_json;  /* ",\"key\":{...}" fragments, or NULL */
 };
 int report__json(const struct report *r, const char *path);
 void report__print(const struct report *r);

@@ -27,7 +27,10 @@ static const char usage_text[] =
 "M: precopy | postcopy[:now] | hybrid[:N] | adaptive[:LOW,HIGH,CAP]\n"
 "   (N pre-copy rounds; LOW/HIGH in percent dirtied in the first pass)\n"
 "W: idle | memwrite:RATE (MiB/s) | matmul[:ORDER] | refresh[:MiB]\n"
-"   (dbcache: later)\n"
+"   | dbcache:idle|ro|rw[:POOL%[:OPS/s]] (needs --storage DIR)\n"
+"--storage DIR: dbcache's shared storage (source: data file, created if\n"
+"   missing; dest: restore pages from it). --recv-direct 0|1 (dest):\n"
+"   VMMIG_OPT_RECV_DIRECT (0: receive through a buffer)\n"
 "B: auto (kvm when /dev/kvm opens) | kvm | software\n"
 "--progress / --no-progress: live line on stderr (default: if a tty)\n";
 
@@ -87,6 +90,8 @@ static int parse_workload(struct opts *o, const char *w)
 	size_t n = colon ? (size_t)(colon - w) : strlen(w);
 	unsigned long arg = 0;
 
+	if (!strncmp(w, "dbcache:", 8))
+		return dbcache__parse(o, w);
 	if (colon && parse_uint(colon + 1, WL_MATMUL_MAX_N, &arg))
 		return cli__usage("bad workload argument");
 	o->workload = w;
@@ -102,7 +107,7 @@ static int parse_workload(struct opts *o, const char *w)
 	else if (n == 7 && !strncmp(w, "refresh", n))
 		o->kind = WL_REFRESH;
 	else if (n == 7 && !strncmp(w, "dbcache", n))
-		return cli__usage("workload dbcache: not supported yet");
+		return dbcache__parse(o, w);
 	else
 		return cli__usage("unknown workload (idle, memwrite:RATE, "
 				  "matmul[:ORDER], refresh[:MiB])");
@@ -114,7 +119,7 @@ enum {
 	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
-	O_RECOVERY, O_IO_TIMEOUT,
+	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT,
 };
 
 static const struct option longopts[] = {
@@ -144,6 +149,8 @@ static const struct option longopts[] = {
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 	{ "recovery-timeout", required_argument, NULL, O_RECOVERY },
 	{ "io-timeout", required_argument, NULL, O_IO_TIMEOUT },
+	{ "storage", required_argument, NULL, O_STORAGE },
+	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -198,6 +205,12 @@ static int parse_one(struct opts *o, int c, const char *a)
 	case O_VERBOSE: o->verbose = true; return 0;
 	case O_TRACKER: o->tracker = a; return 0;
 	case O_PC_NOW: o->pc_now = true; return 0;
+	case O_STORAGE: o->storage = a; return 0;
+	case O_RECV_DIRECT:
+		if (parse_uint(a, 1, &v))
+			return -EINVAL;
+		o->recv_direct = (int)v;
+		return 0;
 	case O_NO_VERIFY: o->no_verify = true; return 0;
 	case O_RECOVERY:
 	case O_IO_TIMEOUT:
@@ -224,6 +237,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->max_rounds = -1;
 	o->recovery_ms = -1;
 	o->io_timeout_ms = -1;
+	o->recv_direct = -1;
 	o->mode_kind = VMMIG_MODE_PRECOPY;
 	o->warmup_ms = 200;
 	o->progress = -1;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dbcache_vmm.h"
 
 struct dest_ctx {
 	struct toyvm *vm;
@@ -94,6 +95,9 @@ int migrate__dest(const struct opts *o)
 	struct toyvm vm;
 	struct dest_ctx ctx = { .vm = &vm };
 	struct vmmig_dest *dst = NULL;
+	struct vmmig_page_source *ps = NULL; /* --storage: cache-restore */
+	struct dbcache_report dr = { 0 };
+	char extra[1024];
 	struct progress prog;
 	struct report r = { .role = "dest", .workload = "-", .mode = "-" };
 	char uri[512], bound[512];
@@ -118,6 +122,11 @@ int migrate__dest(const struct opts *o)
 	if (!ret && o->io_timeout_ms >= 0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_IO_TIMEOUT_MS,
 					    o->io_timeout_ms);
+	if (!ret && o->recv_direct >= 0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
+					    o->recv_direct);
+	if (!ret && o->storage)
+		ret = dbcache__dest_storage(dst, o->storage, &ps);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, uri, bound, sizeof(bound));
 	if (!ret)
@@ -145,19 +154,29 @@ int migrate__dest(const struct opts *o)
 		sleep_ms(5);
 	if (atomic_load(&vm.here))
 		r.hb_start = vm.hb_at_start;
-	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_REFRESH)
+	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_DBCACHE)
 		r.workload = (const char *[]){ "idle", "memwrite", "matmul",
-					      "refresh" }[vm.kind - WL_IDLE];
+					      "refresh", "dbcache" }
+			[vm.kind - WL_IDLE];
 	if (atomic_load(&ctx.started) && o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	/* Guest memory is only ours to read once the guest ran here. */
 	r.hb_end = atomic_load(&vm.here) ? toyvm__heartbeat(&vm) : 0;
+	if (atomic_load(&vm.here) && vm.kind == WL_DBCACHE)
+		dbcache__guest_report(&vm, &dr);
+	if (ps || vm.kind == WL_DBCACHE) {
+		if (dbcache__json(extra, sizeof(extra), &dr, ps) > 0)
+			r.extra_json = extra;
+	}
 	report__print(&r);
+	if (ps || vm.kind == WL_DBCACHE)
+		dbcache__print("dest", &dr, ps);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
 	code = r.result ? 1 : 0;
 out:
 	vmmig_dest_free(dst);
+	vmmig_page_source_free(ps); /* borrowed by the session: after it */
 	toyvm__teardown(&vm);
 	return code;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dbcache_vmm.h"
 
 static int src_pause(void *opaque)
 {
@@ -135,7 +136,8 @@ int migrate__source(const struct opts *o)
 	struct progress prog;
 	struct report r = { .role = "source", .workload = o->workload,
 			    .mode = o->mode };
-	char uri[512];
+	struct dbcache_report dr;
+	char uri[512], extra[1024];
 	int ret, code = 2;
 
 	ret = toyvm__setup(&vm, o, true);
@@ -152,6 +154,8 @@ int migrate__source(const struct opts *o)
 		ret = vmmig_source_new(&src);
 	if (!ret)
 		ret = configure(src, o, &vm, t, pol);
+	if (!ret) /* dbcache: the clean pages the guest announced so far */
+		ret = dbcache__attach(&vm, src);
 	if (ret) {
 		fprintf(stderr, "toyvmm: source setup: %s\n",
 			vmmig_strerror(ret));
@@ -180,11 +184,20 @@ int migrate__source(const struct opts *o)
 	if (o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	r.hb_end = toyvm__heartbeat(&vm);
+	if (vm.db) {
+		dbcache__dev_report(&vm, &dr);
+		dbcache__guest_report(&vm, &dr);
+		if (dbcache__json(extra, sizeof(extra), &dr, NULL) > 0)
+			r.extra_json = extra;
+	}
 	report__print(&r);
+	if (vm.db)
+		dbcache__print("source", &dr, NULL);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
 	code = r.result ? 1 : 0;
 out:
+	dbcache__attach(&vm, NULL); /* no more hints into a freed session */
 	vmmig_source_free(src);
 	vmmig_policy_free(pol); /* borrowed by the session: after it */
 	toyvm__teardown(&vm);

@@ -44,6 +44,8 @@ int report__json(const struct report *r, const char *path)
 		json_str(f, r->error);
 	else
 		fputs("null", f);
+	if (r->extra_json)
+		fputs(r->extra_json, f);
 	fprintf(f, ",\"heartbeat_at_pause\":%llu,\"heartbeat_at_end_of_"
 		"migration\":%llu,\"heartbeat_at_start\":%llu,"
 		"\"heartbeat_at_exit\":%llu,\"stats\":%s}\n",

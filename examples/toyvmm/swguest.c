@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbcache_vmm.h"
 #include "toyvmm.h"
 
 struct swguest {
@@ -112,6 +113,8 @@ static int sw_create(struct toyvm *vm, bool boot)
 	g->env.base = vm->mem;
 	g->env.mark = sw_mark;
 	g->env.opaque = g;
+	g->env.io = dbcache__io;
+	g->env.io_opaque = vm;
 	if (!boot)
 		return 0;
 	if (wl_init(&g->cpu, vm->shared, &g->env))

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dbcache_vmm.h"
 
 void toyvm__note_start(void *opaque)
 {
@@ -60,13 +61,18 @@ int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
 	ret = guestmem__alloc(vm, o->mem);
 	if (ret) {
 		fprintf(stderr, "toyvmm: guest memory of %llu bytes: %s "
-			"(need 16 MiB..3 GiB, multiple of 2 MiB)\n",
+			"(need 16 MiB..3 GiB, software 16 GiB, multiple of 2 MiB)\n",
 			(unsigned long long)o->mem, strerror(-ret));
 		return ret;
 	}
 	if (boot) {
 		guestmem__fill(vm, o->fill);
 		toyvm__describe(vm, o->kind, o->arg, guestmem__tsc_hz());
+		if (o->kind == WL_DBCACHE) {
+			ret = dbcache__setup(vm, o);
+			if (ret)
+				return ret;
+		}
 	} else if (o->prefault) {
 		guestmem__prefault(vm);
 	}
@@ -81,5 +87,6 @@ void toyvm__teardown(struct toyvm *vm)
 {
 	if (vm->ops)
 		vm->ops->destroy(vm);
+	dbcache__dev_free(vm); /* after the guest thread stopped */
 	guestmem__free(vm);
 }

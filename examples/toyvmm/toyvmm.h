@@ -72,6 +72,7 @@ struct toyvm {
 	uint64_t hb_at_start;        /* heartbeat at that moment */
 	bool verbose;
 	const char *tracker_pref;     /* auto, uffd-wp, manual, kvm-bitmap */
+	struct dbcache_dev *db;       /* source: dbcache's hint device */
 };
 
 /* guestmem.c */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbcache_vmm.h"
 #include "kvm.h"
 #include "workloads.h"
 
@@ -90,6 +91,8 @@ static int handle_io(struct kvm_vcpu *c)
 		pct = atomic_load(&c->vm->throttle);
 		sleep_us(500 + pct * 50);
 		return 0;
+	case TOY_PORT_DBHINT:
+		return dbcache__doorbell(c->vm->first_run_opaque);
 	case TOY_PORT_PANIC:
 		fprintf(stderr, "toyvmm: vcpu %u: payload panic\n", c->id);
 		return -EINVAL;

@@ -7,6 +7,7 @@
  * a manual dirty tracker; inside the VM the hardware tracks instead.
  */
 #include "workloads.h"
+#include "dbcache.h"
 
 #define PAGE 4096ull
 #define MEMWRITE_CHUNK (64 * PAGE) /* pages dirtied per memwrite step */
@@ -109,13 +110,15 @@ int wl_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 		c->work_size &= ~(REFRESH_CHUNK - 1);
 		return c->work_size ? 0 : -1;
 	}
+	case WL_DBCACHE:
+		return db_init(c, sh, e);
 	}
 	return -1;
 }
 
 int wl_valid(const struct wl_cpu *c, uint64_t mem_size)
 {
-	if (c->kind < WL_IDLE || c->kind > WL_REFRESH || c->tsc_hz < 1000 ||
+	if (c->kind < WL_IDLE || c->kind > WL_DBCACHE || c->tsc_hz < 1000 ||
 	    c->work_gpa < TOY_WORK_GPA || c->work_gpa > mem_size ||
 	    c->work_size > mem_size - c->work_gpa)
 		return 0;
@@ -129,6 +132,8 @@ int wl_valid(const struct wl_cpu *c, uint64_t mem_size)
 	case WL_REFRESH:
 		return c->work_size % REFRESH_CHUNK == 0 &&
 		       c->pos % REFRESH_CHUNK == 0 && c->pos < c->work_size;
+	case WL_DBCACHE:
+		return db_valid(c, mem_size);
 	}
 	return 1;
 }
@@ -252,6 +257,8 @@ int wl_step(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 		return matmul_step(c, sh, e);
 	case WL_REFRESH:
 		return refresh_step(c, sh, e);
+	case WL_DBCACHE:
+		return db_step(c, sh, e);
 	}
 	return WL_WAIT;
 }

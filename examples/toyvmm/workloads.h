@@ -23,6 +23,7 @@
 #define TOY_WORK_GPA    0x400000ull /* workloads' memory: to the end */
 #define TOY_MIN_MEM     (16ull << 20)
 #define TOY_MAX_MEM     (3ull << 30) /* below KVM_SET_TSS_ADDR's pages */
+#define TOY_SW_MAX_MEM  (16ull << 30) /* software guest */
 
 /* Port I/O from the payload to the VMM. */
 #define TOY_PORT_WAIT   0x10 /* nothing to do for a while: sleep me */
@@ -38,6 +39,7 @@ enum wl_kind {
 	WL_MEMWRITE,
 	WL_MATMUL,
 	WL_REFRESH,
+	WL_DBCACHE,      /* dbcache.h */
 };
 
 /* One page at TOY_SHARED_GPA, written by the VMM before boot. */
@@ -70,6 +72,9 @@ struct wl_env {
 	uint8_t *base;             /* guest-physical 0; NULL inside the VM */
 	void (*mark)(void *opaque, uint64_t gpa, uint64_t len); /* or NULL */
 	void *opaque;
+	/* Port output (dbcache's doorbell); NULL: a real `out` (in the VM). */
+	void (*io)(void *io_opaque, uint16_t port);
+	void *io_opaque;
 };
 
 enum { WL_RAN = 0, WL_WAIT = 1 };

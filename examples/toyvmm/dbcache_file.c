@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The dbcache data file on the "shared storage" directory and the pool's
+ * initial fill from it (the VMM plays the DBMS's start-up reads: the toy
+ * guest does no I/O of its own).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dbcache_vmm.h"
+
+#define CHUNK_BLOCKS 256u /* 1 MiB per write */
+
+int dbcache__path(const char *dir, char *path, size_t len)
+{
+	int n = snprintf(path, len, "%s/%s", dir, DB_FILE_NAME);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Written under a temporary name and renamed, so that a reader (another
+ * toyvmm, the destination) never sees half a file. */
+static int create(const char *path, uint64_t nblocks)
+{
+	char tmp[4200];
+	uint64_t *buf = NULL;
+	int fd = -1, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	buf = malloc(CHUNK_BLOCKS * DB_PAGE);
+	if (!buf)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (uint64_t b = 0; b < nblocks; b += CHUNK_BLOCKS) {
+		uint64_t n = nblocks - b < CHUNK_BLOCKS ? nblocks - b :
+			     CHUNK_BLOCKS;
+
+		for (uint64_t i = 0; i < n; i++)
+			db_block_fill(buf + i * (DB_PAGE / 8), b + i);
+		ret = write_all(fd, buf, n * DB_PAGE, (off_t)(b * DB_PAGE));
+		if (ret)
+			goto out;
+	}
+	ret = close(fd) ? -errno : 0;
+	fd = -1;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret)
+		unlink(tmp);
+	free(buf);
+	return ret;
+}
+
+int dbcache__datafile(const char *dir, uint64_t nblocks)
+{
+	char path[4096];
+	struct stat st;
+	int ret = dbcache__path(dir, path, sizeof(path));
+
+	if (ret)
+		return ret;
+	if (stat(path, &st) == 0)
+		return (uint64_t)st.st_size >= nblocks * DB_PAGE ? 0 : -EFBIG;
+	if (errno != ENOENT)
+		return -errno;
+	return create(path, nblocks);
+}
+
+static int read_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+int dbcache__fill(struct toyvm *vm, const char *dir, uint32_t arg)
+{
+	struct db_layout l;
+	char path[4096];
+	int fd, ret;
+
+	if (db_layout(vm->mem_size, arg, &l))
+		return -EINVAL;
+	ret = dbcache__datafile(dir, l.nframes);
+	if (!ret)
+		ret = dbcache__path(dir, path, sizeof(path));
+	if (ret)
+		return ret;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Extent by extent, in the pool's (permuted) order. */
+	for (uint64_t e = 0; e < l.nextents && !ret; e++) {
+		uint64_t frame = e * DB_EXTENT_PAGES;
+
+		ret = read_all(fd, vm->mem + l.pool_gpa + frame * DB_PAGE,
+			       DB_EXTENT,
+			       (off_t)(db_block_of(&l, frame) * DB_PAGE));
+	}
+	close(fd);
+	return ret;
+}
