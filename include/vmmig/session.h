@@ -151,6 +151,27 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
  * the stream), -ECONNRESET, -ETIMEDOUT, ...
  */
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src);
+/**
+ * vmmig_source_add_hint() - cache-restore: declare that the pages of
+ * [@offset, @offset + @len) of region @region_id hold the same bytes as
+ * storage object @object_id at @object_offset (a clean database cache page
+ * read from shared storage). Such pages are not sent: a hint with the hash
+ * of their current contents is, and the destination reads them from the
+ * storage itself. A hinted page the guest writes afterwards is sent like any
+ * dirty page, and that copy wins. Callable at any time, from any thread,
+ * also while migrating; page aligned. Return: 0, -EINVAL (unknown region,
+ * range), -ENOMEM.
+ */
+VMMIG_API int vmmig_source_add_hint(struct vmmig_source *src,
+				    uint32_t region_id, uint64_t offset,
+				    uint64_t len, uint64_t object_id,
+				    uint64_t object_offset);
+/** vmmig_source_remove_hint() - withdraw hints over a range (e.g. the
+ * database dirtied those pages). Thread-safe. */
+VMMIG_API int vmmig_source_remove_hint(struct vmmig_source *src,
+				       uint32_t region_id, uint64_t offset,
+				       uint64_t len);
+
 /** vmmig_source_cancel() - asynchronous; wait() then returns -ECANCELED
  * unless the migration already completed. Thread-safe. */
 VMMIG_API int vmmig_source_cancel(struct vmmig_source *src);
@@ -193,6 +214,17 @@ VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 				 const struct vmmig_dest_ops *ops, void *opaque);
 VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 				    int64_t value);
+struct vmmig_page_source;
+/**
+ * vmmig_dest_set_page_source() - where pages the source hinted are read
+ * from (e.g. vmmig_page_source_new_storage()); borrowed, must outlive the
+ * session; the session starts and stops it. Each restored page is checked
+ * against its hint's hash; a page that cannot be restored (unknown object,
+ * hash mismatch, I/O error) is fetched over the network instead. Without a
+ * page source every hinted page is fetched over the network.
+ */
+VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
+					 struct vmmig_page_source *ps);
 VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
 				 void *opaque, int max_level);
 /**

@@ -75,6 +75,13 @@ struct vmmig_stats {
 	uint64_t precopy_bytes;      /* bytes sent before the switchover */
 	uint64_t postcopy_bytes;     /* bytes sent after it */
 	uint64_t postcopy_recoveries;/* reconnections after a broken link */
+	/* cache-restore (destination side; the source counts skipped) */
+	uint64_t restore_bytes;      /* read from storage */
+	uint64_t restore_mismatches; /* hash differed: fetched over network */
+	uint64_t restore_fallbacks;  /* all pages fetched over the network
+				      * instead (mismatch, missing object,
+				      * I/O error) */
+	uint64_t restore_time_us;    /* first hint -> last restore done */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

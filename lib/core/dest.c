@@ -107,6 +107,17 @@ VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 	return options_set(&dst->opt, opt, value);
 }
 
+VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
+					 struct vmmig_page_source *ps)
+{
+	if (!dst || !ps)
+		return -EINVAL;
+	if (dst->started)
+		return -EBUSY;
+	dst->page_source = ps;
+	return 0;
+}
+
 VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
 				 void *opaque, int max_level)
 {
@@ -191,6 +202,11 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 			.npages = dst->regions.r[i].npages };
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;
+	ret = restore_init(dst);
+	if (ret) {
+		restore_free(dst);
+		return ret;
+	}
 	ret = -pthread_create(&dst->thread, NULL, dest_main, dst);
 	if (ret)
 		return ret;
@@ -229,6 +245,8 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 	full = dst->st;
 	pthread_mutex_unlock(&dst->stats_lock);
 	counters_fill(&dst->cnt, &full);
+	if (status_live(full.status))
+		restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
 		full.total_time_us = now_us() - dst->t_start;
 		full.transferred_bytes = dst->rx_closed;

@@ -83,6 +83,10 @@ struct vmmig_dest {
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 
+	/* cache-restore (dest_restore.c) */
+	struct vmmig_page_source *page_source; /* borrowed, or NULL */
+	struct restore *rs;
+
 	pthread_mutex_t stats_lock;
 	struct vmmig_stats st;
 	struct counters cnt;
@@ -105,6 +109,37 @@ int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
 int dpc_arm_reader(struct receiver *rv);
 int dpc_resync(struct vmmig_dest *dst, struct chan *c);
 void dpc_free(struct vmmig_dest *dst);
+
+/* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
+ * is not pending. */
+int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+	      const void *data);
+bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+/* Ask the source for a page now (its restore failed after the switch). */
+void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+
+/* dest_req.c: batches of page numbers in REQ records */
+struct req_batch {
+	uint32_t region_id;
+	uint32_t count;
+	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
+};
+int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
+		  uint64_t page, uint16_t flags);
+int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
+
+/* dest_restore.c */
+struct restore;
+int restore_init(struct vmmig_dest *dst);
+int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
+		    uint64_t page, const struct wire_hint *h);
+void restore_on_write(void *cookie, const struct wire_dest_region *rg,
+		      uint64_t page);
+bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+int restore_drain(struct receiver *rv);
+int restore_finish(struct vmmig_dest *dst);
+void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
+void restore_free(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst, bool resume);

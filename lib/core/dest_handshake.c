@@ -98,6 +98,9 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	if (!ret)
 		ret = wire_reader_set_staged(rv->rd,
 					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
+	if (!ret)
+		wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write,
+				      dst);
 	if (ret)
 		return ret;
 	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);

@@ -122,21 +122,17 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len)
 	return 0;
 }
 
-/* Install one page that arrived after the switch (wire_place_fn). */
-static int place(void *cookie, const struct wire_dest_region *rg,
-		 uint64_t page, const void *data)
+/* Install one page that arrived after the switch. */
+int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+	      const void *data)
 {
-	struct vmmig_dest *dst = cookie;
 	struct postcopy_dst *pc = dst->pc;
-	struct pc_region *pr = NULL;
-	uint64_t addr = (uint64_t)(uintptr_t)(rg->host + page * VMMIG_PAGE_SIZE);
+	struct pc_region *pr = &pc->r[ri];
+	const struct region *r = &dst->regions.r[ri];
+	uint64_t addr = (uint64_t)(uintptr_t)(r->host + page * VMMIG_PAGE_SIZE);
 	int ret;
 
-	/* @rg is the reader's copy: find ours by id (few regions). */
-	for (unsigned i = 0; i < dst->regions.n && !pr; i++)
-		if (dst->regions.r[i].id == rg->id)
-			pr = &pc->r[i];
-	if (!pr || !test_bit(pr->pending, page))
+	if (!test_bit(pr->pending, page))
 		return -EPROTO; /* valid here already: never overwrite it */
 	do {
 		if (data) {
@@ -154,11 +150,16 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 		return -errno;
 	if (pc->verify)
 		atomic_fetch_add(&pc->hash, page_hash(data ? data : zero_page,
-						       rg->id, page));
+						       r->id, page));
 	__atomic_fetch_and(&pr->pending[page / 64], ~(1ull << (page % 64)),
 			   __ATOMIC_RELEASE);
-	atomic_fetch_sub(&pc->missing, 1);
 	atomic_fetch_add(&pc->placed, 1);
+	if (atomic_fetch_sub(&pc->missing, 1) == 1) {
+		/* The last one: the coordinator may be waiting for it. */
+		pthread_mutex_lock(&dst->lock);
+		pthread_cond_broadcast(&dst->cond);
+		pthread_mutex_unlock(&dst->lock);
+	}
 	if (test_bit(pr->requested, page)) {
 		uint64_t lat = now_us() - pr->t_req[page];
 
@@ -180,40 +181,55 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 	return 0;
 }
 
-struct req_batch {
-	uint32_t region_id;
-	uint32_t count;
-	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
-};
+/* wire_place_fn: @rg is the reader's copy, find ours by id. */
+static int place(void *cookie, const struct wire_dest_region *rg,
+		 uint64_t page, const void *data)
+{
+	struct vmmig_dest *dst = cookie;
+
+	for (unsigned i = 0; i < dst->regions.n; i++)
+		if (dst->regions.r[i].id == rg->id)
+			return dpc_place(dst, i, page, data);
+	return -EPROTO;
+}
+
+bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	return dst->pc && test_bit(dst->pc->r[ri].pending, page);
+}
+
+void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	struct pc_region *pr = &dst->pc->r[ri];
+	struct req_batch b = { 0 };
+
+	pr->t_req[page] = now_us();
+	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
+			  __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&dst->rp_lock);
+	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
+			    WIRE_REQ_REFETCH);
+	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
+	pthread_mutex_unlock(&dst->rp_lock);
+}
 
 /* Send the batch on the current return path. While the link is down the
  * pages stay marked requested, and are asked for again after the
  * reconnect (dpc_resync), so a failed send loses nothing. */
 static void req_flush(struct vmmig_dest *dst, struct req_batch *b)
 {
-	struct wire_req q = { .region_id = b->region_id, .count = b->count };
-
-	if (!b->count)
-		return;
-	wire_req_pack(b->buf, &q);
 	pthread_mutex_lock(&dst->rp_lock);
-	if (dst->rp_chan)
-		(void)chan_send_record(dst->rp_chan, WIRE_REQ, 0, b->buf,
-				       WIRE_REQ_HEAD + (size_t)b->count * 8);
+	(void)req_batch_flush(dst->rp_chan, b, 0);
 	pthread_mutex_unlock(&dst->rp_lock);
-	b->count = 0;
 }
 
-/* Append @page of region @id to the batch, flushing when it is full or
- * another region begins. */
+/* Append @page of region @id, flushing when full or another region. */
 static void req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
 		    uint64_t page)
 {
-	if (b->count && (b->region_id != id || b->count == WIRE_REQ_MAX))
-		req_flush(dst, b);
-	b->region_id = id;
-	memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
-	b->count++;
+	pthread_mutex_lock(&dst->rp_lock);
+	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
+	pthread_mutex_unlock(&dst->rp_lock);
 }
 
 /* One fault message: ask for the page unless it is here or asked for. */
@@ -245,8 +261,9 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 			}
 			return 0;
 		}
-		if (test_bit(pc->r[i].requested, page))
-			return 0; /* another vCPU asked already */
+		if (test_bit(pc->r[i].requested, page) ||
+		    restore_in_flight(dst, i, page))
+			return 0; /* asked for already, or storage has it */
 		pc->r[i].t_req[page] = now_us();
 		if (__atomic_fetch_or(&pc->r[i].requested[page / 64], bit,
 				      __ATOMIC_ACQ_REL) & bit)
@@ -357,6 +374,28 @@ static int arm_uffd(struct vmmig_dest *dst)
 	return pc->evfd < 0 ? -errno : 0;
 }
 
+/*
+ * Pages valid here go into the memory hash before the guest can change
+ * them; the rest are hashed as they are placed. Before the userfaultfd is
+ * armed: reading a never-populated page afterwards would fault on
+ * ourselves.
+ */
+static void hash_valid_pages(struct vmmig_dest *dst, bool verify)
+{
+	struct postcopy_dst *pc = dst->pc;
+
+	pc->verify = verify;
+	for (unsigned i = 0; verify && i < dst->regions.n; i++) {
+		const struct region *r = &dst->regions.r[i];
+
+		for (uint64_t p = 0; p < r->npages; p++)
+			if (!test_bit(pc->r[i].pending, p))
+				atomic_fetch_add(&pc->hash,
+					page_hash(r->host + p * VMMIG_PAGE_SIZE,
+						  r->id, p));
+	}
+}
+
 /* POSTCOPY on channel 0: arm, load state, ACK, start the guest here. */
 int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 {
@@ -378,6 +417,8 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	if (!dst->pc)
 		ret = pc_alloc(dst);
 	if (!ret)
+		hash_valid_pages(dst, flags & WIRE_POSTCOPY_VERIFY);
+	if (!ret)
 		ret = arm_uffd(dst);
 	if (ret) {
 		dest_fail(dst, ret, "post-copy: userfaultfd: %s",
@@ -385,18 +426,6 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		return ret;
 	}
 	pc = dst->pc;
-	pc->verify = flags & WIRE_POSTCOPY_VERIFY;
-	/* Pages valid here now go into the memory hash before the guest can
-	 * change them; the rest are hashed as they are placed. */
-	for (unsigned i = 0; pc->verify && i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
-
-		for (uint64_t p = 0; p < r->npages; p++)
-			if (!test_bit(pc->r[i].pending, p))
-				atomic_fetch_add(&pc->hash,
-					page_hash(r->host + p * VMMIG_PAGE_SIZE,
-						  r->id, p));
-	}
 	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
 		const struct state_blob *b = &dst->state.b[i];
 

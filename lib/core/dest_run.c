@@ -70,6 +70,8 @@ static int handle_record(struct receiver *rv, const struct wire_hdr *h,
 		return ret;
 	case WIRE_SWITCH:
 		return dpc_switch(rv);
+	case WIRE_DRAIN:
+		return restore_drain(rv);
 	case WIRE_DISCARD:
 	case WIRE_POSTCOPY:
 		/* Only channel 0 carries them, after every channel lined up
@@ -197,8 +199,10 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 {
 	struct wire_done done;
 	uint8_t buf[WIRE_DONE_SIZE];
-	int ret = dpc_finish(dst, &done);
+	int ret = restore_finish(dst);
 
+	if (!ret)
+		ret = dpc_finish(dst, &done);
 	if (ret)
 		return ret;
 	if (rv0->end.flags & WIRE_END_HASH) {
@@ -226,6 +230,7 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 static int finish(struct vmmig_dest *dst, int *verified)
 {
 	struct receiver *rv0 = main_receiver(dst);
+	int ret;
 
 	for (unsigned i = 0; i < dst->nchan; i++) {
 		struct receiver *rv = &dst->rcv[i];
@@ -250,6 +255,9 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	*verified = -1;
 	if (dst->pc_armed)
 		return finish_postcopy(dst, rv0, verified);
+	ret = restore_finish(dst); /* no read may land after the start */
+	if (ret)
+		return ret;
 	if (rv0->end.flags & WIRE_END_HASH) {
 		uint64_t h = regions_hash(&dst->regions);
 
@@ -414,6 +422,10 @@ void *dest_main(void *arg)
 	watchdog_stop(&dst->wd);
 	dest_abort_io(dst);
 	close_channels(dst);
+	if (dst->rs) {
+		restore_finish(dst); /* final figures */
+		restore_free(dst);
+	}
 	uint64_t rx = dst->rx_closed;
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;

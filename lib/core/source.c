@@ -25,6 +25,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	pthread_mutex_init(&src->lock, NULL);
 	pthread_cond_init(&src->cond, NULL);
 	pthread_mutex_init(&src->stats_lock, NULL);
+	pthread_rwlock_init(&src->hints_lock, NULL);
 	src->st.struct_size = sizeof(src->st);
 	src->st.verified = -1;
 	src->pagemap_fd = -1;
@@ -46,6 +47,8 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 		ratelimit_destroy(src->rl);
 		free(src->rl);
 	}
+	hints_free(src);
+	pthread_rwlock_destroy(&src->hints_lock);
 	regions_free(&src->regions);
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);

@@ -84,6 +84,14 @@ struct vmmig_source {
 	uint64_t postcopy_served;/* pages sent because a vCPU waited */
 	uint64_t tx_closed;      /* bytes of channels closed by a recovery */
 
+	/* cache-restore (source_hints.c, source_drain.c) */
+	pthread_rwlock_t hints_lock;
+	struct region_hints *hints; /* per region, NULL until a hint */
+	bool hints_off;          /* final stop-and-copy pass: contents only */
+	_Atomic uint64_t hints_sent;
+	uint64_t **refetch_bm;   /* pages whose restore failed (atomic) */
+	bool drained;            /* DRAINED received (under lock) */
+
 	/* statistics: fields under stats_lock, page counters atomic */
 	pthread_mutex_t stats_lock;
 	struct vmmig_stats st;
@@ -103,6 +111,24 @@ int sync_into(struct vmmig_source *src, uint64_t **bm);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
 
 enum { JOB_ROUND, JOB_POSTCOPY };
+
+/* source_hints.c */
+struct region_hints;
+uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
+bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
+		  struct wire_hint *out);
+void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
+		      const uint64_t *dirty);
+void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
+void hints_free(struct vmmig_source *src);
+
+/* source_drain.c */
+/* Before the pause: the destination finishes its restores and reports the
+ * pages it could not restore; they are added to send_bm. */
+int drain_restores(struct vmmig_source *src);
+/* rp thread: REQ with WIRE_REQ_REFETCH, or DRAINED. */
+int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		      const uint8_t *payload);
 
 /* source_postcopy.c */
 int postcopy_run(struct vmmig_source *src, bool first_pass_done);

@@ -305,10 +305,18 @@ static void stop_urgent(struct vmmig_source *src)
 static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 			  unsigned nblobs)
 {
+	uint64_t hints = atomic_load(&src->hints_sent);
 	int ret = start_urgent(src);
 
 	if (!ret)
 		ret = senders_run(src, JOB_POSTCOPY);
+	/* Pages hinted in this phase: once their restores are over, send
+	 * the ones that failed (drain puts them back in send_bm). */
+	if (!ret && atomic_load(&src->hints_sent) != hints) {
+		ret = drain_restores(src);
+		if (!ret)
+			ret = senders_run(src, JOB_POSTCOPY);
+	}
 	stop_urgent(src);
 	if (!ret)
 		ret = send_end(src, end, nblobs);
@@ -466,6 +474,13 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	if (!src->req_q || !src->req_page) {
 		source_fail(src, -ENOMEM, "post-copy setup");
 		return -ENOMEM;
+	}
+	if (first_pass_done) {
+		/* Restores of hinted pages end before the switch; failed
+		 * ones become pending like dirty pages. */
+		ret = drain_restores(src);
+		if (ret)
+			return ret;
 	}
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.status = VMMIG_STATUS_DEVICE;

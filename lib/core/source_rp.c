@@ -30,6 +30,13 @@ static void *rp_main(void *arg)
 					    vmmig_strerror(ret));
 			break;
 		}
+		if (h.type == WIRE_DRAINED ||
+		    (h.type == WIRE_REQ && (h.flags & WIRE_REQ_REFETCH))) {
+			ret = refetch_on_record(src, &h, payload);
+			if (ret)
+				break;
+			continue;
+		}
 		if ((h.type == WIRE_REQ || h.type == WIRE_DONE) &&
 		    src->postcopy && src->acked) {
 			ret = postcopy_on_record(src, &h, payload);

@@ -178,6 +178,8 @@ int sync_into(struct vmmig_source *src, uint64_t **bm)
 
 		if (!ret)
 			ret = vmmig_tracker_clear(src->tracker, i, bm[i]);
+		if (!ret)
+			hints_drop_dirty(src, i, bm[i]);
 		if (ret) {
 			source_fail(src, ret, "dirty tracker %s: %s",
 				    vmmig_tracker_name(src->tracker),
@@ -216,7 +218,8 @@ static int alloc_bitmaps(struct vmmig_source *src)
 
 	src->send_bm = calloc(n, sizeof(*src->send_bm));
 	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
-	if (!src->send_bm || !src->dirty_bm)
+	src->refetch_bm = calloc(n, sizeof(*src->refetch_bm));
+	if (!src->send_bm || !src->dirty_bm || !src->refetch_bm)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t npages = src->regions.r[i].npages;
@@ -224,7 +227,8 @@ static int alloc_bitmaps(struct vmmig_source *src)
 
 		src->send_bm[i] = malloc(words * 8);
 		src->dirty_bm[i] = calloc(words, 8);
-		if (!src->send_bm[i] || !src->dirty_bm[i])
+		src->refetch_bm[i] = calloc(words, 8);
+		if (!src->send_bm[i] || !src->dirty_bm[i] || !src->refetch_bm[i])
 			return -ENOMEM;
 		/* Round 0 sends everything. */
 		memset(src->send_bm[i], 0xff, words * 8);
@@ -241,10 +245,13 @@ static void free_bitmaps(struct vmmig_source *src)
 			free(src->send_bm[i]);
 		if (src->dirty_bm)
 			free(src->dirty_bm[i]);
+		if (src->refetch_bm)
+			free(src->refetch_bm[i]);
 	}
 	free(src->send_bm);
 	free(src->dirty_bm);
-	src->send_bm = src->dirty_bm = NULL;
+	free(src->refetch_bm);
+	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
 }
 
 static int start_tracking(struct vmmig_source *src)
@@ -364,6 +371,11 @@ static int stop_and_copy(struct vmmig_source *src)
 	uint64_t t_pause;
 	int ret;
 
+	/* Socket backlog and restores finish while the guest still runs. */
+	ret = drain_restores(src);
+	if (ret)
+		return ret;
+	src->hints_off = true;
 	set_status(src, VMMIG_STATUS_DEVICE);
 	t_pause = now_us();
 	ret = src->ops->pause(src->opaque);

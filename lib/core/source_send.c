@@ -13,6 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <vmmig/pagesource.h>
+
 #include "source.h"
 
 int flush_batch(struct sender *s)
@@ -23,8 +25,11 @@ int flush_batch(struct sender *s)
 	if (!s->batch.count)
 		return 0;
 	s->pages_sent += s->batch.count;
+	/* The lock: control records (DRAIN) may share this channel. */
+	pthread_mutex_lock(&s->c->tx_lock);
 	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = chan_send(s->c, iov, 2);
+	pthread_mutex_unlock(&s->c->tx_lock);
 	counters_add_enc(&s->src->cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
@@ -68,7 +73,13 @@ static uint64_t absent_pages(struct vmmig_source *src, const struct region *r,
 int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	       uint64_t bits)
 {
-	uint64_t absent = s->src->first_pass ? absent_pages(s->src, r, w) : 0;
+	struct vmmig_source *src = s->src;
+	uint64_t absent = src->first_pass ? absent_pages(src, r, w) : 0;
+	/* The urgent sender and the last pass send contents only. */
+	uint64_t hinted = s->c->index < src->ndata && !src->hints_off
+				  ? hints_word(src, (unsigned)(r - src->regions.r), w) &
+					    bits & ~absent
+				  : 0;
 	int ret;
 
 	if (s->batch.region_id != r->id) {
@@ -81,11 +92,22 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 		uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
 
 		bool zero = absent >> (page % 64) & 1;
+		const uint8_t *mem = r->host + page * VMMIG_PAGE_SIZE;
+		struct wire_hint h;
 
 		bits &= bits - 1;
-		wire_batch_add(&s->batch, s->enc, page,
-			       zero ? NULL : r->host + page * VMMIG_PAGE_SIZE,
-			       &s->ec);
+		if ((hinted >> (page % 64) & 1) &&
+		    hints_lookup(src, (unsigned)(r - src->regions.r), page,
+				 &h)) {
+			/* Hash of the page as it is now; a write after this
+			 * makes it dirty, and its contents follow. */
+			h.hash = vmmig_page_hash(mem);
+			wire_batch_add_hint(&s->batch, page, &h, &s->ec);
+			atomic_fetch_add(&src->hints_sent, 1);
+		} else {
+			wire_batch_add(&s->batch, s->enc, page,
+				       zero ? NULL : mem, &s->ec);
+		}
 		if (wire_batch_full(&s->batch)) {
 			ret = flush_batch(s);
 			if (ret)

@@ -136,10 +136,15 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		",\"postcopy_faults\":%" PRIu64
 		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
-		",\"postcopy_recoveries\":%" PRIu64 "}",
+		",\"postcopy_recoveries\":%" PRIu64 ",",
 		st->postcopy_faults, st->fault_latency_p50_us,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries);
+	jprintf(&j,
+		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
+		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",
+		st->restore_bytes, st->restore_mismatches,
+		st->restore_fallbacks, ms(st->restore_time_us));
 	if (j.overflow) {
 		buf[len - 1] = '\0';
 		return -ENOSPC;
@@ -161,6 +166,7 @@ void counters_fill(const struct counters *c, struct vmmig_stats *st)
 	st->pages_normal = atomic_load(&c->pages[WIRE_ENC_RAW]);
 	st->pages_compressed = atomic_load(&c->pages[WIRE_ENC_ZSTD]);
 	st->pages_delta = atomic_load(&c->pages[WIRE_ENC_DELTA]);
+	st->pages_skipped = atomic_load(&c->pages[WIRE_ENC_HINT]);
 	st->delta_cache_hits = atomic_load(&c->cache_hits);
 	st->delta_cache_misses = atomic_load(&c->cache_misses);
 }

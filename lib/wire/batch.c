@@ -125,6 +125,31 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 	return enc;
 }
 
+int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
+			const struct wire_hint *h, struct enc_counters *cnt)
+{
+	uint8_t *d, *p;
+
+	if (b->count >= WIRE_MAX_BATCH)
+		return -ENOSPC;
+	for (unsigned i = 0; i < b->count; i++)
+		if (get_le64(desc_at(b, i)) == page_index)
+			return -EEXIST;
+	p = b->payload + b->payload_len;
+	put_le64(p, h->object_id);
+	put_le64(p + 8, h->offset);
+	put_le64(p + 16, h->hash);
+	d = desc_at(b, b->count++);
+	put_le64(d, page_index);
+	d[8] = WIRE_ENC_HINT;
+	d[9] = d[10] = d[11] = 0;
+	put_le32(d + 12, WIRE_HINT_SIZE);
+	b->payload_len += WIRE_HINT_SIZE;
+	if (cnt)
+		cnt->pages[WIRE_ENC_HINT]++;
+	return WIRE_ENC_HINT;
+}
+
 size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 			 struct iovec iov[2])
 {

@@ -38,6 +38,9 @@ struct wire_reader {
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
 	bool staged;          /* raw pages through rawbuf (see set_staged) */
+	wire_hint_fn hint;    /* cache-restore hooks */
+	wire_write_fn2 write;
+	void *hook_cookie;
 	wire_place_fn place;  /* post-copy placement, NULL before */
 	void *place_cookie;
 	uint8_t *rawbuf;      /* raw pages while placing: WIRE_MAX_BATCH pages */
@@ -125,6 +128,31 @@ static int rawbuf_alloc(struct wire_reader *r)
 	return r->rawbuf ? 0 : -ENOMEM;
 }
 
+void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
+			   wire_write_fn2 write, void *cookie)
+{
+	r->hint = hint;
+	r->write = write;
+	r->hook_cookie = cookie;
+}
+
+static int hint_page(struct wire_reader *r, const struct wire_dest_region *rg,
+		     uint64_t idx, const uint8_t *p)
+{
+	struct wire_hint h = { get_le64(p), get_le64(p + 8), get_le64(p + 16) };
+	int ret;
+
+	if (!r->hint)
+		return fail(r, -EPROTO, "page %llu of region %u: a storage hint, "
+			    "but hints are not expected here",
+			    (unsigned long long)idx, rg->id);
+	ret = r->hint(r->hook_cookie, rg, idx, &h);
+	if (ret < 0)
+		return fail(r, ret, "page %llu of region %u: hint refused",
+			    (unsigned long long)idx, rg->id);
+	return 0;
+}
+
 int wire_reader_set_staged(struct wire_reader *r, bool staged)
 {
 	r->staged = staged;
@@ -168,6 +196,15 @@ static int place_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 			return fail(r, -EPROTO, "page %llu of region %u: delta "
 				    "encoding after the post-copy switch",
 				    (unsigned long long)idx, rg->id);
+		case WIRE_ENC_HINT:
+			ret = hint_page(r, rg, idx, r->scratch + soff);
+			if (ret < 0)
+				return ret;
+			soff += len;
+			if (cnt)
+				cnt->pages[WIRE_ENC_HINT]++;
+			r->pages++;
+			continue;
 		}
 		if (ret < 0)
 			return fail(r, ret, "page %llu of region %u: %s",
@@ -290,6 +327,7 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 	case WIRE_ENC_RAW: ok = len == ENC_PAGE; break;
 	case WIRE_ENC_ZSTD: ok = len >= 1 && len <= ENC_PAGE; break;
 	case WIRE_ENC_DELTA: ok = len >= 1 && len <= ENC_DELTA_MAX; break;
+	case WIRE_ENC_HINT: ok = len == WIRE_HINT_SIZE; break;
 	default:
 		return fail(r, -EPROTO, "page %llu has unknown encoding %u",
 			    (unsigned long long)idx, enc);
@@ -328,6 +366,11 @@ static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 			if (!page_never_populated(page) &&
 			    !enc_page_is_zero(page))
 				memset(page, 0, ENC_PAGE);
+			break;
+		case WIRE_ENC_HINT:
+			ret = hint_page(r, rg, idx, r->scratch + soff);
+			if (ret < 0)
+				return ret;
 			break;
 		case WIRE_ENC_RAW:
 			if (r->staged)
@@ -426,6 +469,13 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 			    "its descriptors (%llu)", h->len,
 			    (unsigned long long)(BATCH_HEAD + DESC_SIZE * count +
 						 sum));
+	if (r->write)
+		for (unsigned i = 0; i < count; i++) {
+			const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+
+			if (d[8] != WIRE_ENC_HINT)
+				r->write(r->hook_cookie, rg, get_le64(d));
+		}
 	if (niov > 2) {
 		ret = read_iov(r, &r->iov[2], (int)niov - 2);
 		if (ret < 0)
@@ -452,10 +502,13 @@ static int known_flags(uint16_t type)
 	case WIRE_SWITCH:
 	case WIRE_DISCARD:
 	case WIRE_POSTCOPY:
-	case WIRE_REQ:
 	case WIRE_DONE:
 	case WIRE_RESUMED:
+	case WIRE_DRAIN:
+	case WIRE_DRAINED:
 		return 0;
+	case WIRE_REQ:
+		return WIRE_REQ_REFETCH;
 	case WIRE_STATE:
 		return WIRE_STATE_LAST;
 	default:

@@ -48,6 +48,11 @@ enum wire_type {
 	WIRE_RESUMED = 0x8055,   /* dst->src, channel 0, after a reconnect:
 				  * the DISCARD bitmaps of pages still missing
 				  * here are complete */
+	/* cache-restore */
+	WIRE_DRAIN = 0x8060,     /* src->dst, every channel: no hint follows;
+				  * finish the restores, report failures */
+	WIRE_DRAINED = 0x8061,   /* dst->src, channel 0: the REQ records with
+				  * WIRE_REQ_REFETCH before it are complete */
 };
 
 /* Page encodings inside a PAGES record. */
@@ -56,6 +61,8 @@ enum wire_enc {
 	WIRE_ENC_RAW = 1,   /* 4096 bytes */
 	WIRE_ENC_ZSTD = 2,  /* zstd frame that decompresses to exactly 4096 */
 	WIRE_ENC_DELTA = 3, /* delta against the previous copy of the page */
+	WIRE_ENC_HINT = 4,  /* 24 bytes: u64 object id, u64 offset, u64 hash:
+			     * read the page from shared storage */
 	WIRE_ENC__COUNT
 };
 
@@ -190,6 +197,18 @@ void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen);
 
+/* REQ header flag: pages whose restore from storage failed; send their
+ * contents even if they were hinted (or already sent) before. */
+#define WIRE_REQ_REFETCH 1u
+
+/* HINT page payload. */
+#define WIRE_HINT_SIZE 24
+struct wire_hint {
+	uint64_t object_id;
+	uint64_t offset;
+	uint64_t hash;
+};
+
 /* REQ: pages of one region the destination faulted on. */
 #define WIRE_REQ_HEAD 8
 #define WIRE_REQ_MAX 512
@@ -270,6 +289,9 @@ static inline bool wire_batch_full(const struct wire_batch *b)
 int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		   uint64_t page_index, const void *page,
 		   struct enc_counters *cnt);
+/* Append a hint instead of the page's contents. */
+int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
+			const struct wire_hint *h, struct enc_counters *cnt);
 /* Seal the record with @seq; fill @iov[0..1]; return the record's bytes. */
 size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 			 struct iovec iov[2]);
@@ -326,6 +348,18 @@ typedef int (*wire_place_fn)(void *cookie, const struct wire_dest_region *rg,
 			     uint64_t page, const void *data);
 int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 			   void *cookie);
+/*
+ * Cache-restore hooks. @hint receives each HINT page (instead of
+ * contents); @write is told of every page with contents before any of its
+ * bytes land, so that a restore in flight for it knows it lost. A HINT with
+ * no hook set is a protocol error.
+ */
+typedef int (*wire_hint_fn)(void *cookie, const struct wire_dest_region *rg,
+			    uint64_t page, const struct wire_hint *h);
+typedef void (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
+			       uint64_t page);
+void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
+			   wire_write_fn2 write, void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 

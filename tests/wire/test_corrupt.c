@@ -173,7 +173,7 @@ START_TEST(bit_flips)
 		{ 16, 0x02, -EPROTO, "PAGES for unknown region id 5", false },
 		{ 24 + 7, 0x10, -EPROTO, "page index 1152921504606846978 out "
 		  "of range for region 7 (16 pages)", false },
-		{ 24 + 16 + 8, 0x04, -EPROTO, "page 3 has unknown encoding 4", false },
+		{ 24 + 16 + 8, 0x05, -EPROTO, "page 3 has unknown encoding 5", false },
 		{ 24 + 12, 0x01, -EPROTO, "page 2: length 4097 is invalid for "
 		  "encoding 1", false },
 		{ 24 + 48, 0x01, -EPROTO, "record crc mismatch (seq 0)", true },

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cache-restore on the destination. A HINT names the storage object and
+ * offset holding a page, and the hash the page had on the source; the page
+ * source reads it (on its own thread, overlapping the network stream) and
+ * checks the hash. Per page a small state machine keeps the newest copy:
+ *
+ *   NONE --HINT--> RESTORING --read ok--> page written, NONE
+ *                      |  \--read failed--> FAILED (reported at DRAIN, or
+ *                      |                    asked for at once in post-copy)
+ *                      \--contents arrive--> NET: the read, when it ends,
+ *                                            is thrown away
+ *
+ * A striped lock orders "contents arrive" against "read result written",
+ * so a storage read that finishes late never overwrites a newer copy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmmig/pagesource.h>
+
+#include "dest.h"
+
+enum { RS_NONE, RS_RESTORING, RS_NET, RS_FAILED };
+
+#define STRIPES 64
+
+struct restore {
+	struct vmmig_page_source *ps;
+	uint8_t **st;               /* per region, per page: RS_* */
+	uint64_t **failed;          /* per region: failed, not yet reported */
+	pthread_mutex_t stripe[STRIPES];
+	pthread_mutex_t lock;       /* inflight, cond */
+	pthread_cond_t cond;
+	uint64_t inflight;
+	_Atomic uint64_t restored, mismatches, fallbacks, bytes;
+	uint64_t t_first, t_last;   /* under lock */
+	unsigned drained;           /* channels past DRAIN (under dst->lock) */
+};
+
+struct fetch {
+	struct vmmig_page_fetch f;
+	struct vmmig_dest *dst;
+	unsigned ri;
+	uint8_t page[VMMIG_PAGE_SIZE] __attribute__((aligned(4096)));
+};
+
+static pthread_mutex_t *stripe_of(struct restore *rs, uint64_t page)
+{
+	return &rs->stripe[(page * 0x9e3779b97f4a7c15ull) >> 58];
+}
+
+static unsigned region_index(struct vmmig_dest *dst, uint32_t id)
+{
+	for (unsigned i = 0; i < dst->regions.n; i++)
+		if (dst->regions.r[i].id == id)
+			return i;
+	return 0; /* ids were validated by the reader */
+}
+
+static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status);
+
+int restore_init(struct vmmig_dest *dst)
+{
+	struct restore *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return -ENOMEM;
+	dst->rs = rs;
+	rs->ps = dst->page_source;
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&rs->stripe[i], NULL);
+	pthread_mutex_init(&rs->lock, NULL);
+	pthread_cond_init(&rs->cond, NULL);
+	rs->st = calloc(dst->regions.n, sizeof(*rs->st));
+	rs->failed = calloc(dst->regions.n, sizeof(*rs->failed));
+	if (!rs->st || !rs->failed)
+		return -ENOMEM;
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		uint64_t np = dst->regions.r[i].npages;
+
+		rs->st[i] = calloc(np, 1);
+		rs->failed[i] = calloc((np + 63) / 64, 8);
+		if (!rs->st[i] || !rs->failed[i])
+			return -ENOMEM;
+	}
+	if (rs->ps)
+		return vmmig_page_source_start(rs->ps, fetch_done, dst);
+	return 0;
+}
+
+/* A restore could not be used: before the switch it is reported at DRAIN;
+ * after it, a vCPU may be waiting, so ask for the contents now. */
+static void restore_failed(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	struct restore *rs = dst->rs;
+
+	atomic_fetch_add(&rs->fallbacks, 1);
+	if (dst->pc_armed)
+		dpc_refetch(dst, ri, page);
+	else
+		__atomic_fetch_or(&rs->failed[ri][page / 64],
+				  1ull << (page % 64), __ATOMIC_ACQ_REL);
+}
+
+static void inflight_done(struct restore *rs)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->t_last = now_us();
+	if (!--rs->inflight)
+		pthread_cond_broadcast(&rs->cond);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
+{
+	struct fetch *ft = (struct fetch *)f;
+	struct vmmig_dest *dst = ctx;
+	struct restore *rs = dst->rs;
+	unsigned ri = ft->ri;
+	uint64_t page = f->page;
+	pthread_mutex_t *m = stripe_of(rs, page);
+	bool failed = false;
+
+	pthread_mutex_lock(m);
+	if (rs->st[ri][page] == RS_RESTORING) {
+		if (status == 0 && dst->pc_armed)
+			status = dpc_place(dst, ri, page, ft->page);
+		else if (status == 0)
+			memcpy(dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE,
+			       ft->page, VMMIG_PAGE_SIZE);
+		if (status == 0) {
+			atomic_fetch_add(&rs->restored, 1);
+			atomic_fetch_add(&rs->bytes, VMMIG_PAGE_SIZE);
+			rs->st[ri][page] = RS_NONE;
+		} else {
+			if (status == -EBADMSG)
+				atomic_fetch_add(&rs->mismatches, 1);
+			rs->st[ri][page] = RS_FAILED;
+			failed = true;
+		}
+	} else {
+		rs->st[ri][page] = RS_NONE; /* a newer copy came meanwhile */
+	}
+	pthread_mutex_unlock(m);
+	if (failed)
+		restore_failed(dst, ri, page);
+	free(ft);
+	inflight_done(rs);
+}
+
+/* wire_hint_fn: read this page from storage instead. */
+int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
+		    uint64_t page, const struct wire_hint *h)
+{
+	struct vmmig_dest *dst = cookie;
+	struct restore *rs = dst->rs;
+	unsigned ri = region_index(dst, rg->id);
+	struct vmmig_page_fetch *fp;
+	struct fetch *ft;
+	int ret;
+
+	if (dst->pc_armed && !dpc_pending(dst, ri, page))
+		return -EPROTO; /* valid here already */
+	pthread_mutex_lock(&rs->lock);
+	if (!rs->inflight++ && !rs->t_first)
+		rs->t_first = now_us();
+	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_lock(stripe_of(rs, page));
+	rs->st[ri][page] = RS_RESTORING;
+	pthread_mutex_unlock(stripe_of(rs, page));
+	ft = aligned_alloc(4096, sizeof(*ft));
+	if (!ft || !rs->ps) {
+		/* Nowhere to read it from: fetch it over the network. */
+		free(ft);
+		pthread_mutex_lock(stripe_of(rs, page));
+		rs->st[ri][page] = RS_FAILED;
+		pthread_mutex_unlock(stripe_of(rs, page));
+		restore_failed(dst, ri, page);
+		inflight_done(rs);
+		return 0;
+	}
+	ft->dst = dst;
+	ft->ri = ri;
+	ft->f = (struct vmmig_page_fetch){
+		.region_id = rg->id, .page = page, .object_id = h->object_id,
+		.offset = h->offset, .hash = h->hash, .buf = ft->page };
+	fp = &ft->f;
+	/* Blocks while the storage queue is full: back-pressure on this
+	 * channel, the others go on. Completion frees ft. */
+	ret = vmmig_page_source_submit(rs->ps, &fp, 1);
+	if (ret) {
+		free(ft);
+		pthread_mutex_lock(stripe_of(rs, page));
+		rs->st[ri][page] = RS_FAILED;
+		pthread_mutex_unlock(stripe_of(rs, page));
+		restore_failed(dst, ri, page);
+		inflight_done(rs);
+	}
+	return 0;
+}
+
+/* wire_write_fn2: contents of @page are about to land. */
+void restore_on_write(void *cookie, const struct wire_dest_region *rg,
+		      uint64_t page)
+{
+	struct vmmig_dest *dst = cookie;
+	struct restore *rs = dst->rs;
+	unsigned ri = region_index(dst, rg->id);
+	pthread_mutex_t *m;
+
+	if (__atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE) == RS_NONE)
+		return;
+	m = stripe_of(rs, page);
+	/* Taking the lock also waits out a read result being written. */
+	pthread_mutex_lock(m);
+	if (rs->st[ri][page] == RS_RESTORING)
+		rs->st[ri][page] = RS_NET;
+	else if (rs->st[ri][page] == RS_FAILED)
+		rs->st[ri][page] = RS_NONE;
+	pthread_mutex_unlock(m);
+}
+
+bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	return dst->rs &&
+	       __atomic_load_n(&dst->rs->st[ri][page], __ATOMIC_ACQUIRE) ==
+		       RS_RESTORING;
+}
+
+/* Wait until no read is in flight (or the session failed). */
+static int wait_idle(struct vmmig_dest *dst)
+{
+	struct restore *rs = dst->rs;
+
+	pthread_mutex_lock(&rs->lock);
+	while (rs->inflight && !failure_code(&dst->fail))
+		pthread_cond_wait(&rs->cond, &rs->lock);
+	pthread_mutex_unlock(&rs->lock);
+	return failure_code(&dst->fail);
+}
+
+/*
+ * DRAIN reached channel @rv. Channel 0 waits for all channels (every hint
+ * sent before DRAIN has been seen), then for the reads, then reports the
+ * failed pages and answers DRAINED.
+ */
+int restore_drain(struct receiver *rv)
+{
+	struct vmmig_dest *dst = rv->dst;
+	struct restore *rs = dst->rs;
+	struct req_batch b = { 0 };
+	int ret;
+
+	pthread_mutex_lock(&dst->lock);
+	rs->drained++;
+	pthread_cond_broadcast(&dst->cond);
+	if (rv->c->index != 0) {
+		pthread_mutex_unlock(&dst->lock);
+		return 0;
+	}
+	while (rs->drained < dst->nchan && !failure_code(&dst->fail))
+		pthread_cond_wait(&dst->cond, &dst->lock);
+	rs->drained = 0;
+	pthread_mutex_unlock(&dst->lock);
+	ret = wait_idle(dst);
+	if (ret)
+		return ret;
+	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
+		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+		     w++) {
+			uint64_t bits = __atomic_exchange_n(&rs->failed[ri][w], 0,
+							    __ATOMIC_ACQ_REL);
+
+			while (bits && !ret) {
+				ret = req_batch_add(rv->c, &b,
+						    dst->regions.r[ri].id,
+						    w * 64 + (uint64_t)__builtin_ctzll(bits),
+						    WIRE_REQ_REFETCH);
+				bits &= bits - 1;
+			}
+		}
+	if (!ret)
+		ret = req_batch_flush(rv->c, &b, WIRE_REQ_REFETCH);
+	if (!ret)
+		ret = chan_send_record(rv->c, WIRE_DRAINED, 0, NULL, 0);
+	if (ret)
+		dest_fail(dst, ret, "answering DRAIN: %s", vmmig_strerror(ret));
+	return ret;
+}
+
+/* Before the guest starts (pre-copy) or completes (post-copy): no read
+ * may still be in flight. */
+int restore_finish(struct vmmig_dest *dst)
+{
+	struct restore *rs = dst->rs;
+	int ret = wait_idle(dst);
+
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.pages_restored = atomic_load(&rs->restored);
+	dst->st.restore_bytes = atomic_load(&rs->bytes);
+	dst->st.restore_mismatches = atomic_load(&rs->mismatches);
+	dst->st.restore_fallbacks = atomic_load(&rs->fallbacks);
+	pthread_mutex_lock(&rs->lock);
+	dst->st.restore_time_us = rs->t_first ? rs->t_last - rs->t_first : 0;
+	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&dst->stats_lock);
+	return ret;
+}
+
+void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
+{
+	struct restore *rs = dst->rs;
+
+	if (!rs)
+		return;
+	st->pages_restored = atomic_load(&rs->restored);
+	st->restore_bytes = atomic_load(&rs->bytes);
+	st->restore_mismatches = atomic_load(&rs->mismatches);
+	st->restore_fallbacks = atomic_load(&rs->fallbacks);
+}
+
+void restore_free(struct vmmig_dest *dst)
+{
+	struct restore *rs = dst->rs;
+
+	if (!rs)
+		return;
+	if (rs->ps)
+		vmmig_page_source_stop(rs->ps); /* every fetch completes */
+	for (unsigned i = 0; rs->st && i < dst->regions.n; i++) {
+		free(rs->st[i]);
+		free(rs->failed[i]);
+	}
+	free(rs->st);
+	free(rs->failed);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&rs->stripe[i]);
+	pthread_mutex_destroy(&rs->lock);
+	pthread_cond_destroy(&rs->cond);
+	free(rs);
+	dst->rs = NULL;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The last step before the pause. DRAIN goes down every channel; the
+ * destination answers DRAINED on channel 0 once it has read everything sent
+ * before it on all channels and finished every restore from storage,
+ * preceded by REQ records (WIRE_REQ_REFETCH) for the pages it could not
+ * restore. Two gains: those pages join the last pass instead of failing the
+ * migration, and the pause starts with no backlog in the socket buffers,
+ * which would otherwise be drained during the downtime.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "source.h"
+
+/* Pages whose restore failed: never hint them again, send their contents
+ * (in the last pass, or right away after a post-copy switch). */
+static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
+			size_t len)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_req q;
+	unsigned ri;
+	int ret;
+
+	ret = wire_req_unpack(payload, len, &q, err, sizeof(err));
+	for (ri = 0; !ret && ri < src->regions.n; ri++)
+		if (src->regions.r[ri].id == q.region_id)
+			break;
+	if (!ret && ri == src->regions.n)
+		ret = -EPROTO;
+	for (uint32_t i = 0; !ret && i < q.count; i++) {
+		uint64_t page, bit;
+
+		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
+		if (page >= src->regions.r[ri].npages) {
+			ret = -EPROTO;
+			break;
+		}
+		bit = 1ull << (page % 64);
+		hints_clear_page(src, ri, page);
+		__atomic_fetch_or(src->postcopy ? &src->send_bm[ri][page / 64]
+						: &src->refetch_bm[ri][page / 64],
+				  bit, __ATOMIC_ACQ_REL);
+	}
+	if (ret)
+		source_fail(src, ret, "return path: bad refetch request");
+	return ret;
+}
+
+int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		      const uint8_t *payload)
+{
+	if (h->type == WIRE_DRAINED) {
+		pthread_mutex_lock(&src->lock);
+		src->drained = true;
+		pthread_cond_broadcast(&src->cond);
+		pthread_mutex_unlock(&src->lock);
+		return 0;
+	}
+	int ret = mark_refetch(src, payload, h->len);
+
+	/* After the switch a vCPU may wait for it: the urgent path. */
+	if (!ret && src->postcopy)
+		ret = postcopy_on_record(src, h, payload);
+	return ret;
+}
+
+int drain_restores(struct vmmig_source *src)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&src->lock);
+	src->drained = false;
+	pthread_mutex_unlock(&src->lock);
+	for (unsigned i = 0; i < src->nchan && !ret; i++)
+		ret = chan_send_record(&src->chan[i], WIRE_DRAIN, 0, NULL, 0);
+	if (ret) {
+		source_fail(src, ret, "draining: %s", vmmig_strerror(ret));
+		return ret;
+	}
+	pthread_mutex_lock(&src->lock);
+	while (!src->drained && !failure_code(&src->fail))
+		pthread_cond_wait(&src->cond, &src->lock);
+	pthread_mutex_unlock(&src->lock);
+	ret = failure_code(&src->fail);
+	if (ret)
+		return ret;
+	for (unsigned ri = 0; ri < src->regions.n; ri++)
+		for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64;
+		     w++)
+			src->send_bm[ri][w] |= __atomic_exchange_n(
+				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);
+	return 0;
+}
