@@ -107,7 +107,7 @@ void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
 int connect_all(struct vmmig_source *src);
 int handshake(struct vmmig_source *src, uint16_t flags);
-int sync_into(struct vmmig_source *src, uint64_t **bm);
+int sync_pending(struct vmmig_source *src);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
 
 enum { JOB_ROUND, JOB_POSTCOPY };

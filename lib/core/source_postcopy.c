@@ -493,7 +493,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		return ret;
 	}
 	src->paused = true;
-	ret = sync_into(src, src->send_bm);
+	ret = sync_pending(src);
 	if (ret)
 		return ret;
 	b_switch = tx_bytes(src);

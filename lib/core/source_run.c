@@ -170,22 +170,25 @@ static uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
 	return n;
 }
 
-/* OR what was dirtied since the last sync into @bm (one per region). */
-int sync_into(struct vmmig_source *src, uint64_t **bm)
+/* What the guest dirtied since the last sync, into dirty_bm. Hints of
+ * those pages no longer hold: the writes made them differ from storage. */
+static int sync_dirty(struct vmmig_source *src)
 {
 	for (unsigned i = 0; i < src->regions.n; i++) {
-		int ret = vmmig_tracker_sync(src->tracker, i, bm[i]);
+		uint64_t *bm = src->dirty_bm[i];
+		int ret;
 
+		memset(bm, 0, (src->regions.r[i].npages + 63) / 64 * 8);
+		ret = vmmig_tracker_sync(src->tracker, i, bm);
 		if (!ret)
-			ret = vmmig_tracker_clear(src->tracker, i, bm[i]);
-		if (!ret)
-			hints_drop_dirty(src, i, bm[i]);
+			ret = vmmig_tracker_clear(src->tracker, i, bm);
 		if (ret) {
 			source_fail(src, ret, "dirty tracker %s: %s",
 				    vmmig_tracker_name(src->tracker),
 				    vmmig_strerror(ret));
 			return ret;
 		}
+		hints_drop_dirty(src, i, bm);
 	}
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.dirty_sync_count++;
@@ -198,18 +201,26 @@ int sync_into(struct vmmig_source *src, uint64_t **bm)
 static int sync_next_round(struct vmmig_source *src)
 {
 	uint64_t **t;
-	int ret;
+	int ret = sync_dirty(src);
 
-	for (unsigned i = 0; i < src->regions.n; i++)
-		memset(src->dirty_bm[i], 0,
-		       (src->regions.r[i].npages + 63) / 64 * 8);
-	ret = sync_into(src, src->dirty_bm);
 	if (ret)
 		return ret;
 	t = src->send_bm;
 	src->send_bm = src->dirty_bm;
 	src->dirty_bm = t;
 	return 0;
+}
+
+/* Before the last pass: add what was dirtied to what is still pending. */
+int sync_pending(struct vmmig_source *src)
+{
+	int ret = sync_dirty(src);
+
+	for (unsigned i = 0; !ret && i < src->regions.n; i++)
+		for (uint64_t w = 0; w < (src->regions.r[i].npages + 63) / 64;
+		     w++)
+			src->send_bm[i][w] |= src->dirty_bm[i][w];
+	return ret;
 }
 
 static int alloc_bitmaps(struct vmmig_source *src)
@@ -387,7 +398,7 @@ static int stop_and_copy(struct vmmig_source *src)
 	src->paused = true;
 	/* The pages found dirty after the last round are still pending in
 	 * send_bm: add what the guest wrote since, then send them all. */
-	ret = sync_into(src, src->send_bm);
+	ret = sync_pending(src);
 	if (ret)
 		return ret;
 	ret = senders_run(src, JOB_ROUND);

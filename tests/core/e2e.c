@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "e2e.h"
+#include "slow_source.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -83,6 +84,16 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 					    !o->recv_staged);
+	struct vmmig_page_source *ps = NULL;
+	if (!ret && o->storage)
+		ret = o->slow_storage_us
+			      ? slow_source_new(o->storage, o->slow_storage_us,
+						&ps)
+			      : vmmig_page_source_new_storage(NULL, &ps);
+	if (!ret && o->storage && !o->slow_storage_us)
+		ret = vmmig_storage_add_object(ps, 1, o->storage);
+	if (!ret && ps)
+		ret = vmmig_dest_set_page_source(dst, ps);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, o->listen, d->uri, sizeof(d->uri));
 	if (!ret)
@@ -111,6 +122,7 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 		snprintf(d->res->error, sizeof(d->res->error), "%s",
 			 vmmig_dest_error(dst));
 	vmmig_dest_free(dst);
+	vmmig_page_source_free(ps);
 	return ret ? 1 : 0;
 }
 
