@@ -205,6 +205,8 @@ static int matmul_step(struct wl_cpu *c, struct toy_shared *sh,
 			ci[j] += aik * bk[j];
 	}
 	env_mark(e, c->work_gpa + 2 * n * n * 4 + i * n * 4, n * 4);
+	/* A beat per row: a large order takes seconds per product. */
+	beat(sh, e);
 	if (++c->pos < n)
 		return WL_RAN;
 	/* A product done: nudge A so that the next one differs. */
@@ -215,7 +217,6 @@ static int matmul_step(struct wl_cpu *c, struct toy_shared *sh,
 	env_mark(e, c->work_gpa + at * 4, 4);
 	c->pos = 0;
 	c->iter++;
-	beat(sh, e);
 	return WL_RAN;
 }
 

@@ -25,13 +25,41 @@ json_num() {
 	sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" "$1"
 }
 
-# start_dest BACKEND MEM RUN_AFTER_MS: a destination in the background,
-# listening on an ephemeral port; sets dpid and uri.
+# json_str FILE KEY: the string after "KEY": in FILE.
+json_str() {
+	sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"
+}
+
+# check_handover: both sides completed with memory verified, and the guest
+# went on at the destination from the very heartbeat it paused at.
+check_handover() {
+	for side in src dest; do
+		grep -q '"result":"completed"' "$dir/$side.json" ||
+			fail "$side: not completed"
+		grep -q '"verified":true' "$dir/$side.json" ||
+			fail "$side: memory not verified"
+	done
+	paused=$(json_num "$dir/src.json" heartbeat_at_pause)
+	started=$(json_num "$dir/dest.json" heartbeat_at_start)
+	ended=$(json_num "$dir/dest.json" heartbeat_at_exit)
+	[ -n "$paused" ] && [ "$paused" -gt 0 ] || fail "no heartbeat at pause"
+	[ "$started" = "$paused" ] ||
+		fail "destination resumed at heartbeat $started, source paused" \
+			"at $paused"
+	[ "$ended" -gt "$started" ] ||
+		fail "heartbeat did not advance on the destination" \
+			"($started -> $ended)"
+}
+
+# start_dest BACKEND MEM RUN_AFTER_MS [DEST_OPTION...]: a destination in
+# the background, listening on an ephemeral port; sets dpid and uri.
 start_dest() {
+	_b=$1 _m=$2 _r=$3
+	shift 3
 	# No timeout(1) wrapper: $dpid must be toyvmm itself (kill_dest.sh).
-	"$toyvmm" dest --listen tcp:127.0.0.1:0 --mem "$2" \
-		--backend "$1" --uri-file "$dir/uri" --json "$dir/dest.json" \
-		--run-after "$3" --no-progress >"$dir/dest.out" 2>&1 &
+	"$toyvmm" dest --listen tcp:127.0.0.1:0 --mem "$_m" \
+		--backend "$_b" --uri-file "$dir/uri" --json "$dir/dest.json" \
+		--run-after "$_r" --no-progress "$@" >"$dir/dest.out" 2>&1 &
 	dpid=$!
 	i=0
 	while [ ! -s "$dir/uri" ]; do
