@@ -24,7 +24,7 @@ static const struct vmmig_dest_ops dest_ops = {
 };
 
 static int child_main(struct dest_child *d, size_t size, enum prefault pf,
-		      int wfd)
+		      int recv_staged, int wfd)
 {
 	struct dest_result *r = d->res;
 	struct vmmig_dest *dst = NULL;
@@ -55,6 +55,9 @@ static int child_main(struct dest_child *d, size_t size, enum prefault pf,
 		ret = vmmig_dest_add_region(dst, 0, 0, mem, size);
 	if (!ret)
 		ret = vmmig_dest_set_ops(dst, &dest_ops, &r->started);
+	if (!ret)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
+					    !recv_staged);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, "tcp:127.0.0.1:0", d->uri,
 					sizeof(d->uri));
@@ -88,7 +91,8 @@ out:
 	return r->ret ? 1 : 0;
 }
 
-int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf)
+int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf,
+		     int recv_staged)
 {
 	int pfd[2];
 	ssize_t n;
@@ -110,7 +114,7 @@ int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf)
 	}
 	if (d->pid == 0) {
 		close(pfd[0]);
-		_exit(child_main(d, size, pf, pfd[1]));
+		_exit(child_main(d, size, pf, recv_staged, pfd[1]));
 	}
 	close(pfd[1]);
 	n = read(pfd[0], d->uri, sizeof(d->uri));

@@ -35,7 +35,9 @@ enum prefault {
 };
 
 /* Fork a destination for @size bytes; returns once it listens (or -errno). */
-int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf);
+/* @recv_staged: VMMIG_OPT_RECV_DIRECT = 0 (receive through a buffer). */
+int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf,
+		     int recv_staged);
 /* Wait for the child to exit; returns its exit status (0: completed). */
 int dest_child_reap(struct dest_child *d);
 /* Kill (if still running) and unmap. */

@@ -17,6 +17,7 @@ struct bench_config {
 	size_t size;             /* guest memory, bytes */
 	enum bench_fill fill;
 	int channels;
+	int recv_staged;         /* destination: VMMIG_OPT_RECV_DIRECT = 0 */
 	int prefault;            /* enum prefault: how the destination
 				  * touched its memory before listening */
 	int repeat;

@@ -71,7 +71,7 @@ static void run_once(const struct bench_config *c, uint8_t *mem,
 
 	memset(r, 0, sizeof(*r));
 	r->src_st.struct_size = sizeof(r->src_st);
-	ret = dest_child_spawn(&d, c->size, c->prefault);
+	ret = dest_child_spawn(&d, c->size, c->prefault, c->recv_staged);
 	if (ret) {
 		r->ret = ret;
 		snprintf(r->error, sizeof(r->error), "destination: %s",
@@ -126,7 +126,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: precopy_loopback [--size MiB] [--fill random|half] "
 		   "[--channels N] [--prefault[=user|kernel]] [--repeat N] [--json FILE] "
-		   "[--baseline-mib N] [--delta-cache MiB]\n");
+		   "[--baseline-mib N] [--delta-cache MiB] [--recv direct|staged]\n");
 }
 
 static int parse(int argc, char **argv, struct bench_config *c,
@@ -141,12 +141,13 @@ static int parse(int argc, char **argv, struct bench_config *c,
 		{ "json", required_argument, NULL, 'j' },
 		{ "baseline-mib", required_argument, NULL, 'b' },
 		{ "delta-cache", required_argument, NULL, 'd' },
+		{ "recv", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	int o;
 
-	while ((o = getopt_long(argc, argv, "s:f:c:pr:j:b:d:h", opts,
+	while ((o = getopt_long(argc, argv, "s:f:c:pr:j:b:d:R:h", opts,
 				NULL)) != -1) {
 		switch (o) {
 		case 's': c->size = strtoull(optarg, NULL, 0) << 20; break;
@@ -160,6 +161,12 @@ static int parse(int argc, char **argv, struct bench_config *c,
 				return -EINVAL;
 			break;
 		case 'r': c->repeat = atoi(optarg); break;
+		case 'R':
+			if (!strcmp(optarg, "staged"))
+				c->recv_staged = 1;
+			else if (strcmp(optarg, "direct"))
+				return -EINVAL;
+			break;
 		case 'j': *json = optarg; break;
 		case 'b': c->baseline_bytes = strtoull(optarg, NULL, 0) << 20;
 			break;
