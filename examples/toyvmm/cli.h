@@ -42,6 +42,8 @@ struct opts {
 	bool verbose;
 	const char *tracker;      /* source: dirty tracker preference */
 	const char *storage;      /* dbcache: shared-storage directory */
+	bool no_hints;            /* dbcache source: keep the guest's hints
+				   * from the library (plain pre-copy) */
 	int recv_direct;          /* dest: VMMIG_OPT_RECV_DIRECT; -1 default */
 };
 

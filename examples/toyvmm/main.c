@@ -30,7 +30,8 @@ static const char usage_text[] =
 "   | dbcache:idle|ro|rw[:POOL%[:OPS/s]] (needs --storage DIR)\n"
 "--storage DIR: dbcache's shared storage (source: data file, created if\n"
 "   missing; dest: restore pages from it). --recv-direct 0|1 (dest):\n"
-"   VMMIG_OPT_RECV_DIRECT (0: receive through a buffer)\n"
+"   VMMIG_OPT_RECV_DIRECT (0: receive through a buffer). --no-hints\n"
+"   (source): dbcache without cache-restore (the baseline)\n"
 "B: auto (kvm when /dev/kvm opens) | kvm | software\n"
 "--progress / --no-progress: live line on stderr (default: if a tty)\n";
 
@@ -119,7 +120,7 @@ enum {
 	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
-	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT,
+	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
 };
 
 static const struct option longopts[] = {
@@ -151,6 +152,7 @@ static const struct option longopts[] = {
 	{ "io-timeout", required_argument, NULL, O_IO_TIMEOUT },
 	{ "storage", required_argument, NULL, O_STORAGE },
 	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
+	{ "no-hints", no_argument, NULL, O_NO_HINTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -206,6 +208,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 	case O_TRACKER: o->tracker = a; return 0;
 	case O_PC_NOW: o->pc_now = true; return 0;
 	case O_STORAGE: o->storage = a; return 0;
+	case O_NO_HINTS: o->no_hints = true; return 0;
 	case O_RECV_DIRECT:
 		if (parse_uint(a, 1, &v))
 			return -EINVAL;

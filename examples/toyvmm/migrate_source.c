@@ -154,7 +154,8 @@ int migrate__source(const struct opts *o)
 		ret = vmmig_source_new(&src);
 	if (!ret)
 		ret = configure(src, o, &vm, t, pol);
-	if (!ret) /* dbcache: the clean pages the guest announced so far */
+	/* dbcache: the clean pages the guest announced so far */
+	if (!ret && !o->no_hints)
 		ret = dbcache__attach(&vm, src);
 	if (ret) {
 		fprintf(stderr, "toyvmm: source setup: %s\n",
