@@ -118,6 +118,16 @@ bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 /* Ask the source for a page now (its restore failed after the switch). */
 void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
+static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
+{
+	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
+	       (1ull << (page % 64));
+}
+
+/* dest_faults.c */
+void *dpc_fault_main(void *arg);
+void dpc_stop_fault_thread(struct postcopy_dst *pc);
+
 /* dest_req.c: batches of page numbers in REQ records */
 struct req_batch {
 	uint32_t region_id;

@@ -29,11 +29,6 @@ static const uint8_t zero_page[VMMIG_PAGE_SIZE];
 static int place(void *cookie, const struct wire_dest_region *rg,
 		 uint64_t page, const void *data);
 
-static bool test_bit(uint64_t *bm, uint64_t page)
-{
-	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
-	       (1ull << (page % 64));
-}
 
 static int pc_alloc(struct vmmig_dest *dst)
 {
@@ -132,7 +127,7 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	uint64_t addr = (uint64_t)(uintptr_t)(r->host + page * VMMIG_PAGE_SIZE);
 	int ret;
 
-	if (!test_bit(pr->pending, page))
+	if (!pc_test_bit(pr->pending, page))
 		return -EPROTO; /* valid here already: never overwrite it */
 	do {
 		if (data) {
@@ -160,7 +155,7 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		pthread_cond_broadcast(&dst->cond);
 		pthread_mutex_unlock(&dst->lock);
 	}
-	if (test_bit(pr->requested, page)) {
+	if (pc_test_bit(pr->requested, page)) {
 		uint64_t lat = now_us() - pr->t_req[page];
 
 		pthread_mutex_lock(&pc->lat_lock);
@@ -195,122 +190,7 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 
 bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
-	return dst->pc && test_bit(dst->pc->r[ri].pending, page);
-}
-
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
-{
-	struct pc_region *pr = &dst->pc->r[ri];
-	struct req_batch b = { 0 };
-
-	pr->t_req[page] = now_us();
-	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
-			  __ATOMIC_ACQ_REL);
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
-			    WIRE_REQ_REFETCH);
-	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Send the batch on the current return path. While the link is down the
- * pages stay marked requested, and are asked for again after the
- * reconnect (dpc_resync), so a failed send loses nothing. */
-static void req_flush(struct vmmig_dest *dst, struct req_batch *b)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_flush(dst->rp_chan, b, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Append @page of region @id, flushing when full or another region. */
-static void req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
-		    uint64_t page)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* One fault message: ask for the page unless it is here or asked for. */
-static int on_fault(struct vmmig_dest *dst, uint64_t addr,
-		    struct req_batch *b)
-{
-	struct postcopy_dst *pc = dst->pc;
-
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
-		uint64_t base = (uint64_t)(uintptr_t)r->host, page, bit;
-
-		if (addr < base || addr >= base + r->size)
-			continue;
-		page = (addr - base) / VMMIG_PAGE_SIZE;
-		bit = 1ull << (page % 64);
-		if (!test_bit(pc->r[i].pending, page)) {
-			/* Valid here, yet missing: a zero page that was never
-			 * populated (pre-copy leaves those untouched), or one
-			 * placed just now. Map zeros; EEXIST means placed. */
-			struct uffdio_zeropage z = {
-				.range = { base + page * VMMIG_PAGE_SIZE,
-					   VMMIG_PAGE_SIZE } };
-
-			if (ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z) < 0) {
-				struct uffdio_range rng = z.range;
-
-				ioctl(pc->uffd, UFFDIO_WAKE, &rng);
-			}
-			return 0;
-		}
-		if (test_bit(pc->r[i].requested, page) ||
-		    restore_in_flight(dst, i, page))
-			return 0; /* asked for already, or storage has it */
-		pc->r[i].t_req[page] = now_us();
-		if (__atomic_fetch_or(&pc->r[i].requested[page / 64], bit,
-				      __ATOMIC_ACQ_REL) & bit)
-			return 0; /* another vCPU asked already */
-		atomic_fetch_add(&pc->faults, 1);
-		req_add(dst, b, r->id, page);
-		return 0;
-	}
-	return -EFAULT; /* not guest memory: cannot happen */
-}
-
-static void *fault_main(void *arg)
-{
-	struct vmmig_dest *dst = arg;
-	struct postcopy_dst *pc = dst->pc;
-	struct req_batch b = { 0 };
-
-	for (;;) {
-		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
-					 { pc->evfd, POLLIN, 0 } };
-		struct uffd_msg msg[64];
-		ssize_t n;
-		int ret = 0;
-
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR)
-			break;
-		if (pfd[1].revents)
-			break;
-		n = read(pc->uffd, msg, sizeof(msg));
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			dest_fail(dst, -errno, "reading userfaultfd: %s",
-				  strerror(errno));
-			break;
-		}
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
-			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
-				ret = on_fault(dst, msg[i].arg.pagefault.address,
-					       &b);
-		req_flush(dst, &b);
-		if (ret) {
-			dest_fail(dst, ret, "fault outside guest memory");
-			break;
-		}
-	}
-	return NULL;
+	return dst->pc && pc_test_bit(dst->pc->r[ri].pending, page);
 }
 
 /* Drop the pending pages so that touching them faults. */
@@ -389,7 +269,7 @@ static void hash_valid_pages(struct vmmig_dest *dst, bool verify)
 		const struct region *r = &dst->regions.r[i];
 
 		for (uint64_t p = 0; p < r->npages; p++)
-			if (!test_bit(pc->r[i].pending, p))
+			if (!pc_test_bit(pc->r[i].pending, p))
 				atomic_fetch_add(&pc->hash,
 					page_hash(r->host + p * VMMIG_PAGE_SIZE,
 						  r->id, p));
@@ -439,7 +319,7 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = rv->c;
 	pthread_mutex_unlock(&dst->rp_lock);
-	ret = -pthread_create(&pc->fault_thread, NULL, fault_main, dst);
+	ret = -pthread_create(&pc->fault_thread, NULL, dpc_fault_main, dst);
 	if (ret) {
 		dest_fail(dst, ret, "post-copy: fault thread");
 		return ret;
@@ -472,84 +352,11 @@ int dpc_arm_reader(struct receiver *rv)
 	return wire_reader_set_placer(rv->rd, place, rv->dst);
 }
 
-/* After a reconnect, on channel 0: the pages still missing here (so the
- * source re-sends what was lost in flight), RESUMED, then the requests
- * vCPUs are still waiting on. */
-int dpc_resync(struct vmmig_dest *dst, struct chan *c)
-{
-	struct postcopy_dst *pc = dst->pc;
-	uint8_t head[WIRE_DISCARD_HEAD];
-	struct req_batch b = { 0 };
-	int ret = 0;
-
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++) {
-		uint64_t words = (dst->regions.r[ri].npages + 63) / 64;
-
-		for (uint64_t w = 0; w < words && !ret;) {
-			uint64_t n = words - w > WIRE_DISCARD_MAX_WORDS
-					     ? WIRE_DISCARD_MAX_WORDS
-					     : words - w;
-			struct wire_discard d = { dst->regions.r[ri].id,
-						  (uint32_t)n, w };
-			struct iovec iov[3];
-			uint8_t hdr[WIRE_HDR_SIZE];
-
-			wire_discard_pack(head, &d);
-			iov[1] = (struct iovec){ head, sizeof(head) };
-			iov[2] = (struct iovec){ pc->r[ri].pending + w, n * 8 };
-			pthread_mutex_lock(&c->tx_lock);
-			wire_record_seal(hdr, WIRE_DISCARD, 0, c->tx_seq++,
-					 &iov[1], 2);
-			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-			ret = chan_send(c, iov, 3);
-			pthread_mutex_unlock(&c->tx_lock);
-			w += n;
-		}
-	}
-	if (!ret)
-		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
-	if (ret)
-		return ret;
-	pthread_mutex_lock(&dst->rp_lock);
-	dst->rp_chan = c;
-	pthread_mutex_unlock(&dst->rp_lock);
-	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
-		const struct pc_region *pr = &pc->r[ri];
-
-		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
-		     w++) {
-			uint64_t bits = __atomic_load_n(&pr->pending[w],
-							__ATOMIC_ACQUIRE) &
-					__atomic_load_n(&pr->requested[w],
-							__ATOMIC_ACQUIRE);
-
-			while (bits) {
-				req_add(dst, &b, dst->regions.r[ri].id,
-					w * 64 + (uint64_t)__builtin_ctzll(bits));
-				bits &= bits - 1;
-			}
-		}
-	}
-	req_flush(dst, &b);
-	return 0;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static void stop_fault_thread(struct postcopy_dst *pc)
-{
-	uint64_t one = 1;
-
-	if (!pc->thread_running)
-		return;
-	(void)!write(pc->evfd, &one, sizeof(one));
-	pthread_join(pc->fault_thread, NULL);
-	pc->thread_running = false;
 }
 
 /* Every channel ended: all pages must be in place. */
@@ -564,7 +371,7 @@ int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
 			  (unsigned long long)missing);
 		return -EPROTO;
 	}
-	stop_fault_thread(pc);
+	dpc_stop_fault_thread(pc);
 	for (unsigned i = 0; i < dst->regions.n; i++) {
 		struct uffdio_range rng = {
 			(uintptr_t)dst->regions.r[i].host,
@@ -602,7 +409,7 @@ void dpc_free(struct vmmig_dest *dst)
 
 	if (!pc)
 		return;
-	stop_fault_thread(pc);
+	dpc_stop_fault_thread(pc);
 	if (pc->uffd >= 0)
 		close(pc->uffd);
 	if (pc->evfd >= 0)

@@ -151,6 +151,18 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 	inflight_done(rs);
 }
 
+/* A hint that never reached the page source: the network it is. */
+static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	struct restore *rs = dst->rs;
+
+	pthread_mutex_lock(stripe_of(rs, page));
+	rs->st[ri][page] = RS_FAILED;
+	pthread_mutex_unlock(stripe_of(rs, page));
+	restore_failed(dst, ri, page);
+	inflight_done(rs);
+}
+
 /* wire_hint_fn: read this page from storage instead. */
 int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const struct wire_hint *h)
@@ -175,11 +187,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	if (!ft || !rs->ps) {
 		/* Nowhere to read it from: fetch it over the network. */
 		free(ft);
-		pthread_mutex_lock(stripe_of(rs, page));
-		rs->st[ri][page] = RS_FAILED;
-		pthread_mutex_unlock(stripe_of(rs, page));
-		restore_failed(dst, ri, page);
-		inflight_done(rs);
+		not_submitted(dst, ri, page);
 		return 0;
 	}
 	ft->dst = dst;
@@ -193,11 +201,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	ret = vmmig_page_source_submit(rs->ps, &fp, 1);
 	if (ret) {
 		free(ft);
-		pthread_mutex_lock(stripe_of(rs, page));
-		rs->st[ri][page] = RS_FAILED;
-		pthread_mutex_unlock(stripe_of(rs, page));
-		restore_failed(dst, ri, page);
-		inflight_done(rs);
+		not_submitted(dst, ri, page);
 	}
 	return 0;
 }

@@ -108,6 +108,7 @@ uint64_t tx_bytes(struct vmmig_source *src);
 int connect_all(struct vmmig_source *src);
 int handshake(struct vmmig_source *src, uint16_t flags);
 int sync_pending(struct vmmig_source *src);
+int source_pause(struct vmmig_source *src, uint64_t *t_pause);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
 
 enum { JOB_ROUND, JOB_POSTCOPY };

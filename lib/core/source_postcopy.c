@@ -482,18 +482,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		if (ret)
 			return ret;
 	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_DEVICE;
-	pthread_mutex_unlock(&src->stats_lock);
-	t_pause = now_us();
-	ret = src->ops->pause(src->opaque);
-	if (ret) {
-		source_fail(src, ret, "pausing the guest: %s",
-			    vmmig_strerror(ret));
-		return ret;
-	}
-	src->paused = true;
-	ret = sync_pending(src);
+	ret = source_pause(src, &t_pause);
 	if (ret)
 		return ret;
 	b_switch = tx_bytes(src);

@@ -374,6 +374,24 @@ int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 	return ret;
 }
 
+/* Pause the guest; the pages found dirty after the last round are still
+ * pending in send_bm: add what the guest wrote since. */
+int source_pause(struct vmmig_source *src, uint64_t *t_pause)
+{
+	int ret;
+
+	set_status(src, VMMIG_STATUS_DEVICE);
+	*t_pause = now_us();
+	ret = src->ops->pause(src->opaque);
+	if (ret) {
+		source_fail(src, ret, "pausing the guest: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	src->paused = true;
+	return sync_pending(src);
+}
+
 /* Pause, send what is left and the state, wait for the ACK. */
 static int stop_and_copy(struct vmmig_source *src)
 {
@@ -387,18 +405,7 @@ static int stop_and_copy(struct vmmig_source *src)
 	if (ret)
 		return ret;
 	src->hints_off = true;
-	set_status(src, VMMIG_STATUS_DEVICE);
-	t_pause = now_us();
-	ret = src->ops->pause(src->opaque);
-	if (ret) {
-		source_fail(src, ret, "pausing the guest: %s",
-			    vmmig_strerror(ret));
-		return ret;
-	}
-	src->paused = true;
-	/* The pages found dirty after the last round are still pending in
-	 * send_bm: add what the guest wrote since, then send them all. */
-	ret = sync_pending(src);
+	ret = source_pause(src, &t_pause);
 	if (ret)
 		return ret;
 	ret = senders_run(src, JOB_ROUND);

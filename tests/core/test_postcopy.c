@@ -134,8 +134,10 @@ END_TEST
 START_TEST(hybrid_2ch)
 {
 	/* Two dirtying rounds, then the switch: the pages dirtied since they
-	 * were sent are dropped on the destination and fetched again. */
-	run(HYBRID, 2, 0, 5, VMMIG_MODE_HYBRID);
+	 * were sent are dropped on the destination and fetched again. The
+	 * writer runs flat out so that the expected downtime never fits the
+	 * limit (hybrid would then rightly stop-and-copy instead). */
+	run(HYBRID, 2, 0, 0, VMMIG_MODE_HYBRID);
 }
 END_TEST
 
