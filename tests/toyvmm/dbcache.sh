@@ -37,7 +37,7 @@ json_in() {
 make_datafile() {
 	"$toyvmm" source --connect tcp:127.0.0.1:1 --mem $mem \
 		--backend software --workload dbcache:idle --storage "$st" \
-		--warmup 0 --no-progress >"$dir/prep.out" 2>&1
+		--warmup 0 --io-timeout 500 --no-progress >"$dir/prep.out" 2>&1
 	[ -s "$st/ibdata.vmmig" ] || fail "no data file was created"
 }
 
