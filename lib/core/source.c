@@ -52,8 +52,6 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	regions_free(&src->regions);
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
-	free(src->req_q);
-	free(src->req_page);
 	free(src->addr);
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);

@@ -74,11 +74,7 @@ struct vmmig_source {
 
 	/* post-copy (source_postcopy.c) */
 	bool postcopy;           /* switched: rp reads REQ and DONE */
-	uint32_t *req_q;         /* requested pages: region index, page */
-	uint64_t *req_page;
-	unsigned req_head, req_tail, req_cap; /* ring, under lock */
 	_Atomic uint64_t hint;   /* region << 48 | bitmap word of last fault */
-	bool urgent_quit;        /* under lock */
 	bool done;               /* DONE received (under lock) */
 	struct wire_done done_info;
 	uint64_t postcopy_served;/* pages sent because a vCPU waited */

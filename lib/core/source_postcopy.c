@@ -4,8 +4,9 @@
  * gets SWITCH (the destination lines them up), channel 0 carries the DISCARD
  * bitmaps of the pages still to send, the state and POSTCOPY; after the ACK
  * the guest runs on the destination. Then every pending page is sent exactly
- * once: whoever clears its bit in send_bm sends it. The urgent thread clears
- * the bits of pages a vCPU asked for and sends them on their own channel;
+ * once: whoever clears its bit in send_bm sends it. The return-path thread
+ * clears the bits of pages a vCPU asked for and sends them at once on their
+ * own channel;
  * the data channels sweep their stripes in the background, starting near
  * the latest fault. The source keeps the paused guest until DONE.
  */
@@ -16,8 +17,6 @@
 #include <unistd.h>
 
 #include "source.h"
-
-#define REQ_QUEUE (1u << 16)
 
 static int send_discard(struct vmmig_source *src)
 {
@@ -56,7 +55,13 @@ static int send_discard(struct vmmig_source *src)
 	return 0;
 }
 
-/* rp thread: REQ queues pages for the urgent thread; DONE ends it all.
+/* Claim one page: true if this caller cleared its pending bit. */
+static bool claim(uint64_t *word, uint64_t bit)
+{
+	return __atomic_fetch_and(word, ~bit, __ATOMIC_ACQ_REL) & bit;
+}
+
+/* rp thread: REQ pages go out on the urgent channel; DONE ends it all.
  * Returns 1 after DONE. */
 int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		       const uint8_t *payload)
@@ -99,77 +104,33 @@ int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		source_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
-	pthread_mutex_lock(&src->lock);
-	for (uint32_t i = 0; i < q.count; i++) {
-		uint64_t page;
+	/* Sent from this thread, right away: a vCPU is waiting, and a hand-
+	 * over to another thread would add a wake-up to its latency. */
+	struct sender *us = &src->snd[src->ndata];
+
+	for (uint32_t i = 0; i < q.count && !ret; i++) {
+		uint64_t page, bit;
 
 		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
 		if (page >= src->regions.r[ri].npages) {
-			pthread_mutex_unlock(&src->lock);
 			source_fail(src, -EPROTO, "return path: REQ for page "
 				    "%llu beyond region %u",
 				    (unsigned long long)page, q.region_id);
 			return -EPROTO;
 		}
-		/* A full queue only costs latency: the sweep sends it too. */
-		if (src->req_tail - src->req_head < REQ_QUEUE) {
-			src->req_q[src->req_tail % REQ_QUEUE] = ri;
-			src->req_page[src->req_tail % REQ_QUEUE] = page;
-			src->req_tail++;
-		}
 		atomic_store(&src->hint, (uint64_t)ri << 48 | page / 64);
-	}
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
-	return 0;
-}
-
-/* Claim one page: true if this caller cleared its pending bit. */
-static bool claim(uint64_t *word, uint64_t bit)
-{
-	return __atomic_fetch_and(word, ~bit, __ATOMIC_ACQ_REL) & bit;
-}
-
-static void *urgent_main(void *arg)
-{
-	struct sender *s = arg;
-	struct vmmig_source *src = s->src;
-
-	for (;;) {
-		uint32_t ri;
-		uint64_t page;
-		int ret = 0;
-
-		pthread_mutex_lock(&src->lock);
-		while (src->req_head == src->req_tail && !src->urgent_quit &&
-		       !atomic_load(&src->sh.abort))
-			pthread_cond_wait(&src->cond, &src->lock);
-		if (src->req_head == src->req_tail) {
-			pthread_mutex_unlock(&src->lock);
-			break;
-		}
-		ri = src->req_q[src->req_head % REQ_QUEUE];
-		page = src->req_page[src->req_head % REQ_QUEUE];
-		src->req_head++;
-		bool more = src->req_head != src->req_tail;
-		pthread_mutex_unlock(&src->lock);
-
-		if (claim(&src->send_bm[ri][page / 64], 1ull << (page % 64))) {
+		bit = 1ull << (page % 64);
+		if (claim(&src->send_bm[ri][page / 64], bit)) {
 			src->postcopy_served++;
-			ret = send_pages(s, &src->regions.r[ri], page / 64,
-					 1ull << (page % 64));
-		}
-		/* Batch requests that queued up together, but never hold a
-		 * page a vCPU waits for behind an empty queue. */
-		if (!ret && !more)
-			ret = flush_batch(s);
-		if (ret) {
-			source_fail(src, ret, "sending requested pages: %s",
-				    vmmig_strerror(ret));
-			break;
+			ret = send_pages(us, &src->regions.r[ri], page / 64, bit);
 		}
 	}
-	return NULL;
+	if (!ret)
+		ret = flush_batch(us);
+	if (ret)
+		source_fail(src, ret, "sending requested pages: %s",
+			    vmmig_strerror(ret));
+	return ret;
 }
 
 /* Next word index >= @w in this sender's stripe. */
@@ -258,7 +219,8 @@ static int wait_done(struct vmmig_source *src)
 	return ret;
 }
 
-static int start_urgent(struct vmmig_source *src)
+/* The urgent channel's sender, used by the rp thread (REQ records). */
+static int setup_urgent(struct vmmig_source *src)
 {
 	struct enc_config ec = {
 		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
@@ -276,29 +238,10 @@ static int start_urgent(struct vmmig_source *src)
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
-		if (ret)
-			return ret;
 	}
-	wire_batch_begin(&s->batch, src->regions.r[0].id);
-	src->urgent_quit = false;
-	ret = -pthread_create(&s->thread, NULL, urgent_main, s);
-	s->running = ret == 0;
+	if (!ret)
+		wire_batch_begin(&s->batch, src->regions.r[0].id);
 	return ret;
-}
-
-static void stop_urgent(struct vmmig_source *src)
-{
-	struct sender *s = &src->snd[src->ndata];
-
-	if (!s->running)
-		return;
-	pthread_mutex_lock(&src->lock);
-	src->req_head = src->req_tail; /* all pages went out already */
-	src->urgent_quit = true;
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
-	pthread_join(s->thread, NULL);
-	s->running = false;
 }
 
 /* Send every pending page, END, and wait for DONE. */
@@ -306,10 +249,8 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 			  unsigned nblobs)
 {
 	uint64_t hints = atomic_load(&src->hints_sent);
-	int ret = start_urgent(src);
+	int ret = senders_run(src, JOB_POSTCOPY);
 
-	if (!ret)
-		ret = senders_run(src, JOB_POSTCOPY);
 	/* Pages hinted in this phase: once their restores are over, send
 	 * the ones that failed (drain puts them back in send_bm). */
 	if (!ret && atomic_load(&src->hints_sent) != hints) {
@@ -317,7 +258,6 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		if (!ret)
 			ret = senders_run(src, JOB_POSTCOPY);
 	}
-	stop_urgent(src);
 	if (!ret)
 		ret = send_end(src, end, nblobs);
 	if (!ret)
@@ -411,7 +351,6 @@ static int postcopy_recover(struct vmmig_source *src)
 	}
 	pthread_mutex_lock(&src->lock);
 	src->acked = true; /* the rp thread goes on reading REQ and DONE */
-	src->req_head = src->req_tail;
 	pthread_mutex_unlock(&src->lock);
 	ret = rp_start(src);
 	if (ret)
@@ -469,11 +408,10 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 
 	/* Without a first pass every page is sent now for the first time. */
 	src->first_pass = !first_pass_done;
-	src->req_q = calloc(REQ_QUEUE, sizeof(*src->req_q));
-	src->req_page = calloc(REQ_QUEUE, sizeof(*src->req_page));
-	if (!src->req_q || !src->req_page) {
-		source_fail(src, -ENOMEM, "post-copy setup");
-		return -ENOMEM;
+	ret = setup_urgent(src);
+	if (ret) {
+		source_fail(src, ret, "post-copy setup: %s", vmmig_strerror(ret));
+		return ret;
 	}
 	if (first_pass_done) {
 		/* Restores of hinted pages end before the switch; failed
