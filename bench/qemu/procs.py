@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: MIT
+"""Process helpers for the QEMU comparison: CPU time from /proc, what the
+main thread is doing, free TCP ports, bounded waits and clean kills."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+# x86-64 syscall numbers of the sleeps toyvmm's sleep_ms() ends up in.
+SLEEP_SYSCALLS = {35, 230}  # nanosleep, clock_nanosleep
+
+
+def cpu_seconds(pid):
+    """user + sys of the whole process (all threads) so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        # comm (field 2) may hold spaces: split after its closing paren.
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def main_thread_sleeping(pid):
+    """True while the main thread sits in nanosleep/clock_nanosleep.
+
+    toyvmm sleeps on its main thread exactly where the benchmark wants a
+    CPU sample: in --warmup (source set up, migration not started) and in
+    --run-after (migration over, process not yet tearing down)."""
+    try:
+        with open("/proc/%d/task/%d/syscall" % (pid, pid)) as f:
+            first = f.read().split(None, 1)[0]
+    except (OSError, IndexError):
+        return False
+    return first.isdigit() and int(first) in SLEEP_SYSCALLS
+
+
+def wait_until(pred, timeout_s, step_s=0.01):
+    """Poll pred() until it is true or timeout_s passes; returns pred()."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step_s)
+    return pred()
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc, grace_s=5.0):
+    """End a child we started: SIGTERM, then SIGKILL after grace_s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def spawn(args, log_path):
+    """Start a child with stdout+stderr into log_path."""
+    log = open(log_path, "w")
+    try:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        log.close()

@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+"""One toyvmm-to-toyvmm migration of an idle 1 GiB guest over loopback TCP.
+
+CPU per side is the process's user+sys between two samples taken while its
+main thread sleeps: the source in --warmup (memory filled, guest running,
+migration not started) and after the migration in --run-after; the
+destination once it has published its address (prefault done) and after
+the migration in --run-after. So neither the fill, the prefault nor the
+teardown counts, the same as for QEMU, whose samples bracket `migrate`.
+"""
+import json
+import os
+import time
+
+import procs
+
+WARMUP_MS = 1000    # source: window for the "before" sample
+RUN_AFTER_MS = 600  # both: window for the "after" sample
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
+    """CPU seconds of each process in plist, each taken while its main
+    thread sleeps twice in a row settle_s apart (a lone short sleep, e.g.
+    toyvmm's 20 ms TSC calibration, does not qualify). All are polled
+    together so that no sleep window is missed. None where a process exits
+    or the time runs out first."""
+    out = [None] * len(plist)
+    seen = [None] * len(plist)  # when its main thread was first seen asleep
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and None in out:
+        now = time.monotonic()
+        for i, p in enumerate(plist):
+            if out[i] is not None or p.poll() is not None:
+                continue
+            if not procs.main_thread_sleeping(p.pid):
+                seen[i] = None
+            elif seen[i] is None:
+                seen[i] = now
+            elif now - seen[i] >= settle_s:
+                out[i] = procs.cpu_seconds(p.pid)
+        if all(o is not None or p.poll() is not None
+               for o, p in zip(out, plist)):
+            break
+        time.sleep(0.005)
+    return out
+
+
+def run(cfg, channels, prefault, recv_direct, verify, tag):
+    work, bin_ = cfg["workdir"], cfg["toyvmm"]
+    uri_file = os.path.join(work, tag + ".uri")
+    sjson = os.path.join(work, tag + "-src.json")
+    djson = os.path.join(work, tag + "-dst.json")
+    for p in (uri_file, sjson, djson):
+        if os.path.exists(p):
+            os.unlink(p)
+    mem = "%dM" % cfg["size_mib"]
+    dargs = [bin_, "dest", "--listen", "tcp:127.0.0.1:0", "--mem", mem,
+             "--uri-file", uri_file, "--json", djson, "--no-progress",
+             "--run-after", str(RUN_AFTER_MS),
+             "--recv-direct", "1" if recv_direct else "0"]
+    if prefault:
+        dargs.append("--prefault")
+    src = dst = None
+    res = {"ok": False}
+    try:
+        t0 = time.monotonic()
+        dst = procs.spawn(dargs, os.path.join(work, tag + "-dst.log"))
+        if not procs.wait_until(lambda: os.path.exists(uri_file) or
+                                dst.poll() is not None, 120):
+            raise TimeoutError("destination did not publish its address")
+        if dst.poll() is not None:
+            raise RuntimeError("destination exited with %d" % dst.returncode)
+        cpu_d0 = procs.cpu_seconds(dst.pid)
+        res["dest_startup_s"] = round(time.monotonic() - t0, 3)
+        with open(uri_file) as f:
+            uri = f.read().strip()
+        sargs = [bin_, "source", "--connect", uri, "--mem", mem,
+                 "--fill", "random", "--workload", "idle",
+                 "--channels", str(channels), "--json", sjson,
+                 "--no-progress", "--downtime-ms", str(cfg["downtime_ms"]),
+                 "--warmup", str(WARMUP_MS), "--run-after", str(RUN_AFTER_MS)]
+        if not verify:
+            sargs.append("--no-verify")
+        src = procs.spawn(sargs, os.path.join(work, tag + "-src.log"))
+        cpu_s0 = sample_when_sleeping([src], 120)[0]
+        if cpu_s0 is None:
+            raise RuntimeError("source never reached its warmup")
+        # The source leaves warmup by itself; wait for it to do so, then for
+        # the post-migration sleep of both sides.
+        procs.wait_until(lambda: not procs.main_thread_sleeping(src.pid),
+                         WARMUP_MS / 1000 + 5)
+        cpu_s1, cpu_d1 = sample_when_sleeping([src, dst], cfg["timeout_s"])
+        src.wait(timeout=30)
+        dst.wait(timeout=30)
+        s, d = read_json(sjson), read_json(djson)
+        if not s or not d:
+            raise RuntimeError("no JSON report (exit %s/%s)" %
+                               (src.returncode, dst.returncode))
+        st = s["stats"]
+        res.update({
+            "ok": s["result"] == "completed" and d["result"] == "completed",
+            "total_time_ms": st["total_time_ms"],
+            "downtime_ms": st["downtime_ms"],
+            "setup_time_ms": st["setup_time_ms"],
+            "transferred_bytes": st["transferred_bytes"],
+            "normal_pages": st["pages"]["normal"],
+            "zero_pages": st["pages"]["zero"],
+            "mbps": st["mbps"],
+            "verified": d["stats"].get("verified"),
+            "heartbeat_continues": d["heartbeat_at_start"] ==
+                s["heartbeat_at_pause"] and d["heartbeat_at_exit"] >
+                d["heartbeat_at_start"],
+            "source_cpu_s": None if cpu_s1 is None else
+                round(cpu_s1 - cpu_s0, 3),
+            "dest_cpu_s": None if cpu_d1 is None else
+                round(cpu_d1 - cpu_d0, 3),
+        })
+        if verify and res["verified"] is not True:
+            res["ok"] = False
+    except Exception as e:  # one failed run must not end the benchmark
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        procs.stop(src)
+        procs.stop(dst)
+        for p in (uri_file, uri_file + ".tmp"):
+            if os.path.exists(p):
+                os.unlink(p)
+    return res
