@@ -81,7 +81,10 @@ echo "data file for ${max} MiB guests in $storage ..." >&2
 "$toyvmm" source --connect tcp:127.0.0.1:1 --mem ${max}M --backend software \
 	--workload dbcache:idle --storage "$storage" --warmup 0 \
 	--io-timeout 500 --no-progress >"$work/prep.out" 2>&1
-[ -s "$storage/ibdata.vmmig" ] || { cat "$work/prep.out"; exit 2; }
+want=$(( (max << 20) / 100 * 80 ))
+have=$(stat -c %s "$storage/ibdata.vmmig" 2>/dev/null || echo 0)
+[ "$have" -ge $((want / 262144 * 262144)) ] || {
+	cat "$work/prep.out"; echo "data file too short" >&2; exit 2; }
 
 free_mib() { awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
 
@@ -113,6 +116,9 @@ run_one() {
 		--json "$work/$tag-src.json" --no-progress \
 		>"$work/$tag-src.out" 2>&1
 	rc=$?
+	# A source that failed before connecting leaves the destination
+	# listening for good.
+	[ $rc -eq 0 ] || kill $dpid 2>/dev/null
 	wait $dpid
 	drc=$?
 	dpid=

@@ -67,10 +67,7 @@ int dbcache__setup(struct toyvm *vm, const struct opts *o)
 		return -EINVAL;
 	}
 	ret = dbcache__fill(vm, o->storage, o->arg);
-	if (ret == -EFBIG)
-		fprintf(stderr, "toyvmm: %s/%s is shorter than the pool\n",
-			o->storage, DB_FILE_NAME);
-	else if (ret)
+	if (ret)
 		fprintf(stderr, "toyvmm: dbcache pool from %s: %s\n",
 			o->storage, strerror(-ret));
 	if (!ret)

@@ -40,43 +40,61 @@ static int write_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* Written under a temporary name and renamed, so that a reader (another
- * toyvmm, the destination) never sees half a file. */
-static int create(const char *path, uint64_t nblocks)
+/* Blocks [@from, @nblocks) of the file open at @fd. */
+static int write_blocks(int fd, uint64_t from, uint64_t nblocks)
 {
-	char tmp[4200];
-	uint64_t *buf = NULL;
-	int fd = -1, ret;
+	uint64_t *buf = malloc(CHUNK_BLOCKS * DB_PAGE);
+	int ret = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	buf = malloc(CHUNK_BLOCKS * DB_PAGE);
 	if (!buf)
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	for (uint64_t b = 0; b < nblocks; b += CHUNK_BLOCKS) {
+	for (uint64_t b = from; b < nblocks && !ret; b += CHUNK_BLOCKS) {
 		uint64_t n = nblocks - b < CHUNK_BLOCKS ? nblocks - b :
 			     CHUNK_BLOCKS;
 
 		for (uint64_t i = 0; i < n; i++)
 			db_block_fill(buf + i * (DB_PAGE / 8), b + i);
 		ret = write_all(fd, buf, n * DB_PAGE, (off_t)(b * DB_PAGE));
-		if (ret)
-			goto out;
 	}
-	ret = close(fd) ? -errno : 0;
-	fd = -1;
+	free(buf);
+	return ret;
+}
+
+/* Written under a temporary name and renamed, so that a reader (another
+ * toyvmm, the destination) never sees half a file. */
+static int create(const char *path, uint64_t nblocks)
+{
+	char tmp[4200];
+	int fd, ret;
+
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = write_blocks(fd, 0, nblocks);
+	if (!ret && close(fd))
+		ret = -errno;
+	else if (ret)
+		close(fd);
 	if (!ret && rename(tmp, path))
 		ret = -errno;
-out:
-	if (fd >= 0)
-		close(fd);
 	if (ret)
 		unlink(tmp);
-	free(buf);
+	return ret;
+}
+
+/* A file made for a smaller pool: append the missing blocks. Contents are
+ * a function of the block number, so the blocks already there stay valid
+ * for anyone reading them meanwhile. */
+static int extend(const char *path, uint64_t have, uint64_t nblocks)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write_blocks(fd, have, nblocks);
+	if (close(fd) && !ret)
+		ret = -errno;
 	return ret;
 }
 
@@ -89,7 +107,8 @@ int dbcache__datafile(const char *dir, uint64_t nblocks)
 	if (ret)
 		return ret;
 	if (stat(path, &st) == 0)
-		return (uint64_t)st.st_size >= nblocks * DB_PAGE ? 0 : -EFBIG;
+		return (uint64_t)st.st_size >= nblocks * DB_PAGE ? 0 :
+		       extend(path, (uint64_t)st.st_size / DB_PAGE, nblocks);
 	if (errno != ENOENT)
 		return -errno;
 	return create(path, nblocks);

@@ -17,9 +17,9 @@
 /* dbcache_file.c */
 /* DIR/ibdata.vmmig into @path. -ENAMETOOLONG. */
 int dbcache__path(const char *dir, char *path, size_t len);
-/* Make sure the data file holds at least @nblocks blocks, creating it
- * (deterministic contents) if missing. -EFBIG if an existing file is
- * shorter (it is not ours to rewrite), else -errno. */
+/* Make sure the data file holds at least @nblocks blocks: create it
+ * (deterministic contents) if missing, append blocks if it is shorter.
+ * 0 or -errno. */
 int dbcache__datafile(const char *dir, uint64_t nblocks);
 /* Source, before boot: read the pool's blocks into guest memory. */
 int dbcache__fill(struct toyvm *vm, const char *dir, uint32_t arg);
