@@ -18,12 +18,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <vmmig/pagesource.h>
 
 #include "dest.h"
 
 enum { RS_NONE, RS_RESTORING, RS_NET, RS_FAILED };
+
+/*
+ * A page's byte: state in the low 2 bits, in the upper 6 the generation of
+ * its latest hint, so that when a page is hinted again while an older read
+ * is in flight, only the newest read may write it (reads complete in any
+ * order).
+ */
+#define ST(b) ((b) & 3u)
+#define GEN(b) ((b) >> 2)
+#define MAKE(gen, st) ((uint8_t)(((gen) & 63u) << 2 | (st)))
 
 #define STRIPES 64
 
@@ -44,6 +55,7 @@ struct fetch {
 	struct vmmig_page_fetch f;
 	struct vmmig_dest *dst;
 	unsigned ri;
+	unsigned gen;              /* of the hint this read serves */
 	uint8_t page[VMMIG_PAGE_SIZE] __attribute__((aligned(4096)));
 };
 
@@ -125,7 +137,9 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 	bool failed = false;
 
 	pthread_mutex_lock(m);
-	if (rs->st[ri][page] == RS_RESTORING) {
+	uint8_t b = rs->st[ri][page];
+
+	if (ST(b) == RS_RESTORING && GEN(b) == ft->gen) {
 		if (status == 0 && dst->pc_armed)
 			status = dpc_place(dst, ri, page, ft->page);
 		else if (status == 0)
@@ -134,16 +148,16 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 		if (status == 0) {
 			atomic_fetch_add(&rs->restored, 1);
 			atomic_fetch_add(&rs->bytes, VMMIG_PAGE_SIZE);
-			rs->st[ri][page] = RS_NONE;
+			rs->st[ri][page] = MAKE(ft->gen, RS_NONE);
 		} else {
 			if (status == -EBADMSG)
 				atomic_fetch_add(&rs->mismatches, 1);
-			rs->st[ri][page] = RS_FAILED;
+			rs->st[ri][page] = MAKE(ft->gen, RS_FAILED);
 			failed = true;
 		}
-	} else {
-		rs->st[ri][page] = RS_NONE; /* a newer copy came meanwhile */
 	}
+	/* Otherwise newer contents came meanwhile (NET), or a newer hint's
+	 * read is in flight: this result is stale. */
 	pthread_mutex_unlock(m);
 	if (failed)
 		restore_failed(dst, ri, page);
@@ -152,12 +166,14 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 }
 
 /* A hint that never reached the page source: the network it is. */
-static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+			  unsigned gen)
 {
 	struct restore *rs = dst->rs;
 
 	pthread_mutex_lock(stripe_of(rs, page));
-	rs->st[ri][page] = RS_FAILED;
+	if (GEN(rs->st[ri][page]) == gen)
+		rs->st[ri][page] = MAKE(gen, RS_FAILED);
 	pthread_mutex_unlock(stripe_of(rs, page));
 	restore_failed(dst, ri, page);
 	inflight_done(rs);
@@ -172,6 +188,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	unsigned ri = region_index(dst, rg->id);
 	struct vmmig_page_fetch *fp;
 	struct fetch *ft;
+	unsigned gen;
 	int ret;
 
 	if (dst->pc_armed && !dpc_pending(dst, ri, page))
@@ -181,17 +198,20 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		rs->t_first = now_us();
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_lock(stripe_of(rs, page));
-	rs->st[ri][page] = RS_RESTORING;
+	gen = GEN(rs->st[ri][page]) + 1;
+	rs->st[ri][page] = MAKE(gen, RS_RESTORING);
 	pthread_mutex_unlock(stripe_of(rs, page));
+	gen &= 63;
 	ft = aligned_alloc(4096, sizeof(*ft));
 	if (!ft || !rs->ps) {
 		/* Nowhere to read it from: fetch it over the network. */
 		free(ft);
-		not_submitted(dst, ri, page);
+		not_submitted(dst, ri, page, gen);
 		return 0;
 	}
 	ft->dst = dst;
 	ft->ri = ri;
+	ft->gen = gen;
 	ft->f = (struct vmmig_page_fetch){
 		.region_id = rg->id, .page = page, .object_id = h->object_id,
 		.offset = h->offset, .hash = h->hash, .buf = ft->page };
@@ -201,7 +221,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	ret = vmmig_page_source_submit(rs->ps, &fp, 1);
 	if (ret) {
 		free(ft);
-		not_submitted(dst, ri, page);
+		not_submitted(dst, ri, page, gen);
 	}
 	return 0;
 }
@@ -215,33 +235,49 @@ void restore_on_write(void *cookie, const struct wire_dest_region *rg,
 	unsigned ri = region_index(dst, rg->id);
 	pthread_mutex_t *m;
 
-	if (__atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE) == RS_NONE)
+	uint8_t b = __atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE);
+
+	if (ST(b) == RS_NONE || ST(b) == RS_NET)
 		return;
 	m = stripe_of(rs, page);
 	/* Taking the lock also waits out a read result being written. */
 	pthread_mutex_lock(m);
-	if (rs->st[ri][page] == RS_RESTORING)
-		rs->st[ri][page] = RS_NET;
-	else if (rs->st[ri][page] == RS_FAILED)
-		rs->st[ri][page] = RS_NONE;
+	b = rs->st[ri][page];
+	if (ST(b) == RS_RESTORING)
+		rs->st[ri][page] = MAKE(GEN(b), RS_NET);
+	else if (ST(b) == RS_FAILED)
+		rs->st[ri][page] = MAKE(GEN(b), RS_NONE);
 	pthread_mutex_unlock(m);
 }
 
 bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	return dst->rs &&
-	       __atomic_load_n(&dst->rs->st[ri][page], __ATOMIC_ACQUIRE) ==
+	       ST(__atomic_load_n(&dst->rs->st[ri][page], __ATOMIC_ACQUIRE)) ==
 		       RS_RESTORING;
 }
 
-/* Wait until no read is in flight (or the session failed). */
-static int wait_idle(struct vmmig_dest *dst)
+/*
+ * Wait until no read is in flight (or the session failed). Storage slower
+ * than the link can take a while: every second a KEEPALIVE goes to the
+ * source on @c (if any), whose watchdog would otherwise call us silent.
+ */
+static int wait_idle(struct vmmig_dest *dst, struct chan *c)
 {
 	struct restore *rs = dst->rs;
+	struct timespec ts;
 
 	pthread_mutex_lock(&rs->lock);
-	while (rs->inflight && !failure_code(&dst->fail))
-		pthread_cond_wait(&rs->cond, &rs->lock);
+	while (rs->inflight && !failure_code(&dst->fail)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (pthread_cond_timedwait(&rs->cond, &rs->lock, &ts) ==
+			    ETIMEDOUT && c) {
+			pthread_mutex_unlock(&rs->lock);
+			(void)chan_send_record(c, WIRE_KEEPALIVE, 0, NULL, 0);
+			pthread_mutex_lock(&rs->lock);
+		}
+	}
 	pthread_mutex_unlock(&rs->lock);
 	return failure_code(&dst->fail);
 }
@@ -269,7 +305,7 @@ int restore_drain(struct receiver *rv)
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	rs->drained = 0;
 	pthread_mutex_unlock(&dst->lock);
-	ret = wait_idle(dst);
+	ret = wait_idle(dst, rv->c);
 	if (ret)
 		return ret;
 	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
@@ -300,7 +336,7 @@ int restore_drain(struct receiver *rv)
 int restore_finish(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
-	int ret = wait_idle(dst);
+	int ret = wait_idle(dst, NULL);
 
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.pages_restored = atomic_load(&rs->restored);

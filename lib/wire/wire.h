@@ -53,6 +53,7 @@ enum wire_type {
 				  * finish the restores, report failures */
 	WIRE_DRAINED = 0x8061,   /* dst->src, channel 0: the REQ records with
 				  * WIRE_REQ_REFETCH before it are complete */
+	WIRE_KEEPALIVE = 0x0062, /* either way, optional, empty: still busy */
 };
 
 /* Page encodings inside a PAGES record. */
