@@ -51,6 +51,12 @@ enum vmmig_option {
 				      * is slow (e.g. shadow-paging nested
 				      * hypervisors: 0.5 vs 2.3 GB/s measured
 				      * on one) */
+	VMMIG_OPT_POPULATE,          /* destination: 1 populates guest memory
+				      * (MADV_POPULATE_WRITE) from a background
+				      * thread during the migration, so first
+				      * touches are paid in bulk, not in the
+				      * receive path; all memory then becomes
+				      * resident. Default 0 */
 	VMMIG_OPT__COUNT
 };
 

@@ -83,6 +83,11 @@ struct vmmig_dest {
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 
+	/* dest_populate.c */
+	pthread_t populate_thread;
+	bool populate_running;
+	atomic_bool populate_stop;
+
 	/* cache-restore (dest_restore.c) */
 	struct vmmig_page_source *page_source; /* borrowed, or NULL */
 	struct restore *rs;
@@ -150,6 +155,10 @@ int restore_drain(struct receiver *rv);
 int restore_finish(struct vmmig_dest *dst);
 void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
 void restore_free(struct vmmig_dest *dst);
+
+/* dest_populate.c */
+int populate_start(struct vmmig_dest *dst);
+void populate_stop(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst, bool resume);

@@ -294,6 +294,7 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		dest_fail(dst, -EPROTO, "POSTCOPY has unknown flags 0x%x", flags);
 		return -EPROTO;
 	}
+	populate_stop(dst);
 	if (!dst->pc)
 		ret = pc_alloc(dst);
 	if (!ret)

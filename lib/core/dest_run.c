@@ -354,6 +354,8 @@ static int migrate(struct vmmig_dest *dst)
 	int ret;
 
 	ret = dest_accept_all(dst, false);
+	if (!ret)
+		ret = populate_start(dst);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&dst->stats_lock);
@@ -420,6 +422,7 @@ void *dest_main(void *arg)
 		ret = failure_code(&dst->fail);
 	}
 	watchdog_stop(&dst->wd);
+	populate_stop(dst);
 	dest_abort_io(dst);
 	close_channels(dst);
 	if (dst->rs) {

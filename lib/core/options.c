@@ -26,6 +26,7 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 	[VMMIG_OPT_RECOVERY_TIMEOUT_MS] = { "recovery_timeout_ms", 0, 3600000,
 					    30000 },
 	[VMMIG_OPT_RECV_DIRECT] = { "recv_direct", 0, 1, 1 },
+	[VMMIG_OPT_POPULATE] = { "populate", 0, 1, 0 },
 };
 
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,

@@ -84,6 +84,9 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 					    !o->recv_staged);
+	if (!ret)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_POPULATE,
+					    o->populate);
 	struct vmmig_page_source *ps = NULL;
 	if (!ret && o->storage)
 		ret = o->slow_storage_us

@@ -40,6 +40,7 @@ struct dest_opts {
 	int vcpu_reads_ms;       /* after start, a "vCPU" reads random pages
 				  * for this long (post-copy faults) */
 	int recv_staged;         /* VMMIG_OPT_RECV_DIRECT = 0 */
+	int populate;            /* VMMIG_OPT_POPULATE = 1 */
 	const char *storage;     /* cache-restore: object 1 is this file */
 	unsigned slow_storage_us;/* ... read by a slow page source of the
 				  * test's own (delay per page), not the

@@ -23,12 +23,14 @@ struct params {
 	enum guest_fill fill;
 	int64_t bandwidth; /* 0: none */
 	int recv_staged;
+	int populate;
 };
 
 static void migrate(const struct params *p)
 {
 	struct dest_opts dopt = { .listen = p->listen,
-				  .recv_staged = p->recv_staged };
+				  .recv_staged = p->recv_staged,
+				  .populate = p->populate };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_source *src;
 	struct dest_proc d;
@@ -115,50 +117,58 @@ static void migrate(const struct params *p)
 
 START_TEST(tcp_1ch)
 {
-	migrate(&(struct params){ TCP, 1, 0, 0, FILL_RANDOM, 0, 0 });
+	migrate(&(struct params){ TCP, 1, 0, 0, FILL_RANDOM, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_2ch)
 {
-	migrate(&(struct params){ TCP, 2, 0, 0, FILL_HALF, 0, 0 });
+	migrate(&(struct params){ TCP, 2, 0, 0, FILL_HALF, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_1ch_zstd)
 {
-	migrate(&(struct params){ TCP, 1, VMMIG_COMPRESS_ZSTD, 0, FILL_TEXT, 0, 0 });
+	migrate(&(struct params){ TCP, 1, VMMIG_COMPRESS_ZSTD, 0, FILL_TEXT, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_2ch_zstd)
 {
-	migrate(&(struct params){ TCP, 2, VMMIG_COMPRESS_ZSTD, 0, FILL_TEXT, 0, 0 });
+	migrate(&(struct params){ TCP, 2, VMMIG_COMPRESS_ZSTD, 0, FILL_TEXT, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_1ch_delta)
 {
-	migrate(&(struct params){ TCP, 1, 0, 64 << 20, FILL_RANDOM, 0, 0 });
+	migrate(&(struct params){ TCP, 1, 0, 64 << 20, FILL_RANDOM, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_2ch_delta)
 {
-	migrate(&(struct params){ TCP, 2, 0, 64 << 20, FILL_RANDOM, 0, 0 });
+	migrate(&(struct params){ TCP, 2, 0, 64 << 20, FILL_RANDOM, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_2ch_zstd_delta)
 {
 	migrate(&(struct params){ TCP, 2, VMMIG_COMPRESS_ZSTD, 64 << 20,
-				  FILL_HALF, 0, 0 });
+				  FILL_HALF, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_2ch_delta_staged)
 {
-	migrate(&(struct params){ TCP, 2, 0, 64 << 20, FILL_HALF, 0, 1 });
+	migrate(&(struct params){ TCP, 2, 0, 64 << 20, FILL_HALF, 0, 1, 0 });
+}
+END_TEST
+
+START_TEST(tcp_2ch_populate)
+{
+	/* The destination populates its memory in the background while
+	 * pages arrive (staged receive too). */
+	migrate(&(struct params){ TCP, 2, 0, 0, FILL_RANDOM, 0, 1, 1 });
 }
 END_TEST
 
@@ -167,14 +177,14 @@ START_TEST(unix_2ch)
 	char path[64];
 
 	snprintf(path, sizeof(path), "unix:/tmp/vmmig-test-%d.sock", getpid());
-	migrate(&(struct params){ path, 2, 0, 0, FILL_RANDOM, 0, 0 });
+	migrate(&(struct params){ path, 2, 0, 0, FILL_RANDOM, 0, 0, 0 });
 }
 END_TEST
 
 START_TEST(tcp_capped)
 {
 	/* 200 MB/s cap: the round figures come from a limited link. */
-	migrate(&(struct params){ TCP, 2, 0, 0, FILL_RANDOM, 200000000, 0 });
+	migrate(&(struct params){ TCP, 2, 0, 0, FILL_RANDOM, 200000000, 0, 0 });
 }
 END_TEST
 
@@ -192,6 +202,7 @@ int main(void)
 	tcase_add_test(tc, tcp_2ch_delta);
 	tcase_add_test(tc, tcp_2ch_zstd_delta);
 	tcase_add_test(tc, tcp_2ch_delta_staged);
+	tcase_add_test(tc, tcp_2ch_populate);
 	tcase_add_test(tc, unix_2ch);
 	tcase_add_test(tc, tcp_capped);
 	suite_add_tcase(s, tc);

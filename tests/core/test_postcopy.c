@@ -45,8 +45,11 @@ static struct vmmig_policy *make_policy(enum which w)
 static void run(enum which w, int channels, int compression, int writer_us,
 		int expect_mode)
 {
+	/* Hybrid also has the destination populate its memory in the
+	 * background: it must stop before the switch arms userfaultfd. */
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
-				  .vcpu_reads_ms = 300 };
+				  .vcpu_reads_ms = 300,
+				  .populate = w == HYBRID };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_policy *pol = make_policy(w);
 	struct vmmig_source *src;
