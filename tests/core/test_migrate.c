@@ -86,7 +86,9 @@ static void migrate(const struct params *p)
 	ck_assert_int_eq(vmmig_source_get_stats(src, &st), 0);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_int_eq(st.verified, 1);
-	ck_assert_uint_ge(st.rounds, 2);
+	/* Usually several rounds; a compressible guest may converge after
+	 * the first (zstd makes it that fast), which is right too. */
+	ck_assert_uint_ge(st.rounds, p->compression ? 1 : 2);
 	ck_assert_uint_eq(st.channels, (unsigned)p->channels);
 	ck_assert_uint_gt(st.transferred_bytes, 0);
 	ck_assert_uint_gt(st.downtime_us, 0);
