@@ -49,6 +49,20 @@ struct restore {
 	_Atomic uint64_t restored, mismatches, fallbacks, bytes;
 	uint64_t t_first, t_last;   /* under lock */
 	unsigned drained;           /* channels past DRAIN (under dst->lock) */
+	/* hints waiting for the feeder thread (a growing ring, under qlock) */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct queued_hint *q;
+	size_t qhead, qtail, qcap;
+	bool qstop;
+	pthread_t feeder;
+	bool feeder_running;
+};
+
+struct queued_hint {
+	unsigned ri, gen;
+	uint64_t page;
+	struct wire_hint h;
 };
 
 struct fetch {
@@ -73,6 +87,7 @@ static unsigned region_index(struct vmmig_dest *dst, uint32_t id)
 }
 
 static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status);
+static void *feeder_main(void *arg);
 
 int restore_init(struct vmmig_dest *dst)
 {
@@ -86,6 +101,8 @@ int restore_init(struct vmmig_dest *dst)
 		pthread_mutex_init(&rs->stripe[i], NULL);
 	pthread_mutex_init(&rs->lock, NULL);
 	pthread_cond_init(&rs->cond, NULL);
+	pthread_mutex_init(&rs->qlock, NULL);
+	pthread_cond_init(&rs->qcond, NULL);
 	rs->st = calloc(dst->regions.n, sizeof(*rs->st));
 	rs->failed = calloc(dst->regions.n, sizeof(*rs->failed));
 	if (!rs->st || !rs->failed)
@@ -98,6 +115,9 @@ int restore_init(struct vmmig_dest *dst)
 		if (!rs->st[i] || !rs->failed[i])
 			return -ENOMEM;
 	}
+	if (pthread_create(&rs->feeder, NULL, feeder_main, dst))
+		return -EAGAIN;
+	rs->feeder_running = true;
 	if (rs->ps)
 		return vmmig_page_source_start(rs->ps, fetch_done, dst);
 	return 0;
@@ -180,49 +200,108 @@ static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 }
 
 /* wire_hint_fn: read this page from storage instead. */
+/* Hand one queued hint to the page source (the feeder thread). */
+static void submit_one(struct vmmig_dest *dst, const struct queued_hint *q)
+{
+	struct restore *rs = dst->rs;
+	struct vmmig_page_fetch *fp;
+	struct fetch *ft = rs->ps ? aligned_alloc(4096, sizeof(*ft)) : NULL;
+
+	if (!ft) {
+		/* Nowhere to read it from: fetch it over the network. */
+		not_submitted(dst, q->ri, q->page, q->gen);
+		return;
+	}
+	ft->dst = dst;
+	ft->ri = q->ri;
+	ft->gen = q->gen;
+	ft->f = (struct vmmig_page_fetch){
+		.region_id = dst->regions.r[q->ri].id, .page = q->page,
+		.object_id = q->h.object_id, .offset = q->h.offset,
+		.hash = q->h.hash, .buf = ft->page };
+	fp = &ft->f;
+	/* Blocks while the storage queue is full; completion frees ft. */
+	if (vmmig_page_source_submit(rs->ps, &fp, 1)) {
+		free(ft);
+		not_submitted(dst, q->ri, q->page, q->gen);
+	}
+}
+
+/*
+ * Hints arrive far faster than storage reads complete (a 24-byte hint
+ * stands for a 4 KiB page). If the receiver submitted them itself it would
+ * stall on the storage queue, and the network contents queued behind the
+ * hints on its channel with it. So receivers only queue hints (32 bytes
+ * each), and this thread feeds the page source at its own pace.
+ */
+static void *feeder_main(void *arg)
+{
+	struct vmmig_dest *dst = arg;
+	struct restore *rs = dst->rs;
+
+	pthread_mutex_lock(&rs->qlock);
+	for (;;) {
+		while (rs->qhead == rs->qtail && !rs->qstop)
+			pthread_cond_wait(&rs->qcond, &rs->qlock);
+		if (rs->qhead == rs->qtail)
+			break;
+		struct queued_hint q = rs->q[rs->qhead++ % rs->qcap];
+
+		pthread_mutex_unlock(&rs->qlock);
+		submit_one(dst, &q);
+		pthread_mutex_lock(&rs->qlock);
+	}
+	pthread_mutex_unlock(&rs->qlock);
+	return NULL;
+}
+
+static int queue_hint(struct restore *rs, const struct queued_hint *q)
+{
+	pthread_mutex_lock(&rs->qlock);
+	if (rs->qtail - rs->qhead == rs->qcap) {
+		/* Grow, keeping the ring's order. */
+		size_t cap = rs->qcap ? rs->qcap * 2 : 4096;
+		struct queued_hint *n = malloc(cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&rs->qlock);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < rs->qtail - rs->qhead; i++)
+			n[i] = rs->q[(rs->qhead + i) % rs->qcap];
+		rs->qtail -= rs->qhead;
+		rs->qhead = 0;
+		free(rs->q);
+		rs->q = n;
+		rs->qcap = cap;
+	}
+	rs->q[rs->qtail++ % rs->qcap] = *q;
+	pthread_cond_signal(&rs->qcond);
+	pthread_mutex_unlock(&rs->qlock);
+	return 0;
+}
+
+/* wire_hint_fn: read this page from storage instead. */
 int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const struct wire_hint *h)
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	unsigned ri = region_index(dst, rg->id);
-	struct vmmig_page_fetch *fp;
-	struct fetch *ft;
-	unsigned gen;
-	int ret;
+	struct queued_hint q = { .ri = region_index(dst, rg->id), .page = page,
+				 .h = *h };
 
-	if (dst->pc_armed && !dpc_pending(dst, ri, page))
+	if (dst->pc_armed && !dpc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
 	pthread_mutex_lock(&rs->lock);
 	if (!rs->inflight++ && !rs->t_first)
 		rs->t_first = now_us();
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_lock(stripe_of(rs, page));
-	gen = GEN(rs->st[ri][page]) + 1;
-	rs->st[ri][page] = MAKE(gen, RS_RESTORING);
+	q.gen = (GEN(rs->st[q.ri][page]) + 1) & 63;
+	rs->st[q.ri][page] = MAKE(q.gen, RS_RESTORING);
 	pthread_mutex_unlock(stripe_of(rs, page));
-	gen &= 63;
-	ft = aligned_alloc(4096, sizeof(*ft));
-	if (!ft || !rs->ps) {
-		/* Nowhere to read it from: fetch it over the network. */
-		free(ft);
-		not_submitted(dst, ri, page, gen);
-		return 0;
-	}
-	ft->dst = dst;
-	ft->ri = ri;
-	ft->gen = gen;
-	ft->f = (struct vmmig_page_fetch){
-		.region_id = rg->id, .page = page, .object_id = h->object_id,
-		.offset = h->offset, .hash = h->hash, .buf = ft->page };
-	fp = &ft->f;
-	/* Blocks while the storage queue is full: back-pressure on this
-	 * channel, the others go on. Completion frees ft. */
-	ret = vmmig_page_source_submit(rs->ps, &fp, 1);
-	if (ret) {
-		free(ft);
-		not_submitted(dst, ri, page, gen);
-	}
+	if (queue_hint(rs, &q))
+		not_submitted(dst, q.ri, page, q.gen);
 	return 0;
 }
 
@@ -368,8 +447,17 @@ void restore_free(struct vmmig_dest *dst)
 
 	if (!rs)
 		return;
+	if (rs->feeder_running) {
+		/* Queued hints are still submitted (and completed) first. */
+		pthread_mutex_lock(&rs->qlock);
+		rs->qstop = true;
+		pthread_cond_signal(&rs->qcond);
+		pthread_mutex_unlock(&rs->qlock);
+		pthread_join(rs->feeder, NULL);
+	}
 	if (rs->ps)
 		vmmig_page_source_stop(rs->ps); /* every fetch completes */
+	free(rs->q);
 	for (unsigned i = 0; rs->st && i < dst->regions.n; i++) {
 		free(rs->st[i]);
 		free(rs->failed[i]);
@@ -380,6 +468,8 @@ void restore_free(struct vmmig_dest *dst)
 		pthread_mutex_destroy(&rs->stripe[i]);
 	pthread_mutex_destroy(&rs->lock);
 	pthread_cond_destroy(&rs->cond);
+	pthread_mutex_destroy(&rs->qlock);
+	pthread_cond_destroy(&rs->qcond);
 	free(rs);
 	dst->rs = NULL;
 }
