@@ -169,60 +169,6 @@ int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 	return 0;
 }
 
-/* Post-copy: decode each page to a buffer and let the placer install it. */
-static int place_pages(struct wire_reader *r, const struct wire_dest_region *rg,
-		       unsigned count, struct wire_page_counts *cnt)
-{
-	size_t soff = 0;
-
-	for (unsigned i = 0; i < count; i++) {
-		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
-		uint64_t idx = get_le64(d);
-		uint32_t len = get_le32(d + 12);
-		const void *data = NULL;
-		const char *why = "";
-		int ret = 0;
-
-		switch (d[8]) {
-		case WIRE_ENC_RAW:
-			data = r->rawbuf + (size_t)i * ENC_PAGE;
-			break;
-		case WIRE_ENC_ZSTD:
-			ret = zpage_decompress(r->zd, r->scratch + soff, len,
-					       r->zpage, &why);
-			data = r->zpage;
-			break;
-		case WIRE_ENC_DELTA:
-			return fail(r, -EPROTO, "page %llu of region %u: delta "
-				    "encoding after the post-copy switch",
-				    (unsigned long long)idx, rg->id);
-		case WIRE_ENC_HINT:
-			ret = hint_page(r, rg, idx, r->scratch + soff);
-			if (ret < 0)
-				return ret;
-			soff += len;
-			if (cnt)
-				cnt->pages[WIRE_ENC_HINT]++;
-			r->pages++;
-			continue;
-		}
-		if (ret < 0)
-			return fail(r, ret, "page %llu of region %u: %s",
-				    (unsigned long long)idx, rg->id, why);
-		ret = r->place(r->place_cookie, rg, idx, data);
-		if (ret < 0)
-			return fail(r, ret, "placing page %llu of region %u: %s",
-				    (unsigned long long)idx, rg->id,
-				    ret == -EPROTO ? "not expected"
-						   : strerror(-ret));
-		if (d[8] != WIRE_ENC_RAW)
-			soff += len;
-		if (cnt)
-			cnt->pages[d[8]]++;
-		r->pages++;
-	}
-	return 0;
-}
 
 static int read_iov(struct wire_reader *r, struct iovec *iov, int n)
 {
@@ -343,7 +289,38 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 	return 0;
 }
 
-/* Decode the non-raw pages of a record whose CRC matched. */
+/*
+ * Land one decoded page: @data is its contents (NULL for a zero page).
+ * With a placer (post-copy) the placer installs it atomically; otherwise it
+ * is written to guest memory, unless it is already there (raw, received in
+ * place).
+ */
+static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
+		     uint64_t idx, const void *data)
+{
+	uint8_t *page = rg->host + idx * ENC_PAGE;
+	int ret;
+
+	if (r->place) {
+		ret = r->place(r->place_cookie, rg, idx, data);
+		if (ret < 0)
+			return fail(r, ret, "placing page %llu of region %u: %s",
+				    (unsigned long long)idx, rg->id,
+				    ret == -EPROTO ? "not expected"
+						   : strerror(-ret));
+	} else if (!data) {
+		/* A never-populated page already reads as zero: leave it
+		 * alone (touching it costs a fault). Else check before
+		 * writing, so memory is not dirtied for nothing. */
+		if (!page_never_populated(page) && !enc_page_is_zero(page))
+			memset(page, 0, ENC_PAGE);
+	} else if (data != page) {
+		memcpy(page, data, ENC_PAGE);
+	}
+	return 0;
+}
+
+/* Decode the pages of a record whose CRC matched, and land them. */
 static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 		       unsigned count, struct wire_page_counts *cnt)
 {
@@ -354,42 +331,45 @@ static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 		uint64_t idx = get_le64(d);
 		uint32_t len = get_le32(d + 12);
 		uint8_t *page = rg->host + idx * ENC_PAGE;
+		const void *data = NULL;
 		const char *why = NULL;
 		int ret = 0;
 
 		switch (d[8]) {
-		case WIRE_ENC_ZERO:
-			/* A never-populated page already reads as zero:
-			 * leave it alone (touching it costs a fault). Else
-			 * check before writing, so memory is not dirtied for
-			 * nothing. */
-			if (!page_never_populated(page) &&
-			    !enc_page_is_zero(page))
-				memset(page, 0, ENC_PAGE);
-			break;
 		case WIRE_ENC_HINT:
 			ret = hint_page(r, rg, idx, r->scratch + soff);
 			if (ret < 0)
 				return ret;
-			break;
+			goto next;
 		case WIRE_ENC_RAW:
-			if (r->staged)
-				memcpy(page, r->rawbuf + (size_t)i * ENC_PAGE,
-				       ENC_PAGE);
+			data = r->place || r->staged
+				       ? r->rawbuf + (size_t)i * ENC_PAGE
+				       : page;
 			break;
 		case WIRE_ENC_ZSTD:
 			ret = zpage_decompress(r->zd, r->scratch + soff, len,
 					       r->zpage, &why);
-			if (ret == 0)
-				memcpy(page, r->zpage, ENC_PAGE);
+			data = r->zpage;
 			break;
 		case WIRE_ENC_DELTA:
+			/* After a post-copy switch the copy it applies to
+			 * was dropped. */
+			if (r->place)
+				return fail(r, -EPROTO, "page %llu of region "
+					    "%u: delta encoding after the "
+					    "post-copy switch",
+					    (unsigned long long)idx, rg->id);
 			ret = delta_apply(page, r->scratch + soff, len, &why);
+			data = page;
 			break;
 		}
 		if (ret < 0)
 			return fail(r, ret, "page %llu of region %u: %s",
 				    (unsigned long long)idx, rg->id, why);
+		ret = land_page(r, rg, idx, data);
+		if (ret < 0)
+			return ret;
+next:
 		if (d[8] != WIRE_ENC_RAW)
 			soff += len;
 		if (cnt)
@@ -484,8 +464,6 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 	ret = check_crc(r, h, r->iov, (int)niov);
 	if (ret < 0)
 		return ret;
-	if (r->place)
-		return place_pages(r, rg, count, cnt);
 	return apply_pages(r, rg, count, cnt);
 }
 
