@@ -50,6 +50,9 @@ void failure_destroy(struct failure *f);
 bool failure_set(struct failure *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool failure_set_peer(struct failure *f, int code, const char *text);
+/* failure_set() with a va_list, logging the failure it records. */
+bool failure_record(struct failure *f, const struct logger *lg, int code,
+		    const char *fmt, va_list ap);
 int failure_code(struct failure *f);
 /* Forget the failure: a post-copy link break that recovery repaired. */
 void failure_clear(struct failure *f);

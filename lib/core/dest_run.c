@@ -22,14 +22,11 @@ void dest_abort_io(struct vmmig_dest *dst)
 
 void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 {
-	char msg[300];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	failure_record(&dst->fail, &dst->log, code, fmt, ap);
 	va_end(ap);
-	if (failure_set(&dst->fail, code, "%s", msg))
-		vlog(&dst->log, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);
 	pthread_mutex_unlock(&dst->lock);

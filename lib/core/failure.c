@@ -80,3 +80,15 @@ bool failure_is_link(struct failure *f)
 	pthread_mutex_unlock(&f->lock);
 	return link;
 }
+
+bool failure_record(struct failure *f, const struct logger *lg, int code,
+		    const char *fmt, va_list ap)
+{
+	char msg[300];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!failure_set(f, code, "%s", msg))
+		return false;
+	vlog(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
+	return true;
+}

@@ -25,14 +25,11 @@ void source_abort_io(struct vmmig_source *src)
 
 void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 {
-	char msg[300];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	failure_record(&src->fail, &src->log, code, fmt, ap);
 	va_end(ap);
-	if (failure_set(&src->fail, code, "%s", msg))
-		vlog(&src->log, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 	source_abort_io(src);
 }
 
