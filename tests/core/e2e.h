@@ -52,5 +52,8 @@ int dest_spawn(struct dest_proc *d, size_t size, const struct dest_opts *o);
 /* Wait for the child; returns its exit status (0 = migration completed). */
 int dest_reap(struct dest_proc *d);
 void dest_release(struct dest_proc *d);
+/* Wait for @src and reap @d; fail the test, with both sides' reasons,
+ * unless both completed. */
+void assert_migrated(struct vmmig_source *src, struct dest_proc *d);
 
 #endif

@@ -56,7 +56,6 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	struct dest_proc d;
 	struct guest g;
 	char json[2048];
-	int ret;
 
 	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_HALF, false), 0);
 	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
@@ -77,15 +76,9 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	if (writer_us >= 0)
 		ck_assert_int_eq(guest_run(&g, (unsigned)writer_us), 0);
 	ck_assert_int_eq(vmmig_source_start(src, d.uri), 0);
-	ret = vmmig_source_wait(src);
-	int dret = dest_reap(&d);
-	ck_assert_msg(ret == 0, "source: %s (%s); destination: %s",
-		      vmmig_strerror(ret),
-		      vmmig_source_error(src) ? vmmig_source_error(src) : "",
-		      d.res->error);
+	assert_migrated(src, &d);
 	uint64_t writes_at_pause = atomic_load(&g.writes);
 
-	ck_assert_int_eq(dret, 0);
 	ck_assert_int_eq(d.res->ret, 0);
 	ck_assert_int_eq(d.res->started, 1);
 	ck_assert_uint_eq(d.res->writes_loaded, writes_at_pause);

@@ -66,7 +66,7 @@ static void migrate(struct run *r)
 	struct vmmig_source *src;
 	struct dest_proc d;
 	struct guest g;
-	int ret, fd;
+	int fd;
 
 	make_files();
 	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_RANDOM, false), 0);
@@ -102,13 +102,7 @@ static void migrate(struct run *r)
 	ck_assert_int_eq(guest_run(&g, r->writer_us), 0);
 
 	ck_assert_int_eq(vmmig_source_start(src, d.uri), 0);
-	ret = vmmig_source_wait(src);
-	int dret = dest_reap(&d);
-	ck_assert_msg(ret == 0, "source: %s (%s); destination: %s",
-		      vmmig_strerror(ret),
-		      vmmig_source_error(src) ? vmmig_source_error(src) : "",
-		      d.res->error);
-	ck_assert_int_eq(dret, 0);
+	assert_migrated(src, &d);
 	ck_assert_msg(memcmp(g.mem, d.mem, GUEST_SIZE) == 0,
 		      "destination memory differs from the source at pause");
 	r->src.struct_size = sizeof(r->src);
