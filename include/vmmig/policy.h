@@ -154,6 +154,11 @@ struct vmmig_adaptive_config {
 	/* Path 1's stall detection, as in struct vmmig_precopy_config. */
 	uint32_t stall_rounds;
 	uint32_t stall_shrink_percent;
+	/* Path 2 under the low mark: 0 (default) = STOP_AND_COPY only if the
+	 * expected downtime is within the limit, else POSTCOPY (the dirty set
+	 * is small but the link still too slow for the downtime asked for);
+	 * non-zero = STOP_AND_COPY regardless, the source text's rule. */
+	uint32_t path2_stop_over_limit;
 };
 /* The path is chosen once, from round 0's figures (d->path = 1, 2 or 3):
  *   ratio <  low          path 1: pre-copy; STOP_AND_COPY when the expected
@@ -161,8 +166,10 @@ struct vmmig_adaptive_config {
  *                         POSTCOPY if stalled.
  *   low <= ratio <= high  path 2: NEXT_ROUND while the dirty bytes shrink
  *                         (strictly) round over round; STOP_AND_COPY once the
- *                         ratio is under low or the expected downtime within
- *                         the limit; POSTCOPY if not shrinking or at the cap.
+ *                         expected downtime is within the limit;
+ *                         under low but over the limit, POSTCOPY (unless
+ *                         path2_stop_over_limit); POSTCOPY if not
+ *                         shrinking or at the cap.
  *   ratio >  high         path 3: POSTCOPY at once.
  * Both marks belong to path 2 (exactly 10 % or exactly 50 % is path 2).
  * decide() fails with -EINVAL if guest_bytes is 0. @config may be NULL. */

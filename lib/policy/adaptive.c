@@ -7,11 +7,15 @@
  *                                  stalls;
  *   path 2 (low <= ratio <= high): iterate while the dirty set shrinks, up to
  *                                  a round cap; stop-and-copy once under low,
- *                                  else post-copy;
+ *                                  else post-copy. Under low but with an
+ *                                  expected downtime over the limit, post-copy
+ *                                  by default: the paper's 10 % of a big guest
+ *                                  is hundreds of ms on a slow link;
  *   path 3 (ratio > high):         post-copy at once.
  * Marks are per-mille so that e.g. 12.5 % can be configured.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <vmmig/policy.h>
@@ -26,6 +30,7 @@
 struct adaptive {
 	uint32_t low, high;  /* marks, per-mille */
 	uint32_t cap;        /* path 2's round cap, counting round 0 */
+	bool stop_over_limit; /* path 2: stop-and-copy under low regardless */
 	struct stall stall;  /* path 1's stall detection */
 	int path;            /* 0 until round 0 has been seen */
 	uint64_t prev_dirty; /* dirty bytes after the previous round */
@@ -41,6 +46,7 @@ static int adaptive_init(void *priv, const void *config)
 	a->low = c.low_permille ? c.low_permille : ADAPTIVE_DEFAULT_LOW;
 	a->high = c.high_permille ? c.high_permille : ADAPTIVE_DEFAULT_HIGH;
 	a->cap = c.path2_max_rounds ? c.path2_max_rounds : ADAPTIVE_DEFAULT_CAP;
+	a->stop_over_limit = c.path2_stop_over_limit != 0;
 	if (a->low > 1000 || a->high > 1000 || a->cap > ADAPTIVE_MAX_CAP)
 		return -ERANGE;
 	if (a->low > a->high)
@@ -94,11 +100,19 @@ static void path2(struct adaptive *a, const struct vmmig_round_info *ri,
 		cap = ri->max_rounds;
 	fmt_pct(lo, sizeof(lo), a->low);
 	fmt_pct(hi, sizeof(hi), a->high);
-	if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0) {
+	if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0 &&
+	    (a->stop_over_limit ||
+	     ri->expected_downtime_us <= ri->downtime_limit_us)) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 2: dirty ratio %s under %s, round %u", ratio, lo,
 			 ri->round);
+	} else if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0) {
+		d->action = VMMIG_ACTION_POSTCOPY;
+		snprintf(d->reason, sizeof(d->reason),
+			 "path 2: ratio %.8s under %.8s, round %u, "
+			 "downtime %llu ms over limit", ratio, lo, ri->round,
+			 (unsigned long long)ri->expected_downtime_us / 1000);
 	} else if (ri->expected_downtime_us <= ri->downtime_limit_us) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),

@@ -56,11 +56,33 @@ START_TEST(path2_converges)
 		  0 },
 		{ 150000000, SLOW_US, NEXT, 2, "shrinking", 0 },
 		{ GUEST / 10, SLOW_US, NEXT, 2, "round 3, shrinking", 0 },
-		/* under the low mark, though the downtime is still high */
-		{ GUEST / 10 - 1, SLOW_US, SAC, 2, "under 10%", 0 },
+		/* under the low mark, and the downtime within the limit */
+		{ GUEST / 10 - 1, LIMIT_US, SAC, 2, "under 10%, round 4", 0 },
 	};
 	struct vmmig_policy *p = adaptive(NULL);
 
+	script_run(p, 30, s, NSTEPS(s));
+	vmmig_policy_free(p);
+}
+END_TEST
+
+/* Under the low mark with the expected downtime still over the limit:
+ * post-copy by default; the source text's stop-and-copy when asked. */
+START_TEST(path2_under_low_over_limit)
+{
+	struct step s[] = {
+		{ 300000000, SLOW_US, NEXT, 2, "first pass", 0 },
+		{ GUEST / 10 - 1, LIMIT_US + 1, POST, 2,
+		  "under 10%, round 1, downtime 300 ms over limit", 0 },
+	};
+	struct vmmig_adaptive_config c = { .path2_stop_over_limit = 1 };
+	struct vmmig_policy *p = adaptive(NULL);
+
+	script_run(p, 30, s, NSTEPS(s));
+	vmmig_policy_free(p);
+	s[1] = (struct step){ GUEST / 10 - 1, SLOW_US, SAC, 2,
+			      "under 10%, round 1", 0 };
+	p = adaptive(&c);
 	script_run(p, 30, s, NSTEPS(s));
 	vmmig_policy_free(p);
 }
@@ -273,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, marks_edges);
 	tcase_add_test(tc, path2_converges);
 	tcase_add_test(tc, path2_downtime_within_limit);
+	tcase_add_test(tc, path2_under_low_over_limit);
 	tcase_add_test(tc, path2_not_shrinking);
 	tcase_add_test(tc, path2_cap);
 	tcase_add_test(tc, path3_at_once);
