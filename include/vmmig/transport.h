@@ -14,7 +14,8 @@
  *
  * Threading: one thread sends on a channel while another receives on it;
  * shutdown() may be called from any thread at any time and must make blocked
- * and future send()/recv() on that channel return an error promptly.
+ * and future send()/recv()/recv_some() on that channel return an error
+ * promptly.
  */
 #ifndef VMMIG_TRANSPORT_H
 #define VMMIG_TRANSPORT_H
@@ -26,7 +27,12 @@
 extern "C" {
 #endif
 
-#define VMMIG_TRANSPORT_OPS_VERSION 1
+/*
+ * Version 2 added recv_some at the end of the table. Version-1 tables (which
+ * end at close) are still accepted; the library reads a member added later
+ * only when the table's version says it is there.
+ */
+#define VMMIG_TRANSPORT_OPS_VERSION 2
 
 struct vmmig_transport_ops {
 	uint32_t version;      /* VMMIG_TRANSPORT_OPS_VERSION */
@@ -57,6 +63,16 @@ struct vmmig_transport_ops {
 	/* Abort the channel; thread-safe and idempotent. */
 	void (*shutdown)(void *chan);
 	void (*close)(void *chan);
+
+	/* Version >= 2, optional (NULL: not supported). Receive at least
+	 * @min (>= 1) and at most @max (<= INT_MAX) bytes into @buf, as the
+	 * bytes come: wait only until @min are there. Return the count
+	 * (@min..@max), or the same errors as recv(). The library uses it to read ahead on
+	 * channels of small records (post-copy requests and urgent pages),
+	 * where one receive per record instead of several is what counts;
+	 * never on the bulk page stream. Called by the receiving thread
+	 * only, interleaved with recv() on the same channel. */
+	int (*recv_some)(void *chan, void *buf, size_t min, size_t max);
 };
 
 /* io_uring over TCP; address "HOST:PORT" (IPv4, or [IPv6]:PORT). */

@@ -115,6 +115,21 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+/* Same counting and progress stamp as chan_recv(). The caller checked that
+ * the transport has recv_some (ops version >= 2). */
+int chan_recv_some(void *cookie, void *buf, size_t min, size_t max)
+{
+	struct chan *c = cookie;
+	int ret = c->ops->recv_some(c->priv, buf, min, max);
+
+	if (ret <= 0)
+		return ret;
+	atomic_fetch_add_explicit(&c->rx_bytes, (uint64_t)ret,
+				  memory_order_relaxed);
+	progress(c);
+	return ret;
+}
+
 void chan_shutdown(struct chan *c)
 {
 	if (c->priv && c->connected)

@@ -119,6 +119,9 @@ int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
 /* wire_read_fn adaptor: cookie is the struct chan. */
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
+/* wire_read_some_fn adaptor (read-ahead); only for transports with
+ * recv_some. */
+int chan_recv_some(void *cookie, void *buf, size_t min, size_t max);
 void chan_shutdown(struct chan *c);
 void chan_close(struct chan *c);
 

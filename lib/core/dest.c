@@ -156,7 +156,9 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 {
 	int ret;
 
-	if (!dst || !addr || !t || t->version != VMMIG_TRANSPORT_OPS_VERSION ||
+	/* Version-1 tables (no recv_some) are still accepted. */
+	if (!dst || !addr || !t || t->version < 1 ||
+	    t->version > VMMIG_TRANSPORT_OPS_VERSION ||
 	    !t->listen || !t->accept || !t->listener_close || !t->recv ||
 	    !t->send || !t->shutdown || !t->close)
 		return -EINVAL;

@@ -135,6 +135,19 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
+	/* The urgent channel (the last, never channel 0) carries one-page
+	 * records a vCPU waits for: read ahead, so that each costs one
+	 * receive instead of four (header, batch head, descriptor, page).
+	 * Not the data channels: their raw pages go straight into guest
+	 * memory, and they are not latency bound. recv_some is only there
+	 * in version >= 2 tables. */
+	if (h.channel && h.channel == h.nchannels - 1 &&
+	    c->ops->version >= 2 && c->ops->recv_some) {
+		ret = wire_reader_set_readahead(rv->rd, chan_recv_some,
+						WIRE_READAHEAD_CAP);
+		if (ret)
+			return ret;
+	}
 	if (resume) {
 		ret = dpc_arm_reader(rv);
 		if (ret)

@@ -189,7 +189,9 @@ static int mode_of(const struct vmmig_policy *p)
 
 static bool transport_ops_valid(const struct vmmig_transport_ops *t)
 {
-	return t && t->version == VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
+	/* Version-1 tables (no recv_some) are still accepted. */
+	return t && t->version >= 1 &&
+	       t->version <= VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
 	       t->send && t->recv && t->shutdown && t->close;
 }
 

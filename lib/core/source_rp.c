@@ -81,7 +81,21 @@ static void *rp_main(void *arg)
 
 int rp_start(struct vmmig_source *src)
 {
-	int ret = -pthread_create(&src->rp_thread, NULL, rp_main, src);
+	const struct vmmig_transport_ops *t = src->chan[0].ops;
+	int ret;
+
+	/* REQ records are small and a vCPU waits on each: read ahead, so a
+	 * REQ costs one receive instead of two (header, payload), and REQs
+	 * that queued up behind it none. The handshake made this reader
+	 * (anew after a reconnect) and read up to a record boundary.
+	 * recv_some is only there in version >= 2 tables. */
+	if (t->version >= 2 && t->recv_some) {
+		ret = wire_reader_set_readahead(src->rp_reader, chan_recv_some,
+						WIRE_READAHEAD_CAP);
+		if (ret && ret != -EBUSY) /* -EBUSY: already on */
+			return ret;
+	}
+	ret = -pthread_create(&src->rp_thread, NULL, rp_main, src);
 
 	src->rp_running = ret == 0;
 	return ret;

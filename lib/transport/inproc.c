@@ -383,6 +383,58 @@ static int inproc_recv(void *chan, const struct iovec *iov, int iovcnt)
 	return xfer(chan, iov, iovcnt, false);
 }
 
+/* Like recv, but returns as soon as @min bytes arrived, with whatever more
+ * is queued (up to @max). */
+static int inproc_recv_some(void *chan, void *buf, size_t min, size_t max)
+{
+	struct inproc_chan *c = chan;
+	struct pair *p = c->p;
+	struct bq *q;
+	size_t got = 0;
+	int ret = 0;
+
+	if (!p || !buf || min < 1 || min > max || max > INT_MAX)
+		return -EINVAL;
+	q = &p->q[!c->side];
+	pthread_mutex_lock(&p->mu);
+	while (got < min) {
+		size_t n = q->len < max - got ? q->len : max - got;
+
+		/* The checks of xfer(), in the same order. */
+		if (p->shut[c->side]) {
+			ret = -ECANCELED;
+			break;
+		}
+		if (p->shut[!c->side]) {
+			ret = -ECONNRESET;
+			break;
+		}
+		if (n == 0) {
+			if (p->closed[!c->side]) {
+				ret = -ECONNRESET;
+				break;
+			}
+			pthread_cond_wait(&q->cv, &p->mu);
+			continue;
+		}
+		for (size_t done = 0; done < n;) {
+			size_t k = n - done;
+
+			if (k > QUEUE_CAP - q->head)
+				k = QUEUE_CAP - q->head;
+			memcpy((unsigned char *)buf + got + done,
+			       q->buf + q->head, k);
+			done += k;
+			q->head = (q->head + k) % QUEUE_CAP;
+		}
+		q->len -= n;
+		got += n;
+		pthread_cond_broadcast(&q->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ret < 0 ? ret : (int)got;
+}
+
 static void inproc_shutdown(void *chan)
 {
 	struct inproc_chan *c = chan;
@@ -422,6 +474,7 @@ static const struct vmmig_transport_ops inproc_ops = {
 	.recv = inproc_recv,
 	.shutdown = inproc_shutdown,
 	.close = inproc_close,
+	.recv_some = inproc_recv_some,
 };
 
 const struct vmmig_transport_ops *vmmig_transport_inproc(void)

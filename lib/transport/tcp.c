@@ -209,6 +209,7 @@ static const struct vmmig_transport_ops tcp_ops = {
 	.recv = uring_chan_recv,
 	.shutdown = uring_chan_shutdown,
 	.close = uring_chan_close,
+	.recv_some = uring_chan_recv_some,
 };
 
 const struct vmmig_transport_ops *vmmig_transport_tcp(void)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* io_uring SENDMSG/RECVMSG over a connected stream socket. */
+/* io_uring SENDMSG/RECVMSG (and RECV) over a connected stream socket. */
 #include "uring_chan.h"
 
 #include <errno.h>
@@ -36,22 +36,13 @@ err_fd:
 	return ret;
 }
 
-/* Submit one SENDMSG or RECVMSG and wait for its completion: the result. */
-static int run_op(struct io_uring *ring, int fd, struct msghdr *msg,
-		  bool is_send)
+/* Submit the one queued SQE of @ring and wait for its completion: the
+ * result. */
+static int submit_wait(struct io_uring *ring)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	if (!sqe)
-		return -EBUSY; /* cannot happen: nothing else is queued */
-	/* MSG_WAITALL makes the kernel retry a short transfer itself, which
-	 * saves a round trip through user space per partial send/receive. */
-	if (is_send)
-		io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL | MSG_WAITALL);
-	else
-		io_uring_prep_recvmsg(sqe, fd, msg, MSG_WAITALL);
 	/* -EINTR here means nothing was submitted; the SQE stays queued. */
 	do
 		ret = io_uring_submit_and_wait(ring, 1);
@@ -66,6 +57,23 @@ static int run_op(struct io_uring *ring, int fd, struct msghdr *msg,
 	ret = cqe->res;
 	io_uring_cqe_seen(ring, cqe);
 	return ret;
+}
+
+/* Submit one SENDMSG or RECVMSG and wait for its completion: the result. */
+static int run_op(struct io_uring *ring, int fd, struct msghdr *msg,
+		  bool is_send)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	if (!sqe)
+		return -EBUSY; /* cannot happen: nothing else is queued */
+	/* MSG_WAITALL makes the kernel retry a short transfer itself, which
+	 * saves a round trip through user space per partial send/receive. */
+	if (is_send)
+		io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL | MSG_WAITALL);
+	else
+		io_uring_prep_recvmsg(sqe, fd, msg, MSG_WAITALL);
+	return submit_wait(ring);
 }
 
 /* See uring_chan.h. The caller's array is never written. */
@@ -144,6 +152,36 @@ int uring_chan_send(void *chan, const struct iovec *iov, int iovcnt)
 int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt)
 {
 	return xfer(chan, iov, iovcnt, false);
+}
+
+/*
+ * One RECV without MSG_WAITALL completes with whatever the socket holds (at
+ * least one byte, at most @max), so a reader that asks for one record
+ * header usually gets the whole record, and whatever followed it, in one
+ * operation. Only a result short of @min costs another.
+ */
+int uring_chan_recv_some(void *chan, void *buf, size_t min, size_t max)
+{
+	struct uring_chan *c = chan;
+	size_t got = 0;
+
+	if (!c->live || !buf || min < 1 || min > max || max > INT_MAX)
+		return -EINVAL;
+	if (atomic_load(&c->shut))
+		return -ECANCELED;
+	while (got < min) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->rring);
+		int ret;
+
+		if (!sqe)
+			return -EBUSY; /* cannot happen, as in run_op() */
+		io_uring_prep_recv(sqe, c->fd, (char *)buf + got, max - got, 0);
+		ret = submit_wait(&c->rring);
+		if (ret <= 0)
+			return map_err(c, ret);
+		got += (size_t)ret;
+	}
+	return (int)got;
 }
 
 void uring_chan_shutdown(void *chan)

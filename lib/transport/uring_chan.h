@@ -30,6 +30,7 @@ int uring_chan_init(struct uring_chan *c, int fd);
 /* The transport ops; @chan is a struct uring_chan. */
 int uring_chan_send(void *chan, const struct iovec *iov, int iovcnt);
 int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt);
+int uring_chan_recv_some(void *chan, void *buf, size_t min, size_t max);
 void uring_chan_shutdown(void *chan);
 void uring_chan_close(void *chan);
 

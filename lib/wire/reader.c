@@ -6,8 +6,10 @@
  * are received straight into their (bounds-checked) guest page, and the
  * other encodings are decoded only after the record's CRC matched.
  * After any failure the reader stays failed (the stream is out of step).
+ * Optionally it reads ahead (see wire_reader_set_readahead).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,9 @@ struct wire_reader {
 	uint8_t head[BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH];
 	struct iovec iov[2 + WIRE_MAX_BATCH];
 	char err[WIRE_ERRLEN];
+	wire_read_some_fn some; /* read-ahead refill, NULL: off */
+	uint8_t *ra;            /* read-ahead: ra[rapos, ralen) not yet used */
+	size_t racap, rapos, ralen;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -103,6 +108,7 @@ void wire_reader_free(struct wire_reader *r)
 	if (!r)
 		return;
 	ZSTD_freeDCtx(r->zd);
+	free(r->ra);
 	free(r->rawbuf);
 	free(r->zpage);
 	free(r->scratch);
@@ -169,10 +175,76 @@ int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 	return 0;
 }
 
+int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
+			      size_t cap)
+{
+	/* Once only: bytes read ahead are part of the stream, and dropping
+	 * them would put it out of step. */
+	if (r->some)
+		return -EBUSY;
+	if (!fn || cap < 1 || cap > INT_MAX)
+		return -EINVAL;
+	r->ra = malloc(cap);
+	if (!r->ra)
+		return -ENOMEM;
+	r->racap = cap;
+	r->some = fn;
+	return 0;
+}
+
+/*
+ * Fill @iov from the read-ahead buffer. When it runs dry, one receive
+ * refills it: at least what this read still lacks (never more, which might
+ * not come yet), at most the whole buffer, so the rest of a small record
+ * and often the records behind it arrive with its first bytes. A rest too
+ * large for the buffer is received straight into place instead (no copy).
+ */
+static int ra_read(struct wire_reader *r, const struct iovec *iov, int n)
+{
+	size_t want = 0;
+	int ret;
+
+	for (int i = 0; i < n; i++)
+		want += iov[i].iov_len;
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len, k;
+
+		while (len) {
+			if (r->rapos == r->ralen && want > r->racap) {
+				struct iovec tail = { p, len };
+
+				if (len == iov[i].iov_len)
+					return r->fn(r->cookie, iov + i, n - i);
+				ret = r->fn(r->cookie, &tail, 1);
+				if (ret || i + 1 == n)
+					return ret;
+				return r->fn(r->cookie, iov + i + 1, n - i - 1);
+			}
+			if (r->rapos == r->ralen) {
+				ret = r->some(r->cookie, r->ra, want, r->racap);
+				if (ret < 0)
+					return ret;
+				if ((size_t)ret < want || (size_t)ret > r->racap)
+					return -EIO; /* a broken read fn */
+				r->rapos = 0;
+				r->ralen = (size_t)ret;
+			}
+			k = r->ralen - r->rapos < len ? r->ralen - r->rapos
+						      : len;
+			memcpy(p, r->ra + r->rapos, k);
+			r->rapos += k;
+			p += k;
+			len -= k;
+			want -= k;
+		}
+	}
+	return 0;
+}
 
 static int read_iov(struct wire_reader *r, struct iovec *iov, int n)
 {
-	int ret = r->fn(r->cookie, iov, n);
+	int ret = r->some ? ra_read(r, iov, n) : r->fn(r->cookie, iov, n);
 
 	if (ret < 0)
 		return fail(r, ret, "stream read failed (%s)", strerror(-ret));
@@ -478,7 +550,6 @@ static int known_flags(uint16_t type)
 	case WIRE_ERROR:
 	case WIRE_ROUND:
 	case WIRE_SWITCH:
-	case WIRE_DISCARD:
 	case WIRE_POSTCOPY:
 	case WIRE_DONE:
 	case WIRE_RESUMED:
@@ -487,6 +558,8 @@ static int known_flags(uint16_t type)
 		return 0;
 	case WIRE_REQ:
 		return WIRE_REQ_REFETCH;
+	case WIRE_DISCARD:
+		return WIRE_DISCARD_EARLY;
 	case WIRE_STATE:
 		return WIRE_STATE_LAST;
 	default:

@@ -194,6 +194,9 @@ struct wire_discard {
 };
 void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 		       const struct wire_discard *d);
+/* DISCARD header flag: sent before SWITCH, ahead of a DRAIN, while the
+ * guest still runs on the source: drop these pages at the DRAIN barrier. */
+#define WIRE_DISCARD_EARLY 1u
 /* Validates the length against nwords; the words follow at +HEAD. */
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen);
@@ -363,6 +366,25 @@ void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 			   wire_write_fn2 write, void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
+/*
+ * Read-ahead, for streams of small records where each receive costs more
+ * than the bytes it moves (post-copy requests and urgent pages). @fn
+ * receives at least @min and at most @max bytes: the count or -errno.
+ * With it set, the reader keeps a @cap-byte buffer and serves its reads
+ * from there, refilling it with one @fn call when it runs dry: a small
+ * record, or several, then costs one receive instead of one per part. It
+ * never asks @fn for more than the record being read still lacks, so it
+ * does not wait on records not sent yet. Payloads too large for the buffer
+ * go straight into place through the read fn. Call at a record boundary,
+ * once (read-ahead stays on: bytes read ahead belong to the stream).
+ * Return 0, -EBUSY (already on), -EINVAL or -ENOMEM.
+ */
+typedef int (*wire_read_some_fn)(void *cookie, void *buf, size_t min,
+				 size_t max);
+/* What the core uses: a one-page record fifteen times over. */
+#define WIRE_READAHEAD_CAP (64u << 10)
+int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
+			      size_t cap);
 
 /* ---- writing other records (record.c) ---- */
 
