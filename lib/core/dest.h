@@ -10,6 +10,7 @@ struct vmmig_dest;
 /* Post-copy state of one region (dest_postcopy.c). */
 struct pc_region {
 	uint64_t *pending;     /* bit set: not valid here yet (atomic ops) */
+	uint64_t *dropped;     /* bit set: already dropped (early DISCARD) */
 	uint64_t *requested;   /* bit set: asked for by the fault thread */
 	uint64_t *t_req;       /* per page: when it was asked for (us) */
 };
@@ -106,7 +107,9 @@ void dest_abort_io(struct vmmig_dest *dst);
 
 /* dest_postcopy.c */
 int dpc_switch(struct receiver *rv);
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len);
+int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
+		bool early);
+int dpc_drop_early(struct vmmig_dest *dst);
 int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
 int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
 /* After a reconnect: place pages on this reader, tell the source what is

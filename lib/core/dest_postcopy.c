@@ -46,9 +46,11 @@ static int pc_alloc(struct vmmig_dest *dst)
 		uint64_t np = dst->regions.r[i].npages;
 
 		pc->r[i].pending = calloc((np + 63) / 64, 8);
+		pc->r[i].dropped = calloc((np + 63) / 64, 8);
 		pc->r[i].requested = calloc((np + 63) / 64, 8);
 		pc->r[i].t_req = calloc(np, sizeof(uint64_t));
-		if (!pc->r[i].pending || !pc->r[i].requested || !pc->r[i].t_req)
+		if (!pc->r[i].pending || !pc->r[i].dropped ||
+		    !pc->r[i].requested || !pc->r[i].t_req)
 			return -ENOMEM;
 	}
 	return 0;
@@ -76,7 +78,8 @@ int dpc_switch(struct receiver *rv)
 	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
 }
 
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len)
+int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
+		bool early)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_discard d;
@@ -106,13 +109,31 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len)
 		dest_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	memcpy(dst->pc->r[ri].pending + d.first_word,
-	       payload + WIRE_DISCARD_HEAD, (size_t)d.nwords * 8);
-	if (np % 64 && d.first_word + d.nwords == words &&
-	    dst->pc->r[ri].pending[words - 1] >> (np % 64)) {
-		dest_fail(dst, -EPROTO, "DISCARD names pages past region %u",
-			  d.region_id);
-		return -EPROTO;
+	if (np % 64 && d.first_word + d.nwords == words) {
+		uint64_t last;
+
+		memcpy(&last, payload + WIRE_DISCARD_HEAD +
+			      (size_t)(d.nwords - 1) * 8, 8);
+		if (last >> (np % 64)) {
+			dest_fail(dst, -EPROTO,
+				  "DISCARD names pages past region %u",
+				  d.region_id);
+			return -EPROTO;
+		}
+	}
+	uint64_t *pend = dst->pc->r[ri].pending + d.first_word;
+
+	if (!early) {
+		/* At the switch: the whole set still to come. */
+		memcpy(pend, payload + WIRE_DISCARD_HEAD, (size_t)d.nwords * 8);
+		return 0;
+	}
+	/* Before the switch: more to drop at the next DRAIN barrier. */
+	for (uint32_t i = 0; i < d.nwords; i++) {
+		uint64_t w;
+
+		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
+		pend[i] |= w;
 	}
 	return 0;
 }
@@ -193,32 +214,72 @@ bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	return dst->pc && pc_test_bit(dst->pc->r[ri].pending, page);
 }
 
-/* Drop the pending pages so that touching them faults. */
-static int discard_pending(struct vmmig_dest *dst, unsigned ri)
+/* Drop the pending pages not dropped yet, so that touching them faults. */
+static int drop_pending(struct vmmig_dest *dst, unsigned ri)
 {
 	const struct region *r = &dst->regions.r[ri];
-	const uint64_t *bm = dst->pc->r[ri].pending;
+	struct pc_region *pr = &dst->pc->r[ri];
+	uint64_t p = 0;
+
+	while (p < r->npages) {
+		uint64_t q;
+
+		if (!((pr->pending[p / 64] & ~pr->dropped[p / 64]) >>
+		      (p % 64) & 1)) {
+			p++;
+			continue;
+		}
+		for (q = p + 1; q < r->npages &&
+		     ((pr->pending[q / 64] & ~pr->dropped[q / 64]) >> (q % 64) & 1);
+		     q++)
+			;
+		uint8_t *a = r->host + p * VMMIG_PAGE_SIZE;
+		size_t len = (q - p) * VMMIG_PAGE_SIZE;
+
+		/* Shared memory keeps pages in its file: punch them out;
+		 * private anonymous memory just drops. */
+		if (madvise(a, len, MADV_REMOVE) && madvise(a, len, MADV_DONTNEED))
+			return -errno;
+		p = q;
+	}
+	for (uint64_t w = 0; w < (r->npages + 63) / 64; w++)
+		pr->dropped[w] |= pr->pending[w];
+	return 0;
+}
+
+/* The DRAIN barrier on channel 0: everything sent before DRAIN has landed
+ * and nothing more comes before the switch, so pages named by an early
+ * DISCARD can go now, while the guest still runs on the source. */
+int dpc_drop_early(struct vmmig_dest *dst)
+{
+	int ret = 0;
+
+	if (!dst->pc || dst->pc_armed)
+		return 0;
+	/* The populate thread must not map them again. */
+	populate_stop(dst);
+	for (unsigned i = 0; i < dst->regions.n && !ret; i++)
+		ret = drop_pending(dst, i);
+	if (ret)
+		dest_fail(dst, ret, "dropping discarded pages: %s",
+			  vmmig_strerror(ret));
+	return ret;
+}
+
+/* Pages missing here at the switch: pending ones. A page dropped early
+ * must still be pending, or nobody would ever send it. */
+static int count_missing(struct vmmig_dest *dst, unsigned ri)
+{
+	const struct pc_region *pr = &dst->pc->r[ri];
 	uint64_t missing = 0;
 
-	for (uint64_t p = 0; p < r->npages;) {
-		uint64_t q = p;
-
-		while (q < r->npages && (bm[q / 64] >> (q % 64) & 1))
-			q++;
-		if (q > p) {
-			uint8_t *a = r->host + p * VMMIG_PAGE_SIZE;
-			size_t len = (q - p) * VMMIG_PAGE_SIZE;
-
-			/* Shared memory keeps pages in its file: punch
-			 * them out; private anonymous memory just drops. */
-			if (madvise(a, len, MADV_REMOVE) &&
-			    madvise(a, len, MADV_DONTNEED))
-				return -errno;
-			missing += q - p;
-			p = q;
-		} else {
-			p++;
+	for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64; w++) {
+		if (pr->dropped[w] & ~pr->pending[w]) {
+			dest_fail(dst, -EPROTO, "a page dropped before the "
+				  "switch is not pending at the switch");
+			return -EPROTO;
 		}
+		missing += (uint64_t)__builtin_popcountll(pr->pending[w]);
 	}
 	atomic_fetch_add(&dst->pc->missing, missing);
 	return 0;
@@ -246,7 +307,9 @@ static int arm_uffd(struct vmmig_dest *dst)
 			return -errno;
 		if (!(reg.ioctls & (1ull << _UFFDIO_COPY)))
 			return -ENOTSUP;
-		ret = discard_pending(dst, i);
+		ret = count_missing(dst, i);
+		if (!ret)
+			ret = drop_pending(dst, i);
 		if (ret)
 			return ret;
 	}
@@ -419,6 +482,7 @@ void dpc_free(struct vmmig_dest *dst)
 		free(pc->r[i].pending);
 		free(pc->r[i].requested);
 		free(pc->r[i].t_req);
+		free(pc->r[i].dropped);
 	}
 	free(pc->r);
 	free(pc->lat_us);

@@ -385,6 +385,8 @@ int restore_drain(struct receiver *rv)
 	rs->drained = 0;
 	pthread_mutex_unlock(&dst->lock);
 	ret = wait_idle(dst, rv->c);
+	if (!ret)
+		ret = dpc_drop_early(dst);
 	if (ret)
 		return ret;
 	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)

@@ -70,6 +70,16 @@ static int handle_record(struct receiver *rv, const struct wire_hdr *h,
 	case WIRE_DRAIN:
 		return restore_drain(rv);
 	case WIRE_DISCARD:
+		if (h->flags & WIRE_DISCARD_EARLY) {
+			/* Before SWITCH, on channel 0 only. */
+			if (rv->c->index != 0 || dst->switched || dst->pc_armed) {
+				dest_fail(dst, -EPROTO, "early DISCARD out of "
+					  "place on channel %u", rv->c->index);
+				return -EPROTO;
+			}
+			return dpc_discard(dst, payload, h->len, true);
+		}
+		/* fall through */
 	case WIRE_POSTCOPY:
 		/* Only channel 0 carries them, after every channel lined up
 		 * at SWITCH and before the guest started here. */
@@ -80,7 +90,7 @@ static int handle_record(struct receiver *rv, const struct wire_hdr *h,
 			return -EPROTO;
 		}
 		if (h->type == WIRE_DISCARD)
-			return dpc_discard(dst, payload, h->len);
+			return dpc_discard(dst, payload, h->len, false);
 		return dpc_start(rv, payload, h->len);
 	case WIRE_END:
 		ret = wire_end_unpack(payload, h->len, &rv->end, err,

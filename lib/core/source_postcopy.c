@@ -18,7 +18,8 @@
 
 #include "source.h"
 
-static int send_discard(struct vmmig_source *src)
+/* The pending pages (send_bm) as DISCARD records on channel 0. */
+static int send_discard(struct vmmig_source *src, uint16_t flags)
 {
 	uint8_t head[WIRE_DISCARD_HEAD];
 
@@ -42,7 +43,7 @@ static int send_discard(struct vmmig_source *src)
 			iov[1] = (struct iovec){ head, sizeof(head) };
 			iov[2] = (struct iovec){ src->send_bm[ri] + w, n * 8 };
 			pthread_mutex_lock(&src->chan[0].tx_lock);
-			wire_record_seal(hdr, WIRE_DISCARD, 0,
+			wire_record_seal(hdr, WIRE_DISCARD, flags,
 					 src->chan[0].tx_seq++, &iov[1], 2);
 			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
 			ret = chan_send(&src->chan[0], iov, 3);
@@ -375,7 +376,7 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 		if (ret)
 			return ret;
 	}
-	ret = send_discard(src);
+	ret = send_discard(src, 0);
 	if (!ret && src->ops->save_state) {
 		ret = src->ops->save_state(src->opaque, sink);
 		if (ret) {
@@ -414,9 +415,20 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		return ret;
 	}
 	if (first_pass_done) {
-		/* Restores of hinted pages end before the switch; failed
+		/* The pages dirtied since they were sent go to the
+		 * destination now, while the guest still runs here: it drops
+		 * them at the DRAIN barrier. Dropping a large share of guest
+		 * memory takes tens of ms of page-table work, which would
+		 * otherwise land in the downtime; the switch then only names
+		 * the few pages dirtied since this sync. */
+		ret = sync_pending(src);
+		if (!ret && (ret = send_discard(src, WIRE_DISCARD_EARLY)))
+			source_fail(src, ret, "early DISCARD: %s",
+				    vmmig_strerror(ret));
+		/* Restores of hinted pages end before the switch too; failed
 		 * ones become pending like dirty pages. */
-		ret = drain_restores(src);
+		if (!ret)
+			ret = drain_restores(src);
 		if (ret)
 			return ret;
 	}
