@@ -331,13 +331,17 @@ static int xfer(struct inproc_chan *c, const struct iovec *iov, int iovcnt,
 			ret = -ECANCELED;
 			break;
 		}
-		if (p->shut[peer] || (is_send && p->closed[peer])) {
+		/* A send to a peer that shut down or closed fails at once;
+		 * a receive first gets what was queued before, as from a
+		 * socket (the last record a peer sends before it hangs up,
+		 * post-copy's DONE say, must arrive). */
+		if (is_send && (p->shut[peer] || p->closed[peer])) {
 			ret = -ECONNRESET;
 			break;
 		}
 		n = is_send ? QUEUE_CAP - q->len : q->len;
 		if (n == 0) {
-			if (!is_send && p->closed[peer]) {
+			if (!is_send && (p->shut[peer] || p->closed[peer])) {
 				ret = -ECONNRESET; /* drained, peer gone */
 				break;
 			}
@@ -400,17 +404,13 @@ static int inproc_recv_some(void *chan, void *buf, size_t min, size_t max)
 	while (got < min) {
 		size_t n = q->len < max - got ? q->len : max - got;
 
-		/* The checks of xfer(), in the same order. */
+		/* The checks of xfer()'s receive, in the same order. */
 		if (p->shut[c->side]) {
 			ret = -ECANCELED;
 			break;
 		}
-		if (p->shut[!c->side]) {
-			ret = -ECONNRESET;
-			break;
-		}
 		if (n == 0) {
-			if (p->closed[!c->side]) {
+			if (p->shut[!c->side] || p->closed[!c->side]) {
 				ret = -ECONNRESET;
 				break;
 			}
