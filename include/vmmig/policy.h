@@ -32,7 +32,8 @@ struct vmmig_round_info {
 	uint64_t dirty_bytes;          /* dirty_pages * page size */
 	uint64_t bandwidth_bps;        /* measured wire rate, bytes/s */
 	uint64_t dirty_rate_pps;       /* pages dirtied per second */
-	uint64_t expected_downtime_us; /* dirty bytes / bandwidth */
+	uint64_t expected_downtime_us; /* dirty bytes / bandwidth, plus a
+					 * dirty sync and a round trip */
 	uint64_t elapsed_us;           /* since the migration started */
 	uint64_t downtime_limit_us;    /* session option */
 	uint32_t max_rounds;           /* session option */

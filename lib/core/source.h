@@ -22,6 +22,7 @@ struct sender {
 };
 
 struct vmmig_source {
+	uint64_t rtt_us;           /* quickest DRAIN round trip seen */
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
 	struct region_set regions;
@@ -120,8 +121,13 @@ void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
 void hints_free(struct vmmig_source *src);
 
 /* source_drain.c */
-/* Before the pause: the destination finishes its restores and reports the
- * pages it could not restore; they are added to send_bm. */
+/* DRAIN on every channel, then wait for DRAINED: all sent so far has
+ * landed at the destination and its restores from storage are over (the
+ * failed ones were reported into refetch_bm). */
+int drain_wait(struct vmmig_source *src);
+/* Pages whose restore failed join send_bm. */
+void take_refetch(struct vmmig_source *src);
+/* Both: before the pause, and after post-copy hints. */
 int drain_restores(struct vmmig_source *src);
 /* rp thread: REQ with WIRE_REQ_REFETCH, or DRAINED. */
 int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,

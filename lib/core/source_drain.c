@@ -66,7 +66,7 @@ int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	return ret;
 }
 
-int drain_restores(struct vmmig_source *src)
+int drain_wait(struct vmmig_source *src)
 {
 	int ret = 0;
 
@@ -83,13 +83,23 @@ int drain_restores(struct vmmig_source *src)
 	while (!src->drained && !failure_code(&src->fail))
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
-	ret = failure_code(&src->fail);
-	if (ret)
-		return ret;
+	return failure_code(&src->fail);
+}
+
+void take_refetch(struct vmmig_source *src)
+{
 	for (unsigned ri = 0; ri < src->regions.n; ri++)
 		for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64;
 		     w++)
 			src->send_bm[ri][w] |= __atomic_exchange_n(
 				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);
-	return 0;
+}
+
+int drain_restores(struct vmmig_source *src)
+{
+	int ret = drain_wait(src);
+
+	if (!ret)
+		take_refetch(src);
+	return ret;
 }

@@ -309,13 +309,30 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	src->first_pass = round == 0;
 	ret = senders_run(src, JOB_ROUND);
 	src->first_pass = false;
+	/* The round ends when the destination has all of it, not when its
+	 * last byte went into a socket buffer: a send buffer and a queue on
+	 * the path can hold tens of ms of a slow link, which would inflate
+	 * the bandwidth, and the pages dirtied while it drains would make
+	 * the stop-and-copy longer than the policy expected. */
+	uint64_t t_drain = now_us();
+
+	if (!ret)
+		ret = drain_wait(src);
 	if (ret)
 		return ret;
-	uint64_t dt = now_us() - t0, bytes = tx_bytes(src) - b0;
+	uint64_t t_sync = now_us(), dt = t_sync - t0,
+		 bytes = tx_bytes(src) - b0;
 
+	/* The quickest drain is the best round-trip figure we have. */
+	if (!src->rtt_us || t_sync - t_drain < src->rtt_us)
+		src->rtt_us = t_sync - t_drain;
 	ret = sync_next_round(src);
 	if (ret)
 		return ret;
+	take_refetch(src);
+	/* Besides the pages, the pause costs a dirty sync like this one and
+	 * a round trip for the ACK. */
+	uint64_t fixed_us = now_us() - t_sync + src->rtt_us;
 	/* A round that moved little measures latency, not bandwidth: keep
 	 * the previous estimate then. */
 	if (dt && (bytes >= (1u << 20) || !*bw))
@@ -332,7 +349,8 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 		.bandwidth_bps = *bw,
 		.dirty_rate_pps = dt ? dirty * 1000000u / dt : 0,
 		.expected_downtime_us =
-			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw : UINT64_MAX,
+			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw + fixed_us
+			    : UINT64_MAX,
 		.elapsed_us = now_us() - src->t_start,
 		.downtime_limit_us =
 			(uint64_t)src->opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
