@@ -88,7 +88,8 @@ void report__print(const struct report *r)
 	       verified(st->verified));
 	printf("%s: mode %s, path %d (%s), post-copy faults %llu "
 	       "(p50 %llu us, p99 %llu us), %.1f MiB before / %.1f MiB after "
-	       "the switch, %llu recoveries\n", r->role,
+	       "the switch, last page %.1f ms after it, %llu recoveries\n",
+	       r->role,
 	       vmmig_mode_name(st->mode), st->path,
 	       st->path_reason[0] ? st->path_reason : "-",
 	       (unsigned long long)st->postcopy_faults,
@@ -96,6 +97,7 @@ void report__print(const struct report *r)
 	       (unsigned long long)st->fault_latency_p99_us,
 	       (double)st->precopy_bytes / (1024.0 * 1024.0),
 	       (double)st->postcopy_bytes / (1024.0 * 1024.0),
+	       (double)st->postcopy_time_us / 1000.0,
 	       (unsigned long long)st->postcopy_recoveries);
 	if (!strcmp(r->role, "source"))
 		printf("source: guest paused at heartbeat %llu\n",

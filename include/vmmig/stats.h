@@ -82,6 +82,9 @@ struct vmmig_stats {
 				      * instead (mismatch, missing object,
 				      * I/O error) */
 	uint64_t restore_time_us;    /* first hint -> last restore done */
+	uint64_t postcopy_time_us;   /* post-copy: the switch -> the last
+				      * page in place at the destination
+				      * (source: until its DONE) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

@@ -29,6 +29,8 @@ struct postcopy_dst {
 	uint32_t *lat_us;      /* fault -> placement, one per served fault */
 	size_t nlat, lat_cap;
 	_Atomic uint64_t faults;
+	uint64_t t_armed;      /* guest may start here (us) */
+	_Atomic uint64_t t_last;    /* the last missing page placed (us) */
 	bool verify;           /* source asked for the memory hash */
 };
 

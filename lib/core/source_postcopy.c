@@ -482,6 +482,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	src->st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
 	src->st.remaining_bytes = 0;
+	src->st.postcopy_time_us = now_us() - t_switch;
 	pthread_mutex_unlock(&src->stats_lock);
 	return 0;
 }

@@ -99,6 +99,14 @@ static void run(enum which w, int channels, int compression, int writer_us,
 		ck_assert_uint_gt(st.fault_latency_p99_us, 0);
 		ck_assert_uint_ge(st.fault_latency_p99_us,
 				  st.fault_latency_p50_us);
+		/* Pages were missing at the switch: placing the last one
+		 * took time on both sides, within the migration's. */
+		ck_assert_uint_gt(st.postcopy_time_us, 0);
+		ck_assert_uint_lt(st.postcopy_time_us, st.total_time_us);
+		ck_assert_uint_gt(d.res->st.postcopy_time_us, 0);
+		ck_assert_uint_lt(d.res->st.postcopy_time_us,
+				  st.total_time_us);
+		ck_assert_ptr_nonnull(strstr(json, "\"postcopy_time_ms\":"));
 	}
 	vmmig_source_free(src);
 	vmmig_policy_free(pol);
