@@ -67,11 +67,12 @@ struct vmmig_transport_ops {
 	/* Version >= 2, optional (NULL: not supported). Receive at least
 	 * @min (>= 1) and at most @max (<= INT_MAX) bytes into @buf, as the
 	 * bytes come: wait only until @min are there. Return the count
-	 * (@min..@max), or the same errors as recv(). The library uses it to read ahead on
-	 * channels of small records (post-copy requests and urgent pages),
-	 * where one receive per record instead of several is what counts;
-	 * never on the bulk page stream. Called by the receiving thread
-	 * only, interleaved with recv() on the same channel. */
+	 * (@min..@max), or the same errors as recv(). The library uses it
+	 * to read ahead on channels of small records (post-copy requests
+	 * and urgent pages), where one receive per record instead of
+	 * several is what counts; never on the bulk page stream. Called by
+	 * the receiving thread only, interleaved with recv() on the same
+	 * channel. */
 	int (*recv_some)(void *chan, void *buf, size_t min, size_t max);
 };
 
