@@ -225,7 +225,8 @@ static int ra_read(struct wire_reader *r, const struct iovec *iov, int n)
 				ret = r->some(r->cookie, r->ra, want, r->racap);
 				if (ret < 0)
 					return ret;
-				if ((size_t)ret < want || (size_t)ret > r->racap)
+				if ((size_t)ret < want ||
+				    (size_t)ret > r->racap)
 					return -EIO; /* a broken read fn */
 				r->rapos = 0;
 				r->ralen = (size_t)ret;

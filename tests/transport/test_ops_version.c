@@ -180,9 +180,8 @@ static bool have_uffd(void)
 {
 	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 
-	if (fd < 0)
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | 1 /* user
-								  * mode only */);
+	if (fd < 0) /* 1: UFFD_USER_MODE_ONLY, where only that is allowed */
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | 1);
 	if (fd < 0)
 		return false;
 	close(fd);

@@ -166,12 +166,13 @@ static void pages(struct stream *s, struct enc_ctx *e, const uint64_t *idx,
 static void build(struct stream *s, bool delta)
 {
 	struct enc_config cfg = { .compression = VMMIG_COMPRESS_ZSTD,
-				  .zstd_level = 1,
-				  .delta_cache_bytes = delta ? NPAGES * 4096 : 0 };
+				  .zstd_level = 1 };
 	uint64_t idx[WIRE_MAX_BATCH];
 	struct enc_ctx *e;
 	uint32_t rs = 7;
 
+	if (delta)
+		cfg.delta_cache_bytes = NPAGES * 4096;
 	memset(s, 0, sizeof(*s));
 	s->src = malloc(NPAGES * 4096);
 	for (unsigned i = 0; i < NPAGES; i++) {
