@@ -135,6 +135,7 @@ print(json.dumps({
     "postcopy_bytes": st["postcopy_bytes"], "switched_mode": st["mode"],
     "path": st["path"], "path_reason": st["path_reason"],
     "postcopy_faults": st["postcopy_faults"],
+    "postcopy_time_ms": st.get("postcopy_time_ms", 0),
     "fault_latency_us": st["fault_latency_us"],
     "bandwidth_bytes_per_s": st["bandwidth_bytes_per_s"],
     "dest_result": d.get("result"),
@@ -190,9 +191,9 @@ python3 - "$tmp/doc" <<'PY' >&2
 import json, sys
 doc = json.load(open(sys.argv[1]))
 ideal = doc["targets"]["idle_total_s"]
-print("\n%-4s %-13s %-9s %6s %10s %9s %9s %5s %9s  %s" % (
+print("\n%-4s %-13s %-9s %6s %10s %9s %9s %5s %9s %9s  %s" % (
     "link", "workload", "mode", "rounds", "downtime", "total", "MiB",
-    "path", "faults", "notes"))
+    "path", "faults", "last pg", "notes"))
 for r in doc["runs"]:
     if "error" in r and "rounds" not in r:
         print("%-4s %-13s %-9s  %s" % (r["link"], r["workload"], r["mode"],
@@ -203,10 +204,11 @@ for r in doc["runs"]:
     if r["workload"] == "idle" and not (r["total_time_ms"] / 1000 <= ideal[1]):
         notes.append("idle total > %.2f s" % ideal[1])
     if r["path"]: notes.append(r["path_reason"])
-    print("%-4s %-13s %-9s %6d %8.2fms %8.2fs %9.1f %5s %9d  %s" % (
+    print("%-4s %-13s %-9s %6d %8.2fms %8.2fs %9.1f %5s %9d %8.2fs  %s" % (
         r["link"], r["workload"], r["mode"], r["rounds"], r["downtime_ms"],
         r["total_time_ms"] / 1000, r["transferred_bytes"] / 2**20,
-        r["path"] or "-", r["postcopy_faults"], "; ".join(notes)))
+        r["path"] or "-", r["postcopy_faults"],
+        r["postcopy_time_ms"] / 1000, "; ".join(notes)))
 print("\npaper (512 MiB, 100 MB/s): idle 3 rounds 348 ms 35.2 s; I/O-heavy "
       "9 rounds 554 ms 20.0 s; memory-heavy 1 round 129 ms 50.9 s")
 print("targets: downtime <= 20 ms; idle total %.2f..%.2f s (memory/link "
