@@ -81,6 +81,7 @@ struct vmmig_dest {
 	/* post-copy (dest_postcopy.c) */
 	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
 	unsigned switched;         /* channels past SWITCH (under lock) */
+	atomic_bool early_dropped; /* an early DISCARD took effect */
 	bool pc_armed;             /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
@@ -112,6 +113,9 @@ int dpc_switch(struct receiver *rv);
 int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		bool early);
 int dpc_drop_early(struct vmmig_dest *dst);
+/* A page dropped by an early DISCARD, before the switch: nothing may
+ * land on it until post-copy places it. */
+bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
 int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
 /* After a reconnect: place pages on this reader, tell the source what is
@@ -153,7 +157,7 @@ struct restore;
 int restore_init(struct vmmig_dest *dst);
 int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const struct wire_hint *h);
-void restore_on_write(void *cookie, const struct wire_dest_region *rg,
+int restore_on_write(void *cookie, const struct wire_dest_region *rg,
 		      uint64_t page);
 bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 int restore_drain(struct receiver *rv);

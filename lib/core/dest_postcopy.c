@@ -264,7 +264,20 @@ int dpc_drop_early(struct vmmig_dest *dst)
 	if (ret)
 		dest_fail(dst, ret, "dropping discarded pages: %s",
 			  vmmig_strerror(ret));
+	else
+		atomic_store(&dst->early_dropped, true);
 	return ret;
+}
+
+bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	/* early_dropped is set after the bitmaps are complete; they do not
+	 * change again until the switch. */
+	if (!atomic_load(&dst->early_dropped) ||
+	    __atomic_load_n(&dst->pc_armed, __ATOMIC_ACQUIRE))
+		return false;
+	return __atomic_load_n(&dst->pc->r[ri].dropped[page / 64],
+			       __ATOMIC_RELAXED) >> (page % 64) & 1;
 }
 
 /* Pages missing here at the switch: pending ones. A page dropped early

@@ -306,18 +306,24 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 }
 
 /* wire_write_fn2: contents of @page are about to land. */
-void restore_on_write(void *cookie, const struct wire_dest_region *rg,
-		      uint64_t page)
+int restore_on_write(void *cookie, const struct wire_dest_region *rg,
+		     uint64_t page)
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
 	unsigned ri = region_index(dst, rg->id);
 	pthread_mutex_t *m;
 
+	if (dpc_dropped_early(dst, ri, page)) {
+		dest_fail(dst, -EPROTO, "page %llu of region %u sent after an "
+			  "early DISCARD dropped it, before the switch",
+			  (unsigned long long)page, rg->id);
+		return -EPROTO;
+	}
 	uint8_t b = __atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE);
 
 	if (ST(b) == RS_NONE || ST(b) == RS_NET)
-		return;
+		return 0;
 	m = stripe_of(rs, page);
 	/* Taking the lock also waits out a read result being written. */
 	pthread_mutex_lock(m);
@@ -327,6 +333,7 @@ void restore_on_write(void *cookie, const struct wire_dest_region *rg,
 	else if (ST(b) == RS_FAILED)
 		rs->st[ri][page] = MAKE(GEN(b), RS_NONE);
 	pthread_mutex_unlock(m);
+	return 0;
 }
 
 bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)

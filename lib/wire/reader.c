@@ -526,8 +526,12 @@ static int read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		for (unsigned i = 0; i < count; i++) {
 			const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
 
-			if (d[8] != WIRE_ENC_HINT)
-				r->write(r->hook_cookie, rg, get_le64(d));
+			if (d[8] != WIRE_ENC_HINT &&
+			    (ret = r->write(r->hook_cookie, rg, get_le64(d))))
+				return fail(r, ret, "page %llu of region %u "
+					    "refused",
+					    (unsigned long long)get_le64(d),
+					    rg->id);
 		}
 	if (niov > 2) {
 		ret = read_iov(r, &r->iov[2], (int)niov - 2);

@@ -355,13 +355,14 @@ int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 /*
  * Cache-restore hooks. @hint receives each HINT page (instead of
  * contents); @write is told of every page with contents before any of its
- * bytes land, so that a restore in flight for it knows it lost. A HINT with
- * no hook set is a protocol error.
+ * bytes land, so that a restore in flight for it knows it lost, or refuses
+ * it (-errno: the reader fails). A HINT with no hook set is a protocol
+ * error.
  */
 typedef int (*wire_hint_fn)(void *cookie, const struct wire_dest_region *rg,
 			    uint64_t page, const struct wire_hint *h);
-typedef void (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
-			       uint64_t page);
+typedef int (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
+			      uint64_t page);
 void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 			   wire_write_fn2 write, void *cookie);
 /* Number of pages applied so far (all PAGES records). */

@@ -519,6 +519,32 @@ START_TEST(final_discard_omits_early_page)
 }
 END_TEST
 
+/* ---- 4b. a page sent after the early drop, before the switch ---- */
+
+/* The source must not send a dropped page again before the switch: it
+ * would land (mapped again) and post-copy could not place its real
+ * contents. Refused, the dropped pages stay dropped. */
+START_TEST(page_after_early_drop)
+{
+	static const unsigned early[] = { 3, 64, 65 };
+	uint64_t dropped[WORDS] = { 0 }, again = 3;
+	struct sess s;
+
+	sess_start(&s, NULL);
+	precopy_all(&s, true);
+	bm_list(dropped, early, sizeof(early) / sizeof(early[0]));
+	FS_OK(&s, fs_send_discard(&s.fs, 0, WIRE_DISCARD_EARLY, 0, WORDS,
+				  dropped));
+	drain(&s);
+	assert_memory(&s, dropped, img_a);
+	FS_OK(&s, fs_send_pages(&s.fs, fs_stripe(&s.fs, again), &again, 1,
+				img_b));
+	assert_refused(&s, "sent after an early DISCARD dropped it");
+	assert_memory(&s, dropped, img_a);
+	sess_end(&s);
+}
+END_TEST
+
 /* ---- 5. early DISCARD with bits past the region's end ---- */
 
 static const struct past_case {
@@ -583,6 +609,7 @@ int main(void)
 	tcase_add_loop_test(tc, early_discard_then_postcopy, 0, 2);
 	tcase_add_loop_test(tc, early_discard_not_on_channel_0, 0, 2);
 	tcase_add_loop_test(tc, early_discard_after_switch, 0, 2);
+	tcase_add_test(tc, page_after_early_drop);
 	if (have_uffd)
 		tcase_add_loop_test(tc, final_discard_omits_early_page, 0, 2);
 	tcase_add_loop_test(tc, early_discard_past_region_end, 0,

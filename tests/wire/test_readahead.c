@@ -277,14 +277,15 @@ static int on_hint(void *cookie, const struct wire_dest_region *rg,
 	return 0;
 }
 
-static void on_write(void *cookie, const struct wire_dest_region *rg,
-		     uint64_t page)
+static int on_write(void *cookie, const struct wire_dest_region *rg,
+		    uint64_t page)
 {
 	struct sink *k = cookie;
 	uint64_t v[2] = { 'w', page };
 
 	(void)rg;
 	k->hooks = mix(k->hooks, v, sizeof(v));
+	return 0;
 }
 
 static int on_place(void *cookie, const struct wire_dest_region *rg,
