@@ -69,7 +69,10 @@ struct vmmig_stats {
 				      * -1 not checked */
 	int32_t path;                /* policy's chosen path, 0 if none */
 	char path_reason[96];
-	uint64_t postcopy_faults;
+	uint64_t postcopy_faults;    /* pages a vCPU waited for */
+	/* From reading the fault off userfaultfd to the page in place: what
+	 * a vCPU waits minus the kernel's fault entry and wake-up, which the
+	 * library cannot see (bench/postcopy/fault_latency measures both). */
 	uint64_t fault_latency_p50_us;
 	uint64_t fault_latency_p99_us;
 	uint64_t precopy_bytes;      /* bytes sent before the switchover */
