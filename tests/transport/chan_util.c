@@ -2,12 +2,25 @@
 #include "chan_util.h"
 
 #include <check.h>
+#include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+bool have_uring(void)
+{
+	struct io_uring ring;
+
+	if (strcmp(test_ops()->name, "tcp") && strcmp(test_ops()->name, "unix"))
+		return true;
+	if (io_uring_queue_init(2, &ring, 0) < 0)
+		return false;
+	io_uring_queue_exit(&ring);
+	return true;
+}
 
 double now_s(void)
 {

@@ -37,6 +37,10 @@ void pair_open(struct fixture *fx, void **client, void **server);
 /* Registers chan_listen.c's tests. */
 void add_listen_tests(TCase *tc);
 
+/* False when the transport under test runs on io_uring and the kernel
+ * lacks it (the test then skips). */
+bool have_uring(void);
+
 double now_s(void);
 void sleep_ms(int ms);
 

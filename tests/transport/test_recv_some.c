@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -272,19 +271,6 @@ START_TEST(test_errors)
 	fx_down(&fx);
 }
 END_TEST
-
-/* The io_uring transports need io_uring; skip where the kernel lacks it. */
-static bool have_uring(void)
-{
-	struct io_uring ring;
-
-	if (strcmp(test_ops()->name, "tcp") && strcmp(test_ops()->name, "unix"))
-		return true;
-	if (io_uring_queue_init(2, &ring, 0) < 0)
-		return false;
-	io_uring_queue_exit(&ring);
-	return true;
-}
 
 int main(void)
 {
