@@ -248,6 +248,21 @@ static int flush_pages(struct fake_src *fs, unsigned ch)
 	return 0;
 }
 
+/* Page @p of @image into the open batch. */
+static int add_page(struct fake_src *fs, uint64_t p, const uint8_t *image)
+{
+	int ret;
+
+	if (p >= fs->npages)
+		return fs_err(fs, -EINVAL, "page %llu past the region",
+			      (unsigned long long)p);
+	ret = wire_batch_add(&fs->batch, NULL, p, image + p * PAGE, NULL);
+	if (ret < 0)
+		return fs_err(fs, ret, "adding page %llu",
+			      (unsigned long long)p);
+	return 0;
+}
+
 int fs_send_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 		  size_t n, const uint8_t *image)
 {
@@ -257,15 +272,9 @@ int fs_send_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 		return fs_err(fs, -EINVAL, "no channel %u", ch);
 	wire_batch_begin(&fs->batch, fs->region_id);
 	for (size_t i = 0; i < n && !ret; i++) {
-		if (idx[i] >= fs->npages)
-			return fs_err(fs, -EINVAL, "page %llu past the region",
-				      (unsigned long long)idx[i]);
-		ret = wire_batch_add(&fs->batch, NULL, idx[i],
-				     image + idx[i] * PAGE, NULL);
-		if (ret < 0)
-			return fs_err(fs, ret, "adding page %llu",
-				      (unsigned long long)idx[i]);
-		ret = wire_batch_full(&fs->batch) ? flush_pages(fs, ch) : 0;
+		ret = add_page(fs, idx[i], image);
+		if (!ret && wire_batch_full(&fs->batch))
+			ret = flush_pages(fs, ch);
 	}
 	return ret ? ret : flush_pages(fs, ch);
 }
@@ -281,14 +290,9 @@ int fs_build_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 		return fs_err(fs, -EINVAL, "bad channel or page count");
 	wire_batch_begin(&fs->batch, fs->region_id);
 	for (size_t i = 0; i < n; i++) {
-		if (idx[i] >= fs->npages)
-			return fs_err(fs, -EINVAL, "page %llu past the region",
-				      (unsigned long long)idx[i]);
-		ret = wire_batch_add(&fs->batch, NULL, idx[i],
-				     image + idx[i] * PAGE, NULL);
-		if (ret < 0)
-			return fs_err(fs, ret, "adding page %llu",
-				      (unsigned long long)idx[i]);
+		ret = add_page(fs, idx[i], image);
+		if (ret)
+			return ret;
 	}
 	*len = wire_batch_finish(&fs->batch, fs->seq[ch]++, iov);
 	*out = malloc(*len);
