@@ -2,7 +2,7 @@
 /*
  * Post-copy fault latency on loopback, as the vCPU sees it.
  *
- *   fault_latency [MIB] [BANDWIDTH_MB_S] [SAMPLES]
+ *   fault_latency [MIB] [BANDWIDTH_MB_S] [SAMPLES] [FAULT_CPU]
  *
  * A destination process (forked) registers MIB of anonymous guest memory;
  * the source (this process) switches to post-copy at once (no pre-copy
@@ -14,10 +14,13 @@
  * UFFDIO_COPY, wake-up. The background stream runs meanwhile, at
  * BANDWIDTH_MB_S (0: unlimited). Also measured in the same run: a local
  * userfaultfd round trip (a handler thread placing the page at once), the
- * floor of any post-copy fault here.
+ * floor of any post-copy fault here. With FAULT_CPU (>= 0), both sides set
+ * VMMIG_OPT_FAULT_CPU and the "vCPU" thread runs on that CPU too, as does
+ * the baseline's faulting thread and handler.
  * Prints one JSON object. Public API only, like an embedder.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -38,6 +41,22 @@
 
 #define PAGE 4096ul
 #define MAX_SAMPLES 20000
+
+static int fault_cpu = -1;
+
+/* The calling thread on FAULT_CPU, if one was given. */
+static void pin_self(void)
+{
+	cpu_set_t set;
+
+	if (fault_cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(fault_cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "fault_latency: cannot pin to CPU %d\n",
+			fault_cpu);
+}
 
 struct shared {                  /* child -> parent, MAP_SHARED */
 	int ret;
@@ -91,6 +110,7 @@ static void *vcpu_main(void *arg)
 	struct vcpu *v = arg;
 	uint64_t s = 88172645463325252ull, deadline;
 
+	pin_self();
 	while (!atomic_load(&v->go))
 		usleep(50);
 	deadline = now_ns() + 20ull * 1000000000ull;
@@ -130,6 +150,8 @@ static int dest_main(size_t size, unsigned want, struct shared *sh, int wfd)
 		ret = vmmig_dest_add_region(d, 0, 0, v.mem, size);
 	if (!ret)
 		ret = vmmig_dest_set_ops(d, &ops, &v);
+	if (!ret)
+		ret = vmmig_dest_set_option(d, VMMIG_OPT_FAULT_CPU, fault_cpu);
 	if (!ret)
 		ret = vmmig_dest_listen(d, "tcp:127.0.0.1:0", uri, sizeof(uri));
 	if (!ret)
@@ -183,6 +205,8 @@ static int migrate(const char *uri, uint8_t *mem, size_t size, int64_t bw,
 	if (!ret && bw)
 		ret = vmmig_source_set_option(s, VMMIG_OPT_BANDWIDTH_LIMIT, bw);
 	if (!ret)
+		ret = vmmig_source_set_option(s, VMMIG_OPT_FAULT_CPU, fault_cpu);
+	if (!ret)
 		ret = vmmig_source_start(s, uri);
 	if (!ret)
 		ret = vmmig_source_wait(s);
@@ -207,6 +231,7 @@ static void *uf_handler(void *arg)
 	struct uf *u = arg;
 	struct pollfd p = { .fd = u->fd, .events = POLLIN };
 
+	pin_self();
 	while (!atomic_load(&u->stop)) {
 		struct uffd_msg m;
 
@@ -246,6 +271,7 @@ static int uffd_baseline(unsigned n, uint64_t *lat, double *p50, double *p99)
 		goto out;
 	}
 	memset(u.src, 0x5a, PAGE);
+	pin_self();
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t t0 = now_ns();
 
@@ -270,6 +296,7 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
 	int64_t bw = (argc > 2 ? strtoll(argv[2], NULL, 10) : 100) * 1000000;
 	unsigned want = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 2000;
+	cpu_set_t all;
 	size_t size = mib << 20;
 	struct vmmig_stats st = { 0 };
 	static uint64_t base[4096];
@@ -279,10 +306,17 @@ int main(int argc, char **argv)
 	int pfd[2], status, ret;
 	pid_t pid;
 
-	if (!mib || mib > 4096 || !want || want > MAX_SAMPLES)
+	fault_cpu = argc > 4 ? atoi(argv[4]) : -1;
+	if (!mib || mib > 4096 || !want || want > MAX_SAMPLES ||
+	    fault_cpu < -1 || fault_cpu >= CPU_SETSIZE)
+		return 2;
+	/* The baseline pins this thread; the migration's own threads start
+	 * from its affinity, so restore it afterwards. */
+	if (sched_getaffinity(0, sizeof(all), &all))
 		return 2;
 	if (uffd_baseline(4096, base, &b50, &b99))
 		fprintf(stderr, "fault_latency: no userfaultfd baseline\n");
+	sched_setaffinity(0, sizeof(all), &all);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -304,13 +338,14 @@ int main(int argc, char **argv)
 	waitpid(pid, &status, 0);
 	unsigned n = sh->n;
 	printf("{\"guest_mib\":%zu,\"background_bandwidth_bytes_per_s\":%lld,"
+	       "\"fault_cpu\":%d,"
 	       "\"result\":%d,\"dest_result\":%d,\"total_time_ms\":%.1f,"
 	       "\"vcpu_faults_timed\":%u,\"vcpu_fault_us\":{\"p50\":%.1f,"
 	       "\"p90\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
 	       "\"library_faults\":%llu,\"library_fault_us\":{\"p50\":%llu,"
 	       "\"p99\":%llu},\"local_uffd_round_trip_us\":{\"p50\":%.1f,"
 	       "\"p99\":%.1f}}\n",
-	       mib, (long long)bw, ret, sh->ret,
+	       mib, (long long)bw, fault_cpu, ret, sh->ret,
 	       (double)st.total_time_us / 1000.0, n,
 	       pct_us(sh->lat_ns, n, 0.50), pct_us(sh->lat_ns, n, 0.90),
 	       pct_us(sh->lat_ns, n, 0.99), pct_us(sh->lat_ns, n, 1.0),

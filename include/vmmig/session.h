@@ -57,6 +57,13 @@ enum vmmig_option {
 				      * touches are paid in bulk, not in the
 				      * receive path; all memory then becomes
 				      * resident. Default 0 */
+	VMMIG_OPT_FAULT_CPU,         /* post-copy: the CPU for the threads a
+				      * fault waits on (destination: fault
+				      * thread and urgent receiver; source:
+				      * return-path thread), so that handing
+				      * a fault on is a local wake-up; best
+				      * with the vCPUs that fault nearby.
+				      * -1 (default): not pinned */
 	VMMIG_OPT__COUNT
 };
 

@@ -34,6 +34,12 @@ struct options {
 void options_init(struct options *o);
 int options_set(struct options *o, int opt, int64_t value);
 
+/* ---- CPU of the fault-service threads (affinity.c) ---- */
+/* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
+ * is logged, not fatal. @what names the thread in the log. */
+void pin_fault_thread(const struct options *o, const struct logger *lg,
+		      const char *what);
+
 /* ---- first failure of a session (failure.c) ----
  * The first error wins, except that an error the peer reported with its own
  * words replaces a local transport error it caused (a reset that follows

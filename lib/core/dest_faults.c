@@ -97,6 +97,7 @@ void *dpc_fault_main(void *arg)
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
+	pin_fault_thread(&dst->opt, &dst->log, "post-copy fault thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
 					 { pc->evfd, POLLIN, 0 } };

@@ -125,6 +125,10 @@ static void *receiver_main(void *arg)
 	struct receiver *rv = arg;
 	struct vmmig_dest *dst = rv->dst;
 
+	/* The urgent channel's pages are what a faulting vCPU waits for. */
+	if (rv->c->index == dst->nchan - 1 && dst->nchan > 1)
+		pin_fault_thread(&dst->opt, &dst->log, "urgent receiver");
+
 	for (;;) {
 		struct wire_page_counts pc = { 0 };
 		const uint8_t *payload;

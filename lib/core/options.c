@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every tunable: a name, a range and a default, in one table. */
 #include <errno.h>
+#include <sched.h>
 
 #include "core.h"
 
@@ -27,6 +28,7 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 					    30000 },
 	[VMMIG_OPT_RECV_DIRECT] = { "recv_direct", 0, 1, 1 },
 	[VMMIG_OPT_POPULATE] = { "populate", 0, 1, 0 },
+	[VMMIG_OPT_FAULT_CPU] = { "fault_cpu", -1, CPU_SETSIZE - 1, -1 },
 };
 
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,

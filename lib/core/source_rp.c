@@ -13,6 +13,9 @@ static void *rp_main(void *arg)
 	struct vmmig_source *src = arg;
 	char err[WIRE_ERRLEN];
 
+	/* It serves post-copy page requests (and, before, reads ACKs). */
+	pin_fault_thread(&src->opt, &src->log, "return path");
+
 	for (;;) {
 		const uint8_t *payload;
 		struct wire_status ws;

@@ -87,6 +87,8 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_POPULATE,
 					    o->populate);
+	if (!ret && o->fault_cpu0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_FAULT_CPU, 0);
 	struct vmmig_page_source *ps = NULL;
 	if (!ret && o->storage)
 		ret = o->slow_storage_us

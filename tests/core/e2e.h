@@ -41,6 +41,7 @@ struct dest_opts {
 				  * for this long (post-copy faults) */
 	int recv_staged;         /* VMMIG_OPT_RECV_DIRECT = 0 */
 	int populate;            /* VMMIG_OPT_POPULATE = 1 */
+	int fault_cpu0;          /* VMMIG_OPT_FAULT_CPU = 0 */
 	const char *storage;     /* cache-restore: object 1 is this file */
 	unsigned slow_storage_us;/* ... read by a slow page source of the
 				  * test's own (delay per page), not the

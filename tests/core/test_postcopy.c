@@ -42,6 +42,9 @@ static struct vmmig_policy *make_policy(enum which w)
 	return p;
 }
 
+/* Both sides set VMMIG_OPT_FAULT_CPU = 0 (set by a test before run()). */
+static bool fault_cpu0;
+
 static void run(enum which w, int channels, int compression, int writer_us,
 		int expect_mode)
 {
@@ -49,7 +52,8 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	 * background: it must stop before the switch arms userfaultfd. */
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
 				  .vcpu_reads_ms = 300,
-				  .populate = w == HYBRID };
+				  .populate = w == HYBRID,
+				  .fault_cpu0 = fault_cpu0 };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_policy *pol = make_policy(w);
 	struct vmmig_source *src;
@@ -70,6 +74,9 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	vmmig_source_set_option(src, VMMIG_OPT_DELTA_CACHE_BYTES, 16 << 20);
 	vmmig_source_set_option(src, VMMIG_OPT_DOWNTIME_LIMIT_MS, 1);
 	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
+	if (fault_cpu0)
+		ck_assert_int_eq(vmmig_source_set_option(src,
+				 VMMIG_OPT_FAULT_CPU, 0), 0);
 	/* Slow the background stream so that the vCPU's reads really fault. */
 	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 200 << 20);
 
@@ -135,6 +142,16 @@ START_TEST(postcopy_zstd)
 }
 END_TEST
 
+/* The fault-service threads of both sides on CPU 0 (affinity.c): the
+ * same complete, verified result. */
+START_TEST(postcopy_fault_cpu)
+{
+	fault_cpu0 = true;
+	run(PURE_NO_FIRST_PASS, 1, 0, 20, VMMIG_MODE_POSTCOPY);
+	fault_cpu0 = false;
+}
+END_TEST
+
 START_TEST(hybrid_2ch)
 {
 	/* Two dirtying rounds, then the switch: the pages dirtied since they
@@ -162,6 +179,7 @@ int main(void)
 	tcase_add_test(tc, postcopy_no_first_pass);
 	tcase_add_test(tc, postcopy_after_first_pass_2ch);
 	tcase_add_test(tc, postcopy_zstd);
+	tcase_add_test(tc, postcopy_fault_cpu);
 	tcase_add_test(tc, hybrid_2ch);
 	tcase_add_test(tc, adaptive_heavy_writer);
 	suite_add_tcase(s, tc);
