@@ -34,6 +34,7 @@ struct opts {
 	int64_t max_rounds;      /* -1: library default */
 	int64_t recovery_ms;     /* post-copy link recovery; -1: default */
 	int64_t io_timeout_ms;   /* silent peer; -1: library default */
+	int64_t fault_cpu;       /* VMMIG_OPT_FAULT_CPU; -1: not pinned */
 	bool no_verify;          /* source: skip the memory hash */
 	uint64_t bandwidth;      /* bytes/s; 0 = unlimited */
 	unsigned warmup_ms;      /* source: run before migrating */

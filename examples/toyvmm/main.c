@@ -22,6 +22,7 @@ static const char usage_text[] =
 "                     [--tracker auto|uffd-wp|manual|kvm-bitmap]\n"
 "                     [--postcopy-no-first-pass] [--no-verify]\n"
 "       both:         [--recovery-timeout MS] [--io-timeout MS]\n"
+"                     [--fault-cpu CPU] (post-copy fault threads there)\n"
 "       toyvmm demo   [source options]\n"
 "ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
 "M: precopy | postcopy[:now] | hybrid[:N] | adaptive[:LOW,HIGH,CAP]\n"
@@ -121,6 +122,7 @@ enum {
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
+	O_FAULT_CPU,
 };
 
 static const struct option longopts[] = {
@@ -149,6 +151,7 @@ static const struct option longopts[] = {
 	{ "postcopy-no-first-pass", no_argument, NULL, O_PC_NOW },
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 	{ "recovery-timeout", required_argument, NULL, O_RECOVERY },
+	{ "fault-cpu", required_argument, NULL, O_FAULT_CPU },
 	{ "io-timeout", required_argument, NULL, O_IO_TIMEOUT },
 	{ "storage", required_argument, NULL, O_STORAGE },
 	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
@@ -222,6 +225,11 @@ static int parse_one(struct opts *o, int c, const char *a)
 		*(c == O_RECOVERY ? &o->recovery_ms : &o->io_timeout_ms) =
 			(int64_t)v;
 		return 0;
+	case O_FAULT_CPU:
+		if (parse_uint(a, 1023, &v))
+			return -EINVAL;
+		o->fault_cpu = (int64_t)v;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -240,6 +248,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->max_rounds = -1;
 	o->recovery_ms = -1;
 	o->io_timeout_ms = -1;
+	o->fault_cpu = -1;
 	o->recv_direct = -1;
 	o->mode_kind = VMMIG_MODE_PRECOPY;
 	o->warmup_ms = 200;

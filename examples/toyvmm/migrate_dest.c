@@ -122,6 +122,9 @@ int migrate__dest(const struct opts *o)
 	if (!ret && o->io_timeout_ms >= 0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_IO_TIMEOUT_MS,
 					    o->io_timeout_ms);
+	if (!ret)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_FAULT_CPU,
+					    o->fault_cpu);
 	if (!ret && o->recv_direct >= 0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 					    o->recv_direct);

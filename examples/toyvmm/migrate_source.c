@@ -113,6 +113,9 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 	if (!ret && o->io_timeout_ms >= 0)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_IO_TIMEOUT_MS,
 					      o->io_timeout_ms);
+	if (!ret)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_FAULT_CPU,
+					      o->fault_cpu);
 	if (!ret && pol)
 		ret = vmmig_source_set_policy(src, pol);
 	return ret;
