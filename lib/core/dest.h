@@ -80,9 +80,10 @@ struct vmmig_dest {
 
 	/* post-copy (dest_postcopy.c) */
 	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
-	unsigned switched;         /* channels past SWITCH (under lock) */
+	/* Atomic: receivers and the restore feeder read them unlocked. */
+	_Atomic unsigned switched; /* channels past SWITCH (set under lock) */
 	atomic_bool early_dropped; /* an early DISCARD took effect */
-	bool pc_armed;             /* guest started, pages are placed */
+	atomic_bool pc_armed;      /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */

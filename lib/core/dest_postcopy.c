@@ -274,7 +274,7 @@ bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	/* early_dropped is set after the bitmaps are complete; they do not
 	 * change again until the switch. */
 	if (!atomic_load(&dst->early_dropped) ||
-	    __atomic_load_n(&dst->pc_armed, __ATOMIC_ACQUIRE))
+	    atomic_load(&dst->pc_armed))
 		return false;
 	return __atomic_load_n(&dst->pc->r[ri].dropped[page / 64],
 			       __ATOMIC_RELAXED) >> (page % 64) & 1;
