@@ -162,7 +162,11 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 			ret = ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z);
 		}
 	} while (ret < 0 && errno == EAGAIN);
-	if (ret < 0 && errno != EEXIST)
+	/* EEXIST: a pending page is mapped already, which nothing of ours
+	 * does (pending pages were dropped at the switch and only placing
+	 * clears the bit): its contents are not what the source sent, and
+	 * the memory hash would not see it. Fail rather than guess. */
+	if (ret < 0)
 		return -errno;
 	if (pc->verify)
 		atomic_fetch_add(&pc->hash, page_hash(data ? data : zero_page,
