@@ -82,6 +82,8 @@ struct region_set {
 int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 		uint64_t size);
 void regions_free(struct region_set *rs);
+/* Index of the region with @id, or rs->n if there is none. */
+unsigned regions_index(const struct region_set *rs, uint32_t id);
 /* Hash of all memory: vmmig_hash64 chained over regions in order. */
 uint64_t regions_hash(const struct region_set *rs);
 /* Post-copy builds its hash page by page, in any order: the sum of

@@ -40,11 +40,10 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 		return -EPROTO;
 	}
 	for (unsigned i = 0; i < h->nregions; i++) {
-		const struct region *r = NULL;
+		unsigned j = regions_index(&dst->regions, regs[i].id);
+		const struct region *r = j < dst->regions.n ? &dst->regions.r[j]
+							  : NULL;
 
-		for (unsigned j = 0; j < dst->regions.n; j++)
-			if (dst->regions.r[j].id == regs[i].id)
-				r = &dst->regions.r[j];
 		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
 			snprintf(err, errlen,
 				 "region table mismatch: region %u (gpa 0x%llx, "

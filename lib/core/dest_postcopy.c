@@ -91,9 +91,7 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		dest_fail(dst, ret, "%s", err);
 		return ret;
 	}
-	for (ri = 0; ri < dst->regions.n; ri++)
-		if (dst->regions.r[ri].id == d.region_id)
-			break;
+	ri = regions_index(&dst->regions, d.region_id);
 	if (ri == dst->regions.n) {
 		dest_fail(dst, -EPROTO, "DISCARD for unknown region %u",
 			  d.region_id);
@@ -207,11 +205,9 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 		 uint64_t page, const void *data)
 {
 	struct vmmig_dest *dst = cookie;
+	unsigned ri = regions_index(&dst->regions, rg->id);
 
-	for (unsigned i = 0; i < dst->regions.n; i++)
-		if (dst->regions.r[i].id == rg->id)
-			return dpc_place(dst, i, page, data);
-	return -EPROTO;
+	return ri < dst->regions.n ? dpc_place(dst, ri, page, data) : -EPROTO;
 }
 
 bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)

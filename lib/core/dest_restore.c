@@ -78,14 +78,6 @@ static pthread_mutex_t *stripe_of(struct restore *rs, uint64_t page)
 	return &rs->stripe[(page * 0x9e3779b97f4a7c15ull) >> 58];
 }
 
-static unsigned region_index(struct vmmig_dest *dst, uint32_t id)
-{
-	for (unsigned i = 0; i < dst->regions.n; i++)
-		if (dst->regions.r[i].id == id)
-			return i;
-	return 0; /* ids were validated by the reader */
-}
-
 static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status);
 static void *feeder_main(void *arg);
 
@@ -287,8 +279,9 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	struct queued_hint q = { .ri = region_index(dst, rg->id), .page = page,
-				 .h = *h };
+	/* The reader validated the region id. */
+	struct queued_hint q = { .ri = regions_index(&dst->regions, rg->id),
+				 .page = page, .h = *h };
 
 	if (dst->pc_armed && !dpc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
@@ -311,7 +304,7 @@ int restore_on_write(void *cookie, const struct wire_dest_region *rg,
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	unsigned ri = region_index(dst, rg->id);
+	unsigned ri = regions_index(&dst->regions, rg->id);
 	pthread_mutex_t *m;
 
 	if (dpc_dropped_early(dst, ri, page)) {

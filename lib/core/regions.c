@@ -38,6 +38,15 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 	return 0;
 }
 
+unsigned regions_index(const struct region_set *rs, uint32_t id)
+{
+	unsigned i = 0;
+
+	while (i < rs->n && rs->r[i].id != id)
+		i++;
+	return i;
+}
+
 void regions_free(struct region_set *rs)
 {
 	free(rs->r);

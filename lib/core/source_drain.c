@@ -24,9 +24,7 @@ static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
 	int ret;
 
 	ret = wire_req_unpack(payload, len, &q, err, sizeof(err));
-	for (ri = 0; !ret && ri < src->regions.n; ri++)
-		if (src->regions.r[ri].id == q.region_id)
-			break;
+	ri = regions_index(&src->regions, q.region_id);
 	if (!ret && ri == src->regions.n)
 		ret = -EPROTO;
 	for (uint32_t i = 0; !ret && i < q.count; i++) {

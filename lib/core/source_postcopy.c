@@ -93,9 +93,7 @@ int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		return -EPROTO;
 	}
 	ret = wire_req_unpack(payload, h->len, &q, err, sizeof(err));
-	for (ri = 0; !ret && ri < src->regions.n; ri++)
-		if (src->regions.r[ri].id == q.region_id)
-			break;
+	ri = regions_index(&src->regions, q.region_id);
 	if (!ret && ri == src->regions.n) {
 		snprintf(err, sizeof(err), "REQ for unknown region %u",
 			 q.region_id);
@@ -288,9 +286,7 @@ static int receive_missing(struct vmmig_source *src)
 		ret = wire_discard_unpack(p, h.len, &d, err, sizeof(err));
 		if (ret)
 			return ret;
-		for (ri = 0; ri < src->regions.n; ri++)
-			if (src->regions.r[ri].id == d.region_id)
-				break;
+		ri = regions_index(&src->regions, d.region_id);
 		if (ri == src->regions.n ||
 		    d.first_word + d.nwords >
 			    (src->regions.r[ri].npages + 63) / 64)
