@@ -22,7 +22,6 @@ struct sender {
 };
 
 struct vmmig_source {
-	uint64_t rtt_us;           /* quickest DRAIN round trip seen */
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
 	struct region_set regions;
@@ -64,6 +63,7 @@ struct vmmig_source {
 	bool quit;
 	uint64_t **send_bm;      /* per region: pages the current job sends */
 	uint64_t **dirty_bm;     /* per region: filled by tracker sync */
+	uint64_t rtt_us;         /* quickest DRAIN round trip seen */
 
 	/* return path (channel 0, dest -> source) */
 	pthread_t rp_thread;

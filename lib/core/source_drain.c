@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The last step before the pause. DRAIN goes down every channel; the
- * destination answers DRAINED on channel 0 once it has read everything sent
- * before it on all channels and finished every restore from storage,
- * preceded by REQ records (WIRE_REQ_REFETCH) for the pages it could not
- * restore. Two gains: those pages join the last pass instead of failing the
- * migration, and the pause starts with no backlog in the socket buffers,
- * which would otherwise be drained during the downtime.
+ * DRAIN, at the end of every pre-copy round and once more before the pause
+ * or the post-copy switch. It goes down every channel; the destination
+ * answers DRAINED on channel 0 once it has read everything sent before it
+ * on all channels and finished every restore from storage, preceded by REQ
+ * records (WIRE_REQ_REFETCH) for the pages it could not restore. Gains:
+ * those pages join the next pass instead of failing the migration, a round
+ * is timed until the destination holds it (the link's rate, not the socket
+ * buffers'), and the pause starts with no backlog to drain in the downtime.
  */
 #include <errno.h>
 #include <string.h>
