@@ -85,6 +85,36 @@ int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
 	return ret;
 }
 
+int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
+		      const uint64_t *bm, uint64_t words)
+{
+	uint8_t head[WIRE_DISCARD_HEAD], hdr[WIRE_HDR_SIZE];
+
+	for (uint64_t w = 0; w < words;) {
+		uint64_t n = words - w > WIRE_DISCARD_MAX_WORDS
+				     ? WIRE_DISCARD_MAX_WORDS : words - w;
+		struct wire_discard d = { region_id, (uint32_t)n, w };
+		struct iovec iov[3];
+		int ret;
+
+		wire_discard_pack(head, &d);
+		/* Bitmap words go as they are in memory: little endian on
+		 * every host we build for. */
+		iov[1] = (struct iovec){ head, sizeof(head) };
+		iov[2] = (struct iovec){ (void *)(bm + w), n * 8 };
+		pthread_mutex_lock(&c->tx_lock);
+		wire_record_seal(hdr, WIRE_DISCARD, flags, c->tx_seq++,
+				 &iov[1], 2);
+		iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+		ret = chan_send(c, iov, 3);
+		pthread_mutex_unlock(&c->tx_lock);
+		if (ret)
+			return ret;
+		w += n;
+	}
+	return 0;
+}
+
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text)
 {

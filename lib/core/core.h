@@ -123,6 +123,9 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt);
 int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
 		     const void *payload, size_t len);
 /* Send a status-shaped record (HELLO_ACK, ACK, ERROR). */
+/* A region's page bitmap (@words 64-bit words) as DISCARD records. */
+int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
+		      const uint64_t *bm, uint64_t words);
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
 /* wire_read_fn adaptor: cookie is the struct chan. */

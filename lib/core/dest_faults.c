@@ -136,34 +136,13 @@ void *dpc_fault_main(void *arg)
 int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 {
 	struct postcopy_dst *pc = dst->pc;
-	uint8_t head[WIRE_DISCARD_HEAD];
 	struct req_batch b = { 0 };
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++) {
-		uint64_t words = (dst->regions.r[ri].npages + 63) / 64;
-
-		for (uint64_t w = 0; w < words && !ret;) {
-			uint64_t n = words - w > WIRE_DISCARD_MAX_WORDS
-					     ? WIRE_DISCARD_MAX_WORDS
-					     : words - w;
-			struct wire_discard d = { dst->regions.r[ri].id,
-						  (uint32_t)n, w };
-			struct iovec iov[3];
-			uint8_t hdr[WIRE_HDR_SIZE];
-
-			wire_discard_pack(head, &d);
-			iov[1] = (struct iovec){ head, sizeof(head) };
-			iov[2] = (struct iovec){ pc->r[ri].pending + w, n * 8 };
-			pthread_mutex_lock(&c->tx_lock);
-			wire_record_seal(hdr, WIRE_DISCARD, 0, c->tx_seq++,
-					 &iov[1], 2);
-			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-			ret = chan_send(c, iov, 3);
-			pthread_mutex_unlock(&c->tx_lock);
-			w += n;
-		}
-	}
+	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
+		ret = chan_send_discard(c, 0, dst->regions.r[ri].id,
+					pc->r[ri].pending,
+					(dst->regions.r[ri].npages + 63) / 64);
 	if (!ret)
 		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
 	if (ret)

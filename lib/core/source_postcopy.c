@@ -21,39 +21,13 @@
 /* The pending pages (send_bm) as DISCARD records on channel 0. */
 static int send_discard(struct vmmig_source *src, uint16_t flags)
 {
-	uint8_t head[WIRE_DISCARD_HEAD];
+	int ret = 0;
 
-	for (unsigned ri = 0; ri < src->regions.n; ri++) {
-		uint64_t words = (src->regions.r[ri].npages + 63) / 64;
-
-		for (uint64_t w = 0; w < words;) {
-			uint64_t n = words - w;
-			struct wire_discard d;
-			struct iovec iov[3];
-			uint8_t hdr[WIRE_HDR_SIZE];
-			int ret;
-
-			if (n > WIRE_DISCARD_MAX_WORDS)
-				n = WIRE_DISCARD_MAX_WORDS;
-			d = (struct wire_discard){ src->regions.r[ri].id,
-						   (uint32_t)n, w };
-			wire_discard_pack(head, &d);
-			/* Bitmap words are sent as they are in memory:
-			 * little endian on every host we build for. */
-			iov[1] = (struct iovec){ head, sizeof(head) };
-			iov[2] = (struct iovec){ src->send_bm[ri] + w, n * 8 };
-			pthread_mutex_lock(&src->chan[0].tx_lock);
-			wire_record_seal(hdr, WIRE_DISCARD, flags,
-					 src->chan[0].tx_seq++, &iov[1], 2);
-			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-			ret = chan_send(&src->chan[0], iov, 3);
-			pthread_mutex_unlock(&src->chan[0].tx_lock);
-			if (ret)
-				return ret;
-			w += n;
-		}
-	}
-	return 0;
+	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++)
+		ret = chan_send_discard(&src->chan[0], flags,
+					src->regions.r[ri].id, src->send_bm[ri],
+					(src->regions.r[ri].npages + 63) / 64);
+	return ret;
 }
 
 /* Claim one page: true if this caller cleared its pending bit. */
