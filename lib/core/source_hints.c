@@ -26,17 +26,16 @@ struct region_hints {
 static int find_region(struct vmmig_source *src, uint32_t id, uint64_t offset,
 		       uint64_t len)
 {
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
+	unsigned i = regions_index(&src->regions, id);
+	uint64_t size;
 
-		if (r->id != id)
-			continue;
-		if (!len || offset % VMMIG_PAGE_SIZE || len % VMMIG_PAGE_SIZE ||
-		    offset > r->size || len > r->size - offset)
-			return -EINVAL;
-		return (int)i;
-	}
-	return -EINVAL;
+	if (i == src->regions.n)
+		return -EINVAL;
+	size = src->regions.r[i].size;
+	if (!len || offset % VMMIG_PAGE_SIZE || len % VMMIG_PAGE_SIZE ||
+	    offset > size || len > size - offset)
+		return -EINVAL;
+	return (int)i;
 }
 
 /* The region's hint state, created on first use (under the write lock). */
