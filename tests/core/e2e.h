@@ -56,5 +56,9 @@ void dest_release(struct dest_proc *d);
 /* Wait for @src and reap @d; fail the test, with both sides' reasons,
  * unless both completed. */
 void assert_migrated(struct vmmig_source *src, struct dest_proc *d);
+/* A source for @g's memory as one region, with @ops (opaque: @g) and a
+ * new manual tracker in g->manual that the guest's writes go through. */
+struct vmmig_source *guest_source(struct guest *g,
+				  const struct vmmig_source_ops *ops);
 
 #endif

@@ -5,6 +5,20 @@
 
 #include "e2e.h"
 
+struct vmmig_source *guest_source(struct guest *g,
+				  const struct vmmig_source_ops *ops)
+{
+	struct vmmig_source *src;
+
+	ck_assert_ptr_null(g->manual);
+	ck_assert_int_eq(vmmig_tracker_new_manual(&g->manual), 0);
+	ck_assert_int_eq(vmmig_source_new(&src), 0);
+	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g->mem, g->size), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(src, ops, g), 0);
+	ck_assert_int_eq(vmmig_source_set_tracker(src, g->manual), 0);
+	return src;
+}
+
 void assert_migrated(struct vmmig_source *src, struct dest_proc *d)
 {
 	int ret = vmmig_source_wait(src);

@@ -30,13 +30,7 @@ struct src_ctx {
 static void source_setup(struct src_ctx *s, int64_t bandwidth)
 {
 	ck_assert_int_eq(guest_init(&s->g, GUEST_SIZE, FILL_RANDOM, true), 0);
-	ck_assert_int_eq(vmmig_tracker_new_manual(&s->g.manual), 0);
-	ck_assert_int_eq(vmmig_source_new(&s->src), 0);
-	ck_assert_int_eq(vmmig_source_add_region(s->src, 0, 0, s->g.mem,
-						 s->g.size), 0);
-	ck_assert_int_eq(vmmig_source_set_ops(s->src, &guest_source_ops, &s->g),
-			 0);
-	ck_assert_int_eq(vmmig_source_set_tracker(s->src, s->g.manual), 0);
+	s->src = guest_source(&s->g, &guest_source_ops);
 	ck_assert_int_eq(vmmig_source_set_option(s->src, VMMIG_OPT_CHANNELS, 2),
 			 0);
 	ck_assert_int_eq(vmmig_source_set_option(s->src,

@@ -39,13 +39,9 @@ static void migrate(const struct params *p)
 	int ret;
 
 	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, p->fill, false), 0);
-	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
 
-	ck_assert_int_eq(vmmig_source_new(&src), 0);
-	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
-	ck_assert_int_eq(vmmig_source_set_ops(src, &guest_source_ops, &g), 0);
-	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	src = guest_source(&g, &guest_source_ops);
 	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_CHANNELS,
 						 p->channels), 0);
 	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_COMPRESSION,

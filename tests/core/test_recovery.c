@@ -36,17 +36,13 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 	int ret, dret;
 
 	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_RANDOM, true), 0);
-	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
 	if (hybrid)
 		ck_assert_int_eq(vmmig_policy_new_hybrid(&hc, &pol), 0);
 	else
 		ck_assert_int_eq(vmmig_policy_new_postcopy(&pcc, &pol), 0);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
 	ck_assert_int_eq(proxy_start(&px, d.uri, SIZE_MAX, cut_at), 0);
-	ck_assert_int_eq(vmmig_source_new(&src), 0);
-	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
-	ck_assert_int_eq(vmmig_source_set_ops(src, &guest_source_ops, &g), 0);
-	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	src = guest_source(&g, &guest_source_ops);
 	ck_assert_int_eq(vmmig_source_set_policy(src, pol), 0);
 	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
 	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 100 << 20);

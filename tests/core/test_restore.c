@@ -74,12 +74,8 @@ static void migrate(struct run *r)
 	fd = open(data_file, O_RDONLY);
 	ck_assert_int_eq(read(fd, g.mem, CACHE_SIZE), CACHE_SIZE);
 	close(fd);
-	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
-	ck_assert_int_eq(vmmig_source_new(&src), 0);
-	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
-	ck_assert_int_eq(vmmig_source_set_ops(src, &guest_source_ops, &g), 0);
-	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	src = guest_source(&g, &guest_source_ops);
 	/* Declared in two pieces, one withdrawn and declared again: the
 	 * range bookkeeping must end up covering the whole cache. */
 	ck_assert_int_eq(vmmig_source_add_hint(src, 0, 0, CACHE_SIZE, 1, 0), 0);

@@ -45,12 +45,8 @@ static void run(bool postcopy)
 
 	ops.pause = pause_and_write;
 	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_RANDOM, false), 0);
-	ck_assert_int_eq(vmmig_tracker_new_manual(&g.manual), 0);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
-	ck_assert_int_eq(vmmig_source_new(&src), 0);
-	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, g.mem, g.size), 0);
-	ck_assert_int_eq(vmmig_source_set_ops(src, &ops, &g), 0);
-	ck_assert_int_eq(vmmig_source_set_tracker(src, g.manual), 0);
+	src = guest_source(&g, &ops);
 	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1), 0);
 	if (postcopy) {
 		ck_assert_int_eq(vmmig_policy_new_postcopy(&pcc, &pol), 0);
