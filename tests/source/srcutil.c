@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "srcutil.h"
 
 static uint64_t next_rand(uint64_t *s)
@@ -225,4 +227,12 @@ unsigned fetchset_count(const struct fetchset *fs, int status)
 	for (unsigned i = 0; i < fs->n; i++)
 		c += fs->status[i] == status;
 	return c;
+}
+
+struct vmmig_storage_stats stats_of(struct vmmig_page_source *ps)
+{
+	struct vmmig_storage_stats st = { .struct_size = sizeof(st) };
+
+	ck_assert_int_eq(vmmig_storage_get_stats(ps, &st), 0);
+	return st;
 }

@@ -53,5 +53,7 @@ bool fetchset_once_each(const struct fetchset *fs);
 unsigned fetchset_count(const struct fetchset *fs, int status);
 
 uint64_t test_now_ns(void);
+/* The storage backend's counters (the test fails if they cannot be read). */
+struct vmmig_storage_stats stats_of(struct vmmig_page_source *ps);
 
 #endif

@@ -29,14 +29,6 @@ static void drop_file(void)
 	datafile_drop(&df);
 }
 
-static struct vmmig_storage_stats stats_of(struct vmmig_page_source *ps)
-{
-	struct vmmig_storage_stats st = { .struct_size = sizeof(st) };
-
-	ck_assert_int_eq(vmmig_storage_get_stats(ps, &st), 0);
-	return st;
-}
-
 /* Fetch i reads page @first + i (mod the file) of object 1. */
 static void point_all(struct fetchset *fs, unsigned first)
 {

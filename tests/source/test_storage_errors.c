@@ -29,14 +29,6 @@ static void drop_file(void)
 	datafile_drop(&df);
 }
 
-static struct vmmig_storage_stats stats_of(struct vmmig_page_source *ps)
-{
-	struct vmmig_storage_stats st = { .struct_size = sizeof(st) };
-
-	ck_assert_int_eq(vmmig_storage_get_stats(ps, &st), 0);
-	return st;
-}
-
 static struct vmmig_page_source *started(struct fetchset *fs, unsigned qd)
 {
 	struct vmmig_storage_config cfg = { .queue_depth = qd };
