@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -22,12 +23,15 @@ int dbcache__path(const char *dir, char *path, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t off)
+/* Every byte of [@off, @off + @len) of @fd, read into or written from
+ * @buf (short transfers and EINTR retried). */
+static int pio_all(int fd, void *buf, size_t len, off_t off, bool write)
 {
-	const char *p = buf;
+	char *p = buf;
 
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
+		ssize_t n = write ? pwrite(fd, p, len, off)
+				  : pread(fd, p, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -54,7 +58,7 @@ static int write_blocks(int fd, uint64_t from, uint64_t nblocks)
 
 		for (uint64_t i = 0; i < n; i++)
 			db_block_fill(buf + i * (DB_PAGE / 8), b + i);
-		ret = write_all(fd, buf, n * DB_PAGE, (off_t)(b * DB_PAGE));
+		ret = pio_all(fd, buf, n * DB_PAGE, (off_t)(b * DB_PAGE), true);
 	}
 	free(buf);
 	return ret;
@@ -114,24 +118,6 @@ int dbcache__datafile(const char *dir, uint64_t nblocks)
 	return create(path, nblocks);
 }
 
-static int read_all(int fd, void *buf, size_t len, off_t off)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 int dbcache__fill(struct toyvm *vm, const char *dir, uint32_t arg)
 {
 	struct db_layout l;
@@ -152,9 +138,9 @@ int dbcache__fill(struct toyvm *vm, const char *dir, uint32_t arg)
 	for (uint64_t e = 0; e < l.nextents && !ret; e++) {
 		uint64_t frame = e * DB_EXTENT_PAGES;
 
-		ret = read_all(fd, vm->mem + l.pool_gpa + frame * DB_PAGE,
-			       DB_EXTENT,
-			       (off_t)(db_block_of(&l, frame) * DB_PAGE));
+		ret = pio_all(fd, vm->mem + l.pool_gpa + frame * DB_PAGE,
+			      DB_EXTENT,
+			      (off_t)(db_block_of(&l, frame) * DB_PAGE), false);
 	}
 	close(fd);
 	return ret;
