@@ -83,17 +83,9 @@ while kill -0 $dpid 2>/dev/null; do
 	[ $i -gt 300 ] && fail "destination still running 30 s after the source"
 	sleep 0.1
 done
-wait $dpid
-drc=$?
-dpid=
-[ $rc -eq 0 ] || fail "source exited $rc"
-[ $drc -eq 0 ] || fail "destination exited $drc"
-for side in src dest; do
-	grep -q '"result":"completed"' "$dir/$side.json" ||
-		fail "$side: not completed"
-	grep -q '"verified":true' "$dir/$side.json" ||
-		fail "$side: memory not verified"
-done
+wait_dest
+check_exits
+check_completed
 
 pool=$(json_in "$dir/src.json" dbcache pool_pages)
 skipped=$(json_in "$dir/src.json" pages skipped)

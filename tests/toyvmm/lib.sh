@@ -30,15 +30,33 @@ json_str() {
 	sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"
 }
 
-# check_handover: both sides completed with memory verified, and the guest
-# went on at the destination from the very heartbeat it paused at.
-check_handover() {
+# wait_dest: wait for the background destination; drc is its exit status.
+wait_dest() {
+	wait $dpid
+	drc=$?
+	dpid=
+}
+
+# check_exits: the source (rc) and the destination (drc) both exited 0.
+check_exits() {
+	[ $rc -eq 0 ] || fail "source exited $rc"
+	[ $drc -eq 0 ] || fail "destination exited $drc"
+}
+
+# check_completed: both sides' reports say completed, memory verified.
+check_completed() {
 	for side in src dest; do
 		grep -q '"result":"completed"' "$dir/$side.json" ||
 			fail "$side: not completed"
 		grep -q '"verified":true' "$dir/$side.json" ||
 			fail "$side: memory not verified"
 	done
+}
+
+# check_handover: check_completed, and the guest went on at the
+# destination from the very heartbeat it paused at.
+check_handover() {
+	check_completed
 	paused=$(json_num "$dir/src.json" heartbeat_at_pause)
 	started=$(json_num "$dir/dest.json" heartbeat_at_start)
 	ended=$(json_num "$dir/dest.json" heartbeat_at_exit)

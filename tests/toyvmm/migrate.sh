@@ -15,17 +15,9 @@ timeout 60 "$toyvmm" source --connect "$uri" --mode precopy \
 	--backend "$backend" --warmup 100 --json "$dir/src.json" \
 	--no-progress >"$dir/src.out" 2>&1
 rc=$?
-wait $dpid
-drc=$?
-dpid=
-[ $rc -eq 0 ] || fail "source exited $rc"
-[ $drc -eq 0 ] || fail "destination exited $drc"
-for side in src dest; do
-	grep -q '"result":"completed"' "$dir/$side.json" ||
-		fail "$side: not completed"
-	grep -q '"verified":true' "$dir/$side.json" ||
-		fail "$side: memory not verified"
-done
+wait_dest
+check_exits
+check_completed
 grep -q "\"channels\":$channels," "$dir/src.json" ||
 	fail "source: not $channels channel(s)"
 paused=$(json_num "$dir/src.json" heartbeat_at_pause)

@@ -22,11 +22,8 @@ timeout 60 "$toyvmm" source --connect "$uri" --mode "$mode" \
 	--backend "$backend" --warmup 300 --json "$dir/src.json" \
 	--no-progress "$@" >"$dir/src.out" 2>&1
 rc=$?
-wait $dpid
-drc=$?
-dpid=
-[ $rc -eq 0 ] || fail "source exited $rc"
-[ $drc -eq 0 ] || fail "destination exited $drc"
+wait_dest
+check_exits
 check_handover
 got=$(sed -n 's/.*"stats":{"status":"[a-z-]*","mode":"\([a-z]*\)".*/\1/p' \
 	"$dir/src.json")

@@ -35,9 +35,7 @@ timeout 60 "$toyvmm" source --connect "tcp:127.0.0.1:$(cat "$dir/pport")" \
 	--recovery-timeout 15000 --io-timeout 3000 --run-after $run_after \
 	--json "$dir/src.json" --no-progress >"$dir/src.out" 2>&1
 rc=$?
-wait $dpid
-drc=$?
-dpid=
+wait_dest
 stop_proxy
 grep -q cutting "$dir/proxy.out" || fail "the proxy never cut the link"
 
@@ -57,8 +55,7 @@ if [ "$mode" = precopy ]; then
 	exit 0
 fi
 
-[ $rc -eq 0 ] || fail "source exited $rc"
-[ $drc -eq 0 ] || fail "destination exited $drc"
+check_exits
 check_handover
 rec=$(json_num "$dir/src.json" postcopy_recoveries)
 drec=$(json_num "$dir/dest.json" postcopy_recoveries)
