@@ -65,6 +65,7 @@ int guest_init(struct guest *g, size_t size, enum guest_fill fill, bool shadow)
 void guest_destroy(struct guest *g)
 {
 	guest_stop(g);
+	vmmig_tracker_free(g->manual);
 	if (g->mem && g->mem != MAP_FAILED)
 		munmap(g->mem, g->size);
 	if (g->memfd > 0)

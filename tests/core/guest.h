@@ -39,6 +39,8 @@ struct guest {
 
 int guest_init(struct guest *g, size_t size, enum guest_fill fill,
 	       bool shadow);
+/* Stops the writer, frees the memory and g->manual (free the source that
+ * uses the tracker first). */
 void guest_destroy(struct guest *g);
 /* Start the writer; writes go through the manual tracker if g->manual. */
 int guest_run(struct guest *g, unsigned delay_us);

@@ -71,8 +71,6 @@ static void source_teardown(struct src_ctx *s)
 {
 	vmmig_source_free(s->src);
 	guest_stop(&s->g);
-	vmmig_tracker_free(s->g.manual);
-	s->g.manual = NULL;
 	guest_destroy(&s->g);
 }
 

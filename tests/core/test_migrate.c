@@ -105,8 +105,6 @@ static void migrate(const struct params *p)
 	       p->compression, (long long)p->delta_cache, json);
 
 	vmmig_source_free(src);
-	vmmig_tracker_free(g.manual);
-	g.manual = NULL;
 	dest_release(&d);
 	guest_destroy(&g);
 }

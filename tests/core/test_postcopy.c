@@ -113,8 +113,6 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	}
 	vmmig_source_free(src);
 	vmmig_policy_free(pol);
-	vmmig_tracker_free(g.manual);
-	g.manual = NULL;
 	dest_release(&d);
 	guest_destroy(&g);
 }

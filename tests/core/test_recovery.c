@@ -94,8 +94,6 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 	vmmig_source_free(src);
 	vmmig_policy_free(pol);
 	proxy_stop(&px);
-	vmmig_tracker_free(g.manual);
-	g.manual = NULL;
 	dest_release(&d);
 	guest_destroy(&g);
 }

@@ -123,8 +123,6 @@ static void migrate(struct run *r)
 	       (unsigned long long)r->src.transferred_bytes);
 	vmmig_source_free(src);
 	vmmig_policy_free(pol);
-	vmmig_tracker_free(g.manual);
-	g.manual = NULL;
 	dest_release(&d);
 	guest_destroy(&g);
 	unlink(data_file);

@@ -73,8 +73,6 @@ static void run(bool postcopy)
 	}
 	vmmig_source_free(src);
 	vmmig_policy_free(pol);
-	vmmig_tracker_free(g.manual);
-	g.manual = NULL;
 	dest_release(&d);
 	guest_destroy(&g);
 }
