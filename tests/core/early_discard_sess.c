@@ -235,3 +235,14 @@ unsigned serve_req(struct sess *s, const struct wire_hdr *h,
 				       img_b));
 	return (unsigned)n;
 }
+
+void drop_early(struct sess *s, uint64_t *dropped, const unsigned *pages,
+		size_t n)
+{
+	precopy_all(s, true);
+	bm_list(dropped, pages, n);
+	FS_OK(s, fs_send_discard(&s->fs, 0, WIRE_DISCARD_EARLY, 0, WORDS,
+				 dropped));
+	drain(s);
+	assert_memory(s, dropped, img_a);
+}

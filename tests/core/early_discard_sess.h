@@ -64,6 +64,10 @@ void assert_refused(struct sess *s, const char *expect);
 uint64_t sum_hash(const uint8_t *image);
 void send_state(struct sess *s);
 void send_postcopy(struct sess *s, uint32_t flags);
+/* precopy_all(), then an early DISCARD of @pages[0..n) (set in
+ * @dropped) and a DRAIN round; they must be dropped, the rest intact. */
+void drop_early(struct sess *s, uint64_t *dropped, const unsigned *pages,
+		size_t n);
 /* Answer a REQ on the urgent channel; the number of pages sent. */
 unsigned serve_req(struct sess *s, const struct wire_hdr *h,
 		   const uint8_t *payload, const uint64_t *pending,

@@ -247,12 +247,7 @@ START_TEST(final_discard_omits_early_page)
 	struct sess s;
 
 	sess_start(&s, NULL);
-	precopy_all(&s, true);
-	bm_list(dropped, early, sizeof(early) / sizeof(early[0]));
-	FS_OK(&s, fs_send_discard(&s.fs, 0, WIRE_DISCARD_EARLY, 0, WORDS,
-				  dropped));
-	drain(&s);
-	assert_memory(&s, dropped, img_a);
+	drop_early(&s, dropped, early, sizeof(early) / sizeof(early[0]));
 
 	memcpy(final, dropped, sizeof(final));
 	final[omit / 64] &= ~(1ull << (omit % 64));
@@ -279,12 +274,7 @@ START_TEST(page_after_early_drop)
 	struct sess s;
 
 	sess_start(&s, NULL);
-	precopy_all(&s, true);
-	bm_list(dropped, early, sizeof(early) / sizeof(early[0]));
-	FS_OK(&s, fs_send_discard(&s.fs, 0, WIRE_DISCARD_EARLY, 0, WORDS,
-				  dropped));
-	drain(&s);
-	assert_memory(&s, dropped, img_a);
+	drop_early(&s, dropped, early, sizeof(early) / sizeof(early[0]));
 	FS_OK(&s, fs_send_pages(&s.fs, fs_stripe(&s.fs, again), &again, 1,
 				img_b));
 	assert_refused(&s, "sent after an early DISCARD dropped it");
