@@ -60,19 +60,9 @@ postcopy-now) load=dbcache:rw mode=postcopy:now ;;
 *) echo "unknown case $case"; exit 1 ;;
 esac
 
-"$toyvmm" dest --listen tcp:127.0.0.1:0 --mem $mem --backend software \
-	--storage "$dst" --uri-file "$dir/uri" --json "$dir/dest.json" \
-	--run-after 300 --io-timeout 10000 --recovery-timeout 0 \
-	--no-progress >"$dir/dest.out" 2>&1 &
-dpid=$!
-i=0
-while [ ! -s "$dir/uri" ]; do
-	i=$((i + 1))
-	[ $i -gt 500 ] && fail "destination did not listen in 10 s"
-	kill -0 $dpid 2>/dev/null || fail "destination exited early"
-	sleep 0.02
-done
-timeout 60 "$toyvmm" source --connect "$(cat "$dir/uri")" --mode $mode \
+start_dest software $mem 300 --storage "$dst" --io-timeout 10000 \
+	--recovery-timeout 0
+timeout 60 "$toyvmm" source --connect "$uri" --mode $mode \
 	--workload $load --mem $mem --backend software --storage "$st" \
 	--warmup 300 --json "$dir/src.json" --no-progress >"$dir/src.out" 2>&1
 rc=$?
