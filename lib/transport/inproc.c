@@ -306,6 +306,33 @@ static void inproc_listener_close(void *listener)
 }
 
 /* Copy between @iov and the queue of one direction; see send/recv. */
+/* Move @n bytes between @u and the ring, into it when @in (it has room)
+ * or out of it (it holds them). Under p->mu. */
+static void bq_move(struct bq *q, unsigned char *u, size_t n, bool in)
+{
+	/* The ring may wrap: at most two pieces. */
+	size_t pos = in ? (q->head + q->len) % QUEUE_CAP : q->head;
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done;
+
+		if (k > QUEUE_CAP - pos)
+			k = QUEUE_CAP - pos;
+		if (in)
+			memcpy(q->buf + pos, u + done, k);
+		else
+			memcpy(u + done, q->buf + pos, k);
+		done += k;
+		pos = (pos + k) % QUEUE_CAP;
+	}
+	if (in) {
+		q->len += n;
+	} else {
+		q->head = (q->head + n) % QUEUE_CAP;
+		q->len -= n;
+	}
+}
+
 static int xfer(struct inproc_chan *c, const struct iovec *iov, int iovcnt,
 		bool is_send)
 {
@@ -319,7 +346,7 @@ static int xfer(struct inproc_chan *c, const struct iovec *iov, int iovcnt,
 		return -EINVAL;
 	pthread_mutex_lock(&p->mu);
 	while (i < iovcnt) {
-		size_t want = iov[i].iov_len - off, n, pos;
+		size_t want = iov[i].iov_len - off, n;
 		unsigned char *u = (unsigned char *)iov[i].iov_base + off;
 
 		if (want == 0) {
@@ -350,26 +377,7 @@ static int xfer(struct inproc_chan *c, const struct iovec *iov, int iovcnt,
 		}
 		if (n > want)
 			n = want;
-		/* The ring may wrap: at most two pieces. */
-		pos = is_send ? (q->head + q->len) % QUEUE_CAP : q->head;
-		for (size_t done = 0; done < n;) {
-			size_t k = n - done;
-
-			if (k > QUEUE_CAP - pos)
-				k = QUEUE_CAP - pos;
-			if (is_send)
-				memcpy(q->buf + pos, u + done, k);
-			else
-				memcpy(u + done, q->buf + pos, k);
-			done += k;
-			pos = (pos + k) % QUEUE_CAP;
-		}
-		if (is_send) {
-			q->len += n;
-		} else {
-			q->head = (q->head + n) % QUEUE_CAP;
-			q->len -= n;
-		}
+		bq_move(q, u, n, is_send);
 		off += n;
 		pthread_cond_broadcast(&q->cv);
 	}
@@ -417,17 +425,7 @@ static int inproc_recv_some(void *chan, void *buf, size_t min, size_t max)
 			pthread_cond_wait(&q->cv, &p->mu);
 			continue;
 		}
-		for (size_t done = 0; done < n;) {
-			size_t k = n - done;
-
-			if (k > QUEUE_CAP - q->head)
-				k = QUEUE_CAP - q->head;
-			memcpy((unsigned char *)buf + got + done,
-			       q->buf + q->head, k);
-			done += k;
-			q->head = (q->head + k) % QUEUE_CAP;
-		}
-		q->len -= n;
+		bq_move(q, (unsigned char *)buf + got, n, false);
 		got += n;
 		pthread_cond_broadcast(&q->cv);
 	}
