@@ -38,6 +38,7 @@ static int src_save(void *opaque, struct vmmig_state_sink *sink)
 		.nvcpus = vm->nvcpus,
 		.kind = vm->shared->kind,
 		.mem_size = vm->mem_size,
+		.flags = vm->dirty_ring ? BLOB_HDR_DIRTY_RING : 0,
 	};
 	int ret;
 
@@ -152,6 +153,8 @@ int migrate__source(const struct opts *o)
 		fprintf(stderr, "toyvmm: tracker %s: not available with the %s "
 			"backend\n", o->tracker, vm.ops->name);
 	if (!ret)
+		r.tracker = vmmig_tracker_name(t);
+	if (!ret)
 		ret = mode__policy(o, &pol);
 	if (!ret)
 		ret = vmmig_source_new(&src);
@@ -166,6 +169,13 @@ int migrate__source(const struct opts *o)
 		goto out;
 	}
 	sleep_ms(o->warmup_ms); /* the guest runs before we migrate it */
+	ret = vm.ops->health(&vm);
+	if (ret) {
+		fprintf(stderr, "toyvmm: the guest died before the migration "
+			"(%s); not migrating a dead guest\n", strerror(-ret));
+		code = EXIT_GUEST_DIED;
+		goto out;
+	}
 
 	make_uri(o->connect, uri, sizeof(uri));
 	ret = vmmig_source_start(src, uri);
@@ -181,13 +191,18 @@ int migrate__source(const struct opts *o)
 	r.error = vmmig_source_error(src);
 	r.st.struct_size = sizeof(r.st);
 	vmmig_source_get_stats(src, &r.st);
-	r.hb_pause = vm.hb_at_pause;
+	r.nvcpus = vm.nvcpus;
+	memcpy(r.hb_start_v, vm.hb_at_pause, sizeof(r.hb_start_v));
+	for (unsigned i = 0; i < vm.nvcpus; i++)
+		r.hb_pause += vm.hb_at_pause[i];
 	/* Success: the guest lives on the destination and stays paused here.
 	 * Failure: the library resumed it (if it had paused it) and it keeps
 	 * running; --run-after shows that. */
 	if (o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	r.hb_end = toyvm__heartbeat(&vm);
+	toyvm__heartbeats(&vm, r.hb_end_v);
+	r.guest_error = vm.ops->health(&vm);
 	if (vm.db) {
 		dbcache__dev_report(&vm, &dr);
 		dbcache__guest_report(&vm, &dr);
@@ -199,7 +214,7 @@ int migrate__source(const struct opts *o)
 		dbcache__print("source", &dr, NULL);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
-	code = r.result ? 1 : 0;
+	code = r.guest_error ? EXIT_GUEST_DIED : r.result ? 1 : 0;
 out:
 	dbcache__attach(&vm, NULL); /* no more hints into a freed session */
 	vmmig_source_free(src);
