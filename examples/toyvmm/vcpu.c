@@ -82,8 +82,11 @@ static int handle_io(struct kvm_vcpu *c)
 	struct kvm_run *r = c->run;
 	unsigned pct;
 
-	if (r->io.direction != KVM_EXIT_IO_OUT)
+	if (r->io.direction != KVM_EXIT_IO_OUT) {
+		fprintf(stderr, "toyvmm: vcpu %u: `in` from port %#x: no device "
+			"there\n", c->id, r->io.port);
 		return -EIO;
+	}
 	switch (r->io.port) {
 	case TOY_PORT_WAIT:
 		/* The workload has nothing due: give the host CPU back. Under
