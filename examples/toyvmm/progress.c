@@ -147,7 +147,7 @@ static void build(struct progress *p, const struct vmmig_stats *st,
 			pass_fields(l, st, rate);
 		else
 			add(l, false, " %s/s", size_str(a, sizeof(a), rate));
-		add(l, false, ", %llu faults",
+		add(l, false, ", faults %llu",
 		    (unsigned long long)st->postcopy_faults);
 		break;
 	case VMMIG_STATUS_POSTCOPY_PAUSED:
@@ -159,9 +159,11 @@ static void build(struct progress *p, const struct vmmig_stats *st,
 	}
 	add(l, true, "  sent %s", size_str(a, sizeof(a),
 					   (double)st->transferred_bytes));
-	/* The heartbeat only once the guest ran here: a destination must
-	 * not touch guest memory before a post-copy switch. */
-	if (atomic_load(&p->vm->here))
+	/* The heartbeat only where the guest runs: on the source until it
+	 * pauses, on the destination once it ran there (which must not
+	 * touch guest memory before a post-copy switch). */
+	if (atomic_load(&p->vm->here) &&
+	    (strcmp(p->role, "source") || st->status <= VMMIG_STATUS_ACTIVE))
 		add(l, true, "  hb %llu",
 		    (unsigned long long)toyvm__heartbeat(p->vm));
 }
