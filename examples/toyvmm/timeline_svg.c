@@ -185,6 +185,7 @@ static void time_panel(FILE *f, const struct report *r, double y0, double y1)
 static void round_panel(FILE *f, const struct report *r, double y0, double y1)
 {
 	double top = 0, dtop = 0, slot;
+	bool precopy = false;
 	char buf[64];
 
 	for (int i = 0; i < r->nrounds; i++) {
@@ -193,8 +194,10 @@ static void round_panel(FILE *f, const struct report *r, double y0, double y1)
 			   VMMIG_PAGE_SIZE / MiB;
 
 		top = mb > top ? mb : top;
-		if (r->rounds[i].kind == VMMIG_ROUND_PRECOPY && d > dtop)
-			dtop = d;
+		if (r->rounds[i].kind != VMMIG_ROUND_PRECOPY)
+			continue;
+		precopy = true;
+		dtop = d > dtop ? d : dtop;
 	}
 	top = axis_top(top);
 	dtop = axis_top(dtop);
@@ -203,7 +206,8 @@ static void round_panel(FILE *f, const struct report *r, double y0, double y1)
 	     "Bytes sent per round, and the dirty rate each pre-copy round "
 	     "found");
 	value_axis(f, y0, y1, top, false, "sent (MiB)", "#333");
-	value_axis(f, y0, y1, dtop, true, "dirty rate (MiB/s)", DIRTY);
+	if (precopy)
+		value_axis(f, y0, y1, dtop, true, "dirty rate (MiB/s)", DIRTY);
 	fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
 		"points=\"", DIRTY);
 	for (int i = 0; i < r->nrounds; i++)
