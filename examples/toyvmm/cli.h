@@ -28,6 +28,7 @@ struct opts {
 	uint64_t mem;            /* guest memory bytes */
 	enum fill_kind fill;
 	unsigned channels;
+	unsigned vcpus;          /* source: vCPUs booted (dest: from source) */
 	bool prefault;
 	bool zstd;               /* compression */
 	uint64_t delta_cache;    /* bytes; 0 = off */
@@ -93,6 +94,7 @@ void progress__stop(struct progress *p);
 struct report {
 	const char *role;        /* "source" / "dest" */
 	const char *backend;
+	const char *tracker;     /* source: the dirty tracker's name, or NULL */
 	const char *workload;
 	const char *mode;        /* --mode as given ("-" on the destination) */
 	int result;              /* vmmig_*_wait() */
@@ -101,6 +103,10 @@ struct report {
 	uint64_t hb_done;        /* source: when the migration ended */
 	uint64_t hb_start;       /* dest: heartbeat when the guest started */
 	uint64_t hb_end;         /* at exit (after --run-after) */
+	unsigned nvcpus;         /* the guest's vCPUs (0: none ran here) */
+	uint64_t hb_start_v[TOY_MAX_VCPUS]; /* per vCPU: hb_start */
+	uint64_t hb_end_v[TOY_MAX_VCPUS];   /* per vCPU: hb_end */
+	int guest_error;         /* a vCPU died (guest_ops.health), or 0 */
 	struct vmmig_stats st;
 	const char *extra_json;  /* ",\"key\":{...}" fragments, or NULL */
 	/* source: the library's history (NULL/0 on the destination) */
@@ -109,6 +115,8 @@ struct report {
 	struct vmmig_fault_series faults;
 };
 int report__json(const struct report *r, const char *path);
+/* Process exit code of a toyvmm whose guest died (the demo tells it). */
+#define EXIT_GUEST_DIED 3
 void report__print(const struct report *r);
 /* Source: the session's history into @r (malloc'd; report__free()). */
 int report__history(struct report *r, struct vmmig_source *src);

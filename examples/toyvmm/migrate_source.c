@@ -38,6 +38,7 @@ static int src_save(void *opaque, struct vmmig_state_sink *sink)
 		.nvcpus = vm->nvcpus,
 		.kind = vm->shared->kind,
 		.mem_size = vm->mem_size,
+		.flags = vm->dirty_ring ? BLOB_HDR_DIRTY_RING : 0,
 	};
 	int ret;
 
@@ -160,6 +161,8 @@ int migrate__source(const struct opts *o)
 		fprintf(stderr, "toyvmm: tracker %s: not available with the %s "
 			"backend\n", o->tracker, vm.ops->name);
 	if (!ret)
+		r.tracker = vmmig_tracker_name(t);
+	if (!ret)
 		ret = mode__policy(o, &pol);
 	if (!ret)
 		ret = vmmig_source_new(&src);
@@ -174,6 +177,13 @@ int migrate__source(const struct opts *o)
 		goto out;
 	}
 	sleep_ms(o->warmup_ms); /* the guest runs before we migrate it */
+	ret = vm.ops->health(&vm);
+	if (ret) {
+		fprintf(stderr, "toyvmm: the guest died before the migration "
+			"(%s); not migrating a dead guest\n", strerror(-ret));
+		code = EXIT_GUEST_DIED;
+		goto out;
+	}
 
 	make_uri(o->connect, uri, sizeof(uri));
 	ret = vmmig_source_start(src, uri);
@@ -191,13 +201,18 @@ int migrate__source(const struct opts *o)
 	vmmig_source_get_stats(src, &r.st);
 	if (report__history(&r, src))
 		fprintf(stderr, "toyvmm: can't read the migration's history\n");
-	r.hb_pause = vm.hb_at_pause;
+	r.nvcpus = vm.nvcpus;
+	memcpy(r.hb_start_v, vm.hb_at_pause, sizeof(r.hb_start_v));
+	for (unsigned i = 0; i < vm.nvcpus; i++)
+		r.hb_pause += vm.hb_at_pause[i];
 	/* Success: the guest lives on the destination and stays paused here.
 	 * Failure: the library resumed it (if it had paused it) and it keeps
 	 * running; --run-after shows that. */
 	if (o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	r.hb_end = toyvm__heartbeat(&vm);
+	toyvm__heartbeats(&vm, r.hb_end_v);
+	r.guest_error = vm.ops->health(&vm);
 	if (vm.db) {
 		dbcache__dev_report(&vm, &dr);
 		dbcache__guest_report(&vm, &dr);
@@ -216,7 +231,7 @@ int migrate__source(const struct opts *o)
 		else
 			printf("source: timeline drawn in %s\n", o->timeline);
 	}
-	code = r.result ? 1 : 0;
+	code = r.guest_error ? EXIT_GUEST_DIED : r.result ? 1 : 0;
 out:
 	report__free(&r);
 	dbcache__attach(&vm, NULL); /* no more hints into a freed session */

@@ -68,6 +68,15 @@ static int history_json(FILE *f, const struct report *r)
 	return n < 0 ? n : 0;
 }
 
+static void json_u64s(FILE *f, const char *key, const uint64_t *v,
+		      unsigned n)
+{
+	fprintf(f, ",\"%s\":[", key);
+	for (unsigned i = 0; i < n && i < TOY_MAX_VCPUS; i++)
+		fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)v[i]);
+	fputc(']', f);
+}
+
 int report__json(const struct report *r, const char *path)
 {
 	char stats[8192];
@@ -81,6 +90,10 @@ int report__json(const struct report *r, const char *path)
 		return -errno;
 	fprintf(f, "{\"role\":\"%s\",\"backend\":", r->role);
 	json_str(f, r->backend);
+	if (r->tracker) {
+		fprintf(f, ",\"tracker\":");
+		json_str(f, r->tracker);
+	}
 	fprintf(f, ",\"workload\":");
 	json_str(f, r->workload);
 	fprintf(f, ",\"mode_requested\":");
@@ -97,10 +110,13 @@ int report__json(const struct report *r, const char *path)
 		fputs(",\"history\":null", f);
 	fprintf(f, ",\"heartbeat_at_pause\":%llu,\"heartbeat_at_end_of_"
 		"migration\":%llu,\"heartbeat_at_start\":%llu,"
-		"\"heartbeat_at_exit\":%llu,\"stats\":%s}\n",
+		"\"heartbeat_at_exit\":%llu,\"vcpus\":%u,\"guest_alive\":%s",
 		(unsigned long long)r->hb_pause, (unsigned long long)r->hb_done,
 		(unsigned long long)r->hb_start, (unsigned long long)r->hb_end,
-		stats);
+		r->nvcpus, r->guest_error ? "false" : "true");
+	json_u64s(f, "heartbeats_at_start", r->hb_start_v, r->nvcpus);
+	json_u64s(f, "heartbeats_at_exit", r->hb_end_v, r->nvcpus);
+	fprintf(f, ",\"stats\":%s}\n", stats);
 	return fclose(f) ? -errno : 0;
 }
 
@@ -113,6 +129,9 @@ void report__print(const struct report *r)
 {
 	const struct vmmig_stats *st = &r->st;
 
+	if (r->guest_error)
+		printf("%s: the guest DIED here: %s (its vCPU exit is above)\n",
+		       r->role, strerror(-r->guest_error));
 	if (r->result) {
 		printf("%s: migration failed: %s\n", r->role,
 		       r->error ? r->error : vmmig_strerror(r->result));
@@ -162,5 +181,9 @@ void report__print(const struct report *r)
 		printf("dest: guest resumed at heartbeat %llu, now %llu\n",
 		       (unsigned long long)r->hb_start,
 		       (unsigned long long)r->hb_end);
+	for (unsigned i = 0; r->nvcpus > 1 && i < r->nvcpus; i++)
+		printf("%s: vcpu %u heartbeat %llu -> %llu\n", r->role, i,
+		       (unsigned long long)r->hb_start_v[i],
+		       (unsigned long long)r->hb_end_v[i]);
 	fflush(stdout); /* the demo's two processes share the terminal */
 }
