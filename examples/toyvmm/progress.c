@@ -140,6 +140,10 @@ static void build(struct progress *p, const struct vmmig_stats *st,
 	case VMMIG_STATUS_DEVICE:
 		add(l, false, "guest paused %.0f ms: last pages and state",
 		    (double)(mono_ms() - p->phase_ms));
+		if (st->remaining_bytes)
+			add(l, true, ", %s left",
+			    size_str(a, sizeof(a),
+				     (double)st->remaining_bytes));
 		break;
 	case VMMIG_STATUS_POSTCOPY:
 		add(l, false, "post-copy:");

@@ -103,6 +103,8 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries,
 		ms(st->postcopy_time_us));
+	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
+		st->pass_pages, st->pass_pages_done);
 	jprintf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
 		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",

@@ -125,6 +125,10 @@ START_TEST(precopy_capped)
 	ck_assert_int_eq(vmmig_source_get_stats(src, &st), 0);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_uint_eq(st.remaining_bytes, 0);
+	/* The last pass (the pause's) is done; the JSON says so too. */
+	ck_assert_uint_eq(st.pass_pages_done, st.pass_pages);
+	ck_assert_int_gt(vmmig_stats_to_json(&st, json, sizeof(json)), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"pass\":{\"pages\":"));
 
 	int n = rounds_of(src, r, VMMIG_HISTORY_MAX);
 
