@@ -209,6 +209,9 @@ void history_begin(struct history *h, int kind, uint32_t round,
 /* Close the open entry (if any) at @t. */
 void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
 		 const struct vmmig_round *now);
+/* Bytes and pages sent after the last entry closed (the end of the
+ * session's conversation) join it, so that the entries add up. */
+void history_settle(struct history *h, const struct vmmig_round *now);
 /* Post-copy: the switch at @t starts the fault series. */
 void history_switch(struct history *h, uint64_t t);
 /* @pages requested at @t. */

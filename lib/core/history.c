@@ -89,6 +89,16 @@ void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
 	pthread_mutex_unlock(&h->lock);
 }
 
+void history_settle(struct history *h, const struct vmmig_round *now)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->open && h->n) {
+		add_delta(&h->r[h->n - 1], now, &h->last);
+		h->last = *now;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
 void history_switch(struct history *h, uint64_t t)
 {
 	pthread_mutex_lock(&h->lock);

@@ -125,6 +125,9 @@ void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
 void src_history_end(struct vmmig_source *src, uint64_t dirty_pages,
 		     uint64_t t);
 void src_history_switch(struct vmmig_source *src, uint64_t t);
+/* At the end: an entry a failure left open ends now; what was sent after
+ * the last entry joins it. */
+void src_history_close(struct vmmig_source *src);
 /* get_stats: the live figures of the pass in progress into @st. */
 void src_pass_live(struct vmmig_source *src, struct vmmig_stats *st,
 		   uint64_t now);

@@ -49,6 +49,15 @@ void src_history_end(struct vmmig_source *src, uint64_t dirty_pages,
 	history_end(&src->hist, dirty_pages, t, &now);
 }
 
+void src_history_close(struct vmmig_source *src)
+{
+	struct vmmig_round now;
+
+	src_history_end(src, 0, now_us());
+	sent_so_far(src, &now);
+	history_settle(&src->hist, &now);
+}
+
 void src_history_switch(struct vmmig_source *src, uint64_t t)
 {
 	src_history_end(src, 0, t);

@@ -454,8 +454,10 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	src->st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
 	src->st.remaining_bytes = 0;
-	src->st.postcopy_time_us = now_us() - t_switch;
+	uint64_t t_end = now_us();
+
+	src->st.postcopy_time_us = t_end - t_switch;
 	pthread_mutex_unlock(&src->stats_lock);
-	src_history_end(src, 0, t_switch + src->st.postcopy_time_us);
+	src_history_end(src, 0, t_end);
 	return 0;
 }

@@ -579,9 +579,9 @@ void *source_main(void *arg)
 			     vmmig_strerror(r2));
 		src->paused = false;
 	}
-	src_history_end(src, 0, now_us()); /* one a failure left open */
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
+	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;
 	free_bitmaps(src);

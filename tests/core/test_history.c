@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The history's bookkeeping without a migration: entries add up, the cap
- * folds late pre-copy rounds into one entry, the fault series doubles its
- * bin width instead of growing, copy-out honours struct_size, and the JSON
- * names every part. */
+/* The history's bookkeeping without a migration: entries add up (late
+ * bytes join the last one), the cap folds late pre-copy rounds into one
+ * entry, the fault series doubles its bin width instead of growing,
+ * copy-out honours struct_size, and the JSON names every part. */
 #include <errno.h>
 #include <string.h>
 
@@ -23,9 +23,10 @@ START_TEST(entries_add_up)
 	struct vmmig_round out[4] = { { .struct_size = sizeof(out[0]) } };
 	struct vmmig_round a = sent(1000, 10), b = sent(1500, 14),
 			   c = sent(1600, 15);
+	struct vmmig_round zero = { 0 };
 
 	history_init(&h);
-	history_begin(&h, VMMIG_ROUND_PRECOPY, 0, 10, h.t0 + 100, &(struct vmmig_round){ 0 });
+	history_begin(&h, VMMIG_ROUND_PRECOPY, 0, 10, h.t0 + 100, &zero);
 	history_end(&h, 4, h.t0 + 1100, &a);
 	history_begin(&h, VMMIG_ROUND_PRECOPY, 1, 4, h.t0 + 1200, &a);
 	history_end(&h, 1, h.t0 + 1700, &b);
@@ -40,6 +41,13 @@ START_TEST(entries_add_up)
 	ck_assert_uint_eq(out[0].dirty_pages, 4);
 	ck_assert_uint_eq(out[0].dirty_rate_pps, 4000);
 	ck_assert_int_eq(out[2].kind, VMMIG_ROUND_PAUSE);
+	ck_assert_uint_eq(out[2].duration_us, 100);
+	/* Bytes sent after the last entry (a last control record) join
+	 * it: the sum stays the session's total. */
+	c.bytes += 40;
+	history_settle(&h, &c);
+	ck_assert_int_eq(history_copy_rounds(&h, out, 4), 3);
+	ck_assert_uint_eq(out[0].bytes + out[1].bytes + out[2].bytes, 1640);
 	ck_assert_uint_eq(out[2].duration_us, 100);
 	/* Only the count: NULL array. */
 	ck_assert_int_eq(history_copy_rounds(&h, NULL, 0), 3);
