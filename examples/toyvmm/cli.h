@@ -23,6 +23,7 @@ struct opts {
 	uint32_t kind, arg;      /* parsed workload */
 	const char *backend;     /* auto | kvm | software */
 	const char *json;        /* write the report here */
+	const char *out;         /* memfile: write guest memory here */
 	const char *timeline;    /* source: draw the history here (SVG) */
 	const char *uri_file;    /* dest: write the bound address here */
 	uint64_t mem;            /* guest memory bytes */
@@ -67,6 +68,8 @@ int cli__usage(const char *why);
 int migrate__source(const struct opts *o);
 int migrate__dest(const struct opts *o);
 int demo__run(const struct opts *o, const char *self);
+/* guestmix.c: `memfile`: the filled guest memory into --out. */
+int memfile__write(const struct opts *o);
 
 /* progress.c: a live line on stderr while a migration runs. */
 typedef int (*stats_fn)(void *obj, struct vmmig_stats *st);

@@ -50,6 +50,10 @@ void guestmem__fill(struct toyvm *vm, enum fill_kind fill)
 {
 	uint64_t seed = 42;
 
+	if (fill == FILL_MIX) {
+		guestmem__fill_mix(vm->mem, TOY_WORK_GPA, vm->mem_size);
+		return;
+	}
 	for (uint64_t off = TOY_WORK_GPA; off < vm->mem_size; off += 4096) {
 		uint64_t *w = (uint64_t *)(vm->mem + off);
 

@@ -15,7 +15,7 @@ static const char usage_text[] =
 "usage: toyvmm dest   --listen ADDR [--mem SIZE] [--prefault] [--json FILE]\n"
 "                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
 "       toyvmm source --connect ADDR [--mode M] [--workload W]\n"
-"                     [--mem SIZE] [--fill random|zero|half] [--channels N]\n"
+"                     [--mem SIZE] [--fill random|zero|half|mix] [--channels N]\n"
 "                     [--json FILE] [--timeline FILE.svg] [--zstd]\n"
 "                     [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
@@ -26,6 +26,8 @@ static const char usage_text[] =
 "       both:         [--recovery-timeout MS] [--io-timeout MS]\n"
 "                     [--fault-cpu CPU] (post-copy fault threads there)\n"
 "       toyvmm demo   [source options]\n"
+"       toyvmm memfile --out FILE [--mem SIZE] [--fill F] (the source's\n"
+"                     initial guest memory, for another VMM)\n"
 "ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
 "M: precopy | postcopy[:now] | hybrid[:N] | adaptive[:LOW,HIGH,CAP]\n"
 "   (N pre-copy rounds; LOW/HIGH in percent dirtied in the first pass)\n"
@@ -127,7 +129,7 @@ enum {
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
-	O_FAULT_CPU, O_VCPUS, O_TIMELINE,
+	O_FAULT_CPU, O_VCPUS, O_TIMELINE, O_OUT,
 };
 
 static const struct option longopts[] = {
@@ -163,6 +165,7 @@ static const struct option longopts[] = {
 	{ "storage", required_argument, NULL, O_STORAGE },
 	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
 	{ "no-hints", no_argument, NULL, O_NO_HINTS },
+	{ "out", required_argument, NULL, O_OUT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -183,6 +186,8 @@ static int parse_one(struct opts *o, int c, const char *a)
 			o->fill = FILL_ZERO;
 		else if (!strcmp(a, "half"))
 			o->fill = FILL_HALF;
+		else if (!strcmp(a, "mix"))
+			o->fill = FILL_MIX;
 		else
 			return -EINVAL;
 		return 0;
@@ -192,6 +197,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 		o->channels = (unsigned)v;
 		return 0;
 	case O_JSON: o->json = a; return 0;
+	case O_OUT: o->out = a; return 0;
 	case O_TIMELINE: o->timeline = a; return 0;
 	case O_PREFAULT: o->prefault = true; return 0;
 	case O_BACKEND: o->backend = a; return 0;
@@ -312,6 +318,8 @@ int main(int argc, char **argv)
 			return cli__usage("dest needs --listen");
 		return migrate__dest(&o);
 	}
+	if (!strcmp(argv[1], "memfile"))
+		return memfile__write(&o);
 	if (!strcmp(argv[1], "demo"))
 		return demo__run(&o, argv[0]);
 	return cli__usage("unknown command");

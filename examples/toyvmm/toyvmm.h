@@ -86,10 +86,12 @@ struct toyvm {
 };
 
 /* guestmem.c */
-enum fill_kind { FILL_ZERO, FILL_RANDOM, FILL_HALF };
+enum fill_kind { FILL_ZERO, FILL_RANDOM, FILL_HALF, FILL_MIX };
 int guestmem__alloc(struct toyvm *vm, uint64_t size);
 void guestmem__fill(struct toyvm *vm, enum fill_kind fill);
 void guestmem__prefault(struct toyvm *vm);
+/* guestmix.c: ~1/2 zero, ~1/4 text-like, ~1/4 random, by page offset. */
+void guestmem__fill_mix(uint8_t *mem, uint64_t from, uint64_t to);
 void guestmem__free(struct toyvm *vm);
 uint64_t guestmem__tsc_hz(void);
 /* vCPU @i's heartbeat. */
