@@ -1,69 +1,131 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""QEMU 7.2 and toyvmm side by side (issue 3, "Benchmark"): migrate 1 GiB
-of incompressible data with each, in one run, and print JSON (stdout and
---out) and a table (stderr). Normally started by run.sh, which installs
-QEMU, builds toyvmm and writes the source's RAM file."""
+"""QEMU 7.2 and toyvmm side by side (issue 10, bench/vs-qemu): the same
+guest memory migrated by each, interleaved in one run, with an iperf3
+baseline on the same path; prints JSON (stdout and --out) and tables
+(stderr). Normally started by run.sh, which installs QEMU, builds toyvmm,
+writes the QEMU source RAM files and creates the namespaces of the shaped
+links (and removes them afterwards)."""
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import procs  # noqa: E402
 import qemu_run  # noqa: E402
 import toyvmm_run  # noqa: E402
 
-SETUPS = ("prealloc", "none")  # QEMU prealloc=on <-> toyvmm dest --prefault
-FIGURES = ("total_time_ms", "downtime_ms", "transferred_bytes",
-           "source_cpu_s", "dest_cpu_s")
-TARGET_TOTAL_RATIO = 0.5
-TARGET_DOWNTIME_MS = 5.0
+FIGURES = ("total_time_ms", "downtime_ms", "transferred_bytes", "wire_bytes",
+           "source_cpu_s", "dest_cpu_s", "gbps")
+RATIOS = ("total_time_ms", "downtime_ms", "transferred_bytes", "wire_bytes",
+          "source_cpu_s")
+# tbf: a burst of at least rate/HZ, so the shaper itself never limits.
+LINKS = {"1g": ("1gbit", "1mb"), "10g": ("10gbit", "8mb")}
+IPERF_S = 2
 
 
-def variants(only, extras_everywhere=False):
-    """(name, kind, setup, params), in the order each repeat runs them."""
-    out = []
-    for setup in SETUPS:
-        if only in (None, "qemu"):
-            for mode in ("precopy", "multifd"):
-                out.append(("qemu/%s/%s" % (mode, setup), "qemu", setup,
-                            {"mode": mode}))
-            # toyvmm's guest runs (idle) while it migrates; QEMU's peer
-            # for downtime is a running guest too (its firmware, idling).
-            if setup == "prealloc" or extras_everywhere:
-                out.append(("qemu/precopy-running/%s" % setup, "qemu",
-                            setup, {"mode": "precopy", "running": True}))
-        if only in (None, "toyvmm"):
-            # Staged receive (VMMIG_OPT_RECV_DIRECT=0), no memory hash: the
-            # comparison proper (QEMU hashes nothing either).
-            for ch in (1, 2):
-                out.append(("toyvmm/%dch/%s" % (ch, setup), "toyvmm", setup,
-                            {"channels": ch, "recv_direct": False,
-                             "verify": False}))
-            if setup != "prealloc" and not extras_everywhere:
-                continue  # the extras below cost ~11 s more each on "none"
-            # The library's default receive path, straight into guest memory.
-            out.append(("toyvmm/1ch-direct/%s" % setup, "toyvmm", setup,
-                        {"channels": 1, "recv_direct": True,
-                         "verify": False}))
-            # As the demo runs: the source hashes all memory at the pause
-            # and the destination checks it before resuming (in downtime).
-            out.append(("toyvmm/1ch-verify/%s" % setup, "toyvmm", setup,
-                        {"channels": 1, "recv_direct": False,
-                         "verify": True}))
-    return out
+def incompressible_group(a):
+    """1 GiB of random bytes on loopback, 1/2/4 channels each."""
+    common = {"prealloc": True, "prefault": True, "verify": False,
+              "src_file": a.random_file, "fill": "random"}
+    vs = []
+    for ch in a.channels:
+        vs.append(("iperf3/P%d" % ch, "iperf", {"streams": ch}))
+    for ch in a.channels:
+        mode = "precopy" if ch == 1 else "multifd"
+        vs.append(("qemu/%s-%dch" % (mode, ch), "qemu",
+                   dict(common, mode=mode, channels=ch)))
+    for ch in a.channels:
+        vs.append(("toyvmm/%dch" % ch, "toyvmm", dict(common, channels=ch)))
+    peers = {"toyvmm/%dch" % ch: ("qemu/%s-%dch" % (
+        "precopy" if ch == 1 else "multifd", ch), "iperf3/P%d" % ch)
+        for ch in a.channels}
+    return {"name": "incompressible-loopback", "link": None, "variants": vs,
+            "peers": peers, "repeat": a.repeat}
 
 
-def run_one(cfg, name, kind, setup, p, tag):
-    if kind == "qemu":
-        return qemu_run.run(cfg, p["mode"], setup == "prealloc", tag,
-                            p.get("running", False))
-    return toyvmm_run.run(cfg, p["channels"], setup == "prealloc",
-                          p["recv_direct"], p["verify"], tag)
+def mix_group(a, link):
+    """The compressible mix over a tbf-shaped veth between two namespaces,
+    plain and zstd, 2 channels on both sides."""
+    net = {"src_ns": a.ns_src, "dst_ns": a.ns_dst, "dst_addr": a.dst_addr,
+           "src_dev": a.src_dev}
+    ch = a.mix_channels
+    common = {"prealloc": True, "prefault": True, "verify": False,
+              "src_file": a.mix_file, "fill": "mix", "net": net,
+              "channels": ch, "mem_mib": a.mix_mib}
+    vs = [("iperf3/P%d" % ch, "iperf", {"streams": ch, "net": net}),
+          ("qemu/multifd-%dch" % ch, "qemu",
+           dict(common, mode="multifd", compression="none")),
+          ("qemu/multifd-zstd-%dch" % ch, "qemu",
+           dict(common, mode="multifd", compression="zstd")),
+          ("toyvmm/%dch" % ch, "toyvmm", dict(common)),
+          ("toyvmm/%dch-zstd" % ch, "toyvmm", dict(common, zstd=True))]
+    peers = {"toyvmm/%dch" % ch: ("qemu/multifd-%dch" % ch,
+                                  "iperf3/P%d" % ch),
+             "toyvmm/%dch-zstd" % ch: ("qemu/multifd-zstd-%dch" % ch,
+                                       "iperf3/P%d" % ch)}
+    return {"name": "mix-%s" % link, "link": link, "variants": vs,
+            "peers": peers, "repeat": a.repeat}
+
+
+def sparse_group(a):
+    """Issue 10's sparse guest: software backend, 64 GiB, ~1 GiB touched,
+    verified; toyvmm only."""
+    p = {"channels": 1, "verify": True, "fill": "zero", "backend": "software",
+         "workload": "memwrite:64", "mem_mib": a.sparse_gib * 1024}
+    return {"name": "sparse-%dG" % a.sparse_gib, "link": None,
+            "variants": [("toyvmm/sparse", "toyvmm", p)], "peers": {},
+            "repeat": a.sparse_repeat}
+
+
+def set_link(a, link):
+    rate, burst = LINKS[link]
+    for ns, dev in ((a.ns_src, a.src_dev), (a.ns_dst, a.dst_dev)):
+        subprocess.run(procs.in_netns(ns, [
+            "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate",
+            rate, "burst", burst, "latency", "50ms"]), check=True)
+
+
+def iperf(p, tag, work):
+    """iperf3 -P N for IPERF_S seconds on the case's path: Gbit/s."""
+    net = p.get("net") or {}
+    host = net.get("dst_addr", "127.0.0.1")
+    port = procs.free_port() if not net else 5201
+    srv = procs.spawn(procs.in_netns(net.get("dst_ns"), [
+        "iperf3", "-s", "-1", "-B", host, "-p", str(port)]),
+        os.path.join(work, tag + "-iperf-s.log"))
+    res = {"ok": False}
+    try:
+        time.sleep(0.3)
+        out = subprocess.run(procs.in_netns(net.get("src_ns"), [
+            "iperf3", "-c", host, "-p", str(port), "-P", str(p["streams"]),
+            "-t", str(IPERF_S), "-J"]), capture_output=True, text=True,
+            timeout=IPERF_S + 30)
+        bps = json.loads(out.stdout)["end"]["sum_received"][
+            "bits_per_second"]
+        res = {"ok": True, "gbps": round(bps / 1e9, 3)}
+    except Exception as e:  # noqa: BLE001 (reported, the run goes on)
+        res["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        procs.stop(srv)
+    return res
+
+
+def run_one(cfg, kind, p, tag):
+    if kind == "iperf":
+        return iperf(p, tag, cfg["workdir"])
+    r = (qemu_run.run if kind == "qemu" else toyvmm_run.run)(cfg, p, tag)
+    mib = p.get("mem_mib", cfg["size_mib"])
+    if r.get("ok") and r.get("total_time_ms"):
+        r["gbps"] = round(mib * 2**20 * 8 / (r["total_time_ms"] / 1000) / 1e9,
+                          3)
+    return r
 
 
 def summarize(runs):
@@ -76,64 +138,29 @@ def summarize(runs):
     return s
 
 
+def med(summ, key):
+    v = summ.get(key) if summ else None
+    return v["median"] if v else None
+
+
 def ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
 
-def fig(summ, key, which="median"):
-    v = summ.get(key)
-    return v[which] if v else None
-
-
-def compare(results):
-    """Per setup: QEMU's better mode, and each toyvmm variant against it
-    (targets) and against its peer (1 channel <-> precopy, 2 <-> multifd)."""
+def compare(group, results):
+    """Per toyvmm variant: medians over its QEMU peer's, and both rates
+    (guest bytes / total time) over the same path's iperf3 rate."""
     out = {}
-    for setup in SETUPS:
-        q = {m: results.get("qemu/%s/%s" % (m, setup)) for m in
-             ("precopy", "multifd")}
-        q = {m: v["summary"] for m, v in q.items() if v}
-        timed = {m: s for m, s in q.items() if fig(s, "total_time_ms")}
-        if not timed:
-            continue
-        best_mode = min(timed, key=lambda m: fig(timed[m], "total_time_ms"))
-        qb = timed[best_mode]
-        entry = {"qemu_best_mode": best_mode,
-                 "qemu_best_total_ms": fig(qb, "total_time_ms"),
-                 "toyvmm": {}}
-        run_q = results.get("qemu/precopy-running/%s" % setup)
-        if run_q:
-            entry["qemu_running_downtime_ms"] = fig(run_q["summary"],
-                                                    "downtime_ms")
-        for name, v in results.items():
-            if not name.startswith("toyvmm/") or v["setup"] != setup:
-                continue
-            ts = v["summary"]
-            peer = q.get("multifd" if v["params"]["channels"] > 1
-                         else "precopy")
-            med_total = fig(ts, "total_time_ms")
-            med_down = fig(ts, "downtime_ms")
-            e = {
-                "total_ratio_to_qemu_best": ratio(
-                    med_total, fig(qb, "total_time_ms")),
-                "total_ratio_to_qemu_best_bestof": ratio(
-                    fig(ts, "total_time_ms", "best"),
-                    fig(qb, "total_time_ms", "best")),
-                "target_total_met": med_total is not None and
-                    med_total <= TARGET_TOTAL_RATIO *
-                    fig(qb, "total_time_ms"),
-                "downtime_ms": med_down,
-                "target_downtime_met": med_down is not None and
-                    med_down <= TARGET_DOWNTIME_MS,
-            }
-            if peer:
-                e["peer"] = ("qemu/%s/%s" % ("multifd" if
-                             v["params"]["channels"] > 1 else "precopy",
-                             setup))
-                for k in FIGURES:
-                    e["ratio_%s" % k] = ratio(fig(ts, k), fig(peer, k))
-            entry["toyvmm"][name] = e
-        out[setup] = entry
+    for name, (qpeer, ipeer) in group["peers"].items():
+        t = results[name]["summary"]
+        q = results[qpeer]["summary"]
+        i = med(results[ipeer]["summary"], "gbps")
+        e = {"qemu_peer": qpeer, "iperf_peer": ipeer, "iperf_gbps": i,
+             "toyvmm_rate_over_iperf": ratio(med(t, "gbps"), i),
+             "qemu_rate_over_iperf": ratio(med(q, "gbps"), i)}
+        for k in RATIOS:
+            e["ratio_" + k] = ratio(med(t, k), med(q, k))
+        out[name] = e
     return out
 
 
@@ -141,105 +168,125 @@ def fmt(v, scale=1.0, digits=1):
     return "-" if v is None else "%.*f" % (digits, v * scale)
 
 
-def table(results, comp, f):
-    hdr = ("%-30s %5s %15s %15s %9s %13s %13s"
-           % ("variant", "ok", "total ms b/m", "downtime ms b/m", "MiB",
-              "src cpu s b/m", "dst cpu s b/m"))
-    print(hdr, file=f)
-    print("-" * len(hdr), file=f)
-    for name, v in results.items():
-        s = v["summary"]
-
-        def bm(k, d=1):
-            x = s.get(k)
-            return "-" if not x else "%s/%s" % (fmt(x["best"], 1, d),
-                                                fmt(x["median"], 1, d))
-        mib = fig(s, "transferred_bytes")
-        print("%-30s %2d/%-2d %15s %15s %9s %13s %13s"
-              % (name, s["runs_ok"], s["runs"], bm("total_time_ms", 0),
-                 bm("downtime_ms", 1), fmt(mib, 1 / 2**20, 0),
-                 bm("source_cpu_s", 2), bm("dest_cpu_s", 2)), file=f)
-    for setup, e in comp.items():
-        print("\nsetup %s: QEMU best = %s (%s ms median); QEMU running "
-              "guest's downtime %s ms; toyvmm / QEMU, medians:"
-              % (setup, e["qemu_best_mode"],
-                 fmt(e["qemu_best_total_ms"], 1, 0),
-                 fmt(e.get("qemu_running_downtime_ms"), 1, 0)), file=f)
-        print("  %-30s %9s %6s %12s %8s %8s %8s %8s" %
-              ("variant", "total/best", "<=0.5", "downtime ms", "<=5ms",
-               "src cpu", "dst cpu", "bytes"), file=f)
-        for name, t in e["toyvmm"].items():
-            print("  %-30s %9s %6s %12s %8s %8s %8s %8s" % (
-                name, fmt(t["total_ratio_to_qemu_best"], 1, 2),
-                "yes" if t["target_total_met"] else "NO",
-                fmt(t["downtime_ms"], 1, 2),
-                "yes" if t["target_downtime_met"] else "NO",
-                fmt(t.get("ratio_source_cpu_s"), 1, 2),
-                fmt(t.get("ratio_dest_cpu_s"), 1, 2),
-                fmt(t.get("ratio_transferred_bytes"), 1, 3)), file=f)
+def table(doc, f):
+    for g in doc["groups"]:
+        print("\n== %s (%s), medians of %d runs" % (
+            g["name"], "tbf %s" % g["link"] if g["link"] else "loopback",
+            g["repeat"]), file=f)
+        hdr = "%-24s %5s %9s %9s %8s %8s %8s %9s %7s" % (
+            "variant", "ok", "total ms", "down ms", "MiB sent", "MiB wire",
+            "src cpu", "cpu/GiB", "Gbit/s")
+        print(hdr, file=f)
+        print("-" * len(hdr), file=f)
+        for name, v in g["variants"].items():
+            s = v["summary"]
+            cpu = med(s, "source_cpu_s")
+            gib = v["params"].get("mem_mib", doc["size_mib"]) / 1024
+            print("%-24s %2d/%-2d %9s %9s %8s %8s %8s %9s %7s" % (
+                name, s["runs_ok"], s["runs"],
+                fmt(med(s, "total_time_ms"), 1, 0),
+                fmt(med(s, "downtime_ms"), 1, 1),
+                fmt(med(s, "transferred_bytes"), 1 / 2**20, 0),
+                fmt(med(s, "wire_bytes"), 1 / 2**20, 0),
+                fmt(cpu, 1, 2),
+                fmt(None if cpu is None or v["kind"] == "iperf"
+                    else cpu / gib, 1, 2),
+                fmt(med(s, "gbps"), 1, 2)), file=f)
+        if not g["comparison"]:
+            continue
+        print("  toyvmm / QEMU (medians)   %-22s %6s %6s %6s %6s %6s %11s"
+              % ("peer", "total", "down", "bytes", "wire", "cpu",
+                 "rate/iperf"), file=f)
+        for name, e in g["comparison"].items():
+            print("  %-25s %-22s %6s %6s %6s %6s %6s %5s/%-5s" % (
+                name, e["qemu_peer"], fmt(e["ratio_total_time_ms"], 1, 2),
+                fmt(e["ratio_downtime_ms"], 1, 3),
+                fmt(e["ratio_transferred_bytes"], 1, 2),
+                fmt(e["ratio_wire_bytes"], 1, 2),
+                fmt(e["ratio_source_cpu_s"], 1, 2),
+                fmt(e["toyvmm_rate_over_iperf"], 1, 2),
+                fmt(e["qemu_rate_over_iperf"], 1, 2)), file=f)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--toyvmm", required=True, help="toyvmm executable")
-    ap.add_argument("--src-file", required=True,
-                    help="QEMU source RAM file (tmpfs), already filled")
+    ap.add_argument("--random-file", help="QEMU source RAM, random bytes")
+    ap.add_argument("--mix-file", help="QEMU source RAM, toyvmm's mix")
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--mix-mib", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=("qemu", "toyvmm"))
+    ap.add_argument("--channels", type=int, nargs="+", default=[1, 2, 4])
+    ap.add_argument("--mix-channels", type=int, default=2)
+    ap.add_argument("--links", nargs="*", default=["1g", "10g"])
+    ap.add_argument("--ns-src"), ap.add_argument("--ns-dst")
+    ap.add_argument("--src-dev"), ap.add_argument("--dst-dev")
+    ap.add_argument("--dst-addr")
+    ap.add_argument("--sparse-gib", type=int, default=64,
+                    help="0: skip the sparse case")
+    ap.add_argument("--sparse-repeat", type=int, default=1)
+    ap.add_argument("--only", nargs="+",
+                    choices=("incompressible", "mix", "sparse"),
+                    default=["incompressible", "mix", "sparse"])
     ap.add_argument("--downtime-ms", type=int, default=300,
                     help="downtime limit for both (QEMU's and libvmmig's "
                          "default: 300)")
-    ap.add_argument("--channels-multifd", type=int, default=2)
-    ap.add_argument("--timeout-s", type=int, default=180)
+    ap.add_argument("--timeout-s", type=int, default=300)
     ap.add_argument("--shm", default="/dev/shm")
-    ap.add_argument("--extras-everywhere", action="store_true",
-                    help="also run toyvmm's direct-receive and verified "
-                         "variants without prealloc (slow)")
     ap.add_argument("--out")
     a = ap.parse_args()
-    if os.path.getsize(a.src_file) != a.size_mib << 20:
-        sys.exit("%s is not %d MiB" % (a.src_file, a.size_mib))
-    with tempfile.TemporaryDirectory(prefix="vmmig-qemu-") as work:
+    groups = []
+    if "incompressible" in a.only:
+        groups.append(incompressible_group(a))
+    if "mix" in a.only:
+        groups += [mix_group(a, link) for link in a.links]
+    if "sparse" in a.only and a.sparse_gib:
+        groups.append(sparse_group(a))
+    t0 = time.monotonic()
+    docs = []
+    with tempfile.TemporaryDirectory(prefix="vmmig-vsqemu-") as work:
         cfg = {"workdir": work, "shm": a.shm, "size_mib": a.size_mib,
-               "src_file": a.src_file, "toyvmm": a.toyvmm,
-               "downtime_ms": a.downtime_ms, "timeout_s": a.timeout_s,
-               "channels_multifd": a.channels_multifd}
-        vs = variants(a.only, a.extras_everywhere)
-        results = {n: {"kind": k, "setup": s, "params": p, "runs": []}
-                   for n, k, s, p in vs}
-        t0 = time.monotonic()
-        # Repeats interleave the variants, so that drift in the machine's
-        # load spreads over all of them instead of hitting one.
-        for rep in range(a.repeat):
-            for n, k, s, p in vs:
-                tag = "%s-%d" % (n.replace("/", "_"), rep)
-                r = run_one(cfg, n, k, s, p, tag)
-                results[n]["runs"].append(r)
-                print("[%5.0fs] %-30s run %d: %s" % (
-                    time.monotonic() - t0, n, rep + 1,
-                    "total %s ms, downtime %s ms" % (
-                        r.get("total_time_ms"), r.get("downtime_ms"))
-                    if r.get("ok") else "FAILED %s" % r.get("error", r)),
-                    file=sys.stderr, flush=True)
-        for v in results.values():
-            v["summary"] = summarize(v["runs"])
-    comp = compare(results)
-    doc = {"benchmark": "qemu-vs-toyvmm", "size_mib": a.size_mib,
-           "repeat": a.repeat, "downtime_limit_ms": a.downtime_ms,
-           "targets": {"total_ratio_max": TARGET_TOTAL_RATIO,
-                       "downtime_ms_max": TARGET_DOWNTIME_MS},
-           "elapsed_s": round(time.monotonic() - t0, 1),
-           "variants": results, "comparison": comp}
+               "toyvmm": a.toyvmm, "downtime_ms": a.downtime_ms,
+               "timeout_s": a.timeout_s}
+        for g in groups:
+            if g["link"]:
+                set_link(a, g["link"])
+            res = {n: {"kind": k, "params": {x: y for x, y in p.items()
+                                             if x != "net"}, "runs": []}
+                   for n, k, p in g["variants"]}
+            # Repeats interleave the variants, so that drift in the
+            # machine's load spreads over all of them instead of one.
+            for rep in range(g["repeat"]):
+                for n, k, p in g["variants"]:
+                    tag = "%s-%s-%d" % (g["name"], n.replace("/", "_"), rep)
+                    r = run_one(cfg, k, p, tag)
+                    res[n]["runs"].append(r)
+                    print("[%5.0fs] %-18s %-24s run %d: %s" % (
+                        time.monotonic() - t0, g["name"], n, rep + 1,
+                        ("%s Gbit/s" % r.get("gbps") if k == "iperf" else
+                         "total %s ms, downtime %s ms, %s MiB" % (
+                             r.get("total_time_ms"), r.get("downtime_ms"),
+                             fmt(r.get("transferred_bytes"), 1 / 2**20, 0)))
+                        if r.get("ok") else "FAILED %s" % r.get("error", r)),
+                        file=sys.stderr, flush=True)
+            for v in res.values():
+                v["summary"] = summarize(v["runs"])
+            docs.append({"name": g["name"], "link": g["link"],
+                         "repeat": g["repeat"], "variants": res,
+                         "comparison": compare(g, res)})
+    doc = {"benchmark": "vs-qemu", "size_mib": a.size_mib,
+           "mix_mib": a.mix_mib, "downtime_limit_ms": a.downtime_ms,
+           "qemu_accel": qemu_run.accel(),
+           "loadavg_end": open("/proc/loadavg").read().split()[:3],
+           "elapsed_s": round(time.monotonic() - t0, 1), "groups": docs}
     text = json.dumps(doc, indent=1)
     print(text)
     if a.out:
         with open(a.out, "w") as f:
             f.write(text + "\n")
-    print("", file=sys.stderr)
-    table(results, comp, sys.stderr)
+    table(doc, sys.stderr)
     failed = sum(v["summary"]["runs"] - v["summary"]["runs_ok"]
-                 for v in results.values())
+                 for g in docs for v in g["variants"].values())
     return 1 if failed else 0
 
 

@@ -72,3 +72,20 @@ def spawn(args, log_path):
                                 stdin=subprocess.DEVNULL)
     finally:
         log.close()
+
+
+def in_netns(ns, args):
+    """args run inside network namespace ns (None: this one). `ip netns
+    exec` execs the command, so the child's pid is the program's own."""
+    return ["ip", "netns", "exec", ns] + args if ns else args
+
+
+def wire_bytes(net):
+    """Bytes the source side's veth has sent so far (None off the shaped
+    link): what crossed the wire, headers included."""
+    if not net or not net.get("src_ns"):
+        return None
+    out = subprocess.run(in_netns(net["src_ns"], [
+        "cat", "/sys/class/net/%s/statistics/tx_bytes" % net["src_dev"]]),
+        capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""One QEMU-to-QEMU migration of a paused 1 GiB guest over loopback TCP.
+"""One QEMU-to-QEMU migration of a paused guest over TCP (loopback, or
+between the two network namespaces of the shaped-link cases).
 
 The source's RAM is a memory-backend-file on a tmpfs file filled with
 incompressible data beforehand; the destination gets a fresh tmpfs file,
@@ -20,13 +21,23 @@ MAX_BANDWIDTH = 20 * 10**9
 RUNNING_S = 2.0
 
 
+def accel():
+    """kvm where /dev/kvm opens, else tcg. The guest stays paused (-S), so
+    this changes QEMU's startup, not how fast it migrates."""
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+        return "kvm"
+    except OSError:
+        return "tcg"
+
+
 def qemu_args(memfile, size_mib, prealloc, qmp_path, incoming):
     obj = ("memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=on"
            % (size_mib, memfile))
     if prealloc:
         obj += ",prealloc=on"
     args = ["qemu-system-x86_64", "-machine", "q35,memory-backend=mem0",
-            "-m", "%dM" % size_mib, "-object", obj, "-S", "-nographic",
+            "-m", "%dM" % size_mib, "-object", obj, "-accel", accel(), "-S", "-nographic",
             "-nodefaults", "-qmp", "unix:%s,server=on,wait=off" % qmp_path]
     if incoming:
         args += ["-incoming", "defer"]
@@ -59,26 +70,31 @@ def spot_check(src_file, dst_file, size, pages=256):
     return True
 
 
-def run(cfg, mode, prealloc, tag, running=False):
-    """mode: "precopy" or "multifd"; running: `cont` the source guest
-    (SeaBIOS under TCG, finds nothing to boot) RUNNING_S before migrating
-    instead of migrating it paused. Returns a dict of figures."""
-    work, size_mib = cfg["workdir"], cfg["size_mib"]
+def run(cfg, p, tag):
+    """p: mode ("precopy" or "multifd"), channels (multifd), compression
+    (multifd: "none" or "zstd"), prealloc, src_file (RAM file already
+    filled), running (`cont` the source guest RUNNING_S before migrating),
+    net (the case's namespaces and address, see compare.py). Returns a
+    dict of figures."""
+    work, size_mib = cfg["workdir"], p.get("mem_mib", cfg["size_mib"])
+    mode, net = p["mode"], p.get("net") or {}
     src_qmp = os.path.join(work, "%s-src.qmp" % tag)
     dst_qmp = os.path.join(work, "%s-dst.qmp" % tag)
     dst_file = os.path.join(cfg["shm"], "vmmig-bench-%s-dst.ram" % tag)
-    for p in (src_qmp, dst_qmp, dst_file):
-        if os.path.exists(p):
-            os.unlink(p)
+    for f in (src_qmp, dst_qmp, dst_file):
+        if os.path.exists(f):
+            os.unlink(f)
     open(dst_file, "wb").close()
     src = dst = qs = qd = None
     res = {"ok": False}
     try:
         t0 = time.monotonic()
-        dst = procs.spawn(qemu_args(dst_file, size_mib, prealloc, dst_qmp,
-                                    True), os.path.join(work, tag + "-dst.log"))
-        src = procs.spawn(qemu_args(cfg["src_file"], size_mib, False, src_qmp,
-                                    False), os.path.join(work, tag + "-src.log"))
+        dst = procs.spawn(procs.in_netns(net.get("dst_ns"), qemu_args(
+            dst_file, size_mib, p.get("prealloc"), dst_qmp, True)),
+            os.path.join(work, tag + "-dst.log"))
+        src = procs.spawn(procs.in_netns(net.get("src_ns"), qemu_args(
+            p["src_file"], size_mib, False, src_qmp, False)),
+            os.path.join(work, tag + "-src.log"))
         # prealloc=on touches all of the destination's memory before QMP
         # comes up; that time is setup, not migration.
         qd = QMP.connect(dst_qmp, wait_s=120)
@@ -89,24 +105,32 @@ def run(cfg, mode, prealloc, tag, running=False):
             q.execute("migrate-set-capabilities", capabilities=caps)
             if mode == "multifd":
                 q.execute("migrate-set-parameters",
-                          **{"multifd-channels": cfg["channels_multifd"]})
+                          **{"multifd-channels": p["channels"],
+                             "multifd-compression":
+                                 p.get("compression", "none")})
         qs.execute("migrate-set-parameters",
                    **{"max-bandwidth": MAX_BANDWIDTH,
                       "downtime-limit": cfg["downtime_ms"]})
-        port = procs.free_port()
-        uri = "tcp:127.0.0.1:%d" % port
+        if net.get("dst_ns"):
+            # A fresh namespace: nothing else listens there.
+            port = random.randrange(20000, 60000)
+        else:
+            port = procs.free_port()
+        uri = "tcp:%s:%d" % (net.get("dst_addr", "127.0.0.1"), port)
         qd.execute("migrate-incoming", uri=uri)
-        if running:
+        if p.get("running"):
             qs.execute("cont")
             time.sleep(RUNNING_S)
             res["source_run_state"] = qs.execute("query-status").get("status")
         cpu_s0, cpu_d0 = procs.cpu_seconds(src.pid), procs.cpu_seconds(dst.pid)
+        wire0 = procs.wire_bytes(net)
         w0 = time.monotonic()
         qs.execute("migrate", uri=uri)
         info = poll_status(qs, cfg["timeout_s"])
         dinfo = poll_status(qd, cfg["timeout_s"])
         wall = time.monotonic() - w0
         cpu_s1, cpu_d1 = procs.cpu_seconds(src.pid), procs.cpu_seconds(dst.pid)
+        wire1 = procs.wire_bytes(net)
         ram = info.get("ram", {})
         res.update({
             "ok": info["status"] == "completed" and
@@ -117,6 +141,7 @@ def run(cfg, mode, prealloc, tag, running=False):
             "downtime_ms": info.get("downtime"),
             "setup_time_ms": info.get("setup-time"),
             "transferred_bytes": ram.get("transferred"),
+            "wire_bytes": None if wire0 is None else wire1 - wire0,
             "normal_pages": ram.get("normal"),
             "zero_pages": ram.get("duplicate"),
             "mbps": ram.get("mbps"),
@@ -125,7 +150,7 @@ def run(cfg, mode, prealloc, tag, running=False):
             "dest_cpu_s": round(cpu_d1 - cpu_d0, 3),
         })
         if res["ok"]:
-            res["spot_check"] = spot_check(cfg["src_file"], dst_file,
+            res["spot_check"] = spot_check(p["src_file"], dst_file,
                                            size_mib << 20)
             res["ok"] = res["spot_check"]
     except Exception as e:  # one failed run must not end the benchmark
@@ -140,7 +165,7 @@ def run(cfg, mode, prealloc, tag, running=False):
                 q.close()
         procs.stop(src)
         procs.stop(dst)
-        for p in (src_qmp, dst_qmp, dst_file):
-            if os.path.exists(p):
-                os.unlink(p)
+        for f in (src_qmp, dst_qmp, dst_file):
+            if os.path.exists(f):
+                os.unlink(f)
     return res

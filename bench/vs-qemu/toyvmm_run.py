@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""One toyvmm-to-toyvmm migration of an idle 1 GiB guest over loopback TCP.
+"""One toyvmm-to-toyvmm migration over TCP (loopback, or between the two
+network namespaces of the shaped-link cases).
 
 CPU per side is the process's user+sys between two samples taken while its
 main thread sleeps: the source in --warmup (memory filled, guest running,
@@ -53,20 +54,28 @@ def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
     return out
 
 
-def run(cfg, channels, prefault, recv_direct, verify, tag):
+def run(cfg, p, tag):
+    """p: channels, prefault, verify, and optionally fill (random), zstd,
+    recv_direct (None: the library's default), mem_mib, backend, workload,
+    net (the case's namespaces and address, see compare.py)."""
     work, bin_ = cfg["workdir"], cfg["toyvmm"]
     uri_file = os.path.join(work, tag + ".uri")
     sjson = os.path.join(work, tag + "-src.json")
     djson = os.path.join(work, tag + "-dst.json")
-    for p in (uri_file, sjson, djson):
-        if os.path.exists(p):
-            os.unlink(p)
-    mem = "%dM" % cfg["size_mib"]
-    dargs = [bin_, "dest", "--listen", "tcp:127.0.0.1:0", "--mem", mem,
-             "--uri-file", uri_file, "--json", djson, "--no-progress",
-             "--run-after", str(RUN_AFTER_MS),
-             "--recv-direct", "1" if recv_direct else "0"]
-    if prefault:
+    for f in (uri_file, sjson, djson):
+        if os.path.exists(f):
+            os.unlink(f)
+    net = p.get("net") or {}
+    host = net.get("dst_addr", "127.0.0.1")
+    mem = "%dM" % p.get("mem_mib", cfg["size_mib"])
+    backend = ["--backend", p["backend"]] if p.get("backend") else []
+    dargs = procs.in_netns(net.get("dst_ns"), [
+        bin_, "dest", "--listen", "tcp:%s:0" % host, "--mem", mem,
+        "--uri-file", uri_file, "--json", djson, "--no-progress",
+        "--run-after", str(RUN_AFTER_MS)] + backend)
+    if p.get("recv_direct") is not None:
+        dargs += ["--recv-direct", "1" if p["recv_direct"] else "0"]
+    if p.get("prefault"):
         dargs.append("--prefault")
     src = dst = None
     res = {"ok": False}
@@ -82,24 +91,31 @@ def run(cfg, channels, prefault, recv_direct, verify, tag):
         res["dest_startup_s"] = round(time.monotonic() - t0, 3)
         with open(uri_file) as f:
             uri = f.read().strip()
-        sargs = [bin_, "source", "--connect", uri, "--mem", mem,
-                 "--fill", "random", "--workload", "idle",
-                 "--channels", str(channels), "--json", sjson,
-                 "--no-progress", "--downtime-ms", str(cfg["downtime_ms"]),
-                 "--warmup", str(WARMUP_MS), "--run-after", str(RUN_AFTER_MS)]
-        if not verify:
+        sargs = procs.in_netns(net.get("src_ns"), [
+            bin_, "source", "--connect", uri, "--mem", mem,
+            "--fill", p.get("fill", "random"),
+            "--workload", p.get("workload", "idle"),
+            "--channels", str(p["channels"]), "--json", sjson,
+            "--no-progress", "--downtime-ms", str(cfg["downtime_ms"]),
+            "--warmup", str(WARMUP_MS), "--run-after", str(RUN_AFTER_MS)]
+            + backend)
+        if not p.get("verify"):
             sargs.append("--no-verify")
+        if p.get("zstd"):
+            sargs.append("--zstd")
         src = procs.spawn(sargs, os.path.join(work, tag + "-src.log"))
-        cpu_s0 = sample_when_sleeping([src], 120)[0]
+        cpu_s0 = sample_when_sleeping([src], 300)[0]
         if cpu_s0 is None:
             raise RuntimeError("source never reached its warmup")
+        wire0 = procs.wire_bytes(net)
         # The source leaves warmup by itself; wait for it to do so, then for
         # the post-migration sleep of both sides.
         procs.wait_until(lambda: not procs.main_thread_sleeping(src.pid),
                          WARMUP_MS / 1000 + 5)
         cpu_s1, cpu_d1 = sample_when_sleeping([src, dst], cfg["timeout_s"])
-        src.wait(timeout=30)
-        dst.wait(timeout=30)
+        wire1 = procs.wire_bytes(net)
+        src.wait(timeout=60)
+        dst.wait(timeout=60)
         s, d = read_json(sjson), read_json(djson)
         if not s or not d:
             raise RuntimeError("no JSON report (exit %s/%s)" %
@@ -111,6 +127,8 @@ def run(cfg, channels, prefault, recv_direct, verify, tag):
             "downtime_ms": st["downtime_ms"],
             "setup_time_ms": st["setup_time_ms"],
             "transferred_bytes": st["transferred_bytes"],
+            "wire_bytes": None if wire0 is None or wire1 is None else
+                wire1 - wire0,
             "normal_pages": st["pages"]["normal"],
             "zero_pages": st["pages"]["zero"],
             "mbps": st["mbps"],
@@ -123,14 +141,14 @@ def run(cfg, channels, prefault, recv_direct, verify, tag):
             "dest_cpu_s": None if cpu_d1 is None else
                 round(cpu_d1 - cpu_d0, 3),
         })
-        if verify and res["verified"] is not True:
+        if p.get("verify") and res["verified"] is not True:
             res["ok"] = False
     except Exception as e:  # one failed run must not end the benchmark
         res["error"] = "%s: %s" % (type(e).__name__, e)
     finally:
         procs.stop(src)
         procs.stop(dst)
-        for p in (uri_file, uri_file + ".tmp"):
-            if os.path.exists(p):
-                os.unlink(p)
+        for f in (uri_file, uri_file + ".tmp"):
+            if os.path.exists(f):
+                os.unlink(f)
     return res
