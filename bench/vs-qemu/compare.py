@@ -78,7 +78,10 @@ def sparse_group(a):
     """Issue 10's sparse guest: software backend, 64 GiB, ~1 GiB touched,
     verified; toyvmm only."""
     p = {"channels": 1, "verify": True, "fill": "zero", "backend": "software",
-         "workload": "memwrite:64", "mem_mib": a.sparse_gib * 1024}
+         "workload": "memwrite:64", "mem_mib": a.sparse_gib * 1024,
+         # The guest populates 64 MiB/s for as long as the migration
+         # runs: bounded, so that a slow run can't fill the host.
+         "timeout_s": a.sparse_timeout_s}
     return {"name": "sparse-%dG" % a.sparse_gib, "link": None,
             "variants": [("toyvmm/sparse", "toyvmm", p)], "peers": {},
             "repeat": a.sparse_repeat}
@@ -160,6 +163,10 @@ def compare(group, results):
              "qemu_rate_over_iperf": ratio(med(q, "gbps"), i)}
         for k in RATIOS:
             e["ratio_" + k] = ratio(med(t, k), med(q, k))
+        # QEMU 7.2's ram.transferred counts multifd-zstd pages before
+        # compression; the veth's counter is what crossed the link.
+        e["ratio_bytes"] = (e["ratio_wire_bytes"] if e["ratio_wire_bytes"]
+                            else e["ratio_transferred_bytes"])
         out[name] = e
     return out
 
@@ -194,15 +201,14 @@ def table(doc, f):
                 fmt(med(s, "gbps"), 1, 2)), file=f)
         if not g["comparison"]:
             continue
-        print("  toyvmm / QEMU (medians)   %-22s %6s %6s %6s %6s %6s %11s"
-              % ("peer", "total", "down", "bytes", "wire", "cpu",
+        print("  toyvmm / QEMU (medians)   %-22s %6s %6s %6s %6s %11s"
+              % ("peer", "total", "down", "bytes", "cpu",
                  "rate/iperf"), file=f)
         for name, e in g["comparison"].items():
-            print("  %-25s %-22s %6s %6s %6s %6s %6s %5s/%-5s" % (
+            print("  %-25s %-22s %6s %6s %6s %6s %5s/%-5s" % (
                 name, e["qemu_peer"], fmt(e["ratio_total_time_ms"], 1, 2),
                 fmt(e["ratio_downtime_ms"], 1, 3),
-                fmt(e["ratio_transferred_bytes"], 1, 2),
-                fmt(e["ratio_wire_bytes"], 1, 2),
+                fmt(e["ratio_bytes"], 1, 2),
                 fmt(e["ratio_source_cpu_s"], 1, 2),
                 fmt(e["toyvmm_rate_over_iperf"], 1, 2),
                 fmt(e["qemu_rate_over_iperf"], 1, 2)), file=f)
@@ -225,6 +231,7 @@ def main():
     ap.add_argument("--sparse-gib", type=int, default=64,
                     help="0: skip the sparse case")
     ap.add_argument("--sparse-repeat", type=int, default=1)
+    ap.add_argument("--sparse-timeout-s", type=int, default=60)
     ap.add_argument("--only", nargs="+",
                     choices=("incompressible", "mix", "sparse"),
                     default=["incompressible", "mix", "sparse"])

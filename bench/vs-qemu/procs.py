@@ -89,3 +89,13 @@ def wire_bytes(net):
         "cat", "/sys/class/net/%s/statistics/tx_bytes" % net["src_dev"]]),
         capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
+
+
+def mem_available_gib():
+    """MemAvailable of the host, GiB: a guard for guests that populate
+    memory for as long as their migration runs (the sparse case)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 2**20
+    return float("inf")

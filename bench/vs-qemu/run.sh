@@ -9,7 +9,7 @@
 # bench/vs-qemu/README.md. Needs root (apt-get, ip netns, tc).
 #
 #   bench/vs-qemu/run.sh [--quick] [--repeat N] [--out FILE] [--build DIR]
-#       [--size-mib N] [--mix-mib N] [--sparse-gib N (0: skip)]
+#       [--size-mib N] [--mix-mib N] [--sparse-gib N (0: skip)] [--sparse-timeout-s S]
 #       [--only incompressible|mix|sparse ...] [--links 1g 10g]
 #
 # --quick: 1 repeat instead of 3.
@@ -25,7 +25,7 @@ mix_mib=1024
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) args+=(--repeat 1) ;;
-	--repeat|--out|--sparse-gib) args+=("$1" "$2"); shift ;;
+	--repeat|--out|--sparse-gib|--sparse-timeout-s) args+=("$1" "$2"); shift ;;
 	--only|--links)
 		args+=("$1"); shift
 		while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do

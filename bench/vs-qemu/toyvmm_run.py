@@ -17,6 +17,11 @@ import procs
 
 WARMUP_MS = 1000    # source: window for the "before" sample
 RUN_AFTER_MS = 600  # both: window for the "after" sample
+MIN_AVAIL_GIB = 3.0  # stop a run before the host runs out of memory
+
+
+class LowMemory(Exception):
+    pass
 
 
 def read_json(path):
@@ -36,8 +41,14 @@ def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
     out = [None] * len(plist)
     seen = [None] * len(plist)  # when its main thread was first seen asleep
     deadline = time.monotonic() + timeout_s
+    next_mem_check = 0.0
     while time.monotonic() < deadline and None in out:
         now = time.monotonic()
+        if now >= next_mem_check:
+            if procs.mem_available_gib() < MIN_AVAIL_GIB:
+                raise LowMemory("host below %.0f GiB available" %
+                                MIN_AVAIL_GIB)
+            next_mem_check = now + 0.5
         for i, p in enumerate(plist):
             if out[i] is not None or p.poll() is not None:
                 continue
@@ -112,7 +123,10 @@ def run(cfg, p, tag):
         # the post-migration sleep of both sides.
         procs.wait_until(lambda: not procs.main_thread_sleeping(src.pid),
                          WARMUP_MS / 1000 + 5)
-        cpu_s1, cpu_d1 = sample_when_sleeping([src, dst], cfg["timeout_s"])
+        limit = p.get("timeout_s", cfg["timeout_s"])
+        cpu_s1, cpu_d1 = sample_when_sleeping([src, dst], limit)
+        if cpu_s1 is None and src.poll() is None:
+            raise TimeoutError("source not done after %d s" % limit)
         wire1 = procs.wire_bytes(net)
         src.wait(timeout=60)
         dst.wait(timeout=60)
