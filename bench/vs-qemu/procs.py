@@ -91,6 +91,18 @@ def wire_bytes(net):
     return int(out.stdout.strip())
 
 
+def rss_mib(pid):
+    """Resident memory of a process, MiB (None once it is gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
 def mem_available_gib():
     """MemAvailable of the host, GiB: a guard for guests that populate
     memory for as long as their migration runs (the sparse case)."""

@@ -126,6 +126,7 @@ def run(cfg, p, tag):
         limit = p.get("timeout_s", cfg["timeout_s"])
         cpu_s1, cpu_d1 = sample_when_sleeping([src, dst], limit)
         if cpu_s1 is None and src.poll() is None:
+            res["rss_mib_at_stop"] = [procs.rss_mib(x.pid) for x in (src, dst)]
             raise TimeoutError("source not done after %d s" % limit)
         wire1 = procs.wire_bytes(net)
         src.wait(timeout=60)
