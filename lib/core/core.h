@@ -93,12 +93,15 @@ uint64_t regions_sum_hash(const struct region_set *rs);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
+struct tls_creds;
+struct tls_chan;
 
 /* What all channels of one session share. */
 struct chan_shared {
 	_Atomic uint64_t last_progress_us; /* watchdog: any byte moved */
 	atomic_bool abort;                 /* stop everything */
 	struct ratelimit *rl;              /* NULL: no cap */
+	struct tls_creds *tls;             /* NULL: plaintext channels */
 };
 
 struct chan {
@@ -112,6 +115,8 @@ struct chan {
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
 	struct chan_shared *sh;
+	struct tls_chan *tls;  /* after chan_tls_*(): records go through it */
+	char err[192];         /* why the last connect/TLS setup failed */
 };
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	      unsigned index, struct chan_shared *sh);
@@ -135,6 +140,31 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 int chan_recv_some(void *cookie, void *buf, size_t min, size_t max);
 void chan_shutdown(struct chan *c);
 void chan_close(struct chan *c);
+
+/* ---- TLS on a channel (chan_tls.c), when sh->tls is set ----
+ * Handshake right after connect/accept; on failure c->err says why.
+ * Client: checks the server's certificate against the configured name or
+ * the host of @addr (tcp). Server: a plaintext peer is told, in plaintext,
+ * that TLS is required. Return 0, -EACCES (authentication), -EPROTO (not
+ * TLS), -ETIMEDOUT, or the transport's error. */
+int chan_tls_client(struct chan *c, const char *addr, int timeout_ms);
+int chan_tls_server(struct chan *c);
+
+/* ---- a deadline on one channel's setup (chan_guard.c) ----
+ * While armed, a thread shuts @c down when @timeout_ms pass. */
+struct chan_guard {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, fired;
+	struct chan *c;
+	int timeout_ms;
+};
+/* @timeout_ms < 0: no deadline (no thread). Return 0 or -errno. */
+int chan_guard_arm(struct chan_guard *g, struct chan *c, int timeout_ms);
+/* Stop the thread; true if the deadline passed (@c is shut down). */
+bool chan_guard_disarm(struct chan_guard *g);
 
 /* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */
 struct watchdog {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dest.h"
+#include "tls/tls.h"
 
 VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 {
@@ -43,6 +44,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);
+	tls_creds_free(dst->sh.tls);
 	failure_destroy(&dst->fail);
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);

@@ -8,6 +8,7 @@
 #include <uuid/uuid.h>
 
 #include "source.h"
+#include "tls/tls.h"
 #include "transport/ratelimit.h"
 
 VMMIG_API int vmmig_source_new(struct vmmig_source **out)
@@ -53,6 +54,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
 	free(src->addr);
+	tls_creds_free(src->sh.tls);
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);
 	pthread_cond_destroy(&src->cond);

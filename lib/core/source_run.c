@@ -141,7 +141,8 @@ int connect_all(struct vmmig_source *src)
 			ret = chan_connect(&src->chan[i], src->addr, timeout);
 		if (ret) {
 			source_fail(src, ret, "connecting channel %u to %s: %s",
-				    i, src->addr, vmmig_strerror(ret));
+				    i, src->addr, src->chan[i].err[0]
+				    ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}

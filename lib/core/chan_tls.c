@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TLS on a core channel: after the transport connected or accepted it, run
+ * the handshake; from then on chan_send/chan_recv go through the TLS
+ * session (lib/tls), which hands the transport ciphertext only.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "tls/tls.h"
+
+/* The host part of a "HOST:PORT" or "[V6]:PORT" tcp address, or NULL. */
+static const char *dialled_host(const struct vmmig_transport_ops *ops,
+				const char *addr, char *buf, size_t len)
+{
+	const char *end;
+	size_t n;
+
+	if (ops != vmmig_transport_tcp() || !addr)
+		return NULL;
+	if (*addr == '[') {
+		addr++;
+		end = strchr(addr, ']');
+	} else {
+		end = strrchr(addr, ':');
+	}
+	if (!end || end == addr || (size_t)(end - addr) >= len)
+		return NULL;
+	n = (size_t)(end - addr);
+	memcpy(buf, addr, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Handshake on a connected channel, bounded by @timeout_ms (-1: none). */
+static int secure(struct chan *c, const char *peer_name, int timeout_ms,
+		  bool *plain)
+{
+	struct chan_guard g;
+	int ret;
+
+	*plain = false;
+	ret = tls_chan_new(c->sh->tls, c->ops, c->priv, peer_name, &c->tls);
+	if (ret) {
+		snprintf(c->err, sizeof(c->err), "setting up TLS: %s",
+			 vmmig_strerror(ret));
+		return ret;
+	}
+	ret = chan_guard_arm(&g, c, timeout_ms);
+	if (ret)
+		return ret;
+	ret = tls_chan_handshake(c->tls, plain, c->err, sizeof(c->err));
+	if (chan_guard_disarm(&g)) {
+		snprintf(c->err, sizeof(c->err), "TLS handshake not done "
+			 "within %d ms", timeout_ms);
+		ret = -ETIMEDOUT;
+	}
+	if (ret) {
+		tls_chan_free(c->tls);
+		c->tls = NULL;
+	}
+	return ret;
+}
+
+int chan_tls_client(struct chan *c, const char *addr, int timeout_ms)
+{
+	const char *name = tls_creds_hostname(c->sh->tls);
+	char host[256];
+	bool plain;
+
+	if (!name)
+		name = dialled_host(c->ops, addr, host, sizeof(host));
+	if (!name && tls_creds_x509(c->sh->tls)) {
+		snprintf(c->err, sizeof(c->err), "x509 TLS over transport %s "
+			 "needs a name to check the destination's certificate "
+			 "against (vmmig_tls_config.hostname)", c->ops->name);
+		return -EINVAL;
+	}
+	return secure(c, tls_creds_x509(c->sh->tls) ? name : NULL, timeout_ms,
+		      &plain);
+}
+
+int chan_tls_server(struct chan *c)
+{
+	bool plain;
+	int ret = secure(c, NULL, -1, &plain);
+
+	/* A plaintext source reads our answer as a HELLO_ACK: say why. */
+	if (ret && plain)
+		chan_send_status(c, WIRE_HELLO_ACK, -EACCES, 0,
+				 "this destination accepts TLS connections "
+				 "only");
+	return ret;
+}
