@@ -64,6 +64,16 @@ enum vmmig_option {
 				      * a fault on is a local wake-up; best
 				      * with the vCPUs that fault nearby.
 				      * -1 (default): not pinned */
+	VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, /* destination: a connection that has
+				      * not completed TLS and HELLO this long
+				      * after it was accepted is dropped (and
+				      * the destination accepts the next);
+				      * default 5000 */
+	VMMIG_OPT_ACCEPT_TIMEOUT_MS, /* destination: the migration fails if
+				      * the expected source has not completed
+				      * its handshake this long after
+				      * vmmig_dest_start(); 0 (default): wait
+				      * until cancelled */
 	VMMIG_OPT__COUNT
 };
 

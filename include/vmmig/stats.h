@@ -88,6 +88,11 @@ struct vmmig_stats {
 	uint64_t postcopy_time_us;   /* post-copy: the switch -> the last
 				      * page in place at the destination
 				      * (source: until its DONE) */
+	uint64_t rejected_connections; /* destination: connections dropped
+				      * before a handshake with the expected
+				      * source (TLS refused, not a migration
+				      * stream, another UUID, silent past
+				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

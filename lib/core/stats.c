@@ -144,9 +144,11 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		ms(st->postcopy_time_us));
 	jprintf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
-		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",
+		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
+	jprintf(&j, "\"rejected_connections\":%" PRIu64 "}",
+		st->rejected_connections);
 	if (j.overflow) {
 		buf[len - 1] = '\0';
 		return -ENOSPC;

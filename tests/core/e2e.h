@@ -46,6 +46,9 @@ struct dest_opts {
 	unsigned slow_storage_us;/* ... read by a slow page source of the
 				  * test's own (delay per page), not the
 				  * built-in storage one */
+	const struct vmmig_tls_config *tls; /* vmmig_dest_set_tls() */
+	int accept_timeout_ms;   /* VMMIG_OPT_ACCEPT_TIMEOUT_MS, if set */
+	int handshake_timeout_ms;/* VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, if set */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */
