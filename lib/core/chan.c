@@ -31,7 +31,7 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 
 	c->connected = ret == 0;
 	if (!ret && c->sh->tls)
-		ret = chan_tls_client(c, addr, timeout_ms);
+		ret = chan_tls_prepare(c, addr, timeout_ms);
 	return ret;
 }
 
@@ -141,8 +141,12 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 
 	ret = c->tls ? tls_chan_recv(c->tls, iov, iovcnt)
 		     : c->ops->recv(c->priv, iov, iovcnt);
-	if (ret)
+	if (ret) {
+		if (c->tls && tls_chan_error(c->tls))
+			snprintf(c->err, sizeof(c->err), "%s",
+				 tls_chan_error(c->tls));
 		return ret;
+	}
 	for (int i = 0; i < iovcnt; i++)
 		bytes += iov[i].iov_len;
 	atomic_fetch_add_explicit(&c->rx_bytes, bytes, memory_order_relaxed);

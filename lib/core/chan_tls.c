@@ -63,22 +63,40 @@ static int secure(struct chan *c, const char *peer_name, int timeout_ms,
 	return ret;
 }
 
-int chan_tls_client(struct chan *c, const char *addr, int timeout_ms)
+int chan_tls_prepare(struct chan *c, const char *addr, int timeout_ms)
 {
 	const char *name = tls_creds_hostname(c->sh->tls);
-	char host[256];
-	bool plain;
 
 	if (!name)
-		name = dialled_host(c->ops, addr, host, sizeof(host));
+		name = dialled_host(c->ops, addr, c->peer, sizeof(c->peer));
 	if (!name && tls_creds_x509(c->sh->tls)) {
 		snprintf(c->err, sizeof(c->err), "x509 TLS over transport %s "
 			 "needs a name to check the destination's certificate "
 			 "against (vmmig_tls_config.hostname)", c->ops->name);
 		return -EINVAL;
 	}
-	return secure(c, tls_creds_x509(c->sh->tls) ? name : NULL, timeout_ms,
-		      &plain);
+	if (name != c->peer)
+		snprintf(c->peer, sizeof(c->peer), "%s", name ? name : "");
+	c->tls_timeout_ms = timeout_ms;
+	c->tls_pending = true;
+	return 0;
+}
+
+int chan_tls_start(struct chan *c)
+{
+	bool plain;
+	int ret;
+
+	if (!c->tls_pending)
+		return 0;
+	c->tls_pending = false;
+	ret = secure(c, tls_creds_x509(c->sh->tls) ? c->peer : NULL,
+		     c->tls_timeout_ms, &plain);
+	if (ret && !plain && ret == -ECONNRESET)
+		snprintf(c->err, sizeof(c->err), "the destination closed the "
+			 "connection during the TLS handshake (it does not "
+			 "accept this key or certificate?)");
+	return ret;
 }
 
 int chan_tls_server(struct chan *c)

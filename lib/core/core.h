@@ -116,7 +116,10 @@ struct chan {
 	_Atomic uint64_t rx_bytes;
 	struct chan_shared *sh;
 	struct tls_chan *tls;  /* after chan_tls_*(): records go through it */
-	char err[192];         /* why the last connect/TLS setup failed */
+	bool tls_pending;      /* client: chan_tls_start() still to run */
+	int tls_timeout_ms;    /* ... bounded by this */
+	char peer[256];        /* ... the name the server's cert must carry */
+	char err[192];         /* why the last connect/TLS step failed */
 };
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	      unsigned index, struct chan_shared *sh);
@@ -142,12 +145,18 @@ void chan_shutdown(struct chan *c);
 void chan_close(struct chan *c);
 
 /* ---- TLS on a channel (chan_tls.c), when sh->tls is set ----
- * Handshake right after connect/accept; on failure c->err says why.
- * Client: checks the server's certificate against the configured name or
- * the host of @addr (tcp). Server: a plaintext peer is told, in plaintext,
- * that TLS is required. Return 0, -EACCES (authentication), -EPROTO (not
- * TLS), -ETIMEDOUT, or the transport's error. */
-int chan_tls_client(struct chan *c, const char *addr, int timeout_ms);
+ * On failure c->err says why. Return 0, -EACCES (authentication), -EPROTO
+ * (the peer does not speak TLS), -ETIMEDOUT, or the transport's error.
+ *
+ * Client: chan_connect() prepares (the name to check: the configured one
+ * or the host of a tcp @addr) and chan_tls_start() shakes hands, right
+ * before the channel's HELLO: the destination takes its channels one at a
+ * time, HELLO included, so a source that shook hands on every channel
+ * first would wait on the second forever. */
+int chan_tls_prepare(struct chan *c, const char *addr, int timeout_ms);
+int chan_tls_start(struct chan *c); /* no-op without TLS */
+/* Server, right after accept: a plaintext peer is told in plaintext that
+ * TLS is required. */
 int chan_tls_server(struct chan *c);
 
 /* ---- a deadline on one channel's setup (chan_guard.c) ----

@@ -127,12 +127,15 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 	return ret;
 }
 
-/* A stranger failed: log, count, forget it. */
+/* A stranger failed: log, count, forget it. The first reason is kept for
+ * the error at the deadline: later ones are often its consequences (the
+ * refused source's other channels closing). */
 static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
-		 char *last, size_t lastlen)
+		 char *first, size_t firstlen)
 {
 	vlog(&dst->log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
-	snprintf(last, lastlen, "%s", why);
+	if (!first[0])
+		snprintf(first, firstlen, "%s", why);
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.rejected_connections++;
 	pthread_mutex_unlock(&dst->stats_lock);
@@ -145,7 +148,7 @@ static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
  * @deadline_us; a refused HELLO of our source fails. */
 static int accept_source(struct vmmig_dest *dst, unsigned slot,
 			 uint64_t deadline_us, struct wire_hello *h,
-			 struct wire_region *regs, char *last, size_t lastlen)
+			 struct wire_region *regs, char *first, size_t firstlen)
 {
 	int hs_ms = (int)dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
 	struct chan *c = &dst->chan[slot];
@@ -162,10 +165,11 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		if (ret)
 			return ret;
 		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
-		if (ret == -ETIMEDOUT && last[0]) {
+		if (ret == -ETIMEDOUT && first[0]) {
 			dest_fail(dst, ret, "no migration source within the "
-				  "deadline; the last of the connections "
-				  "refused: %s", last);
+				  "deadline (%llu connections refused; the "
+				  "first: %s)", (unsigned long long)
+				  dst->st.rejected_connections, first);
 			return ret;
 		}
 		if (ret) {
@@ -191,14 +195,14 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		}
 		if (answer)
 			chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
-		drop(dst, rv, err, last, lastlen);
+		drop(dst, rv, err, first, firstlen);
 	}
 }
 
 /* Accept one channel into slot @slot and validate its HELLO. */
 static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
-		      bool resume, uint64_t deadline_us, char *last,
-		      size_t lastlen)
+		      bool resume, uint64_t deadline_us, char *first,
+		      size_t firstlen)
 {
 	struct wire_region regs[WIRE_MAX_REGIONS];
 	struct chan *c = &dst->chan[slot];
@@ -207,7 +211,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	struct wire_hello h;
 	int ret;
 
-	ret = accept_source(dst, slot, deadline_us, &h, regs, last, lastlen);
+	ret = accept_source(dst, slot, deadline_us, &h, regs, first, firstlen);
 	if (ret)
 		return ret;
 	if (!slot && !resume) {
@@ -273,7 +277,7 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 	uint64_t deadline = deadline_in(
 		dst->opt.v[resume ? VMMIG_OPT_RECOVERY_TIMEOUT_MS
 				  : VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
-	char last[WIRE_ERRLEN] = "";
+	char first[WIRE_ERRLEN] = "";
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
 		int ret;
@@ -281,8 +285,8 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 		if (slot)
 			deadline = deadline_in(
 				dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-		ret = accept_one(dst, slot, seen, resume, deadline, last,
-				 sizeof(last));
+		ret = accept_one(dst, slot, seen, resume, deadline, first,
+				 sizeof(first));
 		if (ret)
 			return ret;
 	}

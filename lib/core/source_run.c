@@ -71,6 +71,13 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 		int len;
 
 		h.channel = (uint16_t)i;
+		ret = chan_tls_start(&src->chan[i]);
+		if (ret) {
+			free(buf);
+			source_fail(src, ret, "channel %u: %s", i,
+				    src->chan[i].err);
+			return ret;
+		}
 		len = wire_hello_pack(buf, cap, &h, regs);
 		ret = len < 0 ? len
 			      : chan_send_record(&src->chan[i], WIRE_HELLO, 0,
@@ -120,7 +127,8 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 			wire_reader_free(rd);
 		if (ret) {
 			source_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : vmmig_strerror(ret));
+				    err[0] ? err : src->chan[i].err[0]
+				    ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}

@@ -54,6 +54,9 @@ int tls_chan_send(struct tls_chan *t, const struct iovec *iov, int iovcnt);
 int tls_chan_recv(struct tls_chan *t, const struct iovec *iov, int iovcnt);
 int tls_chan_recv_some(struct tls_chan *t, void *buf, size_t min,
 		       size_t max);
+/* Why the last receive failed, if TLS itself refused (an alert from the
+ * peer, a record that did not decrypt); NULL otherwise. Receiving thread. */
+const char *tls_chan_error(const struct tls_chan *t);
 /* Accepts NULL. Does not close the transport channel. */
 void tls_chan_free(struct tls_chan *t);
 
@@ -101,6 +104,11 @@ static inline int tls_chan_recv_some(struct tls_chan *t, void *buf,
 {
 	(void)t, (void)buf, (void)min, (void)max;
 	return -ENOTSUP;
+}
+static inline const char *tls_chan_error(const struct tls_chan *t)
+{
+	(void)t;
+	return NULL;
 }
 static inline void tls_chan_free(struct tls_chan *t) { (void)t; }
 

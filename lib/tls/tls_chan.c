@@ -31,6 +31,7 @@ struct tls_chan {
 	size_t stage_len;
 	uint8_t *rx;           /* ciphertext received, not yet consumed */
 	size_t rx_off, rx_len;
+	char rx_why[160];      /* TLS's reason for a failed receive */
 };
 
 static int flush_tx(struct tls_chan *t)
@@ -318,6 +319,27 @@ int tls_chan_send(struct tls_chan *t, const struct iovec *iov, int iovcnt)
 	return ret;
 }
 
+static int recv_error(struct tls_chan *t, ssize_t ret)
+{
+	if (t->rx_err || ret == 0 || ret == GNUTLS_E_PREMATURE_TERMINATION)
+		return map_err(ret, t->rx_err);
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		/* TLS 1.3: a server that refuses the client's certificate
+		 * says so after the client finished its handshake. */
+		snprintf(t->rx_why, sizeof(t->rx_why), "TLS refused by the "
+			 "peer: %s", gnutls_alert_get_name(gnutls_alert_get(t->s)));
+		return -EACCES;
+	}
+	snprintf(t->rx_why, sizeof(t->rx_why), "TLS: %s",
+		 gnutls_strerror((int)ret));
+	return -EPROTO;
+}
+
+const char *tls_chan_error(const struct tls_chan *t)
+{
+	return t->rx_why[0] ? t->rx_why : NULL;
+}
+
 /* At least @min, at most @max bytes of plaintext into @buf: the count. */
 static int recv_into(struct tls_chan *t, uint8_t *buf, size_t min,
 		     size_t max)
@@ -330,7 +352,7 @@ static int recv_into(struct tls_chan *t, uint8_t *buf, size_t min,
 		if (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED)
 			continue;
 		if (ret <= 0)
-			return map_err(ret, t->rx_err);
+			return recv_error(t, ret);
 		got += (size_t)ret;
 	}
 	return (int)got;
