@@ -202,6 +202,10 @@ static bool tls_content_type(int byte)
 static int handshake_error(struct tls_chan *t, int ret, bool *plain,
 			   char *err, size_t errlen)
 {
+	const struct tls_creds *cr = gnutls_session_get_ptr(t->s);
+	/* With PSK a wrong key surfaces as a bad binder or Finished. */
+	const char *hint = cr->x509 ? "" : " (not the same pre-shared key "
+					   "on both sides?)";
 	gnutls_datum_t out = { 0 };
 	int inner = t->rx_err ? t->rx_err : t->tx_err;
 
@@ -220,17 +224,17 @@ static int handshake_error(struct tls_chan *t, int ret, bool *plain,
 		gnutls_free(out.data);
 		return -EACCES;
 	}
-	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED) {
-		snprintf(err, errlen, "TLS handshake refused by the peer: %s",
-			 gnutls_alert_get_name(gnutls_alert_get(t->s)));
-		return -EACCES;
-	}
 	if (inner) {
 		snprintf(err, errlen, "connection lost during the TLS "
 			 "handshake: %s", strerror(-inner));
 		return inner;
 	}
-	snprintf(err, errlen, "TLS handshake failed: %s", gnutls_strerror(ret));
+	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		snprintf(err, errlen, "TLS handshake refused by the peer: %s%s",
+			 gnutls_alert_get_name(gnutls_alert_get(t->s)), hint);
+	else
+		snprintf(err, errlen, "TLS handshake failed: %s%s",
+			 gnutls_strerror(ret), hint);
 	return -EACCES;
 }
 
