@@ -14,7 +14,9 @@
 
 #include "tls_priv.h"
 
-#define TLS_BUF (256u << 10)  /* ciphertext buffered each way */
+/* Ciphertext buffered each way: a whole PAGES record (64 pages) and its
+ * TLS framing go out in one transport send. */
+#define TLS_BUF (512u << 10)
 #define TLS_REC 16384u        /* TLS's largest record plaintext */
 
 struct tls_chan {

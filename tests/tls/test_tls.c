@@ -163,11 +163,9 @@ START_TEST(psk_inproc)
 	ck_assert_int_eq(vmmig_dest_add_region(dst, 0, 0, mem, GUEST_SIZE), 0);
 	ck_assert_int_eq(vmmig_dest_set_ops(dst, &guest_dest_ops, &gd), 0);
 	ck_assert_int_eq(vmmig_dest_set_tls(dst, cfg_make(&k, "psk")), 0);
-	vmmig_dest_set_log(dst, dbglog, (void *)"dst", 3);
 	ck_assert_int_eq(vmmig_dest_listen(dst, "inproc:tls", NULL, 0), 0);
 	ck_assert_int_eq(vmmig_dest_start(dst), 0);
 	source_setup(&s, "psk");
-	vmmig_source_set_log(s.src, dbglog, (void *)"src", 3);
 	ck_assert_int_eq(vmmig_source_start(s.src, "inproc:tls"), 0);
 	ck_assert_int_eq(vmmig_source_wait(s.src), 0);
 	ck_assert_int_eq(vmmig_dest_wait(dst), 0);
@@ -373,7 +371,6 @@ static int make_certs(void)
 	return WIFEXITED(ret) ? WEXITSTATUS(ret) : -1;
 }
 
-#define ADD(tc, t) do { if (!getenv("ONLY") || !strcmp(getenv("ONLY"), #t)) tcase_add_test(tc, t); } while (0)
 int main(void)
 {
 	struct vmmig_source *probe;
@@ -397,21 +394,21 @@ int main(void)
 	if (ret)
 		return 1;
 	tcase_set_timeout(tc, 60);
-	ADD(tc, bad_config);
-	ADD(tc, psk_tcp);
-	ADD(tc, psk_unix);
-	ADD(tc, psk_inproc);
-	ADD(tc, x509_tcp);
-	ADD(tc, x509_unix_named);
-	ADD(tc, plaintext_source_refused);
-	ADD(tc, tls_source_to_plaintext_dest);
-	ADD(tc, wrong_psk_refused);
-	ADD(tc, foreign_client_ca_refused);
-	ADD(tc, foreign_server_ca_refused);
-	ADD(tc, wrong_name_refused);
-	ADD(tc, strangers_plaintext);
-	ADD(tc, strangers_psk);
-	ADD(tc, strangers_x509);
+	tcase_add_test(tc, bad_config);
+	tcase_add_test(tc, psk_tcp);
+	tcase_add_test(tc, psk_unix);
+	tcase_add_test(tc, psk_inproc);
+	tcase_add_test(tc, x509_tcp);
+	tcase_add_test(tc, x509_unix_named);
+	tcase_add_test(tc, plaintext_source_refused);
+	tcase_add_test(tc, tls_source_to_plaintext_dest);
+	tcase_add_test(tc, wrong_psk_refused);
+	tcase_add_test(tc, foreign_client_ca_refused);
+	tcase_add_test(tc, foreign_server_ca_refused);
+	tcase_add_test(tc, wrong_name_refused);
+	tcase_add_test(tc, strangers_plaintext);
+	tcase_add_test(tc, strangers_psk);
+	tcase_add_test(tc, strangers_x509);
 	suite_add_tcase(s, tc);
 	ret = vmtest_run(s);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certs);
