@@ -23,8 +23,7 @@
 #define GUEST_SIZE (32u << 20)
 #define FILL 0xab
 
-static char certs[64];
-static void dbglog(void *o, int l, const char *m) { fprintf(stderr, "%s %d %s\n", (char *)o, l, m); } /* mkcerts.sh's output directory */
+static char certs[64]; /* mkcerts.sh's output directory */
 
 static void path(char *buf, size_t len, const char *name)
 {
