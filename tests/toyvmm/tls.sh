@@ -3,7 +3,9 @@
 # TLS between two toyvmm processes over TCP loopback:
 #   tls.sh TOYVMM MKCERTS BACKEND CASE
 # CASE psk, x509: the migration completes, memory verified, the guest goes
-#   on at the destination from the heartbeat it paused at.
+#   on at the destination from the heartbeat it paused at. psk-postcopy:
+#   the same in post-copy (faults and requests on the return path, over
+#   TLS, while pages stream the other way).
 # CASE strangers: a connection of random bytes and an idle one reach the
 #   (PSK) destination first; both are dropped and counted, and the real
 #   source then completes as above.
@@ -25,7 +27,7 @@ cp "$dir/c/ok/ca-cert.pem" "$dir/c/other/client-cert.pem" \
 psk="--tls-psk $dir/c/keys.psk"
 x509="--tls-x509 $dir/c/ok"
 case $case in
-psk|strangers) dtls=$psk stls=$psk ;;
+psk|psk-postcopy|strangers) dtls=$psk stls=$psk ;;
 x509) dtls=$x509 stls=$x509 ;;
 plaintext) dtls=$psk stls= ;;
 wrongpsk) dtls=$psk stls="--tls-psk $dir/c/wrong.psk" ;;
@@ -53,8 +55,10 @@ s=socket.create_connection(('127.0.0.1',$port)); time.sleep(20)" &
 	tpids="$tpids $!"
 	sleep 0.3
 fi
+mode="--mode precopy"
+[ "$case" = psk-postcopy ] && mode="--mode postcopy --bandwidth 32M"
 # shellcheck disable=SC2086
-timeout 60 "$toyvmm" source --connect "$uri" --mode precopy \
+timeout 60 "$toyvmm" source --connect "$uri" $mode \
 	--workload memwrite:16 --mem 32M --fill random --channels 2 \
 	--backend "$backend" --warmup 100 --run-after 300 \
 	--json "$dir/src.json" --no-progress $stls >"$dir/src.out" 2>&1
@@ -66,6 +70,10 @@ rejected=$(json_num "$dir/dest.json" rejected_connections)
 if [ $refused = 0 ]; then
 	check_exits
 	check_handover
+	if [ "$case" = psk-postcopy ]; then
+		grep -q '"mode":"postcopy"' "$dir/src.json" ||
+			fail "source: not post-copy"
+	fi
 	if [ "$case" = strangers ]; then
 		[ "$rejected" = 2 ] ||
 			fail "destination counted $rejected refusals, not 2"
