@@ -227,8 +227,10 @@ static int handshake_error(struct tls_chan *t, int ret, bool *plain,
 		return -EACCES;
 	}
 	if (inner) {
+		char eb[64];
+
 		snprintf(err, errlen, "connection lost during the TLS "
-			 "handshake: %s", strerror(-inner));
+			 "handshake: %s", strerror_r(-inner, eb, sizeof(eb)));
 		return inner;
 	}
 	if (ret == GNUTLS_E_FATAL_ALERT_RECEIVED)

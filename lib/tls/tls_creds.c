@@ -84,7 +84,7 @@ static int load_psk_file(struct tls_creds *cr, const char *path, char *err,
 	if (!f) {
 		ret = -errno;
 		snprintf(err, errlen, "tls: PSK file %s: %s", path,
-			 strerror(errno));
+			 strerror_r(-ret, line, sizeof(line)));
 		return ret;
 	}
 	while (!ret && fgets(line, sizeof(line), f)) {
@@ -197,8 +197,10 @@ static int x509_path(const char *dir, const char *name, char *buf,
 	}
 	if (access(buf, R_OK)) {
 		int ret = -errno;
+		char eb[64];
 
-		snprintf(err, errlen, "tls: %s: %s", buf, strerror(errno));
+		snprintf(err, errlen, "tls: %s: %s", buf,
+			 strerror_r(-ret, eb, sizeof(eb)));
 		return ret;
 	}
 	return 0;

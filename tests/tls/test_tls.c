@@ -321,6 +321,31 @@ START_TEST(strangers_x509)
 }
 END_TEST
 
+/* A source with the wrong key first: refused and counted; then ours
+ * completes. */
+START_TEST(wrong_key_then_source)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
+	struct src_ctx bad, good;
+	struct dest_proc d;
+	struct cfg kd;
+
+	o.tls = cfg_make(&kd, "psk");
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	source_setup(&bad, "wrongpsk");
+	ck_assert_int_eq(vmmig_source_start(bad.src, d.uri), 0);
+	ck_assert_int_eq(vmmig_source_wait(bad.src), -EACCES);
+	ck_assert_int_eq(atomic_load(&bad.g.pauses), 0);
+	source_teardown(&bad);
+	source_setup(&good, "psk");
+	ck_assert_int_eq(vmmig_source_start(good.src, d.uri), 0);
+	assert_done(&good, &d);
+	ck_assert_uint_ge(d.res->st.rejected_connections, 1);
+	dest_release(&d);
+	source_teardown(&good);
+}
+END_TEST
+
 START_TEST(bad_config)
 {
 	struct vmmig_tls_config c = { .struct_size = sizeof(c) };
@@ -405,6 +430,7 @@ int main(void)
 	tcase_add_test(tc, foreign_client_ca_refused);
 	tcase_add_test(tc, foreign_server_ca_refused);
 	tcase_add_test(tc, wrong_name_refused);
+	tcase_add_test(tc, wrong_key_then_source);
 	tcase_add_test(tc, strangers_plaintext);
 	tcase_add_test(tc, strangers_psk);
 	tcase_add_test(tc, strangers_x509);
