@@ -45,15 +45,23 @@ else
 fi
 tpids=
 if [ "$case" = strangers ]; then
+	# Each stranger says when it is connected: both must be queued
+	# before the source, so the destination meets them first.
 	port=${uri##*:}
 	python3 -c "import os,socket,time
 s=socket.create_connection(('127.0.0.1',$port)); s.sendall(os.urandom(4096))
-time.sleep(20)" &
+open('$dir/junk.up','w').close(); time.sleep(20)" &
 	tpids="$tpids $!"
 	python3 -c "import socket,time
-s=socket.create_connection(('127.0.0.1',$port)); time.sleep(20)" &
+s=socket.create_connection(('127.0.0.1',$port))
+open('$dir/idle.up','w').close(); time.sleep(20)" &
 	tpids="$tpids $!"
-	sleep 0.3
+	i=0
+	while [ ! -e "$dir/junk.up" ] || [ ! -e "$dir/idle.up" ]; do
+		i=$((i + 1))
+		[ $i -gt 500 ] && fail "strangers did not connect in 10 s"
+		sleep 0.02
+	done
 fi
 mode="--mode precopy"
 [ "$case" = psk-postcopy ] && mode="--mode postcopy --bandwidth 32M"
