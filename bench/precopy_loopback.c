@@ -44,7 +44,7 @@ static const struct vmmig_source_ops source_ops = {
 
 /* AES-GCM only (AES-NI where the CPU has it), PSK key exchanges added. */
 #define TLS_PRIORITY "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK:-CIPHER-ALL:" \
-		     "+AES-256-GCM:+AES-128-GCM"
+		     "+AES-128-GCM:+AES-256-GCM"
 
 /* A keys.psk with a fresh random key in a new folder under /tmp. */
 static int make_psk(char *dir, size_t dlen, char *file, size_t flen)

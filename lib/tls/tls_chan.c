@@ -8,6 +8,7 @@
  * transport operations, not one per 16 KiB TLS record, and io_uring moves
  * the ciphertext exactly as it moves plaintext without TLS.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,13 +290,31 @@ static int send_record(struct tls_chan *t, const void *buf, size_t len)
 	return (size_t)ret == len ? 0 : -EIO;
 }
 
+/*
+ * The entries from @*i on that are adjacent in memory, as one span: pages
+ * of a batch usually are (a region's consecutive pages), and a span of
+ * 16 KiB or more is encrypted where it lies instead of being gathered.
+ */
+static size_t next_span(const struct iovec *iov, int iovcnt, int *i,
+			uint8_t **p)
+{
+	size_t len = iov[*i].iov_len;
+
+	*p = iov[*i].iov_base;
+	for ((*i)++; *i < iovcnt && len &&
+		     (uintptr_t)iov[*i].iov_base == (uintptr_t)*p + len;
+	     (*i)++)
+		len += iov[*i].iov_len;
+	return len;
+}
+
 int tls_chan_send(struct tls_chan *t, const struct iovec *iov, int iovcnt)
 {
 	int ret = 0;
 
-	for (int i = 0; i < iovcnt && !ret; i++) {
-		const uint8_t *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
+	for (int i = 0; i < iovcnt && !ret;) {
+		uint8_t *p;
+		size_t left = next_span(iov, iovcnt, &i, &p);
 
 		while (left && !ret) {
 			size_t n = t->rec;
@@ -368,9 +387,9 @@ static int recv_into(struct tls_chan *t, uint8_t *buf, size_t min,
 
 int tls_chan_recv(struct tls_chan *t, const struct iovec *iov, int iovcnt)
 {
-	for (int i = 0; i < iovcnt; i++) {
-		uint8_t *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
+	for (int i = 0; i < iovcnt;) {
+		uint8_t *p;
+		size_t left = next_span(iov, iovcnt, &i, &p);
 
 		/* recv_into() returns an int: take at most 1 GiB per call. */
 		while (left) {
