@@ -23,6 +23,7 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	pthread_cond_init(&dst->cond, NULL);
 	pthread_mutex_init(&dst->stats_lock, NULL);
 	pthread_mutex_init(&dst->rp_lock, NULL);
+	pthread_mutex_init(&dst->chan_lock, NULL);
 	dst->st.struct_size = sizeof(dst->st);
 	dst->st.verified = -1;
 	*out = dst;
@@ -50,6 +51,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	pthread_cond_destroy(&dst->cond);
 	pthread_mutex_destroy(&dst->stats_lock);
 	pthread_mutex_destroy(&dst->rp_lock);
+	pthread_mutex_destroy(&dst->chan_lock);
 	free(dst);
 }
 

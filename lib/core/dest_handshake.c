@@ -141,7 +141,10 @@ static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
 	pthread_mutex_unlock(&dst->stats_lock);
 	wire_reader_free(rv->rd);
 	rv->rd = NULL;
+	/* A cancel may be shutting every channel down right now. */
+	pthread_mutex_lock(&dst->chan_lock);
 	chan_close(rv->c);
+	pthread_mutex_unlock(&dst->chan_lock);
 }
 
 /* Accept connections into slot @slot until one is our source's, by
@@ -161,10 +164,15 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		int ret;
 
 		*rv = (struct receiver){ .dst = dst, .c = c };
+		pthread_mutex_lock(&dst->chan_lock);
 		ret = chan_init(c, dst->tops, slot, &dst->sh);
+		pthread_mutex_unlock(&dst->chan_lock);
 		if (ret)
 			return ret;
 		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
+		/* A cancel that came before the channel was there to shut. */
+		if (!ret && atomic_load(&dst->sh.abort))
+			ret = -ECANCELED;
 		if (ret == -ETIMEDOUT && first[0]) {
 			dest_fail(dst, ret, "no migration source within the "
 				  "deadline (%llu connections refused; the "
