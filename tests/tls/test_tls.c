@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -346,6 +347,43 @@ START_TEST(wrong_key_then_source)
 }
 END_TEST
 
+/* A cancel while an idle stranger holds the handshake ends at once, not
+ * at the handshake deadline. */
+START_TEST(cancel_with_idle_stranger)
+{
+	static uint8_t mem[1 << 20] __attribute__((aligned(4096)));
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	struct vmmig_dest *dst;
+	struct guest gd = { 0 };
+	char uri[128];
+	struct timespec t0, t1;
+	int fd;
+
+	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
+	ck_assert_int_eq(vmmig_dest_add_region(dst, 0, 0, mem, sizeof(mem)),
+			 0);
+	ck_assert_int_eq(vmmig_dest_set_ops(dst, &guest_dest_ops, &gd), 0);
+	ck_assert_int_eq(vmmig_dest_set_option(dst,
+					       VMMIG_OPT_HANDSHAKE_TIMEOUT_MS,
+					       20000), 0);
+	ck_assert_int_eq(vmmig_dest_listen(dst, "tcp:127.0.0.1:0", uri,
+					   sizeof(uri)), 0);
+	ck_assert_int_eq(vmmig_dest_start(dst), 0);
+	fd = tcp_connect_uri(uri);
+	ck_assert_int_ge(fd, 0);
+	usleep(200000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(vmmig_dest_cancel(dst), 0);
+	ck_assert_int_eq(vmmig_dest_wait(dst), -ECANCELED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 3);
+	ck_assert_int_eq(vmmig_dest_get_stats(dst, &st), 0);
+	ck_assert_int_eq(st.status, VMMIG_STATUS_CANCELLED);
+	close(fd);
+	vmmig_dest_free(dst);
+}
+END_TEST
+
 START_TEST(bad_config)
 {
 	struct vmmig_tls_config c = { .struct_size = sizeof(c) };
@@ -419,6 +457,7 @@ int main(void)
 		return 1;
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, bad_config);
+	tcase_add_test(tc, cancel_with_idle_stranger);
 	tcase_add_test(tc, psk_tcp);
 	tcase_add_test(tc, psk_unix);
 	tcase_add_test(tc, psk_inproc);
