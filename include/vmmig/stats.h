@@ -30,6 +30,7 @@ enum vmmig_mode {
 	VMMIG_MODE_POSTCOPY,
 	VMMIG_MODE_HYBRID,
 	VMMIG_MODE_ADAPTIVE,
+	VMMIG_MODE_CUSTOM,  /* an embedder's policy: its name is in policy */
 };
 
 /*
@@ -39,7 +40,11 @@ enum vmmig_mode {
 struct vmmig_stats {
 	uint32_t struct_size;
 	int32_t status;              /* enum vmmig_status */
-	int32_t mode;                /* enum vmmig_mode */
+	int32_t mode;                /* enum vmmig_mode. Source: from its
+				      * policy. Destination: what it saw:
+				      * precopy, postcopy (switched after
+				      * at most one pre-copy pass) or
+				      * hybrid (after two or more) */
 	int32_t error;               /* -errno once FAILED, else 0 */
 
 	uint64_t setup_time_us;      /* start -> handshake done */
@@ -88,6 +93,8 @@ struct vmmig_stats {
 	uint64_t postcopy_time_us;   /* post-copy: the switch -> the last
 				      * page in place at the destination
 				      * (source: until its DONE) */
+	char policy[32];             /* source: the policy's name (its ops'
+				      * name, truncated); destination: "" */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);
@@ -95,7 +102,8 @@ VMMIG_API const char *vmmig_mode_name(int mode);
 
 /**
  * vmmig_stats_to_json() - render @st as one JSON object with snake_case keys
- * that carry their unit (total_time_ms, transferred_bytes, ...).
+ * that carry their unit (total_time_ms, transferred_bytes, ...). "mode" is
+ * vmmig_mode_name(), or for VMMIG_MODE_CUSTOM the policy's name.
  * Return: the length written (excluding NUL), -ENOSPC if @len is too small
  * (the output is then truncated but NUL terminated), -EINVAL.
  */

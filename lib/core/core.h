@@ -32,7 +32,11 @@ struct options {
 	int64_t v[VMMIG_OPT__COUNT];
 };
 void options_init(struct options *o);
-int options_set(struct options *o, int opt, int64_t value);
+/* Set @opt on a session of @side (VMMIG_SIDE_SOURCE or _DEST): -EINVAL for
+ * an unknown option or one of the other side, -ERANGE out of range; the
+ * reason is logged and written to @err. */
+int options_set(struct options *o, int side, int opt, int64_t value,
+		const struct logger *lg, char *err, size_t errlen);
 
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
@@ -65,6 +69,9 @@ void failure_clear(struct failure *f);
 /* Errors of the link itself (as opposed to a peer's verdict, a malformed
  * stream or a cancel): after a post-copy switch they pause, not fail. */
 bool failure_is_link(struct failure *f);
+/* What *_error() returns (errors.c): the failure's text, else the reason
+ * the last configuration call was refused, else NULL. */
+const char *session_error(struct failure *f, const char *cfg_err);
 
 /* ---- regions (regions.c) ---- */
 struct region {

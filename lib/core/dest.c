@@ -104,7 +104,8 @@ VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 		return -EINVAL;
 	if (dst->started)
 		return -EBUSY;
-	return options_set(&dst->opt, opt, value);
+	return options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
+			   dst->cfg_err, sizeof(dst->cfg_err));
 }
 
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
@@ -236,6 +237,15 @@ VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 	return 0;
 }
 
+uint64_t dest_rx_bytes(struct vmmig_dest *dst)
+{
+	uint64_t sum = dst->rx_closed;
+
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		sum += atomic_load(&dst->chan[i].rx_bytes);
+	return sum;
+}
+
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 				   struct vmmig_stats *st)
 {
@@ -251,17 +261,14 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 		restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
 		full.total_time_us = now_us() - dst->t_start;
-		full.transferred_bytes = dst->rx_closed;
-		for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-			full.transferred_bytes +=
-				atomic_load(&dst->chan[i].rx_bytes);
+		full.transferred_bytes = dest_rx_bytes(dst);
 	}
 	return stats_copy_out(&full, st);
 }
 
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
 {
-	if (!dst || !failure_code(&dst->fail))
+	if (!dst)
 		return NULL;
-	return dst->fail.msg;
+	return session_error(&dst->fail, dst->cfg_err);
 }

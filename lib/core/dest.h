@@ -56,6 +56,7 @@ struct vmmig_dest {
 	void *opaque;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];     /* why the last configuration call failed */
 
 	/* listening */
 	const struct vmmig_transport_ops *tops;
@@ -102,6 +103,9 @@ struct vmmig_dest {
 	struct counters cnt;
 	uint64_t t_start;
 };
+
+/* dest.c: bytes received so far, closed channels included */
+uint64_t dest_rx_bytes(struct vmmig_dest *dst);
 
 /* dest_run.c */
 void *dest_main(void *arg);

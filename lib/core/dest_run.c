@@ -410,6 +410,10 @@ static int migrate(struct vmmig_dest *dst)
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.verified = verified;
 	dst->st.rounds = rv0->rounds;
+	/* Inside start() the migration is over: final figures. */
+	dst->st.status = VMMIG_STATUS_COMPLETED;
+	dst->st.total_time_us = now_us() - dst->t_start;
+	dst->st.transferred_bytes = dest_rx_bytes(dst);
 	pthread_mutex_unlock(&dst->stats_lock);
 	ret = dst->ops->start(dst->opaque);
 	if (ret)

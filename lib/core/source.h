@@ -31,6 +31,7 @@ struct vmmig_source {
 	struct vmmig_policy *policy, *own_policy;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];       /* why the last configuration call failed */
 
 	/* run */
 	const struct vmmig_transport_ops *tops;
@@ -52,6 +53,7 @@ struct vmmig_source {
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
 	bool committed;          /* END sent: too late to cancel */
+	bool throttle_warned;    /* THROTTLE without a callback was logged */
 
 	/* round dispatch to senders (lock/cond) */
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
@@ -109,6 +111,9 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
 
 enum { JOB_ROUND, JOB_POSTCOPY };
+
+/* source_throttle.c: a THROTTLE decision */
+void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d);
 
 /* source_hints.c */
 struct region_hints;

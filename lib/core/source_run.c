@@ -519,12 +519,8 @@ static int migrate(struct vmmig_source *src)
 			break;
 		if (d.action == VMMIG_ACTION_POSTCOPY)
 			return postcopy_run(src, true);
-		if (d.action == VMMIG_ACTION_THROTTLE && src->ops->throttle) {
-			src->ops->throttle(src->opaque, d.throttle_percent);
-			pthread_mutex_lock(&src->stats_lock);
-			src->st.throttle_percent = d.throttle_percent;
-			pthread_mutex_unlock(&src->stats_lock);
-		}
+		if (d.action == VMMIG_ACTION_THROTTLE)
+			source_throttle(src, &d);
 	}
 	return stop_and_copy(src);
 }
