@@ -200,6 +200,26 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 					   const struct vmmig_transport_ops *t,
 					   const char *addr);
 /**
+ * vmmig_source_start_fds() - like vmmig_source_start(), over sockets the
+ * embedder already connected (through a broker, an SSH tunnel, a
+ * socketpair(), ...), with the built-in io_uring transport. @fds[i] is
+ * channel i; @nfds (2..16) is the number of connections, i.e. @nfds - 1
+ * page channels plus the urgent channel: this call sets VMMIG_OPT_CHANNELS
+ * to @nfds - 1. The destination takes the other ends with
+ * vmmig_dest_start_fds(), in any order. Each fd must be a connected stream
+ * socket (TCP or Unix); it is made blocking and close-on-exec.
+ * Ownership: on success the session owns the fds and closes them (by
+ * vmmig_source_free() at the latest); on error they stay the caller's.
+ * A post-copy link break cannot be recovered (there is nothing to
+ * reconnect to): the migration then fails as with
+ * VMMIG_OPT_RECOVERY_TIMEOUT_MS = 0.
+ * Return: 0; -EINVAL (count, fd given twice, no regions or ops; the reason
+ * is in vmmig_source_error()), -EBADF, -ENOTSOCK, -EPROTOTYPE (not a
+ * stream socket), -ENOTCONN (not connected), -EBUSY (already started).
+ */
+VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
+				     const int *fds, unsigned nfds);
+/**
  * vmmig_source_wait() - block until the migration ends.
  * Return: 0 when the destination acknowledged (the guest now lives there and
  * the source guest stays paused), else -errno (the source guest is running
@@ -301,6 +321,17 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 /** vmmig_dest_start() - accept the source's channels and receive, in the
  * background. */
 VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst);
+/**
+ * vmmig_dest_start_fds() - listen and start in one call, over the
+ * destination's ends of the sockets the source side passed to
+ * vmmig_source_start_fds() (any order: each channel says its index). Same
+ * checks and ownership rules: on success the session owns the fds, on
+ * error they stay the caller's. Instead of vmmig_dest_listen() +
+ * vmmig_dest_start(). Return: as vmmig_source_start_fds(), and -EBUSY if
+ * already listening or started.
+ */
+VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
+				   unsigned nfds);
 /** Block until done: 0 once the guest was started here, else -errno. */
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);

@@ -129,6 +129,50 @@ int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 	return chan_send_record(c, type, 0, buf, (size_t)len);
 }
 
+/* Outside the bandwidth cap: a stopping session must not queue its last
+ * words behind the page stream's share of the link. */
+static int chan_write_uncapped(void *cookie, const struct iovec *iov,
+			       int iovcnt)
+{
+	struct chan *c = cookie;
+	int ret = c->ops->send(c->priv, iov, iovcnt);
+
+	for (int i = 0; !ret && i < iovcnt; i++)
+		atomic_fetch_add_explicit(&c->tx_bytes, iov[i].iov_len,
+					  memory_order_relaxed);
+	return ret;
+}
+
+int chan_send_error(struct chan *c, struct failure *f, const char *side)
+{
+	struct wire_status s = { 0 };
+	uint8_t buf[sizeof(s) + 16];
+	int len, ret;
+
+	pthread_mutex_lock(&f->lock);
+	s.status = f->code < 0 ? f->code : -EPROTO;
+	if (f->code == -ECANCELED)
+		snprintf(s.text, sizeof(s.text), "%.16s cancelled the migration",
+			 side);
+	else
+		snprintf(s.text, sizeof(s.text), "%.16s failed: %.170s", side,
+			 f->msg);
+	pthread_mutex_unlock(&f->lock);
+	len = wire_status_pack(buf, sizeof(buf), &s);
+	if (len < 0)
+		return len;
+	if (!c->priv || !c->connected)
+		return -ENOTCONN;
+	/* Another thread in the middle of a record here: skip (best effort)
+	 * rather than wait behind a send that may never finish. */
+	if (pthread_mutex_trylock(&c->tx_lock))
+		return -EBUSY;
+	ret = wire_write_record(chan_write_uncapped, c, WIRE_ERROR, 0,
+				c->tx_seq++, buf, (size_t)len);
+	pthread_mutex_unlock(&c->tx_lock);
+	return ret;
+}
+
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 {
 	struct chan *c = cookie;

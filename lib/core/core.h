@@ -38,6 +38,16 @@ void options_init(struct options *o);
 int options_set(struct options *o, int side, int opt, int64_t value,
 		const struct logger *lg, char *err, size_t errlen);
 
+/* ---- pre-connected sockets (fds.c) ---- */
+/* Longest address fds_to_addr() writes: 16 fds of up to 10 digits. */
+#define FDS_ADDR_MAX (VMMIG_MAX_CHANNELS * 12)
+/* Check @nfds fds for *_start_fds() (2..VMMIG_MAX_CHANNELS connected stream
+ * sockets, no duplicates) and write them as "3,4,5" to @addr. On error the
+ * reason is logged and in @err: -EINVAL, -EBADF, -ENOTSOCK, -EPROTOTYPE,
+ * -ENOTCONN. */
+int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
+		const struct logger *lg, char *err, size_t errlen);
+
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
  * is logged, not fatal. @what names the thread in the log. */
@@ -135,6 +145,13 @@ int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
 		      const uint64_t *bm, uint64_t words);
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
+/* ERROR with the reason of failure @f, as "<side> cancelled the
+ * migration" or "<side> failed: <text>": best effort, from any thread,
+ * never waiting for another sender (-EBUSY then) nor for the bandwidth
+ * cap. The record goes on @c, a channel another thread may be using;
+ * the caller makes sure it is not being closed. */
+struct failure;
+int chan_send_error(struct chan *c, struct failure *f, const char *side);
 /* wire_read_fn adaptor: cookie is the struct chan. */
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 /* wire_read_some_fn adaptor (read-ahead); only for transports with

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dest.h"
+#include "transport/fd.h"
 
 VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 {
@@ -215,6 +216,38 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		return ret;
 	dst->started = true;
 	return 0;
+}
+
+VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
+				   unsigned nfds)
+{
+	char addr[FDS_ADDR_MAX];
+	int ret;
+
+	if (!dst)
+		return -EINVAL;
+	if (dst->listening || dst->started)
+		return -EBUSY;
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log,
+			  dst->cfg_err, sizeof(dst->cfg_err));
+	if (ret)
+		return ret;
+	if (!dst->ops || !dst->regions.n)
+		return -EINVAL;
+	ret = vmmig_dest_listen_transport(dst, fd_transport(), addr, NULL, 0);
+	if (ret)
+		return ret;
+	ret = vmmig_dest_start(dst);
+	if (ret) {
+		/* Back to a session that never listened; the fds stay the
+		 * caller's. */
+		fd_pool_disown(dst->listener);
+		dst->tops->listener_close(dst->listener);
+		free(dst->listener);
+		dst->listener = NULL;
+		dst->listening = false;
+	}
+	return ret;
 }
 
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)

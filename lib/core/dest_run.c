@@ -396,8 +396,7 @@ static int migrate(struct vmmig_dest *dst)
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
 		if (rv0 && !dst->fail.from_peer)
-			chan_send_status(rv0->c, WIRE_ERROR, ret, 0,
-					 dst->fail.msg);
+			chan_send_error(rv0->c, &dst->fail, "destination");
 		return ret;
 	}
 	ret = chan_send_status(rv0->c, WIRE_ACK, 0,

@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "source.h"
+#include "transport/fd.h"
 #include "transport/ratelimit.h"
 
 VMMIG_API int vmmig_source_new(struct vmmig_source **out)
@@ -54,6 +55,9 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
 	free(src->addr);
+	for (unsigned i = 0; i < src->nfds; i++)
+		if (src->fds[i] >= 0)
+			close(src->fds[i]); /* never reached a channel */
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);
 	pthread_cond_destroy(&src->cond);
@@ -256,6 +260,29 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 		return ret;
 	src->started = true;
 	return 0;
+}
+
+VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
+				     const int *fds, unsigned nfds)
+{
+	char addr[FDS_ADDR_MAX];
+	int ret;
+
+	if (!src)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->log,
+			  src->cfg_err, sizeof(src->cfg_err));
+	if (ret)
+		return ret;
+	memcpy(src->fds, fds, nfds * sizeof(*fds));
+	src->nfds = nfds;
+	src->opt.v[VMMIG_OPT_CHANNELS] = nfds - 1;
+	ret = vmmig_source_start_transport(src, fd_transport(), addr);
+	if (ret)
+		src->nfds = 0; /* still the caller's */
+	return ret;
 }
 
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src)

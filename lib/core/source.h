@@ -36,6 +36,9 @@ struct vmmig_source {
 	/* run */
 	const struct vmmig_transport_ops *tops;
 	char *addr;
+	int fds[VMMIG_MAX_CHANNELS]; /* *_start_fds(): channel i's socket, -1
+				      * once its channel took it over */
+	unsigned nfds;           /* 0: connect to addr instead */
 	bool started, joined;
 	pthread_t thread;
 	int result;
@@ -53,6 +56,7 @@ struct vmmig_source {
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
 	bool committed;          /* END sent: too late to cancel */
+	atomic_bool peer_ready;  /* handshake done: ERROR may be sent */
 	bool throttle_warned;    /* THROTTLE without a callback was logged */
 
 	/* round dispatch to senders (lock/cond) */
@@ -157,6 +161,11 @@ void senders_stop(struct vmmig_source *src);
 
 /* source_rp.c */
 int rp_start(struct vmmig_source *src);
+/* The first failure, recorded here (not the peer's, not a broken link),
+ * goes to the destination as ERROR on the urgent channel, which carries
+ * nothing before the switch; not once committed (END or the post-copy
+ * switch sent). */
+void source_tell_peer(struct vmmig_source *src);
 /* Wait for the destination's ACK (or failure). */
 int rp_wait_ack(struct vmmig_source *src);
 void rp_stop(struct vmmig_source *src);

@@ -82,6 +82,19 @@ static void *rp_main(void *arg)
 	return NULL;
 }
 
+void source_tell_peer(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
+	pthread_mutex_unlock(&src->lock);
+	pthread_mutex_lock(&src->fail.lock);
+	quiet = quiet || src->fail.from_peer;
+	pthread_mutex_unlock(&src->fail.lock);
+	if (quiet || failure_is_link(&src->fail))
+		return;
+	chan_send_error(&src->chan[src->ndata], &src->fail, "source");
+}
+
 int rp_start(struct vmmig_source *src)
 {
 	const struct vmmig_transport_ops *t = src->chan[0].ops;

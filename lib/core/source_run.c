@@ -28,8 +28,10 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	failure_record(&src->fail, &src->log, code, fmt, ap);
+	bool first = failure_record(&src->fail, &src->log, code, fmt, ap);
 	va_end(ap);
+	if (first)
+		source_tell_peer(src); /* before the channels shut down */
 	source_abort_io(src);
 }
 
@@ -135,13 +137,31 @@ int connect_all(struct vmmig_source *src)
 	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
 	for (unsigned i = 0; i < src->nchan; i++) {
+		const char *addr = src->addr;
+		char fd[16];
 		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
 
+		if (!ret && src->nfds) {
+			/* Each pre-connected socket serves once. */
+			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
+			snprintf(fd, sizeof(fd), "%d", src->fds[i]);
+			src->fds[i] = -1; /* the channel owns it now */
+			addr = fd;
+		}
 		if (!ret)
-			ret = chan_connect(&src->chan[i], src->addr, timeout);
+			ret = chan_connect(&src->chan[i], addr, timeout);
 		if (ret) {
-			source_fail(src, ret, "connecting channel %u to %s: %s",
-				    i, src->addr, vmmig_strerror(ret));
+			/* A transport that opens fewer connections than
+			 * asked for fails here: say how many it takes. */
+			source_fail(src, ret, "connecting channel %u of %u (%u "
+				    "page channel%s + the urgent channel) to "
+				    "%s%s: %s", i, src->nchan, src->ndata,
+				    src->ndata > 1 ? "s" : "",
+				    src->nfds ? "fd " : "", addr,
+				    ret == -ENOTCONN && src->nfds
+					    ? "pre-connected sockets serve "
+					      "once (no reconnection)"
+					    : vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -475,6 +495,7 @@ static int migrate(struct vmmig_source *src)
 	ret = handshake(src, 0);
 	if (ret)
 		return ret;
+	atomic_store(&src->peer_ready, true);
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.setup_time_us = now_us() - src->t_start;
 	src->st.status = VMMIG_STATUS_ACTIVE;
