@@ -92,6 +92,12 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	printf("%s\n", json);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_int_eq(st.mode, expect_mode);
+	/* The destination names what it saw: two pre-copy rounds before the
+	 * switch make a hybrid, at most one a post-copy (issue 12). */
+	if (w == HYBRID)
+		ck_assert_int_eq(d.res->st.mode, VMMIG_MODE_HYBRID);
+	else if (w != ADAPTIVE)
+		ck_assert_int_eq(d.res->st.mode, VMMIG_MODE_POSTCOPY);
 	ck_assert_int_eq(st.verified, 1);
 	ck_assert_int_eq(d.res->st.verified, 1);
 	ck_assert_uint_gt(d.res->vcpu_reads, 0);
