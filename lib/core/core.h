@@ -62,6 +62,7 @@ struct failure {
 	pthread_mutex_t lock;
 	int code;      /* 0 or -errno */
 	bool from_peer;
+	bool logged;   /* logged as final (ERROR), not as a retry */
 	char msg[320];
 };
 void failure_init(struct failure *f);
@@ -70,9 +71,15 @@ void failure_destroy(struct failure *f);
 bool failure_set(struct failure *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool failure_set_peer(struct failure *f, int code, const char *text);
-/* failure_set() with a va_list, logging the failure it records. */
+/* failure_set() with a va_list, logging the failure it records: as the
+ * migration's failure (ERROR), or, with @may_recover (after a post-copy
+ * switch, recovery on) and a link error, as one that recovery will retry
+ * (WARN). */
 bool failure_record(struct failure *f, const struct logger *lg, int code,
-		    const char *fmt, va_list ap);
+		    bool may_recover, const char *fmt, va_list ap);
+/* At the end of a session: log the failure it ended with as final, if it
+ * was only logged as a retry (recovery gave up). */
+void failure_log_final(struct failure *f, const struct logger *lg);
 int failure_code(struct failure *f);
 /* Forget the failure: a post-copy link break that recovery repaired. */
 void failure_clear(struct failure *f);

@@ -24,8 +24,12 @@ void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is waited out. */
+	bool may_recover = atomic_load(&dst->pc_armed) &&
+			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+
 	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, fmt, ap);
+	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);
@@ -453,6 +457,7 @@ void *dest_main(void *arg)
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&dst->stats_lock);
 	dst->result = ret;
+	failure_log_final(&dst->fail, &dst->log);
 	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
 	     ret ? dst->fail.msg : "completed");
 	return NULL;

@@ -27,8 +27,14 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is retried. */
+	pthread_mutex_lock(&src->lock);
+	bool may_recover = src->postcopy &&
+			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+	pthread_mutex_unlock(&src->lock);
 	va_start(ap, fmt);
-	bool first = failure_record(&src->fail, &src->log, code, fmt, ap);
+	bool first = failure_record(&src->fail, &src->log, code, may_recover,
+				    fmt, ap);
 	va_end(ap);
 	if (first)
 		source_tell_peer(src); /* before the channels shut down */
@@ -600,6 +606,7 @@ void *source_main(void *arg)
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&src->stats_lock);
 	src->result = ret;
+	failure_log_final(&src->fail, &src->log);
 	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
 	     ret ? src->fail.msg : "completed");
 	return NULL;
