@@ -211,8 +211,9 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
  * Ownership: on success the session owns the fds and closes them (by
  * vmmig_source_free() at the latest); on error they stay the caller's.
  * A post-copy link break cannot be recovered (there is nothing to
- * reconnect to): the migration then fails as with
- * VMMIG_OPT_RECOVERY_TIMEOUT_MS = 0.
+ * reconnect to: each attempt fails at once with -ENOTCONN), so the
+ * migration fails when the recovery timeout is over; set
+ * VMMIG_OPT_RECOVERY_TIMEOUT_MS to 0 to fail at the break.
  * Return: 0; -EINVAL (count, fd given twice, no regions or ops; the reason
  * is in vmmig_source_error()), -EBADF, -ENOTSOCK, -EPROTOTYPE (not a
  * stream socket), -ENOTCONN (not connected), -EBUSY (already started).

@@ -17,6 +17,7 @@ struct dest_result {
 	uint64_t writes_loaded;  /* heartbeat restored from the state */
 	uint64_t cpu_state;
 	uint64_t vcpu_reads;     /* pages the "vCPU" read after start */
+	int status_in_start;     /* the session's status, read in start() */
 	struct vmmig_stats st;
 	char error[320];
 };
