@@ -186,9 +186,9 @@ void senders_stop(struct vmmig_source *src);
 /* source_rp.c */
 int rp_start(struct vmmig_source *src);
 /* The first failure, recorded here (not the peer's, not a broken link),
- * goes to the destination as ERROR on the urgent channel, which carries
- * nothing before the switch; not once committed (END or the post-copy
- * switch sent). */
+ * goes to the destination as ERROR on every channel no other thread is
+ * sending on (the urgent one carries nothing before the switch); not once
+ * committed (END or the post-copy switch sent). */
 void source_tell_peer(struct vmmig_source *src);
 /* Wait for the destination's ACK (or failure). */
 int rp_wait_ack(struct vmmig_source *src);

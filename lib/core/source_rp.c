@@ -92,7 +92,11 @@ void source_tell_peer(struct vmmig_source *src)
 	pthread_mutex_unlock(&src->fail.lock);
 	if (quiet || failure_is_link(&src->fail))
 		return;
-	chan_send_error(&src->chan[src->ndata], &src->fail, "source");
+	/* On every channel it can: each of the destination's receivers then
+	 * reads the reason before the end of its stream, whichever notices
+	 * first. The urgent channel first: it is idle before the switch. */
+	for (unsigned i = src->nchan; i-- > 0;)
+		chan_send_error(&src->chan[i], &src->fail, "source");
 }
 
 int rp_start(struct vmmig_source *src)
