@@ -71,6 +71,11 @@ struct vmmig_stats {
 	uint64_t bandwidth_bps;      /* last measured wire rate, bytes/s
 				      * (of the last round; during the
 				      * first pass, of that pass so far) */
+	/* Source, with VMMIG_OPT_DELTA_CACHE_BYTES set: each page sent with
+	 * contents counts once, as a hit (its last sent copy was cached: a
+	 * delta was tried, pages_delta counts those that went out as one) or
+	 * a miss. hits + misses = pages_normal + pages_compressed +
+	 * pages_delta. */
 	uint64_t delta_cache_hits;
 	uint64_t delta_cache_misses;
 	uint32_t throttle_percent;

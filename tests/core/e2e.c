@@ -33,6 +33,16 @@ static int start_and_look(void *opaque)
 	return guest_dest_ops.start(opaque);
 }
 
+/* ERROR lines of the child's log, the first one kept. */
+static void count_errors(void *opaque, int level, const char *msg)
+{
+	struct dest_result *res = opaque;
+
+	if (level == VMMIG_LOG_ERROR && !res->log_errors++)
+		snprintf(res->first_log_error, sizeof(res->first_log_error),
+			 "%s", msg);
+}
+
 struct vcpu {
 	struct dest_proc *d;
 	struct guest *g;
@@ -90,6 +100,9 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 			((volatile uint8_t *)d->mem)[off] = d->mem[off];
 	ret = vmmig_dest_new(&dst);
 	child_dst = dst;
+	if (!ret)
+		ret = vmmig_dest_set_log(dst, count_errors, d->res,
+					 VMMIG_LOG_DEBUG);
 	if (!ret && o->uuid)
 		ret = vmmig_dest_set_uuid(dst, o->uuid);
 	if (!ret)

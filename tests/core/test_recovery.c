@@ -117,6 +117,8 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 		 * not "migration failed". */
 		ck_assert_msg(log_errors == 0, "logged as an error: %s",
 			      log_first_error);
+		ck_assert_msg(d.res->log_errors == 0, "destination logged as "
+			      "an error: %s", d.res->first_log_error);
 		ck_assert_ptr_nonnull(strstr(log_warn, "post-copy link lost"));
 		int retries = 0;
 		for (const char *p = log_warn;
