@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "transport/ratelimit.h"
@@ -143,7 +144,22 @@ static int chan_write_uncapped(void *cookie, const struct iovec *iov,
 	return ret;
 }
 
-int chan_send_error(struct chan *c, struct failure *f, const char *side)
+/* pthread_mutex_timedlock() with a relative timeout; 0: trylock. */
+static int lock_within(pthread_mutex_t *m, int wait_ms)
+{
+	struct timespec ts;
+
+	if (wait_ms <= 0)
+		return pthread_mutex_trylock(m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	ts.tv_sec += wait_ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return pthread_mutex_timedlock(m, &ts);
+}
+
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms)
 {
 	struct wire_status s = { 0 };
 	uint8_t buf[sizeof(s) + 16];
@@ -164,8 +180,8 @@ int chan_send_error(struct chan *c, struct failure *f, const char *side)
 	if (!c->priv || !c->connected)
 		return -ENOTCONN;
 	/* Another thread in the middle of a record here: skip (best effort)
-	 * rather than wait behind a send that may never finish. */
-	if (pthread_mutex_trylock(&c->tx_lock))
+	 * rather than wait long behind a send that may never finish. */
+	if (lock_within(&c->tx_lock, wait_ms))
 		return -EBUSY;
 	ret = wire_write_record(chan_write_uncapped, c, WIRE_ERROR, 0,
 				c->tx_seq++, buf, (size_t)len);

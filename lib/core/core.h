@@ -154,11 +154,12 @@ int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
 /* ERROR with the reason of failure @f, as "<side> cancelled the
  * migration" or "<side> failed: <text>": best effort, from any thread,
- * never waiting for another sender (-EBUSY then) nor for the bandwidth
- * cap. The record goes on @c, a channel another thread may be using;
- * the caller makes sure it is not being closed. */
+ * waiting at most @wait_ms for another thread's record on @c to go out
+ * (-EBUSY then), never for the bandwidth cap. @c may be in use by other
+ * threads; the caller makes sure it is not being closed. */
 struct failure;
-int chan_send_error(struct chan *c, struct failure *f, const char *side);
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms);
 /* wire_read_fn adaptor: cookie is the struct chan. */
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 /* wire_read_some_fn adaptor (read-ahead); only for transports with

@@ -261,11 +261,28 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 	return dst->result;
 }
 
+/* Tell the source it was this cancel that stopped the migration (not when
+ * the migration had failed already, nor to echo the source's ERROR), best
+ * effort: not while a page request holds the return path. */
+static void dest_tell_cancel(struct vmmig_dest *dst)
+{
+	pthread_mutex_lock(&dst->fail.lock);
+	bool ours = dst->fail.code == -ECANCELED && !dst->fail.from_peer;
+	pthread_mutex_unlock(&dst->fail.lock);
+	if (!ours || pthread_mutex_trylock(&dst->rp_lock))
+		return;
+	/* Channel 0 may be finishing a DRAINED or a REQ: wait a little. */
+	if (dst->err_chan)
+		chan_send_error(dst->err_chan, &dst->fail, "destination", 100);
+	pthread_mutex_unlock(&dst->rp_lock);
+}
+
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->started)
 		return -EINVAL;
 	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
+	dest_tell_cancel(dst);
 	dest_abort_io(dst);
 	return 0;
 }

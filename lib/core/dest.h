@@ -87,6 +87,8 @@ struct vmmig_dest {
 	atomic_bool pc_armed;      /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
+	struct chan *err_chan;     /* channel 0 while the channels are up
+				    * (under rp_lock): a cancel's ERROR */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 
 	/* dest_populate.c */

@@ -304,6 +304,7 @@ static void close_channels(struct vmmig_dest *dst)
 {
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = NULL;
+	dst->err_chan = NULL;
 	pthread_mutex_unlock(&dst->rp_lock);
 	atomic_store(&dst->sh.abort, true);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
@@ -400,7 +401,8 @@ static int migrate(struct vmmig_dest *dst)
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
 		if (rv0 && !dst->fail.from_peer)
-			chan_send_error(rv0->c, &dst->fail, "destination");
+			chan_send_error(rv0->c, &dst->fail, "destination",
+					100);
 		return ret;
 	}
 	ret = chan_send_status(rv0->c, WIRE_ACK, 0,

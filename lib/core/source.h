@@ -73,7 +73,7 @@ struct vmmig_source {
 
 	/* return path (channel 0, dest -> source) */
 	pthread_t rp_thread;
-	bool rp_running;
+	atomic_bool rp_running;  /* read by rp_await_verdict() */
 	struct wire_reader *rp_reader;
 	bool acked;              /* under lock */
 	int32_t ack_status;
@@ -190,6 +190,10 @@ int rp_start(struct vmmig_source *src);
  * sending on (the urgent one carries nothing before the switch); not once
  * committed (END or the post-copy switch sent). */
 void source_tell_peer(struct vmmig_source *src);
+/* Before recording link error @code seen by another thread than the
+ * return path's: wait (100 ms at most) for the return path to record the
+ * destination's ERROR, which may be queued before the end of its stream. */
+void rp_await_verdict(struct vmmig_source *src, int code);
 /* Wait for the destination's ACK (or failure). */
 int rp_wait_ack(struct vmmig_source *src);
 void rp_stop(struct vmmig_source *src);

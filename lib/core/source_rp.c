@@ -5,6 +5,7 @@
  * reason; either ends the migration.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "source.h"
 
@@ -82,6 +83,15 @@ static void *rp_main(void *arg)
 	return NULL;
 }
 
+void rp_await_verdict(struct vmmig_source *src, int code)
+{
+	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
+	    pthread_equal(pthread_self(), src->rp_thread))
+		return;
+	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
+		usleep(2000);
+}
+
 void source_tell_peer(struct vmmig_source *src)
 {
 	pthread_mutex_lock(&src->lock);
@@ -96,7 +106,8 @@ void source_tell_peer(struct vmmig_source *src)
 	 * reads the reason before the end of its stream, whichever notices
 	 * first. The urgent channel first: it is idle before the switch. */
 	for (unsigned i = src->nchan; i-- > 0;)
-		chan_send_error(&src->chan[i], &src->fail, "source");
+		chan_send_error(&src->chan[i], &src->fail, "source",
+				i == src->ndata ? 100 : 0);
 }
 
 int rp_start(struct vmmig_source *src)

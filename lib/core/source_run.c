@@ -32,6 +32,9 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	bool may_recover = src->postcopy &&
 			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
 	pthread_mutex_unlock(&src->lock);
+	/* A destination that stops sends its reason on channel 0, then
+	 * closes: give the return path the moment it takes to read it. */
+	rp_await_verdict(src, code);
 	va_start(ap, fmt);
 	bool first = failure_record(&src->fail, &src->log, code, may_recover,
 				    fmt, ap);

@@ -301,8 +301,10 @@ END_TEST
 /* ---- 4. ERROR: the peer says why it stopped ---- */
 
 struct pol_state {
-	int mode;           /* 0 cancel at round 0, 1 fail, 2 throttle */
+	int mode;           /* 0 cancel at round 0, 1 fail, 2 throttle,
+			     * 3 cancel the destination at round 0 */
 	struct vmmig_source *src;
+	struct vmmig_dest *dst;
 };
 static struct pol_state pol_state;
 
@@ -317,6 +319,10 @@ static int test_decide(void *priv, const struct vmmig_round_info *ri,
 		return 0;
 	case 1:
 		return -EDOM;
+	case 3:
+		vmmig_dest_cancel(pol_state.dst);
+		out->action = VMMIG_ACTION_NEXT_ROUND;
+		return 0;
 	default:
 		if (ri->round == 0) {
 			out->action = VMMIG_ACTION_THROTTLE;
@@ -342,7 +348,7 @@ static void run_policy(struct side *s, struct side *d, int mode,
 	sides_init(s, d);
 	pairs(2, a, b);
 	ck_assert_int_eq(vmmig_policy_new(&test_policy_ops, NULL, pol), 0);
-	pol_state = (struct pol_state){ mode, s->src };
+	pol_state = (struct pol_state){ mode, s->src, d->dst };
 	ck_assert_int_eq(vmmig_source_set_policy(s->src, *pol), 0);
 	ck_assert_int_eq(vmmig_dest_start_fds(d->dst, b, 2), 0);
 	ck_assert_int_eq(vmmig_source_start_fds(s->src, a, 2), 0);
@@ -376,6 +382,25 @@ START_TEST(error_source_policy)
 	ck_assert_msg(strstr(vmmig_dest_error(d.dst),
 			     "source failed: policy my-policy"),
 		      "destination says: %s", vmmig_dest_error(d.dst));
+	sides_free(&s, &d);
+	vmmig_policy_free(pol);
+}
+END_TEST
+
+START_TEST(error_dest_cancelled)
+{
+	struct vmmig_policy *pol;
+	struct side s, d;
+
+	run_policy(&s, &d, 3, &pol);
+	ck_assert_int_eq(vmmig_dest_wait(d.dst), -ECANCELED);
+	int sret = vmmig_source_wait(s.src);
+	ck_assert_msg(sret == -ECANCELED, "source %d: %s", sret,
+		      vmmig_source_error(s.src));
+	ck_assert_msg(strstr(vmmig_source_error(s.src),
+			     "destination cancelled the migration"),
+		      "source says: %s", vmmig_source_error(s.src));
+	ck_assert_int_eq(atomic_load(&d.started), 0);
 	sides_free(&s, &d);
 	vmmig_policy_free(pol);
 }
@@ -441,6 +466,7 @@ int main(void)
 	tcase_add_test(tc, fds_refused);
 	tcase_add_test(tc, error_source_cancelled);
 	tcase_add_test(tc, error_source_policy);
+	tcase_add_test(tc, error_dest_cancelled);
 	tcase_add_test(tc, error_dest_refused_state);
 	tcase_add_test(tc, throttle_without_callback);
 	suite_add_tcase(s, tc);
