@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -232,6 +234,29 @@ static void pairs(int n, int *a, int *b)
 	}
 }
 
+/* @n loopback TCP connections: a[i] connected to b[i]. */
+static void tcp_pairs(int n, int *a, int *b)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(l, n), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	for (int i = 0; i < n; i++) {
+		a[i] = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(a[i], 0);
+		ck_assert_int_eq(connect(a[i], (struct sockaddr *)&sin,
+					 sizeof(sin)), 0);
+		b[i] = accept(l, NULL, NULL);
+		ck_assert_int_ge(b[i], 0);
+	}
+	close(l);
+}
+
 static bool fd_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
@@ -259,6 +284,20 @@ START_TEST(fds_migrate)
 		ck_assert(!fd_open(a[i]));
 		ck_assert(!fd_open(b[i]));
 	}
+}
+END_TEST
+
+START_TEST(fds_migrate_tcp)
+{
+	int a[4], b[4];
+	struct side s, d;
+
+	sides_init(&s, &d);
+	tcp_pairs(4, a, b);
+	ck_assert_int_eq(vmmig_dest_start_fds(d.dst, b, 4), 0);
+	ck_assert_int_eq(vmmig_source_start_fds(s.src, a, 4), 0);
+	assert_completed(&s, &d);
+	sides_free(&s, &d);
 }
 END_TEST
 
@@ -463,6 +502,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, channels_are_n_plus_urgent);
 	tcase_add_test(tc, fds_migrate);
+	tcase_add_test(tc, fds_migrate_tcp);
 	tcase_add_test(tc, fds_refused);
 	tcase_add_test(tc, error_source_cancelled);
 	tcase_add_test(tc, error_source_policy);
