@@ -24,25 +24,48 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------ */
-/* Options: every tunable is an enum value, a setter and a range query. */
+/* Options: every tunable is an enum value, a setter and a range query.
+ * Each option belongs to the side(s) that read it (vmmig_option_side()):
+ * setting it on the other side's session is refused with -EINVAL, and
+ * *_error() then says why. */
 
 enum vmmig_option {
-	VMMIG_OPT_DOWNTIME_LIMIT_MS = 0, /* switch over under this; default 300 */
-	VMMIG_OPT_MAX_ROUNDS,        /* switch over at this round; default 30 */
-	VMMIG_OPT_BANDWIDTH_LIMIT,   /* bytes/s over all channels; 0 = none */
-	VMMIG_OPT_CHANNELS,          /* parallel connections; default 1 */
-	VMMIG_OPT_COMPRESSION,       /* enum vmmig_compression; default none */
-	VMMIG_OPT_ZSTD_LEVEL,        /* default 1 */
-	VMMIG_OPT_DELTA_CACHE_BYTES, /* source's cache of sent pages; 0 = off */
-	VMMIG_OPT_IO_TIMEOUT_MS,     /* a silent peer fails the migration after
-				      * this long; default 10000 */
-	VMMIG_OPT_VERIFY,            /* 1: hash all memory at the switchover
-				      * and check it on the destination (adds
-				      * the hash time to the downtime) */
-	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* after a post-copy switch, how long
-				      * both sides wait for a new connection
-				      * when the link breaks; 0: fail at once
-				      * (the guest then stays paused) */
+	/* source: switch over under this; default 300 */
+	VMMIG_OPT_DOWNTIME_LIMIT_MS = 0,
+	VMMIG_OPT_MAX_ROUNDS,        /* source: switch over at this round;
+				      * default 30 */
+	VMMIG_OPT_BANDWIDTH_LIMIT,   /* source: bytes/s over all page channels
+				      * (not the urgent one); 0 = none */
+	VMMIG_OPT_CHANNELS,          /* source: N, the page channels, default 1.
+				      * A migration opens N + 1 connections:
+				      * the N page channels (memory striped
+				      * over them) and one more, the urgent
+				      * channel, which carries the pages a
+				      * post-copy vCPU waits for. A transport
+				      * therefore sees N + 1 connect() calls
+				      * on the source and N + 1 accept() calls
+				      * on the destination (which learns N from
+				      * the handshake). Stats report N
+				      * (channels). vmmig_source_start_fds()
+				      * sets N from its fd count. */
+	VMMIG_OPT_COMPRESSION,       /* source: enum vmmig_compression;
+				      * default none */
+	VMMIG_OPT_ZSTD_LEVEL,        /* source: default 1 */
+	VMMIG_OPT_DELTA_CACHE_BYTES, /* source: cache of sent pages for delta
+				      * encoding; 0 = off. Smaller than the
+				      * guest, it keeps the pages re-sent most
+				      * recently (LRU) */
+	VMMIG_OPT_IO_TIMEOUT_MS,     /* both: a silent peer fails the migration
+				      * after this long; default 10000 */
+	VMMIG_OPT_VERIFY,            /* source: 1: hash all memory at the
+				      * switchover and check it on the
+				      * destination (adds the hash time to
+				      * the downtime) */
+	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* both: after a post-copy switch, how
+				      * long both sides wait for a new
+				      * connection when the link breaks; 0:
+				      * fail at once (the guest then stays
+				      * paused) */
 	VMMIG_OPT_RECV_DIRECT,       /* destination: 1 (default) receives raw
 				      * pages straight into guest memory; 0
 				      * receives into a reused buffer and
@@ -57,7 +80,7 @@ enum vmmig_option {
 				      * touches are paid in bulk, not in the
 				      * receive path; all memory then becomes
 				      * resident. Default 0 */
-	VMMIG_OPT_FAULT_CPU,         /* post-copy: the CPU for the threads a
+	VMMIG_OPT_FAULT_CPU,         /* both, post-copy: the CPU for the threads a
 				      * fault waits on (destination: fault
 				      * thread and urgent receiver; source:
 				      * return-path thread), so that handing
@@ -90,6 +113,16 @@ VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,
 				 int64_t *def);
 VMMIG_API const char *vmmig_option_name(int opt);
 
+/* Which session an option applies to: bits of vmmig_option_side(). */
+#define VMMIG_SIDE_SOURCE 1
+#define VMMIG_SIDE_DEST 2
+/**
+ * vmmig_option_side() - the sessions that read @opt: VMMIG_SIDE_SOURCE,
+ * VMMIG_SIDE_DEST or both bits. Any thread. Return: the bits, or -EINVAL
+ * for an unknown option.
+ */
+VMMIG_API int vmmig_option_side(int opt);
+
 /* ------------------------------------------------------------------ */
 /* Source side */
 
@@ -109,7 +142,10 @@ struct vmmig_source_ops {
 	 * with vmmig_state_put(). Optional. */
 	int (*save_state)(void *opaque, struct vmmig_state_sink *sink);
 	/* Auto-converge: slow the guest to @percent of its CPU time taken away
-	 * (0 = unthrottled). Optional. */
+	 * (0 = unthrottled). Optional: without it a policy's THROTTLE answer
+	 * (e.g. the precopy policy's auto-converge) is not applied — the
+	 * source logs a warning once, notes it in stats.path_reason and runs
+	 * the next round unthrottled. */
 	int (*throttle)(void *opaque, unsigned percent);
 };
 
@@ -148,6 +184,13 @@ VMMIG_API int vmmig_source_set_tracker(struct vmmig_source *src,
 /** Borrowed; default: the built-in precopy policy. */
 VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
 				      struct vmmig_policy *p);
+/**
+ * vmmig_source_set_option() - set a source option (see enum vmmig_option).
+ * Before start(); VMMIG_OPT_BANDWIDTH_LIMIT also while running.
+ * Return: 0; -EINVAL for an unknown option or a destination-only one
+ * (vmmig_source_error() then names it, and the log says so); -ERANGE out of
+ * vmmig_option_range(); -EBUSY once started.
+ */
 VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 				      int64_t value);
 VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
@@ -166,6 +209,27 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri);
 VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 					   const struct vmmig_transport_ops *t,
 					   const char *addr);
+/**
+ * vmmig_source_start_fds() - like vmmig_source_start(), over sockets the
+ * embedder already connected (through a broker, an SSH tunnel, a
+ * socketpair(), ...), with the built-in io_uring transport. @fds[i] is
+ * channel i; @nfds (2..16) is the number of connections, i.e. @nfds - 1
+ * page channels plus the urgent channel: this call sets VMMIG_OPT_CHANNELS
+ * to @nfds - 1. The destination takes the other ends with
+ * vmmig_dest_start_fds(), in any order. Each fd must be a connected stream
+ * socket (TCP or Unix); it is made blocking and close-on-exec.
+ * Ownership: on success the session owns the fds and closes them (by
+ * vmmig_source_free() at the latest); on error they stay the caller's.
+ * A post-copy link break cannot be recovered (there is nothing to
+ * reconnect to: each attempt fails at once with -ENOTCONN), so the
+ * migration fails when the recovery timeout is over; set
+ * VMMIG_OPT_RECOVERY_TIMEOUT_MS to 0 to fail at the break.
+ * Return: 0; -EINVAL (count, fd given twice, no regions or ops; the reason
+ * is in vmmig_source_error()), -EBADF, -ENOTSOCK, -EPROTOTYPE (not a
+ * stream socket), -ENOTCONN (not connected), -EBUSY (already started).
+ */
+VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
+				     const int *fds, unsigned nfds);
 /**
  * vmmig_source_wait() - block until the migration ends.
  * Return: 0 when the destination acknowledged (the guest now lives there and
@@ -201,7 +265,9 @@ VMMIG_API int vmmig_source_cancel(struct vmmig_source *src);
 /** Thread-safe snapshot; set st->struct_size first. */
 VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 				     struct vmmig_stats *st);
-/** Text of the first error (NULL if none). Valid until free. */
+/** Text of the first error of the migration; before one, the reason the
+ * last refused configuration call (set_option, ...) was refused; NULL if
+ * neither. Valid until free. */
 VMMIG_API const char *vmmig_source_error(struct vmmig_source *src);
 
 /* ------------------------------------------------------------------ */
@@ -235,6 +301,9 @@ VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
 				    uint64_t gpa, void *host, uint64_t size);
 VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 				 const struct vmmig_dest_ops *ops, void *opaque);
+/** vmmig_dest_set_option() - set a destination option, before start().
+ * Return: 0; -EINVAL for an unknown option or a source-only one
+ * (vmmig_dest_error() then names it); -ERANGE; -EBUSY once started. */
 VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 				    int64_t value);
 struct vmmig_page_source;
@@ -263,11 +332,23 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 /** vmmig_dest_start() - accept the source's channels and receive, in the
  * background. */
 VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst);
+/**
+ * vmmig_dest_start_fds() - listen and start in one call, over the
+ * destination's ends of the sockets the source side passed to
+ * vmmig_source_start_fds() (any order: each channel says its index). Same
+ * checks and ownership rules: on success the session owns the fds, on
+ * error they stay the caller's. Instead of vmmig_dest_listen() +
+ * vmmig_dest_start(). Return: as vmmig_source_start_fds(), and -EBUSY if
+ * already listening or started.
+ */
+VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
+				   unsigned nfds);
 /** Block until done: 0 once the guest was started here, else -errno. */
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 				   struct vmmig_stats *st);
+/** Like vmmig_source_error(), for the destination. */
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst);
 
 #ifdef __cplusplus

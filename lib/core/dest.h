@@ -56,6 +56,7 @@ struct vmmig_dest {
 	void *opaque;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];     /* why the last configuration call failed */
 
 	/* listening */
 	const struct vmmig_transport_ops *tops;
@@ -88,6 +89,8 @@ struct vmmig_dest {
 	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
 				    * a dropped stranger's channel */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
+	struct chan *err_chan;     /* channel 0 while the channels are up
+				    * (under rp_lock): a cancel's ERROR */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 
 	/* dest_populate.c */
@@ -104,6 +107,9 @@ struct vmmig_dest {
 	struct counters cnt;
 	uint64_t t_start;
 };
+
+/* dest.c: bytes received so far, closed channels included */
+uint64_t dest_rx_bytes(struct vmmig_dest *dst);
 
 /* dest_run.c */
 void *dest_main(void *arg);

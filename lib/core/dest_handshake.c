@@ -298,5 +298,10 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 		if (ret)
 			return ret;
 	}
+	pthread_mutex_lock(&dst->rp_lock);
+	for (unsigned i = 0; i < dst->nchan; i++)
+		if (dst->chan[i].index == 0)
+			dst->err_chan = &dst->chan[i];
+	pthread_mutex_unlock(&dst->rp_lock);
 	return 0;
 }

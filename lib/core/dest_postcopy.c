@@ -408,16 +408,18 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		dest_fail(dst, ret, "sending the ack: %s", vmmig_strerror(ret));
 		return ret;
 	}
+	/* Already inside start() the guest runs here. Two pre-copy rounds
+	 * or more before the switch make it a hybrid (see stats.h). */
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.status = VMMIG_STATUS_POSTCOPY;
+	dst->st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
+	pthread_mutex_unlock(&dst->stats_lock);
 	ret = dst->ops->start(dst->opaque);
 	if (ret) {
 		dest_fail(dst, ret, "starting the guest: %s",
 			  vmmig_strerror(ret));
 		return ret;
 	}
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = VMMIG_STATUS_POSTCOPY;
-	dst->st.mode = VMMIG_MODE_POSTCOPY;
-	pthread_mutex_unlock(&dst->stats_lock);
 	pc->t_armed = now_us();
 	pthread_mutex_lock(&dst->lock);
 	dst->pc_armed = true;

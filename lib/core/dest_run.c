@@ -26,8 +26,12 @@ void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is waited out. */
+	bool may_recover = atomic_load(&dst->pc_armed) &&
+			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+
 	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, fmt, ap);
+	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);
@@ -302,6 +306,7 @@ static void close_channels(struct vmmig_dest *dst)
 {
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = NULL;
+	dst->err_chan = NULL;
 	pthread_mutex_unlock(&dst->rp_lock);
 	atomic_store(&dst->sh.abort, true);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
@@ -398,8 +403,8 @@ static int migrate(struct vmmig_dest *dst)
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
 		if (rv0 && !dst->fail.from_peer)
-			chan_send_status(rv0->c, WIRE_ERROR, ret, 0,
-					 dst->fail.msg);
+			chan_send_error(rv0->c, &dst->fail, "destination",
+					100);
 		return ret;
 	}
 	ret = chan_send_status(rv0->c, WIRE_ACK, 0,
@@ -412,6 +417,10 @@ static int migrate(struct vmmig_dest *dst)
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.verified = verified;
 	dst->st.rounds = rv0->rounds;
+	/* Inside start() the migration is over: final figures. */
+	dst->st.status = VMMIG_STATUS_COMPLETED;
+	dst->st.total_time_us = now_us() - dst->t_start;
+	dst->st.transferred_bytes = dest_rx_bytes(dst);
 	pthread_mutex_unlock(&dst->stats_lock);
 	ret = dst->ops->start(dst->opaque);
 	if (ret)
@@ -452,6 +461,7 @@ void *dest_main(void *arg)
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&dst->stats_lock);
 	dst->result = ret;
+	failure_log_final(&dst->fail, &dst->log);
 	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
 	     ret ? dst->fail.msg : "completed");
 	return NULL;

@@ -31,10 +31,14 @@ struct vmmig_source {
 	struct vmmig_policy *policy, *own_policy;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];       /* why the last configuration call failed */
 
 	/* run */
 	const struct vmmig_transport_ops *tops;
 	char *addr;
+	int fds[VMMIG_MAX_CHANNELS]; /* *_start_fds(): channel i's socket, -1
+				      * once its channel took it over */
+	unsigned nfds;           /* 0: connect to addr instead */
 	bool started, joined;
 	pthread_t thread;
 	int result;
@@ -52,6 +56,8 @@ struct vmmig_source {
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
 	bool committed;          /* END sent: too late to cancel */
+	atomic_bool peer_ready;  /* handshake done: ERROR may be sent */
+	bool throttle_warned;    /* THROTTLE without a callback was logged */
 
 	/* round dispatch to senders (lock/cond) */
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
@@ -67,7 +73,7 @@ struct vmmig_source {
 
 	/* return path (channel 0, dest -> source) */
 	pthread_t rp_thread;
-	bool rp_running;
+	atomic_bool rp_running;  /* read by rp_await_verdict() */
 	struct wire_reader *rp_reader;
 	bool acked;              /* under lock */
 	int32_t ack_status;
@@ -134,6 +140,9 @@ void src_pass_live(struct vmmig_source *src, struct vmmig_stats *st,
 
 enum { JOB_ROUND, JOB_POSTCOPY };
 
+/* source_throttle.c: a THROTTLE decision */
+void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d);
+
 /* source_hints.c */
 struct region_hints;
 uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
@@ -176,6 +185,15 @@ void senders_stop(struct vmmig_source *src);
 
 /* source_rp.c */
 int rp_start(struct vmmig_source *src);
+/* The first failure, recorded here (not the peer's, not a broken link),
+ * goes to the destination as ERROR on every channel no other thread is
+ * sending on (the urgent one carries nothing before the switch); not once
+ * committed (END or the post-copy switch sent). */
+void source_tell_peer(struct vmmig_source *src);
+/* Before recording link error @code seen by another thread than the
+ * return path's: wait (100 ms at most) for the return path to record the
+ * destination's ERROR, which may be queued before the end of its stream. */
+void rp_await_verdict(struct vmmig_source *src, int code);
 /* Wait for the destination's ACK (or failure). */
 int rp_wait_ack(struct vmmig_source *src);
 void rp_stop(struct vmmig_source *src);

@@ -5,6 +5,7 @@
  * reason; either ends the migration.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "source.h"
 
@@ -80,6 +81,33 @@ static void *rp_main(void *arg)
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
 	return NULL;
+}
+
+void rp_await_verdict(struct vmmig_source *src, int code)
+{
+	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
+	    pthread_equal(pthread_self(), src->rp_thread))
+		return;
+	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
+		usleep(2000);
+}
+
+void source_tell_peer(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
+	pthread_mutex_unlock(&src->lock);
+	pthread_mutex_lock(&src->fail.lock);
+	quiet = quiet || src->fail.from_peer;
+	pthread_mutex_unlock(&src->fail.lock);
+	if (quiet || failure_is_link(&src->fail))
+		return;
+	/* On every channel it can: each of the destination's receivers then
+	 * reads the reason before the end of its stream, whichever notices
+	 * first. The urgent channel first: it is idle before the switch. */
+	for (unsigned i = src->nchan; i-- > 0;)
+		chan_send_error(&src->chan[i], &src->fail, "source",
+				i == src->ndata ? 100 : 0);
 }
 
 int rp_start(struct vmmig_source *src)

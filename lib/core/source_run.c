@@ -27,9 +27,20 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is retried. */
+	pthread_mutex_lock(&src->lock);
+	bool may_recover = src->postcopy &&
+			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+	pthread_mutex_unlock(&src->lock);
+	/* A destination that stops sends its reason on channel 0, then
+	 * closes: give the return path the moment it takes to read it. */
+	rp_await_verdict(src, code);
 	va_start(ap, fmt);
-	failure_record(&src->fail, &src->log, code, fmt, ap);
+	bool first = failure_record(&src->fail, &src->log, code, may_recover,
+				    fmt, ap);
 	va_end(ap);
+	if (first)
+		source_tell_peer(src); /* before the channels shut down */
 	source_abort_io(src);
 }
 
@@ -143,14 +154,33 @@ int connect_all(struct vmmig_source *src)
 	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
 	for (unsigned i = 0; i < src->nchan; i++) {
+		const char *addr = src->addr;
+		char fd[16];
 		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
 
+		if (!ret && src->nfds) {
+			/* Each pre-connected socket serves once. */
+			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
+			snprintf(fd, sizeof(fd), "%d", src->fds[i]);
+			src->fds[i] = -1; /* the channel owns it now */
+			addr = fd;
+		}
 		if (!ret)
-			ret = chan_connect(&src->chan[i], src->addr, timeout);
+			ret = chan_connect(&src->chan[i], addr, timeout);
 		if (ret) {
-			source_fail(src, ret, "connecting channel %u to %s: %s",
-				    i, src->addr, src->chan[i].err[0]
-				    ? src->chan[i].err : vmmig_strerror(ret));
+			/* A transport that opens fewer connections than
+			 * asked for fails here: say how many it takes. */
+			source_fail(src, ret, "connecting channel %u of %u (%u "
+				    "page channel%s + the urgent channel) to "
+				    "%s%s: %s", i, src->nchan, src->ndata,
+				    src->ndata > 1 ? "s" : "",
+				    src->nfds ? "fd " : "", addr,
+				    ret == -ENOTCONN && src->nfds
+					    ? "pre-connected sockets serve "
+					      "once (no reconnection)"
+					    : src->chan[i].err[0]
+					    ? src->chan[i].err
+					    : vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -497,6 +527,7 @@ static int migrate(struct vmmig_source *src)
 	ret = handshake(src, 0);
 	if (ret)
 		return ret;
+	atomic_store(&src->peer_ready, true);
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.setup_time_us = now_us() - src->t_start;
 	src->st.status = VMMIG_STATUS_ACTIVE;
@@ -541,12 +572,8 @@ static int migrate(struct vmmig_source *src)
 			break;
 		if (d.action == VMMIG_ACTION_POSTCOPY)
 			return postcopy_run(src, true);
-		if (d.action == VMMIG_ACTION_THROTTLE && src->ops->throttle) {
-			src->ops->throttle(src->opaque, d.throttle_percent);
-			pthread_mutex_lock(&src->stats_lock);
-			src->st.throttle_percent = d.throttle_percent;
-			pthread_mutex_unlock(&src->stats_lock);
-		}
+		if (d.action == VMMIG_ACTION_THROTTLE)
+			source_throttle(src, &d);
 	}
 	return stop_and_copy(src);
 }
@@ -606,6 +633,7 @@ void *source_main(void *arg)
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&src->stats_lock);
 	src->result = ret;
+	failure_log_final(&src->fail, &src->log);
 	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
 	     ret ? src->fail.msg : "completed");
 	return NULL;

@@ -252,7 +252,18 @@ void enc_ctx_free(struct enc_ctx *e);
 /* Stop delta encoding and free the cache: after a post-copy switch the
  * destination no longer holds the copies the cache describes. */
 void enc_ctx_drop_cache(struct enc_ctx *e);
+/* The pages added from now on are sent for the first time (@on) or again:
+ * the delta cache admits first sends only into free slots. */
+void enc_ctx_set_first_send(struct enc_ctx *e, bool on);
 
+/*
+ * Delta-cache counters, one definition: every page sent with contents
+ * (RAW, ZSTD or DELTA) while delta_cache_bytes is set counts once, as a
+ * hit (its last sent copy was in the cache: a delta was tried, it went out
+ * as DELTA if smaller) or a miss (no copy: first send, evicted, not
+ * admitted, or the cache dropped at a post-copy switch). So hits + misses =
+ * pages RAW + ZSTD + DELTA. ZERO and HINT pages are neither.
+ */
 struct enc_counters {
 	uint64_t pages[WIRE_ENC__COUNT]; /* per encoding */
 	uint64_t cache_hits, cache_misses;

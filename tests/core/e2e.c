@@ -19,6 +19,30 @@ static int fail_load(void *opaque, uint32_t id, const void *data, size_t len)
 	return -EINVAL;
 }
 
+/* The child's session and result, for start() to look at its own status
+ * (one destination per child process). */
+static struct vmmig_dest *child_dst;
+static struct dest_result *child_res;
+
+static int start_and_look(void *opaque)
+{
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+
+	if (!vmmig_dest_get_stats(child_dst, &st))
+		child_res->status_in_start = st.status;
+	return guest_dest_ops.start(opaque);
+}
+
+/* ERROR lines of the child's log, the first one kept. */
+static void count_errors(void *opaque, int level, const char *msg)
+{
+	struct dest_result *res = opaque;
+
+	if (level == VMMIG_LOG_ERROR && !res->log_errors++)
+		snprintf(res->first_log_error, sizeof(res->first_log_error),
+			 "%s", msg);
+}
+
 struct vcpu {
 	struct dest_proc *d;
 	struct guest *g;
@@ -67,12 +91,18 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 
 	if (o->fail_load_state)
 		ops.load_state = fail_load;
+	ops.start = start_and_look;
+	child_res = d->res;
 	/* Page faults are expensive under shadow paging: a benchmark wants
 	 * them out of the measured migration, like a VMM that preallocates. */
 	if (o->prefault)
 		for (size_t off = 0; off < d->size; off += 4096)
 			((volatile uint8_t *)d->mem)[off] = d->mem[off];
 	ret = vmmig_dest_new(&dst);
+	child_dst = dst;
+	if (!ret)
+		ret = vmmig_dest_set_log(dst, count_errors, d->res,
+					 VMMIG_LOG_DEBUG);
 	if (!ret && o->uuid)
 		ret = vmmig_dest_set_uuid(dst, o->uuid);
 	if (!ret)

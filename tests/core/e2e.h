@@ -17,6 +17,9 @@ struct dest_result {
 	uint64_t writes_loaded;  /* heartbeat restored from the state */
 	uint64_t cpu_state;
 	uint64_t vcpu_reads;     /* pages the "vCPU" read after start */
+	int status_in_start;     /* the session's status, read in start() */
+	int log_errors;          /* ERROR lines the session logged */
+	char first_log_error[320];
 	struct vmmig_stats st;
 	char error[320];
 };

@@ -23,6 +23,50 @@ static struct wire_hello hello(uint32_t nregions)
 	return h;
 }
 
+/* docs/wire-format.md 4.2: the ERROR record of a cancelled source. */
+static uint8_t rec_out[256];
+static size_t rec_len;
+
+static int rec_write(void *c, const struct iovec *iov, int n)
+{
+	(void)c;
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_le(rec_len + iov[i].iov_len, sizeof(rec_out));
+		memcpy(rec_out + rec_len, iov[i].iov_base, iov[i].iov_len);
+		rec_len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+START_TEST(error_record_vector)
+{
+	static const uint8_t vec[54] = {
+		0x41, 0x80, 0x00, 0x00, 0x26, 0x00, 0x00, 0x00, 0xc1, 0x78,
+		0x4f, 0x5a, 0x03, 0x00, 0x00, 0x00, 0x83, 0xff, 0xff, 0xff,
+		0x00, 0x00, 0x00, 0x00, 's', 'o', 'u', 'r', 'c', 'e', ' ',
+		'c', 'a', 'n', 'c', 'e', 'l', 'l', 'e', 'd', ' ', 't', 'h',
+		'e', ' ', 'm', 'i', 'g', 'r', 'a', 't', 'i', 'o', 'n' };
+	struct wire_status s = { .status = -ECANCELED }, b;
+	uint8_t buf[sizeof(s) + 16];
+	char err[WIRE_ERRLEN];
+	int n;
+
+	snprintf(s.text, sizeof(s.text), "source cancelled the migration");
+	n = wire_status_pack(buf, sizeof(buf), &s);
+	ck_assert_int_eq(n, 38);
+	rec_len = 0;
+	ck_assert_int_eq(wire_write_record(rec_write, NULL, WIRE_ERROR, 0, 3,
+					   buf, (size_t)n), 0);
+	ck_assert_uint_eq(rec_len, sizeof(vec));
+	ck_assert_mem_eq(rec_out, vec, sizeof(vec));
+	ck_assert_int_eq(wire_status_unpack(vec + WIRE_HDR_SIZE,
+					    sizeof(vec) - WIRE_HDR_SIZE, &b,
+					    err, sizeof(err)), 0);
+	ck_assert_int_eq(b.status, -ECANCELED);
+	ck_assert_str_eq(b.text, "source cancelled the migration");
+}
+END_TEST
+
 START_TEST(hello_round_trip)
 {
 	struct wire_hello h = hello(3), back;
@@ -228,6 +272,7 @@ int main(void)
 	tcase_add_test(tc, hello_round_trip);
 	tcase_add_test(tc, hello_rejects);
 	tcase_add_test(tc, status_round_trip);
+	tcase_add_test(tc, error_record_vector);
 	tcase_add_test(tc, state_end_round);
 	tcase_add_test(tc, header_layout);
 	suite_add_tcase(s, tc);
