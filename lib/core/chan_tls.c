@@ -4,6 +4,7 @@
  * the handshake; from then on chan_send/chan_recv go through the TLS
  * session (lib/tls), which hands the transport ciphertext only.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -96,6 +97,63 @@ int chan_tls_start(struct chan *c)
 		snprintf(c->err, sizeof(c->err), "the destination closed the "
 			 "connection during the TLS handshake (it does not "
 			 "accept this key or certificate?)");
+	return ret;
+}
+
+struct start_arg {
+	struct chan *all;
+	unsigned n, i;
+	int (*then)(struct chan *c, unsigned i, void *arg);
+	void *arg;
+	int ret;
+	pthread_t thread;
+	bool running;
+};
+
+static void *start_main(void *p)
+{
+	struct start_arg *a = p;
+	struct chan *c = &a->all[a->i];
+
+	a->ret = chan_tls_start(c);
+	if (!a->ret)
+		a->ret = a->then(c, a->i, a->arg);
+	/* A refused handshake: the others may be waiting on a destination
+	 * that gave up. (A failed HELLO is left to the caller, which reads
+	 * the destination's reason on channel 0.) */
+	if (a->ret && !c->tls)
+		for (unsigned j = 0; j < a->n; j++)
+			if (j != a->i)
+				chan_shutdown(&a->all[j]);
+	return NULL;
+}
+
+int chan_tls_start_all(struct chan *c, unsigned n,
+		       int (*then)(struct chan *c, unsigned i, void *arg),
+		       void *arg, unsigned *failed)
+{
+	struct start_arg a[VMMIG_MAX_CHANNELS];
+	int ret = 0;
+
+	*failed = 0;
+	if (n > VMMIG_MAX_CHANNELS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		a[i] = (struct start_arg){ .all = c, .n = n, .i = i,
+					   .then = then, .arg = arg };
+		a[i].running = !pthread_create(&a[i].thread, NULL, start_main,
+					       &a[i]);
+		if (!a[i].running)
+			start_main(&a[i]); /* no thread: in line, in order */
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (a[i].running)
+			pthread_join(a[i].thread, NULL);
+		if (a[i].ret && !ret) {
+			ret = a[i].ret;
+			*failed = i;
+		}
+	}
 	return ret;
 }
 

@@ -184,9 +184,16 @@ void chan_close(struct chan *c);
  * or the host of a tcp @addr) and chan_tls_start() shakes hands, right
  * before the channel's HELLO: the destination takes its channels one at a
  * time, HELLO included, so a source that shook hands on every channel
- * first would wait on the second forever. */
+ * before sending any HELLO would wait on the second forever. */
 int chan_tls_prepare(struct chan *c, const char *addr, int timeout_ms);
 int chan_tls_start(struct chan *c); /* no-op without TLS */
+/* chan_tls_start() on @n channels at once, each in a thread that then runs
+ * @then on its channel (the HELLO): the destination may take the channels
+ * in any order (pre-connected fds). One failing shuts the others down.
+ * Return 0 or the error of the lowest failing channel, in *@failed. */
+int chan_tls_start_all(struct chan *c, unsigned n,
+		       int (*then)(struct chan *c, unsigned i, void *arg),
+		       void *arg, unsigned *failed);
 /* Server, right after accept: a plaintext peer is told in plaintext that
  * TLS is required. */
 int chan_tls_server(struct chan *c);

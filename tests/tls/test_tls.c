@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,6 +176,63 @@ START_TEST(psk_inproc)
 	vmmig_dest_free(dst);
 	munmap(mem, GUEST_SIZE);
 	source_teardown(&s);
+}
+END_TEST
+
+/*
+ * Pre-connected sockets (vmmig_*_start_fds), the destination's ends in
+ * another order than the source's: every channel shakes hands at once, so
+ * the order the destination takes them in does not matter.
+ */
+static void fds_reordered(const char *kind, const char *hostname)
+{
+	int a[3], b[3], rev[3];
+	struct vmmig_dest *dst;
+	struct guest gd = { 0 };
+	struct src_ctx s;
+	struct cfg kd, ks;
+	uint8_t *mem = mmap(NULL, GUEST_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(mem, MAP_FAILED);
+	for (int i = 0; i < 3; i++) {
+		int sv[2];
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		a[i] = sv[0];
+		b[i] = sv[1];
+	}
+	rev[0] = b[2], rev[1] = b[0], rev[2] = b[1];
+	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
+	ck_assert_int_eq(vmmig_dest_add_region(dst, 0, 0, mem, GUEST_SIZE), 0);
+	ck_assert_int_eq(vmmig_dest_set_ops(dst, &guest_dest_ops, &gd), 0);
+	ck_assert_int_eq(vmmig_dest_set_tls(dst, cfg_make(&kd, kind)), 0);
+	ck_assert_int_eq(vmmig_dest_start_fds(dst, rev, 3), 0);
+	source_setup(&s, NULL);
+	cfg_make(&ks, kind);
+	ks.c.hostname = hostname;
+	ck_assert_int_eq(vmmig_source_set_tls(s.src, &ks.c), 0);
+	ck_assert_int_eq(vmmig_source_start_fds(s.src, a, 3), 0);
+	ck_assert_msg(vmmig_source_wait(s.src) == 0, "source: %s",
+		      vmmig_source_error(s.src));
+	ck_assert_int_eq(vmmig_dest_wait(dst), 0);
+	ck_assert(atomic_load(&s.g.parked));
+	ck_assert_msg(memcmp(s.g.mem, mem, GUEST_SIZE) == 0,
+		      "destination memory differs from the source at pause");
+	vmmig_dest_free(dst);
+	munmap(mem, GUEST_SIZE);
+	source_teardown(&s);
+}
+
+START_TEST(psk_fds_reordered)
+{
+	fds_reordered("psk", NULL);
+}
+END_TEST
+
+START_TEST(x509_fds_reordered)
+{
+	fds_reordered("ok", "localhost");
 }
 END_TEST
 
@@ -463,6 +521,8 @@ int main(void)
 	tcase_add_test(tc, psk_inproc);
 	tcase_add_test(tc, x509_tcp);
 	tcase_add_test(tc, x509_unix_named);
+	tcase_add_test(tc, psk_fds_reordered);
+	tcase_add_test(tc, x509_fds_reordered);
 	tcase_add_test(tc, plaintext_source_refused);
 	tcase_add_test(tc, tls_source_to_plaintext_dest);
 	tcase_add_test(tc, wrong_psk_refused);
