@@ -88,6 +88,9 @@ struct vmmig_stats {
 	uint64_t postcopy_time_us;   /* post-copy: the switch -> the last
 				      * page in place at the destination
 				      * (source: until its DONE) */
+	uint64_t postcopy_pages_lost;/* destination, failed post-copy: pages
+				      * that never arrived, poisoned (reading
+				      * one raises SIGBUS, never zeros) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

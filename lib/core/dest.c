@@ -40,6 +40,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 		dst->tops->listener_close(dst->listener);
 	free(dst->listener);
 	dpc_free(dst);
+	dverify_free(dst);
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);
@@ -225,6 +226,11 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 		dst->joined = true;
 	}
 	return dst->result;
+}
+
+VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst)
+{
+	return dst ? atomic_load(&dst->owner) : -EINVAL;
 }
 
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)

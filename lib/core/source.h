@@ -51,7 +51,8 @@ struct vmmig_source {
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
-	bool committed;          /* END sent: too late to cancel */
+	bool committed;          /* COMMIT sent (under lock): the guest is
+				  * given up, never resumed here */
 
 	/* round dispatch to senders (lock/cond) */
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
@@ -69,9 +70,12 @@ struct vmmig_source {
 	pthread_t rp_thread;
 	bool rp_running;
 	struct wire_reader *rp_reader;
-	bool acked;              /* under lock */
-	int32_t ack_status;
-	uint32_t ack_aux;
+	bool acked;              /* READY received (under lock) */
+	struct wire_sw ready;    /* its payload: the destination's digest */
+	bool dest_started;       /* STARTED (or RESUMED) received: the
+				  * destination owns the guest (under lock) */
+	int32_t started_status;  /* what its start() returned */
+	uint64_t t_started;      /* when STARTED arrived (us) */
 
 	/* post-copy (source_postcopy.c) */
 	bool postcopy;           /* switched: rp reads REQ and DONE */
@@ -102,11 +106,26 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
-int connect_all(struct vmmig_source *src);
+int connect_all(struct vmmig_source *src, int timeout_ms);
 int handshake(struct vmmig_source *src, uint16_t flags);
 int sync_pending(struct vmmig_source *src);
 int source_pause(struct vmmig_source *src, uint64_t *t_pause);
+
+/* source_switch.c: the switchover (docs/wire-format.md 6.5) */
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
+/* Wait for READY, then give the guest up: COMMIT. After a failure here
+ * the guest may be resumed only if src->committed is still false. */
+int switch_commit(struct vmmig_source *src);
+/* Wait for STARTED: 0, or what the destination's start() returned. */
+int switch_wait_started(struct vmmig_source *src);
+/* Pause, send what is left and the state, commit, verify. */
+int stop_and_copy(struct vmmig_source *src);
+/* rp thread: READY or STARTED. 1 when the return path is done (STARTED
+ * of a pre-copy), -errno on failure. */
+int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		     const uint8_t *payload);
+/* enum vmmig_owner as things stand. */
+int source_owner(struct vmmig_source *src);
 
 enum { JOB_ROUND, JOB_POSTCOPY };
 
@@ -152,8 +171,8 @@ void senders_stop(struct vmmig_source *src);
 
 /* source_rp.c */
 int rp_start(struct vmmig_source *src);
-/* Wait for the destination's ACK (or failure). */
-int rp_wait_ack(struct vmmig_source *src);
+/* Wait for the destination's READY (or failure). */
+int rp_wait_ready(struct vmmig_source *src);
 void rp_stop(struct vmmig_source *src);
 
 #endif

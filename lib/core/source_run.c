@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's migration thread: connect, handshake, pre-copy rounds under
- * the policy, then stop-and-copy and the wait for the destination's ACK.
- * Any failure before the ACK resumes the guest if it was paused; the source
- * only ever reads guest memory, so it is untouched either way.
+ * the policy, then stop-and-copy (source_switch.c) or post-copy. Any failure
+ * before COMMIT resumes the guest if it was paused; the source only ever
+ * reads guest memory, so it is untouched either way. After COMMIT the guest
+ * is never resumed here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -130,10 +131,8 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 	return send_err;
 }
 
-int connect_all(struct vmmig_source *src)
+int connect_all(struct vmmig_source *src, int timeout)
 {
-	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
-
 	for (unsigned i = 0; i < src->nchan; i++) {
 		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
 
@@ -370,25 +369,6 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	return 0;
 }
 
-/* END on every channel: what it carried, and on channel 0 the blob count
- * and (with verification) the memory hash. */
-int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
-{
-	uint8_t buf[WIRE_END_SIZE];
-	int ret = 0;
-
-	for (unsigned i = 0; i < src->nchan && !ret; i++) {
-		end->pages = src->snd[i].pages_sent;
-		end->flags = (end->flags & ~WIRE_END_MAIN) |
-			     (i == 0 ? WIRE_END_MAIN : 0);
-		end->nblobs = i == 0 ? nblobs : 0;
-		wire_end_pack(buf, end);
-		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
-				       sizeof(buf));
-	}
-	return ret;
-}
-
 /* Pause the guest; the pages found dirty after the last round are still
  * pending in send_bm: add what the guest wrote since. */
 int source_pause(struct vmmig_source *src, uint64_t *t_pause)
@@ -407,72 +387,16 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause)
 	return sync_pending(src);
 }
 
-/* Pause, send what is left and the state, wait for the ACK. */
-static int stop_and_copy(struct vmmig_source *src)
-{
-	struct vmmig_state_sink sink = { 0 };
-	struct wire_end end = { 0 };
-	uint64_t t_pause;
-	int ret;
-
-	/* Socket backlog and restores finish while the guest still runs. */
-	ret = drain_restores(src);
-	if (ret)
-		return ret;
-	src->hints_off = true;
-	ret = source_pause(src, &t_pause);
-	if (ret)
-		return ret;
-	ret = senders_run(src, JOB_ROUND);
-	if (ret)
-		return ret;
-	if (src->ops->save_state) {
-		ret = src->ops->save_state(src->opaque, &sink);
-		if (ret) {
-			source_fail(src, ret, "saving guest state: %s",
-				    vmmig_strerror(ret));
-			goto out;
-		}
-	}
-	ret = state_send(&src->chan[0], &sink);
-	if (src->opt.v[VMMIG_OPT_VERIFY]) {
-		end.flags |= WIRE_END_HASH;
-		end.mem_hash = regions_hash(&src->regions);
-	}
-	ret = ret ? ret : send_end(src, &end, sink.n);
-	if (ret) {
-		source_fail(src, ret, "sending final state: %s",
-			    vmmig_strerror(ret));
-		goto out;
-	}
-	pthread_mutex_lock(&src->lock);
-	src->committed = true;
-	pthread_mutex_unlock(&src->lock);
-	ret = rp_wait_ack(src);
-	if (ret) {
-		source_fail(src, ret, "destination did not acknowledge: %s",
-			    vmmig_strerror(ret));
-		goto out;
-	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.downtime_us = now_us() - t_pause;
-	src->st.remaining_bytes = 0;
-	src->st.verified = src->ack_aux == UINT32_MAX ? -1 : (int)src->ack_aux;
-	pthread_mutex_unlock(&src->stats_lock);
-out:
-	state_sink_free(&sink);
-	return ret;
-}
-
 static int migrate(struct vmmig_source *src)
 {
 	uint64_t bw = 0;
 	int ret;
 
-	ret = connect_all(src);
+	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 	if (ret)
 		return ret;
-	ret = handshake(src, 0);
+	ret = handshake(src, src->opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
+							 : 0);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&src->stats_lock);
@@ -554,10 +478,10 @@ void *source_main(void *arg)
 	senders_stop(src);
 	rp_stop(src);
 	vmmig_tracker_stop(src->tracker);
-	/* After a post-copy switch the destination runs the guest: resuming
-	 * here would run it twice. The source keeps it paused, with the only
-	 * copy of the pages that never arrived. */
-	if (ret && src->paused && !src->postcopy && src->ops->resume) {
+	/* After COMMIT the destination may run the guest: resuming here could
+	 * run it twice. The source keeps it paused (after a post-copy switch
+	 * with the only copy of the pages that never arrived). */
+	if (ret && src->paused && !src->committed && src->ops->resume) {
 		int r2 = src->ops->resume(src->opaque);
 
 		if (r2)

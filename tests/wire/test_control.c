@@ -89,7 +89,7 @@ static void m_zero(struct wire_hello *h, uint8_t *b, size_t *l)
 static void m_dup(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 40 + 24, 10); }
 static void m_flags(struct wire_hello *h, uint8_t *b, size_t *l)
-{ (void)h; (void)l; put_le16(b + 6, 2); } /* 1 is WIRE_HELLO_RESUME */
+{ (void)h; (void)l; put_le16(b + 6, 4); } /* 1, 2: RESUME, VERIFY */
 
 START_TEST(hello_rejects)
 {
