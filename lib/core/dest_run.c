@@ -404,12 +404,13 @@ static int migrate(struct vmmig_dest *dst)
 	if (!ret)
 		ret = finish(dst, &verified);
 	rv0 = main_receiver(dst);
-	if (!ret && dst->pc_armed) {
+	if (dst->pc_armed && rv0) {
 		pthread_mutex_lock(&dst->stats_lock);
 		dst->st.verified = verified;
 		dst->st.rounds = rv0->rounds;
 		pthread_mutex_unlock(&dst->stats_lock);
-		return 0; /* started at the switch already */
+		if (!ret)
+			return 0; /* started at the switch already */
 	}
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
