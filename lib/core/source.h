@@ -108,7 +108,16 @@ void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
 int connect_all(struct vmmig_source *src, int timeout_ms);
 int handshake(struct vmmig_source *src, uint16_t flags);
+
+/* source_dirty.c */
+uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs);
+/* After a round: what was dirtied meanwhile becomes the next job. */
+int sync_next_round(struct vmmig_source *src);
+/* Before the last pass: add what was dirtied to what is still pending. */
 int sync_pending(struct vmmig_source *src);
+int alloc_bitmaps(struct vmmig_source *src);
+void free_bitmaps(struct vmmig_source *src);
+int start_tracking(struct vmmig_source *src);
 int source_pause(struct vmmig_source *src, uint64_t *t_pause);
 
 /* source_switch.c: the switchover (docs/wire-format.md 6.5) */

@@ -62,8 +62,7 @@ static sigjmp_buf probe_jmp;
 
 static void probe_fault(int sig)
 {
-	(void)sig;
-	siglongjmp(probe_jmp, 1);
+	siglongjmp(probe_jmp, sig);
 }
 
 /* Read every page of the destination's memory: a page that never arrived
@@ -79,8 +78,13 @@ static void probe_memory(struct dest_proc *d)
 		const volatile uint64_t *w = (const volatile uint64_t *)(d->mem + off);
 		uint64_t any = 0;
 
-		if (sigsetjmp(probe_jmp, 1)) {
-			d->res->probe_sigbus++;
+		int sig = sigsetjmp(probe_jmp, 1);
+
+		if (sig) {
+			if (sig == SIGBUS)
+				d->res->probe_sigbus++;
+			else
+				d->res->probe_sigsegv++;
 			continue;
 		}
 		for (size_t i = 0; i < 512; i++)
@@ -120,6 +124,9 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_POPULATE,
 					    o->populate);
+	if (!ret && o->set_recovery)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECOVERY_TIMEOUT_MS,
+					    o->recovery_ms);
 	if (!ret && o->fault_cpu0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_FAULT_CPU, 0);
 	struct vmmig_page_source *ps = NULL;
