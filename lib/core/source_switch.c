@@ -199,19 +199,20 @@ int stop_and_copy(struct vmmig_source *src)
 			    vmmig_strerror(ret));
 		goto out;
 	}
-	if (src->opt.v[VMMIG_OPT_VERIFY])
-		ret = verify_after_commit(src);
-	int r2 = switch_wait_started(src);
-
-	if (r2)
-		source_fail(src, r2, "destination did not confirm the start: "
-			    "%s", vmmig_strerror(r2));
-	ret = ret ? ret : r2;
+	/* The downtime ends when the destination runs the guest; hashing
+	 * this memory (tens of ms per GiB) waits until then, so that it
+	 * takes no CPU from the switch. */
+	ret = switch_wait_started(src);
+	if (ret)
+		source_fail(src, ret, "destination did not confirm the start: "
+			    "%s", vmmig_strerror(ret));
 	pthread_mutex_lock(&src->stats_lock);
 	if (src->dest_started)
 		src->st.downtime_us = src->t_started - t_pause;
 	src->st.remaining_bytes = 0;
 	pthread_mutex_unlock(&src->stats_lock);
+	if (!ret && src->opt.v[VMMIG_OPT_VERIFY])
+		ret = verify_after_commit(src);
 out:
 	state_sink_free(&sink);
 	return ret;
