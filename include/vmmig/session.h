@@ -72,6 +72,11 @@ enum vmmig_option {
 				      * a fault on is a local wake-up; best
 				      * with the vCPUs that fault nearby.
 				      * -1 (default): not pinned */
+	VMMIG_OPT_CONNECT_RETRY_MS,  /* source: how long to keep trying a
+				      * connection nobody accepts (refused,
+				      * no socket file: the destination may
+				      * still be starting). 0 (default): such
+				      * an error fails the migration at once */
 	VMMIG_OPT__COUNT
 };
 

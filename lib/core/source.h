@@ -106,7 +106,8 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
-int connect_all(struct vmmig_source *src, int timeout_ms);
+/* Refused connections are retried for @retry_ms (0: fail at once). */
+int connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
 int handshake(struct vmmig_source *src, uint16_t flags);
 
 /* source_dirty.c */

@@ -322,7 +322,7 @@ static int postcopy_recover(struct vmmig_source *src)
 		 * timeout of silence (the watchdog, during the handshake). */
 		watchdog_arm(&src->wd);
 		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
-								 : io));
+								 : io), 0);
 		if (!ret)
 			ret = handshake(src, WIRE_HELLO_RESUME |
 					(src->opt.v[VMMIG_OPT_VERIFY]

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source.h"
 #include "transport/ratelimit.h"
@@ -131,13 +132,31 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 	return send_err;
 }
 
-int connect_all(struct vmmig_source *src, int timeout)
+/* Nobody listening there (yet). */
+static bool refused(int err)
 {
+	return err == -ECONNREFUSED || err == -ENOENT;
+}
+
+int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
+{
+	uint64_t until = now_us() + (uint64_t)retry_ms * 1000u;
+
 	for (unsigned i = 0; i < src->nchan; i++) {
 		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
 
-		if (!ret)
+		while (!ret) {
 			ret = chan_connect(&src->chan[i], src->addr, timeout);
+			if (!refused(ret) || now_us() >= until ||
+			    atomic_load(&src->sh.abort))
+				break;
+			/* Asked to: a bounded retry, as a retry. */
+			vlog(&src->log, VMMIG_LOG_INFO, "connecting channel %u "
+			     "to %s: %s, retrying", i, src->addr,
+			     vmmig_strerror(ret));
+			usleep(20000);
+			ret = 0;
+		}
 		if (ret) {
 			source_fail(src, ret, "connecting channel %u to %s: %s",
 				    i, src->addr, vmmig_strerror(ret));
@@ -263,7 +282,8 @@ static int migrate(struct vmmig_source *src)
 	uint64_t bw = 0;
 	int ret;
 
-	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			  src->opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
 	ret = handshake(src, src->opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
