@@ -19,6 +19,11 @@ uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
 	return n;
 }
 
+uint64_t pending_pages(struct vmmig_source *src)
+{
+	return count_bits(src->send_bm, &src->regions);
+}
+
 /* What the guest dirtied since the last sync, into dirty_bm. Hints of
  * those pages no longer hold: the writes made them differ from storage. */
 static int sync_dirty(struct vmmig_source *src)

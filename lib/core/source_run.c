@@ -194,6 +194,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	uint64_t t0 = now_us(), b0 = tx_bytes(src);
 	int ret;
 
+	src_history_begin(src, VMMIG_ROUND_PRECOPY, round, t0);
 	send_round_marker(src, round, pages);
 	src->first_pass = round == 0;
 	ret = senders_run(src, JOB_ROUND);
@@ -227,6 +228,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	if (dt && (bytes >= (1u << 20) || !*bw))
 		*bw = bytes * 1000000u / dt;
 	uint64_t dirty = count_bits(src->send_bm, &src->regions);
+	src_history_end(src, dirty, t_sync);
 	*ri = (struct vmmig_round_info){
 		.round = round,
 		.guest_bytes = src->regions.total_bytes,
@@ -274,7 +276,10 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause)
 		return ret;
 	}
 	src->paused = true;
-	return sync_pending(src);
+	ret = sync_pending(src);
+	if (!ret)
+		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
+	return ret;
 }
 
 static int migrate(struct vmmig_source *src)
@@ -383,6 +388,7 @@ void *source_main(void *arg)
 	}
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
+	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;
 	free_bitmaps(src);

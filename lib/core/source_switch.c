@@ -206,6 +206,8 @@ int stop_and_copy(struct vmmig_source *src)
 	if (ret)
 		source_fail(src, ret, "destination did not confirm the start: "
 			    "%s", vmmig_strerror(ret));
+	if (src->dest_started)
+		src_history_end(src, 0, src->t_started);
 	pthread_mutex_lock(&src->stats_lock);
 	if (src->dest_started)
 		src->st.downtime_us = src->t_started - t_pause;
