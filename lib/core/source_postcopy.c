@@ -474,10 +474,6 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		return ret;
 	}
 	pthread_mutex_lock(&src->stats_lock);
-	/* Pause -> the destination's start (or, if a recovery replaced
-	 * STARTED, -> COMMIT). */
-	if (src->t_started > t_pause)
-		src->st.downtime_us = src->t_started - t_pause;
 	src->st.postcopy_bytes = tx_bytes(src) - b_switch;
 	src->st.postcopy_faults = src->done_info.faults;
 	src->st.fault_latency_p50_us = src->done_info.fault_p50_us;
