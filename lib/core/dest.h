@@ -99,6 +99,7 @@ struct vmmig_dest {
 	 * as its final copy landed, and their sum */
 	uint64_t **vhash;          /* per region, per page (atomic ops) */
 	_Atomic uint64_t vsum;
+	struct vqueue *vq;         /* pages landed, to hash (its thread) */
 
 	/* cache-restore (dest_restore.c) */
 	struct vmmig_page_source *page_source; /* borrowed, or NULL */
@@ -195,6 +196,9 @@ void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 /* Hook the reader so that pages landing through it are hashed. */
 void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
 void dverify_free(struct vmmig_dest *dst);
+/* Wait until every landed page is hashed: before the digest is read, and
+ * before anything else may touch those pages. */
+void dverify_drain(struct vmmig_dest *dst);
 
 /* dest_poison.c: after a failed post-copy, pages that never arrived must
  * fault for good, never read as zero. Returns the pages poisoned. */

@@ -254,8 +254,10 @@ int dpc_drop_early(struct vmmig_dest *dst)
 
 	if (!dst->pc || dst->pc_armed)
 		return 0;
-	/* The populate thread must not map them again. */
+	/* The populate thread must not map them again, nor the hasher read
+	 * them. */
 	populate_stop(dst);
+	dverify_drain(dst);
 	for (unsigned i = 0; i < dst->regions.n && !ret; i++)
 		ret = drop_pending(dst, i);
 	if (ret)
@@ -353,6 +355,7 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		return -EPROTO;
 	}
 	populate_stop(dst);
+	dverify_drain(dst); /* before pages are dropped and the guest runs */
 	if (!dst->pc)
 		ret = pc_alloc(dst);
 	if (!ret)

@@ -59,6 +59,7 @@ int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
 
 	/* Pre-copy: every page landed, the digest is final. Post-copy sends
 	 * its digest check with DONE instead. */
+	dverify_drain(dst);
 	if (dst->vhash && !dst->pc) {
 		sw.flags = WIRE_SW_DIGEST;
 		sw.digest = atomic_load(&dst->vsum);
