@@ -42,6 +42,16 @@ static int poison_range(int uffd, uint8_t *a, size_t len, bool *fallback)
 		}
 		if (errno == EAGAIN || errno == EINTR)
 			continue;
+		if (errno == EEXIST) {
+			/* A page in place after all (its placing raced
+			 * the failure): keep it, poison the rest. */
+			size_t done = p.updated > 0 ? (size_t)p.updated : 0;
+
+			done += VMMIG_PAGE_SIZE;
+			a += done < len ? done : len;
+			len -= done < len ? done : len;
+			continue;
+		}
 		/* Unknown ioctl (old kernel), no uffd left: fall back. */
 		*fallback = true;
 	}

@@ -449,12 +449,15 @@ void *dest_main(void *arg)
 	populate_stop(dst);
 	dest_abort_io(dst);
 	close_channels(dst);
-	/* Pages that will never come must not read as zero. */
-	uint64_t lost = ret && dst->pc ? dpc_poison_missing(dst) : 0;
 	if (dst->rs) {
 		restore_finish(dst); /* final figures */
 		restore_free(dst);
 	}
+	/* Pages that will never come must not read as zero (only once the
+	 * memory is armed for post-copy: before that the guest never runs
+	 * here). Nothing places pages any more. */
+	uint64_t lost = ret && dst->pc && dst->pc->uffd >= 0
+				? dpc_poison_missing(dst) : 0;
 	uint64_t rx = dst->rx_closed;
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
