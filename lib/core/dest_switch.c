@@ -21,8 +21,12 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 	const uint8_t *p;
 	struct wire_status ws;
 	struct wire_hdr h;
-	int ret = wire_reader_next(rv->rd, &h, &p, NULL);
+	int ret;
 
+	/* The source may say "still busy" (hashing its memory) meanwhile. */
+	do
+		ret = wire_reader_next(rv->rd, &h, &p, NULL);
+	while (!ret && h.type == WIRE_KEEPALIVE);
 	if (ret) {
 		dest_fail(dst, ret, "waiting for %s: %s", what,
 			  ret == -EPROTO ? wire_reader_error(rv->rd)

@@ -141,6 +141,10 @@ int stop_and_copy(struct vmmig_source *src);
  * of a pre-copy), -errno on failure. */
 int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		     const uint8_t *payload);
+/* The page-sum hash of guest memory (frozen: the guest is given up),
+ * with KEEPALIVE on channel 0 (every quarter IO timeout, at most a
+ * second) while it takes. */
+uint64_t source_memory_digest(struct vmmig_source *src);
 /* enum vmmig_owner as things stand. */
 int source_owner(struct vmmig_source *src);
 /* Pages set in send_bm: what the next pass sends. */

@@ -237,7 +237,7 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		/* The paused guest's memory is frozen: hashing it now costs
 		 * no downtime, and after the sweep it delays no page. */
 		end->flags |= WIRE_END_HASH;
-		end->mem_hash = regions_sum_hash(&src->regions);
+		end->mem_hash = source_memory_digest(src);
 	}
 	if (!ret)
 		ret = send_end(src, end, nblobs);

@@ -123,6 +123,32 @@ int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 	return ret;
 }
 
+uint64_t source_memory_digest(struct vmmig_source *src)
+{
+	uint64_t h = 0, t_ka = now_us(),
+		 every = (uint64_t)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
+
+	if (every > 1000000)
+		every = 1000000;
+
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		const struct region *r = &src->regions.r[i];
+
+		for (uint64_t p = 0; p < r->npages; p++) {
+			h += page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
+			/* A large guest takes seconds: say "still busy", or
+			 * either side's watchdog would take the silence for a
+			 * dead peer. */
+			if (p % 1024 == 1023 && now_us() - t_ka > every) {
+				(void)chan_send_record(&src->chan[0],
+						       WIRE_KEEPALIVE, 0, NULL, 0);
+				t_ka = now_us();
+			}
+		}
+	}
+	return h;
+}
+
 static void set_verified(struct vmmig_source *src, int v)
 {
 	pthread_mutex_lock(&src->stats_lock);
@@ -137,7 +163,7 @@ static int verify_after_commit(struct vmmig_source *src)
 	uint8_t buf[WIRE_SW_SIZE];
 	int ret;
 
-	sw.digest = regions_sum_hash(&src->regions);
+	sw.digest = source_memory_digest(src);
 	wire_sw_pack(buf, &sw);
 	ret = chan_send_record(&src->chan[0], WIRE_DIGEST, 0, buf, sizeof(buf));
 	if (!(src->ready.flags & WIRE_SW_DIGEST)) {
