@@ -21,7 +21,9 @@
 
 #include "dest.h"
 
-#define VQ_CAP 65536 /* queued pages; past that, hashed inline */
+/* Queued pages; past that the receiver hashes them itself: a short queue
+ * keeps the drain at the switchover short (the pause waits for it). */
+#define VQ_CAP 512
 
 struct vqueue {
 	pthread_mutex_t lock;
