@@ -60,6 +60,11 @@ static void migrate(const struct params *p)
 
 	ck_assert_int_eq(guest_run(&g, 20), 0);
 	usleep(20000);
+	/* On a loaded machine the writer may not have run yet: wait (up to
+	 * 2 s) until it has, so that it is running when the migration
+	 * starts. */
+	for (int i = 0; i < 2000 && atomic_load(&g.writes) == 0; i++)
+		usleep(1000);
 	uint64_t writes_before = atomic_load(&g.writes);
 	ck_assert_int_eq(vmmig_source_start(src, d.uri), 0);
 	ret = vmmig_source_wait(src);
