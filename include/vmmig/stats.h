@@ -110,6 +110,9 @@ struct vmmig_stats {
 	uint64_t pass_pages_done;    /* of those, handled so far */
 	char policy[32];             /* source: the policy's name (its ops'
 				      * name, truncated); destination: "" */
+	uint64_t postcopy_pages_lost;/* destination, failed post-copy: pages
+				      * that never arrived, poisoned (reading
+				      * one raises SIGBUS, never zeros) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);
