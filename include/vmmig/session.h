@@ -57,15 +57,21 @@ enum vmmig_option {
 				      * recently (LRU) */
 	VMMIG_OPT_IO_TIMEOUT_MS,     /* both: a silent peer fails the migration
 				      * after this long; default 10000 */
-	VMMIG_OPT_VERIFY,            /* source: 1: hash all memory at the
-				      * switchover and check it on the
-				      * destination (adds the hash time to
-				      * the downtime) */
+	VMMIG_OPT_VERIFY,            /* source: 1 checks all memory end to
+				      * end: the destination hashes each page
+				      * as it lands, the source hashes its
+				      * memory after the switchover (its guest
+				      * is stopped for good); both compare.
+				      * No downtime; a mismatch is reported on
+				      * both sides after the guest started
+				      * there (wait() -EIO, verified 0) */
 	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* both: after a post-copy switch, how
-				      * long both sides wait for a new
-				      * connection when the link breaks; 0:
-				      * fail at once (the guest then stays
-				      * paused) */
+				      * long both sides try to reconnect when
+				      * the link breaks; recovery then fails
+				      * within this time plus at most one IO
+				      * timeout (an attempt under way). 0:
+				      * fail at once (the guest stays paused:
+				      * missing pages raise SIGBUS) */
 	VMMIG_OPT_RECV_DIRECT,       /* destination: 1 (default) receives raw
 				      * pages straight into guest memory; 0
 				      * receives into a reused buffer and
@@ -87,6 +93,11 @@ enum vmmig_option {
 				      * a fault on is a local wake-up; best
 				      * with the vCPUs that fault nearby.
 				      * -1 (default): not pinned */
+	VMMIG_OPT_CONNECT_RETRY_MS,  /* source: how long to keep trying a
+				      * connection nobody accepts (refused,
+				      * no socket file: the destination may
+				      * still be starting). 0 (default): such
+				      * an error fails the migration at once */
 	VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, /* destination: a connection that has
 				      * not completed TLS and HELLO this long
 				      * after it was accepted is dropped (and
@@ -122,6 +133,39 @@ VMMIG_API const char *vmmig_option_name(int opt);
  * for an unknown option.
  */
 VMMIG_API int vmmig_option_side(int opt);
+
+/* ------------------------------------------------------------------ */
+/* Who owns the guest
+ *
+ * At every moment at most one side runs the guest. The switchover is a
+ * two-phase commit (libvirt's Perform/Finish/Confirm; docs/wire-format.md
+ * 6.5): the destination loads the state and answers READY; the source then
+ * gives the guest up for good (COMMIT) and never resumes it afterwards; the
+ * destination calls start() only after COMMIT arrived and confirms with
+ * STARTED. A message lost at any point leaves at most one runner:
+ *
+ * - before the source sent COMMIT, the source owns the guest: a failure
+ *   resumes it there, and the destination never starts it;
+ * - once the destination got COMMIT it owns the guest (also if its start()
+ *   failed, or the migration fails later, e.g. a post-copy that lost its
+ *   source);
+ * - in between, a side that cannot know what the other did reports
+ *   VMMIG_OWNER_UNKNOWN: the source sent COMMIT but saw no STARTED, or the
+ *   destination sent READY but saw no COMMIT. That side does not run the
+ *   guest; an orchestrator must ask the other side (its owner call) and
+ *   decide. Both sides UNKNOWN means nobody runs it: the destination never
+ *   got COMMIT (it never started), so the source's paused guest is the one
+ *   to resume.
+ */
+enum vmmig_owner {
+	VMMIG_OWNER_SOURCE = 0,  /* the source's guest is the one: resuming
+				  * it is safe (the library did, after a
+				  * failure that followed its pause) */
+	VMMIG_OWNER_DEST = 1,    /* the destination's: it started it (or was
+				  * told to); the source never resumes it */
+	VMMIG_OWNER_UNKNOWN = 2, /* this side cannot tell: it does not run
+				  * the guest; an orchestrator decides */
+};
 
 /* ------------------------------------------------------------------ */
 /* Source side */
@@ -232,12 +276,21 @@ VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
 				     const int *fds, unsigned nfds);
 /**
  * vmmig_source_wait() - block until the migration ends.
- * Return: 0 when the destination acknowledged (the guest now lives there and
- * the source guest stays paused), else -errno (the source guest is running
- * again, its memory untouched): -ECANCELED, -EPROTO (the destination rejected
- * the stream), -ECONNRESET, -ETIMEDOUT, ...
+ * Return: 0 when the destination started the guest (it lives there now; the
+ * source guest stays paused), else -errno: -ECANCELED, -EPROTO (the
+ * destination rejected the stream), -ECONNRESET, -ETIMEDOUT, -EIO (memory
+ * verification failed: the guest runs there with memory that differs), ...
+ * After a failure vmmig_source_owner() says where the guest is: SOURCE (the
+ * guest runs here again, its memory untouched), DEST, or UNKNOWN (COMMIT was
+ * sent, no confirmation came: the guest stays paused here).
  */
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src);
+/**
+ * vmmig_source_owner() - who owns the guest as far as this side knows
+ * (enum vmmig_owner); final once vmmig_source_wait() returned.
+ * Thread-safe, any time. Return: the owner, or -EINVAL for NULL.
+ */
+VMMIG_API int vmmig_source_owner(struct vmmig_source *src);
 /**
  * vmmig_source_add_hint() - cache-restore: declare that the pages of
  * [@offset, @offset + @len) of region @region_id hold the same bytes as
@@ -280,10 +333,11 @@ struct vmmig_dest;
 struct vmmig_dest_ops {
 	uint32_t version; /* VMMIG_DEST_OPS_VERSION */
 	/* One call per blob the source put, in order, after the last page
-	 * arrived and before start(). Optional. */
+	 * arrived (post-copy: at the switch) and before start(). Optional. */
 	int (*load_state)(void *opaque, uint32_t id, const void *data,
 			  size_t len);
-	/* Run the guest here. Called after the source got the ack. Required. */
+	/* Run the guest here. Called only after the source gave the guest up
+	 * for good (COMMIT arrived), from a library thread. Required. */
 	int (*start)(void *opaque);
 };
 
@@ -343,8 +397,22 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst);
  */
 VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 				   unsigned nfds);
-/** Block until done: 0 once the guest was started here, else -errno. */
+/**
+ * vmmig_dest_wait() - block until done: 0 once the guest was started here
+ * (and, with verification, its memory matched the source's), else -errno;
+ * vmmig_dest_owner() then says whether the guest is this side's (DEST: it
+ * was started here, e.g. a post-copy that lost its source, or a failed
+ * verification: -EIO), the source's (SOURCE: never started here), or UNKNOWN
+ * (READY was sent, COMMIT never came: not started here).
+ * After a failed post-copy, pages that never arrived are poisoned: reading
+ * one raises SIGBUS (kernels without UFFDIO_POISON: they are made
+ * inaccessible, SIGSEGV), never zeros; stats count them in
+ * postcopy_pages_lost. That holds after vmmig_dest_free() too.
+ */
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
+/** vmmig_dest_owner() - like vmmig_source_owner(), from this side.
+ * Thread-safe, any time. Return: enum vmmig_owner, or -EINVAL. */
+VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 				   struct vmmig_stats *st);

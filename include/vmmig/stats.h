@@ -110,6 +110,9 @@ struct vmmig_stats {
 	uint64_t pass_pages_done;    /* of those, handled so far */
 	char policy[32];             /* source: the policy's name (its ops'
 				      * name, truncated); destination: "" */
+	uint64_t postcopy_pages_lost;/* destination, failed post-copy: pages
+				      * that never arrived, poisoned (reading
+				      * one raises SIGBUS, never zeros) */
 	uint64_t rejected_connections; /* destination: connections dropped
 				      * before a handshake with the expected
 				      * source (TLS refused, not a migration

@@ -108,12 +108,9 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 void regions_free(struct region_set *rs);
 /* Index of the region with @id, or rs->n if there is none. */
 unsigned regions_index(const struct region_set *rs, uint32_t id);
-/* Hash of all memory: vmmig_hash64 chained over regions in order. */
-uint64_t regions_hash(const struct region_set *rs);
-/* Post-copy builds its hash page by page, in any order: the sum of
- * page_hash() over all pages. */
+/* The page-sum memory hash, built page by page in any order: the sum of
+ * page_hash() over all pages; a zero page (or NULL) hashes to 0. */
 uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
-uint64_t regions_sum_hash(const struct region_set *rs);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;

@@ -43,6 +43,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 		dst->tops->listener_close(dst->listener);
 	free(dst->listener);
 	dpc_free(dst);
+	dverify_free(dst);
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);
@@ -279,6 +280,11 @@ static void dest_tell_cancel(struct vmmig_dest *dst)
 	if (dst->err_chan)
 		chan_send_error(dst->err_chan, &dst->fail, "destination", 100);
 	pthread_mutex_unlock(&dst->rp_lock);
+}
+
+VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst)
+{
+	return dst ? atomic_load(&dst->owner) : -EINVAL;
 }
 
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)

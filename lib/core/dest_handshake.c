@@ -249,6 +249,14 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
 	}
+	/* The source asks for the end-to-end check: hash pages as they land
+	 * (dest_verify.c). */
+	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dverify_init(dst))) {
+		dest_fail(dst, ret, "verification setup: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	dverify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
@@ -283,8 +291,8 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 	/* Channel 0 waits for the embedder's deadline (or the recovery
 	 * timeout); the others follow within the I/O timeout. */
 	uint64_t deadline = deadline_in(
-		dst->opt.v[resume ? VMMIG_OPT_RECOVERY_TIMEOUT_MS
-				  : VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
+		resume ? dst->recover_ms
+		       : dst->opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
 	char first[WIRE_ERRLEN] = "";
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {

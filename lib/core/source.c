@@ -301,18 +301,30 @@ VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
 	return src->result;
 }
 
+VMMIG_API int vmmig_source_owner(struct vmmig_source *src)
+{
+	return src ? source_owner(src) : -EINVAL;
+}
+
 VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
 {
 	if (!src || !src->started)
 		return -EINVAL;
+	/* Once COMMIT is out the destination may already run the guest;
+	 * cancelling then could leave it running twice. Decided under the
+	 * lock that orders it against COMMIT. */
 	pthread_mutex_lock(&src->lock);
 	bool too_late = src->committed;
+	bool first = !too_late && failure_set(&src->fail, -ECANCELED,
+					      "cancelled by the embedder");
 	pthread_mutex_unlock(&src->lock);
-	/* Once END is out the destination may already run the guest;
-	 * cancelling then could leave it running twice. */
 	if (too_late)
 		return -EBUSY;
-	source_fail(src, -ECANCELED, "cancelled by the embedder");
+	/* Recorded above, so source_fail() would see an echo: tell the
+	 * destination why here (no COMMIT can follow a recorded failure). */
+	if (first)
+		source_tell_peer(src);
+	source_abort_io(src);
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's end of the return path: channel 0's receive side. The
- * destination sends ACK when the guest may start there, or ERROR with its
- * reason; either ends the migration.
+ * destination sends READY when the guest can start there and STARTED once
+ * it did (or ERROR with its reason); after a post-copy switch, page
+ * requests and DONE.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -48,7 +49,13 @@ static void *rp_main(void *arg)
 				break; /* DONE, or a failure */
 			continue;
 		}
-		if (h.type != WIRE_ACK && h.type != WIRE_ERROR) {
+		if (h.type == WIRE_READY || h.type == WIRE_STARTED) {
+			ret = switch_on_record(src, &h, payload);
+			if (ret)
+				break; /* pre-copy's STARTED, or a failure */
+			continue;
+		}
+		if (h.type != WIRE_ERROR) {
 			source_fail(src, -EPROTO,
 				    "return path: unexpected record type 0x%04x",
 				    h.type);
@@ -59,24 +66,12 @@ static void *rp_main(void *arg)
 			source_fail(src, ret, "return path: %s", err);
 			break;
 		}
-		if (h.type == WIRE_ERROR) {
-			failure_set_peer(&src->fail,
-					 ws.status < 0 ? ws.status : -EPROTO,
-					 ws.text);
-			source_abort_io(src);
-			break;
-		}
-		pthread_mutex_lock(&src->lock);
-		src->acked = true;
-		src->ack_status = ws.status;
-		src->ack_aux = ws.aux;
-		bool more = src->postcopy; /* REQ and DONE follow */
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		if (!more)
-			break;
+		failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
+				 ws.text);
+		source_abort_io(src);
+		break;
 	}
-	/* Wake rp_wait_ack() on failure too. */
+	/* Wake the waits for READY and STARTED on failure too. */
 	pthread_mutex_lock(&src->lock);
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
@@ -132,14 +127,14 @@ int rp_start(struct vmmig_source *src)
 	return ret;
 }
 
-int rp_wait_ack(struct vmmig_source *src)
+int rp_wait_ready(struct vmmig_source *src)
 {
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
 	while (!src->acked && !failure_code(&src->fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = src->acked ? src->ack_status : failure_code(&src->fail);
+	ret = failure_code(&src->fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }

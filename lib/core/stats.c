@@ -104,11 +104,12 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
 		",\"postcopy_recoveries\":%" PRIu64
-		",\"postcopy_time_ms\":%.3f,",
+		",\"postcopy_time_ms\":%.3f,\"postcopy_pages_lost\":%" PRIu64
+		",",
 		st->postcopy_faults, st->fault_latency_p50_us,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries,
-		ms(st->postcopy_time_us));
+		ms(st->postcopy_time_us), st->postcopy_pages_lost);
 	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
 		st->pass_pages, st->pass_pages_done);
 	jprintf(&j,

@@ -133,7 +133,7 @@ static void m_zero(struct wire_hello *h, uint8_t *b, size_t *l)
 static void m_dup(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 40 + 24, 10); }
 static void m_flags(struct wire_hello *h, uint8_t *b, size_t *l)
-{ (void)h; (void)l; put_le16(b + 6, 2); } /* 1 is WIRE_HELLO_RESUME */
+{ (void)h; (void)l; put_le16(b + 6, 4); } /* 1, 2: RESUME, VERIFY */
 
 START_TEST(hello_rejects)
 {
@@ -150,7 +150,7 @@ START_TEST(hello_rejects)
 	hello_bad(m_zero, "HELLO region 10 has size 0 (not a non-zero "
 		  "multiple of 4096)");
 	hello_bad(m_dup, "HELLO region id 10 appears twice");
-	hello_bad(m_flags, "HELLO has unknown flags 0x2 or reserved 0x0");
+	hello_bad(m_flags, "HELLO has unknown flags 0x4 or reserved 0x0");
 	ck_assert_int_eq(wire_hello_unpack(buf, 39, &(struct wire_hello){ 0 },
 					   rg, err, sizeof(err)), -EPROTO);
 }
@@ -245,6 +245,37 @@ START_TEST(state_end_round)
 }
 END_TEST
 
+/* READY, COMMIT, STARTED, DIGEST: 16 bytes, status, flags, digest. */
+START_TEST(switchover_round_trip)
+{
+	struct wire_sw in = { .status = -5, .flags = WIRE_SW_DIGEST,
+			      .digest = 0x0123456789abcdefull }, out;
+	uint8_t b[WIRE_SW_SIZE];
+	char err[WIRE_ERRLEN];
+
+	wire_sw_pack(b, &in);
+	ck_assert_uint_eq(get_le32(b), (uint32_t)-5);
+	ck_assert_uint_eq(get_le32(b + 4), 1);
+	ck_assert_uint_eq(get_le64(b + 8), 0x0123456789abcdefull);
+	ck_assert_int_eq(wire_sw_unpack(b, sizeof(b), &out, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(out.status, -5);
+	ck_assert_uint_eq(out.flags, WIRE_SW_DIGEST);
+	ck_assert_uint_eq(out.digest, in.digest);
+	/* Wrong length, unknown flag, digest without its flag, status. */
+	ck_assert_int_eq(wire_sw_unpack(b, 15, &out, err, sizeof(err)), -EPROTO);
+	put_le32(b + 4, 3);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+	ck_assert_str_eq(err, "switchover record has unknown flags 0x3");
+	put_le32(b + 4, 0);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+	put_le64(b + 8, 0);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), 0);
+	put_le32(b, 1);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+}
+END_TEST
+
 START_TEST(header_layout)
 {
 	struct wire_hdr h = { .type = WIRE_PAGES, .flags = 0x0102,
@@ -275,6 +306,7 @@ int main(void)
 	tcase_add_test(tc, error_record_vector);
 	tcase_add_test(tc, state_end_round);
 	tcase_add_test(tc, header_layout);
+	tcase_add_test(tc, switchover_round_trip);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
