@@ -225,9 +225,9 @@ def main():
     ap.add_argument("--channels", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--mix-channels", type=int, default=2)
     ap.add_argument("--links", nargs="*", default=["1g", "10g"])
-    ap.add_argument("--ns-src"), ap.add_argument("--ns-dst")
-    ap.add_argument("--src-dev"), ap.add_argument("--dst-dev")
-    ap.add_argument("--dst-addr")
+    for opt in ("--ns-src", "--ns-dst", "--src-dev", "--dst-dev",
+                "--dst-addr"):
+        ap.add_argument(opt)  # the shaped links' namespaces (run.sh)
     ap.add_argument("--sparse-gib", type=int, default=64,
                     help="0: skip the sparse case")
     ap.add_argument("--sparse-repeat", type=int, default=1)
