@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault injection, SQLite's way: for each mode (pre-copy, post-copy,
+ * hybrid, cache-restore), a clean migration of a 2 MiB guest counts its
+ * transport operations (connect, accept, send, recv, recv_some over both
+ * sides); then one migration per N fails the Nth operation, once as an
+ * error (FAULT_FAIL) and once as a torn transfer (FAULT_TORN: half the
+ * bytes, then the cut), and every invariant of harness.h is checked after
+ * each. One more run per mode moves every byte in short pieces (legal short
+ * reads and writes, recv_some at its minimum) and must migrate.
+ *
+ * N runs over every operation up to SWEEP_FULL, then every SWEEP_STRIDE-th
+ * up to the clean run's count plus a margin (runs differ a little: the
+ * guest keeps writing). FI_FULL=1 in the environment sweeps every N.
+ * FI_VERBOSE=1 prints every run; FI_LIMIT=N stops the sweep at N.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vmmig/vmmig.h>
+
+#include "harness.h"
+#include "testutil.h"
+
+#define SWEEP_FULL 400
+#define SWEEP_STRIDE 7
+#define SWEEP_MARGIN 20
+#define MAX_REPORTED 8 /* violations printed in full per sweep */
+
+/*
+ * KNOWN SWITCHOVER FAILURES. The switchover protocol is being redesigned
+ * (branch "owner": at most one side owns the guest, whatever message is
+ * lost); until that lands, a run that breaks invariants only in one of the
+ * ways listed here is reported as a known failure instead of failing the
+ * suite. Each entry names the modes, the violations it covers, and a
+ * condition on what the run saw on the wire.
+ */
+struct known_failure {
+	unsigned modes;  /* 1 << enum fi_mode */
+	unsigned viol;   /* V_* bits it may explain */
+	bool (*when)(const struct fi_result *r);
+	const char *what;
+};
+
+/* The destination's ACK went out, and the source never took it in. */
+static bool ack_lost(const struct fi_result *r)
+{
+	return r->dst_ack_sent && r->src_resumed && r->dst_started;
+}
+
+static const struct known_failure known_switchover_failures[] = {
+	{ 1u << MODE_PRECOPY | 1u << MODE_RESTORE, V_SPLIT_BRAIN, ack_lost,
+	  "ACK lost: the destination sent ACK and started the guest; the "
+	  "source failed before reading it and resumed its own copy" },
+};
+
+static const struct known_failure *known(enum fi_mode m,
+					 const struct fi_result *r)
+{
+	for (size_t i = 0; i < sizeof(known_switchover_failures) /
+				       sizeof(known_switchover_failures[0]);
+	     i++) {
+		const struct known_failure *k = &known_switchover_failures[i];
+
+		if ((k->modes & 1u << m) && !(r->viol & ~k->viol) && k->when(r))
+			return k;
+	}
+	return NULL;
+}
+
+static bool env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
+static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner)
+{
+	static const enum fault_kind kinds[] = { FAULT_FAIL, FAULT_TORN };
+	static const char *const kind_names[] = { "fail", "torn" };
+	struct fi_config cfg = { .mode = mode, .inner = inner };
+	unsigned outcomes[2][OUT__COUNT] = { { 0 } }, broken = 0, known_n = 0;
+	bool full = env_on("FI_FULL"), verbose = env_on("FI_VERBOSE");
+	char storage[64] = "", first[2048] = "";
+	struct fi_result r;
+	uint64_t total_ms = 0, runs = 0, clean_ops, limit;
+
+	if (mode == MODE_RESTORE) {
+		ck_assert_int_eq(fi_make_storage(storage, sizeof(storage)), 0);
+		cfg.storage = storage;
+	}
+	fi_run(&cfg, FAULT_NONE, 0, &r);
+	ck_assert_msg(!r.viol && r.outcome == OUT_MIGRATED,
+		      "%s: clean run: %s", fi_mode_name(mode), r.why);
+	clean_ops = r.ops;
+	fi_run(&cfg, FAULT_SHORT, 1, &r);
+	ck_assert_msg(!r.viol && r.outcome == OUT_MIGRATED,
+		      "%s: short transfers: %s", fi_mode_name(mode), r.why);
+	limit = clean_ops + SWEEP_MARGIN;
+	if (getenv("FI_LIMIT")) /* a shorter sweep, while debugging */
+		limit = strtoull(getenv("FI_LIMIT"), NULL, 0);
+	printf("%s over %s: clean run %llu operations; sweeping N = 1..%llu "
+	       "%s\n", fi_mode_name(mode), inner->name,
+	       (unsigned long long)clean_ops, (unsigned long long)limit,
+	       full || limit <= SWEEP_FULL ? "(every N)" : "(every N up to "
+	       "400, then every 7th)");
+	for (uint64_t n = 1; n <= limit; n++) {
+		if (!full && n > SWEEP_FULL && (n - SWEEP_FULL) % SWEEP_STRIDE)
+			continue;
+		for (int k = 0; k < 2; k++) {
+			const struct known_failure *kf;
+
+			fi_run(&cfg, kinds[k], n, &r);
+			runs++;
+			total_ms += r.ms;
+			outcomes[k][r.outcome]++;
+			if (verbose)
+				printf("  %s N=%llu %s: %s, %llu ms (%s)\n",
+				       kind_names[k], (unsigned long long)n,
+				       r.fired ? r.fault : "(no fault)",
+				       fi_outcome_name(r.outcome),
+				       (unsigned long long)r.ms, r.why);
+			if (!r.viol)
+				continue;
+			kf = known(mode, &r);
+			if (kf) {
+				known_n++;
+				printf("  KNOWN %s N=%llu (%s): %s\n",
+				       kind_names[k], (unsigned long long)n,
+				       r.fault, kf->what);
+				continue;
+			}
+			if (broken++ < MAX_REPORTED) {
+				printf("  BROKEN %s %s N=%llu (%s): %s\n",
+				       fi_mode_name(mode), kind_names[k],
+				       (unsigned long long)n, r.fault, r.why);
+				if (!first[0])
+					snprintf(first, sizeof(first),
+						 "%s N=%llu (%s): %s",
+						 kind_names[k],
+						 (unsigned long long)n, r.fault,
+						 r.why);
+			}
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		printf("  %s:", kind_names[k]);
+		for (int o = 0; o < OUT__COUNT; o++)
+			printf(" %s %u", fi_outcome_name(o), outcomes[k][o]);
+		printf("\n");
+	}
+	printf("  %llu runs in %llu ms, %u broken, %u known\n",
+	       (unsigned long long)runs, (unsigned long long)total_ms, broken,
+	       known_n);
+	fflush(stdout);
+	if (storage[0])
+		unlink(storage);
+	ck_assert_msg(!broken, "%s: %u runs broke invariants; first: %s",
+		      fi_mode_name(mode), broken, first);
+}
+
+START_TEST(fault_precopy)
+{
+	sweep(MODE_PRECOPY, vmmig_transport_inproc());
+}
+END_TEST
+
+START_TEST(fault_postcopy)
+{
+	sweep(MODE_POSTCOPY, vmmig_transport_inproc());
+}
+END_TEST
+
+START_TEST(fault_hybrid)
+{
+	sweep(MODE_HYBRID, vmmig_transport_inproc());
+}
+END_TEST
+
+START_TEST(fault_restore)
+{
+	sweep(MODE_RESTORE, vmmig_transport_inproc());
+}
+END_TEST
+
+int main(void)
+{
+	const struct {
+		const char *name;
+		const TTest *test;
+	} cases[] = { { "precopy", fault_precopy },
+		      { "postcopy", fault_postcopy },
+		      { "hybrid", fault_hybrid },
+		      { "restore", fault_restore } };
+	Suite *s = suite_create("fault");
+
+	/* One case per mode: CK_RUN_CASE=hybrid runs one sweep. */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TCase *tc = tcase_create(cases[i].name);
+
+		tcase_set_timeout(tc, 600);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return vmtest_run(s);
+}
