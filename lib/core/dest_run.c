@@ -376,12 +376,24 @@ static int migrate(struct vmmig_dest *dst)
 	pthread_mutex_unlock(&dst->stats_lock);
 	ret = receive_all(dst);
 	/* After the post-copy switch a broken link pauses: the guest waits on
-	 * its faults while the source reconnects. */
+	 * its faults while the source reconnects, for the recovery timeout
+	 * from the break. A failed attempt (the wait for the source timing
+	 * out is a link failure too) must not open a new window, or a source
+	 * that gave up would be waited for forever. */
+	uint64_t give_up = 0;
+
 	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->fail)) {
+		if (!give_up)
+			give_up = now_us() + (uint64_t)dst->opt.v[
+				VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+		else if (now_us() >= give_up)
+			break;
 		ret = recover(dst);
-		if (!ret)
+		if (!ret) {
+			give_up = 0; /* a later break gets its own window */
 			ret = receive_all(dst);
+		}
 	}
 	if (!ret)
 		ret = finish(dst, &verified);

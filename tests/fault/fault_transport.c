@@ -17,6 +17,7 @@
 struct fchan {
 	enum fault_side side;
 	unsigned id;             /* per side, in connect/accept order */
+	atomic_bool broken;      /* cut by a fault: reset, not cancelled */
 	max_align_t inner[];
 };
 
@@ -26,6 +27,9 @@ static struct vmmig_transport_ops ops;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum fault_kind plan_kind;
 static uint64_t plan_n;
+static enum fault_side cut_side;  /* FAULT_PARTITION: after this side */
+static int cut_type = -1;         /* ... sent this record */
+static atomic_bool cut;           /* the partition is on */
 static atomic_uint_fast64_t nops;
 static atomic_uint next_id[2];
 static bool fired;
@@ -41,6 +45,8 @@ void fault_plan(enum fault_kind kind, uint64_t n)
 	pthread_mutex_lock(&lock);
 	plan_kind = kind;
 	plan_n = n;
+	cut_type = -1;
+	atomic_store(&cut, false);
 	fired = false;
 	fired_desc[0] = '\0';
 	atomic_store(&nops, 0);
@@ -51,6 +57,15 @@ void fault_plan(enum fault_kind kind, uint64_t n)
 			atomic_store(&tried[s][t], false);
 			atomic_store(&sent[s][t], false);
 		}
+	pthread_mutex_unlock(&lock);
+}
+
+void fault_plan_partition(enum fault_side side, uint16_t type)
+{
+	fault_plan(FAULT_PARTITION, 0);
+	pthread_mutex_lock(&lock);
+	cut_side = side;
+	cut_type = type;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -106,6 +121,11 @@ static enum fault_kind count_op(enum op op, const struct fchan *c,
 	pthread_mutex_lock(&lock);
 	if (plan_kind == FAULT_SHORT && k >= plan_n) {
 		kind = FAULT_SHORT;
+	} else if (plan_kind == FAULT_PARTITION) {
+		if (atomic_load(&cut) && side == SIDE_SRC) {
+			kind = FAULT_FAIL;
+			fired = true;
+		}
 	} else if (plan_kind != FAULT_NONE && k == plan_n) {
 		char t[24] = "";
 
@@ -178,6 +198,22 @@ static int xfer_range(struct fchan *c, bool is_send, const struct iovec *iov,
 	return 0;
 }
 
+/* Cut the channel as a reset connection is: from now on its calls here
+ * fail with ECONNRESET (the inner channel would say ECANCELED, as after
+ * the library's own shutdown), and the peer's with ECONNRESET too. */
+static int cut_chan(struct fchan *c)
+{
+	atomic_store(&c->broken, true);
+	inner->shutdown(c->inner);
+	return -ECONNRESET;
+}
+
+/* An inner call's result, as seen through a cut channel. */
+static int seen(struct fchan *c, int ret)
+{
+	return ret < 0 && atomic_load(&c->broken) ? -ECONNRESET : ret;
+}
+
 /* The first half of the bytes move (at least one when there are two), then
  * the channel is cut. */
 static int torn(struct fchan *c, bool is_send, const struct iovec *iov,
@@ -186,8 +222,26 @@ static int torn(struct fchan *c, bool is_send, const struct iovec *iov,
 	size_t total = iov_total(iov, iovcnt);
 
 	(void)xfer_range(c, is_send, iov, iovcnt, 0, total / 2, SIZE_MAX);
-	inner->shutdown(c->inner);
-	return -ECONNRESET;
+	return cut_chan(c);
+}
+
+/* Whether this send of record @type starts the planned partition. */
+static bool partition_starts(struct fchan *c, int type)
+{
+	bool starts = false;
+
+	pthread_mutex_lock(&lock);
+	if (plan_kind == FAULT_PARTITION && !atomic_load(&cut) &&
+	    c->side == cut_side && type == cut_type) {
+		atomic_store(&cut, true);
+		fired = true;
+		snprintf(fired_desc, sizeof(fired_desc),
+			 "%s record 0x%04x lost, then the source cut off",
+			 c->side == SIDE_SRC ? "source" : "destination", type);
+		starts = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return starts;
 }
 
 static int f_connect(void *chan, const char *addr, int timeout_ms)
@@ -250,17 +304,25 @@ static int f_send(void *chan, const struct iovec *iov, int iovcnt)
 	int type = -1;
 	int ret;
 
+	if (atomic_load(&c->broken))
+		return -ECONNRESET;
 	if (iovcnt > 0 && iov[0].iov_len >= 2) {
 		const uint8_t *h = iov[0].iov_base;
 
 		type = h[0] | h[1] << 8;
 		atomic_store(&tried[c->side][type & 0xff], true);
 	}
+	if (partition_starts(c, type)) {
+		/* It "went out" and the link died on the way: the sender
+		 * counts it as sent, the peer sees a reset instead. */
+		atomic_store(&sent[c->side][type & 0xff], true);
+		cut_chan(c);
+		return 0;
+	}
 	switch (count_op(OP_SEND, c, c->side, type,
 			 iov_total(iov, iovcnt))) {
 	case FAULT_FAIL:
-		inner->shutdown(c->inner);
-		return -ECONNRESET;
+		return cut_chan(c);
 	case FAULT_TORN:
 		return torn(c, true, iov, iovcnt);
 	case FAULT_SHORT:
@@ -270,6 +332,7 @@ static int f_send(void *chan, const struct iovec *iov, int iovcnt)
 	default:
 		ret = inner->send(c->inner, iov, iovcnt);
 	}
+	ret = seen(c, ret);
 	if (!ret && type >= 0)
 		atomic_store(&sent[c->side][type & 0xff], true);
 	return ret;
@@ -281,15 +344,14 @@ static int f_recv(void *chan, const struct iovec *iov, int iovcnt)
 
 	switch (count_op(OP_RECV, c, c->side, -1, iov_total(iov, iovcnt))) {
 	case FAULT_FAIL:
-		inner->shutdown(c->inner);
-		return -ECONNRESET;
+		return cut_chan(c);
 	case FAULT_TORN:
 		return torn(c, false, iov, iovcnt);
 	case FAULT_SHORT:
-		return xfer_range(c, false, iov, iovcnt, 0,
-				  iov_total(iov, iovcnt), PIECE);
+		return seen(c, xfer_range(c, false, iov, iovcnt, 0,
+					  iov_total(iov, iovcnt), PIECE));
 	default:
-		return inner->recv(c->inner, iov, iovcnt);
+		return seen(c, inner->recv(c->inner, iov, iovcnt));
 	}
 }
 
@@ -300,14 +362,13 @@ static int f_recv_some(void *chan, void *buf, size_t min, size_t max)
 
 	switch (count_op(OP_RECV_SOME, c, c->side, -1, max)) {
 	case FAULT_FAIL:
-		inner->shutdown(c->inner);
-		return -ECONNRESET;
+		return cut_chan(c);
 	case FAULT_TORN: /* fewer than @min bytes, then the cut */
 		return torn(c, false, &iov, 1);
 	case FAULT_SHORT:
-		return inner->recv_some(c->inner, buf, min, min);
+		return seen(c, inner->recv_some(c->inner, buf, min, min));
 	default:
-		return inner->recv_some(c->inner, buf, min, max);
+		return seen(c, inner->recv_some(c->inner, buf, min, max));
 	}
 }
 

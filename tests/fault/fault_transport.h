@@ -13,7 +13,10 @@
  *                channel is cut and the call fails (a record torn in two);
  *   FAULT_SHORT  legal short transfers from the Nth operation on: sends and
  *                receives go through in small pieces, recv_some returns
- *                only its minimum. Nothing fails.
+ *                only its minimum. Nothing fails;
+ *   FAULT_PARTITION  once a given record went out (fault_plan_partition()),
+ *                the source is cut off: each of its operations fails as
+ *                FAULT_FAIL does, reconnects included, for good.
  *
  * An accept fault takes the connection and drops it (ECONNABORTED); a
  * connect fault refuses (ECONNREFUSED). The wrapper also notes which
@@ -31,7 +34,11 @@
 
 #include <vmmig/transport.h>
 
-enum fault_kind { FAULT_NONE, FAULT_FAIL, FAULT_TORN, FAULT_SHORT };
+/* Sides: the source connects, the destination accepts. */
+enum fault_side { SIDE_SRC, SIDE_DST };
+
+enum fault_kind { FAULT_NONE, FAULT_FAIL, FAULT_TORN, FAULT_SHORT,
+		  FAULT_PARTITION };
 
 /* Record types the harness asks about (docs/wire-format.md, section 4). */
 #define REC_END 0x8030
@@ -45,6 +52,8 @@ const struct vmmig_transport_ops *fault_transport(
 
 /* New plan: fault @kind at operation @n (1-based); counters restart. */
 void fault_plan(enum fault_kind kind, uint64_t n);
+/* New plan: FAULT_PARTITION once @side sent record @type. */
+void fault_plan_partition(enum fault_side side, uint16_t type);
 /* Operations counted since the last plan. */
 uint64_t fault_ops(void);
 /* Whether the planned fault fired; if so its description (operation,
@@ -53,8 +62,6 @@ bool fault_fired(char *desc, size_t len);
 /* Called (from the faulting thread) when the fault fires. */
 void fault_on_fire(void (*fn)(void *), void *arg);
 
-/* Sides: the source connects, the destination accepts. */
-enum fault_side { SIDE_SRC, SIDE_DST };
 /* Whether @side attempted a send of record @type since the plan. */
 bool fault_sent_tried(enum fault_side side, uint16_t type);
 /* Whether such a send completed (the bytes went to the inner channel). */

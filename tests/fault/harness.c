@@ -243,6 +243,19 @@ static void check_leaks(struct run *r, int tasks0, int fds0)
 
 /* ---- set-up ---- */
 
+/* FI_LOG=1: the library's log lines on stderr, to follow one run. */
+static void log_line(void *opaque, int level, const char *msg)
+{
+	fprintf(stderr, "  [%s %d] %s\n", (const char *)opaque, level, msg);
+}
+
+static bool log_on(void)
+{
+	const char *v = getenv("FI_LOG");
+
+	return v && *v && strcmp(v, "0");
+}
+
 int fi_make_storage(char *path, size_t len)
 {
 	uint8_t *buf = malloc(CACHE_SIZE);
@@ -300,6 +313,9 @@ static int dest_setup(struct run *r, const struct vmmig_transport_ops *t,
 		ret = vmmig_dest_add_region(r->dst, 0, 0, r->dmem, GUEST_SIZE);
 	if (!ret)
 		ret = vmmig_dest_set_ops(r->dst, &dst_ops, r);
+	if (!ret && log_on())
+		ret = vmmig_dest_set_log(r->dst, log_line, "dst",
+					 VMMIG_LOG_INFO);
 	if (!ret)
 		ret = vmmig_dest_set_option(r->dst, VMMIG_OPT_IO_TIMEOUT_MS,
 					    IO_TIMEOUT_MS);
@@ -331,6 +347,9 @@ static struct vmmig_source *source_setup(struct run *r,
 		ret = vmmig_source_add_region(src, 0, 0, r->g.mem, GUEST_SIZE);
 	if (!ret)
 		ret = vmmig_source_set_ops(src, &src_ops, r);
+	if (!ret && log_on())
+		ret = vmmig_source_set_log(src, log_line, "src",
+					   VMMIG_LOG_INFO);
 	if (!ret)
 		ret = vmmig_source_set_tracker(src, r->g.manual);
 	if (!ret)
@@ -346,6 +365,15 @@ static struct vmmig_source *source_setup(struct run *r,
 		ret = vmmig_source_set_option(src,
 					      VMMIG_OPT_RECOVERY_TIMEOUT_MS,
 					      RECOVERY_MS);
+	/* Hybrid must not converge before its switch to post-copy: a tight
+	 * downtime limit, and a link slow enough that the guest's writes
+	 * keep up with it. */
+	if (!ret && r->cfg->mode == MODE_HYBRID)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_DOWNTIME_LIMIT_MS,
+					      1);
+	if (!ret && r->cfg->mode == MODE_HYBRID)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT,
+					      16 << 20);
 	if (!ret && r->cfg->mode == MODE_RESTORE)
 		ret = vmmig_source_add_hint(src, 0, 0, CACHE_SIZE, 1, 0);
 	if (ret) {
@@ -535,7 +563,10 @@ void fi_run(const struct fi_config *cfg, enum fault_kind kind, uint64_t n,
 	}
 	memset(r->dmem, 0xa5, GUEST_SIZE); /* stale contents to overwrite */
 	fault_on_fire(on_fire, r);
-	fault_plan(kind, n);
+	if (kind == FAULT_PARTITION)
+		fault_plan_partition(cfg->cut_side, cfg->cut_type);
+	else
+		fault_plan(kind, n);
 	r->vcpu = has_postcopy(cfg->mode) &&
 		  !pthread_create(&r->vthread, NULL, vcpu_main, r);
 	if (vmmig_dest_start(r->dst) ||

@@ -54,6 +54,9 @@ struct fi_config {
 	enum fi_mode mode;
 	const struct vmmig_transport_ops *inner; /* inproc or tcp */
 	const char *storage;   /* MODE_RESTORE: the data file (cache half) */
+	/* FAULT_PARTITION: the record whose sending cuts the source off */
+	enum fault_side cut_side;
+	uint16_t cut_type;
 };
 
 struct fi_result {
@@ -74,7 +77,8 @@ struct fi_result {
 /* Half of the guest's pages are a "database cache" with hints: the data
  * file holds them. Returns 0 or -errno. */
 int fi_make_storage(char *path, size_t len);
-/* Migrate once with @kind at operation @n. */
+/* Migrate once with @kind at operation @n (FAULT_PARTITION: at the
+ * record cfg->cut_type, @n unused). */
 void fi_run(const struct fi_config *cfg, enum fault_kind kind, uint64_t n,
 	    struct fi_result *r);
 const char *fi_mode_name(enum fi_mode m);
