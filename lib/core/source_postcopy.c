@@ -231,8 +231,11 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		if (!ret)
 			ret = senders_run(src, JOB_POSTCOPY);
 	}
-	if (!ret)
-		ret = send_end(src, end, nblobs);
+	/* Recorded here, unlike a page send's failure, which the sender
+	 * records: the caller tells a broken link (recover) from the rest by
+	 * the recorded failure. */
+	if (!ret && (ret = send_end(src, end, nblobs)))
+		source_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
 	if (!ret)
 		ret = wait_done(src);
 	return ret;

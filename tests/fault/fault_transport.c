@@ -27,8 +27,10 @@ static struct vmmig_transport_ops ops;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum fault_kind plan_kind;
 static uint64_t plan_n;
-static enum fault_side cut_side;  /* FAULT_PARTITION: after this side */
-static int cut_type = -1;         /* ... sent this record */
+/* FAULT_PARTITION: after this side sent this record; FAIL or TORN with
+ * plan_n 0: at this side's first send of it. */
+static enum fault_side cut_side;
+static int cut_type = -1;
 static atomic_bool cut;           /* the partition is on */
 static atomic_uint_fast64_t nops;
 static atomic_uint next_id[2];
@@ -63,6 +65,16 @@ void fault_plan(enum fault_kind kind, uint64_t n)
 void fault_plan_partition(enum fault_side side, uint16_t type)
 {
 	fault_plan(FAULT_PARTITION, 0);
+	pthread_mutex_lock(&lock);
+	cut_side = side;
+	cut_type = type;
+	pthread_mutex_unlock(&lock);
+}
+
+void fault_plan_at_record(enum fault_kind kind, enum fault_side side,
+			  uint16_t type)
+{
+	fault_plan(kind, 0);
 	pthread_mutex_lock(&lock);
 	cut_side = side;
 	cut_type = type;
@@ -126,7 +138,10 @@ static enum fault_kind count_op(enum op op, const struct fchan *c,
 			kind = FAULT_FAIL;
 			fired = true;
 		}
-	} else if (plan_kind != FAULT_NONE && k == plan_n) {
+	} else if (plan_kind != FAULT_NONE && !fired &&
+		   (plan_n ? k == plan_n
+			   : op == OP_SEND && side == cut_side &&
+				     type == cut_type)) {
 		char t[24] = "";
 
 		kind = plan_kind;

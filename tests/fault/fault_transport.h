@@ -52,6 +52,10 @@ const struct vmmig_transport_ops *fault_transport(
 
 /* New plan: fault @kind at operation @n (1-based); counters restart. */
 void fault_plan(enum fault_kind kind, uint64_t n);
+/* New plan: @kind (FAIL or TORN) at the first send of record @type by
+ * @side, whatever its number. */
+void fault_plan_at_record(enum fault_kind kind, enum fault_side side,
+			  uint16_t type);
 /* New plan: FAULT_PARTITION once @side sent record @type. */
 void fault_plan_partition(enum fault_side side, uint16_t type);
 /* Operations counted since the last plan. */

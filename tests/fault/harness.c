@@ -19,7 +19,7 @@
 #define GUEST_SIZE (2u << 20)
 #define CACHE_SIZE (GUEST_SIZE / 2) /* hinted, MODE_RESTORE */
 #define IO_TIMEOUT_MS 2000
-#define RECOVERY_MS 1500
+#define RECOVERY_MS 800
 #define SOURCE_DEADLINE_MS 30000 /* the source must end by then */
 #define DEST_GRACE_MS 8000       /* ... and the destination this much later */
 
@@ -522,6 +522,8 @@ static void judge(struct run *r, struct vmmig_source *src)
 	else if (!res->sret && !res->dret)
 		res->outcome = st.postcopy_recoveries ? OUT_RECOVERED
 						      : OUT_MIGRATED;
+	else if (!res->dret)
+		res->outcome = OUT_DST_RUNS;
 	else
 		res->outcome = r->src_running ? OUT_SRC_RUNS : OUT_NEITHER;
 }
@@ -565,6 +567,8 @@ void fi_run(const struct fi_config *cfg, enum fault_kind kind, uint64_t n,
 	fault_on_fire(on_fire, r);
 	if (kind == FAULT_PARTITION)
 		fault_plan_partition(cfg->cut_side, cfg->cut_type);
+	else if (!n)
+		fault_plan_at_record(kind, cfg->cut_side, cfg->cut_type);
 	else
 		fault_plan(kind, n);
 	r->vcpu = has_postcopy(cfg->mode) &&
@@ -627,8 +631,8 @@ const char *fi_mode_name(enum fi_mode m)
 const char *fi_outcome_name(enum fi_outcome o)
 {
 	static const char *const names[] = { "migrated", "recovered",
-					     "source-runs", "neither-runs",
-					     "broken" };
+					     "source-runs", "dest-runs",
+					     "neither-runs", "broken" };
 
 	return names[o];
 }

@@ -44,6 +44,9 @@ enum fi_outcome {
 	OUT_MIGRATED,    /* both sides succeeded, no recovery */
 	OUT_RECOVERED,   /* both succeeded after a post-copy recovery */
 	OUT_SRC_RUNS,    /* failed, the source guest runs on */
+	OUT_DST_RUNS,    /* the destination completed, the source failed
+			  * after the switch (e.g. DONE lost) and stays
+			  * paused */
 	OUT_NEITHER,     /* failed after the switch: nobody runs it (an
 			  * orchestrator must decide) */
 	OUT_BROKEN,      /* an invariant broke (see viol) */
@@ -54,7 +57,8 @@ struct fi_config {
 	enum fi_mode mode;
 	const struct vmmig_transport_ops *inner; /* inproc or tcp */
 	const char *storage;   /* MODE_RESTORE: the data file (cache half) */
-	/* FAULT_PARTITION: the record whose sending cuts the source off */
+	/* FAULT_PARTITION: the record whose sending cuts the source off;
+	 * FAIL or TORN with N = 0: the record whose first send fails */
 	enum fault_side cut_side;
 	uint16_t cut_type;
 };
@@ -77,8 +81,8 @@ struct fi_result {
 /* Half of the guest's pages are a "database cache" with hints: the data
  * file holds them. Returns 0 or -errno. */
 int fi_make_storage(char *path, size_t len);
-/* Migrate once with @kind at operation @n (FAULT_PARTITION: at the
- * record cfg->cut_type, @n unused). */
+/* Migrate once with @kind at operation @n (FAULT_PARTITION, or @n 0: at
+ * the record cfg->cut_type that cfg->cut_side sends). */
 void fi_run(const struct fi_config *cfg, enum fault_kind kind, uint64_t n,
 	    struct fi_result *r);
 const char *fi_mode_name(enum fi_mode m);
