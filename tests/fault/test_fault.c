@@ -9,9 +9,10 @@
  * each. One more run per mode moves every byte in short pieces (legal short
  * reads and writes, recv_some at its minimum) and must migrate.
  *
- * N runs over every operation up to SWEEP_FULL, then every SWEEP_STRIDE-th
- * up to the clean run's count plus a margin (runs differ a little: the
- * guest keeps writing). FI_FULL=1 in the environment sweeps every N.
+ * Over the in-process pair, N runs over every operation up to SWEEP_FULL,
+ * then every SWEEP_STRIDE-th, up to the clean run's count plus a margin
+ * (runs differ a little: the guest keeps writing, the vCPU faults); over
+ * TCP every 3rd N. FI_FULL=1 in the environment sweeps every N.
  * FI_VERBOSE=1 prints every run; FI_LIMIT=N stops the sweep at N.
  */
 #include <errno.h>
@@ -78,7 +79,9 @@ static bool env_on(const char *name)
 	return v && *v && strcmp(v, "0");
 }
 
-static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner)
+/* Sweep N over every operation up to @every, then every @stride-th. */
+static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
+		  uint64_t every, uint64_t stride)
 {
 	static const enum fault_kind kinds[] = { FAULT_FAIL, FAULT_TORN };
 	static const char *const kind_names[] = { "fail", "torn" };
@@ -103,13 +106,15 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner)
 	limit = clean_ops + SWEEP_MARGIN;
 	if (getenv("FI_LIMIT")) /* a shorter sweep, while debugging */
 		limit = strtoull(getenv("FI_LIMIT"), NULL, 0);
-	printf("%s over %s: clean run %llu operations; sweeping N = 1..%llu "
-	       "%s\n", fi_mode_name(mode), inner->name,
-	       (unsigned long long)clean_ops, (unsigned long long)limit,
-	       full || limit <= SWEEP_FULL ? "(every N)" : "(every N up to "
-	       "400, then every 7th)");
+	if (full)
+		every = limit;
+	printf("%s over %s: clean run %llu operations; sweeping N = 1..%llu, "
+	       "every N up to %llu, then one in %llu\n", fi_mode_name(mode),
+	       inner->name, (unsigned long long)clean_ops,
+	       (unsigned long long)limit, (unsigned long long)every,
+	       (unsigned long long)stride);
 	for (uint64_t n = 1; n <= limit; n++) {
-		if (!full && n > SWEEP_FULL && (n - SWEEP_FULL) % SWEEP_STRIDE)
+		if (n > every && (n - every - 1) % stride)
 			continue;
 		for (int k = 0; k < 2; k++) {
 			const struct known_failure *kf;
@@ -165,25 +170,40 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner)
 
 START_TEST(fault_precopy)
 {
-	sweep(MODE_PRECOPY, vmmig_transport_inproc());
+	sweep(MODE_PRECOPY, vmmig_transport_inproc(), SWEEP_FULL, SWEEP_STRIDE);
 }
 END_TEST
 
 START_TEST(fault_postcopy)
 {
-	sweep(MODE_POSTCOPY, vmmig_transport_inproc());
+	sweep(MODE_POSTCOPY, vmmig_transport_inproc(), SWEEP_FULL, SWEEP_STRIDE);
 }
 END_TEST
 
 START_TEST(fault_hybrid)
 {
-	sweep(MODE_HYBRID, vmmig_transport_inproc());
+	sweep(MODE_HYBRID, vmmig_transport_inproc(), SWEEP_FULL, SWEEP_STRIDE);
+}
+END_TEST
+
+/* The real transport: io_uring over loopback TCP (its sockets and rings
+ * must not leak either). Every 3rd N: the in-process sweeps above cover
+ * each N of the protocol; these check that a TCP channel fails alike. */
+START_TEST(fault_precopy_tcp)
+{
+	sweep(MODE_PRECOPY, vmmig_transport_tcp(), 0, 3);
+}
+END_TEST
+
+START_TEST(fault_postcopy_tcp)
+{
+	sweep(MODE_POSTCOPY, vmmig_transport_tcp(), 0, 3);
 }
 END_TEST
 
 START_TEST(fault_restore)
 {
-	sweep(MODE_RESTORE, vmmig_transport_inproc());
+	sweep(MODE_RESTORE, vmmig_transport_inproc(), SWEEP_FULL, SWEEP_STRIDE);
 }
 END_TEST
 
@@ -279,7 +299,9 @@ int main(void)
 	} cases[] = { { "precopy", fault_precopy },
 		      { "postcopy", fault_postcopy },
 		      { "hybrid", fault_hybrid },
-		      { "restore", fault_restore } };
+		      { "restore", fault_restore },
+		      { "precopy_tcp", fault_precopy_tcp },
+		      { "postcopy_tcp", fault_postcopy_tcp } };
 	Suite *s = suite_create("fault");
 
 	/* Lines in order with the library's log on stderr (FI_LOG). */
