@@ -37,6 +37,7 @@ enum {
 	V_CLEAN_FAIL = 1 << 9,   /* no fault fired, migration failed */
 	V_FAULT_IGNORED = 1 << 10, /* fault before the pause, success */
 	V_TWO_STARTS = 1 << 11,  /* start() called twice */
+	V_SETUP = 1 << 12,       /* the test could not set the run up */
 };
 
 /* How a run ended. */
