@@ -25,8 +25,13 @@ static void sleep_ms(unsigned ms)
 static void *dest_waiter(void *arg)
 {
 	struct run *r = arg;
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
 
 	r->res->dret = vmmig_dest_wait(r->dst);
+	if (!vmmig_dest_get_stats(r->dst, &st)) {
+		r->res->pages_restored = st.pages_restored;
+		r->res->dst_postcopy = st.mode == VMMIG_MODE_POSTCOPY;
+	}
 	snprintf(r->derr, sizeof(r->derr), "%s",
 		 vmmig_dest_error(r->dst) ? vmmig_dest_error(r->dst) : "");
 	pthread_mutex_lock(&r->dlock);

@@ -76,6 +76,8 @@ struct fi_result {
 	bool src_committed;     /* the source sent END or POSTCOPY */
 	bool src_resumed;
 	bool dst_started;
+	bool dst_postcopy;      /* the destination ran in post-copy */
+	uint64_t pages_restored; /* ... read from storage */
 	uint64_t ms;
 };
 

@@ -246,6 +246,10 @@ struct vmmig_source *run_source_setup(struct run *r,
 					      16 << 20);
 	if (!ret && r->cfg->mode == MODE_RESTORE)
 		ret = vmmig_source_add_hint(src, 0, 0, CACHE_SIZE, 1, 0);
+	/* One mode with two data channels: accepts and handshakes past the
+	 * first, a DRAIN barrier across channels. */
+	if (!ret && r->cfg->mode == MODE_RESTORE)
+		ret = vmmig_source_set_option(src, VMMIG_OPT_CHANNELS, 2);
 	if (ret) {
 		vmmig_source_free(src);
 		return NULL;

@@ -100,6 +100,13 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
 	ck_assert_msg(!r.viol && r.outcome == OUT_MIGRATED,
 		      "%s: clean run: %s", fi_mode_name(mode), r.why);
 	clean_ops = r.ops;
+	/* Each mode does what it is named for. */
+	ck_assert_msg(r.dst_postcopy == (mode == MODE_POSTCOPY ||
+					 mode == MODE_HYBRID),
+		      "%s: clean run %s post-copy", fi_mode_name(mode),
+		      r.dst_postcopy ? "went" : "did not go");
+	ck_assert_msg(mode != MODE_RESTORE || r.pages_restored > 0,
+		      "restore: no page came from storage");
 	fi_run(&cfg, FAULT_SHORT, 1, &r);
 	ck_assert_msg(!r.viol && r.outcome == OUT_MIGRATED,
 		      "%s: short transfers: %s", fi_mode_name(mode), r.why);
