@@ -46,7 +46,8 @@ struct kvm_vm {
 	struct vmmig_tracker *_Atomic ring_tracker;
 	void (*first_run)(void *opaque); /* vCPU 0, once, before KVM_RUN */
 	void *first_run_opaque;     /* its argument (the struct toyvm) */
-	atomic_bool first_run_done; /* first_run() was called */
+	atomic_bool first_run_done; /* first_run() returned: the other
+				     * vCPUs may run */
 };
 
 /* vm.c */

@@ -16,7 +16,8 @@ static const char usage_text[] =
 "                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
 "       toyvmm source --connect ADDR [--mode M] [--workload W]\n"
 "                     [--mem SIZE] [--fill random|zero|half] [--channels N]\n"
-"                     [--json FILE] [--zstd] [--delta-cache SIZE]\n"
+"                     [--json FILE] [--timeline FILE.svg] [--zstd]\n"
+"                     [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
 "                     [--warmup MS] [--run-after MS] [--backend B]\n"
 "                     [--tracker auto|uffd-wp|manual|kvm-bitmap|kvm-ring]\n"
@@ -126,7 +127,7 @@ enum {
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
-	O_FAULT_CPU, O_VCPUS,
+	O_FAULT_CPU, O_VCPUS, O_TIMELINE,
 };
 
 static const struct option longopts[] = {
@@ -138,6 +139,7 @@ static const struct option longopts[] = {
 	{ "fill", required_argument, NULL, O_FILL },
 	{ "channels", required_argument, NULL, O_CHANNELS },
 	{ "json", required_argument, NULL, O_JSON },
+	{ "timeline", required_argument, NULL, O_TIMELINE },
 	{ "prefault", no_argument, NULL, O_PREFAULT },
 	{ "backend", required_argument, NULL, O_BACKEND },
 	{ "uri-file", required_argument, NULL, O_URI_FILE },
@@ -190,6 +192,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 		o->channels = (unsigned)v;
 		return 0;
 	case O_JSON: o->json = a; return 0;
+	case O_TIMELINE: o->timeline = a; return 0;
 	case O_PREFAULT: o->prefault = true; return 0;
 	case O_BACKEND: o->backend = a; return 0;
 	case O_URI_FILE: o->uri_file = a; return 0;

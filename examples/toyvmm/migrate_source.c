@@ -59,7 +59,15 @@ static const struct vmmig_source_ops source_ops = {
 
 static int src_stats(void *obj, struct vmmig_stats *st)
 {
-	return vmmig_source_get_stats(obj, st);
+	struct vmmig_fault_series fs = { .struct_size = sizeof(fs) };
+	int ret = vmmig_source_get_stats(obj, st);
+
+	/* The destination's fault count arrives with its DONE; until then
+	 * the pages it asked for are the live figure. */
+	if (!ret && st->status == VMMIG_STATUS_POSTCOPY &&
+	    !vmmig_source_get_faults(obj, &fs))
+		st->postcopy_faults = fs.total;
+	return ret;
 }
 
 /* --verbose: the library's log on stderr, with a timestamp. */
@@ -191,6 +199,8 @@ int migrate__source(const struct opts *o)
 	r.error = vmmig_source_error(src);
 	r.st.struct_size = sizeof(r.st);
 	vmmig_source_get_stats(src, &r.st);
+	if (report__history(&r, src))
+		fprintf(stderr, "toyvmm: can't read the migration's history\n");
 	r.nvcpus = vm.nvcpus;
 	memcpy(r.hb_start_v, vm.hb_at_pause, sizeof(r.hb_start_v));
 	for (unsigned i = 0; i < vm.nvcpus; i++)
@@ -214,8 +224,16 @@ int migrate__source(const struct opts *o)
 		dbcache__print("source", &dr, NULL);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
+	if (o->timeline) {
+		if (timeline__svg(&r, o->timeline))
+			fprintf(stderr, "toyvmm: can't write %s\n",
+				o->timeline);
+		else
+			printf("source: timeline drawn in %s\n", o->timeline);
+	}
 	code = r.guest_error ? EXIT_GUEST_DIED : r.result ? 1 : 0;
 out:
+	report__free(&r);
 	dbcache__attach(&vm, NULL); /* no more hints into a freed session */
 	vmmig_source_free(src);
 	vmmig_policy_free(pol); /* borrowed by the session: after it */

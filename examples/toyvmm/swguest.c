@@ -90,6 +90,9 @@ static void *sw_main(void *arg)
 
 	if (v->cpu.vcpu == 0 && !atomic_load(&vm->here))
 		toyvm__note_start(vm);
+	/* The others start after vCPU 0 noted every heartbeat. */
+	while (!atomic_load(&vm->here) && !atomic_load(&g->stop))
+		sleep_us(100);
 	while (!atomic_load(&g->stop) && !atomic_load(&g->dead)) {
 		if (atomic_load(&g->pause_req)) {
 			atomic_store(&v->parked, true);

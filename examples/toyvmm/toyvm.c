@@ -62,7 +62,7 @@ int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
 	ret = guestmem__alloc(vm, o->mem);
 	if (ret) {
 		fprintf(stderr, "toyvmm: guest memory of %llu bytes: %s "
-			"(need 16 MiB..3 GiB, software 16 GiB, multiple of 2 MiB)\n",
+			"(need 16 MiB..3 GiB, software 1 TiB, multiple of 2 MiB)\n",
 			(unsigned long long)o->mem, strerror(-ret));
 		return ret;
 	}

@@ -207,9 +207,15 @@ static void *vcpu_main(void *arg)
 
 	/* From this thread, not the caller's: on a post-copy destination the
 	 * hook reads guest memory that may still have to be fetched. */
-	if (c->id == 0 && vm->first_run &&
-	    !atomic_exchange(&vm->first_run_done, true))
-		vm->first_run(vm->first_run_opaque);
+	if (c->id == 0 && !atomic_load(&vm->first_run_done)) {
+		if (vm->first_run)
+			vm->first_run(vm->first_run_opaque);
+		atomic_store(&vm->first_run_done, true);
+	}
+	/* The others start after it, so that what it noted (every vCPU's
+	 * heartbeat) is where each of them starts from. */
+	while (!atomic_load(&vm->first_run_done) && !atomic_load(&c->stop))
+		sleep_us(100);
 	/* Park only after KVM_RUN came back with EINTR: an I/O exit is
 	 * complete (RIP past the `out`) only once KVM_RUN is entered again,
 	 * so the state saved while parked must come from a run that the

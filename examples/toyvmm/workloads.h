@@ -23,7 +23,7 @@
 #define TOY_WORK_GPA    0x400000ull /* workloads' memory: to the end */
 #define TOY_MIN_MEM     (16ull << 20)
 #define TOY_MAX_MEM     (3ull << 30) /* below KVM_SET_TSS_ADDR's pages */
-#define TOY_SW_MAX_MEM  (16ull << 30) /* software guest */
+#define TOY_SW_MAX_MEM  (1ull << 40) /* software guest: sparse, NORESERVE */
 #define TOY_MAX_VCPUS   8
 #define TOY_VCPU_STACK  0x10000ull  /* vCPU n's stack: TOP - n * this */
 
