@@ -183,6 +183,7 @@ static void judge(struct run *r, struct vmmig_source *src)
 	res->dst_ack_sent = fault_sent_ok(SIDE_DST, REC_ACK);
 	res->src_committed = fault_sent_tried(SIDE_SRC, REC_END) ||
 			     fault_sent_tried(SIDE_SRC, REC_POSTCOPY);
+	res->src_switching = fault_sent_tried(SIDE_SRC, REC_SWITCH);
 	res->src_resumed = r->resumes > 0;
 	res->dst_started = r->starts > 0;
 	if (r->src_running && r->dst_running)

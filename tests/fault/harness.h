@@ -74,6 +74,7 @@ struct fi_result {
 	enum fi_outcome outcome;
 	bool dst_ack_sent;      /* the destination's ACK went out */
 	bool src_committed;     /* the source sent END or POSTCOPY */
+	bool src_switching;     /* the source sent SWITCH (post-copy) */
 	bool src_resumed;
 	bool dst_started;
 	bool dst_postcopy;      /* the destination ran in post-copy */
