@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "transport/ratelimit.h"
@@ -127,6 +128,65 @@ int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 	if (len < 0)
 		return len;
 	return chan_send_record(c, type, 0, buf, (size_t)len);
+}
+
+/* Outside the bandwidth cap: a stopping session must not queue its last
+ * words behind the page stream's share of the link. */
+static int chan_write_uncapped(void *cookie, const struct iovec *iov,
+			       int iovcnt)
+{
+	struct chan *c = cookie;
+	int ret = c->ops->send(c->priv, iov, iovcnt);
+
+	for (int i = 0; !ret && i < iovcnt; i++)
+		atomic_fetch_add_explicit(&c->tx_bytes, iov[i].iov_len,
+					  memory_order_relaxed);
+	return ret;
+}
+
+/* pthread_mutex_timedlock() with a relative timeout; 0: trylock. */
+static int lock_within(pthread_mutex_t *m, int wait_ms)
+{
+	struct timespec ts;
+
+	if (wait_ms <= 0)
+		return pthread_mutex_trylock(m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	ts.tv_sec += wait_ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return pthread_mutex_timedlock(m, &ts);
+}
+
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms)
+{
+	struct wire_status s = { 0 };
+	uint8_t buf[sizeof(s) + 16];
+	int len, ret;
+
+	pthread_mutex_lock(&f->lock);
+	s.status = f->code < 0 ? f->code : -EPROTO;
+	if (f->code == -ECANCELED)
+		snprintf(s.text, sizeof(s.text), "%.16s cancelled the migration",
+			 side);
+	else
+		snprintf(s.text, sizeof(s.text), "%.16s failed: %.170s", side,
+			 f->msg);
+	pthread_mutex_unlock(&f->lock);
+	len = wire_status_pack(buf, sizeof(buf), &s);
+	if (len < 0)
+		return len;
+	if (!c->priv || !c->connected)
+		return -ENOTCONN;
+	/* Another thread in the middle of a record here: skip (best effort)
+	 * rather than wait long behind a send that may never finish. */
+	if (lock_within(&c->tx_lock, wait_ms))
+		return -EBUSY;
+	ret = wire_write_record(chan_write_uncapped, c, WIRE_ERROR, 0,
+				c->tx_seq++, buf, (size_t)len);
+	pthread_mutex_unlock(&c->tx_lock);
+	return ret;
 }
 
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)

@@ -32,7 +32,21 @@ struct options {
 	int64_t v[VMMIG_OPT__COUNT];
 };
 void options_init(struct options *o);
-int options_set(struct options *o, int opt, int64_t value);
+/* Set @opt on a session of @side (VMMIG_SIDE_SOURCE or _DEST): -EINVAL for
+ * an unknown option or one of the other side, -ERANGE out of range; the
+ * reason is logged and written to @err. */
+int options_set(struct options *o, int side, int opt, int64_t value,
+		const struct logger *lg, char *err, size_t errlen);
+
+/* ---- pre-connected sockets (fds.c) ---- */
+/* Longest address fds_to_addr() writes: 16 fds of up to 10 digits. */
+#define FDS_ADDR_MAX (VMMIG_MAX_CHANNELS * 12)
+/* Check @nfds fds for *_start_fds() (2..VMMIG_MAX_CHANNELS connected stream
+ * sockets, no duplicates) and write them as "3,4,5" to @addr. On error the
+ * reason is logged and in @err: -EINVAL, -EBADF, -ENOTSOCK, -EPROTOTYPE,
+ * -ENOTCONN. */
+int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
+		const struct logger *lg, char *err, size_t errlen);
 
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
@@ -48,6 +62,7 @@ struct failure {
 	pthread_mutex_t lock;
 	int code;      /* 0 or -errno */
 	bool from_peer;
+	bool logged;   /* logged as final (ERROR), not as a retry */
 	char msg[320];
 };
 void failure_init(struct failure *f);
@@ -56,15 +71,24 @@ void failure_destroy(struct failure *f);
 bool failure_set(struct failure *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool failure_set_peer(struct failure *f, int code, const char *text);
-/* failure_set() with a va_list, logging the failure it records. */
+/* failure_set() with a va_list, logging the failure it records: as the
+ * migration's failure (ERROR), or, with @may_recover (after a post-copy
+ * switch, recovery on) and a link error, as one that recovery will retry
+ * (WARN). */
 bool failure_record(struct failure *f, const struct logger *lg, int code,
-		    const char *fmt, va_list ap);
+		    bool may_recover, const char *fmt, va_list ap);
+/* At the end of a session: log the failure it ended with as final, if it
+ * was only logged as a retry (recovery gave up). */
+void failure_log_final(struct failure *f, const struct logger *lg);
 int failure_code(struct failure *f);
 /* Forget the failure: a post-copy link break that recovery repaired. */
 void failure_clear(struct failure *f);
 /* Errors of the link itself (as opposed to a peer's verdict, a malformed
  * stream or a cancel): after a post-copy switch they pause, not fail. */
 bool failure_is_link(struct failure *f);
+/* What *_error() returns (errors.c): the failure's text, else the reason
+ * the last configuration call was refused, else NULL. */
+const char *session_error(struct failure *f, const char *cfg_err);
 
 /* ---- regions (regions.c) ---- */
 struct region {
@@ -84,12 +108,9 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 void regions_free(struct region_set *rs);
 /* Index of the region with @id, or rs->n if there is none. */
 unsigned regions_index(const struct region_set *rs, uint32_t id);
-/* Hash of all memory: vmmig_hash64 chained over regions in order. */
-uint64_t regions_hash(const struct region_set *rs);
-/* Post-copy builds its hash page by page, in any order: the sum of
- * page_hash() over all pages. */
+/* The page-sum memory hash, built page by page in any order: the sum of
+ * page_hash() over all pages; a zero page (or NULL) hashes to 0. */
 uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
-uint64_t regions_sum_hash(const struct region_set *rs);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
@@ -128,6 +149,14 @@ int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
 		      const uint64_t *bm, uint64_t words);
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
+/* ERROR with the reason of failure @f, as "<side> cancelled the
+ * migration" or "<side> failed: <text>": best effort, from any thread,
+ * waiting at most @wait_ms for another thread's record on @c to go out
+ * (-EBUSY then), never for the bandwidth cap. @c may be in use by other
+ * threads; the caller makes sure it is not being closed. */
+struct failure;
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms);
 /* wire_read_fn adaptor: cookie is the struct chan. */
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 /* wire_read_some_fn adaptor (read-ahead); only for transports with

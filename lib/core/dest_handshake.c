@@ -68,7 +68,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	struct wire_hello h;
 	struct wire_hdr hd;
 	int timeout = slot ? (int)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]
-		      : resume ? (int)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS]
+		      : resume ? dst->recover_ms
 			       : -1;
 	int ret;
 
@@ -131,6 +131,14 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
 	}
+	/* The source asks for the end-to-end check: hash pages as they land
+	 * (dest_verify.c). */
+	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dverify_init(dst))) {
+		dest_fail(dst, ret, "verification setup: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	dverify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
@@ -169,5 +177,10 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 		if (ret)
 			return ret;
 	}
+	pthread_mutex_lock(&dst->rp_lock);
+	for (unsigned i = 0; i < dst->nchan; i++)
+		if (dst->chan[i].index == 0)
+			dst->err_chan = &dst->chan[i];
+	pthread_mutex_unlock(&dst->rp_lock);
 	return 0;
 }

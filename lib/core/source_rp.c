@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's end of the return path: channel 0's receive side. The
- * destination sends ACK when the guest may start there, or ERROR with its
- * reason; either ends the migration.
+ * destination sends READY when the guest can start there and STARTED once
+ * it did (or ERROR with its reason); after a post-copy switch, page
+ * requests and DONE.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "source.h"
 
@@ -47,7 +49,13 @@ static void *rp_main(void *arg)
 				break; /* DONE, or a failure */
 			continue;
 		}
-		if (h.type != WIRE_ACK && h.type != WIRE_ERROR) {
+		if (h.type == WIRE_READY || h.type == WIRE_STARTED) {
+			ret = switch_on_record(src, &h, payload);
+			if (ret)
+				break; /* pre-copy's STARTED, or a failure */
+			continue;
+		}
+		if (h.type != WIRE_ERROR) {
 			source_fail(src, -EPROTO,
 				    "return path: unexpected record type 0x%04x",
 				    h.type);
@@ -58,28 +66,43 @@ static void *rp_main(void *arg)
 			source_fail(src, ret, "return path: %s", err);
 			break;
 		}
-		if (h.type == WIRE_ERROR) {
-			failure_set_peer(&src->fail,
-					 ws.status < 0 ? ws.status : -EPROTO,
-					 ws.text);
-			source_abort_io(src);
-			break;
-		}
-		pthread_mutex_lock(&src->lock);
-		src->acked = true;
-		src->ack_status = ws.status;
-		src->ack_aux = ws.aux;
-		bool more = src->postcopy; /* REQ and DONE follow */
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		if (!more)
-			break;
+		failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
+				 ws.text);
+		source_abort_io(src);
+		break;
 	}
-	/* Wake rp_wait_ack() on failure too. */
+	/* Wake the waits for READY and STARTED on failure too. */
 	pthread_mutex_lock(&src->lock);
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
 	return NULL;
+}
+
+void rp_await_verdict(struct vmmig_source *src, int code)
+{
+	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
+	    pthread_equal(pthread_self(), src->rp_thread))
+		return;
+	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
+		usleep(2000);
+}
+
+void source_tell_peer(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
+	pthread_mutex_unlock(&src->lock);
+	pthread_mutex_lock(&src->fail.lock);
+	quiet = quiet || src->fail.from_peer;
+	pthread_mutex_unlock(&src->fail.lock);
+	if (quiet || failure_is_link(&src->fail))
+		return;
+	/* On every channel it can: each of the destination's receivers then
+	 * reads the reason before the end of its stream, whichever notices
+	 * first. The urgent channel first: it is idle before the switch. */
+	for (unsigned i = src->nchan; i-- > 0;)
+		chan_send_error(&src->chan[i], &src->fail, "source",
+				i == src->ndata ? 100 : 0);
 }
 
 int rp_start(struct vmmig_source *src)
@@ -104,14 +127,14 @@ int rp_start(struct vmmig_source *src)
 	return ret;
 }
 
-int rp_wait_ack(struct vmmig_source *src)
+int rp_wait_ready(struct vmmig_source *src)
 {
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
 	while (!src->acked && !failure_code(&src->fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = src->acked ? src->ack_status : failure_code(&src->fail);
+	ret = failure_code(&src->fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }

@@ -103,6 +103,13 @@ void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 	r->hook_cookie = cookie;
 }
 
+void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
+			    void *cookie)
+{
+	r->landed = fn;
+	r->landed_cookie = cookie;
+}
+
 int wire_reader_set_staged(struct wire_reader *r, bool staged)
 {
 	r->staged = staged;
@@ -242,6 +249,10 @@ static int known_flags(uint16_t type)
 	case WIRE_HELLO_ACK:
 	case WIRE_END:
 	case WIRE_ACK:
+	case WIRE_READY:
+	case WIRE_COMMIT:
+	case WIRE_STARTED:
+	case WIRE_DIGEST:
 	case WIRE_ERROR:
 	case WIRE_ROUND:
 	case WIRE_SWITCH:

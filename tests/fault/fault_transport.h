@@ -43,7 +43,9 @@ enum fault_kind { FAULT_NONE, FAULT_FAIL, FAULT_TORN, FAULT_SHORT,
 /* Record types the harness asks about (docs/wire-format.md, section 4). */
 #define REC_END 0x8030
 #define REC_SWITCH 0x8050
-#define REC_ACK 0x8040
+#define REC_READY 0x8042
+#define REC_COMMIT 0x8043
+#define REC_STARTED 0x8044
 #define REC_POSTCOPY 0x8052
 #define REC_DONE 0x8054
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* One run: start both sides, wait for them in bounded time, judge. */
 #include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ static void *dest_waiter(void *arg)
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 
 	r->res->dret = vmmig_dest_wait(r->dst);
+	r->res->dst_owner = vmmig_dest_owner(r->dst);
 	if (!vmmig_dest_get_stats(r->dst, &st)) {
 		r->res->pages_restored = st.pages_restored;
 		r->res->dst_postcopy = st.mode == VMMIG_MODE_POSTCOPY;
@@ -42,22 +45,47 @@ static void *dest_waiter(void *arg)
 	return NULL;
 }
 
+/* A page lost with a failed post-copy is poisoned: the vCPU's read of it
+ * raises SIGBUS (this kernel has UFFDIO_POISON), as a guest's would. The
+ * vCPU thread then stops, like a guest that crashed on it; a fault in any
+ * other thread is a real crash. */
+static _Thread_local sigjmp_buf *vcpu_jmp;
+static atomic_uint vcpu_poisoned;
+
+static void on_poison(int sig)
+{
+	if (!vcpu_jmp) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	atomic_fetch_add(&vcpu_poisoned, 1);
+	siglongjmp(*vcpu_jmp, 1);
+}
+
 /* Reads scattered pages once the guest runs here: in post-copy they fault
  * and are asked for. Reads only, so the memory can be compared later. */
 static void *vcpu_main(void *arg)
 {
 	struct run *r = arg;
-	uint64_t s = 99, sum = 0;
+	volatile uint64_t s = 99, sum = 0;
+	sigjmp_buf jb;
 
 	while (!atomic_load(&r->dst_started))
 		if (atomic_load(&r->vstop))
 			return NULL;
 		else
 			usleep(200);
+	if (sigsetjmp(jb, 1)) {
+		vcpu_jmp = NULL;
+		return NULL; /* read a lost page: this "guest" is dead */
+	}
+	vcpu_jmp = &jb;
 	for (int i = 0; i < 2000 && !atomic_load(&r->vstop); i++) {
 		s = s * 6364136223846793005ull + 1442695040888963407ull;
 		sum += ((volatile uint8_t *)r->dmem)[(s >> 24) % GUEST_SIZE];
 	}
+	vcpu_jmp = NULL;
 	return (void *)(uintptr_t)sum;
 }
 
@@ -170,28 +198,55 @@ static bool guest_progresses(struct guest *g)
 	return false;
 }
 
+static const char *owner_name(int o)
+{
+	return o == VMMIG_OWNER_SOURCE ? "source"
+	       : o == VMMIG_OWNER_DEST ? "destination" : "unknown";
+}
+
+/* The owner each side reports against who runs the guest. */
+static void judge_owners(struct run *r)
+{
+	struct fi_result *res = r->res;
+	int so = res->src_owner, dso = res->dst_owner;
+
+	if ((so == VMMIG_OWNER_SOURCE) != r->src_running)
+		violate(r, V_OWNER, "source reports owner %s, its guest %s",
+			owner_name(so), r->src_running ? "runs" : "is paused");
+	if ((dso == VMMIG_OWNER_DEST) != r->dst_running)
+		violate(r, V_OWNER, "destination reports owner %s, start() %s",
+			owner_name(dso), r->dst_running ? "called" : "not called");
+	if ((so == VMMIG_OWNER_SOURCE && dso == VMMIG_OWNER_DEST) ||
+	    (so == VMMIG_OWNER_DEST && dso == VMMIG_OWNER_SOURCE))
+		violate(r, V_OWNER, "the sides contradict each other: source "
+			"says %s, destination says %s", owner_name(so),
+			owner_name(dso));
+	if ((!res->sret && so != VMMIG_OWNER_DEST) ||
+	    (!res->dret && dso != VMMIG_OWNER_DEST))
+		violate(r, V_OWNER, "success, yet owner %s / %s",
+			owner_name(so), owner_name(dso));
+}
+
 static void judge(struct run *r, struct vmmig_source *src)
 {
 	struct fi_result *res = r->res;
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
-	bool pc_committed = has_postcopy(r->cfg->mode) &&
-			    fault_sent_tried(SIDE_SRC, REC_POSTCOPY);
 
 	vmmig_source_get_stats(src, &st);
 	res->fired = fault_fired(res->fault, sizeof(res->fault));
 	res->ops = fault_ops();
-	res->dst_ack_sent = fault_sent_ok(SIDE_DST, REC_ACK);
-	res->src_committed = fault_sent_tried(SIDE_SRC, REC_END) ||
-			     fault_sent_tried(SIDE_SRC, REC_POSTCOPY);
+	res->src_owner = vmmig_source_owner(src);
+	res->src_commit_tried = fault_sent_tried(SIDE_SRC, REC_COMMIT);
 	res->src_switching = fault_sent_tried(SIDE_SRC, REC_SWITCH);
 	res->src_resumed = r->resumes > 0;
 	res->dst_started = r->starts > 0;
 	if (r->src_running && r->dst_running)
 		violate(r, V_SPLIT_BRAIN, "both sides run the guest at the end");
-	if (res->sret && r->pauses > r->resumes && !pc_committed)
-		violate(r, V_NOT_RESUMED, "source failed (%s) before the "
-			"switch and left its guest paused",
+	if (res->sret && r->pauses > r->resumes && !res->src_commit_tried)
+		violate(r, V_NOT_RESUMED, "source failed (%s) without trying "
+			"to send COMMIT and left its guest paused",
 			vmmig_strerror(res->sret));
+	judge_owners(r);
 	if (r->pauses == r->resumes && !guest_progresses(&r->g))
 		violate(r, V_NOT_RUNNING, "source guest does not run");
 	guest_stop(&r->g);
@@ -218,7 +273,7 @@ static void judge(struct run *r, struct vmmig_source *src)
 	else if (!res->sret && !res->dret)
 		res->outcome = st.postcopy_recoveries ? OUT_RECOVERED
 						      : OUT_MIGRATED;
-	else if (!res->dret)
+	else if (r->dst_running)
 		res->outcome = OUT_DST_RUNS;
 	else
 		res->outcome = r->src_running ? OUT_SRC_RUNS : OUT_NEITHER;
@@ -237,6 +292,14 @@ void fi_run(const struct fi_config *cfg, enum fault_kind kind, uint64_t n,
 	int fds0 = count_dir("/proc/self/fd");
 	char bound[128];
 
+	static bool handler;
+
+	if (!handler) {
+		struct sigaction sa = { .sa_handler = on_poison };
+
+		sigaction(SIGBUS, &sa, NULL);
+		handler = true;
+	}
 	memset(res, 0, sizeof(*res));
 	res->sret = res->dret = -EINVAL;
 	if (!r || !pol) {

@@ -5,8 +5,11 @@
  *
  * - never both sides running the guest (pause/resume/start tracked as they
  *   happen, and at the end);
- * - before the switchover a failure leaves the source guest running (resume
- *   called if pause was) with its memory untouched, and wait() failing;
+ * - before the switchover (COMMIT) a failure leaves the source guest
+ *   running (resume called if pause was) with its memory untouched, and
+ *   wait() failing;
+ * - what each side reports as the owner (vmmig_*_owner()) matches who runs
+ *   the guest, and the two reports never contradict each other;
  * - a side that reports success has memory equal to the source's at the
  *   pause, byte for byte (no silent success with wrong memory);
  * - no thread (/proc/self/task) or fd (/proc/self/fd) outlives the run
@@ -38,6 +41,8 @@ enum {
 	V_FAULT_IGNORED = 1 << 10, /* fault before the pause, success */
 	V_TWO_STARTS = 1 << 11,  /* start() called twice */
 	V_SETUP = 1 << 12,       /* the test could not set the run up */
+	V_OWNER = 1 << 13,       /* an owner report (vmmig_*_owner()) that
+				  * does not match who runs the guest */
 };
 
 /* How a run ended. */
@@ -45,9 +50,10 @@ enum fi_outcome {
 	OUT_MIGRATED,    /* both sides succeeded, no recovery */
 	OUT_RECOVERED,   /* both succeeded after a post-copy recovery */
 	OUT_SRC_RUNS,    /* failed, the source guest runs on */
-	OUT_DST_RUNS,    /* the destination completed, the source failed
-			  * after the switch (e.g. DONE lost) and stays
-			  * paused */
+	OUT_DST_RUNS,    /* failed after the switch, the destination runs
+			  * the guest (e.g. STARTED or DONE lost; its wait
+			  * may fail too: verification or post-copy cut
+			  * short), the source keeps its copy paused */
 	OUT_NEITHER,     /* failed after the switch: nobody runs it (an
 			  * orchestrator must decide) */
 	OUT_BROKEN,      /* an invariant broke (see viol) */
@@ -72,8 +78,8 @@ struct fi_result {
 	unsigned viol;          /* V_* */
 	char why[768];          /* details of the violations */
 	enum fi_outcome outcome;
-	bool dst_ack_sent;      /* the destination's ACK went out */
-	bool src_committed;     /* the source sent END or POSTCOPY */
+	int src_owner, dst_owner; /* enum vmmig_owner each side reports */
+	bool src_commit_tried;  /* the source tried to send COMMIT */
 	bool src_switching;     /* the source sent SWITCH (post-copy) */
 	bool src_resumed;
 	bool dst_started;
