@@ -33,7 +33,8 @@ enum {
 	V_NOT_RUNNING = 1 << 2,  /* resumed, but the guest makes no progress */
 	V_SRC_MEM = 1 << 3,      /* source memory changed by the library */
 	V_DST_MEM = 1 << 4,      /* success reported, memory differs */
-	V_SRC_OK_DST_FAIL = 1 << 5, /* source done, destination failed */
+	V_SRC_OK_DST_FAIL = 1 << 5, /* source done, destination does not
+				     * run the guest */
 	V_HANG = 1 << 6,         /* a side did not end in time */
 	V_LEAK_THREAD = 1 << 7,
 	V_LEAK_FD = 1 << 8,

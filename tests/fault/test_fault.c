@@ -46,18 +46,29 @@ struct known_failure {
 	const char *what;
 };
 
-/* None since the two-phase switchover (branch "owner") landed: the ACK
- * lost (pre-copy: both sides ran the guest) and the POSTCOPY never sent
- * (the source stayed paused) cases the sweep found before it are fixed.
- * An entry looks like this one, which matches nothing. */
-static bool never(const struct fi_result *r)
+/* COMMIT never left the source, yet it stays paused: both sides say
+ * "unknown" (the documented case where an orchestrator resumes the
+ * source), though the source could know it never sent COMMIT. */
+static bool commit_never_sent(const struct fi_result *r)
 {
-	(void)r;
-	return false;
+	return !r->src_commit_tried && !r->src_resumed && !r->dst_started &&
+	       r->src_owner == VMMIG_OWNER_UNKNOWN &&
+	       r->dst_owner == VMMIG_OWNER_UNKNOWN;
 }
 
 static const struct known_failure known_switchover_failures[] = {
-	{ 0, 0, never, "(placeholder)" },
+	/* The source marks itself committed before it sends COMMIT; when
+	 * the link is already down (the return path saw it and aborted the
+	 * channels), chan_send() refuses COMMIT before any byte goes out,
+	 * yet the source keeps its guest paused as if COMMIT might have
+	 * arrived. Seen as: a fault on the source's return path (recv_some
+	 * of channel 0) just before READY/COMMIT, in pre-copy and restore,
+	 * inproc and TCP. Before the two-phase switchover the same happened
+	 * with POSTCOPY, and a lost ACK had both sides run the guest. */
+	{ 1u << MODE_PRECOPY | 1u << MODE_RESTORE | 1u << MODE_POSTCOPY |
+	  1u << MODE_HYBRID, V_NOT_RESUMED, commit_never_sent,
+	  "COMMIT never sent (refused by the aborted channel), the source "
+	  "stays paused, both sides report unknown" },
 };
 
 static const struct known_failure *known(enum fi_mode m,
