@@ -32,12 +32,13 @@
 #define MAX_REPORTED 8 /* violations printed in full per sweep */
 
 /*
- * KNOWN SWITCHOVER FAILURES. The switchover protocol is being redesigned
- * (branch "owner": at most one side owns the guest, whatever message is
- * lost); until that lands, a run that breaks invariants only in one of the
- * ways listed here is reported as a known failure instead of failing the
- * suite. Each entry names the modes, the violations it covers, and a
- * condition on what the run saw on the wire.
+ * KNOWN SWITCHOVER FAILURES. The switchover protocol belongs to the
+ * two-phase commit work (branch "owner": at most one side owns the guest,
+ * whatever message is lost), not to this suite: a run that breaks
+ * invariants only in one of the ways listed here is reported as a known
+ * failure instead of failing the suite. Each entry names the modes, the
+ * violations it covers, and a condition on what the run saw on the wire.
+ * Remove an entry once its case is fixed.
  */
 struct known_failure {
 	unsigned modes;  /* 1 << enum fi_mode */
@@ -61,8 +62,9 @@ static const struct known_failure known_switchover_failures[] = {
 	 * the link is already down (the return path saw it and aborted the
 	 * channels), chan_send() refuses COMMIT before any byte goes out,
 	 * yet the source keeps its guest paused as if COMMIT might have
-	 * arrived. Seen as: a fault on the source's return path (recv_some
-	 * of channel 0) just before READY/COMMIT, in pre-copy and restore,
+	 * arrived (lib/core/source_switch.c: committed, then
+	 * chan_send_record()). Seen as: a fault on the source's return path
+	 * (recv_some of channel 0) around READY, in pre-copy and restore,
 	 * inproc and TCP. Before the two-phase switchover the same happened
 	 * with POSTCOPY, and a lost ACK had both sides run the guest. */
 	{ 1u << MODE_PRECOPY | 1u << MODE_RESTORE | 1u << MODE_POSTCOPY |
