@@ -127,6 +127,9 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 					      o->fault_cpu);
 	if (!ret && pol)
 		ret = vmmig_source_set_policy(src, pol);
+	struct vmmig_tls_config tls;
+	if (!ret && tls__config(o, &tls))
+		ret = vmmig_source_set_tls(src, &tls);
 	return ret;
 }
 

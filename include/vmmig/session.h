@@ -98,6 +98,16 @@ enum vmmig_option {
 				      * no socket file: the destination may
 				      * still be starting). 0 (default): such
 				      * an error fails the migration at once */
+	VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, /* destination: a connection that has
+				      * not completed TLS and HELLO this long
+				      * after it was accepted is dropped (and
+				      * the destination accepts the next);
+				      * default 5000 */
+	VMMIG_OPT_ACCEPT_TIMEOUT_MS, /* destination: the migration fails if
+				      * the expected source has not completed
+				      * its handshake this long after
+				      * vmmig_dest_start(); 0 (default): wait
+				      * until cancelled */
 	VMMIG_OPT__COUNT
 };
 

@@ -113,6 +113,11 @@ struct vmmig_stats {
 	uint64_t postcopy_pages_lost;/* destination, failed post-copy: pages
 				      * that never arrived, poisoned (reading
 				      * one raises SIGBUS, never zeros) */
+	uint64_t rejected_connections; /* destination: connections dropped
+				      * before a handshake with the expected
+				      * source (TLS refused, not a migration
+				      * stream, another UUID, silent past
+				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);

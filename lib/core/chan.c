@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "tls/tls.h"
 #include "transport/ratelimit.h"
 
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
@@ -30,6 +31,8 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 	int ret = c->ops->connect(c->priv, addr, timeout_ms);
 
 	c->connected = ret == 0;
+	if (!ret && c->sh->tls)
+		ret = chan_tls_prepare(c, addr, timeout_ms);
 	return ret;
 }
 
@@ -61,7 +64,8 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 		if (ret)
 			return ret;
 	}
-	ret = c->ops->send(c->priv, iov, iovcnt);
+	ret = c->tls ? tls_chan_send(c->tls, iov, iovcnt)
+		     : c->ops->send(c->priv, iov, iovcnt);
 	if (ret)
 		return ret;
 	atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
@@ -195,9 +199,14 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 	size_t bytes = 0;
 	int ret;
 
-	ret = c->ops->recv(c->priv, iov, iovcnt);
-	if (ret)
+	ret = c->tls ? tls_chan_recv(c->tls, iov, iovcnt)
+		     : c->ops->recv(c->priv, iov, iovcnt);
+	if (ret) {
+		if (c->tls && tls_chan_error(c->tls))
+			snprintf(c->err, sizeof(c->err), "%s",
+				 tls_chan_error(c->tls));
 		return ret;
+	}
 	for (int i = 0; i < iovcnt; i++)
 		bytes += iov[i].iov_len;
 	atomic_fetch_add_explicit(&c->rx_bytes, bytes, memory_order_relaxed);
@@ -210,7 +219,8 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 int chan_recv_some(void *cookie, void *buf, size_t min, size_t max)
 {
 	struct chan *c = cookie;
-	int ret = c->ops->recv_some(c->priv, buf, min, max);
+	int ret = c->tls ? tls_chan_recv_some(c->tls, buf, min, max)
+			 : c->ops->recv_some(c->priv, buf, min, max);
 
 	if (ret <= 0)
 		return ret;
@@ -230,6 +240,8 @@ void chan_close(struct chan *c)
 {
 	if (!c->priv)
 		return;
+	tls_chan_free(c->tls);
+	c->tls = NULL;
 	if (c->connected)
 		c->ops->close(c->priv);
 	free(c->priv);

@@ -114,12 +114,15 @@ uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
+struct tls_creds;
+struct tls_chan;
 
 /* What all channels of one session share. */
 struct chan_shared {
 	_Atomic uint64_t last_progress_us; /* watchdog: any byte moved */
 	atomic_bool abort;                 /* stop everything */
 	struct ratelimit *rl;              /* NULL: no cap */
+	struct tls_creds *tls;             /* NULL: plaintext channels */
 };
 
 struct chan {
@@ -133,6 +136,11 @@ struct chan {
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
 	struct chan_shared *sh;
+	struct tls_chan *tls;  /* after chan_tls_*(): records go through it */
+	bool tls_pending;      /* client: chan_tls_start() still to run */
+	int tls_timeout_ms;    /* ... bounded by this */
+	char peer[256];        /* ... the name the server's cert must carry */
+	char err[192];         /* why the last connect/TLS step failed */
 };
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	      unsigned index, struct chan_shared *sh);
@@ -164,6 +172,44 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 int chan_recv_some(void *cookie, void *buf, size_t min, size_t max);
 void chan_shutdown(struct chan *c);
 void chan_close(struct chan *c);
+
+/* ---- TLS on a channel (chan_tls.c), when sh->tls is set ----
+ * On failure c->err says why. Return 0, -EACCES (authentication), -EPROTO
+ * (the peer does not speak TLS), -ETIMEDOUT, or the transport's error.
+ *
+ * Client: chan_connect() prepares (the name to check: the configured one
+ * or the host of a tcp @addr) and chan_tls_start() shakes hands, right
+ * before the channel's HELLO: the destination takes its channels one at a
+ * time, HELLO included, so a source that shook hands on every channel
+ * before sending any HELLO would wait on the second forever. */
+int chan_tls_prepare(struct chan *c, const char *addr, int timeout_ms);
+int chan_tls_start(struct chan *c); /* no-op without TLS */
+/* chan_tls_start() on @n channels at once, each in a thread that then runs
+ * @then on its channel (the HELLO): the destination may take the channels
+ * in any order (pre-connected fds). One failing shuts the others down.
+ * Return 0 or the error of the lowest failing channel, in *@failed. */
+int chan_tls_start_all(struct chan *c, unsigned n,
+		       int (*then)(struct chan *c, unsigned i, void *arg),
+		       void *arg, unsigned *failed);
+/* Server, right after accept: a plaintext peer is told in plaintext that
+ * TLS is required. */
+int chan_tls_server(struct chan *c);
+
+/* ---- a deadline on one channel's setup (chan_guard.c) ----
+ * While armed, a thread shuts @c down when @timeout_ms pass. */
+struct chan_guard {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, fired;
+	struct chan *c;
+	int timeout_ms;
+};
+/* @timeout_ms < 0: no deadline (no thread). Return 0 or -errno. */
+int chan_guard_arm(struct chan_guard *g, struct chan *c, int timeout_ms);
+/* Stop the thread; true if the deadline passed (@c is shut down). */
+bool chan_guard_disarm(struct chan_guard *g);
 
 /* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */
 struct watchdog {

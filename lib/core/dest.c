@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dest.h"
+#include "tls/tls.h"
 #include "transport/fd.h"
 
 VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
@@ -23,6 +24,7 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	pthread_cond_init(&dst->cond, NULL);
 	pthread_mutex_init(&dst->stats_lock, NULL);
 	pthread_mutex_init(&dst->rp_lock, NULL);
+	pthread_mutex_init(&dst->chan_lock, NULL);
 	dst->st.struct_size = sizeof(dst->st);
 	dst->st.verified = -1;
 	*out = dst;
@@ -45,11 +47,13 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);
+	tls_creds_free(dst->sh.tls);
 	failure_destroy(&dst->fail);
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);
 	pthread_mutex_destroy(&dst->stats_lock);
 	pthread_mutex_destroy(&dst->rp_lock);
+	pthread_mutex_destroy(&dst->chan_lock);
 	free(dst);
 }
 

@@ -85,6 +85,8 @@ struct vmmig_dest {
 	atomic_bool early_dropped; /* an early DISCARD took effect */
 	atomic_bool pc_armed;      /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
+	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
+				    * a dropped stranger's channel */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	struct chan *err_chan;     /* channel 0 while the channels are up
 				    * (under rp_lock): a cancel's ERROR */

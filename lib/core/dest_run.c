@@ -14,8 +14,10 @@
 void dest_abort_io(struct vmmig_dest *dst)
 {
 	atomic_store(&dst->sh.abort, true);
+	pthread_mutex_lock(&dst->chan_lock);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
+	pthread_mutex_unlock(&dst->chan_lock);
 	if (dst->listening && dst->tops->listener_shutdown)
 		dst->tops->listener_shutdown(dst->listener);
 }

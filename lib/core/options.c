@@ -39,6 +39,10 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 	[VMMIG_OPT_FAULT_CPU] = { "fault_cpu", BOTH, -1, CPU_SETSIZE - 1, -1 },
 	[VMMIG_OPT_CONNECT_RETRY_MS] = { "connect_retry_ms", SRC, 0, 3600000,
 					 0 },
+	[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = { "handshake_timeout_ms", DST, 10,
+					     600000, 5000 },
+	[VMMIG_OPT_ACCEPT_TIMEOUT_MS] = { "accept_timeout_ms", DST, 0,
+					  INT32_MAX, 0 },
 };
 
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,

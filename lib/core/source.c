@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "source.h"
+#include "tls/tls.h"
 #include "transport/fd.h"
 #include "transport/ratelimit.h"
 
@@ -56,6 +57,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
 	free(src->addr);
+	tls_creds_free(src->sh.tls);
 	for (unsigned i = 0; i < src->nfds; i++)
 		if (src->fds[i] >= 0)
 			close(src->fds[i]); /* never reached a channel */

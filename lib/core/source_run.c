@@ -61,35 +61,61 @@ static void watchdog_fire(void *arg)
 		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
-int handshake(struct vmmig_source *src, uint16_t flags)
-{
+/* What every channel's HELLO carries but its number. */
+struct hello_ctx {
+	struct wire_hello h;
 	struct wire_region regs[WIRE_MAX_REGIONS];
-	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
-				.flags = flags,
-				.nchannels = (uint16_t)src->nchan,
-				.page_size = VMMIG_PAGE_SIZE,
-				.nregions = src->regions.n };
-	size_t cap = sizeof(h) + sizeof(regs) + 64;
+};
+
+/* HELLO on channel @i. With TLS each channel runs this in a thread of its
+ * own, right after its handshake. */
+static int send_hello(struct chan *c, unsigned i, void *arg)
+{
+	const struct hello_ctx *x = arg;
+	struct wire_hello h = x->h;
+	size_t cap = sizeof(h) + sizeof(x->regs) + 64;
 	uint8_t *buf = malloc(cap);
-	int ret = 0;
+	int len, ret;
 
 	if (!buf)
 		return -ENOMEM;
-	memcpy(h.uuid, src->uuid, sizeof(h.uuid));
-	for (unsigned i = 0; i < src->regions.n; i++)
-		regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
-						.gpa = src->regions.r[i].gpa,
-						.size = src->regions.r[i].size };
-	for (unsigned i = 0; i < src->nchan && !ret; i++) {
-		int len;
-
-		h.channel = (uint16_t)i;
-		len = wire_hello_pack(buf, cap, &h, regs);
-		ret = len < 0 ? len
-			      : chan_send_record(&src->chan[i], WIRE_HELLO, 0,
-						 buf, (size_t)len);
-	}
+	h.channel = (uint16_t)i;
+	len = wire_hello_pack(buf, cap, &h, x->regs);
+	ret = len < 0 ? len
+		      : chan_send_record(c, WIRE_HELLO, 0, buf, (size_t)len);
 	free(buf);
+	return ret;
+}
+
+int handshake(struct vmmig_source *src, uint16_t flags)
+{
+	struct hello_ctx x = {
+		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+		       .flags = flags, .nchannels = (uint16_t)src->nchan,
+		       .page_size = VMMIG_PAGE_SIZE,
+		       .nregions = src->regions.n },
+	};
+	int ret = 0;
+
+	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
+	for (unsigned i = 0; i < src->regions.n; i++)
+		x.regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
+						  .gpa = src->regions.r[i].gpa,
+						  .size = src->regions.r[i].size };
+	if (src->sh.tls) {
+		unsigned bad = 0;
+
+		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
+					 &bad);
+		if (ret && !src->chan[bad].tls) { /* the handshake failed */
+			source_fail(src, ret, "channel %u: %s", bad,
+				    src->chan[bad].err);
+			return ret;
+		}
+	} else {
+		for (unsigned i = 0; i < src->nchan && !ret; i++)
+			ret = send_hello(&src->chan[i], i, &x);
+	}
 	/* A destination that refuses channel 0 closes the others: read its
 	 * reason on channel 0 before reporting a failed send elsewhere. */
 	int send_err = ret;
@@ -133,7 +159,8 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 			wire_reader_free(rd);
 		if (ret) {
 			source_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : vmmig_strerror(ret));
+				    err[0] ? err : src->chan[i].err[0]
+				    ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -188,6 +215,8 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 				    ret == -ENOTCONN && src->nfds
 					    ? "pre-connected sockets serve "
 					      "once (no reconnection)"
+					    : src->chan[i].err[0]
+					    ? src->chan[i].err
 					    : vmmig_strerror(ret));
 			return ret;
 		}

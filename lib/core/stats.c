@@ -114,9 +114,11 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		st->pass_pages, st->pass_pages_done);
 	jprintf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
-		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",
+		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
+	jprintf(&j, "\"rejected_connections\":%" PRIu64 "}",
+		st->rejected_connections);
 	return jfinish(&j);
 }
 

@@ -28,14 +28,10 @@ int reader_fail(struct wire_reader *r, int ret, const char *fmt, ...)
 	return ret;
 }
 
-int wire_reader_new(wire_read_fn fn, void *cookie,
-		    const struct wire_dest_region *regions, unsigned nregions,
-		    struct wire_reader **out)
+static int check_regions(const struct wire_dest_region *regions,
+			 unsigned nregions)
 {
-	struct wire_reader *r;
-
-	*out = NULL;
-	if (!fn || nregions > WIRE_MAX_REGIONS || (nregions && !regions))
+	if (nregions > WIRE_MAX_REGIONS || (nregions && !regions))
 		return -EINVAL;
 	for (unsigned i = 0; i < nregions; i++) {
 		if (regions[i].npages && !regions[i].host)
@@ -44,23 +40,51 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 			if (regions[j].id == regions[i].id)
 				return -EINVAL;
 	}
+	return 0;
+}
+
+int wire_reader_new(wire_read_fn fn, void *cookie,
+		    const struct wire_dest_region *regions, unsigned nregions,
+		    struct wire_reader **out)
+{
+	struct wire_reader *r;
+
+	*out = NULL;
+	if (!fn || check_regions(regions, nregions))
+		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->fn = fn;
 	r->cookie = cookie;
-	r->nregions = nregions;
-	r->regions = calloc(nregions ? nregions : 1, sizeof(*r->regions));
 	r->scratch = malloc(WIRE_MAX_BATCH * ENC_PAGE);
 	r->zpage = malloc(ENC_PAGE);
 	r->zd = zpage_dctx_new();
-	if (!r->regions || !r->scratch || !r->zpage || !r->zd) {
+	if (!r->scratch || !r->zpage || !r->zd ||
+	    wire_reader_set_regions(r, regions, nregions)) {
 		wire_reader_free(r);
 		return -ENOMEM;
 	}
-	if (nregions)
-		memcpy(r->regions, regions, nregions * sizeof(*regions));
 	*out = r;
+	return 0;
+}
+
+int wire_reader_set_regions(struct wire_reader *r,
+			    const struct wire_dest_region *regions,
+			    unsigned nregions)
+{
+	struct wire_dest_region *copy;
+
+	if (check_regions(regions, nregions))
+		return -EINVAL;
+	copy = calloc(nregions ? nregions : 1, sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	if (nregions)
+		memcpy(copy, regions, nregions * sizeof(*regions));
+	free(r->regions);
+	r->regions = copy;
+	r->nregions = nregions;
 	return 0;
 }
 

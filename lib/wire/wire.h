@@ -355,6 +355,14 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 		    struct wire_reader **out);
 void wire_reader_free(struct wire_reader *r);
 /*
+ * Replace the regions PAGES may land in (copied). A destination reads the
+ * HELLO with none, so that nothing a peer sends before it is accepted can
+ * reach guest memory, then sets them. Return 0, -EINVAL or -ENOMEM.
+ */
+int wire_reader_set_regions(struct wire_reader *r,
+			    const struct wire_dest_region *regions,
+			    unsigned nregions);
+/*
  * Read the next record. PAGES records are validated (region id, page
  * indices, encodings, lengths, CRC) and applied to the regions' memory
  * before returning; raw pages are received straight into guest memory. For

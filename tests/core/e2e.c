@@ -159,6 +159,14 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 					    o->recovery_ms);
 	if (!ret && o->fault_cpu0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_FAULT_CPU, 0);
+	if (!ret && o->tls)
+		ret = vmmig_dest_set_tls(dst, o->tls);
+	if (!ret && o->accept_timeout_ms)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_ACCEPT_TIMEOUT_MS,
+					    o->accept_timeout_ms);
+	if (!ret && o->handshake_timeout_ms)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_HANDSHAKE_TIMEOUT_MS,
+					    o->handshake_timeout_ms);
 	struct vmmig_page_source *ps = NULL;
 	if (!ret && o->storage)
 		ret = o->slow_storage_us

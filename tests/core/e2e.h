@@ -60,6 +60,9 @@ struct dest_opts {
 	int recovery_ms;         /* VMMIG_OPT_RECOVERY_TIMEOUT_MS, if
 				  * set_recovery */
 	int set_recovery;
+	const struct vmmig_tls_config *tls; /* vmmig_dest_set_tls() */
+	int accept_timeout_ms;   /* VMMIG_OPT_ACCEPT_TIMEOUT_MS, if set */
+	int handshake_timeout_ms;/* VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, if set */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */
