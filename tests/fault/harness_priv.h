@@ -15,7 +15,7 @@
 
 #define GUEST_SIZE (2u << 20)
 #define CACHE_SIZE (GUEST_SIZE / 2) /* hinted, MODE_RESTORE */
-#define IO_TIMEOUT_MS 2000
+#define IO_TIMEOUT_MS 1000
 #define RECOVERY_MS 800
 #define SOURCE_DEADLINE_MS 30000 /* the source must end by then */
 #define DEST_GRACE_MS 8000       /* ... and the destination this much later */
