@@ -120,7 +120,11 @@ struct vmmig_stats {
 				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
 };
 
+/** vmmig_status_name() - "none", "setup", "active", "postcopy-active", ...
+ * for a VMMIG_STATUS_* value (QEMU's names), "unknown" otherwise. */
 VMMIG_API const char *vmmig_status_name(int status);
+/** vmmig_mode_name() - "precopy", "postcopy", "hybrid", "adaptive",
+ * "custom" for a VMMIG_MODE_* value, "unknown" otherwise. */
 VMMIG_API const char *vmmig_mode_name(int mode);
 
 /**
