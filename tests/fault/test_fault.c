@@ -31,62 +31,6 @@
 #define SWEEP_MARGIN 20
 #define MAX_REPORTED 8 /* violations printed in full per sweep */
 
-/*
- * KNOWN SWITCHOVER FAILURES. The switchover protocol belongs to the
- * two-phase commit work (branch "owner": at most one side owns the guest,
- * whatever message is lost), not to this suite: a run that breaks
- * invariants only in one of the ways listed here is reported as a known
- * failure instead of failing the suite. Each entry names the modes, the
- * violations it covers, and a condition on what the run saw on the wire.
- * Remove an entry once its case is fixed.
- */
-struct known_failure {
-	unsigned modes;  /* 1 << enum fi_mode */
-	unsigned viol;   /* V_* bits it may explain */
-	bool (*when)(const struct fi_result *r);
-	const char *what;
-};
-
-/* COMMIT never left the source, yet it stays paused: both sides say
- * "unknown" (the documented case where an orchestrator resumes the
- * source), though the source could know it never sent COMMIT. */
-static bool commit_never_sent(const struct fi_result *r)
-{
-	return !r->src_commit_tried && !r->src_resumed && !r->dst_started &&
-	       r->src_owner == VMMIG_OWNER_UNKNOWN &&
-	       r->dst_owner == VMMIG_OWNER_UNKNOWN;
-}
-
-static const struct known_failure known_switchover_failures[] = {
-	/* The source marks itself committed before it sends COMMIT; when
-	 * the link is already down (the return path saw it and aborted the
-	 * channels), chan_send() refuses COMMIT before any byte goes out,
-	 * yet the source keeps its guest paused as if COMMIT might have
-	 * arrived (lib/core/source_switch.c: committed, then
-	 * chan_send_record()). Seen as: a fault on the source's return path
-	 * (recv_some of channel 0) around READY, in pre-copy and restore,
-	 * inproc and TCP. Before the two-phase switchover the same happened
-	 * with POSTCOPY, and a lost ACK had both sides run the guest. */
-	{ 1u << MODE_PRECOPY | 1u << MODE_RESTORE | 1u << MODE_POSTCOPY |
-	  1u << MODE_HYBRID, V_NOT_RESUMED, commit_never_sent,
-	  "COMMIT never sent (refused by the aborted channel), the source "
-	  "stays paused, both sides report unknown" },
-};
-
-static const struct known_failure *known(enum fi_mode m,
-					 const struct fi_result *r)
-{
-	for (size_t i = 0; i < sizeof(known_switchover_failures) /
-				       sizeof(known_switchover_failures[0]);
-	     i++) {
-		const struct known_failure *k = &known_switchover_failures[i];
-
-		if ((k->modes & 1u << m) && !(r->viol & ~k->viol) && k->when(r))
-			return k;
-	}
-	return NULL;
-}
-
 static bool env_on(const char *name)
 {
 	const char *v = getenv(name);
@@ -101,7 +45,7 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
 	static const enum fault_kind kinds[] = { FAULT_FAIL, FAULT_TORN };
 	static const char *const kind_names[] = { "fail", "torn" };
 	struct fi_config cfg = { .mode = mode, .inner = inner };
-	unsigned outcomes[2][OUT__COUNT] = { { 0 } }, broken = 0, known_n = 0;
+	unsigned outcomes[2][OUT__COUNT] = { { 0 } }, broken = 0;
 	bool full = env_on("FI_FULL"), verbose = env_on("FI_VERBOSE");
 	char storage[64] = "", first[2048] = "";
 	struct fi_result r;
@@ -139,8 +83,6 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
 		if (n > every && (n - every - 1) % stride)
 			continue;
 		for (int k = 0; k < 2; k++) {
-			const struct known_failure *kf;
-
 			fi_run(&cfg, kinds[k], n, &r);
 			runs++;
 			total_ms += r.ms;
@@ -153,14 +95,6 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
 				       (unsigned long long)r.ms, r.why);
 			if (!r.viol)
 				continue;
-			kf = known(mode, &r);
-			if (kf) {
-				known_n++;
-				printf("  KNOWN %s N=%llu (%s): %s\n",
-				       kind_names[k], (unsigned long long)n,
-				       r.fault, kf->what);
-				continue;
-			}
 			if (broken++ < MAX_REPORTED) {
 				printf("  BROKEN %s %s N=%llu (%s): %s\n",
 				       fi_mode_name(mode), kind_names[k],
@@ -180,9 +114,8 @@ static void sweep(enum fi_mode mode, const struct vmmig_transport_ops *inner,
 			printf(" %s %u", fi_outcome_name(o), outcomes[k][o]);
 		printf("\n");
 	}
-	printf("  %llu runs in %llu ms, %u broken, %u known\n",
-	       (unsigned long long)runs, (unsigned long long)total_ms, broken,
-	       known_n);
+	printf("  %llu runs in %llu ms, %u broken\n",
+	       (unsigned long long)runs, (unsigned long long)total_ms, broken);
 	fflush(stdout);
 	if (storage[0])
 		unlink(storage);
@@ -232,24 +165,20 @@ END_TEST
 /* A fault at a chosen point of the protocol, the first send of record
  * @type by @side: FAULT_FAIL or FAULT_TORN fail that send; FAULT_PARTITION
  * loses the record and cuts the source off for good (reconnects refused).
- * Returns the run for the caller's checks; unknown violations fail the
- * test. */
+ * Returns the run for the caller's checks; a violation fails the test. */
 static struct fi_result targeted(enum fi_mode mode, enum fault_kind kind,
 				 enum fault_side side, uint16_t type)
 {
 	struct fi_config cfg = { .mode = mode,
 				 .inner = vmmig_transport_inproc(),
 				 .cut_side = side, .cut_type = type };
-	const struct known_failure *kf;
 	struct fi_result r;
 
 	fi_run(&cfg, kind, 0, &r);
-	kf = r.viol ? known(mode, &r) : NULL;
-	printf("%s, %s: %s, %llu ms%s%s\n", fi_mode_name(mode), r.fault,
-	       fi_outcome_name(r.outcome), (unsigned long long)r.ms,
-	       kf ? "; KNOWN: " : "", kf ? kf->what : "");
+	printf("%s, %s: %s, %llu ms\n", fi_mode_name(mode), r.fault,
+	       fi_outcome_name(r.outcome), (unsigned long long)r.ms);
 	ck_assert_msg(r.fired, "the fault never fired");
-	ck_assert_msg(!r.viol || kf, "%s", r.why);
+	ck_assert_msg(!r.viol, "%s", r.why);
 	return r;
 }
 
