@@ -118,6 +118,10 @@ struct vmmig_stats {
 				      * source (TLS refused, not a migration
 				      * stream, another UUID, silent past
 				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
+	int32_t owner;               /* who owns the guest now, as this side
+				      * sees it: enum vmmig_owner (session.h;
+				      * the same as vmmig_*_owner()). After a
+				      * switch: DEST, don't resume the source */
 };
 
 /** vmmig_status_name() - "none", "setup", "active", "postcopy-active", ...

@@ -319,14 +319,17 @@ static int f_send(void *chan, const struct iovec *iov, int iovcnt)
 	int type = -1;
 	int ret;
 
-	if (atomic_load(&c->broken))
-		return -ECONNRESET;
+	/* "Tried" means handed to the transport, as the library sees it:
+	 * a send on a channel already cut counts too (the library can't
+	 * tell that nothing of it left). */
 	if (iovcnt > 0 && iov[0].iov_len >= 2) {
 		const uint8_t *h = iov[0].iov_base;
 
 		type = h[0] | h[1] << 8;
 		atomic_store(&tried[c->side][type & 0xff], true);
 	}
+	if (atomic_load(&c->broken))
+		return -ECONNRESET;
 	if (partition_starts(c, type)) {
 		/* It "went out" and the link died on the way: the sender
 		 * counts it as sent, the peer sees a reset instead. */
