@@ -15,8 +15,8 @@ import os
 import re
 import sys
 
-DECL = re.compile(r"VMMIG_API\b([^;{]*?)\b(vmmig_\w+)\s*\(([^;{]*?)\)\s*;",
-                  re.S)
+DECL = re.compile(r"^VMMIG_API\b([^;{]*?)\b(vmmig_\w+)\s*\(([^;{]*?)\)\s*;",
+                  re.S | re.M)
 
 
 def calls(path):

@@ -75,10 +75,22 @@ struct vmmig_policy_ops {
 
 struct vmmig_policy;
 
+/**
+ * vmmig_policy_new() - create a policy from an ops table (the built-ins are
+ * made the same way). @config is passed to ops->init() and need not outlive
+ * the call; private state of ops->priv_size bytes is allocated and zeroed.
+ * Return: 0 and *@out; -EINVAL (NULL @ops/@out, unknown version, no
+ * decide()), -ENOMEM, or what ops->init() returned.
+ */
 VMMIG_API int vmmig_policy_new(const struct vmmig_policy_ops *ops,
 			       const void *config, struct vmmig_policy **out);
+/** vmmig_policy_free() - calls ops->destroy() and frees. Accepts NULL. Only
+ * after the session that borrowed it was freed. */
 VMMIG_API void vmmig_policy_free(struct vmmig_policy *p);
+/** vmmig_policy_priv() - the private state of an embedder's policy (the
+ * ops->priv_size bytes), or NULL. */
 VMMIG_API void *vmmig_policy_priv(struct vmmig_policy *p);
+/** vmmig_policy_name() - ops->name (e.g. "adaptive"); NULL for NULL. */
 VMMIG_API const char *vmmig_policy_name(const struct vmmig_policy *p);
 /* Calls ops->decide() after checking its answer is a valid action. */
 VMMIG_API int vmmig_policy_decide(struct vmmig_policy *p,

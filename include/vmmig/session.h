@@ -122,6 +122,8 @@ enum vmmig_compression {
  */
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,
 				 int64_t *def);
+/** vmmig_option_name() - the option's snake_case name (as in the stats
+ * JSON and logs), or NULL for an unknown option. Any thread. */
 VMMIG_API const char *vmmig_option_name(int opt);
 
 /* Which session an option applies to: bits of vmmig_option_side(). */
@@ -206,8 +208,16 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out);
 /** vmmig_source_free() - cancels and waits if running. Accepts NULL. */
 VMMIG_API void vmmig_source_free(struct vmmig_source *src);
 
+/**
+ * vmmig_source_set_uuid() - the migration's UUID (default: a random one made
+ * by vmmig_source_new()); the destination may insist on it
+ * (vmmig_dest_set_uuid()). Before start. Return: 0, -EINVAL, -EBUSY
+ * (started).
+ */
 VMMIG_API int vmmig_source_set_uuid(struct vmmig_source *src,
 				    const uint8_t uuid[VMMIG_UUID_SIZE]);
+/** vmmig_source_get_uuid() - copy the migration's UUID into @uuid. Any
+ * thread. */
 VMMIG_API void vmmig_source_get_uuid(const struct vmmig_source *src,
 				     uint8_t uuid[VMMIG_UUID_SIZE]);
 /**
@@ -218,6 +228,12 @@ VMMIG_API void vmmig_source_get_uuid(const struct vmmig_source *src,
  */
 VMMIG_API int vmmig_source_add_region(struct vmmig_source *src, uint32_t id,
 				      uint64_t gpa, void *host, uint64_t size);
+/**
+ * vmmig_source_set_ops() - the hypervisor's callbacks; @ops and @opaque are
+ * borrowed and must outlive the session. They run on the session's thread
+ * (pause, save_state, resume) and, for throttle(), between rounds. Before
+ * start. Return: 0; -EINVAL (NULL, wrong version, no pause()); -EBUSY.
+ */
 VMMIG_API int vmmig_source_set_ops(struct vmmig_source *src,
 				   const struct vmmig_source_ops *ops,
 				   void *opaque);
@@ -237,8 +253,16 @@ VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
  */
 VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 				      int64_t value);
+/** vmmig_source_get_option() - the option's current value into *@value.
+ * Return: 0 or -EINVAL (unknown option, NULL). */
 VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
 				      int64_t *value);
+/**
+ * vmmig_source_set_log() - send the session's log lines up to @max_level
+ * (VMMIG_LOG_*) to @fn with @opaque; NULL @fn: no log (the default). @fn is
+ * called from the library's threads, one line at a time. Before start.
+ * Return: 0 or -EINVAL.
+ */
 VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
 				   void *opaque, int max_level);
 
@@ -341,11 +365,21 @@ struct vmmig_dest_ops {
 	int (*start)(void *opaque);
 };
 
+/**
+ * vmmig_dest_new() - create a destination session (the embedder then adds
+ * regions, sets ops, listens and starts it). Return: 0 and *@out; -EINVAL
+ * (NULL @out), -ENOMEM.
+ */
 VMMIG_API int vmmig_dest_new(struct vmmig_dest **out);
+/** vmmig_dest_free() - cancels and waits if running, closes the listener,
+ * frees. Accepts NULL. Pages a failed post-copy never received stay poisoned
+ * afterwards (see vmmig_dest_wait()). */
 VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst);
 /** Only accept channels with this UUID (default: adopt the first one's). */
 VMMIG_API int vmmig_dest_set_uuid(struct vmmig_dest *dst,
 				  const uint8_t uuid[VMMIG_UUID_SIZE]);
+/** vmmig_dest_get_uuid() - the UUID set, or adopted from the first
+ * channel. Return: 0; -EINVAL; -ENOENT (none yet). */
 VMMIG_API int vmmig_dest_get_uuid(const struct vmmig_dest *dst,
 				  uint8_t uuid[VMMIG_UUID_SIZE]);
 /** Same ids and sizes as on the source (checked at handshake); @host is
@@ -353,6 +387,13 @@ VMMIG_API int vmmig_dest_get_uuid(const struct vmmig_dest *dst,
  * host address. */
 VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
 				    uint64_t gpa, void *host, uint64_t size);
+/**
+ * vmmig_dest_set_ops() - the hypervisor's callbacks, borrowed (must outlive
+ * the session). load_state() runs on the session's thread; start() runs
+ * once COMMIT arrived: on the session thread after a pre-copy, on channel
+ * 0's receiving thread after a post-copy switch. Before start.
+ * Return: 0; -EINVAL (NULL, wrong version, no start()); -EBUSY.
+ */
 VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 				 const struct vmmig_dest_ops *ops, void *opaque);
 /** vmmig_dest_set_option() - set a destination option, before start().
@@ -371,6 +412,8 @@ struct vmmig_page_source;
  */
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
 					 struct vmmig_page_source *ps);
+/** vmmig_dest_set_log() - like vmmig_source_set_log(), for the
+ * destination. */
 VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
 				 void *opaque, int max_level);
 /**
@@ -379,6 +422,13 @@ VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
  */
 VMMIG_API int vmmig_dest_listen(struct vmmig_dest *dst, const char *uri,
 				char *bound, size_t bound_len);
+/**
+ * vmmig_dest_listen_transport() - vmmig_dest_listen() over an embedder's
+ * transport @t (borrowed, must outlive the session) at its address @addr;
+ * the bound address goes to @bound if given. Return: 0; -EINVAL (NULL, bad
+ * ops version); -EBUSY (already listening or started); -ENOMEM; or the
+ * transport's listen() error.
+ */
 VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 					  const struct vmmig_transport_ops *t,
 					  const char *addr, char *bound,
@@ -413,7 +463,18 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
 /** vmmig_dest_owner() - like vmmig_source_owner(), from this side.
  * Thread-safe, any time. Return: enum vmmig_owner, or -EINVAL. */
 VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst);
+/**
+ * vmmig_dest_cancel() - stop the incoming migration: the source learns it
+ * (ERROR), wait() returns -ECANCELED. Any thread. Before COMMIT the source
+ * keeps its guest; after a post-copy switch the guest here loses its
+ * missing pages (they are poisoned). Return: 0, -EINVAL (not started).
+ */
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);
+/**
+ * vmmig_dest_get_stats() - like vmmig_source_get_stats(), from this side
+ * (pages received by kind, restores, faults; copied up to st->struct_size).
+ * Any thread, any time. Return: 0 or -EINVAL.
+ */
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 				   struct vmmig_stats *st);
 /** Like vmmig_source_error(), for the destination. */

@@ -118,9 +118,17 @@ struct vmmig_stats {
 				      * source (TLS refused, not a migration
 				      * stream, another UUID, silent past
 				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
+	int32_t owner;               /* who owns the guest now, as this side
+				      * sees it: enum vmmig_owner (session.h;
+				      * the same as vmmig_*_owner()). After a
+				      * switch: DEST, don't resume the source */
 };
 
+/** vmmig_status_name() - "none", "setup", "active", "postcopy-active", ...
+ * for a VMMIG_STATUS_* value (QEMU's names), "unknown" otherwise. */
 VMMIG_API const char *vmmig_status_name(int status);
+/** vmmig_mode_name() - "precopy", "postcopy", "hybrid", "adaptive",
+ * "custom" for a VMMIG_MODE_* value, "unknown" otherwise. */
 VMMIG_API const char *vmmig_mode_name(int mode);
 
 /**

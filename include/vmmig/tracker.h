@@ -77,6 +77,8 @@ VMMIG_API int vmmig_tracker_new(const struct vmmig_tracker_ops *ops,
 VMMIG_API void vmmig_tracker_free(struct vmmig_tracker *t);
 /** vmmig_tracker_priv() - the private state of an embedder's tracker. */
 VMMIG_API void *vmmig_tracker_priv(struct vmmig_tracker *t);
+/** vmmig_tracker_name() - ops->name (e.g. "kvm-ring"); "?" for NULL or a
+ * tracker without a name. */
 VMMIG_API const char *vmmig_tracker_name(const struct vmmig_tracker *t);
 
 /* Thin wrappers that check arguments and state, then call the ops. A source
@@ -84,10 +86,24 @@ VMMIG_API const char *vmmig_tracker_name(const struct vmmig_tracker *t);
 VMMIG_API int vmmig_tracker_start(struct vmmig_tracker *t,
 				  const struct vmmig_tracker_region *regions,
 				  unsigned nr);
+/**
+ * vmmig_tracker_sync() - OR into @bitmap (one bit per page of region
+ * @index, as started) the pages written since the last sync, and re-arm
+ * tracking for them. Return: 0; -EINVAL (not started, bad index, NULL); or
+ * the tracker's error.
+ */
 VMMIG_API int vmmig_tracker_sync(struct vmmig_tracker *t, unsigned index,
 				 uint64_t *bitmap);
+/**
+ * vmmig_tracker_clear() - the pages of @bitmap in region @index are about to
+ * be sent: trackers with a manual protect step (KVM) re-protect them now.
+ * Return: 0 (also for trackers without clear()); -EINVAL; the tracker's
+ * error.
+ */
 VMMIG_API int vmmig_tracker_clear(struct vmmig_tracker *t, unsigned index,
 				  const uint64_t *bitmap);
+/** vmmig_tracker_stop() - stop tracking (after the last sync). Accepts a
+ * tracker that is not started. */
 VMMIG_API void vmmig_tracker_stop(struct vmmig_tracker *t);
 
 /* ---- built-in trackers ---- */

@@ -64,6 +64,7 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 		if (ret)
 			return ret;
 	}
+	atomic_fetch_add_explicit(&c->tx_calls, 1, memory_order_relaxed);
 	ret = c->tls ? tls_chan_send(c->tls, iov, iovcnt)
 		     : c->ops->send(c->priv, iov, iovcnt);
 	if (ret)

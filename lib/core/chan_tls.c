@@ -5,6 +5,7 @@
  * session (lib/tls), which hands the transport ciphertext only.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -103,6 +104,7 @@ int chan_tls_start(struct chan *c)
 struct start_arg {
 	struct chan *all;
 	unsigned n, i;
+	atomic_int *first;       /* the channel that failed first, or -1 */
 	int (*then)(struct chan *c, unsigned i, void *arg);
 	void *arg;
 	int ret;
@@ -118,6 +120,13 @@ static void *start_main(void *p)
 	a->ret = chan_tls_start(c);
 	if (!a->ret)
 		a->ret = a->then(c, a->i, a->arg);
+	/* The first failure is the cause; the others may be its echoes
+	 * (channels shut down below). */
+	if (a->ret) {
+		int none = -1;
+
+		atomic_compare_exchange_strong(a->first, &none, (int)a->i);
+	}
 	/* A refused handshake: the others may be waiting on a destination
 	 * that gave up. (A failed HELLO is left to the caller, which reads
 	 * the destination's reason on channel 0.) */
@@ -133,28 +142,27 @@ int chan_tls_start_all(struct chan *c, unsigned n,
 		       void *arg, unsigned *failed)
 {
 	struct start_arg a[VMMIG_MAX_CHANNELS];
-	int ret = 0;
+	atomic_int first = -1;
 
 	*failed = 0;
 	if (n > VMMIG_MAX_CHANNELS)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++) {
 		a[i] = (struct start_arg){ .all = c, .n = n, .i = i,
-					   .then = then, .arg = arg };
+					   .first = &first, .then = then,
+					   .arg = arg };
 		a[i].running = !pthread_create(&a[i].thread, NULL, start_main,
 					       &a[i]);
 		if (!a[i].running)
 			start_main(&a[i]); /* no thread: in line, in order */
 	}
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++)
 		if (a[i].running)
 			pthread_join(a[i].thread, NULL);
-		if (a[i].ret && !ret) {
-			ret = a[i].ret;
-			*failed = i;
-		}
-	}
-	return ret;
+	if (atomic_load(&first) < 0)
+		return 0;
+	*failed = (unsigned)atomic_load(&first);
+	return a[*failed].ret;
 }
 
 int chan_tls_server(struct chan *c)

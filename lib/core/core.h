@@ -135,6 +135,9 @@ struct chan {
 	bool uncapped;       /* exempt from the bandwidth cap (urgent pages) */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
+	/* Sends handed to the transport (or TLS), counted before the call:
+	 * unchanged across a failed send, nothing of it can have left. */
+	_Atomic uint64_t tx_calls;
 	struct chan_shared *sh;
 	struct tls_chan *tls;  /* after chan_tls_*(): records go through it */
 	bool tls_pending;      /* client: chan_tls_start() still to run */

@@ -317,6 +317,7 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 	full = dst->st;
 	pthread_mutex_unlock(&dst->stats_lock);
 	counters_fill(&dst->cnt, &full);
+	full.owner = atomic_load(&dst->owner);
 	if (status_live(full.status))
 		restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {

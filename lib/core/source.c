@@ -349,6 +349,7 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 	} else {
 		src_pass_live(src, &full, 0);
 	}
+	full.owner = source_owner(src);
 	ret = stats_copy_out(&full, st);
 	return ret;
 }

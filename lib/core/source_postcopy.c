@@ -239,8 +239,11 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		end->flags |= WIRE_END_HASH;
 		end->mem_hash = source_memory_digest(src);
 	}
-	if (!ret)
-		ret = send_end(src, end, nblobs);
+	/* Recorded here, unlike a page send's failure, which the sender
+	 * records: the caller tells a broken link (recover) from the rest by
+	 * the recorded failure. */
+	if (!ret && (ret = send_end(src, end, nblobs)))
+		source_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
 	if (!ret)
 		ret = wait_done(src);
 	return ret;

@@ -83,11 +83,23 @@ int switch_commit(struct vmmig_source *src)
 	if (ret)
 		return ret;
 	wire_sw_pack(buf, &sw);
+	uint64_t calls = atomic_load(&src->chan[0].tx_calls);
+
 	ret = chan_send_record(&src->chan[0], WIRE_COMMIT, 0, buf, sizeof(buf));
-	if (ret)
+	if (ret && atomic_load(&src->chan[0].tx_calls) == calls) {
+		/* Refused before any byte reached the transport (the channel
+		 * was aborted meanwhile): the destination cannot start, the
+		 * guest is still ours to resume. */
+		pthread_mutex_lock(&src->lock);
+		src->committed = false;
+		pthread_mutex_unlock(&src->lock);
+		source_fail(src, ret, "sending COMMIT: %s (nothing sent: the "
+			    "guest stays here)", vmmig_strerror(ret));
+	} else if (ret) {
 		source_fail(src, ret, "sending COMMIT: %s (the destination "
 			    "may or may not start the guest)",
 			    vmmig_strerror(ret));
+	}
 	return ret;
 }
 

@@ -117,8 +117,11 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
-	jprintf(&j, "\"rejected_connections\":%" PRIu64 "}",
+	jprintf(&j, "\"rejected_connections\":%" PRIu64 ",\"owner\":",
 		st->rejected_connections);
+	jstring(&j, st->owner == VMMIG_OWNER_SOURCE ? "source"
+		  : st->owner == VMMIG_OWNER_DEST ? "destination" : "unknown");
+	jprintf(&j, "}");
 	return jfinish(&j);
 }
 

@@ -103,6 +103,8 @@ START_TEST(cancel_midway)
 	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "cancel"));
 	vmmig_source_get_stats(s.src, &st);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_CANCELLED);
+	/* Cancelled before COMMIT: the guest is the source's. */
+	ck_assert_int_eq(st.owner, VMMIG_OWNER_SOURCE);
 	assert_source_intact(&s);
 	/* The destination fails too, and never starts the guest. */
 	ck_assert_int_ne(dest_reap(&d), 0);

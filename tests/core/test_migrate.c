@@ -89,6 +89,9 @@ static void migrate(const struct params *p)
 	ck_assert_int_eq(vmmig_source_get_stats(src, &st), 0);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_int_eq(st.verified, 1);
+	/* Both sides' stats say the guest moved (don't resume the source). */
+	ck_assert_int_eq(st.owner, VMMIG_OWNER_DEST);
+	ck_assert_int_eq(d.res->st.owner, VMMIG_OWNER_DEST);
 	/* Usually several rounds. One is right too when the first pass was
 	 * so fast (zstd, or a quick host) that what the writer dirtied
 	 * during it fits the 1 ms limit: the policy's rule, checked. */

@@ -63,6 +63,14 @@ done
 [ -z "$missing" ] || fail "declared in the headers but not exported:$missing"
 echo "exports: $(awk '$2 != "A"' "$tmp/syms" | wc -l) symbols, all vmmig_*"
 
+# 4a. Every exported call has its man page (section 3).
+mandir=$(find "$root" -type d -path '*/man/man3')
+[ -n "$mandir" ] || fail "no man3 directory installed"
+for fn in $(awk '$2 != "A" { print $3 }' "$tmp/syms"); do
+	[ -s "$mandir/$fn.3" ] || fail "no man page for $fn"
+done
+echo "man pages: $(ls "$mandir" | wc -l) in $mandir"
+
 # 4b. So does the static library: its global definitions are vmmig_* and
 # every declared function; nothing internal (handshake, now_us, ...) can
 # clash with an embedder's names.
