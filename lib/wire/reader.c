@@ -50,11 +50,10 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 	r->fn = fn;
 	r->cookie = cookie;
 	r->nregions = nregions;
+	/* The page buffers and the zstd context come with the first PAGES
+	 * record (reader_pages.c): a return path never needs them. */
 	r->regions = calloc(nregions ? nregions : 1, sizeof(*r->regions));
-	r->scratch = malloc(WIRE_MAX_BATCH * ENC_PAGE);
-	r->zpage = malloc(ENC_PAGE);
-	r->zd = zpage_dctx_new();
-	if (!r->regions || !r->scratch || !r->zpage || !r->zd) {
+	if (!r->regions) {
 		wire_reader_free(r);
 		return -ENOMEM;
 	}
@@ -88,13 +87,6 @@ uint64_t wire_reader_pages(const struct wire_reader *r)
 	return r->pages;
 }
 
-static int rawbuf_alloc(struct wire_reader *r)
-{
-	if (!r->rawbuf)
-		r->rawbuf = malloc(WIRE_MAX_BATCH * ENC_PAGE);
-	return r->rawbuf ? 0 : -ENOMEM;
-}
-
 void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 			   wire_write_fn2 write, void *cookie)
 {
@@ -106,14 +98,12 @@ void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 int wire_reader_set_staged(struct wire_reader *r, bool staged)
 {
 	r->staged = staged;
-	return staged ? rawbuf_alloc(r) : 0;
+	return 0; /* the buffer comes with the first raw page */
 }
 
 int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 			   void *cookie)
 {
-	if (rawbuf_alloc(r))
-		return -ENOMEM;
 	r->place = fn;
 	r->place_cookie = cookie;
 	return 0;

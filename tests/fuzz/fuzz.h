@@ -25,7 +25,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The guest memory of a target: FZ_SIZE bytes, page aligned, zeroed. */
+/* The guest memory of a target: FZ_SIZE bytes, page aligned, zero at
+ * first, then holding what earlier inputs wrote. */
 uint8_t *fz_memory(void);
 
 /* Copy @data (size @size) minus its mode byte into a new buffer and, in

@@ -24,6 +24,8 @@
 
 enum { PH_PRECOPY, PH_SWITCHED, PH_POSTCOPY, PH_RESUMED };
 
+static struct sender urgent;
+
 static uint64_t **bitmaps(unsigned fill)
 {
 	uint64_t **bm = calloc(1, sizeof(*bm));
@@ -110,19 +112,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src->send_bm = bitmaps(phase != PH_PRECOPY);
 	src->dirty_bm = bitmaps(0);
 	src->refetch_bm = bitmaps(0);
-	us = &src->snd[src->ndata];
-	*us = (struct sender){ .src = src, .c = &src->chan[src->ndata] };
-	if (enc_ctx_new(&(struct enc_config){ 0 }, &us->enc) ||
-	    wire_batch_init(&us->batch))
+	/* Its encoder and batch buffer live across inputs: allocating them
+	 * would cost more than a short input. */
+	if (!urgent.enc && (enc_ctx_new(&(struct enc_config){ 0 }, &urgent.enc) ||
+			    wire_batch_init(&urgent.batch)))
 		abort();
+	us = &src->snd[src->ndata];
+	*us = (struct sender){ .src = src, .c = &src->chan[src->ndata],
+			       .enc = urgent.enc, .batch = urgent.batch };
 	wire_batch_begin(&us->batch, FZ_REGION_ID);
 	src->postcopy = phase != PH_PRECOPY;
 	src->acked = phase >= PH_POSTCOPY;
 
 	run(src, mode);
 
-	wire_batch_destroy(&us->batch);
-	enc_ctx_free(us->enc);
+	urgent.batch = us->batch;
 	bitmaps_free(src->send_bm);
 	bitmaps_free(src->dirty_bm);
 	bitmaps_free(src->refetch_bm);
