@@ -252,6 +252,23 @@ static int known_flags(uint16_t type)
 	}
 }
 
+/* The payload length of a type that has one length only and no unpack
+ * function of its own to check it (docs/wire-format.md 4), else -1. */
+static long fixed_len(uint16_t type)
+{
+	switch (type) {
+	case WIRE_SWITCH:
+	case WIRE_RESUMED:
+	case WIRE_DRAIN:
+	case WIRE_DRAINED:
+		return 0;
+	case WIRE_ROUND:
+		return WIRE_ROUND_SIZE;
+	default:
+		return -1;
+	}
+}
+
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt)
 {
@@ -292,6 +309,11 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 				return reader_fail(r, -EPROTO, "record type 0x%04x has "
 					    "unknown flags 0x%x", h->type,
 					    h->flags);
+			if (fixed_len(h->type) >= 0 &&
+			    h->len != (uint32_t)fixed_len(h->type))
+				return reader_fail(r, -EPROTO, "record type 0x%04x "
+					    "has %u bytes, not %ld", h->type,
+					    h->len, fixed_len(h->type));
 			ret = read_payload(r, h);
 			if (ret == 0)
 				*payload = r->buf;

@@ -12,7 +12,8 @@
  *   (the sweep would send memory beyond the region);
  * - REFETCH before the source's bitmaps exist (NULL dereference);
  * - REQ/DISCARD unpack left their output undefined on a short record,
- *   which callers read.
+ *   which callers read;
+ * - records of one fixed length (SWITCH, DRAIN, ROUND...) of any length.
  */
 #include <errno.h>
 #include <string.h>
@@ -171,6 +172,72 @@ START_TEST(short_records_unpack_defined)
 }
 END_TEST
 
+/* A stream of records in memory, for a wire_reader. */
+struct mem_stream {
+	uint8_t buf[512];
+	size_t len, pos;
+	uint32_t seq;
+};
+
+static int mem_read(void *cookie, const struct iovec *iov, int n)
+{
+	struct mem_stream *m = cookie;
+
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len > m->len - m->pos)
+			return -ECONNRESET;
+		memcpy(iov[i].iov_base, m->buf + m->pos, iov[i].iov_len);
+		m->pos += iov[i].iov_len;
+	}
+	return 0;
+}
+
+static int mem_write(void *cookie, const struct iovec *iov, int n)
+{
+	struct mem_stream *m = cookie;
+
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_le(iov[i].iov_len, sizeof(m->buf) - m->len);
+		memcpy(m->buf + m->len, iov[i].iov_base, iov[i].iov_len);
+		m->len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+/* Read one record of @type with @len payload bytes: 0 or -EPROTO. */
+static int read_one(uint16_t type, size_t len)
+{
+	static const uint8_t zero[64];
+	struct mem_stream m = { .len = 0 };
+	struct wire_reader *rd;
+	const uint8_t *p;
+	struct wire_hdr h;
+	int ret;
+
+	ck_assert_uint_le(len, sizeof(zero));
+	ck_assert_int_eq(wire_write_record(mem_write, &m, type, 0, 0,
+					   len ? zero : NULL, len), 0);
+	ck_assert_int_eq(wire_reader_new(mem_read, &m, NULL, 0, &rd), 0);
+	ret = wire_reader_next(rd, &h, &p, NULL);
+	wire_reader_free(rd);
+	return ret;
+}
+
+START_TEST(fixed_length_records)
+{
+	/* Found reading the reader: a SWITCH (or DRAIN...) with a payload
+	 * and a ROUND of any length were taken. */
+	ck_assert_int_eq(read_one(WIRE_SWITCH, 0), 0);
+	ck_assert_int_eq(read_one(WIRE_SWITCH, 4), -EPROTO);
+	ck_assert_int_eq(read_one(WIRE_DRAIN, 1), -EPROTO);
+	ck_assert_int_eq(read_one(WIRE_DRAINED, 8), -EPROTO);
+	ck_assert_int_eq(read_one(WIRE_RESUMED, 16), -EPROTO);
+	ck_assert_int_eq(read_one(WIRE_ROUND, WIRE_ROUND_SIZE), 0);
+	ck_assert_int_eq(read_one(WIRE_ROUND, 8), -EPROTO);
+	ck_assert_int_eq(read_one(WIRE_ROUND, 0), -EPROTO);
+}
+END_TEST
+
 /* One STATE record's payload into @s. */
 static int state(struct vmmig_state_sink *s, uint32_t id, uint64_t total,
 		 uint64_t off, size_t n, bool last)
@@ -250,6 +317,7 @@ int main(void)
 	tcase_add_test(tc, discard_early_from_destination);
 	tcase_add_test(tc, refetch_before_bitmaps);
 	tcase_add_test(tc, short_records_unpack_defined);
+	tcase_add_test(tc, fixed_length_records);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
