@@ -40,5 +40,5 @@ for t in $targets; do
 		-rss_limit_mb=2048 -max_len=65536 -timeout=10 \
 		-artifact_prefix="$out/artifacts/$t/" \
 		"$out/corpus/$t" "$top/tests/fuzz/corpus/$t" 2>&1 |
-		grep -v '^#[0-9]*	\(NEW\|REDUCE\|pulse\)' | tail -n 40
+		grep -v -e '^#[0-9]*	\(NEW\|REDUCE\|pulse\)' -e '^"' | tail -n 40
 done
