@@ -25,7 +25,9 @@ if [ $# -eq 0 ]; then
 	set -- --mem 256M
 fi
 json="$build/demo-stats.json"
-"$build/examples/toyvmm/toyvmm" demo --json "$json" "$@"
+svg="$build/demo-timeline.svg"
+"$build/examples/toyvmm/toyvmm" demo --json "$json" --timeline "$svg" "$@"
 echo "demo: source statistics ($json):"
 cat "$json"
 echo
+echo "demo: the migration's timeline (rounds, pause, post-copy faults): $svg"

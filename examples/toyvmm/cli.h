@@ -23,10 +23,12 @@ struct opts {
 	uint32_t kind, arg;      /* parsed workload */
 	const char *backend;     /* auto | kvm | software */
 	const char *json;        /* write the report here */
+	const char *timeline;    /* source: draw the history here (SVG) */
 	const char *uri_file;    /* dest: write the bound address here */
 	uint64_t mem;            /* guest memory bytes */
 	enum fill_kind fill;
 	unsigned channels;
+	unsigned vcpus;          /* source: vCPUs booted (dest: from source) */
 	bool prefault;
 	bool zstd;               /* compression */
 	uint64_t delta_cache;    /* bytes; 0 = off */
@@ -76,6 +78,12 @@ struct progress {
 	void *obj;
 	const char *role;
 	struct toyvm *vm;
+	bool tty;                /* redraw in place, else a line a second */
+	unsigned ticks;
+	int phase;               /* status at the last tick */
+	uint64_t phase_ms;       /* when it began */
+	uint64_t t_ms[6], bytes[6]; /* the last second of samples (ring) */
+	unsigned nsamples, next;
 };
 void progress__start(struct progress *p, const struct opts *o,
 		     const char *role, stats_fn get, void *obj,
@@ -86,6 +94,7 @@ void progress__stop(struct progress *p);
 struct report {
 	const char *role;        /* "source" / "dest" */
 	const char *backend;
+	const char *tracker;     /* source: the dirty tracker's name, or NULL */
 	const char *workload;
 	const char *mode;        /* --mode as given ("-" on the destination) */
 	int result;              /* vmmig_*_wait() */
@@ -94,11 +103,27 @@ struct report {
 	uint64_t hb_done;        /* source: when the migration ended */
 	uint64_t hb_start;       /* dest: heartbeat when the guest started */
 	uint64_t hb_end;         /* at exit (after --run-after) */
+	unsigned nvcpus;         /* the guest's vCPUs (0: none ran here) */
+	uint64_t hb_start_v[TOY_MAX_VCPUS]; /* per vCPU: hb_start */
+	uint64_t hb_end_v[TOY_MAX_VCPUS];   /* per vCPU: hb_end */
+	int guest_error;         /* a vCPU died (guest_ops.health), or 0 */
 	struct vmmig_stats st;
 	const char *extra_json;  /* ",\"key\":{...}" fragments, or NULL */
+	/* source: the library's history (NULL/0 on the destination) */
+	struct vmmig_round *rounds;
+	int nrounds;
+	struct vmmig_fault_series faults;
 };
 int report__json(const struct report *r, const char *path);
+/* Process exit code of a toyvmm whose guest died (the demo tells it). */
+#define EXIT_GUEST_DIED 3
 void report__print(const struct report *r);
+/* Source: the session's history into @r (malloc'd; report__free()). */
+int report__history(struct report *r, struct vmmig_source *src);
+void report__free(struct report *r);
+
+/* timeline_svg.c: --timeline, the history drawn as SVG. */
+int timeline__svg(const struct report *r, const char *path);
 
 /* The VMM's setup shared by both sides. */
 int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot);

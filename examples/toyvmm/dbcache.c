@@ -93,20 +93,12 @@ static uint8_t *flush_bitmap(const struct wl_env *e)
 	return db_gp(e, DB_CTL_GPA + sizeof(struct db_ctl));
 }
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
 /* Hand the records to the VMM; it has consumed them when this returns. */
 static void doorbell(struct db_ctl *ctl, const struct wl_env *e)
 {
 	if (!ctl->nrec)
 		return;
-	if (e->io)
-		e->io(e->io_opaque, TOY_PORT_DBHINT);
-	else
-		outb(TOY_PORT_DBHINT, 0);
+	wl_out(e, TOY_PORT_DBHINT);
 	ctl->nrec = 0;
 }
 
@@ -131,7 +123,8 @@ int db_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 
 	if (db_layout(sh->mem_size, c->arg, &l))
 		return -1;
-	c->work_gpa = DB_CTL_GPA;
+	c->work_gpa = DB_CTL_GPA; /* the whole area, whatever the vCPUs */
+	c->work_size = sh->mem_size - DB_CTL_GPA;
 	c->n = l.nframes;
 	/* The pool itself was filled from the data file by the VMM. */
 	ctl->magic = DB_CTL_MAGIC;
@@ -261,7 +254,7 @@ int db_step(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 	db_mark(e, DB_CTL_GPA, sizeof(*ctl));
 	doorbell(ctl, e);
 beat:
-	sh->heartbeat = sh->heartbeat + 1;
+	sh->heartbeat[c->vcpu] = sh->heartbeat[c->vcpu] + 1;
 	db_mark(e, TOY_SHARED_GPA, DB_PAGE);
 	return WL_RAN;
 }

@@ -14,6 +14,8 @@
 
 #include "cli.h"
 
+#define DEMO_DOWNTIME_MS 10
+
 static pid_t spawn_dest(const struct opts *o, const char *dir)
 {
 	char mem[32], uri[512], json[512];
@@ -53,11 +55,49 @@ static unsigned long long json_u64(const char *json, const char *key)
 	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
 }
 
+/* The numbers of the array "@key":[...] into @v; how many. */
+static unsigned json_u64s(const char *json, const char *key, uint64_t *v,
+			  unsigned max)
+{
+	const char *p = strstr(json, key);
+	unsigned n = 0;
+
+	if (!p || !(p = strchr(p, '[')))
+		return 0;
+	for (p++; n < max && *p >= '0' && *p <= '9'; n++) {
+		char *end;
+
+		v[n] = strtoull(p, &end, 10);
+		p = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+/* Every vCPU's heartbeat went on at the destination; prints each. */
+static bool all_vcpus_beat(const char *json)
+{
+	uint64_t start[TOY_MAX_VCPUS], end[TOY_MAX_VCPUS];
+	unsigned n = json_u64s(json, "\"heartbeats_at_start\":", start,
+			       TOY_MAX_VCPUS);
+	bool ok = n > 0 && json_u64s(json, "\"heartbeats_at_exit\":", end,
+				     TOY_MAX_VCPUS) == n;
+
+	for (unsigned i = 0; ok && i < n; i++) {
+		if (n > 1)
+			printf("demo: vcpu %u heartbeat %llu -> %llu\n", i,
+			       (unsigned long long)start[i],
+			       (unsigned long long)end[i]);
+		ok = end[i] > start[i];
+	}
+	return ok;
+}
+
 int demo__run(const struct opts *in, const char *self)
 {
 	struct opts o = *in;
 	char dir[] = "/tmp/toyvmm-demo-XXXXXX", path[600], uri[512];
 	char json[16384];
+	struct toyvm probe = { 0 };
 	pid_t pid;
 	int status, code = 2;
 
@@ -67,11 +107,19 @@ int demo__run(const struct opts *in, const char *self)
 		o.arg = 64;
 		o.workload = "memwrite:64";
 	}
+	/* The demo shows a pause nobody notices: it asks the library for
+	 * one (the library's own default, like QEMU's, is 300 ms). */
+	if (o.downtime_ms < 0)
+		o.downtime_ms = DEMO_DOWNTIME_MS;
+	/* Say which backend "auto" is, and give both sides that one. */
+	if (toyvm__pick_backend(&probe, o.backend) == 0)
+		o.backend = probe.ops->name;
 	if (!mkdtemp(dir))
 		return 2;
-	printf("demo: %s guest of %llu MiB, workload %s, %u channel(s)\n",
-	       o.backend, (unsigned long long)(o.mem >> 20), o.workload,
-	       o.channels);
+	printf("demo: %s guest of %llu MiB, %u vCPU(s), workload %s, %u "
+	       "channel(s), downtime limit %lld ms\n", o.backend,
+	       (unsigned long long)(o.mem >> 20), o.vcpus, o.workload,
+	       o.channels, (long long)o.downtime_ms);
 	fflush(stdout);
 	pid = spawn_dest(&o, dir);
 	if (pid < 0)
@@ -92,15 +140,25 @@ int demo__run(const struct opts *in, const char *self)
 	if (code)
 		kill(pid, SIGTERM);
 	waitpid(pid, &status, 0);
+	if (code == EXIT_GUEST_DIED)
+		printf("demo: FAILED: the guest died on the source before it "
+		       "could migrate (its vCPU exit is above)\n");
+	if (code == 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == EXIT_GUEST_DIED) {
+		printf("demo: FAILED: the guest died on the destination after "
+		       "the migration (its vCPU exit is above)\n");
+		code = 1;
+	}
 	snprintf(path, sizeof(path), "%s/dest.json", dir);
 	if (code == 0 && read_file(path, json, sizeof(json)) > 0) {
-		int ok = strstr(json, "\"verified\":true") &&
-			 json_u64(json, "\"heartbeat_at_exit\":") >
-			 json_u64(json, "\"heartbeat_at_start\":");
+		/* --no-verify: nothing to check but the heartbeat. */
+		int ok = (o.no_verify || strstr(json, "\"verified\":true")) &&
+			 all_vcpus_beat(json);
 
-		printf("demo: %s: memory identical at the switchover, the "
+		printf("demo: %s: memory %s at the switchover, the "
 		       "heartbeat went on from %llu to %llu on the destination\n",
 		       ok ? "OK" : "FAILED",
+		       o.no_verify ? "not compared (--no-verify)" : "identical",
 		       json_u64(json, "\"heartbeat_at_start\":"),
 		       json_u64(json, "\"heartbeat_at_exit\":"));
 		code = ok ? 0 : 1;

@@ -99,4 +99,11 @@ void toyvm__describe(struct toyvm *vm, uint32_t kind, uint32_t arg,
 	vm->shared->arg = arg;
 	vm->shared->mem_size = vm->mem_size;
 	vm->shared->tsc_hz = tsc_hz;
+	vm->shared->nvcpus = vm->nvcpus;
+}
+
+void toyvm__heartbeats(const struct toyvm *vm, uint64_t *hb)
+{
+	for (unsigned i = 0; i < TOY_MAX_VCPUS; i++)
+		hb[i] = i < vm->nvcpus ? vm->shared->heartbeat[i] : 0;
 }

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <vmmig/vmmig.h>
 
-#define KVM_MAX_VCPUS 8
+#include "workloads.h"
+
+#define KVM_MAX_VCPUS TOY_MAX_VCPUS
 
 struct kvm_vcpu {
 	struct kvm_vm *vm;          /* owner */
@@ -38,10 +40,14 @@ struct kvm_vm {
 	unsigned nvcpus;
 	struct kvm_vcpu vcpus[KVM_MAX_VCPUS];
 	atomic_uint throttle;       /* percent of time the vCPUs sleep */
-	struct vmmig_tracker *ring_tracker; /* for DIRTY_RING_FULL exits */
+	uint32_t ring_bytes;        /* per-vCPU dirty ring; 0: none */
+	/* The ring tracker, for DIRTY_RING_FULL exits (set once the source
+	 * made it, read by the vCPU threads). */
+	struct vmmig_tracker *_Atomic ring_tracker;
 	void (*first_run)(void *opaque); /* vCPU 0, once, before KVM_RUN */
 	void *first_run_opaque;     /* its argument (the struct toyvm) */
-	atomic_bool first_run_done; /* first_run() was called */
+	atomic_bool first_run_done; /* first_run() returned: the other
+				     * vCPUs may run */
 };
 
 /* vm.c */
@@ -57,7 +63,10 @@ int vcpu__pause(struct kvm_vcpu *c);
 void vcpu__resume(struct kvm_vcpu *c);
 
 /* longmode.c: page tables, GDT, TSS in guest memory; registers to enter
- * the payload at CPL3. */
+ * the payload at CPL3 (vCPU c->id in rdi). The TSS's I/O bitmap grants
+ * exactly the ports in longmode_ports[]. */
+#define LONGMODE_NPORTS 3
+extern const uint16_t longmode_ports[LONGMODE_NPORTS];
 void longmode__tables(uint8_t *mem, uint64_t mem_size);
 int longmode__enter(struct kvm_vcpu *c, uint64_t rip, uint64_t rsp);
 

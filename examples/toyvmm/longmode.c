@@ -4,14 +4,21 @@
  * code (emulated ~4000x slower under PVM): identity-mapped 2 MiB pages that
  * user mode may touch, a GDT with CPL0 and CPL3 segments, a TSS, no IDT
  * (the payload takes no interrupts; a fault is a triple fault: the VMM sees
- * KVM_EXIT_SHUTDOWN). The payload starts at CPL3 with IOPL=3, so it can use
- * `out` to reach the VMM and `rdtsc` to pace itself.
+ * KVM_EXIT_SHUTDOWN). The payload starts at CPL3 and reaches the VMM with
+ * `out` to the ports the TSS I/O permission bitmap grants it (and paces
+ * itself with `rdtsc`).
+ *
+ * Why a bitmap and not RFLAGS.IOPL=3: under PVM (KVM without VMX/SVM) an
+ * IOPL set through KVM_SET_REGS does not take effect, so CPL3 `out` raised
+ * #GP, a triple fault with no IDT. The bitmap works on every KVM; IOPL stays
+ * 0 so that a port the VMM did not grant faults the same way everywhere.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
 #include "kvm.h"
+#include "dbcache.h"
 #include "workloads.h"
 
 #define PTE_P   (1ull << 0)
@@ -30,7 +37,7 @@
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define EFER_LME (1ull << 8)
 #define EFER_LMA (1ull << 10)
-#define RFLAGS_IOPL3 (3ull << 12)
+#define RFLAGS_FIXED (1ull << 1) /* bit 1 is reserved-one */
 
 /* GDT selectors. */
 #define SEL_KCODE 0x08
@@ -40,7 +47,17 @@
 #define SEL_TSS   0x28
 #define GDT_ENTRIES 7 /* null, 4 segments, a 16-byte TSS descriptor */
 
-#define TSS_LIMIT 0x67
+/* The 64-bit TSS is 104 bytes; the I/O bitmap follows it. Each bit is a
+ * port, 1 = #GP; the CPU reads two bytes for a port, so a byte of all ones
+ * ends the map inside the limit. */
+#define TSS_SIZE        0x68
+#define TSS_IOMAP_OFF   TSS_SIZE
+#define TSS_IOMAP_PORTS 256   /* ports 0..255 described, all others #GP */
+#define TSS_LIMIT       (TSS_IOMAP_OFF + TSS_IOMAP_PORTS / 8) /* last byte */
+
+const uint16_t longmode_ports[LONGMODE_NPORTS] = {
+	TOY_PORT_WAIT, TOY_PORT_PANIC, TOY_PORT_DBHINT,
+};
 
 static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)
 {
@@ -76,10 +93,19 @@ void longmode__tables(uint8_t *mem, uint64_t mem_size)
 	put64(mem, TOY_GDT_GPA + SEL_TSS + 8, tss_hi);
 
 	memset(mem + TOY_TSS_GPA, 0, 0x1000);
-	/* RSP0 (offset 4): a stack for CPL0 if anything ever switches there;
-	 * I/O map base (offset 102) past the limit: no bitmap, IOPL rules. */
+	/* RSP0 (offset 4): a stack for CPL0 if anything ever switches there. */
 	put64(mem, TOY_TSS_GPA + 4, TOY_PAYLOAD_GPA - 16);
-	mem[TOY_TSS_GPA + 102] = TSS_LIMIT + 1;
+	/* I/O map base (offset 102): every port denied but the payload's. */
+	mem[TOY_TSS_GPA + 102] = TSS_IOMAP_OFF & 0xff;
+	mem[TOY_TSS_GPA + 103] = TSS_IOMAP_OFF >> 8;
+	memset(mem + TOY_TSS_GPA + TSS_IOMAP_OFF, 0xff,
+	       TSS_IOMAP_PORTS / 8 + 1);
+	for (unsigned i = 0; i < LONGMODE_NPORTS; i++) {
+		uint16_t port = longmode_ports[i];
+
+		mem[TOY_TSS_GPA + TSS_IOMAP_OFF + port / 8] &=
+			(uint8_t)~(1u << (port % 8));
+	}
 }
 
 static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
@@ -133,8 +159,15 @@ int longmode__enter(struct kvm_vcpu *c, uint64_t rip, uint64_t rsp)
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = rip;
 	regs.rsp = rsp;
-	regs.rflags = 0x2 | RFLAGS_IOPL3; /* bit 1 is reserved-one; IF off */
+	regs.rdi = c->id; /* _start(vcpu): the payload's share of the work */
+	regs.rflags = RFLAGS_FIXED; /* IOPL 0, IF off */
 	if (ioctl(c->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	/* With the in-kernel LAPIC every vCPU but 0 is an application
+	 * processor that waits for INIT/SIPI (MP state UNINITIALIZED):
+	 * KVM_RUN would block forever. The VMM starts it directly. */
+	if (ioctl(c->fd, KVM_SET_MP_STATE,
+		  &(struct kvm_mp_state){ KVM_MP_STATE_RUNNABLE }) < 0)
 		return -errno;
 	return 0;
 }

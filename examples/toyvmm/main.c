@@ -16,10 +16,12 @@ static const char usage_text[] =
 "                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
 "       toyvmm source --connect ADDR [--mode M] [--workload W]\n"
 "                     [--mem SIZE] [--fill random|zero|half] [--channels N]\n"
-"                     [--json FILE] [--zstd] [--delta-cache SIZE]\n"
+"                     [--json FILE] [--timeline FILE.svg] [--zstd]\n"
+"                     [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
 "                     [--warmup MS] [--run-after MS] [--backend B]\n"
-"                     [--tracker auto|uffd-wp|manual|kvm-bitmap]\n"
+"                     [--tracker auto|uffd-wp|manual|kvm-bitmap|kvm-ring]\n"
+"                     [--vcpus N] (each runs the workload on its share)\n"
 "                     [--postcopy-no-first-pass] [--no-verify]\n"
 "       both:         [--recovery-timeout MS] [--io-timeout MS]\n"
 "                     [--fault-cpu CPU] (post-copy fault threads there)\n"
@@ -29,6 +31,7 @@ static const char usage_text[] =
 "   (N pre-copy rounds; LOW/HIGH in percent dirtied in the first pass)\n"
 "W: idle | memwrite:RATE (MiB/s) | matmul[:ORDER] | refresh[:MiB]\n"
 "   | dbcache:idle|ro|rw[:POOL%[:OPS/s]] (needs --storage DIR)\n"
+"   | crash:MS (a guest bug after MS ms: the vCPU dies, toyvmm says so)\n"
 "--storage DIR: dbcache's shared storage (source: data file, created if\n"
 "   missing; dest: restore pages from it). --recv-direct 0|1 (dest):\n"
 "   VMMIG_OPT_RECV_DIRECT (0: receive through a buffer). --no-hints\n"
@@ -108,6 +111,8 @@ static int parse_workload(struct opts *o, const char *w)
 		o->kind = WL_MATMUL;
 	else if (n == 7 && !strncmp(w, "refresh", n))
 		o->kind = WL_REFRESH;
+	else if (n == 5 && !strncmp(w, "crash", n) && arg)
+		o->kind = WL_CRASH;
 	else if (n == 7 && !strncmp(w, "dbcache", n))
 		return dbcache__parse(o, w);
 	else
@@ -122,7 +127,7 @@ enum {
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
-	O_FAULT_CPU,
+	O_FAULT_CPU, O_VCPUS, O_TIMELINE,
 };
 
 static const struct option longopts[] = {
@@ -134,6 +139,7 @@ static const struct option longopts[] = {
 	{ "fill", required_argument, NULL, O_FILL },
 	{ "channels", required_argument, NULL, O_CHANNELS },
 	{ "json", required_argument, NULL, O_JSON },
+	{ "timeline", required_argument, NULL, O_TIMELINE },
 	{ "prefault", no_argument, NULL, O_PREFAULT },
 	{ "backend", required_argument, NULL, O_BACKEND },
 	{ "uri-file", required_argument, NULL, O_URI_FILE },
@@ -152,6 +158,7 @@ static const struct option longopts[] = {
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 	{ "recovery-timeout", required_argument, NULL, O_RECOVERY },
 	{ "fault-cpu", required_argument, NULL, O_FAULT_CPU },
+	{ "vcpus", required_argument, NULL, O_VCPUS },
 	{ "io-timeout", required_argument, NULL, O_IO_TIMEOUT },
 	{ "storage", required_argument, NULL, O_STORAGE },
 	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
@@ -185,6 +192,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 		o->channels = (unsigned)v;
 		return 0;
 	case O_JSON: o->json = a; return 0;
+	case O_TIMELINE: o->timeline = a; return 0;
 	case O_PREFAULT: o->prefault = true; return 0;
 	case O_BACKEND: o->backend = a; return 0;
 	case O_URI_FILE: o->uri_file = a; return 0;
@@ -225,6 +233,11 @@ static int parse_one(struct opts *o, int c, const char *a)
 		*(c == O_RECOVERY ? &o->recovery_ms : &o->io_timeout_ms) =
 			(int64_t)v;
 		return 0;
+	case O_VCPUS:
+		if (parse_uint(a, TOY_MAX_VCPUS, &v) || !v)
+			return -EINVAL;
+		o->vcpus = (unsigned)v;
+		return 0;
 	case O_FAULT_CPU:
 		if (parse_uint(a, 1023, &v))
 			return -EINVAL;
@@ -244,6 +257,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->mem = 1ull << 30;
 	o->fill = FILL_RANDOM;
 	o->channels = 1;
+	o->vcpus = 1;
 	o->downtime_ms = -1;
 	o->max_rounds = -1;
 	o->recovery_ms = -1;

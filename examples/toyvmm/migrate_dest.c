@@ -21,7 +21,8 @@ static int check_header(struct toyvm *vm, const void *data, size_t len)
 		return -EINVAL;
 	memcpy(&h, data, len);
 	if (h.magic != TOY_MAGIC || h.mem_size != vm->mem_size ||
-	    h.nvcpus == 0 || h.nvcpus > 64)
+	    h.nvcpus == 0 || h.nvcpus > TOY_MAX_VCPUS ||
+	    (h.flags & ~BLOB_HDR_DIRTY_RING))
 		return -EINVAL;
 	if (strncmp(h.backend, vm->ops->name, sizeof(h.backend))) {
 		fprintf(stderr, "toyvmm: the source runs a %.16s guest, this "
@@ -30,6 +31,7 @@ static int check_header(struct toyvm *vm, const void *data, size_t len)
 		return -EPROTO;
 	}
 	vm->nvcpus = h.nvcpus;
+	vm->dirty_ring = h.flags & BLOB_HDR_DIRTY_RING;
 	vm->kind = h.kind;
 	vm->header_seen = true;
 	return 0;
@@ -155,16 +157,24 @@ int migrate__dest(const struct opts *o)
 	for (int i = 0; i < 200 && atomic_load(&ctx.started) &&
 	     !atomic_load(&vm.here); i++)
 		sleep_ms(5);
-	if (atomic_load(&vm.here))
-		r.hb_start = vm.hb_at_start;
-	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_DBCACHE)
+	if (atomic_load(&vm.here)) {
+		r.nvcpus = vm.nvcpus;
+		memcpy(r.hb_start_v, vm.hb_at_start, sizeof(r.hb_start_v));
+		for (unsigned i = 0; i < vm.nvcpus; i++)
+			r.hb_start += vm.hb_at_start[i];
+	}
+	if (vm.header_seen && vm.kind >= WL_IDLE && vm.kind <= WL_CRASH)
 		r.workload = (const char *[]){ "idle", "memwrite", "matmul",
-					      "refresh", "dbcache" }
+					      "refresh", "dbcache", "crash" }
 			[vm.kind - WL_IDLE];
 	if (atomic_load(&ctx.started) && o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	/* Guest memory is only ours to read once the guest ran here. */
-	r.hb_end = atomic_load(&vm.here) ? toyvm__heartbeat(&vm) : 0;
+	if (atomic_load(&vm.here)) {
+		r.hb_end = toyvm__heartbeat(&vm);
+		toyvm__heartbeats(&vm, r.hb_end_v);
+	}
+	r.guest_error = vm.ops->health(&vm);
 	if (atomic_load(&vm.here) && vm.kind == WL_DBCACHE)
 		dbcache__guest_report(&vm, &dr);
 	if (ps || vm.kind == WL_DBCACHE) {
@@ -176,7 +186,7 @@ int migrate__dest(const struct opts *o)
 		dbcache__print("dest", &dr, ps);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
-	code = r.result ? 1 : 0;
+	code = r.guest_error ? EXIT_GUEST_DIED : r.result ? 1 : 0;
 out:
 	vmmig_dest_free(dst);
 	vmmig_page_source_free(ps); /* borrowed by the session: after it */

@@ -38,6 +38,7 @@ static int src_save(void *opaque, struct vmmig_state_sink *sink)
 		.nvcpus = vm->nvcpus,
 		.kind = vm->shared->kind,
 		.mem_size = vm->mem_size,
+		.flags = vm->dirty_ring ? BLOB_HDR_DIRTY_RING : 0,
 	};
 	int ret;
 
@@ -58,7 +59,15 @@ static const struct vmmig_source_ops source_ops = {
 
 static int src_stats(void *obj, struct vmmig_stats *st)
 {
-	return vmmig_source_get_stats(obj, st);
+	struct vmmig_fault_series fs = { .struct_size = sizeof(fs) };
+	int ret = vmmig_source_get_stats(obj, st);
+
+	/* The destination's fault count arrives with its DONE; until then
+	 * the pages it asked for are the live figure. */
+	if (!ret && st->status == VMMIG_STATUS_POSTCOPY &&
+	    !vmmig_source_get_faults(obj, &fs))
+		st->postcopy_faults = fs.total;
+	return ret;
 }
 
 /* --verbose: the library's log on stderr, with a timestamp. */
@@ -152,6 +161,8 @@ int migrate__source(const struct opts *o)
 		fprintf(stderr, "toyvmm: tracker %s: not available with the %s "
 			"backend\n", o->tracker, vm.ops->name);
 	if (!ret)
+		r.tracker = vmmig_tracker_name(t);
+	if (!ret)
 		ret = mode__policy(o, &pol);
 	if (!ret)
 		ret = vmmig_source_new(&src);
@@ -166,6 +177,13 @@ int migrate__source(const struct opts *o)
 		goto out;
 	}
 	sleep_ms(o->warmup_ms); /* the guest runs before we migrate it */
+	ret = vm.ops->health(&vm);
+	if (ret) {
+		fprintf(stderr, "toyvmm: the guest died before the migration "
+			"(%s); not migrating a dead guest\n", strerror(-ret));
+		code = EXIT_GUEST_DIED;
+		goto out;
+	}
 
 	make_uri(o->connect, uri, sizeof(uri));
 	ret = vmmig_source_start(src, uri);
@@ -181,13 +199,20 @@ int migrate__source(const struct opts *o)
 	r.error = vmmig_source_error(src);
 	r.st.struct_size = sizeof(r.st);
 	vmmig_source_get_stats(src, &r.st);
-	r.hb_pause = vm.hb_at_pause;
+	if (report__history(&r, src))
+		fprintf(stderr, "toyvmm: can't read the migration's history\n");
+	r.nvcpus = vm.nvcpus;
+	memcpy(r.hb_start_v, vm.hb_at_pause, sizeof(r.hb_start_v));
+	for (unsigned i = 0; i < vm.nvcpus; i++)
+		r.hb_pause += vm.hb_at_pause[i];
 	/* Success: the guest lives on the destination and stays paused here.
 	 * Failure: the library resumed it (if it had paused it) and it keeps
 	 * running; --run-after shows that. */
 	if (o->run_after_ms)
 		sleep_ms(o->run_after_ms);
 	r.hb_end = toyvm__heartbeat(&vm);
+	toyvm__heartbeats(&vm, r.hb_end_v);
+	r.guest_error = vm.ops->health(&vm);
 	if (vm.db) {
 		dbcache__dev_report(&vm, &dr);
 		dbcache__guest_report(&vm, &dr);
@@ -199,8 +224,16 @@ int migrate__source(const struct opts *o)
 		dbcache__print("source", &dr, NULL);
 	if (o->json && report__json(&r, o->json))
 		fprintf(stderr, "toyvmm: can't write %s\n", o->json);
-	code = r.result ? 1 : 0;
+	if (o->timeline) {
+		if (timeline__svg(&r, o->timeline))
+			fprintf(stderr, "toyvmm: can't write %s\n",
+				o->timeline);
+		else
+			printf("source: timeline drawn in %s\n", o->timeline);
+	}
+	code = r.guest_error ? EXIT_GUEST_DIED : r.result ? 1 : 0;
 out:
+	report__free(&r);
 	dbcache__attach(&vm, NULL); /* no more hints into a freed session */
 	vmmig_source_free(src);
 	vmmig_policy_free(pol); /* borrowed by the session: after it */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The software guest: without /dev/kvm, one host thread runs the same
- * workload code on the same guest memory. Its "vCPU state" is the workload's
- * progress struct (struct wl_cpu); the heartbeat lives in guest memory, so
- * the destination continues from the value that arrived with the pages.
+ * The software guest: without /dev/kvm, one host thread per vCPU runs the
+ * same workload code on the same guest memory. A vCPU's "state" is its
+ * workload progress struct (struct wl_cpu); the heartbeats live in guest
+ * memory, so the destination continues from the values that arrived with
+ * the pages.
  *
  * Writes are tracked by userfaultfd write-protect; where userfaultfd is not
  * available the workload marks its writes in a manual tracker instead.
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,14 +21,20 @@
 #include "dbcache_vmm.h"
 #include "toyvmm.h"
 
-struct swguest {
+struct swvcpu {
+	struct toyvm *vm;           /* owner */
 	pthread_t thread;           /* the "vCPU" */
 	bool running;               /* thread created */
-	atomic_bool stop;           /* thread must exit */
-	atomic_bool pause_req;      /* thread must park between steps */
 	atomic_bool parked;         /* thread is parked (or not running) */
-	atomic_uint throttle;       /* percent of time taken away */
 	struct wl_cpu cpu;          /* workload progress, owned by thread */
+};
+
+struct swguest {
+	struct swvcpu v[TOY_MAX_VCPUS];
+	atomic_bool stop;           /* threads must exit */
+	atomic_bool pause_req;      /* threads must park between steps */
+	atomic_uint throttle;       /* percent of time taken away */
+	atomic_int dead;            /* -errno: a vCPU did what a CPU faults on */
 	struct wl_env env;          /* guest memory as the host sees it */
 	/* Set when uffd-wp is unavailable; read by the thread, so atomic. */
 	struct vmmig_tracker *_Atomic manual;
@@ -41,6 +49,22 @@ static void sw_mark(void *opaque, uint64_t gpa, uint64_t len)
 	/* -ENODEV before the migration starts: nothing to record yet. */
 	if (t)
 		(void)vmmig_tracker_manual_mark(t, 0, gpa, len);
+}
+
+/* wl_env.io: the ports a KVM guest's TSS grants, the others fault (the
+ * guest dies, as a KVM guest's triple fault would end it). */
+static void sw_io(void *opaque, uint16_t port)
+{
+	struct toyvm *vm = opaque;
+	struct swguest *g = vm->backend;
+
+	if (port == TOY_PORT_DBHINT) {
+		dbcache__io(vm, port);
+		return;
+	}
+	fprintf(stderr, "toyvmm: software vcpu died: out to port %#x, which "
+		"the VMM does not grant (a #GP on KVM)\n", port);
+	atomic_store(&g->dead, -EFAULT);
 }
 
 static void sleep_us(unsigned us)
@@ -60,22 +84,26 @@ static uint64_t mono_us(void)
 
 static void *sw_main(void *arg)
 {
-	struct toyvm *vm = arg;
+	struct swvcpu *v = arg;
+	struct toyvm *vm = v->vm;
 	struct swguest *g = vm->backend;
 
-	if (!atomic_load(&vm->here))
+	if (v->cpu.vcpu == 0 && !atomic_load(&vm->here))
 		toyvm__note_start(vm);
-	while (!atomic_load(&g->stop)) {
+	/* The others start after vCPU 0 noted every heartbeat. */
+	while (!atomic_load(&vm->here) && !atomic_load(&g->stop))
+		sleep_us(100);
+	while (!atomic_load(&g->stop) && !atomic_load(&g->dead)) {
 		if (atomic_load(&g->pause_req)) {
-			atomic_store(&g->parked, true);
+			atomic_store(&v->parked, true);
 			while (atomic_load(&g->pause_req) &&
 			       !atomic_load(&g->stop))
 				sleep_us(100);
-			atomic_store(&g->parked, false);
+			atomic_store(&v->parked, false);
 			continue;
 		}
 		uint64_t t0 = mono_us();
-		int r = wl_step(&g->cpu, vm->shared, &g->env);
+		int r = wl_step(&v->cpu, vm->shared, &g->env);
 		unsigned pct = atomic_load(&g->throttle);
 
 		if (r == WL_WAIT)
@@ -84,7 +112,7 @@ static void *sw_main(void *arg)
 			sleep_us((unsigned)((mono_us() - t0 + 1) * pct /
 					    (100 - pct)));
 	}
-	atomic_store(&g->parked, true);
+	atomic_store(&v->parked, true);
 	return NULL;
 }
 
@@ -92,12 +120,16 @@ static int sw_run(struct toyvm *vm)
 {
 	struct swguest *g = vm->backend;
 
-	atomic_store(&g->parked, false);
-	if (pthread_create(&g->thread, NULL, sw_main, vm)) {
-		atomic_store(&g->parked, true);
-		return -EAGAIN;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct swvcpu *v = &g->v[i];
+
+		atomic_store(&v->parked, false);
+		if (pthread_create(&v->thread, NULL, sw_main, v)) {
+			atomic_store(&v->parked, true);
+			return -EAGAIN;
+		}
+		v->running = true;
 	}
-	g->running = true;
 	return 0;
 }
 
@@ -108,18 +140,30 @@ static int sw_create(struct toyvm *vm, bool boot)
 	if (!g)
 		return -ENOMEM;
 	vm->backend = g;
-	vm->nvcpus = 1;
-	atomic_store(&g->parked, true);
+	for (unsigned i = 0; i < TOY_MAX_VCPUS; i++) {
+		g->v[i].vm = vm;
+		atomic_store(&g->v[i].parked, true);
+	}
 	g->env.base = vm->mem;
 	g->env.mark = sw_mark;
 	g->env.opaque = g;
-	g->env.io = dbcache__io;
+	g->env.io = sw_io;
 	g->env.io_opaque = vm;
 	if (!boot)
-		return 0;
-	if (wl_init(&g->cpu, vm->shared, &g->env))
+		return 0; /* dest: vm->nvcpus comes with the header */
+	if (vm->nvcpus == 0 || vm->nvcpus > TOY_MAX_VCPUS)
 		return -EINVAL;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (wl_init(&g->v[i].cpu, vm->shared, &g->env, i))
+			return -EINVAL;
 	return sw_run(vm);
+}
+
+static int sw_health(struct toyvm *vm)
+{
+	struct swguest *g = vm->backend;
+
+	return g ? atomic_load(&g->dead) : 0;
 }
 
 static int sw_pause(struct toyvm *vm)
@@ -127,12 +171,13 @@ static int sw_pause(struct toyvm *vm)
 	struct swguest *g = vm->backend;
 
 	atomic_store(&g->pause_req, true);
-	/* A step is at most a few milliseconds; the loop ends with it. */
-	while (!atomic_load(&g->parked))
-		sleep_us(50);
-	vm->hb_at_pause = toyvm__heartbeat(vm);
+	/* A step is at most a few milliseconds; the loops end with it. */
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		while (!atomic_load(&g->v[i].parked))
+			sleep_us(50);
+	toyvm__heartbeats(vm, vm->hb_at_pause);
 	atomic_store(&vm->paused, true);
-	return 0;
+	return sw_health(vm); /* a dead guest is not a guest to move */
 }
 
 static int sw_resume(struct toyvm *vm)
@@ -156,8 +201,13 @@ static int sw_save(struct toyvm *vm, struct vmmig_state_sink *sink)
 {
 	struct swguest *g = vm->backend;
 
-	/* Paused: the thread is parked and won't touch cpu until resumed. */
-	return vmmig_state_put(sink, BLOB_SW_CPU, &g->cpu, sizeof(g->cpu));
+	int ret = 0;
+
+	/* Paused: the threads are parked and won't touch cpu until resumed. */
+	for (unsigned i = 0; i < vm->nvcpus && !ret; i++)
+		ret = vmmig_state_put(sink, BLOB_SW_CPU + i, &g->v[i].cpu,
+				      sizeof(g->v[i].cpu));
+	return ret;
 }
 
 static int sw_load(struct toyvm *vm, uint32_t id, const void *data,
@@ -166,13 +216,15 @@ static int sw_load(struct toyvm *vm, uint32_t id, const void *data,
 	struct swguest *g = vm->backend;
 	struct wl_cpu c;
 
-	if (id != BLOB_SW_CPU || len != sizeof(c))
+	if (id < BLOB_SW_CPU || id - BLOB_SW_CPU >= vm->nvcpus ||
+	    vm->nvcpus > TOY_MAX_VCPUS || len != sizeof(c))
 		return -EINVAL;
 	memcpy(&c, data, len);
-	/* Trust nothing: the workload must stay inside guest memory. */
-	if (!wl_valid(&c, vm->mem_size))
+	/* Trust nothing: the workload must stay inside guest memory, on the
+	 * vCPU it was saved from. */
+	if (!wl_valid(&c, vm->mem_size) || c.vcpu != id - BLOB_SW_CPU)
 		return -EINVAL;
-	g->cpu = c;
+	g->v[c.vcpu].cpu = c;
 	return 0;
 }
 
@@ -180,8 +232,12 @@ static int sw_start(struct toyvm *vm)
 {
 	struct swguest *g = vm->backend;
 
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (!g->v[i].cpu.tsc_hz)
+			return -EPROTO; /* that vCPU's state never came */
 	/* The TSC went on while we were away; don't pay that back. */
-	g->cpu.last_tsc = wl_rdtsc();
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		g->v[i].cpu.last_tsc = wl_rdtsc();
 	return sw_run(vm);
 }
 
@@ -211,10 +267,10 @@ static void sw_destroy(struct toyvm *vm)
 
 	if (!g)
 		return;
-	if (g->running) {
-		atomic_store(&g->stop, true);
-		pthread_join(g->thread, NULL);
-	}
+	atomic_store(&g->stop, true);
+	for (unsigned i = 0; i < TOY_MAX_VCPUS; i++)
+		if (g->v[i].running)
+			pthread_join(g->v[i].thread, NULL);
 	free(g);
 	vm->backend = NULL;
 }
@@ -229,5 +285,6 @@ const struct guest_ops swguest_ops = {
 	.load = sw_load,
 	.start = sw_start,
 	.tracker = sw_tracker,
+	.health = sw_health,
 	.destroy = sw_destroy,
 };

@@ -15,7 +15,7 @@ void toyvm__note_start(void *opaque)
 
 	/* On a post-copy destination this read may fault and wait for the
 	 * page: that is the guest's first access, as it would be anyway. */
-	vm->hb_at_start = toyvm__heartbeat(vm);
+	toyvm__heartbeats(vm, vm->hb_at_start);
 	atomic_store(&vm->here, true);
 }
 
@@ -48,6 +48,7 @@ int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->verbose = o->verbose;
+	vm->nvcpus = boot ? o->vcpus : 0; /* dest: the header says */
 	vm->tracker_pref = o->tracker;
 	ret = toyvm__pick_backend(vm, o->backend);
 	if (ret == -ENODEV) {
@@ -61,7 +62,7 @@ int toyvm__setup(struct toyvm *vm, const struct opts *o, bool boot)
 	ret = guestmem__alloc(vm, o->mem);
 	if (ret) {
 		fprintf(stderr, "toyvmm: guest memory of %llu bytes: %s "
-			"(need 16 MiB..3 GiB, software 16 GiB, multiple of 2 MiB)\n",
+			"(need 16 MiB..3 GiB, software 1 TiB, multiple of 2 MiB)\n",
 			(unsigned long long)o->mem, strerror(-ret));
 		return ret;
 	}

@@ -33,6 +33,9 @@ struct guest_ops {
 	int (*start)(struct toyvm *vm);
 	/* The dirty tracker for the source session (owned by the caller). */
 	int (*tracker)(struct toyvm *vm, struct vmmig_tracker **out);
+	/* 0 while every vCPU can run; else the first dead vCPU's -errno
+	 * (its exit was reported on stderr when it died). */
+	int (*health)(struct toyvm *vm);
 	void (*destroy)(struct toyvm *vm);
 };
 
@@ -51,7 +54,12 @@ struct blob_header {
 	uint32_t nvcpus;
 	uint32_t kind;        /* workload */
 	uint64_t mem_size;
+	uint32_t flags;       /* BLOB_HDR_* */
+	uint32_t reserved;
 };
+/* KVM: the vCPUs log dirty pages to rings (the destination creates its
+ * vCPUs the same way, so that it can migrate the guest on). */
+#define BLOB_HDR_DIRTY_RING 1u
 
 struct toyvm {
 	const struct guest_ops *ops; /* backend */
@@ -59,19 +67,21 @@ struct toyvm {
 	uint8_t *mem;                /* guest memory, guest-physical 0 */
 	uint64_t mem_size;           /* bytes */
 	struct toy_shared *shared;   /* mem + TOY_SHARED_GPA */
-	unsigned nvcpus;             /* KVM vCPUs (software: 1 thread) */
+	unsigned nvcpus;             /* vCPUs (KVM vCPUs or host threads) */
+	bool dirty_ring;             /* KVM: vCPUs created with dirty rings */
 	bool header_seen;            /* dest: BLOB_HEADER loaded and valid */
 	uint32_t kind;               /* dest: the workload the header named */
 	atomic_bool paused;          /* guest stopped by pause() */
-	uint64_t hb_at_pause;        /* heartbeat when last paused */
+	uint64_t hb_at_pause[TOY_MAX_VCPUS]; /* heartbeats when last paused */
 	/* Set by the guest's own thread when it first runs in this process
 	 * (boot, or start on the destination), before its first step. Until
 	 * then a destination must not read guest memory: in post-copy a read
 	 * before the switch would map a page the library is about to fill. */
 	atomic_bool here;
-	uint64_t hb_at_start;        /* heartbeat at that moment */
+	uint64_t hb_at_start[TOY_MAX_VCPUS]; /* heartbeats at that moment */
 	bool verbose;
-	const char *tracker_pref;     /* auto, uffd-wp, manual, kvm-bitmap */
+	const char *tracker_pref;     /* auto, uffd-wp, manual, kvm-bitmap,
+				       * kvm-ring */
 	struct dbcache_dev *db;       /* source: dbcache's hint device */
 };
 
@@ -82,11 +92,24 @@ void guestmem__fill(struct toyvm *vm, enum fill_kind fill);
 void guestmem__prefault(struct toyvm *vm);
 void guestmem__free(struct toyvm *vm);
 uint64_t guestmem__tsc_hz(void);
+/* vCPU @i's heartbeat. */
+static inline uint64_t toyvm__heartbeat_of(const struct toyvm *vm,
+					   unsigned i)
+{
+	return vm->shared->heartbeat[i];
+}
+/* All vCPUs' heartbeats added up (a guest-wide progress figure). */
 static inline uint64_t toyvm__heartbeat(const struct toyvm *vm)
 {
-	return vm->shared->heartbeat;
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < vm->nvcpus && i < TOY_MAX_VCPUS; i++)
+		sum += vm->shared->heartbeat[i];
+	return sum;
 }
-/* Fill vm->shared for a fresh boot. */
+/* Copy every vCPU's heartbeat into @hb (TOY_MAX_VCPUS entries). */
+void toyvm__heartbeats(const struct toyvm *vm, uint64_t *hb);
+/* Fill vm->shared for a fresh boot of vm->nvcpus vCPUs. */
 void toyvm__describe(struct toyvm *vm, uint32_t kind, uint32_t arg,
 		     uint64_t tsc_hz);
 

@@ -82,8 +82,11 @@ static int handle_io(struct kvm_vcpu *c)
 	struct kvm_run *r = c->run;
 	unsigned pct;
 
-	if (r->io.direction != KVM_EXIT_IO_OUT)
+	if (r->io.direction != KVM_EXIT_IO_OUT) {
+		fprintf(stderr, "toyvmm: vcpu %u: `in` from port %#x: no device "
+			"there\n", c->id, r->io.port);
 		return -EIO;
+	}
 	switch (r->io.port) {
 	case TOY_PORT_WAIT:
 		/* The workload has nothing due: give the host CPU back. Under
@@ -102,6 +105,63 @@ static int handle_io(struct kvm_vcpu *c)
 	return -EIO;
 }
 
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_HLT: return "HLT";
+	case KVM_EXIT_SHUTDOWN: return "SHUTDOWN (triple fault)";
+	case KVM_EXIT_FAIL_ENTRY: return "FAIL_ENTRY";
+	case KVM_EXIT_INTERNAL_ERROR: return "INTERNAL_ERROR";
+	case KVM_EXIT_MMIO: return "MMIO";
+	case KVM_EXIT_EXCEPTION: return "EXCEPTION";
+	case KVM_EXIT_UNKNOWN: return "UNKNOWN";
+	}
+	return "unexpected";
+}
+
+/* The vCPU died: say where, loudly, so nobody reads "heartbeat 0 to 0". */
+static void dump_death(struct kvm_vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events ev;
+
+	fprintf(stderr, "toyvmm: vcpu %u died: exit %u %s", c->id,
+		r->exit_reason, exit_name(r->exit_reason));
+	if (r->exit_reason == KVM_EXIT_FAIL_ENTRY)
+		fprintf(stderr, " (hardware reason %#llx)",
+			(unsigned long long)
+			r->fail_entry.hardware_entry_failure_reason);
+	if (r->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+		fprintf(stderr, " (suberror %u)", r->internal.suberror);
+	if (r->exit_reason == KVM_EXIT_MMIO)
+		fprintf(stderr, " (%s gpa %#llx, %u bytes)",
+			r->mmio.is_write ? "write" : "read",
+			(unsigned long long)r->mmio.phys_addr, r->mmio.len);
+	fputc('\n', stderr);
+	if (ioctl(c->fd, KVM_GET_REGS, &regs) == 0)
+		fprintf(stderr, "toyvmm:   rip %#llx rsp %#llx rflags %#llx\n",
+			(unsigned long long)regs.rip,
+			(unsigned long long)regs.rsp,
+			(unsigned long long)regs.rflags);
+	if (ioctl(c->fd, KVM_GET_SREGS, &sregs) == 0)
+		fprintf(stderr, "toyvmm:   cs %#x (dpl %u, l %u) cr0 %#llx cr3 "
+			"%#llx cr4 %#llx efer %#llx\n", sregs.cs.selector,
+			sregs.cs.dpl, sregs.cs.l,
+			(unsigned long long)sregs.cr0,
+			(unsigned long long)sregs.cr3,
+			(unsigned long long)sregs.cr4,
+			(unsigned long long)sregs.efer);
+	if (ioctl(c->fd, KVM_GET_VCPU_EVENTS, &ev) == 0 &&
+	    (ev.exception.injected || ev.exception.pending))
+		fprintf(stderr, "toyvmm:   exception %u%s%s, error code %#x\n",
+			ev.exception.nr,
+			ev.exception.injected ? " injected" : "",
+			ev.exception.pending ? " pending" : "",
+			ev.exception.error_code);
+}
+
 /* One exit; 0 to go on, -errno to stop the vCPU. */
 static int handle_exit(struct kvm_vcpu *c)
 {
@@ -113,20 +173,22 @@ static int handle_exit(struct kvm_vcpu *c)
 	case KVM_EXIT_DIRTY_RING_FULL:
 		/* Harvest so the vCPU can go on; the pages stay dirty in the
 		 * tracker until the session syncs. */
-		if (c->vm->ring_tracker)
-			return vmmig_tracker_kvm_ring_full(c->vm->ring_tracker);
+	{
+		struct vmmig_tracker *t = atomic_load(&c->vm->ring_tracker);
+
+		if (t)
+			return vmmig_tracker_kvm_ring_full(t);
+		fprintf(stderr, "toyvmm: vcpu %u: dirty ring full, no tracker "
+			"to harvest it\n", c->id);
 		return -ENOSPC;
+	}
 	case KVM_EXIT_INTR:
 		return 0;
-	case KVM_EXIT_HLT:
-	case KVM_EXIT_SHUTDOWN:
-	case KVM_EXIT_FAIL_ENTRY:
-	case KVM_EXIT_INTERNAL_ERROR:
-	default:
-		fprintf(stderr, "toyvmm: vcpu %u: exit reason %u\n", c->id,
-			r->exit_reason);
-		return -EFAULT;
 	}
+	/* HLT (the payload never halts), SHUTDOWN, FAIL_ENTRY,
+	 * INTERNAL_ERROR, MMIO (no device is mapped) and anything else. */
+	dump_death(c);
+	return -EFAULT;
 }
 
 static void park(struct kvm_vcpu *c)
@@ -145,21 +207,31 @@ static void *vcpu_main(void *arg)
 
 	/* From this thread, not the caller's: on a post-copy destination the
 	 * hook reads guest memory that may still have to be fetched. */
-	if (c->id == 0 && vm->first_run &&
-	    !atomic_exchange(&vm->first_run_done, true))
-		vm->first_run(vm->first_run_opaque);
+	if (c->id == 0 && !atomic_load(&vm->first_run_done)) {
+		if (vm->first_run)
+			vm->first_run(vm->first_run_opaque);
+		atomic_store(&vm->first_run_done, true);
+	}
+	/* The others start after it, so that what it noted (every vCPU's
+	 * heartbeat) is where each of them starts from. */
+	while (!atomic_load(&vm->first_run_done) && !atomic_load(&c->stop))
+		sleep_us(100);
+	/* Park only after KVM_RUN came back with EINTR: an I/O exit is
+	 * complete (RIP past the `out`) only once KVM_RUN is entered again,
+	 * so the state saved while parked must come from a run that the
+	 * kick (immediate_exit) ended. */
 	while (!atomic_load(&c->stop)) {
-		if (atomic_load(&c->pause_req)) {
-			park(c);
-			continue;
-		}
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				c->run->immediate_exit = 0;
-				continue;
+			if (errno != EINTR && errno != EAGAIN) {
+				ret = -errno;
+				fprintf(stderr, "toyvmm: vcpu %u: KVM_RUN: %s\n",
+					c->id, strerror(errno));
+				break;
 			}
-			ret = -errno;
-			break;
+			c->run->immediate_exit = 0;
+			if (atomic_load(&c->pause_req))
+				park(c);
+			continue;
 		}
 		ret = handle_exit(c);
 		if (ret)

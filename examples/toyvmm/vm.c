@@ -63,12 +63,15 @@ static int get_msr_list(struct kvm_vm *vm)
 	return ret < 0 ? ret : 0;
 }
 
+/* @vm: zeroed by the caller (calloc); on failure vm__close() undoes what
+ * was done. */
 int vm__open(struct kvm_vm *vm, uint8_t *mem, uint64_t size)
 {
 	struct kvm_pit_config pit = { .flags = 0 };
 	int ret;
 
-	memset(vm, 0, sizeof(*vm));
+	/* No memset: the caller zeroed *vm and may have set its hooks
+	 * (first_run) already; only what this function owns is set here. */
 	vm->vm_fd = -1;
 	vm->mem = mem;
 	vm->mem_size = size;

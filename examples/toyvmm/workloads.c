@@ -36,9 +36,10 @@ static uint64_t next_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static void beat(struct toy_shared *sh, const struct wl_env *e)
+static void beat(const struct wl_cpu *c, struct toy_shared *sh,
+		 const struct wl_env *e)
 {
-	sh->heartbeat = sh->heartbeat + 1;
+	sh->heartbeat[c->vcpu] = sh->heartbeat[c->vcpu] + 1;
 	env_mark(e, TOY_SHARED_GPA, PAGE);
 }
 
@@ -78,22 +79,31 @@ static int matmul_init(struct wl_cpu *c, const struct wl_env *e)
 	return 0;
 }
 
-int wl_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
+int wl_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e,
+	    uint32_t vcpu)
 {
 	uint8_t *p = (uint8_t *)c;
+	uint64_t share;
 
 	for (unsigned i = 0; i < sizeof(*c); i++)
 		p[i] = 0;
 	if (sh->magic != TOY_MAGIC || sh->tsc_hz < 1000 ||
-	    sh->mem_size < TOY_MIN_MEM)
+	    sh->mem_size < TOY_MIN_MEM || sh->nvcpus == 0 ||
+	    sh->nvcpus > TOY_MAX_VCPUS || vcpu >= sh->nvcpus)
 		return -1;
+	/* Each vCPU works on its own 2 MiB-aligned share of the area. */
+	share = ((sh->mem_size - TOY_WORK_GPA) / sh->nvcpus) & ~0x1fffffull;
 	c->kind = sh->kind;
 	c->arg = sh->arg;
+	c->vcpu = vcpu;
 	c->tsc_hz = sh->tsc_hz;
-	c->work_gpa = TOY_WORK_GPA;
-	c->work_size = sh->mem_size - TOY_WORK_GPA;
-	c->seed = 0x70796d6dull ^ sh->mem_size;
+	c->work_gpa = TOY_WORK_GPA + vcpu * share;
+	c->work_size = share;
+	c->seed = (0x70796d6dull ^ sh->mem_size) + vcpu;
 	c->last_tsc = wl_rdtsc();
+	/* dbcache lays its pool over the whole area: one vCPU runs it. */
+	if (c->kind == WL_DBCACHE && vcpu > 0)
+		c->kind = WL_IDLE;
 	switch (c->kind) {
 	case WL_IDLE:
 		return 0;
@@ -112,13 +122,16 @@ int wl_init(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 	}
 	case WL_DBCACHE:
 		return db_init(c, sh, e);
+	case WL_CRASH:
+		return 0;
 	}
 	return -1;
 }
 
 int wl_valid(const struct wl_cpu *c, uint64_t mem_size)
 {
-	if (c->kind < WL_IDLE || c->kind > WL_DBCACHE || c->tsc_hz < 1000 ||
+	if (c->kind < WL_IDLE || c->kind > WL_CRASH || c->tsc_hz < 1000 ||
+	    c->vcpu >= TOY_MAX_VCPUS ||
 	    c->work_gpa < TOY_WORK_GPA || c->work_gpa > mem_size ||
 	    c->work_size > mem_size - c->work_gpa)
 		return 0;
@@ -145,7 +158,7 @@ static int idle_step(struct wl_cpu *c, struct toy_shared *sh,
 	if (c->credit < c->tsc_hz / 1000)
 		return WL_WAIT;
 	c->credit = 0;
-	beat(sh, e);
+	beat(c, sh, e);
 	return WL_RAN;
 }
 
@@ -177,7 +190,7 @@ static int memwrite_step(struct wl_cpu *c, struct toy_shared *sh,
 		c->pos = 0;
 		c->iter++;
 	}
-	beat(sh, e);
+	beat(c, sh, e);
 	return WL_RAN;
 }
 
@@ -206,7 +219,7 @@ static int matmul_step(struct wl_cpu *c, struct toy_shared *sh,
 	}
 	env_mark(e, c->work_gpa + 2 * n * n * 4 + i * n * 4, n * 4);
 	/* A beat per row: a large order takes seconds per product. */
-	beat(sh, e);
+	beat(c, sh, e);
 	if (++c->pos < n)
 		return WL_RAN;
 	/* A product done: nudge A so that the next one differs. */
@@ -243,8 +256,22 @@ static int refresh_step(struct wl_cpu *c, struct toy_shared *sh,
 		c->iter++;
 		c->last_tsc = wl_rdtsc();
 	}
-	beat(sh, e);
+	beat(c, sh, e);
 	return WL_RAN;
+}
+
+/* Idle heartbeats until arg ms of guest time went by, then an `out` to a
+ * port the VMM never granted: on KVM a #GP, with no IDT a triple fault
+ * (what a guest bug looks like to the VMM); the software guest's port hook
+ * kills its vCPU the same way. */
+static int crash_step(struct wl_cpu *c, struct toy_shared *sh,
+		      const struct wl_env *e)
+{
+	int r = idle_step(c, sh, e);
+
+	if (r == WL_RAN && ++c->iter >= c->arg)
+		wl_out(e, TOY_PORT_DENIED);
+	return r;
 }
 
 int wl_step(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
@@ -260,6 +287,8 @@ int wl_step(struct wl_cpu *c, struct toy_shared *sh, const struct wl_env *e)
 		return refresh_step(c, sh, e);
 	case WL_DBCACHE:
 		return db_step(c, sh, e);
+	case WL_CRASH:
+		return crash_step(c, sh, e);
 	}
 	return WL_WAIT;
 }

@@ -51,7 +51,10 @@ struct vmmig_stats {
 	uint64_t guest_bytes;        /* registered memory */
 	uint64_t transferred_bytes;  /* bytes put on (source) / taken off
 				      * (destination) the wire */
-	uint64_t remaining_bytes;    /* dirty bytes still to send */
+	uint64_t remaining_bytes;    /* guest bytes still to send: while a
+				      * pass runs, what is left of it (the
+				      * first pass too); between rounds,
+				      * the dirty set found */
 	uint64_t pages_normal;       /* raw pages */
 	uint64_t pages_zero;
 	uint64_t pages_compressed;   /* zstd */
@@ -60,7 +63,9 @@ struct vmmig_stats {
 	uint64_t pages_skipped;      /* not sent (hinted, restorable) */
 	uint64_t dirty_sync_count;   /* tracker syncs */
 	uint64_t dirty_rate_pps;     /* last measured */
-	uint64_t bandwidth_bps;      /* last measured wire rate, bytes/s */
+	uint64_t bandwidth_bps;      /* last measured wire rate, bytes/s
+				      * (of the last round; during the
+				      * first pass, of that pass so far) */
 	uint64_t delta_cache_hits;
 	uint64_t delta_cache_misses;
 	uint32_t throttle_percent;
@@ -88,6 +93,11 @@ struct vmmig_stats {
 	uint64_t postcopy_time_us;   /* post-copy: the switch -> the last
 				      * page in place at the destination
 				      * (source: until its DONE) */
+	/* Source: the pass being sent (a pre-copy round, the pages left at
+	 * the pause, the post-copy push), for a progress bar. Both stay at
+	 * their last values between passes. */
+	uint64_t pass_pages;         /* pages the current pass sends */
+	uint64_t pass_pages_done;    /* of those, handled so far */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);
@@ -101,6 +111,109 @@ VMMIG_API const char *vmmig_mode_name(int mode);
  */
 VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 				  size_t len);
+
+/*
+ * History of a migration (source side), for a timeline: one entry per
+ * pre-copy round, one for the pause (stop-and-copy, or the switch to
+ * post-copy) and one for the post-copy phase after the switch, plus the
+ * post-copy page requests over time.
+ *
+ * Entries are contiguous in bytes and pages: each counts what went on the
+ * wire from the end of the previous entry to its own end, so over a
+ * finished migration their bytes add up to transferred_bytes and their
+ * pages to the stats' page counters (the handshake is in the first entry).
+ * Memory is bounded: at most VMMIG_HISTORY_MAX entries are kept. Pre-copy
+ * rounds past VMMIG_HISTORY_MAX - 2 are folded into the last pre-copy
+ * entry (its `merged` counts the rounds it stands for, its figures are
+ * their sums and the last round's dirty set), so the pause and post-copy
+ * entries always fit and the sums still hold.
+ */
+#define VMMIG_HISTORY_MAX 128
+
+enum vmmig_round_kind {
+	VMMIG_ROUND_PRECOPY = 0, /* a pre-copy pass, guest running */
+	VMMIG_ROUND_PAUSE,       /* guest paused on both sides */
+	VMMIG_ROUND_POSTCOPY,    /* after the switch: guest on the destination */
+};
+
+struct vmmig_round {
+	uint32_t struct_size;
+	int32_t kind;            /* enum vmmig_round_kind */
+	uint32_t round;          /* pre-copy: round number (first folded) */
+	uint32_t merged;         /* rounds this entry stands for (>= 1) */
+	uint64_t start_us;       /* since vmmig_source_start() */
+	uint64_t duration_us;    /* pre-copy: until the destination had it
+				  * all; pause: the downtime; post-copy:
+				  * until the last page was in place */
+	uint64_t bytes;          /* put on the wire (see above) */
+	uint64_t pages_normal;
+	uint64_t pages_zero;
+	uint64_t pages_compressed;
+	uint64_t pages_delta;
+	uint64_t pages_skipped;  /* hinted: restored from storage instead */
+	uint64_t pass_pages;     /* pages the pass had to send */
+	uint64_t dirty_pages;    /* pre-copy: found dirty after it (the next
+				  * round's job); pause: 0 */
+	uint64_t bandwidth_bps;  /* bytes / duration */
+	uint64_t dirty_rate_pps; /* dirty_pages / duration */
+};
+
+/* Post-copy page requests that reached the source, per time bin after the
+ * switch. Bins start VMMIG_FAULT_BIN_MIN_US wide; when a request falls past
+ * the last bin, neighbours are merged pairwise and the width doubles, so
+ * the series covers the whole post-copy phase in bounded memory. Faults on
+ * a page already on its way are not requested, so `total` may be below the
+ * destination's postcopy_faults. */
+#define VMMIG_FAULT_BINS 64
+#define VMMIG_FAULT_BIN_MIN_US 10000
+
+struct vmmig_fault_series {
+	uint32_t struct_size;
+	uint32_t nbins;          /* bins in use (0: no post-copy request) */
+	uint64_t start_us;       /* the switch, since vmmig_source_start(); 0
+				  * if there was none */
+	uint64_t bin_us;         /* width of each bin */
+	uint64_t total;          /* pages requested: the sum of the bins */
+	uint64_t bins[VMMIG_FAULT_BINS];
+};
+
+struct vmmig_source;
+
+/**
+ * vmmig_source_get_rounds() - copy out the finished entries of the history.
+ * @out:  array of @max entries (may be NULL if @max is 0); the caller sets
+ *        out[0].struct_size = sizeof(struct vmmig_round), which is also the
+ *        stride of the array; every entry copied gets that struct_size and
+ *        as much of the library's entry as fits.
+ * Any thread, any time after vmmig_source_new(); the entry in progress is
+ * not included.
+ * Return: the number of entries recorded (may exceed @max: call again with
+ * a larger array), -EINVAL for a NULL session, a NULL @out with @max > 0 or
+ * a struct_size below 8.
+ */
+VMMIG_API int vmmig_source_get_rounds(struct vmmig_source *src,
+				      struct vmmig_round *out, size_t max);
+
+/**
+ * vmmig_source_get_faults() - copy the post-copy request series into @fs,
+ * as much of it as fits fs->struct_size (set by the caller).
+ * Any thread. Return: 0, -EINVAL.
+ */
+VMMIG_API int vmmig_source_get_faults(struct vmmig_source *src,
+				      struct vmmig_fault_series *fs);
+
+/**
+ * vmmig_history_to_json() - render a history as one JSON object:
+ * {"rounds":[{"kind":"precopy",...}...],"pause":{...}|null,"faults":{...}}
+ * with units in the keys (start_ms, bytes, ...). @rounds as filled by
+ * vmmig_source_get_rounds() (@n entries, stride rounds[0].struct_size);
+ * @faults may be NULL.
+ * Return: the length written (excluding NUL), -ENOSPC if @len is too small
+ * (the output is then truncated but NUL terminated), -EINVAL.
+ */
+VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
+				    const struct vmmig_fault_series *faults,
+				    char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -177,6 +177,50 @@ int state_send(struct chan *c, const struct vmmig_state_sink *s);
 int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 		  const uint8_t *payload, size_t len, char *err, size_t errlen);
 
+/* ---- JSON into a fixed buffer (json.c) ---- */
+/* Appends; remembers overflow instead of failing early. */
+struct jbuf {
+	char *p;
+	size_t len, used;
+	bool overflow;
+};
+void jprintf(struct jbuf *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* @s as a quoted, escaped JSON string. */
+void jstring(struct jbuf *j, const char *s);
+/* The length written, or -ENOSPC (output truncated, NUL terminated). */
+int jfinish(struct jbuf *j);
+
+/* ---- history of a migration (history.c) ---- */
+struct history {
+	pthread_mutex_t lock;
+	struct vmmig_round r[VMMIG_HISTORY_MAX];
+	unsigned n;                 /* finished entries */
+	bool open;                  /* r[n] is being recorded */
+	struct vmmig_round last;    /* bytes and pages at the last boundary */
+	uint64_t t0;                /* the migration's start, now_us() */
+	struct vmmig_fault_series faults;
+};
+/* Bytes and pages sent so far, cumulative (in a struct vmmig_round). */
+void history_init(struct history *h);
+void history_destroy(struct history *h);
+/* Open an entry at @t (now_us()); @now: cumulative bytes and pages. */
+void history_begin(struct history *h, int kind, uint32_t round,
+		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now);
+/* Close the open entry (if any) at @t. */
+void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
+		 const struct vmmig_round *now);
+/* Bytes and pages sent after the last entry closed (the end of the
+ * session's conversation) join it, so that the entries add up. */
+void history_settle(struct history *h, const struct vmmig_round *now);
+/* Post-copy: the switch at @t starts the fault series. */
+void history_switch(struct history *h, uint64_t t);
+/* @pages requested at @t. */
+void history_fault(struct history *h, uint64_t pages, uint64_t t);
+int history_copy_rounds(struct history *h, struct vmmig_round *out,
+			size_t max);
+int history_copy_faults(struct history *h, struct vmmig_fault_series *fs);
+
 /* ---- stats helpers (stats.c) ---- */
 /* Still going: worth computing live figures for. */
 static inline bool status_live(int status)

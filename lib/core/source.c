@@ -26,6 +26,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	pthread_cond_init(&src->cond, NULL);
 	pthread_mutex_init(&src->stats_lock, NULL);
 	pthread_rwlock_init(&src->hints_lock, NULL);
+	history_init(&src->hist);
 	src->st.struct_size = sizeof(src->st);
 	src->st.verified = -1;
 	src->pagemap_fd = -1;
@@ -57,6 +58,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	pthread_mutex_destroy(&src->lock);
 	pthread_cond_destroy(&src->cond);
 	pthread_mutex_destroy(&src->stats_lock);
+	history_destroy(&src->hist);
 	free(src);
 }
 
@@ -240,6 +242,7 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->ndata = (unsigned)src->opt.v[VMMIG_OPT_CHANNELS];
 	src->nchan = src->ndata + 1;
 	src->t_start = now_us();
+	src->hist.t0 = src->t_start;
 	src->st.status = VMMIG_STATUS_SETUP;
 	src->st.mode = mode_of(src->policy);
 	src->st.channels = src->ndata;
@@ -291,8 +294,13 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 	pthread_mutex_unlock(&src->stats_lock);
 	counters_fill(&src->cnt, &full);
 	if (status_live(full.status)) {
-		full.total_time_us = now_us() - src->t_start;
+		uint64_t now = now_us();
+
+		full.total_time_us = now - src->t_start;
 		full.transferred_bytes = tx_bytes(src);
+		src_pass_live(src, &full, now);
+	} else {
+		src_pass_live(src, &full, 0);
 	}
 	ret = stats_copy_out(&full, st);
 	return ret;

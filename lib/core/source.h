@@ -94,6 +94,13 @@ struct vmmig_source {
 	struct vmmig_stats st;
 	struct counters cnt;
 	uint64_t t_start;
+
+	/* history and the pass being sent (source_history.c) */
+	struct history hist;
+	_Atomic uint64_t pass_total;  /* pages of the current pass */
+	_Atomic uint64_t pass_done;   /* of those, handled by send_pages() */
+	_Atomic uint64_t pass_t0, pass_b0; /* its start: now_us(), tx bytes */
+	atomic_bool pass_active;
 };
 
 /* source_run.c */
@@ -107,6 +114,23 @@ int handshake(struct vmmig_source *src, uint16_t flags);
 int sync_pending(struct vmmig_source *src);
 int source_pause(struct vmmig_source *src, uint64_t *t_pause);
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
+/* Pages set in send_bm: what the next pass sends. */
+uint64_t pending_pages(struct vmmig_source *src);
+
+/* source_history.c: called by the migration thread. A pass of @kind
+ * (enum vmmig_round_kind) over send_bm starts at @t; ends with the dirty
+ * set found after it; the post-copy switch ends the pause's entry. */
+void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
+		       uint64_t t);
+void src_history_end(struct vmmig_source *src, uint64_t dirty_pages,
+		     uint64_t t);
+void src_history_switch(struct vmmig_source *src, uint64_t t);
+/* At the end: an entry a failure left open ends now; what was sent after
+ * the last entry joins it. */
+void src_history_close(struct vmmig_source *src);
+/* get_stats: the live figures of the pass in progress into @st. */
+void src_pass_live(struct vmmig_source *src, struct vmmig_stats *st,
+		   uint64_t now);
 
 enum { JOB_ROUND, JOB_POSTCOPY };
 

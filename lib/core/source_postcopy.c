@@ -77,6 +77,7 @@ int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		source_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
+	history_fault(&src->hist, q.count, now_us());
 	/* Sent from this thread, right away: a vCPU is waiting, and a hand-
 	 * over to another thread would add a wake-up to its latency. */
 	struct sender *us = &src->snd[src->ndata];
@@ -440,6 +441,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		return ret;
 	}
 	t_switch = now_us();
+	src_history_switch(src, t_switch);
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.downtime_us = t_switch - t_pause;
 	src->st.status = VMMIG_STATUS_POSTCOPY;
@@ -477,7 +479,10 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	src->st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
 	src->st.remaining_bytes = 0;
-	src->st.postcopy_time_us = now_us() - t_switch;
+	uint64_t t_end = now_us();
+
+	src->st.postcopy_time_us = t_end - t_switch;
 	pthread_mutex_unlock(&src->stats_lock);
+	src_history_end(src, 0, t_end);
 	return 0;
 }

@@ -167,6 +167,11 @@ static uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
 	return n;
 }
 
+uint64_t pending_pages(struct vmmig_source *src)
+{
+	return count_bits(src->send_bm, &src->regions);
+}
+
 /* What the guest dirtied since the last sync, into dirty_bm. Hints of
  * those pages no longer hold: the writes made them differ from storage. */
 static int sync_dirty(struct vmmig_source *src)
@@ -305,6 +310,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	uint64_t t0 = now_us(), b0 = tx_bytes(src);
 	int ret;
 
+	src_history_begin(src, VMMIG_ROUND_PRECOPY, round, t0);
 	send_round_marker(src, round, pages);
 	src->first_pass = round == 0;
 	ret = senders_run(src, JOB_ROUND);
@@ -338,6 +344,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	if (dt && (bytes >= (1u << 20) || !*bw))
 		*bw = bytes * 1000000u / dt;
 	uint64_t dirty = count_bits(src->send_bm, &src->regions);
+	src_history_end(src, dirty, t_sync);
 	*ri = (struct vmmig_round_info){
 		.round = round,
 		.guest_bytes = src->regions.total_bytes,
@@ -404,7 +411,10 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause)
 		return ret;
 	}
 	src->paused = true;
-	return sync_pending(src);
+	ret = sync_pending(src);
+	if (!ret)
+		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
+	return ret;
 }
 
 /* Pause, send what is left and the state, wait for the ACK. */
@@ -454,8 +464,11 @@ static int stop_and_copy(struct vmmig_source *src)
 			    vmmig_strerror(ret));
 		goto out;
 	}
+	uint64_t t_ack = now_us();
+
+	src_history_end(src, 0, t_ack);
 	pthread_mutex_lock(&src->stats_lock);
-	src->st.downtime_us = now_us() - t_pause;
+	src->st.downtime_us = t_ack - t_pause;
 	src->st.remaining_bytes = 0;
 	src->st.verified = src->ack_aux == UINT32_MAX ? -1 : (int)src->ack_aux;
 	pthread_mutex_unlock(&src->stats_lock);
@@ -569,6 +582,7 @@ void *source_main(void *arg)
 	}
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
+	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;
 	free_bitmaps(src);

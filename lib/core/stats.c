@@ -40,45 +40,6 @@ VMMIG_API const char *vmmig_mode_name(int mode)
 	return names[mode];
 }
 
-/* Appends to a fixed buffer; remembers overflow instead of failing early. */
-struct jbuf {
-	char *p;
-	size_t len, used;
-	bool overflow;
-};
-
-static void jprintf(struct jbuf *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void jprintf(struct jbuf *j, const char *fmt, ...)
-{
-	size_t room = j->used < j->len ? j->len - j->used : 0;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(j->p + (room ? j->used : 0), room, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= room)
-		j->overflow = true;
-	j->used += n > 0 ? (size_t)n : 0;
-}
-
-static void jstring(struct jbuf *j, const char *s)
-{
-	jprintf(j, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			jprintf(j, "\\%c", c);
-		else if (c < 0x20)
-			jprintf(j, "\\u%04x", c);
-		else
-			jprintf(j, "%c", c);
-	}
-	jprintf(j, "\"");
-}
-
 static double ms(uint64_t us)
 {
 	return (double)us / 1000.0;
@@ -142,16 +103,14 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries,
 		ms(st->postcopy_time_us));
+	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
+		st->pass_pages, st->pass_pages_done);
 	jprintf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
 		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
-	if (j.overflow) {
-		buf[len - 1] = '\0';
-		return -ENOSPC;
-	}
-	return (int)j.used;
+	return jfinish(&j);
 }
 
 void counters_add_enc(struct counters *c, const struct enc_counters *e)

@@ -60,6 +60,11 @@ static void migrate(const struct params *p)
 
 	ck_assert_int_eq(guest_run(&g, 20), 0);
 	usleep(20000);
+	/* On a loaded machine the writer may not have run yet: wait (up to
+	 * 2 s) until it has, so that it is running when the migration
+	 * starts. */
+	for (int i = 0; i < 2000 && atomic_load(&g.writes) == 0; i++)
+		usleep(1000);
 	uint64_t writes_before = atomic_load(&g.writes);
 	ck_assert_int_eq(vmmig_source_start(src, d.uri), 0);
 	ret = vmmig_source_wait(src);
@@ -82,9 +87,12 @@ static void migrate(const struct params *p)
 	ck_assert_int_eq(vmmig_source_get_stats(src, &st), 0);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_int_eq(st.verified, 1);
-	/* Usually several rounds; a compressible guest may converge after
-	 * the first (zstd makes it that fast), which is right too. */
-	ck_assert_uint_ge(st.rounds, p->compression ? 1 : 2);
+	/* Usually several rounds. One is right too when the first pass was
+	 * so fast (zstd, or a quick host) that what the writer dirtied
+	 * during it fits the 1 ms limit: the policy's rule, checked. */
+	ck_assert_uint_ge(st.rounds, 1);
+	if (st.rounds == 1)
+		ck_assert_uint_le(st.expected_downtime_us, 1000);
 	ck_assert_uint_eq(st.channels, (unsigned)p->channels);
 	ck_assert_uint_gt(st.transferred_bytes, 0);
 	ck_assert_uint_gt(st.downtime_us, 0);

@@ -17,19 +17,19 @@ if ! command -v clang >/dev/null; then
 	apt-get install -y clang
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
-if [ ! -f "$out/lib/libvmmig.a" ]; then
+if [ ! -f "$out/lib/libvmmig_internal.a" ]; then
 	CC=clang meson setup "$out" "$top" -Dtests=false -Dbench=false \
 		-Db_lundef=false -Dbuildtype=debugoptimized \
 		-Dc_args="$san -fsanitize=fuzzer-no-link -fno-omit-frame-pointer" \
 		-Dc_link_args="$san"
 fi
-nice -n 19 ninja -C "$out" -j2 lib/libvmmig.a
+nice -n 19 ninja -C "$out" -j2 lib/libvmmig_internal.a
 libs=$(pkg-config --libs libzstd uuid liburing)
 for t in $targets; do
 	nice -n 19 clang -g -O1 $san -fsanitize=fuzzer \
 		-I"$top/include" -I"$top/lib" -I"$top/tests" -DVMMIG_BUILDING \
 		"$top/tests/fuzz/$t.c" "$top/tests/fuzz/fuzz_util.c" \
-		"$out/lib/libvmmig.a" $libs -lpthread -o "$out/$t"
+		"$out/lib/libvmmig_internal.a" $libs -lpthread -o "$out/$t"
 done
 for t in $targets; do
 	mkdir -p "$out/corpus/$t" "$out/artifacts/$t"

@@ -63,6 +63,21 @@ done
 [ -z "$missing" ] || fail "declared in the headers but not exported:$missing"
 echo "exports: $(awk '$2 != "A"' "$tmp/syms" | wc -l) symbols, all vmmig_*"
 
+# 4b. So does the static library: its global definitions are vmmig_* and
+# every declared function; nothing internal (handshake, now_us, ...) can
+# clash with an embedder's names.
+ar=$(find "$root" -name 'libvmmig.a' -type f)
+[ -n "$ar" ] && [ "$(echo "$ar" | wc -l)" -eq 1 ] || fail "libvmmig.a: '$ar'"
+nm --defined-only -g "$ar" | awk 'NF == 3 { print $3 }' >"$tmp/asyms" ||
+	fail "nm $ar"
+extra=$(grep -v '^vmmig_' "$tmp/asyms")
+[ -z "$extra" ] || fail "libvmmig.a defines globals outside vmmig_*:" \
+	"$(echo $extra | cut -c1-300)"
+for fn in $(awk '$2 != "A" { print $3 }' "$tmp/syms"); do
+	grep -qx "$fn" "$tmp/asyms" || fail "libvmmig.a lacks $fn"
+done
+echo "libvmmig.a: $(wc -l <"$tmp/asyms") global symbols, all vmmig_*"
+
 # 5. Build the example out of the source tree with its own Makefile.
 cp -R "$src/examples/minimal" "$tmp/minimal" || fail "copy example"
 rm -f "$tmp/minimal/minimal"
@@ -86,5 +101,17 @@ cat "$tmp/run.log"
 grep -q '^OK: memory identical' "$tmp/run.log" || fail "no OK line"
 grep -q '^destination stats: .*"status":"completed".*"verified":true' \
 	"$tmp/run.log" || fail "destination did not complete verified"
+
+# 7. The same program linked against libvmmig.a (pkg-config --static for
+# what it needs), and run.
+cc -std=c11 -D_GNU_SOURCE -pthread $cflags $(pkg-config --cflags vmmig) \
+	-o "$tmp/minimal-static" "$src/examples/minimal/minimal.c" $ldflags \
+	"$ar" $(pkg-config --libs-only-l --static vmmig | sed 's/-lvmmig//') \
+	>"$tmp/static.log" 2>&1 || { cat "$tmp/static.log"; fail "static link"; }
+ldd "$tmp/minimal-static" | grep -q libvmmig && fail "static build loads libvmmig.so"
+timeout 120 "$tmp/minimal-static" 64 >"$tmp/run-static.log" 2>&1 ||
+	{ cat "$tmp/run-static.log"; fail "static minimal failed"; }
+grep -q '^OK: memory identical' "$tmp/run-static.log" ||
+	fail "static minimal: no OK line"
 echo "PASS"
 exit 0

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Cache-restore with toyvmm's dbcache guest (software backend, 64 MiB, the
 # default 80 % buffer pool = 13056 pages), two processes over TCP loopback:
-#   dbcache.sh TOYVMM CASE
+#   dbcache.sh TOYVMM CASE [BACKEND]   (default: software)
 # CASE:
 #   ro        read-only load: the pool is not sent (source skips >= 90 % of
 #             it) and the destination restores >= 90 % of it from storage
@@ -19,8 +19,9 @@
 #   postcopy-now  the same with no first pass (--mode postcopy:now)
 # Every case: both sides complete with memory verified; the destination's
 # DBMS reads pages after the switch and finds no page with a wrong header.
-toyvmm=$1 case=$2
+toyvmm=$1 case=$2 backend=${3:-software}
 . "$(dirname "$0")/lib.sh"
+need_backend "$backend"
 
 mem=64M
 st=$dir/storage            # the "shared storage" as the source mounts it
@@ -60,10 +61,10 @@ postcopy-now) load=dbcache:rw mode=postcopy:now ;;
 *) echo "unknown case $case"; exit 1 ;;
 esac
 
-start_dest software $mem 300 --storage "$dst" --io-timeout 10000 \
+start_dest "$backend" $mem 300 --storage "$dst" --io-timeout 10000 \
 	--recovery-timeout 0
 timeout 60 "$toyvmm" source --connect "$uri" --mode $mode \
-	--workload $load --mem $mem --backend software --storage "$st" \
+	--workload $load --mem $mem --backend "$backend" --storage "$st" \
 	--warmup 300 --json "$dir/src.json" --no-progress >"$dir/src.out" 2>&1
 rc=$?
 # Bounded: a destination that hangs fails the test instead.

@@ -25,6 +25,31 @@ json_num() {
 	sed -n "s/.*\"$2\":\([0-9][0-9]*\).*/\1/p" "$1"
 }
 
+# json_arr FILE KEY: the numbers of the array "KEY":[...] in FILE, one per
+# line.
+json_arr() {
+	sed -n "s/.*\"$2\":\[\([0-9,]*\)\].*/\1/p" "$1" | tr ',' '\n'
+}
+
+# check_vcpus N: the guest had N vCPUs, each started at the destination
+# from the heartbeat it paused at on the source, and each went on there.
+check_vcpus() {
+	[ "$(json_num "$dir/src.json" vcpus)" = "$1" ] ||
+		fail "source: not $1 vCPU(s)"
+	[ "$(json_num "$dir/dest.json" vcpus)" = "$1" ] ||
+		fail "destination: not $1 vCPU(s)"
+	json_arr "$dir/src.json" heartbeats_at_start >"$dir/hb.pause"
+	json_arr "$dir/dest.json" heartbeats_at_start >"$dir/hb.start"
+	json_arr "$dir/dest.json" heartbeats_at_exit >"$dir/hb.exit"
+	cmp -s "$dir/hb.pause" "$dir/hb.start" ||
+		fail "vCPU heartbeats at start differ from those at pause:" \
+			$(cat "$dir/hb.pause") / $(cat "$dir/hb.start")
+	paste "$dir/hb.start" "$dir/hb.exit" | while read -r s e; do
+		[ "$e" -gt "$s" ] || { echo "vCPU heartbeat $s -> $e"; exit 1; }
+	done || fail "a vCPU's heartbeat did not go on at the destination"
+	[ "$(wc -l <"$dir/hb.exit")" = "$1" ] || fail "not $1 heartbeats"
+}
+
 # json_str FILE KEY: the string after "KEY": in FILE.
 json_str() {
 	sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1"

@@ -2,12 +2,15 @@
 /*
  * toyvmm's long-mode tables, decoded the way the CPU would: identity-mapped
  * 2 MiB user pages covering exactly guest memory, a 64-bit DPL3 code segment,
- * DPL3 data, and a 64-bit TSS at TOY_TSS_GPA with no I/O bitmap. Runs
- * without KVM (only the table builder, not the vCPU setup).
+ * DPL3 data, and a 64-bit TSS at TOY_TSS_GPA whose I/O permission bitmap
+ * grants the payload's ports and nothing else (IOPL stays 0: under PVM an
+ * IOPL set by KVM_SET_REGS does not take effect). Runs without KVM (only
+ * the table builder, not the vCPU setup).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbcache.h"
 #include "kvm.h"
 #include "testutil.h"
 #include "workloads.h"
@@ -82,10 +85,53 @@ START_TEST(gdt_and_tss)
 	ck_assert_uint_eq((lo >> 40) & 0xf, 9);
 	ck_assert_uint_eq((lo >> 47) & 1, 1);
 	ck_assert_uint_eq(base, TOY_TSS_GPA);
-	ck_assert_uint_eq(limit, 0x67);
-	/* I/O map base beyond the limit: no bitmap, IOPL=3 decides. */
-	ck_assert_uint_gt(mem[TOY_TSS_GPA + 102] | mem[TOY_TSS_GPA + 103] << 8,
-			  limit);
+	/* The 104-byte TSS, then the I/O bitmap inside the limit. */
+	ck_assert_uint_gt(limit, 0x67);
+	ck_assert_uint_lt(limit, 0x1000);
+	free(mem);
+}
+END_TEST
+
+/* May CPL3 code with IOPL 0 execute `out` to @port? What the CPU checks:
+ * the 16-bit word at iomap_base + port / 8 must lie inside the TSS limit,
+ * and the port's bit must be clear. */
+static int port_allowed(const uint8_t *tss, uint64_t limit, unsigned port)
+{
+	unsigned base = tss[102] | tss[103] << 8;
+	unsigned at = base + port / 8;
+
+	if (at + 1 > limit)
+		return 0;
+	return !((tss[at] | tss[at + 1] << 8) >> (port % 8) & 1);
+}
+
+START_TEST(io_bitmap_grants_payload_ports)
+{
+	uint8_t *mem = calloc(1, MEM);
+	const uint8_t *tss = mem + TOY_TSS_GPA;
+	uint64_t lo, limit;
+	unsigned granted = 0;
+
+	ck_assert_ptr_nonnull(mem);
+	longmode__tables(mem, MEM);
+	lo = get64(mem, TOY_GDT_GPA + 0x28);
+	limit = (lo & 0xffff) | ((lo >> 48) & 0xf) << 16;
+	/* The bitmap starts past the TSS proper and ends with a 0xff byte
+	 * inside the limit (the CPU reads two bytes for the last ports). */
+	ck_assert_uint_ge(tss[102] | tss[103] << 8, 0x68);
+	ck_assert_uint_eq(tss[limit], 0xff);
+	ck_assert(port_allowed(tss, limit, TOY_PORT_WAIT));
+	ck_assert(port_allowed(tss, limit, TOY_PORT_PANIC));
+	ck_assert(port_allowed(tss, limit, TOY_PORT_DBHINT));
+	for (unsigned i = 0; i < LONGMODE_NPORTS; i++)
+		ck_assert(port_allowed(tss, limit, longmode_ports[i]));
+	/* Everything else faults: every port in the bitmap's range and
+	 * beyond it (ports past the map read outside the limit). */
+	for (unsigned port = 0; port < 0x10000; port++)
+		granted += port_allowed(tss, limit, port);
+	ck_assert_uint_eq(granted, LONGMODE_NPORTS);
+	ck_assert(!port_allowed(tss, limit, 0x80));
+	ck_assert(!port_allowed(tss, limit, 0xffff));
 	/* The tables stay below the shared page and the payload. */
 	ck_assert_uint_lt(TOY_GDT_GPA + 7 * 8, TOY_TSS_GPA);
 	ck_assert_uint_lt(TOY_PML4_GPA + 6 * 0x1000, TOY_GDT_GPA + 1);
@@ -98,7 +144,10 @@ START_TEST(payload_fits)
 	/* Built freestanding, flat, entered at its first byte. */
 	ck_assert_uint_gt(toyvmm_payload_size, 16);
 	ck_assert_uint_lt(toyvmm_payload_size,
-			  TOY_STACK_TOP - TOY_PAYLOAD_GPA - 0x10000);
+			  TOY_STACK_TOP - TOY_PAYLOAD_GPA -
+			  TOY_MAX_VCPUS * TOY_VCPU_STACK);
+	/* Each vCPU's stack lies between the payload and the work area. */
+	ck_assert_uint_le(TOY_STACK_TOP, TOY_WORK_GPA);
 }
 END_TEST
 
@@ -109,6 +158,7 @@ int main(void)
 
 	tcase_add_test(tc, identity_user_pages);
 	tcase_add_test(tc, gdt_and_tss);
+	tcase_add_test(tc, io_bitmap_grants_payload_ports);
 	tcase_add_test(tc, payload_fits);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);

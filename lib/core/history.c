@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The history of a migration: a bounded list of rounds (pre-copy passes,
+ * the pause, the post-copy phase) and a bounded series of post-copy page
+ * requests, for timelines; and its JSON rendering.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "core.h"
+
+void history_init(struct history *h)
+{
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_init(&h->lock, NULL);
+	h->t0 = now_us();
+	h->faults.struct_size = sizeof(h->faults);
+	h->faults.bin_us = VMMIG_FAULT_BIN_MIN_US;
+}
+
+void history_destroy(struct history *h)
+{
+	pthread_mutex_destroy(&h->lock);
+}
+
+/* The pages and bytes of @now not yet in any entry, into @e. */
+static void add_delta(struct vmmig_round *e, const struct vmmig_round *now,
+		      const struct vmmig_round *last)
+{
+	e->bytes += now->bytes - last->bytes;
+	e->pages_normal += now->pages_normal - last->pages_normal;
+	e->pages_zero += now->pages_zero - last->pages_zero;
+	e->pages_compressed += now->pages_compressed - last->pages_compressed;
+	e->pages_delta += now->pages_delta - last->pages_delta;
+	e->pages_skipped += now->pages_skipped - last->pages_skipped;
+}
+
+void history_begin(struct history *h, int kind, uint32_t round,
+		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now)
+{
+	pthread_mutex_lock(&h->lock);
+	/* An entry left open (a failure path) ends where this one starts. */
+	if (h->open) {
+		pthread_mutex_unlock(&h->lock);
+		history_end(h, 0, t, now);
+		pthread_mutex_lock(&h->lock);
+	}
+	/* Past the cap, pre-copy rounds fold into the last pre-copy entry,
+	 * which is reopened; two entries stay free for pause and post-copy. */
+	if (kind == VMMIG_ROUND_PRECOPY && h->n >= VMMIG_HISTORY_MAX - 2) {
+		h->n--;
+		h->r[h->n].merged++;
+		h->r[h->n].pass_pages += pass_pages;
+	} else if (h->n < VMMIG_HISTORY_MAX) {
+		h->r[h->n] = (struct vmmig_round){
+			.struct_size = sizeof(struct vmmig_round),
+			.kind = kind, .round = round, .merged = 1,
+			.start_us = t > h->t0 ? t - h->t0 : 0,
+			.pass_pages = pass_pages };
+	} else {
+		pthread_mutex_unlock(&h->lock);
+		return; /* unreachable: one pause and one post-copy at most */
+	}
+	h->open = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
+		 const struct vmmig_round *now)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->open) {
+		struct vmmig_round *e = &h->r[h->n];
+		uint64_t end = t > h->t0 ? t - h->t0 : 0;
+
+		add_delta(e, now, &h->last);
+		h->last = *now;
+		e->duration_us = end > e->start_us ? end - e->start_us : 0;
+		e->dirty_pages = dirty_pages;
+		if (e->duration_us) {
+			e->bandwidth_bps = e->bytes * 1000000u / e->duration_us;
+			e->dirty_rate_pps = dirty_pages * 1000000u /
+					    e->duration_us;
+		}
+		h->n++;
+		h->open = false;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void history_settle(struct history *h, const struct vmmig_round *now)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->open && h->n) {
+		add_delta(&h->r[h->n - 1], now, &h->last);
+		h->last = *now;
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void history_switch(struct history *h, uint64_t t)
+{
+	pthread_mutex_lock(&h->lock);
+	h->faults.start_us = t > h->t0 ? t - h->t0 : 1;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void history_fault(struct history *h, uint64_t pages, uint64_t t)
+{
+	struct vmmig_fault_series *f = &h->faults;
+
+	pthread_mutex_lock(&h->lock);
+	/* A request may beat the switch's bookkeeping: it goes in bin 0. */
+	uint64_t rel = t - h->t0 > f->start_us ? t - h->t0 - f->start_us : 0;
+	uint64_t bin = rel / f->bin_us;
+
+	while (bin >= VMMIG_FAULT_BINS) {
+		for (unsigned i = 0; i < VMMIG_FAULT_BINS / 2; i++)
+			f->bins[i] = f->bins[2 * i] + f->bins[2 * i + 1];
+		memset(&f->bins[VMMIG_FAULT_BINS / 2], 0,
+		       sizeof(f->bins) / 2);
+		f->nbins = (f->nbins + 1) / 2;
+		f->bin_us *= 2;
+		bin = rel / f->bin_us;
+	}
+	f->bins[bin] += pages;
+	f->total += pages;
+	if (bin + 1 > f->nbins)
+		f->nbins = (uint32_t)bin + 1;
+	pthread_mutex_unlock(&h->lock);
+}
+
+int history_copy_rounds(struct history *h, struct vmmig_round *out,
+			size_t max)
+{
+	size_t stride, n;
+	int count;
+
+	if (max && (!out || out->struct_size < 8))
+		return -EINVAL;
+	stride = max ? out->struct_size : 0;
+	pthread_mutex_lock(&h->lock);
+	count = (int)h->n;
+	n = h->n < max ? h->n : max;
+	for (size_t i = 0; i < n; i++) {
+		struct vmmig_round *o = (void *)((char *)out + i * stride);
+		size_t sz = stride < sizeof(h->r[i]) ? stride : sizeof(h->r[i]);
+
+		memcpy(o, &h->r[i], sz);
+		o->struct_size = (uint32_t)stride;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return count;
+}
+
+int history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
+{
+	uint32_t want;
+
+	if (!fs || fs->struct_size < 8)
+		return -EINVAL;
+	want = fs->struct_size;
+	pthread_mutex_lock(&h->lock);
+	memcpy(fs, &h->faults, want < sizeof(*fs) ? want : sizeof(*fs));
+	pthread_mutex_unlock(&h->lock);
+	fs->struct_size = want;
+	return 0;
+}
+
+static const char *kind_name(int kind)
+{
+	static const char *const names[] = {
+		[VMMIG_ROUND_PRECOPY] = "precopy",
+		[VMMIG_ROUND_PAUSE] = "pause",
+		[VMMIG_ROUND_POSTCOPY] = "postcopy",
+	};
+
+	if (kind < 0 || (size_t)kind >= ARRAY_SIZE(names))
+		return "unknown";
+	return names[kind];
+}
+
+static double ms(uint64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+static void round_json(struct jbuf *j, const struct vmmig_round *r)
+{
+	jprintf(j,
+		"{\"kind\":\"%s\",\"round\":%u,\"merged\":%u,"
+		"\"start_ms\":%.3f,\"duration_ms\":%.3f,\"bytes\":%" PRIu64
+		",",
+		kind_name(r->kind), r->round, r->merged, ms(r->start_us),
+		ms(r->duration_us), r->bytes);
+	jprintf(j,
+		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
+		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
+		",\"skipped\":%" PRIu64 "},\"pass_pages\":%" PRIu64
+		",\"dirty_pages\":%" PRIu64 ",\"bandwidth_bytes_per_s\":%" PRIu64
+		",\"dirty_rate_pps\":%" PRIu64 "}",
+		r->pages_normal, r->pages_zero, r->pages_compressed,
+		r->pages_delta, r->pages_skipped, r->pass_pages,
+		r->dirty_pages, r->bandwidth_bps, r->dirty_rate_pps);
+}
+
+static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f)
+{
+	uint32_t n = f->nbins < VMMIG_FAULT_BINS ? f->nbins : VMMIG_FAULT_BINS;
+
+	jprintf(j,
+		"{\"start_ms\":%.3f,\"bin_ms\":%.3f,\"total\":%" PRIu64
+		",\"bins\":[",
+		ms(f->start_us), ms(f->bin_us), f->total);
+	for (uint32_t i = 0; i < n; i++)
+		jprintf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
+	jprintf(j, "]}");
+}
+
+VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
+				    const struct vmmig_fault_series *faults,
+				    char *buf, size_t len)
+{
+	struct jbuf j = { .p = buf, .len = len };
+	const struct vmmig_round *pause = NULL;
+	size_t stride = n ? rounds ? rounds->struct_size : 0 : 0;
+
+	if (!buf || !len || (n && (!rounds || stride < sizeof(*rounds))) ||
+	    (faults && faults->struct_size < sizeof(*faults)))
+		return -EINVAL;
+	jprintf(&j, "{\"rounds\":[");
+	for (size_t i = 0; i < n; i++) {
+		const struct vmmig_round *r =
+			(const void *)((const char *)rounds + i * stride);
+
+		if (i)
+			jprintf(&j, ",");
+		round_json(&j, r);
+		if (r->kind == VMMIG_ROUND_PAUSE)
+			pause = r;
+	}
+	jprintf(&j, "],\"pause\":");
+	if (pause)
+		jprintf(&j,
+			"{\"start_ms\":%.3f,\"duration_ms\":%.3f,"
+			"\"bytes\":%" PRIu64 "}",
+			ms(pause->start_us), ms(pause->duration_us),
+			pause->bytes);
+	else
+		jprintf(&j, "null");
+	jprintf(&j, ",\"faults\":");
+	if (faults)
+		faults_json(&j, faults);
+	else
+		jprintf(&j, "null");
+	jprintf(&j, "}");
+	return jfinish(&j);
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/* The history's bookkeeping without a migration: entries add up (late
+ * bytes join the last one), the cap folds late pre-copy rounds into one
+ * entry, the fault series doubles its bin width instead of growing,
+ * copy-out honours struct_size, and the JSON names every part. */
+#include <errno.h>
+#include <string.h>
+
+#include <vmmig/vmmig.h>
+
+#include "core/core.h"
+#include "testutil.h"
+
+/* Cumulative counters as a session would pass them. */
+static struct vmmig_round sent(uint64_t bytes, uint64_t pages)
+{
+	return (struct vmmig_round){ .bytes = bytes, .pages_normal = pages };
+}
+
+START_TEST(entries_add_up)
+{
+	struct history h;
+	struct vmmig_round out[4] = { { .struct_size = sizeof(out[0]) } };
+	struct vmmig_round a = sent(1000, 10), b = sent(1500, 14),
+			   c = sent(1600, 15);
+	struct vmmig_round zero = { 0 };
+
+	history_init(&h);
+	history_begin(&h, VMMIG_ROUND_PRECOPY, 0, 10, h.t0 + 100, &zero);
+	history_end(&h, 4, h.t0 + 1100, &a);
+	history_begin(&h, VMMIG_ROUND_PRECOPY, 1, 4, h.t0 + 1200, &a);
+	history_end(&h, 1, h.t0 + 1700, &b);
+	history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, h.t0 + 1800, &b);
+	history_end(&h, 0, h.t0 + 1900, &c);
+	ck_assert_int_eq(history_copy_rounds(&h, out, 4), 3);
+	ck_assert_uint_eq(out[0].bytes + out[1].bytes + out[2].bytes, 1600);
+	ck_assert_uint_eq(out[1].pages_normal, 4);
+	ck_assert_uint_eq(out[0].start_us, 100);
+	ck_assert_uint_eq(out[0].duration_us, 1000);
+	ck_assert_uint_eq(out[0].bandwidth_bps, 1000000);
+	ck_assert_uint_eq(out[0].dirty_pages, 4);
+	ck_assert_uint_eq(out[0].dirty_rate_pps, 4000);
+	ck_assert_int_eq(out[2].kind, VMMIG_ROUND_PAUSE);
+	ck_assert_uint_eq(out[2].duration_us, 100);
+	/* Bytes sent after the last entry (a last control record) join
+	 * it: the sum stays the session's total. */
+	c.bytes += 40;
+	history_settle(&h, &c);
+	ck_assert_int_eq(history_copy_rounds(&h, out, 4), 3);
+	ck_assert_uint_eq(out[0].bytes + out[1].bytes + out[2].bytes, 1640);
+	ck_assert_uint_eq(out[2].duration_us, 100);
+	/* Only the count: NULL array. */
+	ck_assert_int_eq(history_copy_rounds(&h, NULL, 0), 3);
+	ck_assert_int_eq(history_copy_rounds(&h, NULL, 1), -EINVAL);
+	history_destroy(&h);
+}
+END_TEST
+
+START_TEST(cap_folds_late_rounds)
+{
+	enum { ROUNDS = VMMIG_HISTORY_MAX + 10 };
+	static struct vmmig_round out[VMMIG_HISTORY_MAX];
+	struct vmmig_round now = { 0 };
+	uint64_t t, sum = 0, rounds = 0;
+	struct history h;
+	int n;
+
+	history_init(&h);
+	t = h.t0;
+	for (uint32_t r = 0; r < ROUNDS; r++) {
+		history_begin(&h, VMMIG_ROUND_PRECOPY, r, 1, t, &now);
+		now.bytes += 100 + r;
+		t += 10;
+		history_end(&h, ROUNDS - r, t, &now);
+	}
+	history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, t, &now);
+	now.bytes += 7;
+	history_end(&h, 0, t + 5, &now);
+	history_begin(&h, VMMIG_ROUND_POSTCOPY, 0, 1, t + 5, &now);
+	now.bytes += 9;
+	history_end(&h, 0, t + 50, &now);
+
+	out[0].struct_size = sizeof(out[0]);
+	n = history_copy_rounds(&h, out, VMMIG_HISTORY_MAX);
+	ck_assert_int_eq(n, VMMIG_HISTORY_MAX);
+	for (int i = 0; i < n; i++) {
+		sum += out[i].bytes;
+		if (out[i].kind == VMMIG_ROUND_PRECOPY)
+			rounds += out[i].merged;
+	}
+	ck_assert_uint_eq(sum, now.bytes);
+	ck_assert_uint_eq(rounds, ROUNDS);
+	const struct vmmig_round *last = &out[VMMIG_HISTORY_MAX - 3];
+
+	ck_assert_uint_eq(last->merged, ROUNDS - (VMMIG_HISTORY_MAX - 3));
+	ck_assert_uint_eq(last->round, VMMIG_HISTORY_MAX - 3);
+	ck_assert_uint_eq(last->dirty_pages, 1); /* the last round's */
+	ck_assert_int_eq(out[n - 2].kind, VMMIG_ROUND_PAUSE);
+	ck_assert_int_eq(out[n - 1].kind, VMMIG_ROUND_POSTCOPY);
+	history_destroy(&h);
+}
+END_TEST
+
+START_TEST(fault_bins_double)
+{
+	struct vmmig_fault_series fs = { .struct_size = sizeof(fs) };
+	uint64_t sum = 0;
+	struct history h;
+
+	history_init(&h);
+	history_switch(&h, h.t0 + 1000);
+	history_fault(&h, 3, h.t0 + 1000);          /* bin 0 */
+	history_fault(&h, 2, h.t0 + 1000 + 25000);  /* bin 2 at 10 ms */
+	ck_assert_int_eq(history_copy_faults(&h, &fs), 0);
+	ck_assert_uint_eq(fs.bin_us, VMMIG_FAULT_BIN_MIN_US);
+	ck_assert_uint_eq(fs.nbins, 3);
+	ck_assert_uint_eq(fs.start_us, 1000);
+	/* 1.5 s after the switch: 10 ms bins would need 150; 40 ms fit. */
+	history_fault(&h, 5, h.t0 + 1000 + 1500000);
+	ck_assert_int_eq(history_copy_faults(&h, &fs), 0);
+	ck_assert_uint_eq(fs.bin_us, 4 * VMMIG_FAULT_BIN_MIN_US);
+	ck_assert_uint_eq(fs.nbins, 1500000 / fs.bin_us + 1);
+	ck_assert_uint_le(fs.nbins, VMMIG_FAULT_BINS);
+	ck_assert_uint_eq(fs.bins[0], 5);
+	for (unsigned i = 0; i < VMMIG_FAULT_BINS; i++)
+		sum += fs.bins[i];
+	ck_assert_uint_eq(sum, 10);
+	ck_assert_uint_eq(fs.total, 10);
+	/* A caller's older, shorter struct gets only what fits. */
+	struct { struct vmmig_fault_series s; uint64_t canary; } small;
+
+	memset(&small, 0xab, sizeof(small));
+	small.s.struct_size = offsetof(struct vmmig_fault_series, total);
+	ck_assert_int_eq(history_copy_faults(&h, &small.s), 0);
+	ck_assert_uint_eq(small.s.bin_us, fs.bin_us);
+	ck_assert_uint_eq(small.s.total, 0xababababababababull);
+	history_destroy(&h);
+}
+END_TEST
+
+START_TEST(json)
+{
+	struct vmmig_round r[2] = {
+		{ .struct_size = sizeof(r[0]), .kind = VMMIG_ROUND_PRECOPY,
+		  .merged = 1, .bytes = 4096, .pages_normal = 1,
+		  .duration_us = 1500 },
+		{ .struct_size = sizeof(r[0]), .kind = VMMIG_ROUND_PAUSE,
+		  .merged = 1, .start_us = 2000, .duration_us = 250 },
+	};
+	struct vmmig_fault_series fs = { .struct_size = sizeof(fs),
+					 .nbins = 2, .bin_us = 10000,
+					 .total = 3, .bins = { 1, 2 } };
+	char buf[2048], tiny[16];
+	int n = vmmig_history_to_json(r, 2, &fs, buf, sizeof(buf));
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_uint_eq(strlen(buf), (size_t)n);
+	ck_assert_ptr_nonnull(strstr(buf, "{\"rounds\":[{\"kind\":\"precopy\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"duration_ms\":1.500"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"pause\":{\"start_ms\":2.000,"
+				     "\"duration_ms\":0.250"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"bins\":[1,2]"));
+	ck_assert_int_eq(vmmig_history_to_json(NULL, 0, NULL, buf,
+					       sizeof(buf)),
+			 (int)strlen("{\"rounds\":[],\"pause\":null,"
+				     "\"faults\":null}"));
+	ck_assert_int_eq(vmmig_history_to_json(r, 2, &fs, tiny, sizeof(tiny)),
+			 -ENOSPC);
+	ck_assert_uint_eq(strlen(tiny), sizeof(tiny) - 1);
+	ck_assert_int_eq(vmmig_history_to_json(NULL, 1, NULL, buf,
+					       sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("history");
+	TCase *tc = tcase_create("history");
+
+	tcase_add_test(tc, entries_add_up);
+	tcase_add_test(tc, cap_folds_late_rounds);
+	tcase_add_test(tc, fault_bins_double);
+	tcase_add_test(tc, json);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
