@@ -17,7 +17,7 @@ if ! command -v clang >/dev/null; then
 	apt-get install -y clang
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
-if [ ! -f "$out/lib/libvmmig_internal.a" ]; then
+if [ ! -f "$out/build.ninja" ]; then
 	CC=clang meson setup "$out" "$top" -Dtests=false -Dbench=false \
 		-Db_lundef=false -Dbuildtype=debugoptimized \
 		-Dc_args="$san -fsanitize=fuzzer-no-link -fno-omit-frame-pointer" \
