@@ -11,7 +11,8 @@
  *
  * Mode byte: bit 0 fix-CRC (fuzz.h); bits 1-2 the phase: 0 pre-copy,
  * 1 switched and waiting for the ACK, 2 post-copy, 3 post-copy after a
- * reconnect (the missing-page list first); bit 3 no read-ahead.
+ * reconnect (the missing-page list first); bit 3 no read-ahead; bit 4 (in
+ * pre-copy) right after the handshake, before the bitmaps exist.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #define MODE_PHASE(m) (((m) >> 1) & 3u)
 #define MODE_NO_RA 8u
+#define MODE_NO_BITMAPS 16u
 
 enum { PH_PRECOPY, PH_SWITCHED, PH_POSTCOPY, PH_RESUMED };
 
@@ -109,9 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* What migrate() and postcopy_run() set up before the return path
 	 * reads: the bitmaps, and the urgent channel's sender. */
-	src->send_bm = bitmaps(phase != PH_PRECOPY);
-	src->dirty_bm = bitmaps(0);
-	src->refetch_bm = bitmaps(0);
+	if (phase != PH_PRECOPY || !(mode & MODE_NO_BITMAPS)) {
+		src->send_bm = bitmaps(phase != PH_PRECOPY);
+		src->dirty_bm = bitmaps(0);
+		src->refetch_bm = bitmaps(0);
+	}
 	/* Its encoder and batch buffer live across inputs: allocating them
 	 * would cost more than a short input. */
 	if (!urgent.enc && (enc_ctx_new(&(struct enc_config){ 0 }, &urgent.enc) ||
@@ -127,9 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(src, mode);
 
 	urgent.batch = us->batch;
-	bitmaps_free(src->send_bm);
-	bitmaps_free(src->dirty_bm);
-	bitmaps_free(src->refetch_bm);
+	if (src->send_bm) {
+		bitmaps_free(src->send_bm);
+		bitmaps_free(src->dirty_bm);
+		bitmaps_free(src->refetch_bm);
+	}
 	wire_reader_free(src->rp_reader);
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);

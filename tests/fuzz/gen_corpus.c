@@ -164,6 +164,29 @@ static void write_seed(const char *target, const char *name, uint8_t mode,
 
 enum { PRECOPY, HYBRID, POSTCOPY };
 
+/* Three pre-copy rounds whatever the figures (pages get re-sent: deltas),
+ * then the final action its config names. */
+static int rounds_init(void *priv, const void *config)
+{
+	*(int *)priv = *(const int *)config;
+	return 0;
+}
+
+static int rounds_decide(void *priv, const struct vmmig_round_info *ri,
+			 struct vmmig_decision *out)
+{
+	out->action = ri->round < 3 ? VMMIG_ACTION_NEXT_ROUND : *(int *)priv;
+	return 0;
+}
+
+static const struct vmmig_policy_ops rounds_ops = {
+	.version = VMMIG_POLICY_OPS_VERSION,
+	.name = "rounds",
+	.priv_size = sizeof(int),
+	.init = rounds_init,
+	.decide = rounds_decide,
+};
+
 static int migrate(int kind, int compression, uint64_t delta_bytes,
 		   bool writer)
 {
@@ -185,27 +208,24 @@ static int migrate(int kind, int compression, uint64_t delta_bytes,
 		return -ENOMEM;
 	/* Eight pages with contents, the rest zero: small seeds. */
 	memset(gs.mem + 8 * 4096, 0, FZ_SIZE - 8 * 4096);
-	if (kind == HYBRID)
-		ret = vmmig_policy_new_hybrid(
-			&(struct vmmig_hybrid_config){ .precopy_rounds = 3 }, &pol);
-	else if (kind == POSTCOPY)
+	if (kind == POSTCOPY)
 		ret = vmmig_policy_new_postcopy(
 			&(struct vmmig_postcopy_config){
 				.flags = VMMIG_POSTCOPY_NO_FIRST_PASS }, &pol);
 	else
-		ret = 0;
+		ret = vmmig_policy_new(&rounds_ops, &(int){
+			kind == HYBRID ? VMMIG_ACTION_POSTCOPY
+				       : VMMIG_ACTION_STOP_AND_COPY }, &pol);
 	if (ret)
 		return ret;
 	vmmig_source_add_region(src, FZ_REGION_ID, 0, gs.mem, FZ_SIZE);
 	vmmig_source_set_ops(src, &guest_source_ops, &gs);
 	vmmig_source_set_tracker(src, gs.manual);
-	if (pol)
-		vmmig_source_set_policy(src, pol);
+	vmmig_source_set_policy(src, pol);
 	vmmig_source_set_option(src, VMMIG_OPT_COMPRESSION, compression);
 	vmmig_source_set_option(src, VMMIG_OPT_DELTA_CACHE_BYTES,
 				(int64_t)delta_bytes);
 	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
-	vmmig_source_set_option(src, VMMIG_OPT_MAX_ROUNDS, 4);
 	vmmig_dest_add_region(dst, FZ_REGION_ID, 0, gd.mem, FZ_SIZE);
 	vmmig_dest_set_ops(dst, &guest_dest_ops, &gd);
 	ret = vmmig_dest_listen_transport(dst, &rec_ops, path, bound,
@@ -215,7 +235,7 @@ static int migrate(int kind, int compression, uint64_t delta_bytes,
 	/* A guest that writes while it migrates: rounds re-send pages, as
 	 * deltas where the cache holds them. */
 	if (!ret && writer)
-		ret = guest_run(&gs, 2000);
+		ret = guest_run(&gs, 50);
 	if (!ret)
 		ret = vmmig_source_start_transport(src, &rec_ops, path);
 	if (ret)
@@ -302,6 +322,89 @@ static void resume_seed(void)
 	free(r.buf);
 }
 
+/* Built inputs: those of the findings of issue 11, kept as regression
+ * inputs (each also has a Check test in tests/core/test_parsers.c), and a
+ * storage hint. */
+static void crafted_seeds(void)
+{
+	static uint8_t b[WIRE_STATE_HEAD + 4000], hello[128];
+	struct wire_region reg = { .id = FZ_REGION_ID, .size = FZ_SIZE };
+	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+				.nchannels = 1, .page_size = 4096,
+				.nregions = 1 };
+	struct wire_status ok = { .text = "ok" };
+	struct rec r = { 0 };
+	uint32_t seq = 0;
+	int n;
+
+	/* 1. STATE: 20 of 50 bytes, then 4000 at 20 of "1 MiB". */
+	n = wire_hello_pack(hello, sizeof(hello), &h, &reg);
+	wire_write_record(buf_write, &r, WIRE_HELLO, 0, seq++, hello,
+			  (size_t)n);
+	wire_state_pack(b, &(struct wire_state){ .blob_id = 1,
+		.total_len = 50 });
+	wire_write_record(buf_write, &r, WIRE_STATE, 0, seq++, b,
+			  WIRE_STATE_HEAD + 20);
+	wire_state_pack(b, &(struct wire_state){ .blob_id = 1,
+		.total_len = 1 << 20, .offset = 20 });
+	memset(b + WIRE_STATE_HEAD, 0x41, 4000);
+	wire_write_record(buf_write, &r, WIRE_STATE, 0, seq++, b,
+			  WIRE_STATE_HEAD + 4000);
+	write_seed("fuzz_dest", "regress-state-continuation", 0, r.buf, r.len);
+
+	/* Not a finding: a cache-restore hint, which the recorded streams
+	 * lack (they have no storage). HELLO, PAGES with a hint, DRAIN. */
+	struct wire_batch wb;
+	struct iovec iov[2];
+	struct enc_counters cnt = { 0 };
+
+	r.len = 0;
+	wire_write_record(buf_write, &r, WIRE_HELLO, 0, 0, hello, (size_t)n);
+	if (wire_batch_init(&wb))
+		abort();
+	wire_batch_begin(&wb, FZ_REGION_ID);
+	wire_batch_add_hint(&wb, 9, &(struct wire_hint){ 1, 8 << 12, 77 },
+			    &cnt);
+	wire_batch_add(&wb, NULL, 10, NULL, &cnt);
+	wire_batch_finish(&wb, 1, iov);
+	buf_write(&r, iov, 2);
+	wire_write_record(buf_write, &r, WIRE_DRAIN, 0, 2, NULL, 0);
+	wire_batch_destroy(&wb);
+	write_seed("fuzz_dest", "hint", 0, r.buf, r.len);
+
+	/* 2-4: the source's return path. */
+	struct { const char *name; uint8_t mode; uint16_t type, flags;
+		 uint64_t first; uint64_t word; } rp[] = {
+		{ "regress-discard-wrap", 6, WIRE_DISCARD, 0, UINT64_MAX, ~0ull },
+		{ "regress-discard-tail", 6, WIRE_DISCARD, 0, 1, 1ull << 3 },
+		{ "regress-refetch-early", 16, WIRE_REQ, WIRE_REQ_REFETCH, 0, 5 },
+	};
+	for (unsigned i = 0; i < sizeof(rp) / sizeof(rp[0]); i++) {
+		r.len = 0;
+		seq = 0;
+		n = wire_status_pack(b, sizeof(b), &ok);
+		wire_write_record(buf_write, &r, WIRE_HELLO_ACK, 0, seq++, b,
+				  (size_t)n);
+		if (rp[i].type == WIRE_DISCARD) {
+			uint32_t nw = rp[i].first == UINT64_MAX ? 2 : 1;
+
+			wire_discard_pack(b, &(struct wire_discard){
+				FZ_REGION_ID, nw, rp[i].first });
+			memcpy(b + WIRE_DISCARD_HEAD, &rp[i].word, 8);
+			memcpy(b + WIRE_DISCARD_HEAD + 8, &rp[i].word, 8);
+			n = WIRE_DISCARD_HEAD + 8 * (int)nw;
+		} else {
+			wire_req_pack(b, &(struct wire_req){ FZ_REGION_ID, 1 });
+			memcpy(b + WIRE_REQ_HEAD, &rp[i].word, 8);
+			n = WIRE_REQ_HEAD + 8;
+		}
+		wire_write_record(buf_write, &r, rp[i].type, rp[i].flags,
+				  seq++, b, (size_t)n);
+		write_seed("fuzz_rp", rp[i].name, rp[i].mode, r.buf, r.len);
+	}
+	free(r.buf);
+}
+
 /* Page payloads of every encoding for fuzz_decode (mode byte: decoder). */
 static void decode_seeds(void)
 {
@@ -345,6 +448,7 @@ int main(int argc, char **argv)
 	record("hybrid", HYBRID, VMMIG_COMPRESS_ZSTD, 1 << 20, true, 4, 2);
 	record("postcopy", POSTCOPY, VMMIG_COMPRESS_ZSTD, 0, false, 6, 2);
 	resume_seed();
+	crafted_seeds();
 	decode_seeds();
 	return 0;
 }
