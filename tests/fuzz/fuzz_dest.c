@@ -156,42 +156,71 @@ static void receive(struct vmmig_dest *dst, unsigned mode)
 	}
 }
 
+/* One destination for the whole run: creating one costs more than a
+ * short input (it is a large zeroed object). Each input gets it back as
+ * vmmig_dest_start() leaves it. */
+static struct vmmig_dest *dest(void)
+{
+	static struct vmmig_dest *dst;
+	uint8_t *mem = fz_memory();
+
+	if (dst)
+		return dst;
+	if (vmmig_dest_new(&dst) ||
+	    vmmig_dest_add_region(dst, FZ_REGION_ID, 0, mem, FZ_SIZE) ||
+	    vmmig_dest_set_ops(dst, &fz_dest_ops, NULL))
+		abort();
+	dst->tops = fz_transport();
+	dst->wregions = calloc(1, sizeof(*dst->wregions));
+	if (!dst->wregions)
+		abort();
+	dst->wregions[0] = (struct wire_dest_region){
+		.id = FZ_REGION_ID, .host = mem, .npages = FZ_NPAGES };
+	return dst;
+}
+
+static void reset(struct vmmig_dest *dst, unsigned mode)
+{
+	failure_clear(&dst->fail);
+	atomic_store(&dst->sh.abort, false);
+	dst->uuid_set = false;
+	memset(dst->uuid, 0, sizeof(dst->uuid));
+	dst->nchan = 0;
+	dst->switched = 0;
+	dst->early_dropped = false;
+	dst->pc_armed = false;
+	dst->rp_chan = NULL;
+	if (vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
+				  !(mode & MODE_STAGED)) ||
+	    restore_init(dst))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz_listener lst = { 0 };
-	struct vmmig_dest *dst;
-	uint8_t *mem = fz_memory();
+	static struct fz_listener lst;
+	struct vmmig_dest *dst = dest();
 	unsigned mode = size ? data[0] : 0;
 	size_t len;
 	uint8_t *in = fz_stream_copy(data, size, &len);
 
-	if (vmmig_dest_new(&dst))
-		abort();
-	if (vmmig_dest_add_region(dst, FZ_REGION_ID, 0, mem, FZ_SIZE) ||
-	    vmmig_dest_set_ops(dst, &fz_dest_ops, NULL) ||
-	    vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
-				  !(mode & MODE_STAGED)))
-		abort();
+	reset(dst, mode);
 	lst = (struct fz_listener){ .in = in, .len = len, .next = other_hello,
 				    .opaque = dst };
-	dst->tops = fz_transport();
 	dst->listener = &lst;
-	dst->wregions = calloc(1, sizeof(*dst->wregions));
-	if (!dst->wregions || restore_init(dst))
-		abort();
-	dst->wregions[0] = (struct wire_dest_region){
-		.id = FZ_REGION_ID, .host = mem, .npages = FZ_NPAGES };
 
 	if (dest_accept_all(dst, false) == 0)
 		receive(dst, mode);
 
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
 		wire_reader_free(dst->rcv[i].rd);
+		dst->rcv[i].rd = NULL;
 		chan_close(&dst->chan[i]);
 	}
 	restore_free(dst);
-	dst->listener = NULL; /* ours, on the stack */
-	vmmig_dest_free(dst);
+	dpc_free(dst);
+	state_sink_free(&dst->state);
+	dst->listener = NULL;
 	free(in);
 	return 0;
 }

@@ -88,58 +88,80 @@ static void run(struct vmmig_source *src, unsigned mode)
 			return;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One source for the whole run: creating one costs more than a short
+ * input (it is a large zeroed object). Each input gets it back in the
+ * state the migration thread has when the return path starts. */
+static struct vmmig_source *source(void)
 {
-	unsigned mode = size ? data[0] : 0, phase = MODE_PHASE(mode);
-	struct vmmig_source *src;
-	struct sender *us;
-	size_t len;
-	uint8_t *in = fz_stream_copy(data, size, &len);
+	static struct vmmig_source *src;
 
+	if (src)
+		return src;
 	if (vmmig_source_new(&src) ||
 	    vmmig_source_add_region(src, FZ_REGION_ID, 0, fz_memory(),
 				    FZ_SIZE))
 		abort();
 	src->ndata = 1;
 	src->nchan = 2;
+	return src;
+}
+
+static void reset(struct vmmig_source *src, unsigned mode)
+{
+	unsigned phase = MODE_PHASE(mode);
+
+	failure_clear(&src->fail);
+	atomic_store(&src->sh.abort, false);
+	atomic_store(&src->hint, 0);
+	src->acked = src->done = src->drained = false;
+	src->postcopy_served = 0;
 	for (unsigned i = 0; i < src->nchan; i++)
 		if (chan_init(&src->chan[i], fz_transport(), i, &src->sh))
 			abort();
-	fz_chan_feed(src->chan[0].priv, in, len);
-	if (wire_reader_new(chan_recv, &src->chan[0], NULL, 0,
-			    &src->rp_reader))
-		abort();
-	/* What migrate() and postcopy_run() set up before the return path
-	 * reads: the bitmaps, and the urgent channel's sender. */
 	if (phase != PH_PRECOPY || !(mode & MODE_NO_BITMAPS)) {
 		src->send_bm = bitmaps(phase != PH_PRECOPY);
 		src->dirty_bm = bitmaps(0);
 		src->refetch_bm = bitmaps(0);
 	}
-	/* Its encoder and batch buffer live across inputs: allocating them
-	 * would cost more than a short input. */
+	/* The urgent channel's sender; its encoder and batch buffer live
+	 * across inputs too. */
 	if (!urgent.enc && (enc_ctx_new(&(struct enc_config){ 0 }, &urgent.enc) ||
 			    wire_batch_init(&urgent.batch)))
 		abort();
-	us = &src->snd[src->ndata];
-	*us = (struct sender){ .src = src, .c = &src->chan[src->ndata],
-			       .enc = urgent.enc, .batch = urgent.batch };
-	wire_batch_begin(&us->batch, FZ_REGION_ID);
+	src->snd[src->ndata] = (struct sender){ .src = src,
+		.c = &src->chan[src->ndata], .enc = urgent.enc,
+		.batch = urgent.batch };
+	wire_batch_begin(&src->snd[src->ndata].batch, FZ_REGION_ID);
 	src->postcopy = phase != PH_PRECOPY;
 	src->acked = phase >= PH_POSTCOPY;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vmmig_source *src = source();
+	unsigned mode = size ? data[0] : 0;
+	size_t len;
+	uint8_t *in = fz_stream_copy(data, size, &len);
+
+	reset(src, mode);
+	fz_chan_feed(src->chan[0].priv, in, len);
+	if (wire_reader_new(chan_recv, &src->chan[0], NULL, 0,
+			    &src->rp_reader))
+		abort();
 
 	run(src, mode);
 
-	urgent.batch = us->batch;
+	urgent.batch = src->snd[src->ndata].batch;
 	if (src->send_bm) {
 		bitmaps_free(src->send_bm);
 		bitmaps_free(src->dirty_bm);
 		bitmaps_free(src->refetch_bm);
+		src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
 	}
 	wire_reader_free(src->rp_reader);
+	src->rp_reader = NULL;
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
-	vmmig_source_free(src);
 	free(in);
 	return 0;
 }

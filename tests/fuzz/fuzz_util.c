@@ -60,7 +60,7 @@ uint8_t *fz_stream_copy(const uint8_t *data, size_t size, size_t *len)
 
 /* ---- the transport ---- */
 
-#define FZ_OWN_CAP 4096 /* a synthesised stream: one HELLO */
+#define FZ_OWN_CAP 256 /* a synthesised stream: one HELLO */
 
 struct fz_chan {
 	const uint8_t *in;
