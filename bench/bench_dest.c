@@ -24,7 +24,8 @@ static const struct vmmig_dest_ops dest_ops = {
 };
 
 static int child_main(struct dest_child *d, size_t size, enum prefault pf,
-		      int recv_staged, int wfd)
+		      int recv_staged, int wfd,
+		      const struct vmmig_tls_config *tls)
 {
 	struct dest_result *r = d->res;
 	struct vmmig_dest *dst = NULL;
@@ -58,6 +59,8 @@ static int child_main(struct dest_child *d, size_t size, enum prefault pf,
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 					    !recv_staged);
+	if (!ret && tls)
+		ret = vmmig_dest_set_tls(dst, tls);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, "tcp:127.0.0.1:0", d->uri,
 					sizeof(d->uri));
@@ -92,7 +95,7 @@ out:
 }
 
 int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf,
-		     int recv_staged)
+		     int recv_staged, const struct vmmig_tls_config *tls)
 {
 	int pfd[2];
 	ssize_t n;
@@ -114,7 +117,7 @@ int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf,
 	}
 	if (d->pid == 0) {
 		close(pfd[0]);
-		_exit(child_main(d, size, pf, recv_staged, pfd[1]));
+		_exit(child_main(d, size, pf, recv_staged, pfd[1], tls));
 	}
 	close(pfd[1]);
 	n = read(pfd[0], d->uri, sizeof(d->uri));

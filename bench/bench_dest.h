@@ -35,9 +35,10 @@ enum prefault {
 };
 
 /* Fork a destination for @size bytes; returns once it listens (or -errno). */
-/* @recv_staged: VMMIG_OPT_RECV_DIRECT = 0 (receive through a buffer). */
+/* @recv_staged: VMMIG_OPT_RECV_DIRECT = 0 (receive through a buffer).
+ * @tls: vmmig_dest_set_tls() with it, or NULL for plaintext. */
 int dest_child_spawn(struct dest_child *d, size_t size, enum prefault pf,
-		     int recv_staged);
+		     int recv_staged, const struct vmmig_tls_config *tls);
 /* Wait for the child to exit; returns its exit status (0: completed). */
 int dest_child_reap(struct dest_child *d);
 /* Kill (if still running) and unmap. */

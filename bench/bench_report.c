@@ -101,10 +101,11 @@ void report_run_line(FILE *f, const struct bench_config *c,
 		return;
 	}
 	derive(c, r, v);
-	fprintf(f, "run %d: %zu MiB %s ch=%d prefault=%d: total %.1f ms, "
+	fprintf(f, "run %d%s: %zu MiB %s ch=%d prefault=%d: total %.1f ms, "
 		   "downtime %.2f ms, %.2f GB/s (%.0f%% of plain TCP), "
 		   "cpu src %.2f s dst %.2f s, lib mem src %.1f MiB dst "
-		   "%.1f MiB\n", index, c->size >> 20, fill_name(c->fill),
+		   "%.1f MiB\n", index, c->tls ? " tls" : "", c->size >> 20,
+		fill_name(c->fill),
 		c->channels, c->prefault, v[M_TOTAL_MS], v[M_DOWNTIME_MS],
 		v[M_EFF_RATE], v[M_RATIO] * 100, v[M_SRC_CPU], v[M_DST_CPU],
 		v[M_SRC_LIB] / (1 << 20), v[M_DST_LIB] / (1 << 20));
@@ -191,6 +192,7 @@ int report_json(FILE *f, const struct bench_config *c,
 
 	fprintf(f, "{\"bench\": \"precopy_loopback\", \"size_mib\": %zu, "
 		   "\"guest_bytes\": %zu, \"fill\": \"%s\", \"channels\": %d, "
+		   "\"tls\": %s, "
 		   "\"prefault\": %s, \"prefault_mode\": \"%s\", "
 		   "\"repeat\": %d, "
 		   "\"delta_cache_bytes\": %lld, \"source_fill_s\": %.3f, "
@@ -198,7 +200,7 @@ int report_json(FILE *f, const struct bench_config *c,
 		   "\"plain_tcp_first_bytes_per_s\": %.0f, "
 		   "\"plain_tcp_last_bytes_per_s\": %.0f, \"bytes\": %zu}, ",
 		c->size >> 20, c->size, fill_name(c->fill), c->channels,
-		c->prefault ? "true" : "false",
+		c->tls ? "true" : "false", c->prefault ? "true" : "false",
 		c->prefault == 2 ? "kernel" : c->prefault ? "user" : "none",
 		c->repeat,
 		(long long)c->delta_cache, c->fill_s, c->baseline_bps,

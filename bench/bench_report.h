@@ -22,6 +22,7 @@ struct bench_config {
 				  * touched its memory before listening */
 	int repeat;
 	int64_t delta_cache;     /* VMMIG_OPT_DELTA_CACHE_BYTES */
+	int tls;                 /* channels over TLS (PSK) */
 	/* Plain loopback TCP in this run, before and after the migrations;
 	 * ratios use their mean. <= 0: not measured. */
 	double baseline_first_bps, baseline_last_bps, baseline_bps;

@@ -8,6 +8,11 @@
  *   precopy_loopback [--size MiB] [--fill random|half] [--channels N]
  *                    [--prefault[=user|kernel]] [--repeat N] [--json FILE]
  *                    [--baseline-mib N] [--delta-cache MiB]
+ *                    [--tls [--tls-priority GNUTLS-PRIORITY]]
+ *
+ * --tls: each repeat migrates twice, plaintext then over TLS (PSK, with a
+ * key made for the run; AES-GCM unless --tls-priority says otherwise), and
+ * the JSON holds both reports and the ratio of their median rates.
  *
  * The guest is idle, so the default tracker (manual, never fed) and no-op
  * pause/resume are right: one full pass, then stop-and-copy.
@@ -18,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "bench_dest.h"
 #include "bench_report.h"
@@ -35,7 +42,32 @@ static const struct vmmig_source_ops source_ops = {
 	.resume = noop,
 };
 
+/* AES-GCM only (AES-NI where the CPU has it), PSK key exchanges added. */
+#define TLS_PRIORITY "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK:-CIPHER-ALL:" \
+		     "+AES-128-GCM:+AES-256-GCM"
+
+/* A keys.psk with a fresh random key in a new folder under /tmp. */
+static int make_psk(char *dir, size_t dlen, char *file, size_t flen)
+{
+	unsigned char key[32];
+	FILE *f;
+
+	snprintf(dir, dlen, "/tmp/vmmig-bench-XXXXXX");
+	if (!mkdtemp(dir) || getrandom(key, sizeof(key), 0) != sizeof(key))
+		return -errno;
+	snprintf(file, flen, "%s/keys.psk", dir);
+	f = fopen(file, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "vmmig:");
+	for (size_t i = 0; i < sizeof(key); i++)
+		fprintf(f, "%02x", key[i]);
+	fprintf(f, "\n");
+	return fclose(f) ? -errno : 0;
+}
+
 static int source_setup(const struct bench_config *c, uint8_t *mem,
+			const struct vmmig_tls_config *tls,
 			struct vmmig_source **out)
 {
 	struct vmmig_source *src;
@@ -44,6 +76,8 @@ static int source_setup(const struct bench_config *c, uint8_t *mem,
 	if (ret)
 		return ret;
 	ret = vmmig_source_add_region(src, 0, 0, mem, c->size);
+	if (!ret && tls)
+		ret = vmmig_source_set_tls(src, tls);
 	if (!ret)
 		ret = vmmig_source_set_ops(src, &source_ops, NULL);
 	if (!ret)
@@ -62,7 +96,8 @@ static int source_setup(const struct bench_config *c, uint8_t *mem,
 
 /* One migration into a fresh destination process. */
 static void run_once(const struct bench_config *c, uint8_t *mem,
-		     uint64_t src_hash, struct run_result *r)
+		     uint64_t src_hash, const struct vmmig_tls_config *tls,
+		     struct run_result *r)
 {
 	struct vmmig_source *src = NULL;
 	struct dest_child d;
@@ -71,7 +106,7 @@ static void run_once(const struct bench_config *c, uint8_t *mem,
 
 	memset(r, 0, sizeof(*r));
 	r->src_st.struct_size = sizeof(r->src_st);
-	ret = dest_child_spawn(&d, c->size, c->prefault, c->recv_staged);
+	ret = dest_child_spawn(&d, c->size, c->prefault, c->recv_staged, tls);
 	if (ret) {
 		r->ret = ret;
 		snprintf(r->error, sizeof(r->error), "destination: %s",
@@ -79,7 +114,7 @@ static void run_once(const struct bench_config *c, uint8_t *mem,
 						  : vmmig_strerror(ret));
 		goto out;
 	}
-	ret = source_setup(c, mem, &src);
+	ret = source_setup(c, mem, tls, &src);
 	if (ret) {
 		r->ret = ret;
 		snprintf(r->error, sizeof(r->error), "source setup: %s",
@@ -126,11 +161,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: precopy_loopback [--size MiB] [--fill random|half] "
 		   "[--channels N] [--prefault[=user|kernel]] [--repeat N] [--json FILE] "
-		   "[--baseline-mib N] [--delta-cache MiB] [--recv direct|staged]\n");
+		   "[--baseline-mib N] [--delta-cache MiB] [--recv direct|staged] "
+		   "[--tls [--tls-priority P]]\n");
 }
 
 static int parse(int argc, char **argv, struct bench_config *c,
-		 const char **json)
+		 const char **json, const char **tls_prio)
 {
 	static const struct option opts[] = {
 		{ "size", required_argument, NULL, 's' },
@@ -142,12 +178,14 @@ static int parse(int argc, char **argv, struct bench_config *c,
 		{ "baseline-mib", required_argument, NULL, 'b' },
 		{ "delta-cache", required_argument, NULL, 'd' },
 		{ "recv", required_argument, NULL, 'R' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "tls-priority", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	int o;
 
-	while ((o = getopt_long(argc, argv, "s:f:c:pr:j:b:d:R:h", opts,
+	while ((o = getopt_long(argc, argv, "s:f:c:pr:j:b:d:R:TP:h", opts,
 				NULL)) != -1) {
 		switch (o) {
 		case 's': c->size = strtoull(optarg, NULL, 0) << 20; break;
@@ -168,6 +206,8 @@ static int parse(int argc, char **argv, struct bench_config *c,
 				return -EINVAL;
 			break;
 		case 'j': *json = optarg; break;
+		case 'T': c->tls = 1; break;
+		case 'P': *tls_prio = optarg; break;
 		case 'b': c->baseline_bytes = strtoull(optarg, NULL, 0) << 20;
 			break;
 		case 'd': c->delta_cache = strtoll(optarg, NULL, 0) << 20;
@@ -203,27 +243,60 @@ static double baseline(const struct bench_config *c)
 	return bps;
 }
 
+/* Median of guest bytes / wall time over the successful runs; 0: none. */
+static double median_rate(const struct bench_config *c,
+			  const struct run_result *runs, int n)
+{
+	double v[100];
+	int k = 0;
+
+	for (int i = 0; i < n && k < 100; i++)
+		if (!runs[i].ret && !runs[i].dest_exit && runs[i].verified &&
+		    runs[i].wall_s > 0)
+			v[k++] = (double)c->size / runs[i].wall_s;
+	for (int i = 1; i < k; i++) /* insertion sort: a few values */
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	if (!k)
+		return 0;
+	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_config c = { .size = 1024ull << 20, .channels = 1,
 				  .repeat = 3, .baseline_bytes = 1024u << 20 };
-	struct run_result *runs = NULL;
+	struct vmmig_tls_config tls = { .struct_size = sizeof(tls),
+					.priority = TLS_PRIORITY };
+	struct run_result *runs = NULL, *truns = NULL;
+	char tdir[64] = "", psk[128];
 	const char *json = NULL;
 	FILE *out = stdout;
 	uint8_t *mem;
 	uint64_t hash;
 	int ret = 1, ok = 0;
 
-	if (parse(argc, argv, &c, &json)) {
+	if (parse(argc, argv, &c, &json, &tls.priority)) {
 		usage(stderr);
 		return 2;
 	}
+	if (c.tls && make_psk(tdir, sizeof(tdir), psk, sizeof(psk))) {
+		perror("making a PSK file");
+		return 1;
+	}
+	tls.psk_file = psk;
 	runs = calloc((size_t)c.repeat, sizeof(*runs));
+	truns = calloc((size_t)c.repeat, sizeof(*truns));
 	mem = mmap(NULL, c.size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (!runs || mem == MAP_FAILED) {
+	if (!runs || !truns || mem == MAP_FAILED) {
 		perror("allocating guest memory");
 		free(runs);
+		free(truns);
 		return 1;
 	}
 	/* The destination is forked per run: it must not inherit (and count
@@ -234,10 +307,18 @@ int main(int argc, char **argv)
 	c.fill_s = bench_now_s() - t0;
 	hash = bench_hash(mem, c.size);
 
+	struct bench_config ct = c;
+
+	c.tls = 0;
 	c.baseline_first_bps = baseline(&c);
+	/* Plaintext and TLS alternate, so that both see the same machine. */
 	for (int i = 0; i < c.repeat; i++) {
-		run_once(&c, mem, hash, &runs[i]);
+		run_once(&c, mem, hash, NULL, &runs[i]);
 		ok += !runs[i].ret && !runs[i].dest_exit && runs[i].verified;
+		if (!ct.tls)
+			continue;
+		run_once(&ct, mem, hash, &tls, &truns[i]);
+		ok += !truns[i].ret && !truns[i].dest_exit && truns[i].verified;
 	}
 	c.baseline_last_bps = baseline(&c);
 	if (c.baseline_first_bps > 0 && c.baseline_last_bps > 0)
@@ -245,11 +326,24 @@ int main(int argc, char **argv)
 	else if (c.baseline_first_bps > 0 || c.baseline_last_bps > 0)
 		c.baseline_bps = c.baseline_first_bps > 0 ? c.baseline_first_bps
 							  : c.baseline_last_bps;
+	ct.baseline_first_bps = c.baseline_first_bps;
+	ct.baseline_last_bps = c.baseline_last_bps;
+	ct.baseline_bps = c.baseline_bps;
 	if (c.baseline_bytes)
 		fprintf(stderr, "plain TCP baseline: %.2f / %.2f GB/s\n",
 			c.baseline_first_bps / 1e9, c.baseline_last_bps / 1e9);
-	for (int i = 0; i < c.repeat; i++)
+	for (int i = 0; i < c.repeat; i++) {
 		report_run_line(stderr, &c, &runs[i], i);
+		if (ct.tls)
+			report_run_line(stderr, &ct, &truns[i], i);
+	}
+	double rp = median_rate(&c, runs, c.repeat);
+	double rt = median_rate(&ct, truns, c.repeat);
+
+	if (ct.tls)
+		fprintf(stderr, "median rate: plaintext %.2f GB/s, TLS %.2f "
+			"GB/s: TLS/plaintext %.2f\n", rp / 1e9, rt / 1e9,
+			rp > 0 ? rt / rp : 0);
 
 	if (json && strcmp(json, "-"))
 		out = fopen(json, "we");
@@ -257,12 +351,28 @@ int main(int argc, char **argv)
 		perror(json);
 		goto done;
 	}
-	if (report_json(out, &c, runs, c.repeat) == 0 && ok == c.repeat)
-		ret = 0;
+	if (ct.tls)
+		fprintf(out, "{\"plaintext\": ");
+	ret = report_json(out, &c, runs, c.repeat);
+	if (!ret && ct.tls) {
+		fprintf(out, ", \"tls\": ");
+		ret = report_json(out, &ct, truns, c.repeat);
+		fprintf(out, ", \"tls_priority\": \"%s\", "
+			"\"rate_plaintext_bytes_per_s\": %.0f, "
+			"\"rate_tls_bytes_per_s\": %.0f, "
+			"\"tls_vs_plaintext\": %.3f}\n", tls.priority, rp, rt,
+			rp > 0 ? rt / rp : 0);
+	}
+	ret = !ret && ok == c.repeat * (ct.tls ? 2 : 1) ? 0 : 1;
 	if (out != stdout)
 		fclose(out);
 done:
+	if (tdir[0]) {
+		unlink(psk);
+		rmdir(tdir);
+	}
 	munmap(mem, c.size);
 	free(runs);
+	free(truns);
 	return ret;
 }

@@ -11,6 +11,9 @@ pkgs=(
 	meson ninja-build pkg-config
 	liburing-dev libzstd-dev uuid-dev
 	check             # unit test framework
+	libgnutls28-dev   # TLS on migration channels (meson option tls)
+	libunistring-dev  # in gnutls.pc's Libs.private: static links of libvmmig
+	gnutls-bin        # certtool: tests make their x509 certificates
 	python3           # build helper of examples/toyvmm (bin2c)
 	iperf3 iproute2   # benchmarks: link baseline, netns/veth/tc shaping
 )

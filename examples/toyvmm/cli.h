@@ -48,7 +48,17 @@ struct opts {
 	bool no_hints;            /* dbcache source: keep the guest's hints
 				   * from the library (plain pre-copy) */
 	int recv_direct;          /* dest: VMMIG_OPT_RECV_DIRECT; -1 default */
+	const char *tls_psk;      /* QEMU keys.psk file */
+	const char *tls_psk_identity; /* source: default "vmmig" */
+	const char *tls_x509;     /* QEMU tls-creds-x509 directory */
+	const char *tls_hostname; /* source: name the dest's cert carries */
+	const char *tls_priority; /* GnuTLS priority string */
+	int64_t handshake_ms;     /* dest: drop strangers after; -1 default */
+	int64_t accept_ms;        /* dest: give up waiting; -1 default */
 };
+
+/* tls_cli.c: the --tls-* options as a config; false when none is set. */
+bool tls__config(const struct opts *o, struct vmmig_tls_config *c);
 
 /* dbcache_cli.c: --workload dbcache:LOAD[:POOL%[:OPS]]. */
 int dbcache__parse(struct opts *o, const char *w);

@@ -25,6 +25,10 @@ static const char usage_text[] =
 "                     [--postcopy-no-first-pass] [--no-verify]\n"
 "       both:         [--recovery-timeout MS] [--io-timeout MS]\n"
 "                     [--fault-cpu CPU] (post-copy fault threads there)\n"
+"                     [--tls-psk FILE [--tls-psk-identity ID]]\n"
+"                     [--tls-x509 DIR [--tls-hostname NAME]]\n"
+"                     [--tls-priority GNUTLS-PRIORITY]\n"
+"       dest:         [--handshake-timeout MS] [--accept-timeout MS]\n"
 "       toyvmm demo   [source options]\n"
 "ADDR: HOST:PORT, tcp:HOST:PORT or unix:PATH. SIZE: bytes with K/M/G.\n"
 "M: precopy | postcopy[:now] | hybrid[:N] | adaptive[:LOW,HIGH,CAP]\n"
@@ -37,7 +41,13 @@ static const char usage_text[] =
 "   VMMIG_OPT_RECV_DIRECT (0: receive through a buffer). --no-hints\n"
 "   (source): dbcache without cache-restore (the baseline)\n"
 "B: auto (kvm when /dev/kvm opens) | kvm | software\n"
-"--progress / --no-progress: live line on stderr (default: if a tty)\n";
+"--progress / --no-progress: live line on stderr (default: if a tty)\n"
+"--tls-psk FILE: QEMU keys.psk (IDENTITY:HEXKEY lines; identity vmmig).\n"
+"   --tls-x509 DIR: QEMU tls-creds-x509 layout (ca-cert.pem, server-*.pem\n"
+"   on the dest, client-*.pem on the source); the source checks the dest's\n"
+"   certificate against the host it dials or --tls-hostname\n"
+"--handshake-timeout MS: drop a connection without a handshake by then;\n"
+"   --accept-timeout MS: fail if no source completed one by then\n";
 
 int cli__usage(const char *why)
 {
@@ -127,7 +137,8 @@ enum {
 	O_ZSTD, O_DELTA, O_DOWNTIME, O_ROUNDS, O_BW, O_WARMUP, O_PROGRESS,
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
-	O_FAULT_CPU, O_VCPUS, O_TIMELINE,
+	O_FAULT_CPU, O_VCPUS, O_TIMELINE, O_TLS_PSK, O_TLS_PSK_ID, O_TLS_X509,
+	O_TLS_HOST, O_TLS_PRIO, O_HANDSHAKE, O_ACCEPT,
 };
 
 static const struct option longopts[] = {
@@ -163,6 +174,13 @@ static const struct option longopts[] = {
 	{ "storage", required_argument, NULL, O_STORAGE },
 	{ "recv-direct", required_argument, NULL, O_RECV_DIRECT },
 	{ "no-hints", no_argument, NULL, O_NO_HINTS },
+	{ "tls-psk", required_argument, NULL, O_TLS_PSK },
+	{ "tls-psk-identity", required_argument, NULL, O_TLS_PSK_ID },
+	{ "tls-x509", required_argument, NULL, O_TLS_X509 },
+	{ "tls-hostname", required_argument, NULL, O_TLS_HOST },
+	{ "tls-priority", required_argument, NULL, O_TLS_PRIO },
+	{ "handshake-timeout", required_argument, NULL, O_HANDSHAKE },
+	{ "accept-timeout", required_argument, NULL, O_ACCEPT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -233,6 +251,18 @@ static int parse_one(struct opts *o, int c, const char *a)
 		*(c == O_RECOVERY ? &o->recovery_ms : &o->io_timeout_ms) =
 			(int64_t)v;
 		return 0;
+	case O_TLS_PSK: o->tls_psk = a; return 0;
+	case O_TLS_PSK_ID: o->tls_psk_identity = a; return 0;
+	case O_TLS_X509: o->tls_x509 = a; return 0;
+	case O_TLS_HOST: o->tls_hostname = a; return 0;
+	case O_TLS_PRIO: o->tls_priority = a; return 0;
+	case O_HANDSHAKE:
+	case O_ACCEPT:
+		if (parse_uint(a, 3600000, &v))
+			return -EINVAL;
+		*(c == O_HANDSHAKE ? &o->handshake_ms : &o->accept_ms) =
+			(int64_t)v;
+		return 0;
 	case O_VCPUS:
 		if (parse_uint(a, TOY_MAX_VCPUS, &v) || !v)
 			return -EINVAL;
@@ -264,6 +294,8 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->io_timeout_ms = -1;
 	o->fault_cpu = -1;
 	o->recv_direct = -1;
+	o->handshake_ms = -1;
+	o->accept_ms = -1;
 	o->mode_kind = VMMIG_MODE_PRECOPY;
 	o->warmup_ms = 200;
 	o->progress = -1;
@@ -285,6 +317,8 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	}
 	if (optind < argc)
 		return cli__usage("unexpected argument");
+	if (o->tls_psk && o->tls_x509)
+		return cli__usage("--tls-psk and --tls-x509 exclude each other");
 	/* --postcopy-no-first-pass is postcopy:now, whatever came first. */
 	if (o->pc_now && o->mode_kind != VMMIG_MODE_POSTCOPY)
 		return cli__usage("--postcopy-no-first-pass needs --mode "

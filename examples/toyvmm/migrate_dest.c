@@ -132,6 +132,15 @@ int migrate__dest(const struct opts *o)
 					    o->recv_direct);
 	if (!ret && o->storage)
 		ret = dbcache__dest_storage(dst, o->storage, &ps);
+	if (!ret && o->handshake_ms >= 0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_HANDSHAKE_TIMEOUT_MS,
+					    o->handshake_ms);
+	if (!ret && o->accept_ms >= 0)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_ACCEPT_TIMEOUT_MS,
+					    o->accept_ms);
+	struct vmmig_tls_config tls;
+	if (!ret && tls__config(o, &tls))
+		ret = vmmig_dest_set_tls(dst, &tls);
 	if (!ret)
 		ret = vmmig_dest_listen(dst, uri, bound, sizeof(bound));
 	if (!ret)

@@ -94,7 +94,7 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 					   VMMIG_LOG_DEBUG);
 	if (!ret)
 		ret = vmmig_source_set_tracker(src, t);
-	/* The hash adds its time to the downtime: benchmarks turn it off. */
+	/* Checked after the switchover: no downtime, some total time. */
 	if (!ret)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_VERIFY,
 					      o->no_verify ? 0 : 1);
@@ -127,6 +127,9 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 					      o->fault_cpu);
 	if (!ret && pol)
 		ret = vmmig_source_set_policy(src, pol);
+	struct vmmig_tls_config tls;
+	if (!ret && tls__config(o, &tls))
+		ret = vmmig_source_set_tls(src, &tls);
 	return ret;
 }
 

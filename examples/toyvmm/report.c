@@ -154,11 +154,6 @@ void report__print(const struct report *r)
 	       (unsigned long long)st->rounds,
 	       (double)st->transferred_bytes / (1024.0 * 1024.0), st->channels,
 	       verified(st->verified));
-	/* Pre-copy checks the memory hash during the pause. */
-	if (!strcmp(r->role, "source") && st->verified >= 0 &&
-	    st->mode == VMMIG_MODE_PRECOPY)
-		printf("source: the downtime includes hashing all guest memory "
-		       "for that check (--no-verify leaves it out)\n");
 	printf("%s: mode %s, path %d (%s)\n", r->role,
 	       vmmig_mode_name(st->mode), st->path,
 	       st->path_reason[0] ? st->path_reason : "-");

@@ -44,7 +44,10 @@ enum vmmig_action {
 	VMMIG_ACTION_NEXT_ROUND = 0,   /* iterate again */
 	VMMIG_ACTION_STOP_AND_COPY = 1,/* pause, send the rest, switch over */
 	VMMIG_ACTION_POSTCOPY = 2,     /* pause, switch, pull the rest */
-	VMMIG_ACTION_THROTTLE = 3,     /* call throttle(percent), iterate */
+	VMMIG_ACTION_THROTTLE = 3,     /* call throttle(percent), iterate; a
+					* source without a throttle() callback
+					* only iterates (and warns, see
+					* struct vmmig_source_ops) */
 };
 
 struct vmmig_decision {

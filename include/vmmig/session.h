@@ -24,25 +24,54 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------ */
-/* Options: every tunable is an enum value, a setter and a range query. */
+/* Options: every tunable is an enum value, a setter and a range query.
+ * Each option belongs to the side(s) that read it (vmmig_option_side()):
+ * setting it on the other side's session is refused with -EINVAL, and
+ * *_error() then says why. */
 
 enum vmmig_option {
-	VMMIG_OPT_DOWNTIME_LIMIT_MS = 0, /* switch over under this; default 300 */
-	VMMIG_OPT_MAX_ROUNDS,        /* switch over at this round; default 30 */
-	VMMIG_OPT_BANDWIDTH_LIMIT,   /* bytes/s over all channels; 0 = none */
-	VMMIG_OPT_CHANNELS,          /* parallel connections; default 1 */
-	VMMIG_OPT_COMPRESSION,       /* enum vmmig_compression; default none */
-	VMMIG_OPT_ZSTD_LEVEL,        /* default 1 */
-	VMMIG_OPT_DELTA_CACHE_BYTES, /* source's cache of sent pages; 0 = off */
-	VMMIG_OPT_IO_TIMEOUT_MS,     /* a silent peer fails the migration after
-				      * this long; default 10000 */
-	VMMIG_OPT_VERIFY,            /* 1: hash all memory at the switchover
-				      * and check it on the destination (adds
-				      * the hash time to the downtime) */
-	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* after a post-copy switch, how long
-				      * both sides wait for a new connection
-				      * when the link breaks; 0: fail at once
-				      * (the guest then stays paused) */
+	/* source: switch over under this; default 300 */
+	VMMIG_OPT_DOWNTIME_LIMIT_MS = 0,
+	VMMIG_OPT_MAX_ROUNDS,        /* source: switch over at this round;
+				      * default 30 */
+	VMMIG_OPT_BANDWIDTH_LIMIT,   /* source: bytes/s over all page channels
+				      * (not the urgent one); 0 = none */
+	VMMIG_OPT_CHANNELS,          /* source: N, the page channels, default 1.
+				      * A migration opens N + 1 connections:
+				      * the N page channels (memory striped
+				      * over them) and one more, the urgent
+				      * channel, which carries the pages a
+				      * post-copy vCPU waits for. A transport
+				      * therefore sees N + 1 connect() calls
+				      * on the source and N + 1 accept() calls
+				      * on the destination (which learns N from
+				      * the handshake). Stats report N
+				      * (channels). vmmig_source_start_fds()
+				      * sets N from its fd count. */
+	VMMIG_OPT_COMPRESSION,       /* source: enum vmmig_compression;
+				      * default none */
+	VMMIG_OPT_ZSTD_LEVEL,        /* source: default 1 */
+	VMMIG_OPT_DELTA_CACHE_BYTES, /* source: cache of sent pages for delta
+				      * encoding; 0 = off. Smaller than the
+				      * guest, it keeps the pages re-sent most
+				      * recently (LRU) */
+	VMMIG_OPT_IO_TIMEOUT_MS,     /* both: a silent peer fails the migration
+				      * after this long; default 10000 */
+	VMMIG_OPT_VERIFY,            /* source: 1 checks all memory end to
+				      * end: the destination hashes each page
+				      * as it lands, the source hashes its
+				      * memory after the switchover (its guest
+				      * is stopped for good); both compare.
+				      * No downtime; a mismatch is reported on
+				      * both sides after the guest started
+				      * there (wait() -EIO, verified 0) */
+	VMMIG_OPT_RECOVERY_TIMEOUT_MS, /* both: after a post-copy switch, how
+				      * long both sides try to reconnect when
+				      * the link breaks; recovery then fails
+				      * within this time plus at most one IO
+				      * timeout (an attempt under way). 0:
+				      * fail at once (the guest stays paused:
+				      * missing pages raise SIGBUS) */
 	VMMIG_OPT_RECV_DIRECT,       /* destination: 1 (default) receives raw
 				      * pages straight into guest memory; 0
 				      * receives into a reused buffer and
@@ -57,13 +86,28 @@ enum vmmig_option {
 				      * touches are paid in bulk, not in the
 				      * receive path; all memory then becomes
 				      * resident. Default 0 */
-	VMMIG_OPT_FAULT_CPU,         /* post-copy: the CPU for the threads a
+	VMMIG_OPT_FAULT_CPU,         /* both, post-copy: the CPU for the threads a
 				      * fault waits on (destination: fault
 				      * thread and urgent receiver; source:
 				      * return-path thread), so that handing
 				      * a fault on is a local wake-up; best
 				      * with the vCPUs that fault nearby.
 				      * -1 (default): not pinned */
+	VMMIG_OPT_CONNECT_RETRY_MS,  /* source: how long to keep trying a
+				      * connection nobody accepts (refused,
+				      * no socket file: the destination may
+				      * still be starting). 0 (default): such
+				      * an error fails the migration at once */
+	VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, /* destination: a connection that has
+				      * not completed TLS and HELLO this long
+				      * after it was accepted is dropped (and
+				      * the destination accepts the next);
+				      * default 5000 */
+	VMMIG_OPT_ACCEPT_TIMEOUT_MS, /* destination: the migration fails if
+				      * the expected source has not completed
+				      * its handshake this long after
+				      * vmmig_dest_start(); 0 (default): wait
+				      * until cancelled */
 	VMMIG_OPT__COUNT
 };
 
@@ -79,6 +123,49 @@ enum vmmig_compression {
 VMMIG_API int vmmig_option_range(int opt, int64_t *min, int64_t *max,
 				 int64_t *def);
 VMMIG_API const char *vmmig_option_name(int opt);
+
+/* Which session an option applies to: bits of vmmig_option_side(). */
+#define VMMIG_SIDE_SOURCE 1
+#define VMMIG_SIDE_DEST 2
+/**
+ * vmmig_option_side() - the sessions that read @opt: VMMIG_SIDE_SOURCE,
+ * VMMIG_SIDE_DEST or both bits. Any thread. Return: the bits, or -EINVAL
+ * for an unknown option.
+ */
+VMMIG_API int vmmig_option_side(int opt);
+
+/* ------------------------------------------------------------------ */
+/* Who owns the guest
+ *
+ * At every moment at most one side runs the guest. The switchover is a
+ * two-phase commit (libvirt's Perform/Finish/Confirm; docs/wire-format.md
+ * 6.5): the destination loads the state and answers READY; the source then
+ * gives the guest up for good (COMMIT) and never resumes it afterwards; the
+ * destination calls start() only after COMMIT arrived and confirms with
+ * STARTED. A message lost at any point leaves at most one runner:
+ *
+ * - before the source sent COMMIT, the source owns the guest: a failure
+ *   resumes it there, and the destination never starts it;
+ * - once the destination got COMMIT it owns the guest (also if its start()
+ *   failed, or the migration fails later, e.g. a post-copy that lost its
+ *   source);
+ * - in between, a side that cannot know what the other did reports
+ *   VMMIG_OWNER_UNKNOWN: the source sent COMMIT but saw no STARTED, or the
+ *   destination sent READY but saw no COMMIT. That side does not run the
+ *   guest; an orchestrator must ask the other side (its owner call) and
+ *   decide. Both sides UNKNOWN means nobody runs it: the destination never
+ *   got COMMIT (it never started), so the source's paused guest is the one
+ *   to resume.
+ */
+enum vmmig_owner {
+	VMMIG_OWNER_SOURCE = 0,  /* the source's guest is the one: resuming
+				  * it is safe (the library did, after a
+				  * failure that followed its pause) */
+	VMMIG_OWNER_DEST = 1,    /* the destination's: it started it (or was
+				  * told to); the source never resumes it */
+	VMMIG_OWNER_UNKNOWN = 2, /* this side cannot tell: it does not run
+				  * the guest; an orchestrator decides */
+};
 
 /* ------------------------------------------------------------------ */
 /* Source side */
@@ -99,7 +186,10 @@ struct vmmig_source_ops {
 	 * with vmmig_state_put(). Optional. */
 	int (*save_state)(void *opaque, struct vmmig_state_sink *sink);
 	/* Auto-converge: slow the guest to @percent of its CPU time taken away
-	 * (0 = unthrottled). Optional. */
+	 * (0 = unthrottled). Optional: without it a policy's THROTTLE answer
+	 * (e.g. the precopy policy's auto-converge) is not applied — the
+	 * source logs a warning once, notes it in stats.path_reason and runs
+	 * the next round unthrottled. */
 	int (*throttle)(void *opaque, unsigned percent);
 };
 
@@ -138,6 +228,13 @@ VMMIG_API int vmmig_source_set_tracker(struct vmmig_source *src,
 /** Borrowed; default: the built-in precopy policy. */
 VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
 				      struct vmmig_policy *p);
+/**
+ * vmmig_source_set_option() - set a source option (see enum vmmig_option).
+ * Before start(); VMMIG_OPT_BANDWIDTH_LIMIT also while running.
+ * Return: 0; -EINVAL for an unknown option or a destination-only one
+ * (vmmig_source_error() then names it, and the log says so); -ERANGE out of
+ * vmmig_option_range(); -EBUSY once started.
+ */
 VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 				      int64_t value);
 VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
@@ -157,13 +254,43 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 					   const struct vmmig_transport_ops *t,
 					   const char *addr);
 /**
+ * vmmig_source_start_fds() - like vmmig_source_start(), over sockets the
+ * embedder already connected (through a broker, an SSH tunnel, a
+ * socketpair(), ...), with the built-in io_uring transport. @fds[i] is
+ * channel i; @nfds (2..16) is the number of connections, i.e. @nfds - 1
+ * page channels plus the urgent channel: this call sets VMMIG_OPT_CHANNELS
+ * to @nfds - 1. The destination takes the other ends with
+ * vmmig_dest_start_fds(), in any order. Each fd must be a connected stream
+ * socket (TCP or Unix); it is made blocking and close-on-exec.
+ * Ownership: on success the session owns the fds and closes them (by
+ * vmmig_source_free() at the latest); on error they stay the caller's.
+ * A post-copy link break cannot be recovered (there is nothing to
+ * reconnect to: each attempt fails at once with -ENOTCONN), so the
+ * migration fails when the recovery timeout is over; set
+ * VMMIG_OPT_RECOVERY_TIMEOUT_MS to 0 to fail at the break.
+ * Return: 0; -EINVAL (count, fd given twice, no regions or ops; the reason
+ * is in vmmig_source_error()), -EBADF, -ENOTSOCK, -EPROTOTYPE (not a
+ * stream socket), -ENOTCONN (not connected), -EBUSY (already started).
+ */
+VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
+				     const int *fds, unsigned nfds);
+/**
  * vmmig_source_wait() - block until the migration ends.
- * Return: 0 when the destination acknowledged (the guest now lives there and
- * the source guest stays paused), else -errno (the source guest is running
- * again, its memory untouched): -ECANCELED, -EPROTO (the destination rejected
- * the stream), -ECONNRESET, -ETIMEDOUT, ...
+ * Return: 0 when the destination started the guest (it lives there now; the
+ * source guest stays paused), else -errno: -ECANCELED, -EPROTO (the
+ * destination rejected the stream), -ECONNRESET, -ETIMEDOUT, -EIO (memory
+ * verification failed: the guest runs there with memory that differs), ...
+ * After a failure vmmig_source_owner() says where the guest is: SOURCE (the
+ * guest runs here again, its memory untouched), DEST, or UNKNOWN (COMMIT was
+ * sent, no confirmation came: the guest stays paused here).
  */
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src);
+/**
+ * vmmig_source_owner() - who owns the guest as far as this side knows
+ * (enum vmmig_owner); final once vmmig_source_wait() returned.
+ * Thread-safe, any time. Return: the owner, or -EINVAL for NULL.
+ */
+VMMIG_API int vmmig_source_owner(struct vmmig_source *src);
 /**
  * vmmig_source_add_hint() - cache-restore: declare that the pages of
  * [@offset, @offset + @len) of region @region_id hold the same bytes as
@@ -191,7 +318,9 @@ VMMIG_API int vmmig_source_cancel(struct vmmig_source *src);
 /** Thread-safe snapshot; set st->struct_size first. */
 VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 				     struct vmmig_stats *st);
-/** Text of the first error (NULL if none). Valid until free. */
+/** Text of the first error of the migration; before one, the reason the
+ * last refused configuration call (set_option, ...) was refused; NULL if
+ * neither. Valid until free. */
 VMMIG_API const char *vmmig_source_error(struct vmmig_source *src);
 
 /* ------------------------------------------------------------------ */
@@ -204,10 +333,11 @@ struct vmmig_dest;
 struct vmmig_dest_ops {
 	uint32_t version; /* VMMIG_DEST_OPS_VERSION */
 	/* One call per blob the source put, in order, after the last page
-	 * arrived and before start(). Optional. */
+	 * arrived (post-copy: at the switch) and before start(). Optional. */
 	int (*load_state)(void *opaque, uint32_t id, const void *data,
 			  size_t len);
-	/* Run the guest here. Called after the source got the ack. Required. */
+	/* Run the guest here. Called only after the source gave the guest up
+	 * for good (COMMIT arrived), from a library thread. Required. */
 	int (*start)(void *opaque);
 };
 
@@ -225,6 +355,9 @@ VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
 				    uint64_t gpa, void *host, uint64_t size);
 VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 				 const struct vmmig_dest_ops *ops, void *opaque);
+/** vmmig_dest_set_option() - set a destination option, before start().
+ * Return: 0; -EINVAL for an unknown option or a source-only one
+ * (vmmig_dest_error() then names it); -ERANGE; -EBUSY once started. */
 VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 				    int64_t value);
 struct vmmig_page_source;
@@ -253,11 +386,37 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 /** vmmig_dest_start() - accept the source's channels and receive, in the
  * background. */
 VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst);
-/** Block until done: 0 once the guest was started here, else -errno. */
+/**
+ * vmmig_dest_start_fds() - listen and start in one call, over the
+ * destination's ends of the sockets the source side passed to
+ * vmmig_source_start_fds() (any order: each channel says its index). Same
+ * checks and ownership rules: on success the session owns the fds, on
+ * error they stay the caller's. Instead of vmmig_dest_listen() +
+ * vmmig_dest_start(). Return: as vmmig_source_start_fds(), and -EBUSY if
+ * already listening or started.
+ */
+VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
+				   unsigned nfds);
+/**
+ * vmmig_dest_wait() - block until done: 0 once the guest was started here
+ * (and, with verification, its memory matched the source's), else -errno;
+ * vmmig_dest_owner() then says whether the guest is this side's (DEST: it
+ * was started here, e.g. a post-copy that lost its source, or a failed
+ * verification: -EIO), the source's (SOURCE: never started here), or UNKNOWN
+ * (READY was sent, COMMIT never came: not started here).
+ * After a failed post-copy, pages that never arrived are poisoned: reading
+ * one raises SIGBUS (kernels without UFFDIO_POISON: they are made
+ * inaccessible, SIGSEGV), never zeros; stats count them in
+ * postcopy_pages_lost. That holds after vmmig_dest_free() too.
+ */
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst);
+/** vmmig_dest_owner() - like vmmig_source_owner(), from this side.
+ * Thread-safe, any time. Return: enum vmmig_owner, or -EINVAL. */
+VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst);
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 				   struct vmmig_stats *st);
+/** Like vmmig_source_error(), for the destination. */
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst);
 
 #ifdef __cplusplus

@@ -30,6 +30,7 @@ enum vmmig_mode {
 	VMMIG_MODE_POSTCOPY,
 	VMMIG_MODE_HYBRID,
 	VMMIG_MODE_ADAPTIVE,
+	VMMIG_MODE_CUSTOM,  /* an embedder's policy: its name is in policy */
 };
 
 /*
@@ -39,7 +40,11 @@ enum vmmig_mode {
 struct vmmig_stats {
 	uint32_t struct_size;
 	int32_t status;              /* enum vmmig_status */
-	int32_t mode;                /* enum vmmig_mode */
+	int32_t mode;                /* enum vmmig_mode. Source: from its
+				      * policy. Destination: what it saw:
+				      * precopy, postcopy (switched after
+				      * at most one pre-copy pass) or
+				      * hybrid (after two or more) */
 	int32_t error;               /* -errno once FAILED, else 0 */
 
 	uint64_t setup_time_us;      /* start -> handshake done */
@@ -66,6 +71,11 @@ struct vmmig_stats {
 	uint64_t bandwidth_bps;      /* last measured wire rate, bytes/s
 				      * (of the last round; during the
 				      * first pass, of that pass so far) */
+	/* Source, with VMMIG_OPT_DELTA_CACHE_BYTES set: each page sent with
+	 * contents counts once, as a hit (its last sent copy was cached: a
+	 * delta was tried, pages_delta counts those that went out as one) or
+	 * a miss. hits + misses = pages_normal + pages_compressed +
+	 * pages_delta. */
 	uint64_t delta_cache_hits;
 	uint64_t delta_cache_misses;
 	uint32_t throttle_percent;
@@ -98,6 +108,16 @@ struct vmmig_stats {
 	 * their last values between passes. */
 	uint64_t pass_pages;         /* pages the current pass sends */
 	uint64_t pass_pages_done;    /* of those, handled so far */
+	char policy[32];             /* source: the policy's name (its ops'
+				      * name, truncated); destination: "" */
+	uint64_t postcopy_pages_lost;/* destination, failed post-copy: pages
+				      * that never arrived, poisoned (reading
+				      * one raises SIGBUS, never zeros) */
+	uint64_t rejected_connections; /* destination: connections dropped
+				      * before a handshake with the expected
+				      * source (TLS refused, not a migration
+				      * stream, another UUID, silent past
+				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
 };
 
 VMMIG_API const char *vmmig_status_name(int status);
@@ -105,7 +125,8 @@ VMMIG_API const char *vmmig_mode_name(int mode);
 
 /**
  * vmmig_stats_to_json() - render @st as one JSON object with snake_case keys
- * that carry their unit (total_time_ms, transferred_bytes, ...).
+ * that carry their unit (total_time_ms, transferred_bytes, ...). "mode" is
+ * vmmig_mode_name(), or for VMMIG_MODE_CUSTOM the policy's name.
  * Return: the length written (excluding NUL), -ENOSPC if @len is too small
  * (the output is then truncated but NUL terminated), -EINVAL.
  */

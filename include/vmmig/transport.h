@@ -2,10 +2,15 @@
 /*
  * libvmmig — transports: reliable, ordered byte streams between the hosts.
  *
- * A migration uses several channels (connections) at once. Each channel is
- * full duplex: the source streams records to the destination, and the
- * destination answers on the same channel (the "return path": acks, errors,
- * later post-copy page requests).
+ * A migration uses several channels (connections) at once: with
+ * VMMIG_OPT_CHANNELS = N, N page channels plus one urgent channel (post-copy
+ * pages a vCPU waits for), so N + 1 connect() calls on the source and N + 1
+ * accept() calls on the destination per migration (and as many again after
+ * a post-copy reconnection). Each channel is full duplex: the source
+ * streams records to the destination, and the destination answers on the
+ * same channel (the "return path": acks, errors, later post-copy page
+ * requests). For sockets connected beforehand there is no need for an own
+ * transport: vmmig_source_start_fds() / vmmig_dest_start_fds() take them.
  *
  * A transport is a versioned ops table; the library allocates the private
  * state of each channel (chan_size bytes) and listener (listener_size bytes),

@@ -9,6 +9,7 @@
  *   tracker.h    dirty trackers (manual, uffd-wp, soft-dirty, ...)
  *   policy.h     path-selection policies (precopy, ...)
  *   transport.h  transports (io_uring TCP / Unix, in-process)
+ *   tls.h        TLS (PSK or mutual x509) on every channel
  */
 #ifndef VMMIG_H
 #define VMMIG_H
@@ -18,6 +19,7 @@
 #include <vmmig/policy.h>
 #include <vmmig/session.h>
 #include <vmmig/stats.h>
+#include <vmmig/tls.h>
 #include <vmmig/tracker.h>
 #include <vmmig/transport.h>
 

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
+#include "tls/tls.h"
 #include "transport/ratelimit.h"
 
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
@@ -29,6 +31,8 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 	int ret = c->ops->connect(c->priv, addr, timeout_ms);
 
 	c->connected = ret == 0;
+	if (!ret && c->sh->tls)
+		ret = chan_tls_prepare(c, addr, timeout_ms);
 	return ret;
 }
 
@@ -60,7 +64,8 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 		if (ret)
 			return ret;
 	}
-	ret = c->ops->send(c->priv, iov, iovcnt);
+	ret = c->tls ? tls_chan_send(c->tls, iov, iovcnt)
+		     : c->ops->send(c->priv, iov, iovcnt);
 	if (ret)
 		return ret;
 	atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
@@ -129,15 +134,79 @@ int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 	return chan_send_record(c, type, 0, buf, (size_t)len);
 }
 
+/* Outside the bandwidth cap: a stopping session must not queue its last
+ * words behind the page stream's share of the link. */
+static int chan_write_uncapped(void *cookie, const struct iovec *iov,
+			       int iovcnt)
+{
+	struct chan *c = cookie;
+	int ret = c->ops->send(c->priv, iov, iovcnt);
+
+	for (int i = 0; !ret && i < iovcnt; i++)
+		atomic_fetch_add_explicit(&c->tx_bytes, iov[i].iov_len,
+					  memory_order_relaxed);
+	return ret;
+}
+
+/* pthread_mutex_timedlock() with a relative timeout; 0: trylock. */
+static int lock_within(pthread_mutex_t *m, int wait_ms)
+{
+	struct timespec ts;
+
+	if (wait_ms <= 0)
+		return pthread_mutex_trylock(m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	ts.tv_sec += wait_ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	return pthread_mutex_timedlock(m, &ts);
+}
+
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms)
+{
+	struct wire_status s = { 0 };
+	uint8_t buf[sizeof(s) + 16];
+	int len, ret;
+
+	pthread_mutex_lock(&f->lock);
+	s.status = f->code < 0 ? f->code : -EPROTO;
+	if (f->code == -ECANCELED)
+		snprintf(s.text, sizeof(s.text), "%.16s cancelled the migration",
+			 side);
+	else
+		snprintf(s.text, sizeof(s.text), "%.16s failed: %.170s", side,
+			 f->msg);
+	pthread_mutex_unlock(&f->lock);
+	len = wire_status_pack(buf, sizeof(buf), &s);
+	if (len < 0)
+		return len;
+	if (!c->priv || !c->connected)
+		return -ENOTCONN;
+	/* Another thread in the middle of a record here: skip (best effort)
+	 * rather than wait long behind a send that may never finish. */
+	if (lock_within(&c->tx_lock, wait_ms))
+		return -EBUSY;
+	ret = wire_write_record(chan_write_uncapped, c, WIRE_ERROR, 0,
+				c->tx_seq++, buf, (size_t)len);
+	pthread_mutex_unlock(&c->tx_lock);
+	return ret;
+}
+
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 {
 	struct chan *c = cookie;
 	size_t bytes = 0;
 	int ret;
 
-	ret = c->ops->recv(c->priv, iov, iovcnt);
-	if (ret)
+	ret = c->tls ? tls_chan_recv(c->tls, iov, iovcnt)
+		     : c->ops->recv(c->priv, iov, iovcnt);
+	if (ret) {
+		if (c->tls && tls_chan_error(c->tls))
+			snprintf(c->err, sizeof(c->err), "%s",
+				 tls_chan_error(c->tls));
 		return ret;
+	}
 	for (int i = 0; i < iovcnt; i++)
 		bytes += iov[i].iov_len;
 	atomic_fetch_add_explicit(&c->rx_bytes, bytes, memory_order_relaxed);
@@ -150,7 +219,8 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 int chan_recv_some(void *cookie, void *buf, size_t min, size_t max)
 {
 	struct chan *c = cookie;
-	int ret = c->ops->recv_some(c->priv, buf, min, max);
+	int ret = c->tls ? tls_chan_recv_some(c->tls, buf, min, max)
+			 : c->ops->recv_some(c->priv, buf, min, max);
 
 	if (ret <= 0)
 		return ret;
@@ -170,6 +240,8 @@ void chan_close(struct chan *c)
 {
 	if (!c->priv)
 		return;
+	tls_chan_free(c->tls);
+	c->tls = NULL;
 	if (c->connected)
 		c->ops->close(c->priv);
 	free(c->priv);

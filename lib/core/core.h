@@ -32,7 +32,21 @@ struct options {
 	int64_t v[VMMIG_OPT__COUNT];
 };
 void options_init(struct options *o);
-int options_set(struct options *o, int opt, int64_t value);
+/* Set @opt on a session of @side (VMMIG_SIDE_SOURCE or _DEST): -EINVAL for
+ * an unknown option or one of the other side, -ERANGE out of range; the
+ * reason is logged and written to @err. */
+int options_set(struct options *o, int side, int opt, int64_t value,
+		const struct logger *lg, char *err, size_t errlen);
+
+/* ---- pre-connected sockets (fds.c) ---- */
+/* Longest address fds_to_addr() writes: 16 fds of up to 10 digits. */
+#define FDS_ADDR_MAX (VMMIG_MAX_CHANNELS * 12)
+/* Check @nfds fds for *_start_fds() (2..VMMIG_MAX_CHANNELS connected stream
+ * sockets, no duplicates) and write them as "3,4,5" to @addr. On error the
+ * reason is logged and in @err: -EINVAL, -EBADF, -ENOTSOCK, -EPROTOTYPE,
+ * -ENOTCONN. */
+int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
+		const struct logger *lg, char *err, size_t errlen);
 
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
@@ -48,6 +62,7 @@ struct failure {
 	pthread_mutex_t lock;
 	int code;      /* 0 or -errno */
 	bool from_peer;
+	bool logged;   /* logged as final (ERROR), not as a retry */
 	char msg[320];
 };
 void failure_init(struct failure *f);
@@ -56,15 +71,24 @@ void failure_destroy(struct failure *f);
 bool failure_set(struct failure *f, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool failure_set_peer(struct failure *f, int code, const char *text);
-/* failure_set() with a va_list, logging the failure it records. */
+/* failure_set() with a va_list, logging the failure it records: as the
+ * migration's failure (ERROR), or, with @may_recover (after a post-copy
+ * switch, recovery on) and a link error, as one that recovery will retry
+ * (WARN). */
 bool failure_record(struct failure *f, const struct logger *lg, int code,
-		    const char *fmt, va_list ap);
+		    bool may_recover, const char *fmt, va_list ap);
+/* At the end of a session: log the failure it ended with as final, if it
+ * was only logged as a retry (recovery gave up). */
+void failure_log_final(struct failure *f, const struct logger *lg);
 int failure_code(struct failure *f);
 /* Forget the failure: a post-copy link break that recovery repaired. */
 void failure_clear(struct failure *f);
 /* Errors of the link itself (as opposed to a peer's verdict, a malformed
  * stream or a cancel): after a post-copy switch they pause, not fail. */
 bool failure_is_link(struct failure *f);
+/* What *_error() returns (errors.c): the failure's text, else the reason
+ * the last configuration call was refused, else NULL. */
+const char *session_error(struct failure *f, const char *cfg_err);
 
 /* ---- regions (regions.c) ---- */
 struct region {
@@ -84,21 +108,21 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 void regions_free(struct region_set *rs);
 /* Index of the region with @id, or rs->n if there is none. */
 unsigned regions_index(const struct region_set *rs, uint32_t id);
-/* Hash of all memory: vmmig_hash64 chained over regions in order. */
-uint64_t regions_hash(const struct region_set *rs);
-/* Post-copy builds its hash page by page, in any order: the sum of
- * page_hash() over all pages. */
+/* The page-sum memory hash, built page by page in any order: the sum of
+ * page_hash() over all pages; a zero page (or NULL) hashes to 0. */
 uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
-uint64_t regions_sum_hash(const struct region_set *rs);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
+struct tls_creds;
+struct tls_chan;
 
 /* What all channels of one session share. */
 struct chan_shared {
 	_Atomic uint64_t last_progress_us; /* watchdog: any byte moved */
 	atomic_bool abort;                 /* stop everything */
 	struct ratelimit *rl;              /* NULL: no cap */
+	struct tls_creds *tls;             /* NULL: plaintext channels */
 };
 
 struct chan {
@@ -112,6 +136,11 @@ struct chan {
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
 	struct chan_shared *sh;
+	struct tls_chan *tls;  /* after chan_tls_*(): records go through it */
+	bool tls_pending;      /* client: chan_tls_start() still to run */
+	int tls_timeout_ms;    /* ... bounded by this */
+	char peer[256];        /* ... the name the server's cert must carry */
+	char err[192];         /* why the last connect/TLS step failed */
 };
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	      unsigned index, struct chan_shared *sh);
@@ -128,6 +157,14 @@ int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
 		      const uint64_t *bm, uint64_t words);
 int chan_send_status(struct chan *c, uint16_t type, int32_t status,
 		     uint32_t aux, const char *text);
+/* ERROR with the reason of failure @f, as "<side> cancelled the
+ * migration" or "<side> failed: <text>": best effort, from any thread,
+ * waiting at most @wait_ms for another thread's record on @c to go out
+ * (-EBUSY then), never for the bandwidth cap. @c may be in use by other
+ * threads; the caller makes sure it is not being closed. */
+struct failure;
+int chan_send_error(struct chan *c, struct failure *f, const char *side,
+		    int wait_ms);
 /* wire_read_fn adaptor: cookie is the struct chan. */
 int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 /* wire_read_some_fn adaptor (read-ahead); only for transports with
@@ -135,6 +172,44 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt);
 int chan_recv_some(void *cookie, void *buf, size_t min, size_t max);
 void chan_shutdown(struct chan *c);
 void chan_close(struct chan *c);
+
+/* ---- TLS on a channel (chan_tls.c), when sh->tls is set ----
+ * On failure c->err says why. Return 0, -EACCES (authentication), -EPROTO
+ * (the peer does not speak TLS), -ETIMEDOUT, or the transport's error.
+ *
+ * Client: chan_connect() prepares (the name to check: the configured one
+ * or the host of a tcp @addr) and chan_tls_start() shakes hands, right
+ * before the channel's HELLO: the destination takes its channels one at a
+ * time, HELLO included, so a source that shook hands on every channel
+ * before sending any HELLO would wait on the second forever. */
+int chan_tls_prepare(struct chan *c, const char *addr, int timeout_ms);
+int chan_tls_start(struct chan *c); /* no-op without TLS */
+/* chan_tls_start() on @n channels at once, each in a thread that then runs
+ * @then on its channel (the HELLO): the destination may take the channels
+ * in any order (pre-connected fds). One failing shuts the others down.
+ * Return 0 or the error of the lowest failing channel, in *@failed. */
+int chan_tls_start_all(struct chan *c, unsigned n,
+		       int (*then)(struct chan *c, unsigned i, void *arg),
+		       void *arg, unsigned *failed);
+/* Server, right after accept: a plaintext peer is told in plaintext that
+ * TLS is required. */
+int chan_tls_server(struct chan *c);
+
+/* ---- a deadline on one channel's setup (chan_guard.c) ----
+ * While armed, a thread shuts @c down when @timeout_ms pass. */
+struct chan_guard {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop, fired;
+	struct chan *c;
+	int timeout_ms;
+};
+/* @timeout_ms < 0: no deadline (no thread). Return 0 or -errno. */
+int chan_guard_arm(struct chan_guard *g, struct chan *c, int timeout_ms);
+/* Stop the thread; true if the deadline passed (@c is shut down). */
+bool chan_guard_disarm(struct chan_guard *g);
 
 /* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */
 struct watchdog {

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "dest.h"
+#include "tls/tls.h"
+#include "transport/fd.h"
 
 VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 {
@@ -22,6 +24,7 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	pthread_cond_init(&dst->cond, NULL);
 	pthread_mutex_init(&dst->stats_lock, NULL);
 	pthread_mutex_init(&dst->rp_lock, NULL);
+	pthread_mutex_init(&dst->chan_lock, NULL);
 	dst->st.struct_size = sizeof(dst->st);
 	dst->st.verified = -1;
 	*out = dst;
@@ -40,14 +43,17 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 		dst->tops->listener_close(dst->listener);
 	free(dst->listener);
 	dpc_free(dst);
+	dverify_free(dst);
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
 	free(dst->wregions);
+	tls_creds_free(dst->sh.tls);
 	failure_destroy(&dst->fail);
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);
 	pthread_mutex_destroy(&dst->stats_lock);
 	pthread_mutex_destroy(&dst->rp_lock);
+	pthread_mutex_destroy(&dst->chan_lock);
 	free(dst);
 }
 
@@ -104,7 +110,8 @@ VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 		return -EINVAL;
 	if (dst->started)
 		return -EBUSY;
-	return options_set(&dst->opt, opt, value);
+	return options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
+			   dst->cfg_err, sizeof(dst->cfg_err));
 }
 
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
@@ -216,6 +223,38 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 	return 0;
 }
 
+VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
+				   unsigned nfds)
+{
+	char addr[FDS_ADDR_MAX];
+	int ret;
+
+	if (!dst)
+		return -EINVAL;
+	if (dst->listening || dst->started)
+		return -EBUSY;
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log,
+			  dst->cfg_err, sizeof(dst->cfg_err));
+	if (ret)
+		return ret;
+	if (!dst->ops || !dst->regions.n)
+		return -EINVAL;
+	ret = vmmig_dest_listen_transport(dst, fd_transport(), addr, NULL, 0);
+	if (ret)
+		return ret;
+	ret = vmmig_dest_start(dst);
+	if (ret) {
+		/* Back to a session that never listened; the fds stay the
+		 * caller's. */
+		fd_pool_disown(dst->listener);
+		dst->tops->listener_close(dst->listener);
+		free(dst->listener);
+		dst->listener = NULL;
+		dst->listening = false;
+	}
+	return ret;
+}
+
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->started)
@@ -227,13 +266,44 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 	return dst->result;
 }
 
+/* Tell the source it was this cancel that stopped the migration (not when
+ * the migration had failed already, nor to echo the source's ERROR), best
+ * effort: not while a page request holds the return path. */
+static void dest_tell_cancel(struct vmmig_dest *dst)
+{
+	pthread_mutex_lock(&dst->fail.lock);
+	bool ours = dst->fail.code == -ECANCELED && !dst->fail.from_peer;
+	pthread_mutex_unlock(&dst->fail.lock);
+	if (!ours || pthread_mutex_trylock(&dst->rp_lock))
+		return;
+	/* Channel 0 may be finishing a DRAINED or a REQ: wait a little. */
+	if (dst->err_chan)
+		chan_send_error(dst->err_chan, &dst->fail, "destination", 100);
+	pthread_mutex_unlock(&dst->rp_lock);
+}
+
+VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst)
+{
+	return dst ? atomic_load(&dst->owner) : -EINVAL;
+}
+
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->started)
 		return -EINVAL;
 	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
+	dest_tell_cancel(dst);
 	dest_abort_io(dst);
 	return 0;
+}
+
+uint64_t dest_rx_bytes(struct vmmig_dest *dst)
+{
+	uint64_t sum = dst->rx_closed;
+
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		sum += atomic_load(&dst->chan[i].rx_bytes);
+	return sum;
 }
 
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
@@ -251,17 +321,14 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 		restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
 		full.total_time_us = now_us() - dst->t_start;
-		full.transferred_bytes = dst->rx_closed;
-		for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-			full.transferred_bytes +=
-				atomic_load(&dst->chan[i].rx_bytes);
+		full.transferred_bytes = dest_rx_bytes(dst);
 	}
 	return stats_copy_out(&full, st);
 }
 
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
 {
-	if (!dst || !failure_code(&dst->fail))
+	if (!dst)
 		return NULL;
-	return dst->fail.msg;
+	return session_error(&dst->fail, dst->cfg_err);
 }

@@ -24,14 +24,13 @@ struct postcopy_dst {
 	bool thread_running;
 	_Atomic uint64_t missing;   /* pending pages not placed yet */
 	_Atomic uint64_t placed;
-	_Atomic uint64_t hash;      /* order-independent memory hash */
 	pthread_mutex_t lat_lock;
 	uint32_t *lat_us;      /* fault -> placement, one per served fault */
 	size_t nlat, lat_cap;
 	_Atomic uint64_t faults;
 	uint64_t t_armed;      /* guest may start here (us) */
 	_Atomic uint64_t t_last;    /* the last missing page placed (us) */
-	bool verify;           /* source asked for the memory hash */
+	uint64_t lost;         /* pending pages poisoned after a failure */
 };
 
 /* One receiving thread per channel. */
@@ -56,6 +55,7 @@ struct vmmig_dest {
 	void *opaque;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];     /* why the last configuration call failed */
 
 	/* listening */
 	const struct vmmig_transport_ops *tops;
@@ -85,13 +85,26 @@ struct vmmig_dest {
 	atomic_bool early_dropped; /* an early DISCARD took effect */
 	atomic_bool pc_armed;      /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
+	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
+				    * a dropped stranger's channel */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
+	struct chan *err_chan;     /* channel 0 while the channels are up
+				    * (under rp_lock): a cancel's ERROR */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
+	int recover_ms;            /* a recovery's accept waits this long */
 
 	/* dest_populate.c */
 	pthread_t populate_thread;
 	bool populate_running;
 	atomic_bool populate_stop;
+
+	/* switchover (dest_switch.c) */
+	_Atomic int owner;         /* enum vmmig_owner */
+	/* end-to-end verification (dest_verify.c): each page's page_hash()
+	 * as its final copy landed, and their sum */
+	uint64_t **vhash;          /* per region, per page (atomic ops) */
+	_Atomic uint64_t vsum;
+	struct vqueue *vq;         /* pages landed, to hash (its thread) */
 
 	/* cache-restore (dest_restore.c) */
 	struct vmmig_page_source *page_source; /* borrowed, or NULL */
@@ -102,6 +115,9 @@ struct vmmig_dest {
 	struct counters cnt;
 	uint64_t t_start;
 };
+
+/* dest.c: bytes received so far, closed channels included */
+uint64_t dest_rx_bytes(struct vmmig_dest *dst);
 
 /* dest_run.c */
 void *dest_main(void *arg);
@@ -173,6 +189,32 @@ void restore_free(struct vmmig_dest *dst);
 /* dest_populate.c */
 int populate_start(struct vmmig_dest *dst);
 void populate_stop(struct vmmig_dest *dst);
+
+/* dest_switch.c: READY, COMMIT, start(), STARTED, DIGEST on channel 0 */
+/* READY, then wait for COMMIT on @rv's reader: 0 when it came (the guest
+ * is ours now), else -errno (never start it then). */
+int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
+/* Start the guest and say so with STARTED. */
+int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
+/* Pre-copy verification: the source's DIGEST against ours. */
+int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
+		     int *verified);
+
+/* dest_verify.c */
+int dverify_init(struct vmmig_dest *dst);
+/* Page @page of region @ri now holds @contents (NULL: zero) for good. */
+void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		  const void *contents);
+/* Hook the reader so that pages landing through it are hashed. */
+void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
+void dverify_free(struct vmmig_dest *dst);
+/* Wait until every landed page is hashed: before the digest is read, and
+ * before anything else may touch those pages. */
+void dverify_drain(struct vmmig_dest *dst);
+
+/* dest_poison.c: after a failed post-copy, pages that never arrived must
+ * fault for good, never read as zero. Returns the pages poisoned. */
+uint64_t dpc_poison_missing(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst, bool resume);

@@ -4,6 +4,13 @@
  * (magic, version, UUID, channel numbering, region table) and answer
  * HELLO_ACK. A refusal is answered with its reason before failing, so the
  * source can report it.
+ *
+ * Until a connection proves to be our source (TLS when configured, then a
+ * HELLO with our UUID, all within VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) it is a
+ * stranger: one that fails is dropped and counted, and the destination
+ * accepts the next, so that a port scan, garbage or an idle connection
+ * cannot fail or stall the migration. Our source's HELLO that does not fit
+ * (regions, channels) still fails it: that is a real mismatch.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +26,6 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 		snprintf(err, errlen, resume ? "expected a post-copy resume"
 					     : "resume of a migration that "
 					       "never started here");
-		return -EPROTO;
-	}
-	if (dst->uuid_set && memcmp(h->uuid, dst->uuid, VMMIG_UUID_SIZE)) {
-		snprintf(err, errlen, "migration uuid mismatch: channel "
-				      "belongs to another migration");
 		return -EPROTO;
 	}
 	if (!h->nchannels || h->nchannels > VMMIG_MAX_CHANNELS ||
@@ -56,31 +58,170 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 	return 0;
 }
 
+static int ms_left(uint64_t deadline_us)
+{
+	uint64_t now = now_us();
+
+	if (deadline_us == UINT64_MAX)
+		return -1;
+	if (now >= deadline_us)
+		return 0;
+	return (int)((deadline_us - now + 999) / 1000);
+}
+
+static uint64_t deadline_in(int64_t ms)
+{
+	return ms > 0 ? now_us() + (uint64_t)ms * 1000 : UINT64_MAX;
+}
+
+/*
+ * Is the peer on @c our source? TLS first (when configured), then its
+ * first record, read with no regions set, so that nothing it sends before
+ * it passed can reach guest memory. Return 0 (*@h, @regs filled) or
+ * -errno with @err; *@answer: the peer can read a HELLO_ACK with @err.
+ */
+static int greet(struct vmmig_dest *dst, struct receiver *rv,
+		 struct wire_hello *h, struct wire_region *regs, char *err,
+		 size_t errlen, bool *answer)
+{
+	const uint8_t *payload;
+	struct wire_hdr hd;
+	int ret;
+
+	*answer = false;
+	if (dst->sh.tls) {
+		ret = chan_tls_server(rv->c);
+		if (ret) {
+			snprintf(err, errlen, "%s", rv->c->err);
+			return ret;
+		}
+	}
+	ret = wire_reader_new(chan_recv, rv->c, NULL, 0, &rv->rd);
+	if (ret) {
+		snprintf(err, errlen, "%s", vmmig_strerror(ret));
+		return ret;
+	}
+	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);
+	if (ret == -EPROTO) {
+		snprintf(err, errlen, "not a migration stream: %s",
+			 wire_reader_error(rv->rd));
+	} else if (ret) {
+		snprintf(err, errlen, "reading handshake: %s",
+			 vmmig_strerror(ret));
+		return ret;
+	} else if (hd.type != WIRE_HELLO) {
+		ret = -EPROTO;
+		snprintf(err, errlen,
+			 "not a migration stream: first record type 0x%04x",
+			 hd.type);
+	} else {
+		ret = wire_hello_unpack(payload, hd.len, h, regs, err, errlen);
+	}
+	if (!ret && dst->uuid_set && memcmp(h->uuid, dst->uuid,
+					    VMMIG_UUID_SIZE)) {
+		snprintf(err, errlen, "migration uuid mismatch: channel "
+				      "belongs to another migration");
+		ret = -EPROTO;
+	}
+	*answer = ret != 0;
+	return ret;
+}
+
+/* A stranger failed: log, count, forget it. The first reason is kept for
+ * the error at the deadline: later ones are often its consequences (the
+ * refused source's other channels closing). */
+static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
+		 char *first, size_t firstlen)
+{
+	vlog(&dst->log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
+	if (!first[0])
+		snprintf(first, firstlen, "%s", why);
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.rejected_connections++;
+	pthread_mutex_unlock(&dst->stats_lock);
+	wire_reader_free(rv->rd);
+	rv->rd = NULL;
+	/* A cancel may be shutting every channel down right now. */
+	pthread_mutex_lock(&dst->chan_lock);
+	chan_close(rv->c);
+	pthread_mutex_unlock(&dst->chan_lock);
+}
+
+/* Accept connections into slot @slot until one is our source's, by
+ * @deadline_us; a refused HELLO of our source fails. */
+static int accept_source(struct vmmig_dest *dst, unsigned slot,
+			 uint64_t deadline_us, struct wire_hello *h,
+			 struct wire_region *regs, char *first, size_t firstlen)
+{
+	int hs_ms = (int)dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
+	struct chan *c = &dst->chan[slot];
+	struct receiver *rv = &dst->rcv[slot];
+
+	for (;;) {
+		char err[WIRE_ERRLEN] = "";
+		struct chan_guard g;
+		bool answer;
+		int ret;
+
+		*rv = (struct receiver){ .dst = dst, .c = c };
+		pthread_mutex_lock(&dst->chan_lock);
+		ret = chan_init(c, dst->tops, slot, &dst->sh);
+		pthread_mutex_unlock(&dst->chan_lock);
+		if (ret)
+			return ret;
+		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
+		/* A cancel that came before the channel was there to shut. */
+		if (!ret && atomic_load(&dst->sh.abort))
+			ret = -ECANCELED;
+		if (ret == -ETIMEDOUT && first[0]) {
+			dest_fail(dst, ret, "no migration source within the "
+				  "deadline (%llu connections refused; the "
+				  "first: %s)", (unsigned long long)
+				  dst->st.rejected_connections, first);
+			return ret;
+		}
+		if (ret) {
+			dest_fail(dst, ret, "accepting channel: %s",
+				  vmmig_strerror(ret));
+			return ret;
+		}
+		ret = chan_guard_arm(&g, c, hs_ms);
+		if (ret)
+			return ret;
+		ret = greet(dst, rv, h, regs, err, sizeof(err), &answer);
+		if (chan_guard_disarm(&g)) {
+			snprintf(err, sizeof(err), "no handshake within %d ms",
+				 hs_ms);
+			ret = -ETIMEDOUT;
+			answer = false;
+		}
+		if (!ret)
+			return 0;
+		if (atomic_load(&dst->sh.abort)) {
+			dest_fail(dst, ret, "handshake: %s", err);
+			return ret;
+		}
+		if (answer)
+			chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
+		drop(dst, rv, err, first, firstlen);
+	}
+}
+
 /* Accept one channel into slot @slot and validate its HELLO. */
 static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
-		      bool resume)
+		      bool resume, uint64_t deadline_us, char *first,
+		      size_t firstlen)
 {
 	struct wire_region regs[WIRE_MAX_REGIONS];
 	struct chan *c = &dst->chan[slot];
 	struct receiver *rv = &dst->rcv[slot];
 	char err[WIRE_ERRLEN] = "";
-	const uint8_t *payload;
 	struct wire_hello h;
-	struct wire_hdr hd;
-	int timeout = slot ? (int)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]
-		      : resume ? (int)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS]
-			       : -1;
 	int ret;
 
-	*rv = (struct receiver){ 0 };
-	ret = chan_init(c, dst->tops, slot, &dst->sh);
+	ret = accept_source(dst, slot, deadline_us, &h, regs, first, firstlen);
 	if (ret)
 		return ret;
-	ret = chan_accept(c, dst->listener, timeout);
-	if (ret) {
-		dest_fail(dst, ret, "accepting channel: %s", vmmig_strerror(ret));
-		return ret;
-	}
 	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
 		atomic_store(&dst->sh.last_progress_us, now_us());
@@ -90,47 +231,32 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		dst->st.status = VMMIG_STATUS_SETUP;
 		pthread_mutex_unlock(&dst->stats_lock);
 	}
-	rv->dst = dst;
-	rv->c = c;
-	ret = wire_reader_new(chan_recv, c, dst->wregions, dst->regions.n,
-			      &rv->rd);
-	if (!ret)
-		ret = wire_reader_set_staged(rv->rd,
-					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
-	if (!ret)
-		wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write,
-				      dst);
-	if (ret)
-		return ret;
-	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);
-	if (ret == -EPROTO) {
-		snprintf(err, sizeof(err), "not a migration stream: %s",
-			 wire_reader_error(rv->rd));
-	} else if (ret) {
-		dest_fail(dst, ret, "reading handshake: %s", vmmig_strerror(ret));
-		return ret;
-	} else if (hd.type != WIRE_HELLO) {
-		ret = -EPROTO;
-		snprintf(err, sizeof(err),
-			 "not a migration stream: first record type 0x%04x",
-			 hd.type);
-	} else {
-		ret = wire_hello_unpack(payload, hd.len, &h, regs, err,
-					sizeof(err));
-		if (!ret)
-			ret = check_hello(dst, &h, regs, seen, resume, err,
-					  sizeof(err));
-	}
+	ret = check_hello(dst, &h, regs, seen, resume, err, sizeof(err));
 	if (ret) {
 		/* Tell the source why, best effort, then give up. */
 		chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
 		dest_fail(dst, ret, "handshake refused: %s", err);
 		return ret;
 	}
+	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->regions.n);
+	if (!ret)
+		ret = wire_reader_set_staged(rv->rd,
+					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
+	if (ret)
+		return ret;
+	wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write, dst);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
 	}
+	/* The source asks for the end-to-end check: hash pages as they land
+	 * (dest_verify.c). */
+	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dverify_init(dst))) {
+		dest_fail(dst, ret, "verification setup: %s",
+			  vmmig_strerror(ret));
+		return ret;
+	}
+	dverify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
@@ -162,12 +288,28 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 int dest_accept_all(struct vmmig_dest *dst, bool resume)
 {
 	bool seen[VMMIG_MAX_CHANNELS] = { false };
+	/* Channel 0 waits for the embedder's deadline (or the recovery
+	 * timeout); the others follow within the I/O timeout. */
+	uint64_t deadline = deadline_in(
+		resume ? dst->recover_ms
+		       : dst->opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
+	char first[WIRE_ERRLEN] = "";
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
-		int ret = accept_one(dst, slot, seen, resume);
+		int ret;
 
+		if (slot)
+			deadline = deadline_in(
+				dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+		ret = accept_one(dst, slot, seen, resume, deadline, first,
+				 sizeof(first));
 		if (ret)
 			return ret;
 	}
+	pthread_mutex_lock(&dst->rp_lock);
+	for (unsigned i = 0; i < dst->nchan; i++)
+		if (dst->chan[i].index == 0)
+			dst->err_chan = &dst->chan[i];
+	pthread_mutex_unlock(&dst->rp_lock);
 	return 0;
 }

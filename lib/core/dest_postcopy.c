@@ -4,7 +4,8 @@
  * SWITCH (so no pre-copy page can land after it), channel 0 receives the
  * DISCARD bitmaps of pages still to come, then POSTCOPY: guest memory is
  * registered with userfaultfd (MISSING), the pending pages are dropped so
- * they fault, the state is loaded, ACK goes back and the guest starts. From
+ * they fault, the state is loaded, READY goes back and on COMMIT the guest
+ * starts (dest_switch.c). From
  * then on a fault thread asks the source for each page a vCPU touches, and
  * every arriving page is placed atomically with UFFDIO_COPY / ZEROPAGE,
  * which also wakes the vCPUs waiting for it.
@@ -23,8 +24,6 @@
 #include "tracker/uffd_compat.h"
 #include "tracker/uffd_open.h"
 
-
-static const uint8_t zero_page[VMMIG_PAGE_SIZE];
 
 static int place(void *cookie, const struct wire_dest_region *rg,
 		 uint64_t page, const void *data);
@@ -154,9 +153,7 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	 * the memory hash would not see it. Fail rather than guess. */
 	if (ret < 0)
 		return -errno;
-	if (pc->verify)
-		atomic_fetch_add(&pc->hash, page_hash(data ? data : zero_page,
-						       r->id, page));
+	dverify_page(dst, ri, page, data);
 	__atomic_fetch_and(&pr->pending[page / 64], ~(1ull << (page % 64)),
 			   __ATOMIC_RELEASE);
 	atomic_fetch_add(&pc->placed, 1);
@@ -245,8 +242,10 @@ int dpc_drop_early(struct vmmig_dest *dst)
 
 	if (!dst->pc || dst->pc_armed)
 		return 0;
-	/* The populate thread must not map them again. */
+	/* The populate thread must not map them again, nor the hasher read
+	 * them. */
 	populate_stop(dst);
+	dverify_drain(dst);
 	for (unsigned i = 0; i < dst->regions.n && !ret; i++)
 		ret = drop_pending(dst, i);
 	if (ret)
@@ -319,29 +318,8 @@ static int arm_uffd(struct vmmig_dest *dst)
 	return pc->evfd < 0 ? -errno : 0;
 }
 
-/*
- * Pages valid here go into the memory hash before the guest can change
- * them; the rest are hashed as they are placed. Before the userfaultfd is
- * armed: reading a never-populated page afterwards would fault on
- * ourselves.
- */
-static void hash_valid_pages(struct vmmig_dest *dst, bool verify)
-{
-	struct postcopy_dst *pc = dst->pc;
-
-	pc->verify = verify;
-	for (unsigned i = 0; verify && i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
-
-		for (uint64_t p = 0; p < r->npages; p++)
-			if (!pc_test_bit(pc->r[i].pending, p))
-				atomic_fetch_add(&pc->hash,
-					page_hash(r->host + p * VMMIG_PAGE_SIZE,
-						  r->id, p));
-	}
-}
-
-/* POSTCOPY on channel 0: arm, load state, ACK, start the guest here. */
+/* POSTCOPY on channel 0: arm, load state, READY; on COMMIT start the guest
+ * here. */
 int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 {
 	struct vmmig_dest *dst = rv->dst;
@@ -355,11 +333,15 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		dest_fail(dst, ret, "%s", err);
 		return ret;
 	}
+	if ((flags & WIRE_POSTCOPY_VERIFY) && !dst->vhash) {
+		dest_fail(dst, -EPROTO, "POSTCOPY asks for verification the "
+			  "handshake did not announce");
+		return -EPROTO;
+	}
 	populate_stop(dst);
+	dverify_drain(dst); /* before pages are dropped and the guest runs */
 	if (!dst->pc)
 		ret = pc_alloc(dst);
-	if (!ret)
-		hash_valid_pages(dst, flags & WIRE_POSTCOPY_VERIFY);
 	if (!ret)
 		ret = arm_uffd(dst);
 	if (ret) {
@@ -387,21 +369,18 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		return ret;
 	}
 	pc->thread_running = true;
-	ret = chan_send_status(rv->c, WIRE_ACK, 0, UINT32_MAX, "postcopy");
-	if (ret) {
-		dest_fail(dst, ret, "sending the ack: %s", vmmig_strerror(ret));
+	ret = dsw_ready_commit(dst, rv);
+	if (ret)
 		return ret;
-	}
-	ret = dst->ops->start(dst->opaque);
-	if (ret) {
-		dest_fail(dst, ret, "starting the guest: %s",
-			  vmmig_strerror(ret));
-		return ret;
-	}
+	/* Already inside start() the guest runs here. Two pre-copy rounds
+	 * or more before the switch make it a hybrid (see stats.h). */
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.status = VMMIG_STATUS_POSTCOPY;
-	dst->st.mode = VMMIG_MODE_POSTCOPY;
+	dst->st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
 	pthread_mutex_unlock(&dst->stats_lock);
+	ret = dsw_start(dst, rv);
+	if (ret)
+		return ret;
 	pc->t_armed = now_us();
 	pthread_mutex_lock(&dst->lock);
 	dst->pc_armed = true;

@@ -70,6 +70,7 @@ struct fetch {
 	struct vmmig_dest *dst;
 	unsigned ri;
 	unsigned gen;              /* of the hint this read serves */
+	uint64_t hash;             /* the hint's, out of the backend's reach */
 	uint8_t page[VMMIG_PAGE_SIZE] __attribute__((aligned(4096)));
 };
 
@@ -150,15 +151,21 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 	pthread_mutex_t *m = stripe_of(rs, page);
 	bool failed = false;
 
+	/* Whatever the backend says: a page that does not match its hint's
+	 * hash is not the source's page. */
+	if (status == 0 && vmmig_page_hash(ft->page) != ft->hash)
+		status = -EBADMSG;
 	pthread_mutex_lock(m);
 	uint8_t b = rs->st[ri][page];
 
 	if (ST(b) == RS_RESTORING && GEN(b) == ft->gen) {
 		if (status == 0 && dst->pc_armed)
 			status = dpc_place(dst, ri, page, ft->page);
-		else if (status == 0)
+		else if (status == 0) {
 			memcpy(dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE,
 			       ft->page, VMMIG_PAGE_SIZE);
+			dverify_page(dst, ri, page, ft->page);
+		}
 		if (status == 0) {
 			atomic_fetch_add(&rs->restored, 1);
 			atomic_fetch_add(&rs->bytes, VMMIG_PAGE_SIZE);
@@ -209,6 +216,7 @@ static void submit_one(struct vmmig_dest *dst, const struct queued_hint *q)
 	ft->dst = dst;
 	ft->ri = q->ri;
 	ft->gen = q->gen;
+	ft->hash = q->h.hash;
 	ft->f = (struct vmmig_page_fetch){
 		.region_id = dst->regions.r[q->ri].id, .page = q->page,
 		.object_id = q->h.object_id, .offset = q->h.offset,

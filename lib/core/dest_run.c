@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The destination's migration thread and its receivers: pages land in guest
- * memory as they arrive; after END on every channel the counts, the state
- * and (optionally) the memory hash are checked, the state is loaded, ACK goes
- * back on channel 0, and only then is the guest started here.
+ * memory as they arrive; after END on every channel the counts and the state
+ * are checked, the state is loaded, READY goes back on channel 0, and only
+ * on the source's COMMIT is the guest started here (dest_switch.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,8 +14,10 @@
 void dest_abort_io(struct vmmig_dest *dst)
 {
 	atomic_store(&dst->sh.abort, true);
+	pthread_mutex_lock(&dst->chan_lock);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
+	pthread_mutex_unlock(&dst->chan_lock);
 	if (dst->listening && dst->tops->listener_shutdown)
 		dst->tops->listener_shutdown(dst->listener);
 }
@@ -24,8 +26,12 @@ void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is waited out. */
+	bool may_recover = atomic_load(&dst->pc_armed) &&
+			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+
 	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, fmt, ap);
+	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);
@@ -51,6 +57,8 @@ int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
 	switch (h->type) {
 	case WIRE_ROUND:
 		rv->rounds++;
+		return 0;
+	case WIRE_KEEPALIVE: /* the source hashing its memory, say */
 		return 0;
 	case WIRE_STATE:
 		if (rv->c->index != 0) {
@@ -216,7 +224,13 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 	if (ret)
 		return ret;
 	if (rv0->end.flags & WIRE_END_HASH) {
-		uint64_t h = atomic_load(&dst->pc->hash);
+		uint64_t h = atomic_load(&dst->vsum);
+
+		if (!dst->vhash) {
+			dest_fail(dst, -EPROTO, "END carries a memory hash the "
+				  "handshake did not announce");
+			return -EPROTO;
+		}
 
 		*verified = h == rv0->end.mem_hash;
 		if (!*verified) {
@@ -236,7 +250,7 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 	return ret;
 }
 
-/* Everything arrived? Then check it before the guest may start here. */
+/* Everything arrived? Then check it and load the state: READY follows. */
 static int finish(struct vmmig_dest *dst, int *verified)
 {
 	struct receiver *rv0 = main_receiver(dst);
@@ -268,17 +282,10 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	ret = restore_finish(dst); /* no read may land after the start */
 	if (ret)
 		return ret;
+	/* Verification comes after the start (DIGEST), not in the pause. */
 	if (rv0->end.flags & WIRE_END_HASH) {
-		uint64_t h = regions_hash(&dst->regions);
-
-		*verified = h == rv0->end.mem_hash;
-		if (!*verified) {
-			dest_fail(dst, -EIO,
-				  "memory verification failed: hash %016llx, "
-				  "source had %016llx", (unsigned long long)h,
-				  (unsigned long long)rv0->end.mem_hash);
-			return -EIO;
-		}
+		dest_fail(dst, -EPROTO, "pre-copy END with a memory hash");
+		return -EPROTO;
 	}
 	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
 		const struct state_blob *b = &dst->state.b[i];
@@ -299,6 +306,7 @@ static void close_channels(struct vmmig_dest *dst)
 {
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = NULL;
+	dst->err_chan = NULL;
 	pthread_mutex_unlock(&dst->rp_lock);
 	atomic_store(&dst->sh.abort, true);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
@@ -325,28 +333,45 @@ static void set_status(struct vmmig_dest *dst, int status)
 }
 
 /* The post-copy link broke: wait for the source to reconnect, tell it what
- * is missing here, and go on. */
-static int recover(struct vmmig_dest *dst)
+ * is missing here, and go on. Gives up at @deadline (plus at most one IO
+ * timeout: an accepted source that goes silent in its handshake). */
+static int recover(struct vmmig_dest *dst, uint64_t deadline)
 {
 	struct receiver *rv0;
+	char why[sizeof(dst->fail.msg)];
 	int ret;
 
+	snprintf(why, sizeof(why), "%s", dst->fail.msg);
 	vlog(&dst->log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): waiting for the source",
-	     dst->fail.msg);
-	atomic_store(&dst->wd.armed, false);
+	     "post-copy link lost (%s): waiting for the source", why);
 	set_status(dst, VMMIG_STATUS_POSTCOPY_PAUSED);
-	close_channels(dst);
-	failure_clear(&dst->fail);
-	atomic_store(&dst->sh.abort, false);
-	ret = dest_accept_all(dst, true);
-	rv0 = ret ? NULL : main_receiver(dst);
-	if (!ret)
-		ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
+	do {
+		uint64_t t = now_us();
+		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
+
+		atomic_store(&dst->wd.armed, false);
+		close_channels(dst);
+		failure_clear(&dst->fail);
+		atomic_store(&dst->sh.abort, false);
+		dst->recover_ms = left_ms;
+		ret = dest_accept_all(dst, true);
+		rv0 = ret ? NULL : main_receiver(dst);
+		if (!ret)
+			ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
+		if (!ret)
+			break;
+		if (!failure_is_link(&dst->fail) && ret != -ETIMEDOUT)
+			return ret; /* refused: not a reconnect of ours */
+		vlog(&dst->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		     "(%s), still waiting", vmmig_strerror(ret));
+	} while (now_us() < deadline);
 	if (ret) {
-		dest_fail(dst, ret, "post-copy recovery: %s",
-			  vmmig_strerror(ret));
-		return ret;
+		failure_clear(&dst->fail);
+		dest_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
+			  "back within %lld ms (link lost: %s)",
+			  (long long)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			  why);
+		return -ETIMEDOUT;
 	}
 	watchdog_arm(&dst->wd);
 	pthread_mutex_lock(&dst->stats_lock);
@@ -378,42 +403,47 @@ static int migrate(struct vmmig_dest *dst)
 	 * its faults while the source reconnects. */
 	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->fail)) {
-		ret = recover(dst);
-		if (!ret)
-			ret = receive_all(dst);
+		ret = recover(dst, now_us() + (uint64_t)dst->opt.v
+				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
+		if (ret)
+			break; /* a timed-out recovery is final */
+		ret = receive_all(dst);
 	}
 	if (!ret)
 		ret = finish(dst, &verified);
 	rv0 = main_receiver(dst);
-	if (!ret && dst->pc_armed) {
+	if (dst->pc_armed && rv0) {
 		pthread_mutex_lock(&dst->stats_lock);
 		dst->st.verified = verified;
 		dst->st.rounds = rv0->rounds;
 		pthread_mutex_unlock(&dst->stats_lock);
-		return 0; /* started at the switch already */
+		if (!ret)
+			return 0; /* started at the switch already */
 	}
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
 		if (rv0 && !dst->fail.from_peer)
-			chan_send_status(rv0->c, WIRE_ERROR, ret, 0,
-					 dst->fail.msg);
+			chan_send_error(rv0->c, &dst->fail, "destination",
+					100);
 		return ret;
 	}
-	ret = chan_send_status(rv0->c, WIRE_ACK, 0,
-			       verified < 0 ? UINT32_MAX : (uint32_t)verified,
-			       "ok");
-	if (ret) {
-		dest_fail(dst, ret, "sending the ack: %s", vmmig_strerror(ret));
+	ret = dsw_ready_commit(dst, rv0);
+	if (ret)
 		return ret;
-	}
+	/* Inside start() the migration is over: final figures (verification
+	 * ends after it, with the source's digest). */
+	pthread_mutex_lock(&dst->stats_lock);
+	dst->st.rounds = rv0->rounds;
+	dst->st.status = VMMIG_STATUS_COMPLETED;
+	dst->st.total_time_us = now_us() - dst->t_start;
+	dst->st.transferred_bytes = dest_rx_bytes(dst);
+	pthread_mutex_unlock(&dst->stats_lock);
+	ret = dsw_start(dst, rv0);
+	if (!ret && dst->vhash)
+		ret = dsw_check_digest(dst, rv0, &verified);
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.verified = verified;
-	dst->st.rounds = rv0->rounds;
 	pthread_mutex_unlock(&dst->stats_lock);
-	ret = dst->ops->start(dst->opaque);
-	if (ret)
-		dest_fail(dst, ret, "starting the guest: %s",
-			  vmmig_strerror(ret));
 	return ret;
 }
 
@@ -439,16 +469,23 @@ void *dest_main(void *arg)
 		restore_finish(dst); /* final figures */
 		restore_free(dst);
 	}
+	/* Pages that will never come must not read as zero (only once the
+	 * memory is armed for post-copy: before that the guest never runs
+	 * here). Nothing places pages any more. */
+	uint64_t lost = ret && dst->pc && dst->pc->uffd >= 0
+				? dpc_poison_missing(dst) : 0;
 	uint64_t rx = dst->rx_closed;
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
 	dst->st.transferred_bytes = rx;
 	dst->st.error = ret;
+	dst->st.postcopy_pages_lost = lost;
 	dst->st.status = !ret ? VMMIG_STATUS_COMPLETED
 			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&dst->stats_lock);
 	dst->result = ret;
+	failure_log_final(&dst->fail, &dst->log);
 	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
 	     ret ? dst->fail.msg : "completed");
 	return NULL;

@@ -63,8 +63,16 @@ void failure_clear(struct failure *f)
 	pthread_mutex_lock(&f->lock);
 	f->code = 0;
 	f->from_peer = false;
+	f->logged = false;
 	f->msg[0] = '\0';
 	pthread_mutex_unlock(&f->lock);
+}
+
+static bool link_code(int code)
+{
+	return code == -ECONNRESET || code == -EPIPE || code == -ETIMEDOUT ||
+	       code == -ECONNREFUSED || code == -ECONNABORTED ||
+	       code == -EHOSTUNREACH || code == -ENETUNREACH;
 }
 
 bool failure_is_link(struct failure *f)
@@ -72,23 +80,42 @@ bool failure_is_link(struct failure *f)
 	bool link;
 
 	pthread_mutex_lock(&f->lock);
-	link = !f->from_peer &&
-	       (f->code == -ECONNRESET || f->code == -EPIPE ||
-		f->code == -ETIMEDOUT || f->code == -ECONNREFUSED ||
-		f->code == -ECONNABORTED || f->code == -EHOSTUNREACH ||
-		f->code == -ENETUNREACH);
+	link = !f->from_peer && link_code(f->code);
 	pthread_mutex_unlock(&f->lock);
 	return link;
 }
 
 bool failure_record(struct failure *f, const struct logger *lg, int code,
-		    const char *fmt, va_list ap)
+		    bool may_recover, const char *fmt, va_list ap)
 {
+	bool retry = may_recover && link_code(code);
 	char msg[300];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (!failure_set(f, code, "%s", msg))
 		return false;
+	if (retry) {
+		vlog(lg, VMMIG_LOG_WARN,
+		     "post-copy link error, recovery will retry: %s", msg);
+		return true;
+	}
+	pthread_mutex_lock(&f->lock);
+	f->logged = true;
+	pthread_mutex_unlock(&f->lock);
 	vlog(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 	return true;
+}
+
+void failure_log_final(struct failure *f, const struct logger *lg)
+{
+	char msg[sizeof(f->msg)];
+	bool log;
+
+	pthread_mutex_lock(&f->lock);
+	log = f->code && !f->logged;
+	f->logged = f->logged || log;
+	memcpy(msg, f->msg, sizeof(msg));
+	pthread_mutex_unlock(&f->lock);
+	if (log)
+		vlog(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 }

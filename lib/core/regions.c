@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core.h"
+#include "encode/encode.h"
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -55,28 +56,12 @@ void regions_free(struct region_set *rs)
 	rs->total_bytes = 0;
 }
 
-uint64_t regions_hash(const struct region_set *rs)
-{
-	uint64_t h = 0;
-
-	for (unsigned i = 0; i < rs->n; i++)
-		h = vmmig_hash64(rs->r[i].host, rs->r[i].size, h);
-	return h;
-}
-
 uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index)
 {
+	/* A zero page counts 0: the destination knows pages nobody sent are
+	 * zero without reading them, and the sum need not visit them. */
+	if (!page || enc_page_is_zero(page))
+		return 0;
 	return vmmig_hash64(page, VMMIG_PAGE_SIZE,
 			    ((uint64_t)region_id << 40) ^ index);
-}
-
-uint64_t regions_sum_hash(const struct region_set *rs)
-{
-	uint64_t h = 0;
-
-	for (unsigned i = 0; i < rs->n; i++)
-		for (uint64_t p = 0; p < rs->r[i].npages; p++)
-			h += page_hash(rs->r[i].host + p * VMMIG_PAGE_SIZE,
-				       rs->r[i].id, p);
-	return h;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The source session's public API: configuration, start, wait, cancel. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -8,6 +9,8 @@
 #include <uuid/uuid.h>
 
 #include "source.h"
+#include "tls/tls.h"
+#include "transport/fd.h"
 #include "transport/ratelimit.h"
 
 VMMIG_API int vmmig_source_new(struct vmmig_source **out)
@@ -54,6 +57,10 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
 	free(src->addr);
+	tls_creds_free(src->sh.tls);
+	for (unsigned i = 0; i < src->nfds; i++)
+		if (src->fds[i] >= 0)
+			close(src->fds[i]); /* never reached a channel */
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);
 	pthread_cond_destroy(&src->cond);
@@ -135,7 +142,8 @@ VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 	 * max-bandwidth); everything else is fixed at start. */
 	if (src->started && opt != VMMIG_OPT_BANDWIDTH_LIMIT)
 		return -EBUSY;
-	int ret = options_set(&src->opt, opt, value);
+	int ret = options_set(&src->opt, VMMIG_SIDE_SOURCE, opt, value,
+			      &src->log, src->cfg_err, sizeof(src->cfg_err));
 	if (!ret && src->rl && opt == VMMIG_OPT_BANDWIDTH_LIMIT)
 		ratelimit_set(src->rl, (uint64_t)value);
 	return ret;
@@ -173,20 +181,22 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri)
 	return vmmig_source_start_transport(src, t, addr);
 }
 
-/* The mode the stats report, from the built-in policy's name. */
+/* The mode the stats report, from the built-in policy's name; any other
+ * policy is an embedder's (its name goes to st.policy). */
 static int mode_of(const struct vmmig_policy *p)
 {
 	static const struct {
 		const char *name;
 		int mode;
-	} modes[] = { { "postcopy", VMMIG_MODE_POSTCOPY },
+	} modes[] = { { "precopy", VMMIG_MODE_PRECOPY },
+		      { "postcopy", VMMIG_MODE_POSTCOPY },
 		      { "hybrid", VMMIG_MODE_HYBRID },
 		      { "adaptive", VMMIG_MODE_ADAPTIVE } };
 
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
 		if (!strcmp(vmmig_policy_name(p), modes[i].name))
 			return modes[i].mode;
-	return VMMIG_MODE_PRECOPY;
+	return VMMIG_MODE_CUSTOM;
 }
 
 static bool transport_ops_valid(const struct vmmig_transport_ops *t)
@@ -245,6 +255,8 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->hist.t0 = src->t_start;
 	src->st.status = VMMIG_STATUS_SETUP;
 	src->st.mode = mode_of(src->policy);
+	snprintf(src->st.policy, sizeof(src->st.policy), "%s",
+		 vmmig_policy_name(src->policy));
 	src->st.channels = src->ndata;
 	src->st.guest_bytes = src->regions.total_bytes;
 	atomic_store(&src->sh.last_progress_us, src->t_start);
@@ -253,6 +265,29 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 		return ret;
 	src->started = true;
 	return 0;
+}
+
+VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
+				     const int *fds, unsigned nfds)
+{
+	char addr[FDS_ADDR_MAX];
+	int ret;
+
+	if (!src)
+		return -EINVAL;
+	if (src->started)
+		return -EBUSY;
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->log,
+			  src->cfg_err, sizeof(src->cfg_err));
+	if (ret)
+		return ret;
+	memcpy(src->fds, fds, nfds * sizeof(*fds));
+	src->nfds = nfds;
+	src->opt.v[VMMIG_OPT_CHANNELS] = nfds - 1;
+	ret = vmmig_source_start_transport(src, fd_transport(), addr);
+	if (ret)
+		src->nfds = 0; /* still the caller's */
+	return ret;
 }
 
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
@@ -266,18 +301,30 @@ VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
 	return src->result;
 }
 
+VMMIG_API int vmmig_source_owner(struct vmmig_source *src)
+{
+	return src ? source_owner(src) : -EINVAL;
+}
+
 VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
 {
 	if (!src || !src->started)
 		return -EINVAL;
+	/* Once COMMIT is out the destination may already run the guest;
+	 * cancelling then could leave it running twice. Decided under the
+	 * lock that orders it against COMMIT. */
 	pthread_mutex_lock(&src->lock);
 	bool too_late = src->committed;
+	bool first = !too_late && failure_set(&src->fail, -ECANCELED,
+					      "cancelled by the embedder");
 	pthread_mutex_unlock(&src->lock);
-	/* Once END is out the destination may already run the guest;
-	 * cancelling then could leave it running twice. */
 	if (too_late)
 		return -EBUSY;
-	source_fail(src, -ECANCELED, "cancelled by the embedder");
+	/* Recorded above, so source_fail() would see an echo: tell the
+	 * destination why here (no COMMIT can follow a recorded failure). */
+	if (first)
+		source_tell_peer(src);
+	source_abort_io(src);
 	return 0;
 }
 
@@ -308,7 +355,7 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 
 VMMIG_API const char *vmmig_source_error(struct vmmig_source *src)
 {
-	if (!src || !failure_code(&src->fail))
+	if (!src)
 		return NULL;
-	return src->fail.msg;
+	return session_error(&src->fail, src->cfg_err);
 }

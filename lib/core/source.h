@@ -31,10 +31,14 @@ struct vmmig_source {
 	struct vmmig_policy *policy, *own_policy;
 	struct options opt;
 	struct logger log;
+	char cfg_err[200];       /* why the last configuration call failed */
 
 	/* run */
 	const struct vmmig_transport_ops *tops;
 	char *addr;
+	int fds[VMMIG_MAX_CHANNELS]; /* *_start_fds(): channel i's socket, -1
+				      * once its channel took it over */
+	unsigned nfds;           /* 0: connect to addr instead */
 	bool started, joined;
 	pthread_t thread;
 	int result;
@@ -51,7 +55,10 @@ struct vmmig_source {
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
-	bool committed;          /* END sent: too late to cancel */
+	bool committed;          /* COMMIT sent (under lock): the guest is
+				  * given up, never resumed here */
+	atomic_bool peer_ready;  /* handshake done: ERROR may be sent */
+	bool throttle_warned;    /* THROTTLE without a callback was logged */
 
 	/* round dispatch to senders (lock/cond) */
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
@@ -67,11 +74,14 @@ struct vmmig_source {
 
 	/* return path (channel 0, dest -> source) */
 	pthread_t rp_thread;
-	bool rp_running;
+	atomic_bool rp_running;  /* read by rp_await_verdict() */
 	struct wire_reader *rp_reader;
-	bool acked;              /* under lock */
-	int32_t ack_status;
-	uint32_t ack_aux;
+	bool acked;              /* READY received (under lock) */
+	struct wire_sw ready;    /* its payload: the destination's digest */
+	bool dest_started;       /* STARTED (or RESUMED) received: the
+				  * destination owns the guest (under lock) */
+	int32_t started_status;  /* what its start() returned */
+	uint64_t t_started;      /* when STARTED arrived (us) */
 
 	/* post-copy (source_postcopy.c) */
 	bool postcopy;           /* switched: rp reads REQ and DONE */
@@ -109,11 +119,40 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void source_abort_io(struct vmmig_source *src);
 uint64_t tx_bytes(struct vmmig_source *src);
-int connect_all(struct vmmig_source *src);
+/* Refused connections are retried for @retry_ms (0: fail at once). */
+int connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
 int handshake(struct vmmig_source *src, uint16_t flags);
+
+/* source_dirty.c */
+uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs);
+/* After a round: what was dirtied meanwhile becomes the next job. */
+int sync_next_round(struct vmmig_source *src);
+/* Before the last pass: add what was dirtied to what is still pending. */
 int sync_pending(struct vmmig_source *src);
+int alloc_bitmaps(struct vmmig_source *src);
+void free_bitmaps(struct vmmig_source *src);
+int start_tracking(struct vmmig_source *src);
 int source_pause(struct vmmig_source *src, uint64_t *t_pause);
+
+/* source_switch.c: the switchover (docs/wire-format.md 6.5) */
 int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
+/* Wait for READY, then give the guest up: COMMIT. After a failure here
+ * the guest may be resumed only if src->committed is still false. */
+int switch_commit(struct vmmig_source *src);
+/* Wait for STARTED: 0, or what the destination's start() returned. */
+int switch_wait_started(struct vmmig_source *src);
+/* Pause, send what is left and the state, commit, verify. */
+int stop_and_copy(struct vmmig_source *src);
+/* rp thread: READY or STARTED. 1 when the return path is done (STARTED
+ * of a pre-copy), -errno on failure. */
+int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		     const uint8_t *payload);
+/* The page-sum hash of guest memory (frozen: the guest is given up),
+ * with KEEPALIVE on channel 0 (every quarter IO timeout, at most a
+ * second) while it takes. */
+uint64_t source_memory_digest(struct vmmig_source *src);
+/* enum vmmig_owner as things stand. */
+int source_owner(struct vmmig_source *src);
 /* Pages set in send_bm: what the next pass sends. */
 uint64_t pending_pages(struct vmmig_source *src);
 
@@ -133,6 +172,9 @@ void src_pass_live(struct vmmig_source *src, struct vmmig_stats *st,
 		   uint64_t now);
 
 enum { JOB_ROUND, JOB_POSTCOPY };
+
+/* source_throttle.c: a THROTTLE decision */
+void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d);
 
 /* source_hints.c */
 struct region_hints;
@@ -186,8 +228,17 @@ void senders_stop(struct vmmig_source *src);
 int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		 const uint8_t *payload);
 int rp_start(struct vmmig_source *src);
-/* Wait for the destination's ACK (or failure). */
-int rp_wait_ack(struct vmmig_source *src);
+/* The first failure, recorded here (not the peer's, not a broken link),
+ * goes to the destination as ERROR on every channel no other thread is
+ * sending on (the urgent one carries nothing before the switch); not once
+ * committed (COMMIT or the post-copy switch sent). */
+void source_tell_peer(struct vmmig_source *src);
+/* Before recording link error @code seen by another thread than the
+ * return path's: wait (100 ms at most) for the return path to record the
+ * destination's ERROR, which may be queued before the end of its stream. */
+void rp_await_verdict(struct vmmig_source *src, int code);
+/* Wait for the destination's READY (or failure). */
+int rp_wait_ready(struct vmmig_source *src);
 void rp_stop(struct vmmig_source *src);
 
 #endif

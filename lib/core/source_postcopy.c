@@ -232,6 +232,13 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		if (!ret)
 			ret = senders_run(src, JOB_POSTCOPY);
 	}
+	if (!ret && src->opt.v[VMMIG_OPT_VERIFY] &&
+	    !(end->flags & WIRE_END_HASH)) {
+		/* The paused guest's memory is frozen: hashing it now costs
+		 * no downtime, and after the sweep it delays no page. */
+		end->flags |= WIRE_END_HASH;
+		end->mem_hash = source_memory_digest(src);
+	}
 	if (!ret)
 		ret = send_end(src, end, nblobs);
 	if (!ret)
@@ -246,8 +253,13 @@ int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	unsigned ri;
 	int ret;
 
-	if (h->type == WIRE_RESUMED)
+	if (h->type == WIRE_RESUMED) {
+		/* Only a destination that started the guest takes a resume. */
+		pthread_mutex_lock(&src->lock);
+		src->dest_started = true;
+		pthread_mutex_unlock(&src->lock);
 		return 1;
+	}
 	if (h->type != WIRE_DISCARD || h->flags) {
 		snprintf(err, errlen, "expected DISCARD or RESUMED, got record "
 			 "type 0x%04x flags 0x%x", h->type, h->flags);
@@ -320,6 +332,10 @@ static int postcopy_recover(struct vmmig_source *src)
 	src->st.status = VMMIG_STATUS_POSTCOPY_PAUSED;
 	pthread_mutex_unlock(&src->stats_lock);
 	do {
+		uint64_t t = now_us(),
+			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
+		int64_t io = src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
+
 		for (unsigned i = 0; i < src->nchan; i++) {
 			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
 							  0);
@@ -327,17 +343,32 @@ static int postcopy_recover(struct vmmig_source *src)
 		}
 		failure_clear(&src->fail);
 		atomic_store(&src->sh.abort, false);
-		ret = connect_all(src);
+		/* An attempt ends by the deadline (connect) or after one IO
+		 * timeout of silence (the watchdog, during the handshake). */
+		watchdog_arm(&src->wd);
+		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
+								 : io), 0);
 		if (!ret)
-			ret = handshake(src, WIRE_HELLO_RESUME);
+			ret = handshake(src, WIRE_HELLO_RESUME |
+					(src->opt.v[VMMIG_OPT_VERIFY]
+						 ? WIRE_HELLO_VERIFY : 0));
 		if (!ret)
 			ret = receive_missing(src);
 		if (!ret)
 			break;
-		usleep(50000);
+		atomic_store(&src->wd.armed, false);
+		vlog(&src->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		     "(%s), retrying", vmmig_strerror(ret));
+		if (now_us() + 50000 < deadline)
+			usleep(50000);
 	} while (now_us() < deadline);
-	if (ret)
+	if (ret) {
+		failure_clear(&src->fail);
+		source_fail(src, ret, "post-copy recovery gave up after %lld ms: "
+			    "%s", (long long)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			    vmmig_strerror(ret));
 		return ret;
+	}
 	failure_clear(&src->fail);
 	/* Page counts in END are per connection. */
 	for (unsigned i = 0; i < src->nchan; i++) {
@@ -361,7 +392,7 @@ static int postcopy_recover(struct vmmig_source *src)
 	return 0;
 }
 
-/* The switch: everything from pause to the destination's ACK. */
+/* The switch: everything from pause to COMMIT. */
 static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 {
 	uint8_t pc[WIRE_POSTCOPY_SIZE] = { 0 };
@@ -388,11 +419,12 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 	if (src->opt.v[VMMIG_OPT_VERIFY])
 		pc[0] = WIRE_POSTCOPY_VERIFY;
 	pthread_mutex_lock(&src->lock);
-	src->postcopy = true; /* the rp thread keeps reading after ACK */
-	src->committed = true;
+	src->postcopy = true; /* the rp thread keeps reading after READY */
 	pthread_mutex_unlock(&src->lock);
 	ret = chan_send_record(&src->chan[0], WIRE_POSTCOPY, 0, pc, sizeof(pc));
-	return ret ? ret : rp_wait_ack(src);
+	/* STARTED comes while pages already flow (a recovery may replace it
+	 * with RESUMED). */
+	return ret ? ret : switch_commit(src);
 }
 
 int postcopy_run(struct vmmig_source *src, bool first_pass_done)
@@ -451,12 +483,6 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	/* The destination dropped its copies: no more deltas against them. */
 	for (unsigned i = 0; i < src->ndata; i++)
 		enc_ctx_drop_cache(src->snd[i].enc);
-	if (src->opt.v[VMMIG_OPT_VERIFY]) {
-		/* The paused guest's memory is frozen: hashing it now costs
-		 * no downtime. */
-		end.flags |= WIRE_END_HASH;
-		end.mem_hash = regions_sum_hash(&src->regions);
-	}
 	for (;;) {
 		ret = postcopy_phase(src, &end, nblobs);
 		if (!ret || !src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's end of the return path: channel 0's receive side. The
- * destination sends ACK when the guest may start there, or ERROR with its
- * reason; either ends the migration.
+ * destination sends READY when the guest can start there and STARTED once
+ * it did (or ERROR with its reason); after a post-copy switch, page
+ * requests and DONE.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "source.h"
 
@@ -21,7 +23,9 @@ int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	if ((h->type == WIRE_REQ || h->type == WIRE_DONE) && src->postcopy &&
 	    src->acked)
 		return postcopy_on_record(src, h, payload); /* 1: DONE */
-	if (h->type != WIRE_ACK && h->type != WIRE_ERROR) {
+	if (h->type == WIRE_READY || h->type == WIRE_STARTED)
+		return switch_on_record(src, h, payload); /* 1: STARTED */
+	if (h->type != WIRE_ERROR) {
 		source_fail(src, -EPROTO,
 			    "return path: unexpected record type 0x%04x",
 			    h->type);
@@ -32,20 +36,10 @@ int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		source_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
-	if (h->type == WIRE_ERROR) {
-		failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
-				 ws.text);
-		source_abort_io(src);
-		return failure_code(&src->fail);
-	}
-	pthread_mutex_lock(&src->lock);
-	src->acked = true;
-	src->ack_status = ws.status;
-	src->ack_aux = ws.aux;
-	bool more = src->postcopy; /* REQ and DONE follow */
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
-	return more ? 0 : 1;
+	failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
+			 ws.text);
+	source_abort_io(src);
+	return failure_code(&src->fail);
 }
 
 static void *rp_main(void *arg)
@@ -72,13 +66,40 @@ static void *rp_main(void *arg)
 			break;
 		}
 		if (rp_on_record(src, &h, payload))
-			break; /* ACK, DONE, ERROR or a failure */
+			break; /* STARTED, DONE, ERROR or a failure */
 	}
-	/* Wake rp_wait_ack() on failure too. */
+	/* Wake the waits for READY and STARTED on failure too. */
 	pthread_mutex_lock(&src->lock);
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
 	return NULL;
+}
+
+void rp_await_verdict(struct vmmig_source *src, int code)
+{
+	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
+	    pthread_equal(pthread_self(), src->rp_thread))
+		return;
+	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
+		usleep(2000);
+}
+
+void source_tell_peer(struct vmmig_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
+	pthread_mutex_unlock(&src->lock);
+	pthread_mutex_lock(&src->fail.lock);
+	quiet = quiet || src->fail.from_peer;
+	pthread_mutex_unlock(&src->fail.lock);
+	if (quiet || failure_is_link(&src->fail))
+		return;
+	/* On every channel it can: each of the destination's receivers then
+	 * reads the reason before the end of its stream, whichever notices
+	 * first. The urgent channel first: it is idle before the switch. */
+	for (unsigned i = src->nchan; i-- > 0;)
+		chan_send_error(&src->chan[i], &src->fail, "source",
+				i == src->ndata ? 100 : 0);
 }
 
 int rp_start(struct vmmig_source *src)
@@ -103,14 +124,14 @@ int rp_start(struct vmmig_source *src)
 	return ret;
 }
 
-int rp_wait_ack(struct vmmig_source *src)
+int rp_wait_ready(struct vmmig_source *src)
 {
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
 	while (!src->acked && !failure_code(&src->fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = src->acked ? src->ack_status : failure_code(&src->fail);
+	ret = failure_code(&src->fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }

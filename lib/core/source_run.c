@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's migration thread: connect, handshake, pre-copy rounds under
- * the policy, then stop-and-copy and the wait for the destination's ACK.
- * Any failure before the ACK resumes the guest if it was paused; the source
- * only ever reads guest memory, so it is untouched either way.
+ * the policy, then stop-and-copy (source_switch.c) or post-copy. Any failure
+ * before COMMIT resumes the guest if it was paused; the source only ever
+ * reads guest memory, so it is untouched either way. After COMMIT the guest
+ * is never resumed here.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source.h"
 #include "transport/ratelimit.h"
@@ -27,9 +29,20 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* After the post-copy switch a broken link is retried. */
+	pthread_mutex_lock(&src->lock);
+	bool may_recover = src->postcopy &&
+			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+	pthread_mutex_unlock(&src->lock);
+	/* A destination that stops sends its reason on channel 0, then
+	 * closes: give the return path the moment it takes to read it. */
+	rp_await_verdict(src, code);
 	va_start(ap, fmt);
-	failure_record(&src->fail, &src->log, code, fmt, ap);
+	bool first = failure_record(&src->fail, &src->log, code, may_recover,
+				    fmt, ap);
 	va_end(ap);
+	if (first)
+		source_tell_peer(src); /* before the channels shut down */
 	source_abort_io(src);
 }
 
@@ -48,35 +61,61 @@ static void watchdog_fire(void *arg)
 		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
-int handshake(struct vmmig_source *src, uint16_t flags)
-{
+/* What every channel's HELLO carries but its number. */
+struct hello_ctx {
+	struct wire_hello h;
 	struct wire_region regs[WIRE_MAX_REGIONS];
-	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
-				.flags = flags,
-				.nchannels = (uint16_t)src->nchan,
-				.page_size = VMMIG_PAGE_SIZE,
-				.nregions = src->regions.n };
-	size_t cap = sizeof(h) + sizeof(regs) + 64;
+};
+
+/* HELLO on channel @i. With TLS each channel runs this in a thread of its
+ * own, right after its handshake. */
+static int send_hello(struct chan *c, unsigned i, void *arg)
+{
+	const struct hello_ctx *x = arg;
+	struct wire_hello h = x->h;
+	size_t cap = sizeof(h) + sizeof(x->regs) + 64;
 	uint8_t *buf = malloc(cap);
-	int ret = 0;
+	int len, ret;
 
 	if (!buf)
 		return -ENOMEM;
-	memcpy(h.uuid, src->uuid, sizeof(h.uuid));
-	for (unsigned i = 0; i < src->regions.n; i++)
-		regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
-						.gpa = src->regions.r[i].gpa,
-						.size = src->regions.r[i].size };
-	for (unsigned i = 0; i < src->nchan && !ret; i++) {
-		int len;
-
-		h.channel = (uint16_t)i;
-		len = wire_hello_pack(buf, cap, &h, regs);
-		ret = len < 0 ? len
-			      : chan_send_record(&src->chan[i], WIRE_HELLO, 0,
-						 buf, (size_t)len);
-	}
+	h.channel = (uint16_t)i;
+	len = wire_hello_pack(buf, cap, &h, x->regs);
+	ret = len < 0 ? len
+		      : chan_send_record(c, WIRE_HELLO, 0, buf, (size_t)len);
 	free(buf);
+	return ret;
+}
+
+int handshake(struct vmmig_source *src, uint16_t flags)
+{
+	struct hello_ctx x = {
+		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+		       .flags = flags, .nchannels = (uint16_t)src->nchan,
+		       .page_size = VMMIG_PAGE_SIZE,
+		       .nregions = src->regions.n },
+	};
+	int ret = 0;
+
+	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
+	for (unsigned i = 0; i < src->regions.n; i++)
+		x.regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
+						  .gpa = src->regions.r[i].gpa,
+						  .size = src->regions.r[i].size };
+	if (src->sh.tls) {
+		unsigned bad = 0;
+
+		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
+					 &bad);
+		if (ret && !src->chan[bad].tls) { /* the handshake failed */
+			source_fail(src, ret, "channel %u: %s", bad,
+				    src->chan[bad].err);
+			return ret;
+		}
+	} else {
+		for (unsigned i = 0; i < src->nchan && !ret; i++)
+			ret = send_hello(&src->chan[i], i, &x);
+	}
 	/* A destination that refuses channel 0 closes the others: read its
 	 * reason on channel 0 before reporting a failed send elsewhere. */
 	int send_err = ret;
@@ -120,7 +159,8 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 			wire_reader_free(rd);
 		if (ret) {
 			source_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : vmmig_strerror(ret));
+				    err[0] ? err : src->chan[i].err[0]
+				    ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -130,18 +170,54 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 	return send_err;
 }
 
-int connect_all(struct vmmig_source *src)
+/* Nobody listening there (yet). */
+static bool refused(int err)
 {
-	int timeout = (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
+	return err == -ECONNREFUSED || err == -ENOENT;
+}
+
+int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
+{
+	uint64_t until = now_us() + (uint64_t)retry_ms * 1000u;
 
 	for (unsigned i = 0; i < src->nchan; i++) {
+		const char *addr = src->addr;
+		char fd[16];
 		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
 
-		if (!ret)
-			ret = chan_connect(&src->chan[i], src->addr, timeout);
+		if (!ret && src->nfds) {
+			/* Each pre-connected socket serves once. */
+			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
+			snprintf(fd, sizeof(fd), "%d", src->fds[i]);
+			src->fds[i] = -1; /* the channel owns it now */
+			addr = fd;
+		}
+		while (!ret) {
+			ret = chan_connect(&src->chan[i], addr, timeout);
+			if (!refused(ret) || now_us() >= until ||
+			    atomic_load(&src->sh.abort))
+				break;
+			/* Asked to: a bounded retry, as a retry. */
+			vlog(&src->log, VMMIG_LOG_INFO, "connecting channel %u "
+			     "to %s: %s, retrying", i, addr,
+			     vmmig_strerror(ret));
+			usleep(20000);
+			ret = 0;
+		}
 		if (ret) {
-			source_fail(src, ret, "connecting channel %u to %s: %s",
-				    i, src->addr, vmmig_strerror(ret));
+			/* A transport that opens fewer connections than
+			 * asked for fails here: say how many it takes. */
+			source_fail(src, ret, "connecting channel %u of %u (%u "
+				    "page channel%s + the urgent channel) to "
+				    "%s%s: %s", i, src->nchan, src->ndata,
+				    src->ndata > 1 ? "s" : "",
+				    src->nfds ? "fd " : "", addr,
+				    ret == -ENOTCONN && src->nfds
+					    ? "pre-connected sockets serve "
+					      "once (no reconnection)"
+					    : src->chan[i].err[0]
+					    ? src->chan[i].err
+					    : vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -155,140 +231,6 @@ uint64_t tx_bytes(struct vmmig_source *src)
 	for (unsigned i = 0; i < src->nchan; i++)
 		sum += atomic_load(&src->chan[i].tx_bytes);
 	return sum;
-}
-
-static uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < rs->n; i++)
-		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
-			n += (uint64_t)__builtin_popcountll(bm[i][w]);
-	return n;
-}
-
-uint64_t pending_pages(struct vmmig_source *src)
-{
-	return count_bits(src->send_bm, &src->regions);
-}
-
-/* What the guest dirtied since the last sync, into dirty_bm. Hints of
- * those pages no longer hold: the writes made them differ from storage. */
-static int sync_dirty(struct vmmig_source *src)
-{
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		uint64_t *bm = src->dirty_bm[i];
-		int ret;
-
-		memset(bm, 0, (src->regions.r[i].npages + 63) / 64 * 8);
-		ret = vmmig_tracker_sync(src->tracker, i, bm);
-		if (!ret)
-			ret = vmmig_tracker_clear(src->tracker, i, bm);
-		if (ret) {
-			source_fail(src, ret, "dirty tracker %s: %s",
-				    vmmig_tracker_name(src->tracker),
-				    vmmig_strerror(ret));
-			return ret;
-		}
-		hints_drop_dirty(src, i, bm);
-	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.dirty_sync_count++;
-	pthread_mutex_unlock(&src->stats_lock);
-	return 0;
-}
-
-/* After a round: what it sent is done; what was dirtied meanwhile becomes
- * the next job (send_bm). */
-static int sync_next_round(struct vmmig_source *src)
-{
-	uint64_t **t;
-	int ret = sync_dirty(src);
-
-	if (ret)
-		return ret;
-	t = src->send_bm;
-	src->send_bm = src->dirty_bm;
-	src->dirty_bm = t;
-	return 0;
-}
-
-/* Before the last pass: add what was dirtied to what is still pending. */
-int sync_pending(struct vmmig_source *src)
-{
-	int ret = sync_dirty(src);
-
-	for (unsigned i = 0; !ret && i < src->regions.n; i++)
-		for (uint64_t w = 0; w < (src->regions.r[i].npages + 63) / 64;
-		     w++)
-			src->send_bm[i][w] |= src->dirty_bm[i][w];
-	return ret;
-}
-
-static int alloc_bitmaps(struct vmmig_source *src)
-{
-	unsigned n = src->regions.n;
-
-	src->send_bm = calloc(n, sizeof(*src->send_bm));
-	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
-	src->refetch_bm = calloc(n, sizeof(*src->refetch_bm));
-	if (!src->send_bm || !src->dirty_bm || !src->refetch_bm)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t npages = src->regions.r[i].npages;
-		uint64_t words = (npages + 63) / 64;
-
-		src->send_bm[i] = malloc(words * 8);
-		src->dirty_bm[i] = calloc(words, 8);
-		src->refetch_bm[i] = calloc(words, 8);
-		if (!src->send_bm[i] || !src->dirty_bm[i] || !src->refetch_bm[i])
-			return -ENOMEM;
-		/* Round 0 sends everything. */
-		memset(src->send_bm[i], 0xff, words * 8);
-		if (npages % 64)
-			src->send_bm[i][words - 1] = (1ull << (npages % 64)) - 1;
-	}
-	return 0;
-}
-
-static void free_bitmaps(struct vmmig_source *src)
-{
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		if (src->send_bm)
-			free(src->send_bm[i]);
-		if (src->dirty_bm)
-			free(src->dirty_bm[i]);
-		if (src->refetch_bm)
-			free(src->refetch_bm[i]);
-	}
-	free(src->send_bm);
-	free(src->dirty_bm);
-	free(src->refetch_bm);
-	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
-}
-
-static int start_tracking(struct vmmig_source *src)
-{
-	struct vmmig_tracker_region *tr;
-	int ret;
-
-	tr = calloc(src->regions.n, sizeof(*tr));
-	if (!tr)
-		return -ENOMEM;
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
-
-		tr[i] = (struct vmmig_tracker_region){
-			.id = r->id, .index = i, .gpa = r->gpa, .host = r->host,
-			.size = r->size, .npages = r->npages };
-	}
-	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
-	free(tr);
-	if (ret)
-		source_fail(src, ret, "starting dirty tracker %s: %s",
-			    vmmig_tracker_name(src->tracker),
-			    vmmig_strerror(ret));
-	return ret;
 }
 
 static void send_round_marker(struct vmmig_source *src, uint32_t round,
@@ -377,25 +319,6 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	return 0;
 }
 
-/* END on every channel: what it carried, and on channel 0 the blob count
- * and (with verification) the memory hash. */
-int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
-{
-	uint8_t buf[WIRE_END_SIZE];
-	int ret = 0;
-
-	for (unsigned i = 0; i < src->nchan && !ret; i++) {
-		end->pages = src->snd[i].pages_sent;
-		end->flags = (end->flags & ~WIRE_END_MAIN) |
-			     (i == 0 ? WIRE_END_MAIN : 0);
-		end->nblobs = i == 0 ? nblobs : 0;
-		wire_end_pack(buf, end);
-		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
-				       sizeof(buf));
-	}
-	return ret;
-}
-
 /* Pause the guest; the pages found dirty after the last round are still
  * pending in send_bm: add what the guest wrote since. */
 int source_pause(struct vmmig_source *src, uint64_t *t_pause)
@@ -417,77 +340,20 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause)
 	return ret;
 }
 
-/* Pause, send what is left and the state, wait for the ACK. */
-static int stop_and_copy(struct vmmig_source *src)
-{
-	struct vmmig_state_sink sink = { 0 };
-	struct wire_end end = { 0 };
-	uint64_t t_pause;
-	int ret;
-
-	/* Socket backlog and restores finish while the guest still runs. */
-	ret = drain_restores(src);
-	if (ret)
-		return ret;
-	src->hints_off = true;
-	ret = source_pause(src, &t_pause);
-	if (ret)
-		return ret;
-	ret = senders_run(src, JOB_ROUND);
-	if (ret)
-		return ret;
-	if (src->ops->save_state) {
-		ret = src->ops->save_state(src->opaque, &sink);
-		if (ret) {
-			source_fail(src, ret, "saving guest state: %s",
-				    vmmig_strerror(ret));
-			goto out;
-		}
-	}
-	ret = state_send(&src->chan[0], &sink);
-	if (src->opt.v[VMMIG_OPT_VERIFY]) {
-		end.flags |= WIRE_END_HASH;
-		end.mem_hash = regions_hash(&src->regions);
-	}
-	ret = ret ? ret : send_end(src, &end, sink.n);
-	if (ret) {
-		source_fail(src, ret, "sending final state: %s",
-			    vmmig_strerror(ret));
-		goto out;
-	}
-	pthread_mutex_lock(&src->lock);
-	src->committed = true;
-	pthread_mutex_unlock(&src->lock);
-	ret = rp_wait_ack(src);
-	if (ret) {
-		source_fail(src, ret, "destination did not acknowledge: %s",
-			    vmmig_strerror(ret));
-		goto out;
-	}
-	uint64_t t_ack = now_us();
-
-	src_history_end(src, 0, t_ack);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.downtime_us = t_ack - t_pause;
-	src->st.remaining_bytes = 0;
-	src->st.verified = src->ack_aux == UINT32_MAX ? -1 : (int)src->ack_aux;
-	pthread_mutex_unlock(&src->stats_lock);
-out:
-	state_sink_free(&sink);
-	return ret;
-}
-
 static int migrate(struct vmmig_source *src)
 {
 	uint64_t bw = 0;
 	int ret;
 
-	ret = connect_all(src);
+	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			  src->opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
-	ret = handshake(src, 0);
+	ret = handshake(src, src->opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
+							 : 0);
 	if (ret)
 		return ret;
+	atomic_store(&src->peer_ready, true);
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.setup_time_us = now_us() - src->t_start;
 	src->st.status = VMMIG_STATUS_ACTIVE;
@@ -533,12 +399,8 @@ static int migrate(struct vmmig_source *src)
 			break;
 		if (d.action == VMMIG_ACTION_POSTCOPY)
 			return postcopy_run(src, true);
-		if (d.action == VMMIG_ACTION_THROTTLE && src->ops->throttle) {
-			src->ops->throttle(src->opaque, d.throttle_percent);
-			pthread_mutex_lock(&src->stats_lock);
-			src->st.throttle_percent = d.throttle_percent;
-			pthread_mutex_unlock(&src->stats_lock);
-		}
+		if (d.action == VMMIG_ACTION_THROTTLE)
+			source_throttle(src, &d);
 	}
 	return stop_and_copy(src);
 }
@@ -568,10 +430,10 @@ void *source_main(void *arg)
 	senders_stop(src);
 	rp_stop(src);
 	vmmig_tracker_stop(src->tracker);
-	/* After a post-copy switch the destination runs the guest: resuming
-	 * here would run it twice. The source keeps it paused, with the only
-	 * copy of the pages that never arrived. */
-	if (ret && src->paused && !src->postcopy && src->ops->resume) {
+	/* After COMMIT the destination may run the guest: resuming here could
+	 * run it twice. The source keeps it paused (after a post-copy switch
+	 * with the only copy of the pages that never arrived). */
+	if (ret && src->paused && !src->committed && src->ops->resume) {
 		int r2 = src->ops->resume(src->opaque);
 
 		if (r2)
@@ -598,6 +460,7 @@ void *source_main(void *arg)
 					     : VMMIG_STATUS_FAILED;
 	pthread_mutex_unlock(&src->stats_lock);
 	src->result = ret;
+	failure_log_final(&src->fail, &src->log);
 	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
 	     ret ? src->fail.msg : "completed");
 	return NULL;

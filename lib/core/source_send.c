@@ -82,6 +82,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 				  : 0;
 	int ret;
 
+	enc_ctx_set_first_send(s->enc, src->first_pass);
 	atomic_fetch_add(&src->pass_done, (uint64_t)__builtin_popcountll(bits));
 	if (s->batch.region_id != r->id) {
 		ret = flush_batch(s);

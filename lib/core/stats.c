@@ -33,6 +33,7 @@ VMMIG_API const char *vmmig_mode_name(int mode)
 		[VMMIG_MODE_POSTCOPY] = "postcopy",
 		[VMMIG_MODE_HYBRID] = "hybrid",
 		[VMMIG_MODE_ADAPTIVE] = "adaptive",
+		[VMMIG_MODE_CUSTOM] = "custom",
 	};
 
 	if (mode < 0 || (size_t)mode >= ARRAY_SIZE(names))
@@ -56,9 +57,14 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 	if (st->total_time_us)
 		mbps = (double)st->transferred_bytes * 8.0 /
 		       (double)st->total_time_us;
-	jprintf(&j, "{\"status\":\"%s\",\"mode\":\"%s\",\"error\":%d,",
-		vmmig_status_name(st->status), vmmig_mode_name(st->mode),
-		st->error);
+	jprintf(&j, "{\"status\":\"%s\",\"mode\":",
+		vmmig_status_name(st->status));
+	/* An embedder's policy is reported under its own name. */
+	jstring(&j, st->mode == VMMIG_MODE_CUSTOM && st->policy[0]
+			    ? st->policy : vmmig_mode_name(st->mode));
+	jprintf(&j, ",\"policy\":");
+	jstring(&j, st->policy);
+	jprintf(&j, ",\"error\":%d,", st->error);
 	jprintf(&j,
 		"\"total_time_ms\":%.3f,\"downtime_ms\":%.3f,"
 		"\"setup_time_ms\":%.3f,\"expected_downtime_ms\":%.3f,",
@@ -98,18 +104,21 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
 		",\"postcopy_recoveries\":%" PRIu64
-		",\"postcopy_time_ms\":%.3f,",
+		",\"postcopy_time_ms\":%.3f,\"postcopy_pages_lost\":%" PRIu64
+		",",
 		st->postcopy_faults, st->fault_latency_p50_us,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries,
-		ms(st->postcopy_time_us));
+		ms(st->postcopy_time_us), st->postcopy_pages_lost);
 	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
 		st->pass_pages, st->pass_pages_done);
 	jprintf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
-		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}}",
+		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
+	jprintf(&j, "\"rejected_connections\":%" PRIu64 "}",
+		st->rejected_connections);
 	return jfinish(&j);
 }
 

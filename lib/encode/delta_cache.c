@@ -2,22 +2,38 @@
 /*
  * The source's cache of pages as last sent, keyed by (region, page index).
  * Fixed capacity chosen at creation; a chained hash table over slot indices
- * finds pages, and a clock hand picks the victim when every slot is used.
+ * finds pages.
+ *
+ * Which pages it keeps, when it is smaller than the guest: a delta pays off
+ * only for a page sent again, i.e. one the guest re-dirtied. The first pass
+ * sends every page once, in address order; letting it evict would leave
+ * the cache holding the last pages of memory, however cold, and the pages
+ * re-dirtied later would all miss (what a 64 MiB cache on a 256 MiB guest
+ * did: no hits at all). So:
+ *  - admission: a page sent for the first time ("cold") takes a free slot
+ *    but never evicts; a page sent again ("hot") always gets a slot;
+ *  - eviction: a generalised clock (GCLOCK). Each slot has a small use
+ *    count: 0 for a cold page, 1 on a hot insert, +1 per hit (at most
+ *    REF_MAX). The hand decrements counts as it passes and takes the first
+ *    slot found at 0, so cold pages go first, then pages re-sent once, and
+ *    the pages the guest re-dirties round after round stay longest.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
 #include "encode.h"
 
 #define NIL UINT32_MAX
+#define REF_MAX 3
 
 struct dslot {
 	uint64_t page;
 	uint32_t region;
 	uint32_t next;  /* next slot in the same bucket, or NIL */
 	uint8_t used;
-	uint8_t ref;    /* clock bit: looked up since the hand last passed */
+	uint8_t ref;    /* use count, 0..REF_MAX; the hand decrements it */
 };
 
 struct dcache {
@@ -26,6 +42,7 @@ struct dcache {
 	uint32_t mask;      /* buckets - 1 */
 	uint32_t *bucket;   /* first slot of each chain, or NIL */
 	struct dslot *slot;
+	uint32_t *free;     /* unused slots, a stack of nslots - nused */
 	uint8_t *data;      /* nslots pages, mmap'ed: untouched until used */
 };
 
@@ -55,8 +72,11 @@ int dcache_new(size_t bytes, struct dcache **out)
 	c->data = MAP_FAILED;
 	c->bucket = malloc(nb * sizeof(*c->bucket));
 	c->slot = calloc(n, sizeof(*c->slot));
-	if (!c->bucket || !c->slot)
+	c->free = malloc(n * sizeof(*c->free));
+	if (!c->bucket || !c->slot || !c->free)
 		goto fail;
+	for (size_t i = 0; i < n; i++)
+		c->free[i] = (uint32_t)(n - 1 - i); /* slot 0 on top */
 	c->data = mmap(NULL, n * ENC_PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->data == MAP_FAILED)
@@ -76,6 +96,7 @@ void dcache_free(struct dcache *c)
 		return;
 	if (c->data != MAP_FAILED)
 		munmap(c->data, c->nslots * ENC_PAGE);
+	free(c->free);
 	free(c->slot);
 	free(c->bucket);
 	free(c);
@@ -102,6 +123,7 @@ static void dc_unlink(struct dcache *c, uint32_t i)
 		link = &c->slot[*link].next;
 	*link = c->slot[i].next;
 	c->slot[i].used = 0;
+	c->free[c->nslots - c->nused] = i;
 	c->nused--;
 }
 
@@ -111,45 +133,53 @@ uint8_t *dcache_lookup(struct dcache *c, uint32_t region, uint64_t page)
 
 	if (i == NIL)
 		return NULL;
-	c->slot[i].ref = 1;
+	if (c->slot[i].ref < REF_MAX)
+		c->slot[i].ref++;
 	return c->data + (size_t)i * ENC_PAGE;
 }
 
-/* A free slot: the next unused one, else the clock's victim. */
+/* Every slot is used: the clock's victim, unlinked. */
 static uint32_t dc_victim(struct dcache *c)
 {
-	/* Two sweeps at most: the first clears every ref bit. */
-	for (size_t steps = 0; steps <= 2 * c->nslots; steps++) {
+	/* REF_MAX + 1 sweeps at most: each one lowers every count. */
+	for (size_t steps = 0; steps <= (REF_MAX + 1) * c->nslots; steps++) {
 		struct dslot *s = &c->slot[c->hand];
 		uint32_t i = (uint32_t)c->hand;
 
 		c->hand = (c->hand + 1) % c->nslots;
-		if (!s->used)
-			return i;
 		if (!s->ref) {
 			dc_unlink(c, i);
 			return i;
 		}
-		s->ref = 0;
+		s->ref--;
 	}
-	return NIL; /* unreachable: a sweep clears every ref bit */
+	return NIL; /* unreachable: the counts reach 0 */
 }
 
-uint8_t *dcache_insert(struct dcache *c, uint32_t region, uint64_t page)
+uint8_t *dcache_insert(struct dcache *c, uint32_t region, uint64_t page,
+		       bool hot)
 {
 	uint32_t i = dc_find(c, region, page), h;
 
-	if (i == NIL) {
+	if (i != NIL) {
+		if (hot && c->slot[i].ref < REF_MAX)
+			c->slot[i].ref++;
+		return c->data + (size_t)i * ENC_PAGE;
+	}
+	if (c->nused == c->nslots) {
+		if (!hot)
+			return NULL; /* a first send never evicts */
 		i = dc_victim(c);
 		if (i == NIL)
 			return NULL;
-		h = dc_hash(c, region, page);
-		c->slot[i] = (struct dslot){ .page = page, .region = region,
-					     .next = c->bucket[h], .used = 1 };
-		c->bucket[h] = i;
-		c->nused++;
 	}
-	c->slot[i].ref = 1;
+	i = c->free[c->nslots - c->nused - 1];
+	h = dc_hash(c, region, page);
+	c->slot[i] = (struct dslot){ .page = page, .region = region,
+				     .next = c->bucket[h], .used = 1,
+				     .ref = hot ? 1 : 0 };
+	c->bucket[h] = i;
+	c->nused++;
 	return c->data + (size_t)i * ENC_PAGE;
 }
 

@@ -52,6 +52,12 @@ void enc_ctx_free(struct enc_ctx *e)
 	free(e);
 }
 
+void enc_ctx_set_first_send(struct enc_ctx *e, bool on)
+{
+	if (e)
+		e->first_send = on;
+}
+
 void enc_ctx_drop_cache(struct enc_ctx *e)
 {
 	if (!e)

@@ -55,16 +55,21 @@ int delta_apply(uint8_t *page, const uint8_t *d, size_t len,
 		const char **why);
 
 /* ---- delta_cache.c ---- */
-struct dcache; /* fixed-capacity cache of page copies, clock eviction */
+/* Fixed-capacity cache of page copies; what it admits and evicts is
+ * explained at the top of delta_cache.c. */
+struct dcache;
 
 /* @bytes / 4096 slots, all memory reserved here. -EINVAL if < 1 slot. */
 int dcache_new(size_t bytes, struct dcache **out);
 void dcache_free(struct dcache *c);
-/* The cached copy of (region, page) or NULL. Marks it recently used. */
+/* The cached copy of (region, page) or NULL. Counts a use. */
 uint8_t *dcache_lookup(struct dcache *c, uint32_t region, uint64_t page);
-/* A slot for (region, page), evicting another page if full; the caller
- * fills the 4096 bytes. Returns the existing slot if already cached. */
-uint8_t *dcache_insert(struct dcache *c, uint32_t region, uint64_t page);
+/* A slot for (region, page); the caller fills the 4096 bytes. Returns the
+ * existing slot if already cached. @hot: the page was sent before (it is
+ * being re-sent): evicts another page if the cache is full. Not @hot (a
+ * first send): only a free slot, else NULL. */
+uint8_t *dcache_insert(struct dcache *c, uint32_t region, uint64_t page,
+		       bool hot);
 /* Forget (region, page) if cached. */
 void dcache_drop(struct dcache *c, uint32_t region, uint64_t page);
 size_t dcache_slots(const struct dcache *c);
@@ -75,6 +80,7 @@ struct enc_ctx {
 	struct enc_config cfg;
 	ZSTD_CCtx *zc;          /* NULL unless compression is zstd */
 	struct dcache *cache;   /* NULL unless delta_cache_bytes >= 4096 */
+	bool first_send;        /* the pages added now were never sent */
 	uint8_t scratch[ENC_PAGE]; /* a candidate encoding */
 };
 

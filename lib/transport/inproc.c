@@ -164,11 +164,17 @@ static int inproc_connect(void *chan, const char *addr, int timeout_ms)
 	p = pair_new();
 	if (!p)
 		return -ENOMEM;
-	/* Retry until the timeout: the listener may not exist yet. */
+	/* A full backlog is retried until the timeout. */
 	for (;;) {
 		pthread_mutex_lock(&reg_mu);
 		l = reg_find(addr);
-		if (l && !l->shut && l->npending < ACCEPT_BACKLOG) {
+		if (!l || l->shut) {
+			/* Nobody listening: at once, like a socket. */
+			pthread_mutex_unlock(&reg_mu);
+			pair_free(p);
+			return -ECONNREFUSED;
+		}
+		if (l->npending < ACCEPT_BACKLOG) {
 			*l->tail = p;
 			l->tail = &p->next_pending;
 			l->npending++;

@@ -200,9 +200,10 @@ err:
 
 bool sock_connect_retryable(int err)
 {
-	/* ENOENT: the Unix socket file does not exist yet; EAGAIN: a Unix
-	 * listener's backlog is full. */
-	return err == -ECONNREFUSED || err == -ENOENT || err == -EAGAIN;
+	/* EAGAIN: a Unix listener's backlog is full, a moment's congestion.
+	 * Nobody listening (ECONNREFUSED, ENOENT) is reported at once: the
+	 * session retries only if asked (VMMIG_OPT_CONNECT_RETRY_MS). */
+	return err == -EAGAIN;
 }
 
 bool sock_retry_pause(uint64_t deadline_ns)

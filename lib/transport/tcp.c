@@ -91,10 +91,8 @@ static int chan_setup(void *chan, int fd)
 }
 
 /*
- * Retry refused connections until the timeout: the destination may still be
- * starting. With a negative timeout nothing bounds the retries, so a refused
- * connection fails at once (the handshake itself may then wait as long as
- * the kernel lets it).
+ * The timeout bounds the connection's setup. A refused connection (nobody
+ * listening) fails at once; the session decides whether to try again.
  */
 static int tcp_connect(void *chan, const char *addr, int timeout_ms)
 {

@@ -31,8 +31,8 @@ static int make_addr(const char *path, struct sockaddr_un *sun,
 	return 0;
 }
 
-/* Retry while the socket file is missing or refuses: the destination may
- * still be starting. A negative timeout means a single attempt. */
+/* A missing socket file or a refusal fails at once (the session decides
+ * whether to try again); a full backlog is retried until the timeout. */
 static int unix_connect(void *chan, const char *addr, int timeout_ms)
 {
 	uint64_t deadline = sock_deadline(timeout_ms);

@@ -53,6 +53,8 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 	*len = ENC_PAGE;
 	if (!e)
 		return WIRE_ENC_RAW;
+	if (!e->cache && e->cfg.delta_cache_bytes >= ENC_PAGE)
+		cnt->cache_misses++; /* dropped at a post-copy switch */
 	if (e->cache) {
 		cached = dcache_lookup(e->cache, b->region_id, page_index);
 		if (cached) {
@@ -69,7 +71,7 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 		} else {
 			cnt->cache_misses++;
 			cached = dcache_insert(e->cache, b->region_id,
-					       page_index);
+					       page_index, !e->first_send);
 			if (cached)
 				memcpy(cached, copy, ENC_PAGE);
 		}

@@ -106,7 +106,7 @@ int wire_hello_unpack(const uint8_t *buf, size_t len, struct wire_hello *h,
 	if (h->version != WIRE_VERSION)
 		return bad(err, errlen, "protocol version %u not supported "
 			   "(this side speaks %u)", h->version, WIRE_VERSION);
-	if ((h->flags & ~WIRE_HELLO_RESUME) || h->reserved)
+	if ((h->flags & ~(WIRE_HELLO_RESUME | WIRE_HELLO_VERIFY)) || h->reserved)
 		return bad(err, errlen, "HELLO has unknown flags 0x%x or "
 			   "reserved 0x%x", h->flags, h->reserved);
 	if (h->page_size != PAGE_SIZE_4K)

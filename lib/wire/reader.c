@@ -28,14 +28,10 @@ int reader_fail(struct wire_reader *r, int ret, const char *fmt, ...)
 	return ret;
 }
 
-int wire_reader_new(wire_read_fn fn, void *cookie,
-		    const struct wire_dest_region *regions, unsigned nregions,
-		    struct wire_reader **out)
+static int check_regions(const struct wire_dest_region *regions,
+			 unsigned nregions)
 {
-	struct wire_reader *r;
-
-	*out = NULL;
-	if (!fn || nregions > WIRE_MAX_REGIONS || (nregions && !regions))
+	if (nregions > WIRE_MAX_REGIONS || (nregions && !regions))
 		return -EINVAL;
 	for (unsigned i = 0; i < nregions; i++) {
 		if (regions[i].npages && !regions[i].host)
@@ -44,22 +40,49 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 			if (regions[j].id == regions[i].id)
 				return -EINVAL;
 	}
+	return 0;
+}
+
+int wire_reader_new(wire_read_fn fn, void *cookie,
+		    const struct wire_dest_region *regions, unsigned nregions,
+		    struct wire_reader **out)
+{
+	struct wire_reader *r;
+
+	*out = NULL;
+	if (!fn || check_regions(regions, nregions))
+		return -EINVAL;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->fn = fn;
 	r->cookie = cookie;
-	r->nregions = nregions;
 	/* The page buffers and the zstd context come with the first PAGES
 	 * record (reader_pages.c): a return path never needs them. */
-	r->regions = calloc(nregions ? nregions : 1, sizeof(*r->regions));
-	if (!r->regions) {
+	if (wire_reader_set_regions(r, regions, nregions)) {
 		wire_reader_free(r);
 		return -ENOMEM;
 	}
-	if (nregions)
-		memcpy(r->regions, regions, nregions * sizeof(*regions));
 	*out = r;
+	return 0;
+}
+
+int wire_reader_set_regions(struct wire_reader *r,
+			    const struct wire_dest_region *regions,
+			    unsigned nregions)
+{
+	struct wire_dest_region *copy;
+
+	if (check_regions(regions, nregions))
+		return -EINVAL;
+	copy = calloc(nregions ? nregions : 1, sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	if (nregions)
+		memcpy(copy, regions, nregions * sizeof(*regions));
+	free(r->regions);
+	r->regions = copy;
+	r->nregions = nregions;
 	return 0;
 }
 
@@ -93,6 +116,13 @@ void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 	r->hint = hint;
 	r->write = write;
 	r->hook_cookie = cookie;
+}
+
+void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
+			    void *cookie)
+{
+	r->landed = fn;
+	r->landed_cookie = cookie;
 }
 
 int wire_reader_set_staged(struct wire_reader *r, bool staged)
@@ -232,6 +262,10 @@ static int known_flags(uint16_t type)
 	case WIRE_HELLO_ACK:
 	case WIRE_END:
 	case WIRE_ACK:
+	case WIRE_READY:
+	case WIRE_COMMIT:
+	case WIRE_STARTED:
+	case WIRE_DIGEST:
 	case WIRE_ERROR:
 	case WIRE_ROUND:
 	case WIRE_SWITCH:

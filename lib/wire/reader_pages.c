@@ -125,6 +125,7 @@ static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
 				    (unsigned long long)idx, rg->id,
 				    ret == -EPROTO ? "not expected"
 						   : strerror(-ret));
+		return 0;
 	} else if (!data) {
 		/* A never-populated page already reads as zero: leave it
 		 * alone (touching it costs a fault). Else check before
@@ -134,6 +135,8 @@ static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
 	} else if (data != page) {
 		memcpy(page, data, ENC_PAGE);
 	}
+	if (r->landed)
+		r->landed(r->landed_cookie, rg, idx, data ? page : NULL);
 	return 0;
 }
 

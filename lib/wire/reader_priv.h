@@ -32,6 +32,8 @@ struct wire_reader {
 	wire_hint_fn hint;    /* cache-restore hooks */
 	wire_write_fn2 write;
 	void *hook_cookie;
+	wire_landed_fn landed; /* page contents final (verification) */
+	void *landed_cookie;
 	wire_place_fn place;  /* post-copy placement, NULL before */
 	void *place_cookie;
 	uint8_t *rawbuf;      /* raw pages while staged or placing */

@@ -36,7 +36,15 @@ enum wire_type {
 	WIRE_ROUND = 0x0011,     /* src->dst, optional: a round began */
 	WIRE_STATE = 0x8020,     /* src->dst, a chunk of a state blob */
 	WIRE_END = 0x8030,       /* src->dst, last record of a channel */
-	WIRE_ACK = 0x8040,       /* dst->src, switchover done */
+	WIRE_ACK = 0x8040,       /* retired: version 1 peers before the
+				  * READY/COMMIT/STARTED switchover */
+	WIRE_READY = 0x8042,     /* dst->src, channel 0: state loaded, the
+				  * guest can start here on COMMIT */
+	WIRE_COMMIT = 0x8043,    /* src->dst, channel 0: the source gave the
+				  * guest up for good: start it */
+	WIRE_STARTED = 0x8044,   /* dst->src, channel 0: start() returned */
+	WIRE_DIGEST = 0x8045,    /* src->dst, channel 0, after COMMIT: the
+				  * source's page-sum memory hash */
 	WIRE_ERROR = 0x8041,     /* either way: the sender gives up, and why */
 	/* post-copy (postcopy_msgs.c) */
 	WIRE_SWITCH = 0x8050,    /* src->dst, every channel: last pre-copy
@@ -109,7 +117,7 @@ struct wire_region {
 struct wire_hello {
 	uint32_t magic;   /* WIRE_MAGIC */
 	uint16_t version; /* WIRE_VERSION */
-	uint16_t flags;   /* WIRE_HELLO_RESUME or 0 */
+	uint16_t flags;   /* WIRE_HELLO_RESUME, WIRE_HELLO_VERIFY */
 	uint8_t uuid[16];
 	uint16_t channel; /* index of this channel */
 	uint16_t nchannels;
@@ -121,6 +129,7 @@ struct wire_hello {
 
 /* HELLO flag: reconnecting to a post-copy migration whose link broke. */
 #define WIRE_HELLO_RESUME 1u
+#define WIRE_HELLO_VERIFY 2u /* end-to-end memory check: hash pages as they land */
 
 /* Encode: return payload bytes written, or -ENOSPC. */
 int wire_hello_pack(uint8_t *buf, size_t cap, const struct wire_hello *h,
@@ -246,6 +255,18 @@ void wire_done_pack(uint8_t out[WIRE_DONE_SIZE], const struct wire_done *d);
 int wire_done_unpack(const uint8_t *buf, size_t len, struct wire_done *d,
 		     char *err, size_t errlen);
 
+/* READY, COMMIT, STARTED, DIGEST: the switchover (switchover.c). */
+#define WIRE_SW_SIZE 16
+#define WIRE_SW_DIGEST 1u    /* flag: digest is valid (READY, DIGEST) */
+struct wire_sw {
+	int32_t status;      /* 0 or -errno (STARTED: what start() returned) */
+	uint32_t flags;      /* WIRE_SW_DIGEST or 0 */
+	uint64_t digest;     /* page-sum memory hash, with WIRE_SW_DIGEST */
+};
+void wire_sw_pack(uint8_t out[WIRE_SW_SIZE], const struct wire_sw *s);
+int wire_sw_unpack(const uint8_t *buf, size_t len, struct wire_sw *s,
+		   char *err, size_t errlen);
+
 /* ---- source side: building PAGES records (batch.c) ---- */
 
 struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
@@ -260,7 +281,18 @@ void enc_ctx_free(struct enc_ctx *e);
 /* Stop delta encoding and free the cache: after a post-copy switch the
  * destination no longer holds the copies the cache describes. */
 void enc_ctx_drop_cache(struct enc_ctx *e);
+/* The pages added from now on are sent for the first time (@on) or again:
+ * the delta cache admits first sends only into free slots. */
+void enc_ctx_set_first_send(struct enc_ctx *e, bool on);
 
+/*
+ * Delta-cache counters, one definition: every page sent with contents
+ * (RAW, ZSTD or DELTA) while delta_cache_bytes is set counts once, as a
+ * hit (its last sent copy was in the cache: a delta was tried, it went out
+ * as DELTA if smaller) or a miss (no copy: first send, evicted, not
+ * admitted, or the cache dropped at a post-copy switch). So hits + misses =
+ * pages RAW + ZSTD + DELTA. ZERO and HINT pages are neither.
+ */
 struct enc_counters {
 	uint64_t pages[WIRE_ENC__COUNT]; /* per encoding */
 	uint64_t cache_hits, cache_misses;
@@ -331,6 +363,14 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 		    struct wire_reader **out);
 void wire_reader_free(struct wire_reader *r);
 /*
+ * Replace the regions PAGES may land in (copied). A destination reads the
+ * HELLO with none, so that nothing a peer sends before it is accepted can
+ * reach guest memory, then sets them. Return 0, -EINVAL or -ENOMEM.
+ */
+int wire_reader_set_regions(struct wire_reader *r,
+			    const struct wire_dest_region *regions,
+			    unsigned nregions);
+/*
  * Read the next record. PAGES records are validated (region id, page
  * indices, encodings, lengths, CRC) and applied to the regions' memory
  * before returning; raw pages are received straight into guest memory. For
@@ -373,6 +413,13 @@ typedef int (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
 			      uint64_t page);
 void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 			   wire_write_fn2 write, void *cookie);
+/* Called after a page's final contents are in guest memory (@page; NULL
+ * for a zero page that was not written), before the reader returns; not
+ * for pages handed to a placer, which sees them itself. */
+typedef void (*wire_landed_fn)(void *cookie, const struct wire_dest_region *rg,
+			       uint64_t index, const void *page);
+void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
+			    void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*

@@ -3,6 +3,7 @@
 #include "slow_source.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,30 @@ static int fail_load(void *opaque, uint32_t id, const void *data, size_t len)
 {
 	(void)opaque, (void)id, (void)data, (void)len;
 	return -EINVAL;
+}
+
+/* The child's session and result, for start() to look at its own status
+ * (one destination per child process). */
+static struct vmmig_dest *child_dst;
+static struct dest_result *child_res;
+
+static int start_and_look(void *opaque)
+{
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+
+	if (!vmmig_dest_get_stats(child_dst, &st))
+		child_res->status_in_start = st.status;
+	return guest_dest_ops.start(opaque);
+}
+
+/* ERROR lines of the child's log, the first one kept. */
+static void count_errors(void *opaque, int level, const char *msg)
+{
+	struct dest_result *res = opaque;
+
+	if (level == VMMIG_LOG_ERROR && !res->log_errors++)
+		snprintf(res->first_log_error, sizeof(res->first_log_error),
+			 "%s", msg);
 }
 
 struct vcpu {
@@ -57,6 +82,42 @@ static void *vcpu_main(void *arg)
 	return (void *)(uintptr_t)sum;
 }
 
+static sigjmp_buf probe_jmp;
+
+static void probe_fault(int sig)
+{
+	siglongjmp(probe_jmp, sig);
+}
+
+/* Read every page of the destination's memory: a page that never arrived
+ * must fault (SIGBUS: poisoned; SIGSEGV: the fallback), never read zero. */
+static void probe_memory(struct dest_proc *d)
+{
+	struct sigaction sa = { .sa_handler = probe_fault };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	for (volatile size_t off = 0; off < d->size; off += 4096) {
+		const volatile uint64_t *w = (const volatile uint64_t *)(d->mem + off);
+		uint64_t any = 0;
+
+		int sig = sigsetjmp(probe_jmp, 1);
+
+		if (sig) {
+			if (sig == SIGBUS)
+				d->res->probe_sigbus++;
+			else
+				d->res->probe_sigsegv++;
+			continue;
+		}
+		for (size_t i = 0; i < 512; i++)
+			any |= w[i];
+		if (!any)
+			d->res->probe_zero++;
+	}
+}
+
 static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 {
 	struct vmmig_dest_ops ops = guest_dest_ops;
@@ -67,12 +128,18 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 
 	if (o->fail_load_state)
 		ops.load_state = fail_load;
+	ops.start = start_and_look;
+	child_res = d->res;
 	/* Page faults are expensive under shadow paging: a benchmark wants
 	 * them out of the measured migration, like a VMM that preallocates. */
 	if (o->prefault)
 		for (size_t off = 0; off < d->size; off += 4096)
 			((volatile uint8_t *)d->mem)[off] = d->mem[off];
 	ret = vmmig_dest_new(&dst);
+	child_dst = dst;
+	if (!ret)
+		ret = vmmig_dest_set_log(dst, count_errors, d->res,
+					 VMMIG_LOG_DEBUG);
 	if (!ret && o->uuid)
 		ret = vmmig_dest_set_uuid(dst, o->uuid);
 	if (!ret)
@@ -87,13 +154,24 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	if (!ret)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_POPULATE,
 					    o->populate);
+	if (!ret && o->set_recovery)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_RECOVERY_TIMEOUT_MS,
+					    o->recovery_ms);
 	if (!ret && o->fault_cpu0)
 		ret = vmmig_dest_set_option(dst, VMMIG_OPT_FAULT_CPU, 0);
+	if (!ret && o->tls)
+		ret = vmmig_dest_set_tls(dst, o->tls);
+	if (!ret && o->accept_timeout_ms)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_ACCEPT_TIMEOUT_MS,
+					    o->accept_timeout_ms);
+	if (!ret && o->handshake_timeout_ms)
+		ret = vmmig_dest_set_option(dst, VMMIG_OPT_HANDSHAKE_TIMEOUT_MS,
+					    o->handshake_timeout_ms);
 	struct vmmig_page_source *ps = NULL;
 	if (!ret && o->storage)
 		ret = o->slow_storage_us
 			      ? slow_source_new(o->storage, o->slow_storage_us,
-						&ps)
+						o->lying_pages, &ps)
 			      : vmmig_page_source_new_storage(NULL, &ps);
 	if (!ret && o->storage && !o->slow_storage_us)
 		ret = vmmig_storage_add_object(ps, 1, o->storage);
@@ -121,6 +199,7 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	d->res->started = atomic_load(&g.resumes);
 	d->res->writes_loaded = atomic_load(&g.writes);
 	d->res->cpu_state = g.cpu_state;
+	d->res->owner = vmmig_dest_owner(dst);
 	d->res->st.struct_size = sizeof(d->res->st);
 	vmmig_dest_get_stats(dst, &d->res->st);
 	if (vmmig_dest_error(dst))
@@ -128,6 +207,8 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 			 vmmig_dest_error(dst));
 	vmmig_dest_free(dst);
 	vmmig_page_source_free(ps);
+	if (o->probe_lost)
+		probe_memory(d);
 	return ret ? 1 : 0;
 }
 

@@ -17,6 +17,13 @@ struct dest_result {
 	uint64_t writes_loaded;  /* heartbeat restored from the state */
 	uint64_t cpu_state;
 	uint64_t vcpu_reads;     /* pages the "vCPU" read after start */
+	int status_in_start;     /* the session's status, read in start() */
+	int log_errors;          /* ERROR lines the session logged */
+	char first_log_error[320];
+	int owner;               /* vmmig_dest_owner() after wait */
+	uint64_t probe_sigbus;   /* probe_lost: pages whose read raised SIGBUS */
+	uint64_t probe_sigsegv;  /* ... SIGSEGV (kernels before 6.6) */
+	uint64_t probe_zero;     /* probe_lost: pages read as all zero */
 	struct vmmig_stats st;
 	char error[320];
 };
@@ -46,6 +53,16 @@ struct dest_opts {
 	unsigned slow_storage_us;/* ... read by a slow page source of the
 				  * test's own (delay per page), not the
 				  * built-in storage one */
+	unsigned lying_pages;    /* ... that returns wrong contents for this
+				  * many pages and claims success */
+	int probe_lost;          /* after vmmig_dest_free(): read every page,
+				  * counting faults and all-zero pages */
+	int recovery_ms;         /* VMMIG_OPT_RECOVERY_TIMEOUT_MS, if
+				  * set_recovery */
+	int set_recovery;
+	const struct vmmig_tls_config *tls; /* vmmig_dest_set_tls() */
+	int accept_timeout_ms;   /* VMMIG_OPT_ACCEPT_TIMEOUT_MS, if set */
+	int handshake_timeout_ms;/* VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, if set */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */

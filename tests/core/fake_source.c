@@ -138,6 +138,7 @@ static int hello(struct fake_src *fs, unsigned ch, uint64_t size)
 {
 	struct wire_region r = { .id = fs->region_id, .size = size };
 	struct wire_hello h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
+				.flags = WIRE_HELLO_VERIFY,
 				.channel = (uint16_t)ch,
 				.nchannels = (uint16_t)fs->nchan,
 				.page_size = PAGE, .nregions = 1 };

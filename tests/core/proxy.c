@@ -89,6 +89,11 @@ static void *acceptor_main(void *arg)
 
 		if (cfd < 0)
 			break;
+		if (atomic_load(&px->cut_done) &&
+		    atomic_fetch_sub(&px->refuse_after_cut, 1) > 0) {
+			close(cfd);
+			continue;
+		}
 		dfd = tcp_connect_uri(px->target);
 		pthread_mutex_lock(&px->lock);
 		if (dfd < 0 || px->nconns == PROXY_MAX_CONNS) {

@@ -3,7 +3,8 @@
  * A TCP proxy between source and destination for failure tests: it can
  * flip one bit of the first connection's upstream bytes, or cut every open
  * connection once the first one carried a number of bytes (a broken link);
- * connections opened after the cut pass through untouched.
+ * connections opened after the cut pass through untouched (but for the
+ * first refuse_after_cut of them, closed at once: a reconnect that fails).
  */
 #ifndef VMMIG_TEST_PROXY_H
 #define VMMIG_TEST_PROXY_H
@@ -29,6 +30,9 @@ struct proxy {
 	size_t flip_at, cut_at;
 	atomic_bool cut_done;
 	atomic_int cuts;
+	atomic_int refuse_after_cut; /* close this many connections made
+				      * after the cut at once (set after
+				      * proxy_start) */
 	pthread_t acceptor;
 	pthread_mutex_t lock;
 	struct proxy_conn conns[PROXY_MAX_CONNS];

@@ -14,6 +14,7 @@
 struct slow {
 	int fd;
 	unsigned delay_us;
+	unsigned lie;     /* pages still to return wrong, claiming success */
 	vmmig_page_fetch_done_fn done;
 	void *ctx;
 	pthread_t th;
@@ -27,6 +28,7 @@ struct slow {
 struct slow_cfg {
 	const char *path;
 	unsigned delay_us;
+	unsigned lie;
 };
 
 static int slow_init(void *priv, const void *config)
@@ -36,6 +38,7 @@ static int slow_init(void *priv, const void *config)
 
 	s->fd = open(c->path, O_RDONLY | O_CLOEXEC);
 	s->delay_us = c->delay_us;
+	s->lie = c->lie;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	return s->fd < 0 ? -errno : 0;
@@ -61,10 +64,16 @@ static void *slow_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		usleep(s->delay_us);
 		if (pread(s->fd, f->buf, VMMIG_PAGE_SIZE, (off_t)f->offset) !=
-		    VMMIG_PAGE_SIZE)
+		    VMMIG_PAGE_SIZE) {
 			status = -EIO;
-		else if (vmmig_page_hash(f->buf) != f->hash)
+		} else if (s->lie) {
+			/* A backend that skips the check and hands back
+			 * another page: the session must not believe it. */
+			s->lie--;
+			((unsigned char *)f->buf)[100] ^= 0xa5;
+		} else if (vmmig_page_hash(f->buf) != f->hash) {
 			status = -EBADMSG;
+		}
 		s->done(s->ctx, f, status);
 	}
 }
@@ -132,10 +141,10 @@ static const struct vmmig_page_source_ops slow_ops = {
 	.destroy = slow_destroy,
 };
 
-int slow_source_new(const char *path, unsigned delay_us,
+int slow_source_new(const char *path, unsigned delay_us, unsigned lie,
 		    struct vmmig_page_source **out)
 {
-	struct slow_cfg cfg = { path, delay_us };
+	struct slow_cfg cfg = { path, delay_us, lie };
 
 	return vmmig_page_source_new(&slow_ops, &cfg, out);
 }

@@ -8,7 +8,9 @@
 
 #include <vmmig/vmmig.h>
 
-int slow_source_new(const char *path, unsigned delay_us,
+/* @lie: the first @lie pages come back wrong (one byte flipped) with
+ * status 0, as from a backend that skips the hash check. */
+int slow_source_new(const char *path, unsigned delay_us, unsigned lie,
 		    struct vmmig_page_source **out);
 
 #endif

@@ -50,6 +50,78 @@ START_TEST(source_options)
 }
 END_TEST
 
+static int errors_logged;
+static char last_logged[256];
+
+static void count_errors(void *o, int level, const char *msg)
+{
+	(void)o;
+	if (level == VMMIG_LOG_ERROR) {
+		errors_logged++;
+		snprintf(last_logged, sizeof(last_logged), "%s", msg);
+	}
+}
+
+/* Each option belongs to the side that reads it; the other side refuses
+ * it with -EINVAL, a log line and the reason in *_error() (issue 12). */
+START_TEST(option_sides)
+{
+	struct vmmig_source *src;
+	struct vmmig_dest *dst;
+
+	for (int o = 0; o < VMMIG_OPT__COUNT; o++)
+		ck_assert_int_gt(vmmig_option_side(o), 0);
+	ck_assert_int_eq(vmmig_option_side(VMMIG_OPT__COUNT), -EINVAL);
+	ck_assert_int_eq(vmmig_option_side(VMMIG_OPT_CHANNELS),
+			 VMMIG_SIDE_SOURCE);
+	ck_assert_int_eq(vmmig_option_side(VMMIG_OPT_RECV_DIRECT),
+			 VMMIG_SIDE_DEST);
+	ck_assert_int_eq(vmmig_option_side(VMMIG_OPT_IO_TIMEOUT_MS),
+			 VMMIG_SIDE_SOURCE | VMMIG_SIDE_DEST);
+
+	ck_assert_int_eq(vmmig_source_new(&src), 0);
+	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
+	vmmig_source_set_log(src, count_errors, NULL, VMMIG_LOG_DEBUG);
+	vmmig_dest_set_log(dst, count_errors, NULL, VMMIG_LOG_DEBUG);
+	ck_assert_ptr_null(vmmig_source_error(src));
+	errors_logged = 0;
+	ck_assert_int_eq(vmmig_dest_set_option(dst, VMMIG_OPT_CHANNELS, 2),
+			 -EINVAL);
+	ck_assert_int_eq(errors_logged, 1);
+	ck_assert_str_eq(vmmig_dest_error(dst), last_logged);
+	ck_assert_ptr_nonnull(strstr(vmmig_dest_error(dst),
+				     "channels is a source option"));
+	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_RECV_DIRECT, 0),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(src),
+				     "recv_direct is a destination option"));
+	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_POPULATE, 1),
+			 -EINVAL);
+	ck_assert_int_eq(vmmig_dest_set_option(dst, VMMIG_OPT_VERIFY, 1),
+			 -EINVAL);
+	ck_assert_int_eq(vmmig_dest_set_option(dst, VMMIG_OPT_COMPRESSION, 1),
+			 -EINVAL);
+	ck_assert_int_eq(vmmig_source_set_option(src, VMMIG_OPT_CHANNELS, 99),
+			 -ERANGE);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(src),
+				     "channels = 99 is outside 1..15"));
+	/* Every option is accepted by the side(s) it belongs to, refused by
+	 * the other. */
+	for (int o = 0; o < VMMIG_OPT__COUNT; o++) {
+		int64_t def;
+		int side = vmmig_option_side(o);
+
+		vmmig_option_range(o, NULL, NULL, &def);
+		ck_assert_int_eq(vmmig_source_set_option(src, o, def),
+				 side & VMMIG_SIDE_SOURCE ? 0 : -EINVAL);
+		ck_assert_int_eq(vmmig_dest_set_option(dst, o, def),
+				 side & VMMIG_SIDE_DEST ? 0 : -EINVAL);
+	}
+	vmmig_source_free(src);
+	vmmig_dest_free(dst);
+}
+END_TEST
+
 static int nop_pause(void *o)
 {
 	(void)o;
@@ -182,6 +254,7 @@ int main(void)
 
 	tcase_add_test(tc, option_ranges);
 	tcase_add_test(tc, source_options);
+	tcase_add_test(tc, option_sides);
 	tcase_add_test(tc, source_arguments);
 	tcase_add_test(tc, dest_arguments);
 	tcase_add_test(tc, stats_json);

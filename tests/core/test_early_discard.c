@@ -45,6 +45,8 @@ START_TEST(early_discard_then_postcopy)
 	struct wire_done done;
 	char err[WIRE_ERRLEN];
 	struct wire_status st;
+	struct wire_sw sw;
+	uint8_t swbuf[WIRE_SW_SIZE];
 	const uint8_t *p;
 	struct wire_hdr h;
 	struct sess s;
@@ -120,12 +122,21 @@ START_TEST(early_discard_then_postcopy)
 	if (h.type == WIRE_ERROR &&
 	    !wire_status_unpack(p, h.len, &st, err, sizeof(err)))
 		ck_abort_msg("post-copy refused: %s", st.text);
-	ck_assert_msg(h.type == WIRE_ACK, "record 0x%04x instead of ACK",
+	ck_assert_msg(h.type == WIRE_READY, "record 0x%04x instead of READY",
 		      h.type);
-	ck_assert_int_eq(wire_status_unpack(p, h.len, &st, err, sizeof(err)),
-			 0);
-	ck_assert_int_eq(st.status, 0);
-	ck_assert_uint_eq(st.aux, UINT32_MAX);
+	ck_assert_int_eq(wire_sw_unpack(p, h.len, &sw, err, sizeof(err)), 0);
+	ck_assert_int_eq(sw.status, 0);
+	ck_assert_uint_eq(sw.flags, 0); /* post-copy: digest comes later */
+	/* The guest starts there only on COMMIT. */
+	ck_assert_int_eq(s.d.res->started, 0);
+	sw = (struct wire_sw){ 0 };
+	wire_sw_pack(swbuf, &sw);
+	FS_OK(&s, fs_send(&s.fs, 0, WIRE_COMMIT, 0, swbuf, sizeof(swbuf)));
+	FS_OK(&s, fs_recv(&s.fs, 0, &h, &p));
+	ck_assert_msg(h.type == WIRE_STARTED, "record 0x%04x instead of "
+		      "STARTED", h.type);
+	ck_assert_int_eq(wire_sw_unpack(p, h.len, &sw, err, sizeof(err)), 0);
+	ck_assert_int_eq(sw.status, 0);
 
 	/* The guest runs there; its "vCPU" faults on pending pages: serve
 	 * the requests on the urgent channel for a while. */

@@ -250,7 +250,10 @@ END_TEST
 START_TEST(uuid_mismatch)
 {
 	const uint8_t other[16] = { 1, 2, 3 };
-	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .uuid = other };
+	/* The destination drops the stranger and waits for its own source
+	 * until its deadline. */
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .uuid = other,
+			       .accept_timeout_ms = 3000 };
 	struct dest_proc d;
 	struct src_ctx s;
 
@@ -261,7 +264,9 @@ START_TEST(uuid_mismatch)
 	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src), "uuid"));
 	assert_source_intact(&s);
 	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_int_eq(d.res->ret, -ETIMEDOUT);
 	ck_assert_ptr_nonnull(strstr(d.res->error, "uuid"));
+	ck_assert_uint_ge(d.res->st.rejected_connections, 1);
 	dest_release(&d);
 	source_teardown(&s);
 }
@@ -316,10 +321,12 @@ START_TEST(corrupted_stream)
 END_TEST
 
 /* Garbage or a foreign protocol version sent to a destination: a clear
- * error, nothing written to guest memory. */
+ * error, nothing written to guest memory; the destination drops the
+ * connection and waits for its source until its deadline. */
 static void send_to_dest(const void *buf, size_t len, const char *expect)
 {
-	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .fill = 0xab };
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0", .fill = 0xab,
+			       .accept_timeout_ms = 1500 };
 	struct dest_proc d;
 	uint8_t reply[512];
 	int fd;
@@ -332,8 +339,9 @@ static void send_to_dest(const void *buf, size_t len, const char *expect)
 	ssize_t n = read(fd, reply, sizeof(reply));
 	close(fd);
 	ck_assert_int_eq(dest_reap(&d), 1);
-	ck_assert_int_eq(d.res->ret, -EPROTO);
+	ck_assert_int_eq(d.res->ret, -ETIMEDOUT);
 	ck_assert_msg(strstr(d.res->error, expect), "error: %s", d.res->error);
+	ck_assert_uint_eq(d.res->st.rejected_connections, 1);
 	ck_assert_int_gt(n, WIRE_HDR_SIZE);
 	for (size_t i = 0; i < d.size; i++)
 		ck_assert_uint_eq(d.mem[i], 0xab);

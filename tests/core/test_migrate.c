@@ -78,6 +78,8 @@ static void migrate(const struct params *p)
 	ck_assert_int_eq(dest_reap(&d), 0);
 	ck_assert_int_eq(d.res->ret, 0);
 	ck_assert_int_eq(d.res->started, 1);
+	/* Inside start() the migration is over (issue 12: was "active"). */
+	ck_assert_int_eq(d.res->status_in_start, VMMIG_STATUS_COMPLETED);
 	ck_assert_uint_eq(d.res->writes_loaded, writes_at_pause);
 	ck_assert_uint_eq(d.res->cpu_state, 0xc0ffee00ull + writes_at_pause);
 	ck_assert_int_eq(d.res->st.verified, 1);

@@ -92,10 +92,20 @@ static void run(enum which w, int channels, int compression, int writer_us,
 	printf("%s\n", json);
 	ck_assert_int_eq(st.status, VMMIG_STATUS_COMPLETED);
 	ck_assert_int_eq(st.mode, expect_mode);
+	/* The destination names what it saw: two pre-copy rounds before the
+	 * switch make a hybrid, at most one a post-copy (issue 12). */
+	if (w == HYBRID)
+		ck_assert_int_eq(d.res->st.mode, VMMIG_MODE_HYBRID);
+	else if (w != ADAPTIVE)
+		ck_assert_int_eq(d.res->st.mode, VMMIG_MODE_POSTCOPY);
 	ck_assert_int_eq(st.verified, 1);
 	ck_assert_int_eq(d.res->st.verified, 1);
 	ck_assert_uint_gt(d.res->vcpu_reads, 0);
 	if (w != ADAPTIVE || st.path == 3) {
+		/* Inside start() the guest runs here already: post-copy,
+		 * not "active" (issue 12). */
+		ck_assert_int_eq(d.res->status_in_start,
+				 VMMIG_STATUS_POSTCOPY);
 		ck_assert_uint_gt(st.postcopy_bytes, 0);
 		ck_assert_uint_gt(st.postcopy_faults, 0);
 		ck_assert_uint_eq(st.postcopy_faults, d.res->st.postcopy_faults);

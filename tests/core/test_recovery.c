@@ -20,6 +20,26 @@
 
 #define GUEST_SIZE (64u << 20)
 
+/* The source's log, by level (issue 12: retries were logged as final
+ * failures). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int log_errors;
+static char log_warn[2048], log_first_error[320];
+
+static void src_log(void *o, int level, const char *msg)
+{
+	(void)o;
+	pthread_mutex_lock(&log_lock);
+	if (level == VMMIG_LOG_ERROR && !log_errors++)
+		snprintf(log_first_error, sizeof(log_first_error), "%s", msg);
+	if (level == VMMIG_LOG_WARN)
+		snprintf(log_warn + strlen(log_warn),
+			 sizeof(log_warn) - strlen(log_warn), "%s\n", msg);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static int refuse_reconnects; /* the proxy drops this many reconnections */
+
 static void run(size_t cut_at, bool hybrid, bool expect_ok)
 {
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
@@ -42,7 +62,11 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 		ck_assert_int_eq(vmmig_policy_new_postcopy(&pcc, &pol), 0);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
 	ck_assert_int_eq(proxy_start(&px, d.uri, SIZE_MAX, cut_at), 0);
+	atomic_store(&px.refuse_after_cut, refuse_reconnects);
 	src = guest_source(&g, &guest_source_ops);
+	log_errors = 0;
+	log_warn[0] = '\0';
+	vmmig_source_set_log(src, src_log, NULL, VMMIG_LOG_DEBUG);
 	ck_assert_int_eq(vmmig_source_set_policy(src, pol), 0);
 	vmmig_source_set_option(src, VMMIG_OPT_VERIFY, 1);
 	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 100 << 20);
@@ -71,6 +95,10 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 		ck_assert(memcmp(g.mem, g.shadow, GUEST_SIZE) == 0);
 		ck_assert_int_ne(dret, 0);
 		ck_assert_int_eq(d.res->started, 0);
+		/* Before the switch nothing is retried: one final error. */
+		ck_assert_int_ge(log_errors, 1);
+		ck_assert_ptr_nonnull(strstr(log_first_error,
+					     "migration failed"));
 	} else {
 		ck_assert_msg(ret == 0, "source: %s (%s); destination: %s",
 			      vmmig_strerror(ret),
@@ -85,6 +113,19 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 		ck_assert_uint_gt(d.res->vcpu_reads, 0);
 		ck_assert_msg(memcmp(g.mem, d.mem, GUEST_SIZE) == 0,
 			      "destination memory differs after recovery");
+		/* The break and the failed reconnects were retries: warnings,
+		 * not "migration failed". */
+		ck_assert_msg(log_errors == 0, "logged as an error: %s",
+			      log_first_error);
+		ck_assert_msg(d.res->log_errors == 0, "destination logged as "
+			      "an error: %s", d.res->first_log_error);
+		ck_assert_ptr_nonnull(strstr(log_warn, "post-copy link lost"));
+		int retries = 0;
+		for (const char *p = log_warn;
+		     (p = strstr(p, "recovery will retry")); p++)
+			retries++;
+		/* The break itself, plus each reconnection dropped. */
+		ck_assert_int_ge(retries, 1 + (refuse_reconnects > 0));
 		printf("cut at %zu MiB: %llu recoveries, %llu faults, "
 		       "p99 %llu us\n", cut_at >> 20,
 		       (unsigned long long)st.postcopy_recoveries,
@@ -117,6 +158,16 @@ START_TEST(cut_near_end)
 }
 END_TEST
 
+/* The first reconnection (both its channels) is dropped by the proxy: a
+ * retry, logged as one, then recovery succeeds. */
+START_TEST(cut_reconnect_refused)
+{
+	refuse_reconnects = 2;
+	run(30u << 20, false, true);
+	refuse_reconnects = 0;
+}
+END_TEST
+
 START_TEST(cut_before_switch)
 {
 	/* hybrid: two full pre-copy rounds (>= 64 MiB) before the switch */
@@ -135,6 +186,7 @@ int main(void)
 	tcase_add_test(tc, cut_middle);
 	tcase_add_test(tc, cut_near_end);
 	tcase_add_test(tc, cut_before_switch);
+	tcase_add_test(tc, cut_reconnect_refused);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }

@@ -116,8 +116,10 @@ START_TEST(precopy_capped)
 	printf("first pass: %u samples, remaining %llu -> %llu bytes\n",
 	       samples, (unsigned long long)first, (unsigned long long)last);
 	ck_assert_uint_ge(samples, 3);
+	/* What is left fell during the pass (so it was not 0 from the
+	 * start). The last sample may be 0: every page sent, the round not
+	 * closed yet (its DRAIN still on the way). */
 	ck_assert_uint_gt(first, last);
-	ck_assert_uint_gt(last, 0);
 
 	assert_migrated(src, &d);
 	ck_assert_msg(memcmp(g.mem, d.mem, GUEST_SIZE) == 0,

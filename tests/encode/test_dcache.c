@@ -27,10 +27,10 @@ START_TEST(lookup_insert_drop)
 
 	ck_assert_int_eq(dcache_new(8 * 4096, &c), 0);
 	ck_assert_ptr_null(dcache_lookup(c, 1, 5));
-	p = dcache_insert(c, 1, 5);
+	p = dcache_insert(c, 1, 5, true);
 	ck_assert_ptr_nonnull(p);
 	memset(p, 0x15, 4096);
-	p = dcache_insert(c, 2, 5); /* same page index, other region */
+	p = dcache_insert(c, 2, 5, true); /* same page index, other region */
 	memset(p, 0x25, 4096);
 	ck_assert_uint_eq(dcache_used(c), 2);
 	p = dcache_lookup(c, 1, 5);
@@ -38,7 +38,7 @@ START_TEST(lookup_insert_drop)
 	ck_assert_uint_eq(p[0], 0x15);
 	ck_assert_uint_eq(p[4095], 0x15);
 	ck_assert_uint_eq(dcache_lookup(c, 2, 5)[100], 0x25);
-	ck_assert_ptr_eq(dcache_insert(c, 1, 5), p); /* existing slot */
+	ck_assert_ptr_eq(dcache_insert(c, 1, 5, true), p); /* existing slot */
 	dcache_drop(c, 1, 5);
 	ck_assert_ptr_null(dcache_lookup(c, 1, 5));
 	ck_assert_ptr_nonnull(dcache_lookup(c, 2, 5));
@@ -56,15 +56,15 @@ START_TEST(eviction_keeps_recent)
 
 	ck_assert_int_eq(dcache_new(16 * 4096, &c), 0);
 	for (uint64_t i = 0; i < 16; i++)
-		memset(dcache_insert(c, 0, i), (int)i, 4096);
+		memset(dcache_insert(c, 0, i, true), (int)i, 4096);
 	ck_assert_uint_eq(dcache_used(c), 16);
 	/* Age everything once (the clock clears ref bits on its way). */
-	memset(dcache_insert(c, 0, 100), 100, 4096);
+	memset(dcache_insert(c, 0, 100, true), 100, 4096);
 	ck_assert_uint_eq(dcache_used(c), 16);
 	/* Touch page 7: it must survive the next evictions. */
 	ck_assert_ptr_nonnull(dcache_lookup(c, 0, 7));
 	for (uint64_t i = 101; i < 105; i++)
-		memset(dcache_insert(c, 0, i), (int)i, 4096);
+		memset(dcache_insert(c, 0, i, true), (int)i, 4096);
 	ck_assert_ptr_nonnull(dcache_lookup(c, 0, 7));
 	ck_assert_uint_eq(dcache_lookup(c, 0, 7)[10], 7);
 	ck_assert_uint_eq(dcache_used(c), 16);
@@ -83,6 +83,47 @@ START_TEST(eviction_keeps_recent)
 }
 END_TEST
 
+/* A first send takes only free slots; a re-send evicts, cold pages (never
+ * hit) first; a page hit since stays (issue 12: a cache smaller than the
+ * guest kept the tail of the first pass and never hit). */
+START_TEST(admission_and_hot_set)
+{
+	struct dcache *c;
+
+	ck_assert_int_eq(dcache_new(16 * 4096, &c), 0);
+	for (uint64_t i = 0; i < 16; i++)
+		memset(dcache_insert(c, 0, i, false), (int)i, 4096);
+	ck_assert_uint_eq(dcache_used(c), 16);
+	/* Full: more first sends are not admitted, nothing is evicted. */
+	for (uint64_t i = 16; i < 64; i++)
+		ck_assert_ptr_null(dcache_insert(c, 0, i, false));
+	for (uint64_t i = 0; i < 16; i++)
+		ck_assert_uint_eq(dcache_lookup(c, 0, i)[7], (uint8_t)i);
+	/* Every page was hit once now; page 5 twice more. */
+	ck_assert_ptr_nonnull(dcache_lookup(c, 0, 5));
+	ck_assert_ptr_nonnull(dcache_lookup(c, 0, 5));
+	/* Fifteen re-sent pages take fifteen slots: page 5 is the one kept. */
+	for (uint64_t i = 100; i < 115; i++)
+		memset(dcache_insert(c, 0, i, true), (int)i, 4096);
+	ck_assert_uint_eq(dcache_used(c), 16);
+	ck_assert_ptr_nonnull(dcache_lookup(c, 0, 5));
+	ck_assert_uint_eq(dcache_lookup(c, 0, 5)[4095], 5);
+	for (uint64_t i = 0; i < 16; i++)
+		if (i != 5)
+			ck_assert_ptr_null(dcache_lookup(c, 0, i));
+	for (uint64_t i = 100; i < 115; i++)
+		ck_assert_uint_eq(dcache_lookup(c, 0, i)[0], (uint8_t)i);
+	/* Dropped slots are free again, for first sends too. */
+	dcache_drop(c, 0, 100);
+	dcache_drop(c, 0, 101);
+	ck_assert_ptr_nonnull(dcache_insert(c, 0, 200, false));
+	ck_assert_ptr_nonnull(dcache_insert(c, 0, 201, false));
+	ck_assert_ptr_null(dcache_insert(c, 0, 202, false));
+	ck_assert_uint_eq(dcache_used(c), 16);
+	dcache_free(c);
+}
+END_TEST
+
 START_TEST(churn)
 {
 	struct dcache *c;
@@ -91,7 +132,7 @@ START_TEST(churn)
 	ck_assert_int_eq(dcache_new(64 * 4096, &c), 0);
 	for (uint64_t i = 0; i < 20000; i++) {
 		uint64_t pg = (i * 7919) % 1000;
-		uint8_t *p = dcache_insert(c, (uint32_t)(pg % 3), pg);
+		uint8_t *p = dcache_insert(c, (uint32_t)(pg % 3), pg, true);
 
 		ck_assert_ptr_nonnull(p);
 		p[0] = (uint8_t)pg;
@@ -143,6 +184,7 @@ int main(void)
 	tcase_add_test(tc, lookup_insert_drop);
 	tcase_add_test(tc, eviction_keeps_recent);
 	tcase_add_test(tc, churn);
+	tcase_add_test(tc, admission_and_hot_set);
 	tcase_add_test(tc, ctx_config);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);

@@ -25,6 +25,11 @@ if [ ! -f "$out/build.ninja" ]; then
 fi
 nice -n 19 ninja -C "$out" -j2 lib/libvmmig_internal.a
 libs=$(pkg-config --libs libzstd uuid liburing)
+# With TLS built in (meson finds GnuTLS), the library needs it too.
+if grep -q 'HAVE_GNUTLS\|gnutls' "$out/build.ninja" 2>/dev/null &&
+	pkg-config --exists gnutls; then
+	libs="$libs $(pkg-config --libs gnutls)"
+fi
 for t in $targets; do
 	nice -n 19 clang -g -O1 $san -fsanitize=fuzzer \
 		-I"$top/include" -I"$top/lib" -I"$top/tests" -DVMMIG_BUILDING \

@@ -121,6 +121,13 @@ static void rounds(int compression, size_t cache)
 		ck_assert_uint_eq(p.ec.pages[WIRE_ENC_DELTA], 0);
 		ck_assert_uint_eq(p.ec.cache_hits + p.ec.cache_misses, 0);
 	}
+	/* One definition of the counters (wire.h): each page sent with
+	 * contents is a hit or a miss while a cache is configured. */
+	if (cache)
+		ck_assert_uint_eq(p.ec.cache_hits + p.ec.cache_misses,
+				  p.ec.pages[WIRE_ENC_RAW] +
+					  p.ec.pages[WIRE_ENC_ZSTD] +
+					  p.ec.pages[WIRE_ENC_DELTA]);
 	ck_assert_uint_gt(p.ec.pages[WIRE_ENC_ZERO], 0);
 	pair_free(&p);
 	free(src);
@@ -142,6 +149,59 @@ START_TEST(rounds_small_cache_zstd)
 {
 	/* Eight slots for 96 pages: constant eviction. */
 	rounds(VMMIG_COMPRESS_ZSTD, 8 * 4096);
+}
+END_TEST
+
+/*
+ * A cache a quarter of the guest (issue 12): the first pass must not leave
+ * it holding the last pages sent. Hot set A (pages 4..19) was sent early in
+ * the first pass, hot set B (60..67) late; both are re-dirtied a little
+ * every round. A hits from round 1 on, B from round 2 on (round 1 admits
+ * it in place of cold pages), and the counters add up.
+ */
+START_TEST(small_cache_keeps_hot_set)
+{
+	uint8_t *src = malloc(NPAGES * 4096);
+	uint64_t all[NPAGES], dirty[24];
+	struct pair p;
+	uint32_t s = 7;
+
+	pair_new(&p, VMMIG_COMPRESS_NONE, 24 * 4096);
+	for (int i = 0; i < NPAGES; i++) {
+		all[i] = (uint64_t)i;
+		fill_random(src + i * 4096, 4096, &s);
+	}
+	enc_ctx_set_first_send(p.e, true);
+	round_trip(&p, src, all, NPAGES);
+	enc_ctx_set_first_send(p.e, false);
+	ck_assert_uint_eq(p.ec.cache_hits, 0);
+	ck_assert_uint_eq(p.ec.cache_misses, NPAGES);
+	for (int round = 1; round <= 4; round++) {
+		uint64_t hits = p.ec.cache_hits;
+		size_t n = 0;
+
+		for (int i = 4; i < 20; i++)
+			dirty[n++] = (uint64_t)i;
+		for (int i = 60; i < 68; i++)
+			dirty[n++] = (uint64_t)i;
+		for (size_t k = 0; k < n; k++)
+			src[dirty[k] * 4096 + (xrand(&s) % 4096)] ^= 0x5a;
+		round_trip(&p, src, dirty, n);
+		ck_assert_msg(memcmp(p.g.mem, src, NPAGES * 4096) == 0,
+			      "round %d differs", round);
+		ck_assert_uint_eq(p.ec.cache_hits - hits, round == 1 ? 16 : 24);
+	}
+	ck_assert_uint_eq(p.ec.cache_misses, NPAGES + 8);
+	ck_assert_uint_eq(p.ec.pages[WIRE_ENC_DELTA], p.ec.cache_hits);
+	ck_assert_uint_eq(p.ec.cache_hits + p.ec.cache_misses,
+			  p.ec.pages[WIRE_ENC_RAW] + p.ec.pages[WIRE_ENC_DELTA]);
+	/* After a post-copy switch (cache dropped): misses, still counted. */
+	enc_ctx_drop_cache(p.e);
+	round_trip(&p, src, dirty, 24);
+	ck_assert_uint_eq(p.ec.cache_hits + p.ec.cache_misses,
+			  p.ec.pages[WIRE_ENC_RAW] + p.ec.pages[WIRE_ENC_DELTA]);
+	pair_free(&p);
+	free(src);
 }
 END_TEST
 
@@ -212,6 +272,7 @@ int main(void)
 	tcase_add_test(tc, rounds_big_cache);
 	tcase_add_test(tc, rounds_small_cache_zstd);
 	tcase_add_test(tc, zero_then_nonzero);
+	tcase_add_test(tc, small_cache_keeps_hot_set);
 	tcase_add_test(tc, builder_edges);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);

@@ -23,6 +23,50 @@ static struct wire_hello hello(uint32_t nregions)
 	return h;
 }
 
+/* docs/wire-format.md 4.2: the ERROR record of a cancelled source. */
+static uint8_t rec_out[256];
+static size_t rec_len;
+
+static int rec_write(void *c, const struct iovec *iov, int n)
+{
+	(void)c;
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_le(rec_len + iov[i].iov_len, sizeof(rec_out));
+		memcpy(rec_out + rec_len, iov[i].iov_base, iov[i].iov_len);
+		rec_len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+START_TEST(error_record_vector)
+{
+	static const uint8_t vec[54] = {
+		0x41, 0x80, 0x00, 0x00, 0x26, 0x00, 0x00, 0x00, 0xc1, 0x78,
+		0x4f, 0x5a, 0x03, 0x00, 0x00, 0x00, 0x83, 0xff, 0xff, 0xff,
+		0x00, 0x00, 0x00, 0x00, 's', 'o', 'u', 'r', 'c', 'e', ' ',
+		'c', 'a', 'n', 'c', 'e', 'l', 'l', 'e', 'd', ' ', 't', 'h',
+		'e', ' ', 'm', 'i', 'g', 'r', 'a', 't', 'i', 'o', 'n' };
+	struct wire_status s = { .status = -ECANCELED }, b;
+	uint8_t buf[sizeof(s) + 16];
+	char err[WIRE_ERRLEN];
+	int n;
+
+	snprintf(s.text, sizeof(s.text), "source cancelled the migration");
+	n = wire_status_pack(buf, sizeof(buf), &s);
+	ck_assert_int_eq(n, 38);
+	rec_len = 0;
+	ck_assert_int_eq(wire_write_record(rec_write, NULL, WIRE_ERROR, 0, 3,
+					   buf, (size_t)n), 0);
+	ck_assert_uint_eq(rec_len, sizeof(vec));
+	ck_assert_mem_eq(rec_out, vec, sizeof(vec));
+	ck_assert_int_eq(wire_status_unpack(vec + WIRE_HDR_SIZE,
+					    sizeof(vec) - WIRE_HDR_SIZE, &b,
+					    err, sizeof(err)), 0);
+	ck_assert_int_eq(b.status, -ECANCELED);
+	ck_assert_str_eq(b.text, "source cancelled the migration");
+}
+END_TEST
+
 START_TEST(hello_round_trip)
 {
 	struct wire_hello h = hello(3), back;
@@ -89,7 +133,7 @@ static void m_zero(struct wire_hello *h, uint8_t *b, size_t *l)
 static void m_dup(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 40 + 24, 10); }
 static void m_flags(struct wire_hello *h, uint8_t *b, size_t *l)
-{ (void)h; (void)l; put_le16(b + 6, 2); } /* 1 is WIRE_HELLO_RESUME */
+{ (void)h; (void)l; put_le16(b + 6, 4); } /* 1, 2: RESUME, VERIFY */
 
 START_TEST(hello_rejects)
 {
@@ -106,7 +150,7 @@ START_TEST(hello_rejects)
 	hello_bad(m_zero, "HELLO region 10 has size 0 (not a non-zero "
 		  "multiple of 4096)");
 	hello_bad(m_dup, "HELLO region id 10 appears twice");
-	hello_bad(m_flags, "HELLO has unknown flags 0x2 or reserved 0x0");
+	hello_bad(m_flags, "HELLO has unknown flags 0x4 or reserved 0x0");
 	ck_assert_int_eq(wire_hello_unpack(buf, 39, &(struct wire_hello){ 0 },
 					   rg, err, sizeof(err)), -EPROTO);
 }
@@ -201,6 +245,37 @@ START_TEST(state_end_round)
 }
 END_TEST
 
+/* READY, COMMIT, STARTED, DIGEST: 16 bytes, status, flags, digest. */
+START_TEST(switchover_round_trip)
+{
+	struct wire_sw in = { .status = -5, .flags = WIRE_SW_DIGEST,
+			      .digest = 0x0123456789abcdefull }, out;
+	uint8_t b[WIRE_SW_SIZE];
+	char err[WIRE_ERRLEN];
+
+	wire_sw_pack(b, &in);
+	ck_assert_uint_eq(get_le32(b), (uint32_t)-5);
+	ck_assert_uint_eq(get_le32(b + 4), 1);
+	ck_assert_uint_eq(get_le64(b + 8), 0x0123456789abcdefull);
+	ck_assert_int_eq(wire_sw_unpack(b, sizeof(b), &out, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(out.status, -5);
+	ck_assert_uint_eq(out.flags, WIRE_SW_DIGEST);
+	ck_assert_uint_eq(out.digest, in.digest);
+	/* Wrong length, unknown flag, digest without its flag, status. */
+	ck_assert_int_eq(wire_sw_unpack(b, 15, &out, err, sizeof(err)), -EPROTO);
+	put_le32(b + 4, 3);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+	ck_assert_str_eq(err, "switchover record has unknown flags 0x3");
+	put_le32(b + 4, 0);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+	put_le64(b + 8, 0);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), 0);
+	put_le32(b, 1);
+	ck_assert_int_eq(wire_sw_unpack(b, 16, &out, err, sizeof(err)), -EPROTO);
+}
+END_TEST
+
 START_TEST(header_layout)
 {
 	struct wire_hdr h = { .type = WIRE_PAGES, .flags = 0x0102,
@@ -228,8 +303,10 @@ int main(void)
 	tcase_add_test(tc, hello_round_trip);
 	tcase_add_test(tc, hello_rejects);
 	tcase_add_test(tc, status_round_trip);
+	tcase_add_test(tc, error_record_vector);
 	tcase_add_test(tc, state_end_round);
 	tcase_add_test(tc, header_layout);
+	tcase_add_test(tc, switchover_round_trip);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Pre-connected sockets handed to a session (*_start_fds()): checked up
+ * front, so that a wrong fd is refused by the call, not found later by a
+ * thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "transport/fd.h"
+
+int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
+		const struct logger *lg, char *err, size_t errlen)
+{
+	size_t used = 0;
+
+	err[0] = '\0';
+	if (!fds || nfds < 2 || nfds > VMMIG_MAX_CHANNELS)
+		snprintf(err, errlen, "%u fds: a migration takes 2..%u "
+			 "connections (the page channels and the urgent "
+			 "channel)", fds ? nfds : 0, VMMIG_MAX_CHANNELS);
+	for (unsigned i = 0; !err[0] && i < nfds; i++) {
+		int ret = fd_check(fds[i]);
+
+		for (unsigned j = 0; !ret && j < i; j++)
+			if (fds[j] == fds[i])
+				ret = -EINVAL;
+		if (ret) {
+			snprintf(err, errlen, "fd %d (channel %u): %s", fds[i],
+				 i, ret == -EINVAL ? "given twice"
+				 : ret == -ENOTCONN ? "socket not connected"
+				 : ret == -EPROTOTYPE ? "not a stream socket"
+				 : ret == -ENOTSOCK ? "not a socket"
+						     : "not an open fd");
+			vlog(lg, VMMIG_LOG_ERROR, "%s", err);
+			return ret;
+		}
+		int n = snprintf(addr + used, len - used, "%s%d", i ? "," : "",
+				 fds[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	if (err[0]) {
+		vlog(lg, VMMIG_LOG_ERROR, "%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The source's dirty bookkeeping: the bitmaps of what a job sends and what
+ * the tracker found dirty, the tracker's start and syncs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source.h"
+
+uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < rs->n; i++)
+		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
+			n += (uint64_t)__builtin_popcountll(bm[i][w]);
+	return n;
+}
+
+uint64_t pending_pages(struct vmmig_source *src)
+{
+	return count_bits(src->send_bm, &src->regions);
+}
+
+/* What the guest dirtied since the last sync, into dirty_bm. Hints of
+ * those pages no longer hold: the writes made them differ from storage. */
+static int sync_dirty(struct vmmig_source *src)
+{
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		uint64_t *bm = src->dirty_bm[i];
+		int ret;
+
+		memset(bm, 0, (src->regions.r[i].npages + 63) / 64 * 8);
+		ret = vmmig_tracker_sync(src->tracker, i, bm);
+		if (!ret)
+			ret = vmmig_tracker_clear(src->tracker, i, bm);
+		if (ret) {
+			source_fail(src, ret, "dirty tracker %s: %s",
+				    vmmig_tracker_name(src->tracker),
+				    vmmig_strerror(ret));
+			return ret;
+		}
+		hints_drop_dirty(src, i, bm);
+	}
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.dirty_sync_count++;
+	pthread_mutex_unlock(&src->stats_lock);
+	return 0;
+}
+
+/* After a round: what it sent is done; what was dirtied meanwhile becomes
+ * the next job (send_bm). */
+int sync_next_round(struct vmmig_source *src)
+{
+	uint64_t **t;
+	int ret = sync_dirty(src);
+
+	if (ret)
+		return ret;
+	t = src->send_bm;
+	src->send_bm = src->dirty_bm;
+	src->dirty_bm = t;
+	return 0;
+}
+
+/* Before the last pass: add what was dirtied to what is still pending. */
+int sync_pending(struct vmmig_source *src)
+{
+	int ret = sync_dirty(src);
+
+	for (unsigned i = 0; !ret && i < src->regions.n; i++)
+		for (uint64_t w = 0; w < (src->regions.r[i].npages + 63) / 64;
+		     w++)
+			src->send_bm[i][w] |= src->dirty_bm[i][w];
+	return ret;
+}
+
+int alloc_bitmaps(struct vmmig_source *src)
+{
+	unsigned n = src->regions.n;
+
+	src->send_bm = calloc(n, sizeof(*src->send_bm));
+	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
+	src->refetch_bm = calloc(n, sizeof(*src->refetch_bm));
+	if (!src->send_bm || !src->dirty_bm || !src->refetch_bm)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t npages = src->regions.r[i].npages;
+		uint64_t words = (npages + 63) / 64;
+
+		src->send_bm[i] = malloc(words * 8);
+		src->dirty_bm[i] = calloc(words, 8);
+		src->refetch_bm[i] = calloc(words, 8);
+		if (!src->send_bm[i] || !src->dirty_bm[i] || !src->refetch_bm[i])
+			return -ENOMEM;
+		/* Round 0 sends everything. */
+		memset(src->send_bm[i], 0xff, words * 8);
+		if (npages % 64)
+			src->send_bm[i][words - 1] = (1ull << (npages % 64)) - 1;
+	}
+	return 0;
+}
+
+void free_bitmaps(struct vmmig_source *src)
+{
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		if (src->send_bm)
+			free(src->send_bm[i]);
+		if (src->dirty_bm)
+			free(src->dirty_bm[i]);
+		if (src->refetch_bm)
+			free(src->refetch_bm[i]);
+	}
+	free(src->send_bm);
+	free(src->dirty_bm);
+	free(src->refetch_bm);
+	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
+}
+
+int start_tracking(struct vmmig_source *src)
+{
+	struct vmmig_tracker_region *tr;
+	int ret;
+
+	tr = calloc(src->regions.n, sizeof(*tr));
+	if (!tr)
+		return -ENOMEM;
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		const struct region *r = &src->regions.r[i];
+
+		tr[i] = (struct vmmig_tracker_region){
+			.id = r->id, .index = i, .gpa = r->gpa, .host = r->host,
+			.size = r->size, .npages = r->npages };
+	}
+	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
+	free(tr);
+	if (ret)
+		source_fail(src, ret, "starting dirty tracker %s: %s",
+			    vmmig_tracker_name(src->tracker),
+			    vmmig_strerror(ret));
+	return ret;
+}

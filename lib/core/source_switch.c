@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The source's half of the switchover (docs/wire-format.md 6.5): one owner
+ * of the guest at every moment. After the last pages and the state, the
+ * destination answers READY (it can start the guest); only then does the
+ * source give the guest up for good and send COMMIT, and the destination
+ * starts the guest only on COMMIT. Before COMMIT a failure resumes the guest
+ * here (the destination never starts it); after COMMIT the guest is never
+ * resumed here, and until STARTED confirms, who owns it is unknown.
+ *
+ * Verification costs no downtime: after COMMIT the guest is stopped here for
+ * good, so its memory is hashed then, compared with the digest READY
+ * carried (built by the destination as pages landed), and sent as DIGEST for
+ * the destination to compare too.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "source.h"
+
+int source_owner(struct vmmig_source *src)
+{
+	int owner;
+
+	pthread_mutex_lock(&src->lock);
+	owner = !src->committed  ? VMMIG_OWNER_SOURCE
+		: src->dest_started ? VMMIG_OWNER_DEST
+				    : VMMIG_OWNER_UNKNOWN;
+	pthread_mutex_unlock(&src->lock);
+	return owner;
+}
+
+int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		     const uint8_t *payload)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_sw sw;
+	int ret = wire_sw_unpack(payload, h->len, &sw, err, sizeof(err));
+	bool more;
+
+	pthread_mutex_lock(&src->lock);
+	if (!ret && (h->type == WIRE_READY ? src->acked || sw.status
+					   : !src->committed ||
+						     src->dest_started)) {
+		snprintf(err, sizeof(err), "%s out of place",
+			 h->type == WIRE_READY ? "READY" : "STARTED");
+		ret = -EPROTO;
+	}
+	if (!ret && h->type == WIRE_READY) {
+		src->acked = true;
+		src->ready = sw;
+	} else if (!ret) {
+		src->dest_started = true;
+		src->started_status = sw.status;
+		src->t_started = now_us();
+	}
+	more = src->postcopy || h->type == WIRE_READY;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	if (ret) {
+		source_fail(src, ret, "return path: %s", err);
+		return ret;
+	}
+	return more ? 0 : 1;
+}
+
+int switch_commit(struct vmmig_source *src)
+{
+	uint8_t buf[WIRE_SW_SIZE];
+	struct wire_sw sw = { 0 };
+	int ret = rp_wait_ready(src);
+
+	if (ret)
+		return ret;
+	/* Atomic with cancel(): either it failed the migration first (then
+	 * the guest resumes here), or the guest is given up now. */
+	pthread_mutex_lock(&src->lock);
+	ret = failure_code(&src->fail);
+	if (!ret)
+		src->committed = true;
+	pthread_mutex_unlock(&src->lock);
+	if (ret)
+		return ret;
+	wire_sw_pack(buf, &sw);
+	ret = chan_send_record(&src->chan[0], WIRE_COMMIT, 0, buf, sizeof(buf));
+	if (ret)
+		source_fail(src, ret, "sending COMMIT: %s (the destination "
+			    "may or may not start the guest)",
+			    vmmig_strerror(ret));
+	return ret;
+}
+
+int switch_wait_started(struct vmmig_source *src)
+{
+	int ret;
+
+	pthread_mutex_lock(&src->lock);
+	while (!src->dest_started && !failure_code(&src->fail))
+		pthread_cond_wait(&src->cond, &src->lock);
+	ret = src->dest_started ? src->started_status
+				: failure_code(&src->fail);
+	pthread_mutex_unlock(&src->lock);
+	return ret;
+}
+
+/* END on every channel: what it carried, and on channel 0 the blob count
+ * and (post-copy verification) the memory hash. */
+int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
+{
+	uint8_t buf[WIRE_END_SIZE];
+	int ret = 0;
+
+	for (unsigned i = 0; i < src->nchan && !ret; i++) {
+		end->pages = src->snd[i].pages_sent;
+		end->flags = (end->flags & ~WIRE_END_MAIN) |
+			     (i == 0 ? WIRE_END_MAIN : 0);
+		end->nblobs = i == 0 ? nblobs : 0;
+		wire_end_pack(buf, end);
+		ret = chan_send_record(&src->chan[i], WIRE_END, 0, buf,
+				       sizeof(buf));
+	}
+	return ret;
+}
+
+uint64_t source_memory_digest(struct vmmig_source *src)
+{
+	uint64_t h = 0, t_ka = now_us(),
+		 every = (uint64_t)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
+
+	if (every > 1000000)
+		every = 1000000;
+
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		const struct region *r = &src->regions.r[i];
+
+		for (uint64_t p = 0; p < r->npages; p++) {
+			h += page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
+			/* A large guest takes seconds: say "still busy", or
+			 * either side's watchdog would take the silence for a
+			 * dead peer. */
+			if (p % 1024 == 1023 && now_us() - t_ka > every) {
+				(void)chan_send_record(&src->chan[0],
+						       WIRE_KEEPALIVE, 0, NULL, 0);
+				t_ka = now_us();
+			}
+		}
+	}
+	return h;
+}
+
+static void set_verified(struct vmmig_source *src, int v)
+{
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.verified = v;
+	pthread_mutex_unlock(&src->stats_lock);
+}
+
+/* After COMMIT: the guest is stopped here for good, its memory frozen. */
+static int verify_after_commit(struct vmmig_source *src)
+{
+	struct wire_sw sw = { .flags = WIRE_SW_DIGEST };
+	uint8_t buf[WIRE_SW_SIZE];
+	int ret;
+
+	sw.digest = source_memory_digest(src);
+	wire_sw_pack(buf, &sw);
+	ret = chan_send_record(&src->chan[0], WIRE_DIGEST, 0, buf, sizeof(buf));
+	if (!(src->ready.flags & WIRE_SW_DIGEST)) {
+		source_fail(src, -EPROTO, "destination sent no memory digest");
+		return -EPROTO;
+	}
+	if (src->ready.digest != sw.digest) {
+		set_verified(src, 0);
+		source_fail(src, -EIO, "memory verification failed: the "
+			    "destination's pages hash to %016llx, this memory "
+			    "to %016llx (the guest runs there with wrong "
+			    "memory)", (unsigned long long)src->ready.digest,
+			    (unsigned long long)sw.digest);
+		return -EIO;
+	}
+	set_verified(src, 1);
+	if (ret)
+		source_fail(src, ret, "sending DIGEST: %s",
+			    vmmig_strerror(ret));
+	return ret;
+}
+
+int stop_and_copy(struct vmmig_source *src)
+{
+	struct vmmig_state_sink sink = { 0 };
+	struct wire_end end = { 0 };
+	uint64_t t_pause;
+	int ret;
+
+	/* Socket backlog and restores finish while the guest still runs. */
+	ret = drain_restores(src);
+	if (ret)
+		return ret;
+	src->hints_off = true;
+	ret = source_pause(src, &t_pause);
+	if (ret)
+		return ret;
+	ret = senders_run(src, JOB_ROUND);
+	if (ret)
+		return ret;
+	if (src->ops->save_state) {
+		ret = src->ops->save_state(src->opaque, &sink);
+		if (ret) {
+			source_fail(src, ret, "saving guest state: %s",
+				    vmmig_strerror(ret));
+			goto out;
+		}
+	}
+	ret = state_send(&src->chan[0], &sink);
+	ret = ret ? ret : send_end(src, &end, sink.n);
+	if (ret) {
+		source_fail(src, ret, "sending final state: %s",
+			    vmmig_strerror(ret));
+		goto out;
+	}
+	ret = switch_commit(src);
+	if (ret) {
+		source_fail(src, ret, "destination not ready: %s",
+			    vmmig_strerror(ret));
+		goto out;
+	}
+	/* The downtime ends when the destination runs the guest; hashing
+	 * this memory (tens of ms per GiB) waits until then, so that it
+	 * takes no CPU from the switch. */
+	ret = switch_wait_started(src);
+	if (ret)
+		source_fail(src, ret, "destination did not confirm the start: "
+			    "%s", vmmig_strerror(ret));
+	if (src->dest_started)
+		src_history_end(src, 0, src->t_started);
+	pthread_mutex_lock(&src->stats_lock);
+	if (src->dest_started)
+		src->st.downtime_us = src->t_started - t_pause;
+	src->st.remaining_bytes = 0;
+	pthread_mutex_unlock(&src->stats_lock);
+	if (!ret && src->opt.v[VMMIG_OPT_VERIFY])
+		ret = verify_after_commit(src);
+out:
+	state_sink_free(&sink);
+	return ret;
+}
