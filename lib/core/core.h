@@ -238,6 +238,7 @@ struct state_blob {
 	uint32_t id;
 	size_t len;   /* bytes held (while receiving: so far) */
 	size_t total; /* bytes announced (receiving side) */
+	size_t cap;   /* bytes allocated at data (receiving side) */
 	uint8_t *data;
 };
 /* Destination: every announced blob arrived whole. */

@@ -124,6 +124,10 @@ void *dest_main(void *arg);
 void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dest_abort_io(struct vmmig_dest *dst);
+/* A receiver's non-PAGES record: 0 to read on, 1 when the channel is done
+ * (END), -errno after recording the failure. */
+int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
+		   const uint8_t *payload);
 
 /* dest_postcopy.c */
 int dpc_switch(struct receiver *rv);

@@ -96,27 +96,15 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 			  d.region_id);
 		return -EPROTO;
 	}
-	uint64_t np = dst->regions.r[ri].npages, words = (np + 63) / 64;
-
-	if (d.first_word > words || d.nwords > words - d.first_word) {
-		dest_fail(dst, -EPROTO, "DISCARD beyond region %u", d.region_id);
-		return -EPROTO;
+	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
+				 dst->regions.r[ri].npages, err, sizeof(err));
+	if (ret) {
+		dest_fail(dst, ret, "%s", err);
+		return ret;
 	}
 	if (!dst->pc && (ret = pc_alloc(dst))) {
 		dest_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
-	}
-	if (np % 64 && d.first_word + d.nwords == words) {
-		uint64_t last;
-
-		memcpy(&last, payload + WIRE_DISCARD_HEAD +
-			      (size_t)(d.nwords - 1) * 8, 8);
-		if (last >> (np % 64)) {
-			dest_fail(dst, -EPROTO,
-				  "DISCARD names pages past region %u",
-				  d.region_id);
-			return -EPROTO;
-		}
 	}
 	uint64_t *pend = dst->pc->r[ri].pending + d.first_word;
 
@@ -336,18 +324,14 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 {
 	struct vmmig_dest *dst = rv->dst;
 	struct postcopy_dst *pc;
+	char err[WIRE_ERRLEN];
 	uint32_t flags;
-	int ret = 0;
+	int ret;
 
-	if (len != 8 || payload[4] || payload[5] || payload[6] || payload[7]) {
-		dest_fail(dst, -EPROTO, "POSTCOPY record of %zu bytes", len);
-		return -EPROTO;
-	}
-	flags = (uint32_t)payload[0] | (uint32_t)payload[1] << 8 |
-		(uint32_t)payload[2] << 16 | (uint32_t)payload[3] << 24;
-	if (flags & ~WIRE_POSTCOPY_VERIFY) {
-		dest_fail(dst, -EPROTO, "POSTCOPY has unknown flags 0x%x", flags);
-		return -EPROTO;
+	ret = wire_postcopy_unpack(payload, len, &flags, err, sizeof(err));
+	if (ret) {
+		dest_fail(dst, ret, "%s", err);
+		return ret;
 	}
 	if ((flags & WIRE_POSTCOPY_VERIFY) && !dst->vhash) {
 		dest_fail(dst, -EPROTO, "POSTCOPY asks for verification the "

@@ -108,12 +108,14 @@ int restore_init(struct vmmig_dest *dst)
 		if (!rs->st[i] || !rs->failed[i])
 			return -ENOMEM;
 	}
+	/* Without a page source every hint goes to the network at once:
+	 * nothing to feed. */
+	if (!rs->ps)
+		return 0;
 	if (pthread_create(&rs->feeder, NULL, feeder_main, dst))
 		return -EAGAIN;
 	rs->feeder_running = true;
-	if (rs->ps)
-		return vmmig_page_source_start(rs->ps, fetch_done, dst);
-	return 0;
+	return vmmig_page_source_start(rs->ps, fetch_done, dst);
 }
 
 /* A restore could not be used: before the switch it is reported at DRAIN;
@@ -301,7 +303,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	q.gen = (GEN(rs->st[q.ri][page]) + 1) & 63;
 	rs->st[q.ri][page] = MAKE(q.gen, RS_RESTORING);
 	pthread_mutex_unlock(stripe_of(rs, page));
-	if (queue_hint(rs, &q))
+	if (!rs->ps || queue_hint(rs, &q))
 		not_submitted(dst, q.ri, page, q.gen);
 	return 0;
 }

@@ -46,9 +46,8 @@ static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc
 	counters_add_enc(&dst->cnt, &ec);
 }
 
-/* Handle one non-PAGES record; 1 when the channel is done. */
-static int handle_record(struct receiver *rv, const struct wire_hdr *h,
-			 const uint8_t *payload)
+int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
+		   const uint8_t *payload)
 {
 	struct vmmig_dest *dst = rv->dst;
 	char err[WIRE_ERRLEN];
@@ -158,7 +157,7 @@ static void *receiver_main(void *arg)
 			add_counts(dst, &pc);
 			continue;
 		}
-		if (handle_record(rv, &h, payload))
+		if (dest_on_record(rv, &h, payload))
 			break;
 	}
 	pthread_mutex_lock(&dst->lock);

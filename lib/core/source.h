@@ -204,6 +204,11 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done);
 /* rp thread: a REQ or DONE record arrived after the switch. */
 int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		       const uint8_t *payload);
+/* After a reconnect, one record of the destination's list of the pages it
+ * still misses: a DISCARD (they become pending again) returns 0, RESUMED
+ * (the list is complete) 1; anything else -EPROTO with @err set. */
+int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
+			const uint8_t *payload, char *err, size_t errlen);
 /* JOB_POSTCOPY for one sender: claim and send its pending stripes. */
 int postcopy_sweep(struct sender *s);
 
@@ -217,6 +222,11 @@ int senders_run(struct vmmig_source *src, int job);
 void senders_stop(struct vmmig_source *src);
 
 /* source_rp.c */
+/* One record from the destination on the return path: 0 to read on, 1 when
+ * the return path is done (ACK before post-copy, DONE), or -errno (the
+ * failure is recorded; ERROR from the peer included). */
+int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		 const uint8_t *payload);
 int rp_start(struct vmmig_source *src);
 /* The first failure, recorded here (not the peer's, not a broken link),
  * goes to the destination as ERROR on every channel no other thread is

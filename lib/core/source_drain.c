@@ -28,6 +28,10 @@ static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
 	ri = regions_index(&src->regions, q.region_id);
 	if (!ret && ri == src->regions.n)
 		ret = -EPROTO;
+	/* Nothing was sent before the bitmaps exist, so nothing can have
+	 * failed to restore: a REFETCH this early is a broken peer. */
+	if (!ret && !src->refetch_bm)
+		ret = -EPROTO;
 	for (uint32_t i = 0; !ret && i < q.count; i++) {
 		uint64_t page, bit;
 

@@ -249,6 +249,49 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 	return ret;
 }
 
+int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
+			const uint8_t *payload, char *err, size_t errlen)
+{
+	struct wire_discard d;
+	unsigned ri;
+	int ret;
+
+	if (h->type == WIRE_RESUMED) {
+		/* Only a destination that started the guest takes a resume. */
+		pthread_mutex_lock(&src->lock);
+		src->dest_started = true;
+		pthread_mutex_unlock(&src->lock);
+		return 1;
+	}
+	if (h->type != WIRE_DISCARD || h->flags) {
+		snprintf(err, errlen, "expected DISCARD or RESUMED, got record "
+			 "type 0x%04x flags 0x%x", h->type, h->flags);
+		return -EPROTO;
+	}
+	ret = wire_discard_unpack(payload, h->len, &d, err, errlen);
+	if (ret)
+		return ret;
+	ri = regions_index(&src->regions, d.region_id);
+	if (ri == src->regions.n) {
+		snprintf(err, errlen, "DISCARD for unknown region %u",
+			 d.region_id);
+		return -EPROTO;
+	}
+	/* A word past the bitmap would be a write outside it; a bit past the
+	 * region's last page would make the sweep send memory beyond it. */
+	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
+				 src->regions.r[ri].npages, err, errlen);
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < d.nwords; i++) {
+		uint64_t w;
+
+		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
+		src->send_bm[ri][d.first_word + i] |= w;
+	}
+	return 0;
+}
+
 /* The destination's list of pages it still misses, after a reconnect:
  * pages lost in flight become pending again. */
 static int receive_missing(struct vmmig_source *src)
@@ -257,37 +300,18 @@ static int receive_missing(struct vmmig_source *src)
 
 	for (;;) {
 		const uint8_t *p;
-		struct wire_discard d;
 		struct wire_hdr h;
-		unsigned ri;
 		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
 
+		if (!ret)
+			ret = postcopy_on_missing(src, &h, p, err, sizeof(err));
+		else if (ret == -EPROTO)
+			snprintf(err, sizeof(err), "%s",
+				 wire_reader_error(src->rp_reader));
+		if (ret == -EPROTO)
+			source_fail(src, ret, "post-copy recovery: %s", err);
 		if (ret)
-			return ret;
-		if (h.type == WIRE_RESUMED) {
-			/* Only a destination that started the guest takes a
-			 * resume. */
-			pthread_mutex_lock(&src->lock);
-			src->dest_started = true;
-			pthread_mutex_unlock(&src->lock);
-			return 0;
-		}
-		if (h.type != WIRE_DISCARD)
-			return -EPROTO;
-		ret = wire_discard_unpack(p, h.len, &d, err, sizeof(err));
-		if (ret)
-			return ret;
-		ri = regions_index(&src->regions, d.region_id);
-		if (ri == src->regions.n ||
-		    d.first_word + d.nwords >
-			    (src->regions.r[ri].npages + 63) / 64)
-			return -EPROTO;
-		for (uint32_t i = 0; i < d.nwords; i++) {
-			uint64_t w;
-
-			memcpy(&w, p + WIRE_DISCARD_HEAD + 8 * i, 8);
-			src->send_bm[ri][d.first_word + i] |= w;
-		}
+			return ret > 0 ? 0 : ret;
 	}
 }
 

@@ -10,17 +10,47 @@
 
 #include "source.h"
 
+int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+		 const uint8_t *payload)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_status ws;
+	int ret;
+
+	if (h->type == WIRE_DRAINED ||
+	    (h->type == WIRE_REQ && (h->flags & WIRE_REQ_REFETCH)))
+		return refetch_on_record(src, h, payload);
+	if ((h->type == WIRE_REQ || h->type == WIRE_DONE) && src->postcopy &&
+	    src->acked)
+		return postcopy_on_record(src, h, payload); /* 1: DONE */
+	if (h->type == WIRE_READY || h->type == WIRE_STARTED)
+		return switch_on_record(src, h, payload); /* 1: STARTED */
+	if (h->type != WIRE_ERROR) {
+		source_fail(src, -EPROTO,
+			    "return path: unexpected record type 0x%04x",
+			    h->type);
+		return -EPROTO;
+	}
+	ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
+	if (ret) {
+		source_fail(src, ret, "return path: %s", err);
+		return ret;
+	}
+	failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
+			 ws.text);
+	source_abort_io(src);
+	return failure_code(&src->fail);
+}
+
 static void *rp_main(void *arg)
 {
 	struct vmmig_source *src = arg;
-	char err[WIRE_ERRLEN];
 
 	/* It serves post-copy page requests (and, before, reads ACKs). */
 	pin_fault_thread(&src->opt, &src->log, "return path");
 
 	for (;;) {
 		const uint8_t *payload;
-		struct wire_status ws;
 		struct wire_hdr h;
 		int ret;
 
@@ -35,41 +65,8 @@ static void *rp_main(void *arg)
 					    vmmig_strerror(ret));
 			break;
 		}
-		if (h.type == WIRE_DRAINED ||
-		    (h.type == WIRE_REQ && (h.flags & WIRE_REQ_REFETCH))) {
-			ret = refetch_on_record(src, &h, payload);
-			if (ret)
-				break;
-			continue;
-		}
-		if ((h.type == WIRE_REQ || h.type == WIRE_DONE) &&
-		    src->postcopy && src->acked) {
-			ret = postcopy_on_record(src, &h, payload);
-			if (ret)
-				break; /* DONE, or a failure */
-			continue;
-		}
-		if (h.type == WIRE_READY || h.type == WIRE_STARTED) {
-			ret = switch_on_record(src, &h, payload);
-			if (ret)
-				break; /* pre-copy's STARTED, or a failure */
-			continue;
-		}
-		if (h.type != WIRE_ERROR) {
-			source_fail(src, -EPROTO,
-				    "return path: unexpected record type 0x%04x",
-				    h.type);
-			break;
-		}
-		ret = wire_status_unpack(payload, h.len, &ws, err, sizeof(err));
-		if (ret) {
-			source_fail(src, ret, "return path: %s", err);
-			break;
-		}
-		failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
-				 ws.text);
-		source_abort_io(src);
-		break;
+		if (rp_on_record(src, &h, payload))
+			break; /* STARTED, DONE, ERROR or a failure */
 	}
 	/* Wake the waits for READY and STARTED on failure too. */
 	pthread_mutex_lock(&src->lock);

@@ -358,9 +358,10 @@ static int migrate(struct vmmig_source *src)
 	src->st.setup_time_us = now_us() - src->t_start;
 	src->st.status = VMMIG_STATUS_ACTIVE;
 	pthread_mutex_unlock(&src->stats_lock);
-	ret = rp_start(src);
+	/* The bitmaps first: the return path marks REFETCH pages in them. */
+	ret = alloc_bitmaps(src);
 	if (!ret)
-		ret = alloc_bitmaps(src);
+		ret = rp_start(src);
 	if (!ret)
 		ret = senders_start(src);
 	if (ret) {

@@ -36,7 +36,7 @@ VMMIG_API int vmmig_state_put(struct vmmig_state_sink *sink, uint32_t id,
 	if (len)
 		memcpy(b->data, data, len);
 	b->id = id;
-	b->len = len;
+	b->len = b->total = b->cap = len;
 	sink->n++;
 	sink->total += len;
 	return 0;
@@ -85,11 +85,35 @@ int state_send(struct chan *c, const struct vmmig_state_sink *s)
 	return 0;
 }
 
-/* Chunks of one blob arrive in order and contiguously; anything else is a
- * malformed stream. */
+/* Room for @need bytes of @b: memory grows with the bytes that arrived,
+ * not with the length a peer announced (a 40-byte record must not make us
+ * reserve a gigabyte). */
+static int blob_reserve(struct state_blob *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	uint8_t *nd;
+
+	if (need <= b->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > b->total)
+		cap = b->total;
+	nd = realloc(b->data, cap ? cap : 1);
+	if (!nd)
+		return -ENOMEM;
+	b->data = nd;
+	b->cap = cap;
+	return 0;
+}
+
+/* Chunks of one blob arrive in order and contiguously, every one with the
+ * blob's length; anything else is a malformed stream. Every check comes
+ * before a byte is copied. */
 int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 		  const uint8_t *payload, size_t len, char *err, size_t errlen)
 {
+	struct state_blob *prev = s->n ? &s->b[s->n - 1] : NULL;
 	struct wire_state ws;
 	struct state_blob *b;
 	size_t n;
@@ -98,13 +122,19 @@ int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 	ret = wire_state_unpack(payload, len, &ws, err, errlen);
 	if (ret)
 		return ret;
-	n = len - WIRE_STATE_HEAD;
-	if (ws.total_len > STATE_MAX_BLOB || ws.offset + n > ws.total_len) {
-		snprintf(err, errlen, "state blob %u: chunk beyond its length",
-			 ws.blob_id);
+	n = len - WIRE_STATE_HEAD; /* unpack: offset + n <= total_len */
+	if (ws.total_len > STATE_MAX_BLOB) {
+		snprintf(err, errlen, "state blob %u: %llu bytes (at most %llu)",
+			 ws.blob_id, (unsigned long long)ws.total_len,
+			 STATE_MAX_BLOB);
 		return -EPROTO;
 	}
 	if (ws.offset == 0) {
+		if (prev && prev->len != prev->total) {
+			snprintf(err, errlen, "state blob %u begins before blob "
+				 "%u is complete", ws.blob_id, prev->id);
+			return -EPROTO;
+		}
 		if (s->total + ws.total_len > STATE_MAX_TOTAL) {
 			snprintf(err, errlen, "state blobs exceed %llu bytes",
 				 STATE_MAX_TOTAL);
@@ -114,17 +144,11 @@ int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 		if (ret)
 			return ret;
 		b = &s->b[s->n - 1];
-		free(b->data);
-		b->data = malloc(ws.total_len ? ws.total_len : 1);
-		if (!b->data) {
-			s->n--;
-			return -ENOMEM;
-		}
 		b->len = 0; /* bytes received so far */
 		b->total = ws.total_len;
 		s->total += ws.total_len;
 	} else {
-		b = s->n ? &s->b[s->n - 1] : NULL;
+		b = prev;
 		if (!b || b->id != ws.blob_id || b->len != ws.offset) {
 			snprintf(err, errlen,
 				 "state blob %u: chunk at %llu out of order",
@@ -132,15 +156,21 @@ int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 			return -EPROTO;
 		}
 	}
-	memcpy(b->data + ws.offset, payload + WIRE_STATE_HEAD, n);
-	b->len = ws.offset + n;
+	/* The buffer was sized from the first chunk's length: a later chunk
+	 * must announce the same one. */
 	if (ws.total_len != b->total ||
-	    !(flags & WIRE_STATE_LAST) != (b->len < b->total)) {
+	    !(flags & WIRE_STATE_LAST) != (ws.offset + n < b->total)) {
 		snprintf(err, errlen,
 			 "state blob %u: chunk disagrees with the blob's length",
 			 ws.blob_id);
 		return -EPROTO;
 	}
+	ret = blob_reserve(b, ws.offset + n);
+	if (ret)
+		return ret;
+	if (n)
+		memcpy(b->data + ws.offset, payload + WIRE_STATE_HEAD, n);
+	b->len = ws.offset + n;
 	return 0;
 }
 

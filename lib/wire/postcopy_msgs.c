@@ -17,6 +17,7 @@ void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen)
 {
+	*d = (struct wire_discard){ 0 }; /* defined even on failure */
 	if (len < WIRE_DISCARD_HEAD) {
 		snprintf(err, errlen, "DISCARD record too short (%zu bytes)",
 			 len);
@@ -33,6 +34,46 @@ int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 	return 0;
 }
 
+int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
+		       uint64_t npages, char *err, size_t errlen)
+{
+	uint64_t nw = (npages + 63) / 64, last;
+
+	/* No sum that can wrap: first_word comes from the peer. */
+	if (d->first_word > nw || d->nwords > nw - d->first_word) {
+		snprintf(err, errlen, "DISCARD beyond region %u: words "
+			 "%llu+%u of %llu", d->region_id,
+			 (unsigned long long)d->first_word, d->nwords,
+			 (unsigned long long)nw);
+		return -EPROTO;
+	}
+	if (npages % 64 == 0 || d->first_word + d->nwords != nw)
+		return 0;
+	last = get_le64(words + (size_t)(d->nwords - 1) * 8);
+	if (last >> (npages % 64)) {
+		snprintf(err, errlen, "DISCARD names pages past region %u "
+			 "(%llu pages)", d->region_id,
+			 (unsigned long long)npages);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
+			 char *err, size_t errlen)
+{
+	if (len != WIRE_POSTCOPY_SIZE || get_le32(buf + 4)) {
+		snprintf(err, errlen, "POSTCOPY record of %zu bytes", len);
+		return -EPROTO;
+	}
+	*flags = get_le32(buf);
+	if (*flags & ~WIRE_POSTCOPY_VERIFY) {
+		snprintf(err, errlen, "POSTCOPY has unknown flags 0x%x", *flags);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q)
 {
 	put_le32(out, q->region_id);
@@ -42,6 +83,7 @@ void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q)
 int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
 		    char *err, size_t errlen)
 {
+	*q = (struct wire_req){ 0 }; /* callers may look before checking */
 	if (len < WIRE_REQ_HEAD) {
 		snprintf(err, errlen, "REQ record too short (%zu bytes)", len);
 		return -EPROTO;

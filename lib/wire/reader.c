@@ -57,11 +57,9 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 		return -ENOMEM;
 	r->fn = fn;
 	r->cookie = cookie;
-	r->scratch = malloc(WIRE_MAX_BATCH * ENC_PAGE);
-	r->zpage = malloc(ENC_PAGE);
-	r->zd = zpage_dctx_new();
-	if (!r->scratch || !r->zpage || !r->zd ||
-	    wire_reader_set_regions(r, regions, nregions)) {
+	/* The page buffers and the zstd context come with the first PAGES
+	 * record (reader_pages.c): a return path never needs them. */
+	if (wire_reader_set_regions(r, regions, nregions)) {
 		wire_reader_free(r);
 		return -ENOMEM;
 	}
@@ -112,13 +110,6 @@ uint64_t wire_reader_pages(const struct wire_reader *r)
 	return r->pages;
 }
 
-static int rawbuf_alloc(struct wire_reader *r)
-{
-	if (!r->rawbuf)
-		r->rawbuf = malloc(WIRE_MAX_BATCH * ENC_PAGE);
-	return r->rawbuf ? 0 : -ENOMEM;
-}
-
 void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
 			   wire_write_fn2 write, void *cookie)
 {
@@ -137,14 +128,12 @@ void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
 int wire_reader_set_staged(struct wire_reader *r, bool staged)
 {
 	r->staged = staged;
-	return staged ? rawbuf_alloc(r) : 0;
+	return 0; /* the buffer comes with the first raw page */
 }
 
 int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 			   void *cookie)
 {
-	if (rawbuf_alloc(r))
-		return -ENOMEM;
 	r->place = fn;
 	r->place_cookie = cookie;
 	return 0;
@@ -297,6 +286,23 @@ static int known_flags(uint16_t type)
 	}
 }
 
+/* The payload length of a type that has one length only and no unpack
+ * function of its own to check it (docs/wire-format.md 4), else -1. */
+static long fixed_len(uint16_t type)
+{
+	switch (type) {
+	case WIRE_SWITCH:
+	case WIRE_RESUMED:
+	case WIRE_DRAIN:
+	case WIRE_DRAINED:
+		return 0;
+	case WIRE_ROUND:
+		return WIRE_ROUND_SIZE;
+	default:
+		return -1;
+	}
+}
+
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt)
 {
@@ -337,6 +343,11 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 				return reader_fail(r, -EPROTO, "record type 0x%04x has "
 					    "unknown flags 0x%x", h->type,
 					    h->flags);
+			if (fixed_len(h->type) >= 0 &&
+			    h->len != (uint32_t)fixed_len(h->type))
+				return reader_fail(r, -EPROTO, "record type 0x%04x "
+					    "has %u bytes, not %ld", h->type,
+					    h->len, fixed_len(h->type));
 			ret = read_payload(r, h);
 			if (ret == 0)
 				*payload = r->buf;

@@ -140,11 +140,26 @@ static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
 	return 0;
 }
 
+/* Grow @buf to hold @need bytes (its contents need not survive). */
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : ENC_PAGE;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	free(*buf);
+	*buf = malloc(c);
+	*cap = *buf ? c : 0;
+	return *buf ? 0 : -ENOMEM;
+}
+
 /* Decode the pages of a record whose CRC matched, and land them. */
 static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 		       unsigned count, struct wire_page_counts *cnt)
 {
-	size_t soff = 0;
+	size_t soff = 0, nraw = 0;
 
 	for (unsigned i = 0; i < count; i++) {
 		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
@@ -163,10 +178,16 @@ static int apply_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 			goto next;
 		case WIRE_ENC_RAW:
 			data = r->place || r->staged
-				       ? r->rawbuf + (size_t)i * ENC_PAGE
+				       ? r->rawbuf + nraw++ * ENC_PAGE
 				       : page;
 			break;
 		case WIRE_ENC_ZSTD:
+			if (!r->zd && !(r->zd = zpage_dctx_new()))
+				return reader_fail(r, -ENOMEM, "no memory for "
+						   "a zstd context");
+			if (!r->zpage && !(r->zpage = malloc(ENC_PAGE)))
+				return reader_fail(r, -ENOMEM, "no memory for "
+						   "a page");
 			ret = zpage_decompress(r->zd, r->scratch + soff, len,
 					       r->zpage, &why);
 			data = r->zpage;
@@ -204,8 +225,8 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 {
 	const struct wire_dest_region *rg;
 	uint64_t sum = 0;
-	size_t soff = 0;
-	unsigned count, niov = 2;
+	size_t soff = 0, nother = 0;
+	unsigned count, niov = 2, nraw = 0;
 	uint32_t rid;
 	int ret;
 
@@ -239,17 +260,36 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 	for (unsigned i = 0; i < count; i++) {
 		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
 		uint32_t len = get_le32(d + 12);
-		struct iovec *last = &r->iov[niov - 1];
 
 		ret = check_desc(r, rg, i, count);
 		if (ret < 0)
 			return ret;
 		sum += len;
+		if (d[8] == WIRE_ENC_RAW)
+			nraw++;
+		else
+			nother += len;
+	}
+	if (BATCH_HEAD + (uint64_t)DESC_SIZE * count + sum != h->len)
+		return reader_fail(r, -EPROTO, "PAGES record length %u does not match "
+			    "its descriptors (%llu)", h->len,
+			    (unsigned long long)(BATCH_HEAD + DESC_SIZE * count +
+						 sum));
+	/* Raw pages go straight into guest memory, unless staged or placed
+	 * atomically (post-copy): then through rawbuf. */
+	if (reserve(&r->scratch, &r->scratch_cap, nother) ||
+	    (r->place || r->staged ?
+	     reserve(&r->rawbuf, &r->rawbuf_cap, (size_t)nraw * ENC_PAGE) : 0))
+		return reader_fail(r, -ENOMEM, "no memory for a PAGES record");
+	nraw = 0;
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
+		uint32_t len = get_le32(d + 12);
+		struct iovec *last = &r->iov[niov - 1];
+
 		if (d[8] == WIRE_ENC_RAW) {
-			/* Straight into guest memory, unless pages must be
-			 * placed atomically (post-copy). */
 			uint8_t *dst = r->place || r->staged
-				? r->rawbuf + (size_t)i * ENC_PAGE
+				? r->rawbuf + (size_t)nraw++ * ENC_PAGE
 				: rg->host + get_le64(d) * ENC_PAGE;
 
 			r->iov[niov++] = (struct iovec){ dst, ENC_PAGE };
@@ -264,11 +304,6 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 			soff += len;
 		}
 	}
-	if (BATCH_HEAD + (uint64_t)DESC_SIZE * count + sum != h->len)
-		return reader_fail(r, -EPROTO, "PAGES record length %u does not match "
-			    "its descriptors (%llu)", h->len,
-			    (unsigned long long)(BATCH_HEAD + DESC_SIZE * count +
-						 sum));
 	if (r->write)
 		for (unsigned i = 0; i < count; i++) {
 			const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;

@@ -25,6 +25,7 @@ struct wire_reader {
 	uint8_t *buf;        /* payload of non-PAGES records */
 	size_t bufcap;
 	uint8_t *scratch;    /* non-raw page payloads of one record */
+	size_t scratch_cap;  /* grown as records need (reader_pages.c) */
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
 	bool staged;          /* raw pages through rawbuf (see set_staged) */
@@ -35,7 +36,8 @@ struct wire_reader {
 	void *landed_cookie;
 	wire_place_fn place;  /* post-copy placement, NULL before */
 	void *place_cookie;
-	uint8_t *rawbuf;      /* raw pages while placing: WIRE_MAX_BATCH pages */
+	uint8_t *rawbuf;      /* raw pages while staged or placing */
+	size_t rawbuf_cap;
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint8_t head[BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH];
 	struct iovec iov[2 + WIRE_MAX_BATCH];

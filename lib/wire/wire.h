@@ -192,6 +192,9 @@ void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
 /* POSTCOPY: u32 flags, u32 reserved (0). */
 #define WIRE_POSTCOPY_SIZE 8
 #define WIRE_POSTCOPY_VERIFY 1u /* END will carry the page-sum hash */
+/* 0 with *@flags set, or -EPROTO with @err set. */
+int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
+			 char *err, size_t errlen);
 
 /* DISCARD: a run of the pending-page bitmap of one region. */
 #define WIRE_DISCARD_HEAD 16
@@ -209,6 +212,11 @@ void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 /* Validates the length against nwords; the words follow at +HEAD. */
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen);
+/* Check an unpacked DISCARD against its region of @npages pages: the words
+ * lie inside the region's bitmap and name no page past its end. @words:
+ * the record's bitmap words (payload + WIRE_DISCARD_HEAD). 0 or -EPROTO. */
+int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
+		       uint64_t npages, char *err, size_t errlen);
 
 /* REQ header flag: pages whose restore from storage failed; send their
  * contents even if they were hinted (or already sent) before. */
