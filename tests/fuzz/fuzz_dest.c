@@ -190,6 +190,10 @@ static void reset(struct vmmig_dest *dst, unsigned mode)
 	dst->early_dropped = false;
 	dst->pc_armed = false;
 	dst->rp_chan = NULL;
+	/* No handshake deadline thread per connection: this transport never
+	 * blocks, so the deadline has nothing to end (and a thread per input
+	 * would cost more than the input). */
+	dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
 	if (vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 				  !(mode & MODE_STAGED)) ||
 	    restore_init(dst))
