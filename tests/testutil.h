@@ -4,8 +4,12 @@
 #define VMMIG_TESTUTIL_H
 
 #include <check.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* meson's exit code for "skipped": the machine lacks a feature. */
 #define VMTEST_SKIP 77
@@ -23,6 +27,19 @@ static inline int vmtest_skip(const char *why)
 {
 	printf("SKIP: %s\n", why);
 	return VMTEST_SKIP;
+}
+
+/* Post-copy needs userfaultfd (the syscall, or /dev/userfaultfd). */
+static inline bool vmtest_uffd_available(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 #endif

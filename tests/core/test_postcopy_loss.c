@@ -207,25 +207,12 @@ START_TEST(dest_killed_source_recovery_times_out)
 }
 END_TEST
 
-/* Post-copy needs userfaultfd (the syscall, or /dev/userfaultfd). */
-static bool uffd_available(void)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-
-	if (fd < 0)
-		fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("postcopy_loss");
 	TCase *tc = tcase_create("postcopy-loss");
 
-	if (!uffd_available())
+	if (!vmtest_uffd_available())
 		return vmtest_skip("no userfaultfd");
 	signal(SIGPIPE, SIG_IGN);
 	tcase_set_timeout(tc, 60);

@@ -302,19 +302,6 @@ START_TEST(repro_b_slow_load_state)
 }
 END_TEST
 
-/* Post-copy needs userfaultfd (the syscall, or /dev/userfaultfd). */
-static bool uffd_available(void)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-
-	if (fd < 0)
-		fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("switchover");
@@ -322,7 +309,7 @@ int main(void)
 	TCase *pre = tcase_create("faults-precopy");
 	TCase *post = tcase_create("faults-postcopy");
 	TCase *hyb = tcase_create("faults-hybrid");
-	bool uffd = uffd_available();
+	bool uffd = vmtest_uffd_available();
 
 	signal(SIGPIPE, SIG_IGN);
 	tcase_set_timeout(tc, 30);

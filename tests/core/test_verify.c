@@ -95,19 +95,6 @@ START_TEST(silent_write_postcopy)
 }
 END_TEST
 
-/* Post-copy needs userfaultfd (the syscall, or /dev/userfaultfd). */
-static bool uffd_available(void)
-{
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-
-	if (fd < 0)
-		fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 int main(void)
 {
 	Suite *s = suite_create("verify");
@@ -116,7 +103,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, silent_write_precopy);
-	if (uffd_available())
+	if (vmtest_uffd_available())
 		tcase_add_test(tc, silent_write_postcopy);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
