@@ -209,6 +209,9 @@ int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
  * (the list is complete) 1; anything else -EPROTO with @err set. */
 int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 			const uint8_t *payload, char *err, size_t errlen);
+/* source_recover.c: the link broke after the switch; reconnect and carry
+ * on within the recovery timeout. 0, or the failure (recorded). */
+int postcopy_recover(struct vmmig_source *src);
 /* JOB_POSTCOPY for one sender: claim and send its pending stripes. */
 int postcopy_sweep(struct sender *s);
 

@@ -2,8 +2,9 @@
 /*
  * Post-copy on the source. At the switch the guest is paused, every channel
  * gets SWITCH (the destination lines them up), channel 0 carries the DISCARD
- * bitmaps of the pages still to send, the state and POSTCOPY; after the ACK
- * the guest runs on the destination. Then every pending page is sent exactly
+ * bitmaps of the pages still to send, the state and POSTCOPY; after COMMIT
+ * the guest runs on the destination (recovery of a broken link:
+ * source_recover.c). Then every pending page is sent exactly
  * once: whoever clears its bit in send_bm sends it. The return-path thread
  * clears the bits of pages a vCPU asked for and sends them at once on their
  * own channel;
@@ -247,152 +248,6 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 	if (!ret)
 		ret = wait_done(src);
 	return ret;
-}
-
-int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
-			const uint8_t *payload, char *err, size_t errlen)
-{
-	struct wire_discard d;
-	unsigned ri;
-	int ret;
-
-	if (h->type == WIRE_RESUMED) {
-		/* Only a destination that started the guest takes a resume. */
-		pthread_mutex_lock(&src->lock);
-		src->dest_started = true;
-		pthread_mutex_unlock(&src->lock);
-		return 1;
-	}
-	if (h->type != WIRE_DISCARD || h->flags) {
-		snprintf(err, errlen, "expected DISCARD or RESUMED, got record "
-			 "type 0x%04x flags 0x%x", h->type, h->flags);
-		return -EPROTO;
-	}
-	ret = wire_discard_unpack(payload, h->len, &d, err, errlen);
-	if (ret)
-		return ret;
-	ri = regions_index(&src->regions, d.region_id);
-	if (ri == src->regions.n) {
-		snprintf(err, errlen, "DISCARD for unknown region %u",
-			 d.region_id);
-		return -EPROTO;
-	}
-	/* A word past the bitmap would be a write outside it; a bit past the
-	 * region's last page would make the sweep send memory beyond it. */
-	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 src->regions.r[ri].npages, err, errlen);
-	if (ret)
-		return ret;
-	for (uint32_t i = 0; i < d.nwords; i++) {
-		uint64_t w;
-
-		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
-		src->send_bm[ri][d.first_word + i] |= w;
-	}
-	return 0;
-}
-
-/* The destination's list of pages it still misses, after a reconnect:
- * pages lost in flight become pending again. */
-static int receive_missing(struct vmmig_source *src)
-{
-	char err[WIRE_ERRLEN];
-
-	for (;;) {
-		const uint8_t *p;
-		struct wire_hdr h;
-		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
-
-		if (!ret)
-			ret = postcopy_on_missing(src, &h, p, err, sizeof(err));
-		else if (ret == -EPROTO)
-			snprintf(err, sizeof(err), "%s",
-				 wire_reader_error(src->rp_reader));
-		if (ret == -EPROTO)
-			source_fail(src, ret, "post-copy recovery: %s", err);
-		if (ret)
-			return ret > 0 ? 0 : ret;
-	}
-}
-
-/*
- * The link broke after the switch. Nothing is lost: the destination's
- * guest waits on its faults, this guest stays paused. Reconnect with the
- * same UUID until the recovery timeout, learn what the destination still
- * misses, and carry on.
- */
-static int postcopy_recover(struct vmmig_source *src)
-{
-	uint64_t deadline = now_us() +
-		(uint64_t)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
-	int ret;
-
-	vlog(&src->log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): reconnecting", src->fail.msg);
-	atomic_store(&src->wd.armed, false);
-	rp_stop(src);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY_PAUSED;
-	pthread_mutex_unlock(&src->stats_lock);
-	do {
-		uint64_t t = now_us(),
-			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
-		int64_t io = src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
-
-		for (unsigned i = 0; i < src->nchan; i++) {
-			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
-							  0);
-			chan_close(&src->chan[i]);
-		}
-		failure_clear(&src->fail);
-		atomic_store(&src->sh.abort, false);
-		/* An attempt ends by the deadline (connect) or after one IO
-		 * timeout of silence (the watchdog, during the handshake). */
-		watchdog_arm(&src->wd);
-		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
-								 : io), 0);
-		if (!ret)
-			ret = handshake(src, WIRE_HELLO_RESUME |
-					(src->opt.v[VMMIG_OPT_VERIFY]
-						 ? WIRE_HELLO_VERIFY : 0));
-		if (!ret)
-			ret = receive_missing(src);
-		if (!ret)
-			break;
-		atomic_store(&src->wd.armed, false);
-		vlog(&src->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-		     "(%s), retrying", vmmig_strerror(ret));
-		if (now_us() + 50000 < deadline)
-			usleep(50000);
-	} while (now_us() < deadline);
-	if (ret) {
-		failure_clear(&src->fail);
-		source_fail(src, ret, "post-copy recovery gave up after %lld ms: "
-			    "%s", (long long)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			    vmmig_strerror(ret));
-		return ret;
-	}
-	failure_clear(&src->fail);
-	/* Page counts in END are per connection. */
-	for (unsigned i = 0; i < src->nchan; i++) {
-		src->snd[i].pages_sent = 0;
-		if (src->snd[i].batch.payload)
-			wire_batch_begin(&src->snd[i].batch,
-					 src->snd[i].batch.region_id);
-	}
-	pthread_mutex_lock(&src->lock);
-	src->acked = true; /* the rp thread goes on reading REQ and DONE */
-	pthread_mutex_unlock(&src->lock);
-	ret = rp_start(src);
-	if (ret)
-		return ret;
-	watchdog_arm(&src->wd);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY;
-	src->st.postcopy_recoveries++;
-	pthread_mutex_unlock(&src->stats_lock);
-	vlog(&src->log, VMMIG_LOG_INFO, "post-copy link restored");
-	return 0;
 }
 
 /* The switch: everything from pause to COMMIT. */
