@@ -186,7 +186,7 @@ static const struct vmmig_source_ops src_ops = {
 static int migrate(const char *uri, uint8_t *mem, size_t size, int64_t bw,
 		   struct vmmig_stats *st)
 {
-	struct vmmig_postcopy_config pc = {
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	struct vmmig_policy *pol = NULL;
 	struct vmmig_source *s = NULL;

@@ -13,7 +13,7 @@
 int dbcache__dest_storage(struct vmmig_dest *dst, const char *dir,
 			  struct vmmig_page_source **out)
 {
-	struct vmmig_storage_config cfg = { 0 }; /* default queue depth */
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg) }; /* default queue depth */
 	struct vmmig_page_source *ps = NULL;
 	char path[4096];
 	int ret = dbcache__path(dir, path, sizeof(path));

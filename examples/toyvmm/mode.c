@@ -84,9 +84,10 @@ int mode__parse(struct opts *o, const char *m)
 
 int mode__policy(const struct opts *o, struct vmmig_policy **out)
 {
-	struct vmmig_postcopy_config pc = { 0 };
-	struct vmmig_hybrid_config hc = { .precopy_rounds = o->hybrid_rounds };
-	struct vmmig_adaptive_config ac = {
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc) };
+	struct vmmig_hybrid_config hc = { .struct_size = sizeof(hc),
+		.precopy_rounds = o->hybrid_rounds };
+	struct vmmig_adaptive_config ac = { .struct_size = sizeof(ac),
 		.low_permille = o->ad_low,
 		.high_permille = o->ad_high,
 		.path2_max_rounds = o->ad_cap,

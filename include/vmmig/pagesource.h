@@ -135,7 +135,11 @@ VMMIG_API void vmmig_page_source_stop(struct vmmig_page_source *ps);
 #define VMMIG_STORAGE_DEFAULT_QD 128
 #define VMMIG_STORAGE_MAX_QD 4096
 
+/* struct_size as in the policy configs (policy.h): set it to sizeof();
+ * fields are only appended, 0 means default, a smaller struct_size gets
+ * the defaults of the fields it lacks. */
 struct vmmig_storage_config {
+	uint32_t struct_size;
 	unsigned queue_depth; /* reads in flight; 0 = default 128, at most
 			       * VMMIG_STORAGE_MAX_QD (else -ERANGE) */
 	int direct;           /* 1: O_DIRECT (bypass the page cache); then every

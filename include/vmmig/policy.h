@@ -97,8 +97,19 @@ VMMIG_API int vmmig_policy_decide(struct vmmig_policy *p,
 				  const struct vmmig_round_info *ri,
 				  struct vmmig_decision *out);
 
+/*
+ * The built-ins' config structs start with struct_size: the caller sets it
+ * to sizeof() the struct as its header declares it. Fields are only ever
+ * appended and 0 always means "default", so a caller built against an
+ * older header (a smaller struct_size) gets the defaults of the fields it
+ * does not know; a larger struct (a newer header) is accepted if its bytes
+ * past the ones this library knows are all 0, else -E2BIG. A struct_size
+ * below 4 is -EINVAL. A NULL config means every default.
+ */
+
 /* ---- built-in: precopy ---- */
 struct vmmig_precopy_config {
+	uint32_t struct_size;
 	/* Auto-converge: when the expected downtime stays over the limit,
 	 * throttle the guest, starting at initial and adding increment each
 	 * round, capped at max. 0 disables. */
@@ -137,6 +148,7 @@ VMMIG_API int vmmig_policy_wants_first_pass(const struct vmmig_policy *p);
 /* Skip the first full pre-copy pass: pause and switch at once. */
 #define VMMIG_POSTCOPY_NO_FIRST_PASS (1u << 0)
 struct vmmig_postcopy_config {
+	uint32_t struct_size;
 	uint32_t flags; /* VMMIG_POSTCOPY_*; unknown bits are -EINVAL */
 };
 /* Decides POSTCOPY at its first call, i.e. after round 0 (or, with
@@ -147,6 +159,7 @@ VMMIG_API int vmmig_policy_new_postcopy(const struct vmmig_postcopy_config *conf
 
 /* ---- built-in: hybrid ---- */
 struct vmmig_hybrid_config {
+	uint32_t struct_size;
 	/* Pre-copy rounds before the switch, counting the full pass (round
 	 * 0): 0 = default 2, at most 1000 (else -ERANGE). */
 	uint32_t precopy_rounds;
@@ -159,6 +172,7 @@ VMMIG_API int vmmig_policy_new_hybrid(const struct vmmig_hybrid_config *config,
 
 /* ---- built-in: adaptive (three paths) ---- */
 struct vmmig_adaptive_config {
+	uint32_t struct_size;
 	/* Marks on the dirty ratio after round 0 (dirty_bytes / guest_bytes),
 	 * in per-mille: 0 = defaults 100 (10 %) and 500 (50 %). Each at most
 	 * 1000 (-ERANGE); low must not exceed high (-EINVAL). */

@@ -39,10 +39,3 @@ VMMIG_API const char *vmmig_strerror(int err)
 		return strerror(err);
 	}
 }
-
-const char *session_error(struct failure *f, const char *cfg_err)
-{
-	if (failure_code(f))
-		return f->msg;
-	return cfg_err[0] ? cfg_err : NULL;
-}

@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "failure.h"
+
+/* A text handed out by failure_snapshot(). */
+struct failure_snap {
+	struct failure_snap *next;
+	char text[];
+};
+
+/* Distinct texts kept per session. A session's text changes only a few
+ * times (a failure, the peer's better words, one per post-copy link break
+ * that recovery repaired); past this many, *_error() answers with the
+ * error code's constant text rather than growing without bound. */
+#define FAILURE_SNAPS_MAX 64
 
 void failure_init(struct failure *f)
 {
@@ -13,7 +26,67 @@ void failure_init(struct failure *f)
 
 void failure_destroy(struct failure *f)
 {
+	while (f->snaps) {
+		struct failure_snap *s = f->snaps;
+
+		f->snaps = s->next;
+		free(s);
+	}
 	pthread_mutex_destroy(&f->lock);
+}
+
+void failure_set_config(struct failure *f, const char *why)
+{
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->cfg, sizeof(f->cfg), "%s", why);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void failure_text(struct failure *f, char *buf, size_t len)
+{
+	pthread_mutex_lock(&f->lock);
+	snprintf(buf, len, "%s", f->code ? f->msg : "");
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The kept copy of @text, made if new; NULL past the cap or without
+ * memory. Called with the lock held. */
+static const char *snap_of(struct failure *f, const char *text)
+{
+	struct failure_snap *s;
+	size_t len = strlen(text) + 1;
+
+	for (s = f->snaps; s; s = s->next)
+		if (!strcmp(s->text, text))
+			return s->text;
+	if (f->nsnaps >= FAILURE_SNAPS_MAX)
+		return NULL;
+	s = malloc(sizeof(*s) + len);
+	if (!s)
+		return NULL;
+	memcpy(s->text, text, len);
+	s->next = f->snaps;
+	f->snaps = s;
+	f->nsnaps++;
+	return s->text;
+}
+
+const char *failure_snapshot(struct failure *f)
+{
+	const char *text = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->code) {
+		text = snap_of(f, f->msg);
+		if (!text)
+			text = vmmig_strerror(f->code);
+	} else if (f->cfg[0]) {
+		text = snap_of(f, f->cfg);
+		if (!text)
+			text = "configuration call refused (see the log)";
+	}
+	pthread_mutex_unlock(&f->lock);
+	return text;
 }
 
 bool failure_set(struct failure *f, int code, const char *fmt, ...)

@@ -12,13 +12,20 @@
 /* ---- first failure of a session (failure.c) ----
  * The first error wins, except that an error the peer reported with its own
  * words replaces a local transport error it caused (a reset that follows
- * the peer's ERROR record says less than the record). */
+ * the peer's ERROR record says less than the record). msg and cfg change
+ * under the lock only; read them with failure_text() or, for the
+ * embedder's *_error(), failure_snapshot(). */
 struct failure {
 	pthread_mutex_t lock;
 	int code;      /* 0 or -errno */
 	bool from_peer;
 	bool logged;   /* logged as final (ERROR), not as a retry */
 	char msg[320];
+	char cfg[200]; /* why the last configuration call was refused */
+	/* Every text *_error() handed out, unchanged until failure_destroy():
+	 * the embedder may read one on any thread while msg is rewritten. */
+	struct failure_snap *snaps;
+	unsigned nsnaps;
 };
 void failure_init(struct failure *f);
 void failure_destroy(struct failure *f);
@@ -41,8 +48,13 @@ void failure_clear(struct failure *f);
 /* Errors of the link itself (as opposed to a peer's verdict, a malformed
  * stream or a cancel): after a post-copy switch they pause, not fail. */
 bool failure_is_link(struct failure *f);
-/* What *_error() returns (errors.c): the failure's text, else the reason
- * the last configuration call was refused, else NULL. */
-const char *session_error(struct failure *f, const char *cfg_err);
+/* Note why a configuration call was refused ("" forgets it). */
+void failure_set_config(struct failure *f, const char *why);
+/* Copy the failure's text (or "" without one) into @buf. */
+void failure_text(struct failure *f, char *buf, size_t len);
+/* What *_error() returns: the failure's text, else the reason the last
+ * configuration call was refused, else NULL; as a copy that stays valid and
+ * unchanged until failure_destroy(). */
+const char *failure_snapshot(struct failure *f);
 
 #endif /* VMMIG_LIB_BASE_FAILURE_H */

@@ -106,12 +106,18 @@ VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 				    int64_t value)
 {
+	char why[sizeof(dst->fail.cfg)] = "";
+	int ret;
+
 	if (!dst)
 		return -EINVAL;
 	if (dst->started)
 		return -EBUSY;
-	return options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
-			   dst->cfg_err, sizeof(dst->cfg_err));
+	ret = options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
+			  why, sizeof(why));
+	if (ret)
+		failure_set_config(&dst->fail, why);
+	return ret;
 }
 
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
@@ -226,15 +232,16 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 				   unsigned nfds)
 {
-	char addr[FDS_ADDR_MAX];
+	char addr[FDS_ADDR_MAX], why[sizeof(dst->fail.cfg)];
 	int ret;
 
 	if (!dst)
 		return -EINVAL;
 	if (dst->listening || dst->started)
 		return -EBUSY;
-	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log,
-			  dst->cfg_err, sizeof(dst->cfg_err));
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log, why,
+			  sizeof(why));
+	failure_set_config(&dst->fail, why);
 	if (ret)
 		return ret;
 	if (!dst->ops || !dst->regions.n)
@@ -331,5 +338,5 @@ VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
 {
 	if (!dst)
 		return NULL;
-	return session_error(&dst->fail, dst->cfg_err);
+	return failure_snapshot(&dst->fail);
 }

@@ -55,7 +55,6 @@ struct vmmig_dest {
 	void *opaque;
 	struct options opt;
 	struct logger log;
-	char cfg_err[200];     /* why the last configuration call failed */
 
 	/* listening */
 	const struct vmmig_transport_ops *tops;

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/struct_in.h"
 #include "source_impl.h"
 #include "storage.h"
 
@@ -31,15 +32,20 @@ static struct storage *storage_of(struct vmmig_page_source *ps)
 
 static int storage_init(void *priv, const void *config)
 {
-	const struct vmmig_storage_config *cfg = config;
+	struct vmmig_storage_config cfg = { 0 };
 	struct storage *s = priv;
+	int ret;
 
 	s->evfd = -1;
-	s->qd = cfg && cfg->queue_depth ? cfg->queue_depth
-					: VMMIG_STORAGE_DEFAULT_QD;
+	if (config) {
+		ret = struct_copy_in(&cfg, sizeof(cfg), config);
+		if (ret)
+			return ret;
+	}
+	s->qd = cfg.queue_depth ? cfg.queue_depth : VMMIG_STORAGE_DEFAULT_QD;
 	if (s->qd > VMMIG_STORAGE_MAX_QD)
 		return -ERANGE;
-	s->direct = cfg && cfg->direct;
+	s->direct = cfg.direct;
 	s->qcap = s->qd * QUEUE_PER_SLOT;
 	if (s->qcap < QUEUE_MIN)
 		s->qcap = QUEUE_MIN;

@@ -20,6 +20,7 @@
 
 #include <vmmig/policy.h>
 
+#include "base/struct_in.h"
 #include "stall.h"
 
 #define ADAPTIVE_DEFAULT_LOW 100  /* per-mille */
@@ -40,9 +41,13 @@ static int adaptive_init(void *priv, const void *config)
 {
 	struct adaptive *a = priv;
 	struct vmmig_adaptive_config c = { 0 };
+	int ret;
 
-	if (config)
-		c = *(const struct vmmig_adaptive_config *)config;
+	if (config) {
+		ret = struct_copy_in(&c, sizeof(c), config);
+		if (ret)
+			return ret;
+	}
 	a->low = c.low_permille ? c.low_permille : ADAPTIVE_DEFAULT_LOW;
 	a->high = c.high_permille ? c.high_permille : ADAPTIVE_DEFAULT_HIGH;
 	a->cap = c.path2_max_rounds ? c.path2_max_rounds : ADAPTIVE_DEFAULT_CAP;

@@ -10,6 +10,8 @@
 
 #include <vmmig/policy.h>
 
+#include "base/struct_in.h"
+
 #define HYBRID_DEFAULT_ROUNDS 2
 #define HYBRID_MAX_ROUNDS 1000
 
@@ -20,10 +22,15 @@ struct hybrid {
 static int hybrid_init(void *priv, const void *config)
 {
 	struct hybrid *h = priv;
+	struct vmmig_hybrid_config c = { 0 };
+	int ret;
 
-	if (config)
-		h->rounds = ((const struct vmmig_hybrid_config *)config)
-				    ->precopy_rounds;
+	if (config) {
+		ret = struct_copy_in(&c, sizeof(c), config);
+		if (ret)
+			return ret;
+	}
+	h->rounds = c.precopy_rounds;
 	if (h->rounds > HYBRID_MAX_ROUNDS)
 		return -ERANGE;
 	if (!h->rounds)

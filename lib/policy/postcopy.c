@@ -9,6 +9,8 @@
 
 #include <vmmig/policy.h>
 
+#include "base/struct_in.h"
+
 struct postcopy {
 	uint32_t flags; /* VMMIG_POSTCOPY_* */
 };
@@ -16,9 +18,15 @@ struct postcopy {
 static int postcopy_init(void *priv, const void *config)
 {
 	struct postcopy *p = priv;
+	struct vmmig_postcopy_config c = { 0 };
+	int ret;
 
-	if (config)
-		p->flags = ((const struct vmmig_postcopy_config *)config)->flags;
+	if (config) {
+		ret = struct_copy_in(&c, sizeof(c), config);
+		if (ret)
+			return ret;
+	}
+	p->flags = c.flags;
 	if (p->flags & ~VMMIG_POSTCOPY_NO_FIRST_PASS)
 		return -EINVAL;
 	return 0;

@@ -12,6 +12,7 @@
 
 #include <vmmig/policy.h>
 
+#include "base/struct_in.h"
 #include "stall.h"
 
 struct precopy {
@@ -23,9 +24,13 @@ struct precopy {
 static int precopy_init(void *priv, const void *config)
 {
 	struct precopy *p = priv;
+	int ret;
 
-	if (config)
-		p->cfg = *(const struct vmmig_precopy_config *)config;
+	if (config) {
+		ret = struct_copy_in(&p->cfg, sizeof(p->cfg), config);
+		if (ret)
+			return ret;
+	}
 	if (p->cfg.throttle_initial > 99 || p->cfg.throttle_max > 99)
 		return -ERANGE;
 	return stall_init(&p->stall, p->cfg.stall_rounds,

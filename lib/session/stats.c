@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Statistics: names, JSON rendering, and the atomic counters behind them. */
+/* Statistics: names, and the atomic counters behind them (the JSON
+ * rendering is in stats_json.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,90 +40,6 @@ VMMIG_API const char *vmmig_mode_name(int mode)
 	if (mode < 0 || (size_t)mode >= ARRAY_SIZE(names))
 		return "unknown";
 	return names[mode];
-}
-
-static double ms(uint64_t us)
-{
-	return (double)us / 1000.0;
-}
-
-VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
-				  size_t len)
-{
-	struct jbuf j = { .p = buf, .len = len };
-	double mbps = 0;
-
-	if (!st || !buf || !len || st->struct_size < sizeof(*st))
-		return -EINVAL;
-	if (st->total_time_us)
-		mbps = (double)st->transferred_bytes * 8.0 /
-		       (double)st->total_time_us;
-	jprintf(&j, "{\"status\":\"%s\",\"mode\":",
-		vmmig_status_name(st->status));
-	/* An embedder's policy is reported under its own name. */
-	jstring(&j, st->mode == VMMIG_MODE_CUSTOM && st->policy[0]
-			    ? st->policy : vmmig_mode_name(st->mode));
-	jprintf(&j, ",\"policy\":");
-	jstring(&j, st->policy);
-	jprintf(&j, ",\"error\":%d,", st->error);
-	jprintf(&j,
-		"\"total_time_ms\":%.3f,\"downtime_ms\":%.3f,"
-		"\"setup_time_ms\":%.3f,\"expected_downtime_ms\":%.3f,",
-		ms(st->total_time_us), ms(st->downtime_us),
-		ms(st->setup_time_us), ms(st->expected_downtime_us));
-	jprintf(&j,
-		"\"rounds\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
-		",\"transferred_bytes\":%" PRIu64 ",\"remaining_bytes\":%" PRIu64
-		",",
-		st->rounds, st->guest_bytes, st->transferred_bytes,
-		st->remaining_bytes);
-	jprintf(&j,
-		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
-		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
-		",\"restored\":%" PRIu64 ",\"skipped\":%" PRIu64 "},",
-		st->pages_normal, st->pages_zero, st->pages_compressed,
-		st->pages_delta, st->pages_restored, st->pages_skipped);
-	jprintf(&j,
-		"\"mbps\":%.1f,\"bandwidth_bytes_per_s\":%" PRIu64
-		",\"dirty_rate_pps\":%" PRIu64 ",\"dirty_sync_count\":%" PRIu64
-		",",
-		mbps, st->bandwidth_bps, st->dirty_rate_pps,
-		st->dirty_sync_count);
-	jprintf(&j,
-		"\"delta_cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
-		"},\"throttle_percent\":%u,\"channels\":%u,",
-		st->delta_cache_hits, st->delta_cache_misses,
-		st->throttle_percent, st->channels);
-	if (st->verified < 0)
-		jprintf(&j, "\"verified\":null,");
-	else
-		jprintf(&j, "\"verified\":%s,", st->verified ? "true" : "false");
-	jprintf(&j, "\"path\":%d,\"path_reason\":", st->path);
-	jstring(&j, st->path_reason);
-	jprintf(&j,
-		",\"postcopy_faults\":%" PRIu64
-		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
-		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
-		",\"postcopy_recoveries\":%" PRIu64
-		",\"postcopy_time_ms\":%.3f,\"postcopy_pages_lost\":%" PRIu64
-		",",
-		st->postcopy_faults, st->fault_latency_p50_us,
-		st->fault_latency_p99_us, st->precopy_bytes,
-		st->postcopy_bytes, st->postcopy_recoveries,
-		ms(st->postcopy_time_us), st->postcopy_pages_lost);
-	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
-		st->pass_pages, st->pass_pages_done);
-	jprintf(&j,
-		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
-		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
-		st->restore_bytes, st->restore_mismatches,
-		st->restore_fallbacks, ms(st->restore_time_us));
-	jprintf(&j, "\"rejected_connections\":%" PRIu64 ",\"owner\":",
-		st->rejected_connections);
-	jstring(&j, st->owner == VMMIG_OWNER_SOURCE ? "source"
-		  : st->owner == VMMIG_OWNER_DEST ? "destination" : "unknown");
-	jprintf(&j, "}");
-	return jfinish(&j);
 }
 
 void counters_add_enc(struct counters *c, const struct enc_counters *e)

@@ -136,6 +136,8 @@ VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
 VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 				      int64_t value)
 {
+	char why[sizeof(src->fail.cfg)] = "";
+
 	if (!src)
 		return -EINVAL;
 	/* The bandwidth cap may change while running (like QEMU's
@@ -143,7 +145,9 @@ VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 	if (src->started && opt != VMMIG_OPT_BANDWIDTH_LIMIT)
 		return -EBUSY;
 	int ret = options_set(&src->opt, VMMIG_SIDE_SOURCE, opt, value,
-			      &src->log, src->cfg_err, sizeof(src->cfg_err));
+			      &src->log, why, sizeof(why));
+	if (ret)
+		failure_set_config(&src->fail, why);
 	if (!ret && src->rl && opt == VMMIG_OPT_BANDWIDTH_LIMIT)
 		ratelimit_set(src->rl, (uint64_t)value);
 	return ret;
@@ -270,15 +274,16 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
 				     const int *fds, unsigned nfds)
 {
-	char addr[FDS_ADDR_MAX];
+	char addr[FDS_ADDR_MAX], why[sizeof(src->fail.cfg)];
 	int ret;
 
 	if (!src)
 		return -EINVAL;
 	if (src->started)
 		return -EBUSY;
-	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->log,
-			  src->cfg_err, sizeof(src->cfg_err));
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->log, why,
+			  sizeof(why));
+	failure_set_config(&src->fail, why);
 	if (ret)
 		return ret;
 	memcpy(src->fds, fds, nfds * sizeof(*fds));
@@ -358,5 +363,5 @@ VMMIG_API const char *vmmig_source_error(struct vmmig_source *src)
 {
 	if (!src)
 		return NULL;
-	return session_error(&src->fail, src->cfg_err);
+	return failure_snapshot(&src->fail);
 }

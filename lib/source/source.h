@@ -31,7 +31,6 @@ struct vmmig_source {
 	struct vmmig_policy *policy, *own_policy;
 	struct options opt;
 	struct logger log;
-	char cfg_err[200];       /* why the last configuration call failed */
 
 	/* run */
 	const struct vmmig_transport_ops *tops;

@@ -89,10 +89,12 @@ int postcopy_recover(struct vmmig_source *src)
 {
 	uint64_t deadline = now_us() +
 		(uint64_t)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+	char why[sizeof(src->fail.msg)];
 	int ret;
 
+	failure_text(&src->fail, why, sizeof(why));
 	vlog(&src->log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): reconnecting", src->fail.msg);
+	     "post-copy link lost (%s): reconnecting", why);
 	atomic_store(&src->wd.armed, false);
 	rp_stop(src);
 	pthread_mutex_lock(&src->stats_lock);

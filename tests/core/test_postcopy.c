@@ -19,8 +19,8 @@ enum which { PURE, PURE_NO_FIRST_PASS, HYBRID, ADAPTIVE };
 
 static struct vmmig_policy *make_policy(enum which w)
 {
-	struct vmmig_postcopy_config pc = { 0 };
-	struct vmmig_hybrid_config hc = { 0 };
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc) };
+	struct vmmig_hybrid_config hc = { .struct_size = sizeof(hc) };
 	struct vmmig_policy *p = NULL;
 
 	switch (w) {

@@ -55,7 +55,7 @@ static struct vmmig_source *pc_source(struct guest *g, const char *uri,
 				      int recovery_ms,
 				      struct vmmig_policy **pol)
 {
-	struct vmmig_postcopy_config pcc = {
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	struct vmmig_source *src = guest_source(g, &guest_source_ops);
 

@@ -44,9 +44,10 @@ static void run(size_t cut_at, bool hybrid, bool expect_ok)
 {
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
 				  .vcpu_reads_ms = 400 };
-	struct vmmig_postcopy_config pcc = {
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
-	struct vmmig_hybrid_config hc = { .precopy_rounds = 2 };
+	struct vmmig_hybrid_config hc = { .struct_size = sizeof(hc),
+		.precopy_rounds = 2 };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_policy *pol;
 	struct vmmig_source *src;

@@ -61,9 +61,10 @@ static void migrate(struct run *r)
 				  .slow_storage_us = r->slow_us,
 				  .lying_pages = r->lie,
 				  .vcpu_reads_ms = 200, .recv_staged = 1 };
-	struct vmmig_postcopy_config pc = {
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
-	struct vmmig_hybrid_config hc = { .precopy_rounds = 2 };
+	struct vmmig_hybrid_config hc = { .struct_size = sizeof(hc),
+		.precopy_rounds = 2 };
 	struct vmmig_policy *pol = NULL;
 	struct vmmig_source *src;
 	struct dest_proc d;

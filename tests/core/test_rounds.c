@@ -162,7 +162,8 @@ START_TEST(postcopy_faults)
 {
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
 				  .vcpu_reads_ms = 300 };
-	struct vmmig_postcopy_config pc = { 0 }; /* after the first pass */
+	/* after the first pass */
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc) };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_fault_series fs = { .struct_size = sizeof(fs) };
 	struct vmmig_round r[VMMIG_HISTORY_MAX];

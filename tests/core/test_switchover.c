@@ -78,9 +78,9 @@ struct outcome {
 static void run(enum mode m, const struct ft_plan *p, int src_io_ms,
 		int dst_io_ms, struct outcome *o)
 {
-	struct vmmig_postcopy_config pcc = {
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
-	struct vmmig_postcopy_config pcc_pass = { 0 };
+	struct vmmig_postcopy_config pcc_pass = { .struct_size = sizeof(pcc_pass) };
 	struct vmmig_source_ops sops = guest_source_ops;
 	struct vmmig_policy *pol = NULL;
 	struct vmmig_source *src;

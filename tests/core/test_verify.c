@@ -36,7 +36,7 @@ static void run(bool postcopy)
 {
 	struct vmmig_source_ops ops = guest_source_ops;
 	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
-	struct vmmig_postcopy_config pcc = { 0 };
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc) };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_policy *pol = NULL;
 	struct vmmig_source *src;

@@ -152,9 +152,10 @@ int fi_make_storage(char *path, size_t len)
 
 struct vmmig_policy *run_policy(enum fi_mode m)
 {
-	struct vmmig_postcopy_config pc = {
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
-	struct vmmig_hybrid_config hc = { .precopy_rounds = 2 };
+	struct vmmig_hybrid_config hc = { .struct_size = sizeof(hc),
+		.precopy_rounds = 2 };
 	struct vmmig_policy *p = NULL;
 
 	if (m == MODE_POSTCOPY)

@@ -92,7 +92,8 @@ static int run_storage(const char *path, uint64_t npages, const uint64_t *hash,
 		       const uint32_t *order, unsigned qd, int direct,
 		       unsigned char *bufs)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = qd, .direct = direct };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = qd, .direct = direct };
 	struct vmmig_storage_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_page_source *ps = NULL;
 	struct pool *p = calloc(1, sizeof(*p));

@@ -86,7 +86,8 @@ END_TEST
 
 static void run_depth(unsigned qd)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = qd };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = qd };
 	struct vmmig_page_source *ps;
 	struct vmmig_storage_stats st;
 	struct fetchset fs;
@@ -174,7 +175,8 @@ static const char *direct_unsupported(void *buf)
 
 START_TEST(direct_io)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = 32, .direct = 1 };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = 32, .direct = 1 };
 	struct vmmig_page_source *ps;
 	struct fetchset fs;
 	const unsigned n = 4096;

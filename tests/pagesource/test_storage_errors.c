@@ -31,7 +31,8 @@ static void drop_file(void)
 
 static struct vmmig_page_source *started(struct fetchset *fs, unsigned qd)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = qd };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = qd };
 	struct vmmig_page_source *ps;
 
 	ck_assert_int_eq(vmmig_page_source_new_storage(&cfg, &ps), 0);
@@ -213,7 +214,8 @@ END_TEST
 
 START_TEST(setup_misuse)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = VMMIG_STORAGE_MAX_QD + 1 };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = VMMIG_STORAGE_MAX_QD + 1 };
 	struct vmmig_page_source *ps = (void *)1;
 	struct vmmig_storage_stats st;
 	struct fetchset fs;
@@ -299,7 +301,8 @@ static void resubmit_done(void *ctx, struct vmmig_page_fetch *f, int status)
 
 START_TEST(submit_from_done)
 {
-	struct vmmig_storage_config cfg = { .queue_depth = 1 };
+	struct vmmig_storage_config cfg = { .struct_size = sizeof(cfg),
+		.queue_depth = 1 };
 	struct resubmit_ctx rc = { 0 };
 
 	ck_assert_int_eq(fetchset_make(&rc.fs, 2), 0);

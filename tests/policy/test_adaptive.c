@@ -75,7 +75,8 @@ START_TEST(path2_under_low_over_limit)
 		{ GUEST / 10 - 1, LIMIT_US + 1, POST, 2,
 		  "under 10%, round 1, downtime 300 ms over limit", 0 },
 	};
-	struct vmmig_adaptive_config c = { .path2_stop_over_limit = 1 };
+	struct vmmig_adaptive_config c = { .struct_size = sizeof(c),
+		.path2_stop_over_limit = 1 };
 	struct vmmig_policy *p = adaptive(NULL);
 
 	script_run(p, 30, s, NSTEPS(s));
@@ -143,7 +144,8 @@ START_TEST(path2_cap)
 	script_run(p, 5, s, 5);
 	vmmig_policy_free(p);
 
-	struct vmmig_adaptive_config c = { .path2_max_rounds = 3 };
+	struct vmmig_adaptive_config c = { .struct_size = sizeof(c),
+		.path2_max_rounds = 3 };
 
 	s[2] = (struct step){ s[2].dirty, SLOW_US, POST, 2, "round cap 3", 0 };
 	p = adaptive(&c);
@@ -200,7 +202,8 @@ START_TEST(path1_precopy_rules)
 	script_run(p, 30, stall, NSTEPS(stall));
 	vmmig_policy_free(p);
 
-	struct vmmig_adaptive_config off = { .stall_rounds = VMMIG_STALL_OFF };
+	struct vmmig_adaptive_config off = { .struct_size = sizeof(off),
+		.stall_rounds = VMMIG_STALL_OFF };
 	struct step s[6];
 
 	for (int i = 0; i < 6; i++)
@@ -215,8 +218,9 @@ END_TEST
 START_TEST(custom_marks)
 {
 	/* 12.5 % .. 20 %, and low == high: only exactly 20 % is path 2 */
-	struct vmmig_adaptive_config c = { .low_permille = 125,
-					   .high_permille = 200 };
+	struct vmmig_adaptive_config c = { .struct_size = sizeof(c),
+		.low_permille = 125,
+		.high_permille = 200 };
 	const struct { uint32_t low, high; uint64_t dirty; int path; } e[] = {
 		{ 125, 200, 124999999, 1 }, { 125, 200, 125000000, 2 },
 		{ 125, 200, 200000000, 2 }, { 125, 200, 200000001, 3 },
@@ -236,7 +240,8 @@ START_TEST(custom_marks)
 		script_run(p, 30, &s, 1);
 		vmmig_policy_free(p);
 	}
-	c = (struct vmmig_adaptive_config){ .low_permille = 125 };
+	c = (struct vmmig_adaptive_config){ .struct_size = sizeof(c),
+		.low_permille = 125 };
 	p = adaptive(&c);
 	struct step s = { 150000000, SLOW_US, NEXT, 2, "in [12.5%,50%]", 0 };
 
@@ -247,20 +252,23 @@ END_TEST
 
 START_TEST(bad_config)
 {
+	const uint32_t S = sizeof(struct vmmig_adaptive_config);
 	const struct vmmig_adaptive_config bad[] = {
-		{ .low_permille = 1001, .high_permille = 1001 },
-		{ .high_permille = 1001 },
-		{ .path2_max_rounds = 1001 },
-		{ .stall_rounds = VMMIG_STALL_MAX_ROUNDS + 1 },
-		{ .stall_shrink_percent = 101 },
+		{ .struct_size = S, .low_permille = 1001, .high_permille = 1001 },
+		{ .struct_size = S, .high_permille = 1001 },
+		{ .struct_size = S, .path2_max_rounds = 1001 },
+		{ .struct_size = S, .stall_rounds = VMMIG_STALL_MAX_ROUNDS + 1 },
+		{ .struct_size = S, .stall_shrink_percent = 101 },
 	};
-	struct vmmig_adaptive_config inv = { .low_permille = 300,
-					     .high_permille = 200 };
-	struct vmmig_adaptive_config ok = { .low_permille = 1000,
-					    .high_permille = 1000,
-					    .path2_max_rounds = 1000,
-					    .stall_rounds = VMMIG_STALL_MAX_ROUNDS,
-					    .stall_shrink_percent = 100 };
+	struct vmmig_adaptive_config inv = { .struct_size = sizeof(inv),
+		.low_permille = 300,
+		.high_permille = 200 };
+	struct vmmig_adaptive_config ok = { .struct_size = sizeof(ok),
+		.low_permille = 1000,
+		.high_permille = 1000,
+		.path2_max_rounds = 1000,
+		.stall_rounds = VMMIG_STALL_MAX_ROUNDS,
+		.stall_shrink_percent = 100 };
 	struct vmmig_round_info ri = script_round(0, 0, SLOW_US, 30);
 	struct vmmig_decision d;
 	struct vmmig_policy *p = (void *)&ri;
@@ -273,7 +281,8 @@ START_TEST(bad_config)
 	ck_assert_int_eq(vmmig_policy_new_adaptive(&inv, &p), -EINVAL);
 	ck_assert_ptr_null(p);
 	/* low 60 % > default high 50 % */
-	inv = (struct vmmig_adaptive_config){ .low_permille = 600 };
+	inv = (struct vmmig_adaptive_config){ .struct_size = sizeof(inv),
+		.low_permille = 600 };
 	ck_assert_int_eq(vmmig_policy_new_adaptive(&inv, &p), -EINVAL);
 	ck_assert_int_eq(vmmig_policy_new_adaptive(NULL, NULL), -EINVAL);
 	p = adaptive(&ok);

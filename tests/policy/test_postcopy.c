@@ -11,7 +11,7 @@ START_TEST(postcopy_after_first_pass)
 	const struct step s[] = {
 		{ 0, 0, POST, 0, "after the first pass", 0 },
 	};
-	struct vmmig_postcopy_config c = { 0 };
+	struct vmmig_postcopy_config c = { .struct_size = sizeof(c) };
 	struct vmmig_policy *p;
 
 	ck_assert_int_eq(vmmig_policy_new_postcopy(NULL, &p), 0);
@@ -32,7 +32,7 @@ START_TEST(postcopy_no_first_pass)
 	const struct step s[] = {
 		{ GUEST, SLOW_US, POST, 0, "no pre-copy pass", 0 },
 	};
-	struct vmmig_postcopy_config c = {
+	struct vmmig_postcopy_config c = { .struct_size = sizeof(c),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	struct vmmig_policy *p;
 
@@ -66,7 +66,8 @@ END_TEST
 
 START_TEST(hybrid_n_rounds)
 {
-	struct vmmig_hybrid_config c = { .precopy_rounds = 5 };
+	struct vmmig_hybrid_config c = { .struct_size = sizeof(c),
+		.precopy_rounds = 5 };
 	struct vmmig_policy *p;
 	struct step s[5];
 
@@ -94,7 +95,8 @@ END_TEST
 
 START_TEST(hybrid_stops_early)
 {
-	struct vmmig_hybrid_config c = { .precopy_rounds = 4 };
+	struct vmmig_hybrid_config c = { .struct_size = sizeof(c),
+		.precopy_rounds = 4 };
 	const struct step s[] = {
 		{ GUEST / 4, SLOW_US, NEXT, 0, NULL, 0 },
 		{ GUEST / 100, LIMIT_US, SAC, 0, "within limit", 0 },
@@ -116,7 +118,8 @@ END_TEST
 
 START_TEST(hybrid_bad_config)
 {
-	struct vmmig_hybrid_config c = { .precopy_rounds = 1001 };
+	struct vmmig_hybrid_config c = { .struct_size = sizeof(c),
+		.precopy_rounds = 1001 };
 	struct vmmig_policy *p;
 
 	ck_assert_int_eq(vmmig_policy_new_hybrid(&c, &p), -ERANGE);

@@ -46,9 +46,10 @@ END_TEST
 
 START_TEST(precopy_auto_converge)
 {
-	struct vmmig_precopy_config cfg = { .throttle_initial = 20,
-					    .throttle_increment = 10,
-					    .throttle_max = 40 };
+	struct vmmig_precopy_config cfg = { .struct_size = sizeof(cfg),
+		.throttle_initial = 20,
+		.throttle_increment = 10,
+		.throttle_max = 40 };
 	struct vmmig_policy *p;
 	struct vmmig_decision d;
 	struct vmmig_round_info ri = figures(0, 5000000);
@@ -203,8 +204,9 @@ END_TEST
 
 START_TEST(precopy_stall_config)
 {
-	struct vmmig_precopy_config c = { .stall_rounds = 1,
-					  .stall_shrink_percent = 50 };
+	struct vmmig_precopy_config c = { .struct_size = sizeof(c),
+		.stall_rounds = 1,
+		.stall_shrink_percent = 50 };
 	const struct step one[] = {
 		{ 100000000, SLOW_US, NEXT, 0, NULL, 0 },
 		{ 50000000, SLOW_US, NEXT, 0, NULL, 0 },  /* halved: fine */
@@ -218,7 +220,8 @@ START_TEST(precopy_stall_config)
 	vmmig_policy_free(p);
 
 	/* off: a flat dirty set iterates to the cap */
-	c = (struct vmmig_precopy_config){ .stall_rounds = VMMIG_STALL_OFF };
+	c = (struct vmmig_precopy_config){ .struct_size = sizeof(c),
+		.stall_rounds = VMMIG_STALL_OFF };
 	for (int i = 0; i < 8; i++)
 		off[i] = (struct step){ 100000000, SLOW_US, i < 7 ? NEXT : SAC,
 					0, i < 7 ? NULL : "cap", 0 };
@@ -226,12 +229,13 @@ START_TEST(precopy_stall_config)
 	script_run(p, 8, off, 8);
 	vmmig_policy_free(p);
 
-	c = (struct vmmig_precopy_config){
+	c = (struct vmmig_precopy_config){ .struct_size = sizeof(c),
 		.stall_rounds = VMMIG_STALL_MAX_ROUNDS + 1 };
 	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), -ERANGE);
-	c = (struct vmmig_precopy_config){ .stall_shrink_percent = 101 };
+	c = (struct vmmig_precopy_config){ .struct_size = sizeof(c),
+		.stall_shrink_percent = 101 };
 	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), -ERANGE);
-	c = (struct vmmig_precopy_config){
+	c = (struct vmmig_precopy_config){ .struct_size = sizeof(c),
 		.stall_rounds = VMMIG_STALL_MAX_ROUNDS,
 		.stall_shrink_percent = 100 };
 	ck_assert_int_eq(vmmig_policy_new_precopy(&c, &p), 0);
@@ -244,9 +248,10 @@ END_TEST
  * to show an effect before the stall switches over. */
 START_TEST(precopy_stall_throttle)
 {
-	struct vmmig_precopy_config c = { .throttle_initial = 20,
-					  .throttle_increment = 10,
-					  .throttle_max = 40 };
+	struct vmmig_precopy_config c = { .struct_size = sizeof(c),
+		.throttle_initial = 20,
+		.throttle_increment = 10,
+		.throttle_max = 40 };
 	const uint64_t D = 100000000;
 	const struct step flat[] = {
 		{ D, SLOW_US, NEXT, 0, NULL, 0 },

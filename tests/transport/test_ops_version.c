@@ -117,7 +117,7 @@ static uint64_t migrate(const struct vmmig_transport_ops *t, bool postcopy)
 {
 	static int counter;
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
-	struct vmmig_postcopy_config pc = {
+	struct vmmig_postcopy_config pc = { .struct_size = sizeof(pc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	uint8_t *src_mem = guest_mem(), *dst_mem = guest_mem();
 	struct vcpu v = { .mem = dst_mem };
