@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Session API: argument checks, options and their ranges, stats JSON. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -231,10 +232,61 @@ START_TEST(stats_json)
 			      buf);
 	ck_assert_int_eq(vmmig_stats_to_json(&st, tiny, sizeof(tiny)), -ENOSPC);
 	ck_assert_uint_eq(strlen(tiny), sizeof(tiny) - 1);
-	st.struct_size = 8;
+	st.struct_size = 4;
 	ck_assert_int_eq(vmmig_stats_to_json(&st, buf, sizeof(buf)), -EINVAL);
 	ck_assert_str_eq(vmmig_status_name(VMMIG_STATUS_FAILED), "failed");
 	ck_assert_str_eq(vmmig_status_name(99), "unknown");
+}
+END_TEST
+
+/* An embedder built against an older stats.h passes a smaller struct: the
+ * library reads only its bytes (the copy below is exactly that long on the
+ * heap, so ASan sees a read past it) and leaves out the keys of the fields
+ * it lacks. A larger struct (newer header) renders what the library knows. */
+START_TEST(stats_json_sizes)
+{
+	struct vmmig_stats full = { .struct_size = sizeof(full) };
+	size_t old = offsetof(struct vmmig_stats, postcopy_faults);
+	char buf[2048];
+	void *small = malloc(old);
+	uint32_t sz;
+	unsigned char *big = calloc(1, sizeof(full) + 64);
+
+	ck_assert_ptr_nonnull(small);
+	ck_assert_ptr_nonnull(big);
+	full.status = VMMIG_STATUS_ACTIVE;
+	full.rounds = 7;
+	full.verified = -1;
+	full.postcopy_faults = 99;
+	full.owner = VMMIG_OWNER_DEST;
+	full.struct_size = (uint32_t)old;
+	memcpy(small, &full, old);
+	full.struct_size = sizeof(full);
+	ck_assert_int_gt(vmmig_stats_to_json(small, buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "\"status\":\"active\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"rounds\":7"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"verified\":null"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"path_reason\":\"\""));
+	ck_assert_msg(!strstr(buf, "postcopy_faults") && !strstr(buf, "owner") &&
+		      !strstr(buf, "\"restore\"") && !strstr(buf, "\"policy\""),
+		      "fields past struct_size rendered: %s", buf);
+	ck_assert_uint_eq(buf[strlen(buf) - 1], '}');
+
+	/* status alone */
+	sz = 8;
+	memcpy(small, &sz, sizeof(sz));
+	ck_assert_int_eq(vmmig_stats_to_json(small, buf, sizeof(buf)),
+			 (int)strlen("{\"status\":\"active\"}"));
+	ck_assert_str_eq(buf, "{\"status\":\"active\"}");
+
+	/* a newer, larger struct */
+	memcpy(big, &full, sizeof(full));
+	((struct vmmig_stats *)big)->struct_size = sizeof(full) + 64;
+	ck_assert_int_gt(vmmig_stats_to_json((void *)big, buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "\"postcopy_faults\":99"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"owner\":\"destination\"}"));
+	free(small);
+	free(big);
 }
 END_TEST
 
@@ -258,6 +310,7 @@ int main(void)
 	tcase_add_test(tc, source_arguments);
 	tcase_add_test(tc, dest_arguments);
 	tcase_add_test(tc, stats_json);
+	tcase_add_test(tc, stats_json_sizes);
 	tcase_add_test(tc, errors);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);

@@ -10,9 +10,11 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "e2e.h"
@@ -209,6 +211,112 @@ static void fake_stop(struct fake_peer *f)
 	close(f->lfd);
 }
 
+/* vmmig_source_error() from another thread, all through a migration that
+ * fails after the pause (the source first sees the link drop, then the
+ * destination's own words replace that text): every pointer it returns
+ * keeps the text it had when first seen, until vmmig_source_free(). With
+ * a buffer the failure path rewrote, a reader would see a text change
+ * under its pointer (and TSan a race). Bounded: the reader stops at the
+ * end, after 10^8 calls or after 60 s. */
+#define HAMMER_SEEN 64
+#define HAMMER_CALLS 100000000ul
+#define HAMMER_US (60ull * 1000000)
+
+struct hammer {
+	struct vmmig_source *src;
+	atomic_bool stop;
+	const char *ptr[HAMMER_SEEN];
+	char text[HAMMER_SEEN][400];
+	unsigned n;
+	atomic_ulong calls;
+	unsigned long changed;
+};
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void hammer_check(struct hammer *h, const char *e)
+{
+	for (unsigned i = 0; i < h->n; i++) {
+		if (h->ptr[i] == e) {
+			h->changed += strcmp(h->text[i], e) != 0;
+			return;
+		}
+	}
+	if (h->n < HAMMER_SEEN) {
+		h->ptr[h->n] = e;
+		snprintf(h->text[h->n], sizeof(h->text[0]), "%s", e);
+		h->n++;
+	}
+}
+
+static void *hammer_main(void *arg)
+{
+	struct hammer *h = arg;
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	uint64_t t0 = mono_us();
+
+	while (!atomic_load(&h->stop) && atomic_load(&h->calls) < HAMMER_CALLS &&
+	       mono_us() - t0 < HAMMER_US) {
+		const char *e = vmmig_source_error(h->src);
+
+		if (e)
+			hammer_check(h, e);
+		if (!(atomic_load(&h->calls) % 64)) {
+			vmmig_source_get_stats(h->src, &st);
+			vmmig_source_owner(h->src);
+		}
+		atomic_fetch_add(&h->calls, 1);
+	}
+	return NULL;
+}
+
+START_TEST(error_from_any_thread)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0",
+			       .fail_load_state = 1 };
+	struct hammer h = { 0 };
+	struct dest_proc d;
+	struct src_ctx s;
+	pthread_t t;
+
+	source_setup(&s, 0);
+	h.src = s.src;
+	/* Forked before any thread of ours runs (see source_go()). */
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, hammer_main, &h), 0);
+	/* Refused configuration calls rewrite the text too: alternate two
+	 * reasons for 20000 calls while the reader runs. */
+	for (int i = 0; i < 10000 && !atomic_load(&h.calls); i++)
+		usleep(100);
+	for (int i = 0; i < 20000; i++)
+		ck_assert_int_eq(vmmig_source_set_option(s.src,
+				 i & 1 ? VMMIG_OPT_POPULATE
+				       : VMMIG_OPT_RECV_DIRECT, 1), -EINVAL);
+	source_go(&s, d.uri);
+	ck_assert_int_eq(vmmig_source_wait(s.src), -EINVAL);
+	atomic_store(&h.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_msg(h.changed == 0, "%lu texts changed under their pointer",
+		      h.changed);
+	ck_assert_uint_gt(h.n, 0);
+	/* Still valid and unchanged after the end, until free. */
+	for (unsigned i = 0; i < h.n; i++)
+		ck_assert_str_eq(h.ptr[i], h.text[i]);
+	ck_assert_ptr_nonnull(strstr(vmmig_source_error(s.src),
+				     "loading state blob"));
+	assert_source_intact(&s);
+	ck_assert_int_ne(dest_reap(&d), 0);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
 START_TEST(garbage_from_destination)
 {
 	struct fake_peer f;
@@ -387,6 +495,7 @@ int main(void)
 	tcase_add_test(tc, cancel_midway);
 	tcase_add_test(tc, destination_killed);
 	tcase_add_test(tc, destination_fails_after_pause);
+	tcase_add_test(tc, error_from_any_thread);
 	tcase_add_test(tc, garbage_from_destination);
 	tcase_add_test(tc, silent_destination);
 	tcase_add_test(tc, uuid_mismatch);

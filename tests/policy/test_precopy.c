@@ -3,6 +3,8 @@
  * thresholds, auto-converge, stall detection and its interplay with the
  * throttle, an embedder's own policy (ops versions 1 and 2). */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vmmig/policy.h>
@@ -285,6 +287,53 @@ START_TEST(precopy_stall_throttle)
 }
 END_TEST
 
+/* Every built-in's config carries struct_size. A caller built against an
+ * older header passes a smaller struct: the library reads only that much
+ * (a heap copy of exactly that size, so ASan sees any read past it) and
+ * the fields it lacks take their defaults. A larger struct (a newer
+ * header) is accepted when its unknown tail is zero, else -E2BIG. */
+#define CHECK_SIZES(type, newfn, last, bad_last)                              \
+	do {                                                                  \
+		size_t old_ = offsetof(type, last);                           \
+		type full_ = { .struct_size = sizeof(type), .last = bad_last }; \
+		void *small_ = malloc(old_);                                  \
+		uint32_t sz_ = (uint32_t)old_;                                \
+		unsigned char big_[sizeof(type) + 8] = { 0 };                 \
+		struct vmmig_policy *p_;                                      \
+                                                                              \
+		ck_assert_ptr_nonnull(small_);                                \
+		/* the last field is read when the struct has it */           \
+		ck_assert_int_lt(newfn(&full_, &p_), 0);                      \
+		memcpy(small_, &full_, old_);                                 \
+		memcpy(small_, &sz_, sizeof(sz_));                            \
+		ck_assert_int_eq(newfn(small_, &p_), 0);                      \
+		vmmig_policy_free(p_);                                        \
+		sz_ = 0;                                                      \
+		memcpy(small_, &sz_, sizeof(sz_));                            \
+		ck_assert_int_eq(newfn(small_, &p_), -EINVAL);                \
+		free(small_);                                                 \
+		memcpy(big_, &full_, sizeof(type));                           \
+		((type *)big_)->last = 0;                                     \
+		((type *)big_)->struct_size = sizeof(big_);                   \
+		ck_assert_int_eq(newfn((type *)big_, &p_), 0);                \
+		vmmig_policy_free(p_);                                        \
+		big_[sizeof(big_) - 1] = 1;                                   \
+		ck_assert_int_eq(newfn((type *)big_, &p_), -E2BIG);           \
+	} while (0)
+
+START_TEST(config_struct_size)
+{
+	CHECK_SIZES(struct vmmig_precopy_config, vmmig_policy_new_precopy,
+		    stall_shrink_percent, 101);
+	CHECK_SIZES(struct vmmig_adaptive_config, vmmig_policy_new_adaptive,
+		    stall_shrink_percent, 101);
+	CHECK_SIZES(struct vmmig_hybrid_config, vmmig_policy_new_hybrid,
+		    precopy_rounds, 1001);
+	CHECK_SIZES(struct vmmig_postcopy_config, vmmig_policy_new_postcopy,
+		    flags, 0x80);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("policy");
@@ -297,6 +346,7 @@ int main(void)
 	tcase_add_test(tc, precopy_stall);
 	tcase_add_test(tc, precopy_stall_config);
 	tcase_add_test(tc, precopy_stall_throttle);
+	tcase_add_test(tc, config_struct_size);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
