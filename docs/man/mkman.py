@@ -3,11 +3,26 @@
 """Section 3 man pages for libvmmig's public calls, made from the headers.
 
 Every function declared with VMMIG_API gets NAME.3. Its text is the comment
-block right above the declaration (kernel-doc style, "name() - summary",
-then the description; a paragraph starting "Return:" becomes RETURN VALUE).
+block right above the declaration, kernel-doc style:
+
+  /**
+   * vmmig_thing_do() - one-sentence summary.
+   * @arg: what it is                       (ARGUMENTS)
+   *
+   * What the call does, in paragraphs.     (DESCRIPTION)
+   *
+   * Thread: which threads may call it.     (THREADS)
+   * Callbacks: which of the embedder's callbacks it makes run, and on
+   * which thread; "none." if it triggers none.   (CALLBACKS)
+   * Return: values and errors.             (RETURN VALUE)
+   */
+
+A tag ("Thread:", "Callbacks:", "Return:") starts a line and its section
+runs to the next tag or the end of the block.
 
   mkman.py --list HEADER...          the function names, one per line
-  mkman.py --check HEADER...         exit 1, naming calls with no doc block
+  mkman.py --check HEADER...         exit 1, naming each call whose doc block
+                                     is missing or lacks one of the parts
   mkman.py --out DIR --version V HEADER...   write DIR/NAME.3 for each
 """
 import argparse
@@ -52,22 +67,63 @@ def doc_before(text, pos):
     return body or None
 
 
+TAGS = ("Thread", "Callbacks", "Return")
+TAG_LINE = re.compile(r"^(%s):\s*" % "|".join(TAGS), re.M)
+ARG_LINE = re.compile(r"^@(\w+):\s*(.*)$")
+
+
 def split_doc(name, doc):
-    """(summary, description paragraphs, return text)."""
+    """(summary, [(arg, text)], description paragraphs, {tag: text}), or
+    None when the block does not start with "name() - "."""
     m = re.match(r"\s*" + re.escape(name) + r"\(\)\s*-\s*", doc)
-    if m:
-        doc = doc[m.end():]
+    if not m:
+        return None
+    doc = doc[m.end():]
+    tags = {}
+    tm = list(TAG_LINE.finditer(doc))
+    for i, t in enumerate(tm):
+        end = tm[i + 1].start() if i + 1 < len(tm) else len(doc)
+        tags[t.group(1)] = " ".join(doc[t.end():end].split())
+    if tm:
+        doc = doc[:tm[0].start()]
+    # "@arg: text" lines (with their indented continuations) are ARGUMENTS.
+    args, body = [], []
+    for ln in doc.split("\n"):
+        am = ARG_LINE.match(ln)
+        if am:
+            args.append([am.group(1), am.group(2)])
+        elif args and ln.startswith(" ") and ln.strip() and not body:
+            args[-1][1] += " " + ln.strip()
+        else:
+            body.append(ln)
+    doc = "\n".join(body)
     # The summary is the first sentence.
     flat = " ".join(doc.split())
     sm = re.match(r"(.+?[.:])(\s|$)", flat)
     summary = (sm.group(1) if sm else flat).rstrip(".:")
-    ret = ""
-    rm = re.search(r"(?:^|\n|\s)Return(?:s)?:\s*(.*)", doc, re.S)
-    if rm:
-        ret = " ".join(rm.group(1).split())
-        doc = doc[:rm.start()]
+    rest = flat[len(sm.group(1)):].strip() if sm else ""
     paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", doc)]
-    return summary, [p for p in paras if p], ret
+    paras = [p for p in paras if p]
+    # The summary is NAME's text; DESCRIPTION keeps what follows it.
+    if paras:
+        first = paras[0]
+        paras[0] = first[len(sm.group(1)):].strip() if sm and \
+            first.startswith(sm.group(1)) else first
+        paras = [p for p in paras if p]
+    del rest
+    return summary, args, paras, tags
+
+
+def problems(name, doc):
+    """What the doc block of @name lacks, as a list of words."""
+    if not doc:
+        return ["doc comment"]
+    parts = split_doc(name, doc)
+    if not parts:
+        return ['"%s() - summary" line' % name]
+    summary, _, _, tags = parts
+    out = [] if summary else ["summary"]
+    return out + ["%s: part" % t for t in TAGS if not tags.get(t)]
 
 
 def esc(s):
@@ -76,22 +132,26 @@ def esc(s):
 
 
 def page(name, proto, doc, header, version, siblings):
-    summary, paras, ret = split_doc(name, doc)
+    summary, args, paras, tags = split_doc(name, doc)
     out = ['.TH %s 3 "" "libvmmig %s" "libvmmig Manual"' %
            (name.upper(), version),
            ".SH NAME", "%s \\- %s" % (name, esc(summary)),
            ".SH SYNOPSIS", ".nf", ".B #include <vmmig/vmmig.h>",
            "(declared in <vmmig/%s>)" % header, ".PP",
-           ".BI \"%s\"" % esc(proto).replace('"', '\\(dq'), ".fi",
-           ".SH DESCRIPTION"]
-    for i, p in enumerate(paras):
+           ".BI \"%s\"" % esc(proto).replace('"', '\\(dq'), ".fi"]
+    if args:
+        out.append(".SH ARGUMENTS")
+        for a, text in args:
+            out += [".TP", ".I %s" % a, esc(" ".join(text.split()))]
+    out.append(".SH DESCRIPTION")
+    for i, p in enumerate(paras or [summary + "."]):
         if i:
             out.append(".PP")
         out.append(esc(p))
-    out.append(".SH RETURN VALUE")
-    out.append(esc(ret) if ret else
-               "See DESCRIPTION. Calls that return int return a value "
-               ">= 0 on success or a negative errno value.")
+    for tag, title in (("Thread", "THREADS"), ("Callbacks", "CALLBACKS"),
+                       ("Return", "RETURN VALUE")):
+        out.append(".SH %s" % title)
+        out.append(esc(tags.get(tag, "Not documented.")))
     also = [s for s in siblings if s != name][:12]
     if also:
         out.append(".SH SEE ALSO")
@@ -113,11 +173,14 @@ def main():
             for name, _, _ in cs:
                 print(name)
         return 0
-    missing = [n for _, cs in found for n, _, d in cs if not d]
     if a.check:
-        for n in missing:
-            print("no doc comment: %s" % n)
-        return 1 if missing else 0
+        bad = 0
+        for _, cs in found:
+            for n, _, d in cs:
+                for p in problems(n, d):
+                    print("%s: no %s" % (n, p))
+                    bad += 1
+        return 1 if bad else 0
     os.makedirs(a.out, exist_ok=True)
     for h, cs in found:
         names = [c[0] for c in cs]

@@ -38,13 +38,25 @@ extern "C" {
 #define VMMIG_UUID_SIZE 16
 
 /**
- * vmmig_version() - the library's version as "major.minor.patch".
+ * vmmig_version() - the library's version.
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: a constant string "major.minor.patch" (VMMIG_VERSION_* of the
+ * library that runs, which may be newer than the header's).
  */
 VMMIG_API const char *vmmig_version(void);
 
 /**
- * vmmig_strerror() - human readable text for a negative errno returned by the
- * library (also accepts the positive value). Never returns NULL.
+ * vmmig_strerror() - human readable text for an error the library returned.
+ * @err: a negative errno (the positive value is accepted too)
+ *
+ * Some errors get a wording of the library's (e.g. -EPROTO: "malformed or
+ * incompatible migration stream"), the rest the C library's.
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: a constant string, never NULL.
  */
 VMMIG_API const char *vmmig_strerror(int err);
 

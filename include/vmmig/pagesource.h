@@ -2,7 +2,9 @@
 /*
  * libvmmig — page sources (destination side): where the contents of a page
  * come from other than the migration stream, e.g. shared storage for
- * cache-restore (DESIGN.md point 4).
+ * cache-restore (README.md, "Cache-restore"): the guest tells the
+ * hypervisor which pages are clean copies of storage blocks, and the
+ * destination reads those from its own view of the storage.
  *
  * A page source is a versioned ops table plus private state the library
  * allocates (priv_size bytes, zeroed). The caller submits fetches; each one

@@ -131,8 +131,8 @@ struct vmmig_precopy_config {
 VMMIG_API int vmmig_policy_new_precopy(const struct vmmig_precopy_config *config,
 				       struct vmmig_policy **out);
 
-/* ---- added with post-copy (issue 4) ---- */
-
+/* Stall detection settings (struct vmmig_precopy_config,
+ * struct vmmig_adaptive_config). */
 #define VMMIG_STALL_OFF UINT32_MAX
 #define VMMIG_STALL_MAX_ROUNDS 32
 

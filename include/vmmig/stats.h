@@ -124,19 +124,47 @@ struct vmmig_stats {
 				      * switch: DEST, don't resume the source */
 };
 
-/** vmmig_status_name() - "none", "setup", "active", "postcopy-active", ...
- * for a VMMIG_STATUS_* value (QEMU's names), "unknown" otherwise. */
+/**
+ * vmmig_status_name() - the name of a migration status, as QEMU names it.
+ * @status: a VMMIG_STATUS_* value
+ *
+ * "none", "setup", "active", "device", "postcopy-active", "completed",
+ * "failed", "cancelled", "postcopy-paused".
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: a constant string; "unknown" for any other value.
+ */
 VMMIG_API const char *vmmig_status_name(int status);
-/** vmmig_mode_name() - "precopy", "postcopy", "hybrid", "adaptive",
- * "custom" for a VMMIG_MODE_* value, "unknown" otherwise. */
+/**
+ * vmmig_mode_name() - the name of a migration mode.
+ * @mode: a VMMIG_MODE_* value
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: "precopy", "postcopy", "hybrid", "adaptive" or "custom"; "unknown"
+ * for any other value.
+ */
 VMMIG_API const char *vmmig_mode_name(int mode);
 
 /**
- * vmmig_stats_to_json() - render @st as one JSON object with snake_case keys
- * that carry their unit (total_time_ms, transferred_bytes, ...). "mode" is
- * vmmig_mode_name(), or for VMMIG_MODE_CUSTOM the policy's name.
- * Return: the length written (excluding NUL), -ENOSPC if @len is too small
- * (the output is then truncated but NUL terminated), -EINVAL.
+ * vmmig_stats_to_json() - render statistics as one JSON object.
+ * @st: statistics filled by vmmig_source_get_stats() or vmmig_dest_get_stats()
+ * @buf: receives the NUL-terminated JSON
+ * @len: size of @buf
+ *
+ * Keys are snake_case and carry their unit (total_time_ms,
+ * transferred_bytes, ...). "mode" is vmmig_mode_name(), or for
+ * VMMIG_MODE_CUSTOM the policy's name. Only st->struct_size bytes of @st are
+ * read: a struct from an older stats.h (at least struct_size and status)
+ * renders the keys of the fields it has and leaves the others out; a larger
+ * one (a newer header) renders what this library knows.
+ *
+ * Thread: any thread, any time (it only reads @st).
+ * Callbacks: none.
+ * Return: the length written (excluding the NUL); -ENOSPC if @len is too
+ * small (the output is then truncated but NUL terminated); -EINVAL (NULL
+ * @st or @buf, @len 0, st->struct_size below 8).
  */
 VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 				  size_t len);
@@ -210,35 +238,54 @@ struct vmmig_source;
 
 /**
  * vmmig_source_get_rounds() - copy out the finished entries of the history.
- * @out:  array of @max entries (may be NULL if @max is 0); the caller sets
- *        out[0].struct_size = sizeof(struct vmmig_round), which is also the
- *        stride of the array; every entry copied gets that struct_size and
- *        as much of the library's entry as fits.
- * Any thread, any time after vmmig_source_new(); the entry in progress is
- * not included.
- * Return: the number of entries recorded (may exceed @max: call again with
- * a larger array), -EINVAL for a NULL session, a NULL @out with @max > 0 or
- * a struct_size below 8.
+ * @src: the source session
+ * @out: array of @max entries (may be NULL if @max is 0); the caller sets
+ *       out[0].struct_size = sizeof(struct vmmig_round), which is also the
+ *       stride of the array; every entry copied gets that struct_size and as
+ *       much of the library's entry as fits
+ * @max: entries in @out
+ *
+ * The entry in progress is not included.
+ *
+ * Thread: any thread, any time after vmmig_source_new().
+ * Callbacks: none.
+ * Return: the number of entries recorded (may exceed @max: call again with a
+ * larger array); -EINVAL for a NULL session, a NULL @out with @max > 0 or a
+ * struct_size below 8.
  */
 VMMIG_API int vmmig_source_get_rounds(struct vmmig_source *src,
 				      struct vmmig_round *out, size_t max);
 
 /**
- * vmmig_source_get_faults() - copy the post-copy request series into @fs,
- * as much of it as fits fs->struct_size (set by the caller).
- * Any thread. Return: 0, -EINVAL.
+ * vmmig_source_get_faults() - copy the post-copy request series.
+ * @src: the source session
+ * @fs: receives as much of the series as fits fs->struct_size (set by the
+ *      caller)
+ *
+ * Thread: any thread, any time after vmmig_source_new().
+ * Callbacks: none.
+ * Return: 0; -EINVAL (NULL argument, struct_size below 8).
  */
 VMMIG_API int vmmig_source_get_faults(struct vmmig_source *src,
 				      struct vmmig_fault_series *fs);
 
 /**
- * vmmig_history_to_json() - render a history as one JSON object:
+ * vmmig_history_to_json() - render a history as one JSON object.
+ * @rounds: entries as filled by vmmig_source_get_rounds() (stride
+ *          rounds[0].struct_size)
+ * @n: number of entries
+ * @faults: the series from vmmig_source_get_faults(), or NULL
+ * @buf: receives the NUL-terminated JSON
+ * @len: size of @buf
+ *
  * {"rounds":[{"kind":"precopy",...}...],"pause":{...}|null,"faults":{...}}
- * with units in the keys (start_ms, bytes, ...). @rounds as filled by
- * vmmig_source_get_rounds() (@n entries, stride rounds[0].struct_size);
- * @faults may be NULL.
- * Return: the length written (excluding NUL), -ENOSPC if @len is too small
- * (the output is then truncated but NUL terminated), -EINVAL.
+ * with units in the keys (start_ms, bytes, ...).
+ *
+ * Thread: any thread, any time (it only reads its arguments).
+ * Callbacks: none.
+ * Return: the length written (excluding the NUL); -ENOSPC if @len is too
+ * small (the output is then truncated but NUL terminated); -EINVAL (NULL
+ * @buf, @len 0, entries or series smaller than this library's structs).
  */
 VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 				    const struct vmmig_fault_series *faults,

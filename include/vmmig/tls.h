@@ -56,25 +56,38 @@ struct vmmig_source;
 struct vmmig_dest;
 
 /**
- * vmmig_source_set_tls() - run every channel of @src over TLS, as a client
- * authenticated with @cfg; NULL turns TLS off again. Credentials are loaded
+ * vmmig_source_set_tls() - run every channel of the source over TLS.
+ * @src: the source session
+ * @cfg: client credentials (struct_size set), or NULL to turn TLS off again
+ *
+ * The source authenticates as a client with @cfg. Credentials are loaded
  * now, so a missing or malformed file fails here.
- * Thread: the creating thread, before vmmig_source_start().
- * Return: 0, -EINVAL (no or both credential kinds, bad struct_size, a
- * malformed key file, no key for the identity, a bad priority string),
- * -ENOENT / -EACCES (a file), -EBUSY (already started), -ENOMEM,
- * -ENOTSUP (built without GnuTLS).
+ *
+ * Thread: the configuring thread, before vmmig_source_start().
+ * Callbacks: none now; with TLS on, each channel's handshake runs on a
+ * short-lived thread of its own during the connection, through the
+ * transport's send() and recv().
+ * Return: 0; -EINVAL (no or both credential kinds, bad struct_size, a
+ * malformed key file, no key for the identity, a bad priority string);
+ * -ENOENT / -EACCES (a file); -EBUSY (already started); -ENOMEM; -ENOTSUP
+ * (built without GnuTLS).
  */
 VMMIG_API int vmmig_source_set_tls(struct vmmig_source *src,
 				   const struct vmmig_tls_config *cfg);
 
 /**
- * vmmig_dest_set_tls() - accept only TLS channels authenticated with @cfg
- * (the server side); NULL turns TLS off again. A connection that fails the
- * TLS handshake (plaintext, wrong key, a certificate from another CA) is
- * dropped and counted in vmmig_stats.rejected_connections; the destination
- * goes on waiting for its source (see VMMIG_OPT_HANDSHAKE_TIMEOUT_MS).
- * Thread: the creating thread, before vmmig_dest_start().
+ * vmmig_dest_set_tls() - accept only TLS channels authenticated with these credentials.
+ * @dst: the destination session
+ * @cfg: server credentials (struct_size set), or NULL to turn TLS off again
+ *
+ * A connection that fails the TLS handshake (plaintext, wrong key, a
+ * certificate from another CA) is dropped and counted in
+ * vmmig_stats.rejected_connections; the destination goes on waiting for its
+ * source (see VMMIG_OPT_HANDSHAKE_TIMEOUT_MS).
+ *
+ * Thread: the configuring thread, before vmmig_dest_start().
+ * Callbacks: none now; with TLS on, each accepted connection's handshake
+ * runs on the session thread, through the transport's send() and recv().
  * Return: as vmmig_source_set_tls().
  */
 VMMIG_API int vmmig_dest_set_tls(struct vmmig_dest *dst,

@@ -9,7 +9,13 @@
  *   tracker.h    dirty trackers (manual, uffd-wp, soft-dirty, ...)
  *   policy.h     path-selection policies (precopy, ...)
  *   transport.h  transports (io_uring TCP / Unix, in-process)
+ *   pagesource.h page sources on the destination (shared storage for
+ *                cache-restore)
  *   tls.h        TLS (PSK or mutual x509) on every channel
+ *
+ * Each call has a man page (section 3, e.g. man vmmig_source_start), made
+ * from the doc block above its declaration; docs/architecture.md shows the
+ * layers, the threads of each side and the life of a page.
  */
 #ifndef VMMIG_H
 #define VMMIG_H

@@ -170,8 +170,9 @@ struct wire_end {
 	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
 	uint32_t flags;
 	uint32_t nblobs;     /* MAIN: state blobs sent */
-	uint64_t mem_hash;   /* HASH: hash of all guest memory, see
-				vmmig_mem_hash() in the core */
+	uint64_t mem_hash;   /* HASH: the page-sum hash of all guest
+				memory (base/regions.h; wire-format.md
+				section 7) */
 };
 #define WIRE_END_SIZE 24
 void wire_end_pack(uint8_t out[WIRE_END_SIZE], const struct wire_end *e);
