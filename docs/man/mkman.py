@@ -35,7 +35,8 @@ DECL = re.compile(r"^VMMIG_API\b([^;{]*?)\b(vmmig_\w+)\s*\(([^;{]*?)\)\s*;",
 
 
 def calls(path):
-    """(name, prototype, doc or None) for each public call in @path."""
+    """(name, prototype, doc or None, [parameter names]) for each public
+    call in @path."""
     text = open(path, encoding="utf-8").read()
     out = []
     for m in DECL.finditer(text):
@@ -43,7 +44,9 @@ def calls(path):
         args = " ".join(m.group(3).split())
         proto = "%s%s%s(%s);" % (ret, "" if ret.endswith("*") else " ",
                                  m.group(2), args)
-        out.append((m.group(2), proto, doc_before(text, m.start())))
+        params = [re.sub(r"\[.*$", "", a).split()[-1].lstrip("*")
+                  for a in args.split(",") if a.strip() != "void"]
+        out.append((m.group(2), proto, doc_before(text, m.start()), params))
     return out
 
 
@@ -87,21 +90,22 @@ def split_doc(name, doc):
     if tm:
         doc = doc[:tm[0].start()]
     # "@arg: text" lines (with their indented continuations) are ARGUMENTS.
-    args, body = [], []
+    args, body, in_arg = [], [], False
     for ln in doc.split("\n"):
         am = ARG_LINE.match(ln)
         if am:
             args.append([am.group(1), am.group(2)])
-        elif args and ln.startswith(" ") and ln.strip() and not body:
+            in_arg = True
+        elif in_arg and ln.startswith(" ") and ln.strip():
             args[-1][1] += " " + ln.strip()
         else:
             body.append(ln)
+            in_arg = False
     doc = "\n".join(body)
     # The summary is the first sentence.
     flat = " ".join(doc.split())
-    sm = re.match(r"(.+?[.:])(\s|$)", flat)
-    summary = (sm.group(1) if sm else flat).rstrip(".:")
-    rest = flat[len(sm.group(1)):].strip() if sm else ""
+    sm = re.match(r"(.+?(?<!e\.g)(?<!i\.e)\.)(\s|$)", flat)
+    summary = (sm.group(1) if sm else flat).rstrip(".")
     paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", doc)]
     paras = [p for p in paras if p]
     # The summary is NAME's text; DESCRIPTION keeps what follows it.
@@ -110,24 +114,27 @@ def split_doc(name, doc):
         paras[0] = first[len(sm.group(1)):].strip() if sm and \
             first.startswith(sm.group(1)) else first
         paras = [p for p in paras if p]
-    del rest
     return summary, args, paras, tags
 
 
-def problems(name, doc):
+def problems(name, doc, params):
     """What the doc block of @name lacks, as a list of words."""
     if not doc:
         return ["doc comment"]
     parts = split_doc(name, doc)
     if not parts:
         return ['"%s() - summary" line' % name]
-    summary, _, _, tags = parts
+    summary, args, _, tags = parts
     out = [] if summary else ["summary"]
+    named = [a for a, _ in args]
+    out += ["@%s: line" % p for p in params if p not in named]
     return out + ["%s: part" % t for t in TAGS if not tags.get(t)]
 
 
 def esc(s):
     s = s.replace("\\", "\\e").replace("-", "\\-")
+    # @arg (an argument named in the text) in italics.
+    s = re.sub(r"@(\w+)", r"\\fI\1\\fR", s)
     return "\\&" + s if s.startswith((".", "'")) else s
 
 
@@ -150,8 +157,9 @@ def page(name, proto, doc, header, version, siblings):
         out.append(esc(p))
     for tag, title in (("Thread", "THREADS"), ("Callbacks", "CALLBACKS"),
                        ("Return", "RETURN VALUE")):
+        text = tags.get(tag, "Not documented.")
         out.append(".SH %s" % title)
-        out.append(esc(tags.get(tag, "Not documented.")))
+        out.append(esc(text[:1].upper() + text[1:]))
     also = [s for s in siblings if s != name][:12]
     if also:
         out.append(".SH SEE ALSO")
@@ -170,21 +178,21 @@ def main():
     found = [(h, calls(h)) for h in a.headers]
     if a.list:
         for _, cs in found:
-            for name, _, _ in cs:
-                print(name)
+            for c in cs:
+                print(c[0])
         return 0
     if a.check:
         bad = 0
         for _, cs in found:
-            for n, _, d in cs:
-                for p in problems(n, d):
+            for n, _, d, params in cs:
+                for p in problems(n, d, params):
                     print("%s: no %s" % (n, p))
                     bad += 1
         return 1 if bad else 0
     os.makedirs(a.out, exist_ok=True)
     for h, cs in found:
         names = [c[0] for c in cs]
-        for name, proto, doc in cs:
+        for name, proto, doc, _ in cs:
             # SEE ALSO: the calls on the same object (vmmig_source_*), else
             # the header's.
             obj = name.split("_")[1]

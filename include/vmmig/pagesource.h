@@ -16,7 +16,10 @@
  * -> free. Thread safety: submit() may be called from several threads at
  * once, and stop() may run while other threads are blocked in submit();
  * new/start/free are called by one thread, with no submit() in progress
- * for free().
+ * for free(). A destination session calls start() inside vmmig_dest_start()
+ * (the embedder's thread), submit() on its restore thread, stop() on its
+ * session thread; done() runs on the backend's own threads and writes the
+ * page into guest memory from there.
  */
 #ifndef VMMIG_PAGESOURCE_H
 #define VMMIG_PAGESOURCE_H
@@ -30,10 +33,16 @@ extern "C" {
 #define VMMIG_PAGE_SOURCE_OPS_VERSION 1
 
 /**
- * vmmig_page_hash() - the hash a restorable page is checked against:
- * vmmig_hash64 of the VMMIG_PAGE_SIZE bytes at @page with a fixed seed. The
- * source computes it from guest memory when it sends a hint; the destination
- * compares it with what it read. Same value on every host. Thread-safe.
+ * vmmig_page_hash() - the hash a restorable page is checked against.
+ * @page: VMMIG_PAGE_SIZE bytes
+ *
+ * vmmig_hash64 of the page with a fixed seed. The source computes it from
+ * guest memory when it sends a hint; the destination (its page source)
+ * compares it with what it read. The same value on every host.
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: the hash.
  */
 VMMIG_API uint64_t vmmig_page_hash(const void *page);
 
@@ -90,44 +99,108 @@ struct vmmig_page_source_ops {
 struct vmmig_page_source;
 
 /**
- * vmmig_page_source_new() - create a page source from @ops, which must
- * outlive it; @config is passed to ops->init(). Return 0 with *@out set,
- * -EINVAL (NULL out, ops missing start/submit/stop/name, unknown version),
- * -ENOMEM, or init()'s error.
+ * vmmig_page_source_new() - create a page source from an ops table.
+ * @ops: version VMMIG_PAGE_SOURCE_OPS_VERSION with name, start(), submit()
+ *       and stop(); must outlive the page source
+ * @config: passed to ops->init()
+ * @out: receives the page source
+ *
+ * Private state of ops->priv_size bytes is allocated and zeroed; the
+ * built-in storage source is made the same way.
+ *
+ * Thread: any thread; the page source then belongs to it for its setup.
+ * Callbacks: ops->init() on the calling thread; if it fails,
+ * ops->destroy() too.
+ * Return: 0 and *@out; -EINVAL (NULL @out, ops missing
+ * start/submit/stop/name, unknown version); -ENOMEM; or init()'s error.
  */
 VMMIG_API int vmmig_page_source_new(const struct vmmig_page_source_ops *ops,
 				    const void *config,
 				    struct vmmig_page_source **out);
 /**
- * vmmig_page_source_free() - stop the source if it is running, then destroy
- * it. NULL is a no-op.
+ * vmmig_page_source_free() - stop the page source if it runs, then destroy it.
+ * @ps: the page source, or NULL (no-op)
+ *
+ * Thread: the thread that owns it, with no submit() in progress, after the
+ * session that borrowed it was freed; never from inside a done() callback.
+ * Callbacks: ops->stop() (if running; it waits for the done() calls) and
+ * ops->destroy() on the calling thread.
+ * Return: nothing.
  */
 VMMIG_API void vmmig_page_source_free(struct vmmig_page_source *ps);
-/** vmmig_page_source_priv() - the backend's private state (NULL if @ps is). */
+/**
+ * vmmig_page_source_priv() - the backend's private state.
+ * @ps: the page source
+ *
+ * Thread: any thread.
+ * Callbacks: none.
+ * Return: the ops->priv_size bytes the library allocated; NULL for NULL @ps.
+ */
 VMMIG_API void *vmmig_page_source_priv(struct vmmig_page_source *ps);
-/** vmmig_page_source_name() - ops->name (NULL if @ps is NULL). */
+/**
+ * vmmig_page_source_name() - the page source's name.
+ * @ps: the page source
+ *
+ * Thread: any thread.
+ * Callbacks: none.
+ * Return: ops->name (e.g. "storage"); NULL for NULL @ps.
+ */
 VMMIG_API const char *vmmig_page_source_name(const struct vmmig_page_source *ps);
 /**
- * vmmig_page_source_start() - start the source; @done(@ctx, ...) will report
- * every fetch. Return 0, -EINVAL (NULL @ps or @done), -EBUSY (already
- * started, even if stopped since), or the backend's error.
+ * vmmig_page_source_start() - start the page source.
+ * @ps: the page source, never started
+ * @done: called once per accepted fetch (see vmmig_page_fetch_done_fn)
+ * @ctx: handed to @done
+ *
+ * A destination session calls it in vmmig_dest_start() for the page
+ * source it was given.
+ *
+ * Thread: the thread that owns the page source, once.
+ * Callbacks: ops->start() on the calling thread; later @done on the
+ * backend's threads.
+ * Return: 0; -EINVAL (NULL @ps or @done, or a positive start() result);
+ * -EBUSY (already started, even if stopped since); or the backend's
+ * error.
  */
 VMMIG_API int vmmig_page_source_start(struct vmmig_page_source *ps,
 				      vmmig_page_fetch_done_fn done, void *ctx);
 /**
- * vmmig_page_source_submit() - hand @n fetches to the source. Return 0: each
- * will complete through done() exactly once. On error none was accepted:
- * -EINVAL (NULL @ps/@f, a NULL fetch or buf, not started), -ESHUTDOWN
- * (stopped), or the backend's error. @n == 0 returns 0. May block while the
- * backend's queue is full. Thread-safe.
+ * vmmig_page_source_submit() - hand fetches to the page source.
+ * @ps: a started page source
+ * @f: @n fetches; each, and its buf, must stay alive and untouched until
+ *     its done() call
+ * @n: their number (0: nothing to do)
+ *
+ * On success each fetch completes through done() exactly once; on error
+ * none was accepted. May block while the backend's queue is full; a
+ * concurrent stop() unblocks it. A destination session submits from its
+ * restore thread.
+ *
+ * Thread: any thread, several at once.
+ * Callbacks: ops->submit() on the calling thread; done() later on a
+ * backend thread (or, for a fetch cancelled by stop() while this call was
+ * still blocked, on the calling thread).
+ * Return: 0; -EINVAL (NULL @ps or @f, a NULL fetch or buf, not started);
+ * -ESHUTDOWN (stopped); or the backend's error (e.g. the storage source's
+ * -EDEADLK from inside done() when its queue is full).
  */
 VMMIG_API int vmmig_page_source_submit(struct vmmig_page_source *ps,
 				       struct vmmig_page_fetch *const *f,
 				       unsigned n);
 /**
- * vmmig_page_source_stop() - finish or cancel everything submitted and end
- * the backend's threads; when it returns, every done() call has returned.
- * Later submits fail with -ESHUTDOWN. Idempotent; no-op if never started.
+ * vmmig_page_source_stop() - finish or cancel everything submitted and end the backend's threads.
+ * @ps: the page source (not started: no-op)
+ *
+ * When it returns, every done() call has returned. Later submits fail
+ * with -ESHUTDOWN. Idempotent. A destination session stops its page source
+ * on the session thread at the end of the migration.
+ *
+ * Thread: any thread, also while others are blocked in submit(); never
+ * from inside a done() callback.
+ * Callbacks: ops->stop() on the calling thread, once; the remaining done()
+ * calls (-ECANCELED or completed) on the backend's threads before it
+ * returns.
+ * Return: nothing.
  */
 VMMIG_API void vmmig_page_source_stop(struct vmmig_page_source *ps);
 
@@ -150,30 +223,53 @@ struct vmmig_storage_config {
 };
 
 /**
- * vmmig_page_source_new_storage() - the shared-storage page source, named
- * "storage". @cfg may be NULL (defaults). Submitting blocks while more than
- * max(4 x queue_depth, 256) fetches wait for a read slot; a submit() from inside a
- * done() callback (the I/O thread) never blocks: it fails with -EDEADLK
- * when the queue lacks room for all its fetches. stop() cancels what is
- * still queued and waits for the reads in flight. Return 0, -ERANGE,
- * -ENOMEM, -EINVAL (NULL @out).
+ * vmmig_page_source_new_storage() - the shared-storage page source, named "storage".
+ * @cfg: queue depth and direct I/O (struct_size set), or NULL (defaults)
+ * @out: receives the page source
+ *
+ * Reads files with io_uring on one thread of its own (started by start()),
+ * so reads overlap with the network. Submitting blocks while more than
+ * max(4 x queue_depth, 256) fetches wait for a read slot; a submit() from
+ * inside a done() callback (the I/O thread) never blocks: it fails with
+ * -EDEADLK when the queue lacks room for all its fetches. stop() cancels
+ * what is still queued and waits for the reads in flight.
+ *
+ * Thread: any thread.
+ * Callbacks: none of the embedder's.
+ * Return: 0; -EINVAL (NULL @out, struct_size below 4); -ERANGE (queue
+ * depth over VMMIG_STORAGE_MAX_QD); -E2BIG (a larger struct with a non-zero
+ * tail); -ENOMEM.
  */
 VMMIG_API int vmmig_page_source_new_storage(const struct vmmig_storage_config *cfg,
 					    struct vmmig_page_source **out);
 /**
- * vmmig_storage_add_object() - map a storage object id to a path on this host
- * (mount points differ between hosts). Before start. The file is opened
- * lazily on first use (O_RDONLY|O_CLOEXEC, plus O_DIRECT in direct mode);
- * if that fails its fetches complete with -ENOENT. Return 0, -EINVAL (not
- * a storage source, NULL/empty path), -EBUSY (already started), -EEXIST
- * (id already mapped), -ENOMEM.
+ * vmmig_storage_add_object() - map a storage object id to a path on this host.
+ * @ps: a storage page source, not started
+ * @object_id: the id the source's hints use
+ * @path: the file holding the object here (mount points differ between
+ *        hosts); copied
+ *
+ * The file is opened lazily on first use (O_RDONLY|O_CLOEXEC, plus
+ * O_DIRECT in direct mode); if that fails its fetches complete with
+ * -ENOENT.
+ *
+ * Thread: the thread that owns the page source, before it starts.
+ * Callbacks: none.
+ * Return: 0; -EINVAL (not a storage source, NULL/empty path); -EBUSY
+ * (already started); -EEXIST (id already mapped); -ENOMEM.
  */
 VMMIG_API int vmmig_storage_add_object(struct vmmig_page_source *ps,
 				       uint64_t object_id, const char *path);
 /**
- * vmmig_storage_add_object_fd() - ... or to an already open, readable @fd
- * (borrowed, must outlive the source; used as is, so open it with O_DIRECT
- * yourself if you want direct reads). Same returns, -EBADF for fd < 0.
+ * vmmig_storage_add_object_fd() - map a storage object id to an open file.
+ * @ps: a storage page source, not started
+ * @object_id: the id the source's hints use
+ * @fd: an open, readable fd; borrowed, must outlive the page source; used
+ *      as is (open it with O_DIRECT yourself for direct reads)
+ *
+ * Thread: the thread that owns the page source, before it starts.
+ * Callbacks: none.
+ * Return: as vmmig_storage_add_object(); -EBADF for @fd < 0.
  */
 VMMIG_API int vmmig_storage_add_object_fd(struct vmmig_page_source *ps,
 					  uint64_t object_id, int fd);
@@ -191,10 +287,14 @@ struct vmmig_storage_stats {
 	uint64_t busy_us;         /* time with >= 1 read in flight */
 };
 /**
- * vmmig_storage_get_stats() - copy the storage source's counters into @st
- * (up to st->struct_size bytes). Thread-safe, any time after new. Return 0,
- * -EINVAL (not a storage source, NULL @st, struct_size too small for
- * struct_size itself).
+ * vmmig_storage_get_stats() - copy the storage source's counters.
+ * @ps: a storage page source
+ * @st: receives up to st->struct_size bytes (set by the caller)
+ *
+ * Thread: any thread, any time after it was made.
+ * Callbacks: none.
+ * Return: 0; -EINVAL (not a storage source, NULL @st, struct_size too
+ * small for struct_size itself).
  */
 VMMIG_API int vmmig_storage_get_stats(struct vmmig_page_source *ps,
 				      struct vmmig_storage_stats *st);

@@ -57,6 +57,9 @@ struct vmmig_decision {
 	char reason[96];          /* short explanation, lands in the stats */
 };
 
+/* A source session calls init() and destroy() from vmmig_policy_new() and
+ * vmmig_policy_free() (the caller's thread), first_pass() and decide() on
+ * its migration thread, one call at a time. */
 struct vmmig_policy_ops {
 	uint32_t version;   /* VMMIG_POLICY_OPS_VERSION */
 	const char *name;
@@ -67,32 +70,79 @@ struct vmmig_policy_ops {
 	int (*decide)(void *priv, const struct vmmig_round_info *ri,
 		      struct vmmig_decision *out);
 	void (*destroy)(void *priv);                   /* optional */
-	/* Since version 2, optional: 1 if the core should send the full
-	 * pre-copy pass (round 0) before asking decide(), 0 to switch to
-	 * post-copy without any pre-copy round. NULL means 1. */
+	/* Since version 2, optional: 1 if the source session should send
+	 * the full pre-copy pass (round 0) before asking decide(), 0 to
+	 * switch to post-copy without any pre-copy round. NULL means 1. */
 	int (*first_pass)(void *priv);
 };
 
 struct vmmig_policy;
 
 /**
- * vmmig_policy_new() - create a policy from an ops table (the built-ins are
- * made the same way). @config is passed to ops->init() and need not outlive
- * the call; private state of ops->priv_size bytes is allocated and zeroed.
- * Return: 0 and *@out; -EINVAL (NULL @ops/@out, unknown version, no
- * decide()), -ENOMEM, or what ops->init() returned.
+ * vmmig_policy_new() - create a policy from an ops table.
+ * @ops: version 1 or 2 (VMMIG_POLICY_OPS_VERSION) with name and decide();
+ *       must outlive the policy
+ * @config: passed to ops->init(); need not outlive the call
+ * @out: receives the policy (NULL on failure)
+ *
+ * Private state of ops->priv_size bytes is allocated and zeroed; the
+ * built-in policies are made the same way.
+ *
+ * Thread: any thread.
+ * Callbacks: ops->init() on the calling thread; if it fails,
+ * ops->destroy() too.
+ * Return: 0; -EINVAL (NULL @ops or @out, unknown version, no decide() or
+ * name); -ENOMEM; or what ops->init() returned (anything but 0 fails).
  */
 VMMIG_API int vmmig_policy_new(const struct vmmig_policy_ops *ops,
 			       const void *config, struct vmmig_policy **out);
-/** vmmig_policy_free() - calls ops->destroy() and frees. Accepts NULL. Only
- * after the session that borrowed it was freed. */
+/**
+ * vmmig_policy_free() - destroy and free a policy.
+ * @p: the policy, or NULL (no-op)
+ *
+ * Thread: the thread that owns the policy, after the session that borrowed
+ * it was freed.
+ * Callbacks: ops->destroy() on the calling thread.
+ * Return: nothing.
+ */
 VMMIG_API void vmmig_policy_free(struct vmmig_policy *p);
-/** vmmig_policy_priv() - the private state of an embedder's policy (the
- * ops->priv_size bytes), or NULL. */
+/**
+ * vmmig_policy_priv() - the private state of a policy.
+ * @p: the policy
+ *
+ * The ops->priv_size bytes the library allocated, as the ops receive them.
+ *
+ * Thread: any thread.
+ * Callbacks: none.
+ * Return: the state; NULL for NULL @p.
+ */
 VMMIG_API void *vmmig_policy_priv(struct vmmig_policy *p);
-/** vmmig_policy_name() - ops->name (e.g. "adaptive"); NULL for NULL. */
+/**
+ * vmmig_policy_name() - the policy's name.
+ * @p: the policy
+ *
+ * Thread: any thread.
+ * Callbacks: none.
+ * Return: ops->name (e.g. "adaptive"); NULL for NULL @p.
+ */
 VMMIG_API const char *vmmig_policy_name(const struct vmmig_policy *p);
-/* Calls ops->decide() after checking its answer is a valid action. */
+/**
+ * vmmig_policy_decide() - ask the policy what to do after a round.
+ * @p: the policy
+ * @ri: the round just finished
+ * @out: receives the decision (zeroed first)
+ *
+ * Checks the answer: a valid action, a throttle of 1..99 % for THROTTLE,
+ * a NUL-terminated reason. A source session calls it after every pre-copy
+ * round; it is public for embedders and tests.
+ *
+ * Thread: the thread that owns the policy; a policy a source session uses
+ * is called by that session's migration thread while it runs.
+ * Callbacks: ops->decide() on the calling thread.
+ * Return: 0 (decision in @out); -EINVAL (NULL argument, unknown action,
+ * decide() returned a positive value); -ERANGE (throttle out of 1..99); or
+ * decide()'s error.
+ */
 VMMIG_API int vmmig_policy_decide(struct vmmig_policy *p,
 				  const struct vmmig_round_info *ri,
 				  struct vmmig_decision *out);
@@ -126,8 +176,24 @@ struct vmmig_precopy_config {
 	uint32_t stall_rounds;
 	uint32_t stall_shrink_percent;
 };
-/* Switch over when expected downtime <= limit or at max rounds.
- * @config may be NULL (no auto-converge). */
+/**
+ * vmmig_policy_new_precopy() - the built-in "precopy" policy, QEMU's rule.
+ * @config: auto-converge and stall settings, or NULL (no auto-converge,
+ *          default stall detection)
+ * @out: receives the policy
+ *
+ * After each round: STOP_AND_COPY once the expected downtime is within the
+ * limit, or at the session's max_rounds; THROTTLE (auto-converge) while
+ * it is not converging, if configured; STOP_AND_COPY ("stalled") when the
+ * dirty set stopped shrinking; else NEXT_ROUND.
+ *
+ * Thread: any thread.
+ * Callbacks: none of the embedder's (the built-in's init() runs on the
+ * calling thread).
+ * Return: 0; -EINVAL (NULL @out, struct_size below 4); -ERANGE (a throttle
+ * over 99, a stall setting out of range); -E2BIG (a larger struct with a non-zero tail);
+ * -ENOMEM.
+ */
 VMMIG_API int vmmig_policy_new_precopy(const struct vmmig_precopy_config *config,
 				       struct vmmig_policy **out);
 
@@ -137,10 +203,18 @@ VMMIG_API int vmmig_policy_new_precopy(const struct vmmig_precopy_config *config
 #define VMMIG_STALL_MAX_ROUNDS 32
 
 /**
- * vmmig_policy_wants_first_pass() - whether the core should send the full
- * pre-copy pass (round 0) before the first decide(). Returns 1 for every
- * policy except postcopy with VMMIG_POSTCOPY_NO_FIRST_PASS (0), or what an
- * embedder's first_pass() answers (any nonzero is 1); -EINVAL if @p is NULL.
+ * vmmig_policy_wants_first_pass() - whether a full pre-copy pass comes before the first decide().
+ * @p: the policy
+ *
+ * Every built-in answers 1 except postcopy with
+ * VMMIG_POSTCOPY_NO_FIRST_PASS (0); an embedder's policy answers through
+ * first_pass() (version 2; none, or a version-1 table: 1).
+ *
+ * Thread: as vmmig_policy_decide() (a source session asks on its migration
+ * thread, once, at the start).
+ * Callbacks: ops->first_pass() on the calling thread, if the table has it.
+ * Return: 1 or 0 (any nonzero answer of first_pass() is 1); -EINVAL for
+ * NULL @p; or first_pass()'s negative error.
  */
 VMMIG_API int vmmig_policy_wants_first_pass(const struct vmmig_policy *p);
 
@@ -151,9 +225,21 @@ struct vmmig_postcopy_config {
 	uint32_t struct_size;
 	uint32_t flags; /* VMMIG_POSTCOPY_*; unknown bits are -EINVAL */
 };
-/* Decides POSTCOPY at its first call, i.e. after round 0 (or, with
- * VMMIG_POSTCOPY_NO_FIRST_PASS, at any call: the core then switches before
- * sending a pre-copy round). @config may be NULL (after the first pass). */
+/**
+ * vmmig_policy_new_postcopy() - the built-in "postcopy" policy.
+ * @config: flags, or NULL (switch after the first pass)
+ * @out: receives the policy
+ *
+ * Decides POSTCOPY at its first call, i.e. after round 0 (or, with
+ * VMMIG_POSTCOPY_NO_FIRST_PASS, before any pre-copy round: the session
+ * then pauses and switches at once).
+ *
+ * Thread: any thread.
+ * Callbacks: none of the embedder's (the built-in's init() runs on the
+ * calling thread).
+ * Return: 0; -EINVAL (NULL @out, unknown flags, struct_size below 4);
+ * -E2BIG; -ENOMEM.
+ */
 VMMIG_API int vmmig_policy_new_postcopy(const struct vmmig_postcopy_config *config,
 					struct vmmig_policy **out);
 
@@ -164,9 +250,21 @@ struct vmmig_hybrid_config {
 	 * 0): 0 = default 2, at most 1000 (else -ERANGE). */
 	uint32_t precopy_rounds;
 };
-/* After each round: STOP_AND_COPY if the expected downtime is within the
+/**
+ * vmmig_policy_new_hybrid() - the built-in "hybrid" policy: some pre-copy rounds, then post-copy.
+ * @config: the number of pre-copy rounds, or NULL (2)
+ * @out: receives the policy
+ *
+ * After each round: STOP_AND_COPY if the expected downtime is within the
  * limit; POSTCOPY once precopy_rounds rounds (or the session's max_rounds,
- * if fewer) are done; else NEXT_ROUND. @config may be NULL. */
+ * if fewer) are done; else NEXT_ROUND.
+ *
+ * Thread: any thread.
+ * Callbacks: none of the embedder's (the built-in's init() runs on the
+ * calling thread).
+ * Return: 0; -EINVAL (NULL @out, struct_size below 4); -ERANGE (over 1000
+ * rounds); -E2BIG; -ENOMEM.
+ */
 VMMIG_API int vmmig_policy_new_hybrid(const struct vmmig_hybrid_config *config,
 				      struct vmmig_policy **out);
 
@@ -190,19 +288,34 @@ struct vmmig_adaptive_config {
 	 * non-zero = STOP_AND_COPY regardless, the source text's rule. */
 	uint32_t path2_stop_over_limit;
 };
-/* The path is chosen once, from round 0's figures (d->path = 1, 2 or 3):
- *   ratio <  low          path 1: pre-copy; STOP_AND_COPY when the expected
- *                         downtime is within the limit or at max_rounds;
- *                         POSTCOPY if stalled.
- *   low <= ratio <= high  path 2: NEXT_ROUND while the dirty bytes shrink
- *                         (strictly) round over round; STOP_AND_COPY once the
- *                         expected downtime is within the limit;
- *                         under low but over the limit, POSTCOPY (unless
- *                         path2_stop_over_limit); POSTCOPY if not
- *                         shrinking or at the cap.
- *   ratio >  high         path 3: POSTCOPY at once.
+/**
+ * vmmig_policy_new_adaptive() - the built-in "adaptive" policy: three paths chosen by the dirty ratio.
+ * @config: marks, caps and stall settings, or NULL (defaults)
+ * @out: receives the policy
+ *
+ * The path is chosen once, from round 0's figures (decision path = 1, 2
+ * or 3), by the dirty ratio dirty_bytes / guest_bytes:
+ *
+ * ratio < low, path 1: pre-copy; STOP_AND_COPY when the expected downtime
+ * is within the limit or at max_rounds; POSTCOPY if stalled.
+ *
+ * low <= ratio <= high, path 2: NEXT_ROUND while the dirty bytes shrink
+ * (strictly) round over round; STOP_AND_COPY once the expected downtime is
+ * within the limit; under low but over the limit, POSTCOPY (unless
+ * path2_stop_over_limit); POSTCOPY if not shrinking or at the cap.
+ *
+ * ratio > high, path 3: POSTCOPY at once.
+ *
  * Both marks belong to path 2 (exactly 10 % or exactly 50 % is path 2).
- * decide() fails with -EINVAL if guest_bytes is 0. @config may be NULL. */
+ * decide() fails with -EINVAL if guest_bytes is 0.
+ *
+ * Thread: any thread.
+ * Callbacks: none of the embedder's (the built-in's init() runs on the
+ * calling thread).
+ * Return: 0; -EINVAL (NULL @out, low above high, struct_size below 4);
+ * -ERANGE (a mark over 1000, a cap over 1000, a stall setting out of
+ * range); -E2BIG; -ENOMEM.
+ */
 VMMIG_API int vmmig_policy_new_adaptive(const struct vmmig_adaptive_config *config,
 					struct vmmig_policy **out);
 

@@ -20,7 +20,19 @@
  * Threading: one thread sends on a channel while another receives on it;
  * shutdown() may be called from any thread at any time and must make blocked
  * and future send()/recv()/recv_some() on that channel return an error
- * promptly.
+ * promptly. Which threads of a session call what:
+ *   source: connect() on the migration thread (with TLS, each channel's
+ *     handshake on a short-lived thread of its own); send() on the
+ *     channel's sender thread and the migration thread, on the urgent
+ *     channel (post-copy) the return-path thread; recv()/recv_some() on
+ *     the return-path thread; close() on the migration thread.
+ *   destination: listen()/listener_addr() on the thread calling
+ *     vmmig_dest_listen(); accept() on the session thread; recv() and
+ *     recv_some() on each channel's receiver thread (the handshake's on
+ *     the session thread); send() on the receivers, the session thread and
+ *     the fault thread; listener_shutdown() from vmmig_dest_cancel() or a
+ *     failure; listener_close() in vmmig_dest_free().
+ * Sends on one channel never overlap (the library serialises them).
  */
 #ifndef VMMIG_TRANSPORT_H
 #define VMMIG_TRANSPORT_H
@@ -81,19 +93,51 @@ struct vmmig_transport_ops {
 	int (*recv_some)(void *chan, void *buf, size_t min, size_t max);
 };
 
-/* io_uring over TCP; address "HOST:PORT" (IPv4, or [IPv6]:PORT). */
+/**
+ * vmmig_transport_tcp() - the built-in io_uring transport over TCP.
+ *
+ * Addresses are "HOST:PORT" (IPv4, or [IPv6]:PORT); port 0 in listen()
+ * picks a free port (listener_addr() tells which).
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none (the table's functions run when a session uses it: see
+ * vmmig_source_start() and vmmig_dest_start()).
+ * Return: a constant ops table, never NULL.
+ */
 VMMIG_API const struct vmmig_transport_ops *vmmig_transport_tcp(void);
-/* io_uring over Unix stream sockets; address is a filesystem path. */
+/**
+ * vmmig_transport_unix() - the built-in io_uring transport over Unix stream sockets.
+ *
+ * Addresses are filesystem paths.
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none (the table's functions run when a session uses it: see
+ * vmmig_source_start() and vmmig_dest_start()).
+ * Return: a constant ops table, never NULL.
+ */
 VMMIG_API const struct vmmig_transport_ops *vmmig_transport_unix(void);
-/* In-process pair for tests: the address is a name in a process-wide
- * registry; connect() pairs with the listener of that name. */
+/**
+ * vmmig_transport_inproc() - the built-in in-process transport, for tests.
+ *
+ * The address is a name in a process-wide registry: connect() pairs with
+ * the listener of that name in the same process.
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none (the table's functions run when a session uses it: see
+ * vmmig_source_start() and vmmig_dest_start()).
+ * Return: a constant ops table, never NULL.
+ */
 VMMIG_API const struct vmmig_transport_ops *vmmig_transport_inproc(void);
 
 /**
- * vmmig_transport_parse_uri() - split "scheme:address" into a built-in
- * transport and its address ("tcp:127.0.0.1:4444", "unix:/run/x.sock",
- * "inproc:name"). @addr points into @uri.
- * Return: 0 or -EINVAL for an unknown scheme.
+ * vmmig_transport_parse_uri() - split a uri into a built-in transport and its address.
+ * @uri: "tcp:127.0.0.1:4444", "unix:/run/x.sock" or "inproc:name"
+ * @ops: receives the transport
+ * @addr: receives the address part; points into @uri
+ *
+ * Thread: any thread, any time.
+ * Callbacks: none.
+ * Return: 0; -EINVAL (NULL argument, unknown scheme, empty address).
  */
 VMMIG_API int vmmig_transport_parse_uri(const char *uri,
 					const struct vmmig_transport_ops **ops,

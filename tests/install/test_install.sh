@@ -63,11 +63,22 @@ done
 [ -z "$missing" ] || fail "declared in the headers but not exported:$missing"
 echo "exports: $(awk '$2 != "A"' "$tmp/syms" | wc -l) symbols, all vmmig_*"
 
-# 4a. Every exported call has its man page (section 3).
+# 4a. Every exported call has its man page (section 3), and each page says
+# what the call does, its threads, the callbacks it triggers and its
+# return values (the header's doc block has every part: test doc-comments).
 mandir=$(find "$root" -type d -path '*/man/man3')
 [ -n "$mandir" ] || fail "no man3 directory installed"
 for fn in $(awk '$2 != "A" { print $3 }' "$tmp/syms"); do
-	[ -s "$mandir/$fn.3" ] || fail "no man page for $fn"
+	page="$mandir/$fn.3"
+	[ -s "$page" ] || fail "no man page for $fn"
+	for sec in NAME SYNOPSIS DESCRIPTION THREADS CALLBACKS "RETURN VALUE"; do
+		grep -qx "\.SH $sec" "$page" || fail "$fn.3 has no $sec section"
+	done
+	grep -q "Not documented" "$page" && fail "$fn.3 has an undocumented part"
+	# man-db reads the NAME line for whatis/apropos.
+	if command -v lexgrog >/dev/null 2>&1; then
+		lexgrog "$page" >/dev/null 2>&1 || fail "lexgrog cannot parse $fn.3"
+	fi
 done
 echo "man pages: $(ls "$mandir" | wc -l) in $mandir"
 
