@@ -279,13 +279,15 @@ VMMIG_API int vmmig_source_get_faults(struct vmmig_source *src,
  * @len: size of @buf
  *
  * {"rounds":[{"kind":"precopy",...}...],"pause":{...}|null,"faults":{...}}
- * with units in the keys (start_ms, bytes, ...).
+ * with units in the keys (start_ms, bytes, ...). Entries and a series from
+ * an older stats.h (a smaller struct_size) are read only as far as they
+ * go; the keys of the fields they lack are left out.
  *
  * Thread: any thread, any time (it only reads its arguments).
  * Callbacks: none.
  * Return: the length written (excluding the NUL); -ENOSPC if @len is too
  * small (the output is then truncated but NUL terminated); -EINVAL (NULL
- * @buf, @len 0, entries or series smaller than this library's structs).
+ * @buf, @len 0, NULL @rounds with @n > 0, a struct_size below 8).
  */
 VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 				    const struct vmmig_fault_series *faults,

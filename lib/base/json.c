@@ -36,6 +36,14 @@ void jstring(struct jbuf *j, const char *s)
 	jprintf(j, "\"");
 }
 
+void jkey(struct jbuf *j, bool *first, const char *k)
+{
+	jprintf(j, "%s", *first ? "" : ",");
+	*first = false;
+	jstring(j, k);
+	jprintf(j, ":");
+}
+
 int jfinish(struct jbuf *j)
 {
 	if (j->overflow) {

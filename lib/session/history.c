@@ -2,10 +2,9 @@
 /*
  * The history of a migration: a bounded list of rounds (pre-copy passes,
  * the pause, the post-copy phase) and a bounded series of post-copy page
- * requests, for timelines; and its JSON rendering.
+ * requests, for timelines (JSON: history_json.c).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <string.h>
 
 #include "session.h"
@@ -166,94 +165,4 @@ int history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
 	pthread_mutex_unlock(&h->lock);
 	fs->struct_size = want;
 	return 0;
-}
-
-static const char *kind_name(int kind)
-{
-	static const char *const names[] = {
-		[VMMIG_ROUND_PRECOPY] = "precopy",
-		[VMMIG_ROUND_PAUSE] = "pause",
-		[VMMIG_ROUND_POSTCOPY] = "postcopy",
-	};
-
-	if (kind < 0 || (size_t)kind >= ARRAY_SIZE(names))
-		return "unknown";
-	return names[kind];
-}
-
-static double ms(uint64_t us)
-{
-	return (double)us / 1000.0;
-}
-
-static void round_json(struct jbuf *j, const struct vmmig_round *r)
-{
-	jprintf(j,
-		"{\"kind\":\"%s\",\"round\":%u,\"merged\":%u,"
-		"\"start_ms\":%.3f,\"duration_ms\":%.3f,\"bytes\":%" PRIu64
-		",",
-		kind_name(r->kind), r->round, r->merged, ms(r->start_us),
-		ms(r->duration_us), r->bytes);
-	jprintf(j,
-		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
-		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
-		",\"skipped\":%" PRIu64 "},\"pass_pages\":%" PRIu64
-		",\"dirty_pages\":%" PRIu64 ",\"bandwidth_bytes_per_s\":%" PRIu64
-		",\"dirty_rate_pps\":%" PRIu64 "}",
-		r->pages_normal, r->pages_zero, r->pages_compressed,
-		r->pages_delta, r->pages_skipped, r->pass_pages,
-		r->dirty_pages, r->bandwidth_bps, r->dirty_rate_pps);
-}
-
-static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f)
-{
-	uint32_t n = f->nbins < VMMIG_FAULT_BINS ? f->nbins : VMMIG_FAULT_BINS;
-
-	jprintf(j,
-		"{\"start_ms\":%.3f,\"bin_ms\":%.3f,\"total\":%" PRIu64
-		",\"bins\":[",
-		ms(f->start_us), ms(f->bin_us), f->total);
-	for (uint32_t i = 0; i < n; i++)
-		jprintf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
-	jprintf(j, "]}");
-}
-
-VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
-				    const struct vmmig_fault_series *faults,
-				    char *buf, size_t len)
-{
-	struct jbuf j = { .p = buf, .len = len };
-	const struct vmmig_round *pause = NULL;
-	size_t stride = n ? rounds ? rounds->struct_size : 0 : 0;
-
-	if (!buf || !len || (n && (!rounds || stride < sizeof(*rounds))) ||
-	    (faults && faults->struct_size < sizeof(*faults)))
-		return -EINVAL;
-	jprintf(&j, "{\"rounds\":[");
-	for (size_t i = 0; i < n; i++) {
-		const struct vmmig_round *r =
-			(const void *)((const char *)rounds + i * stride);
-
-		if (i)
-			jprintf(&j, ",");
-		round_json(&j, r);
-		if (r->kind == VMMIG_ROUND_PAUSE)
-			pause = r;
-	}
-	jprintf(&j, "],\"pause\":");
-	if (pause)
-		jprintf(&j,
-			"{\"start_ms\":%.3f,\"duration_ms\":%.3f,"
-			"\"bytes\":%" PRIu64 "}",
-			ms(pause->start_us), ms(pause->duration_us),
-			pause->bytes);
-	else
-		jprintf(&j, "null");
-	jprintf(&j, ",\"faults\":");
-	if (faults)
-		faults_json(&j, faults);
-	else
-		jprintf(&j, "null");
-	jprintf(&j, "}");
-	return jfinish(&j);
 }

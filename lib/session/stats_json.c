@@ -30,11 +30,9 @@ struct jobj {
 	bool first; /* no key written yet at this level */
 };
 
-/* Start the member @key of the current object. */
 static void key(struct jobj *o, const char *k)
 {
-	jprintf(&o->j, "%s\"%s\":", o->first ? "" : ",", k);
-	o->first = false;
+	jkey(&o->j, &o->first, k);
 }
 
 static double ms(uint64_t us)

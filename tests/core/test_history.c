@@ -4,6 +4,8 @@
  * entry, the fault series doubles its bin width instead of growing,
  * copy-out honours struct_size, and the JSON names every part. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vmmig/vmmig.h>
@@ -172,6 +174,46 @@ START_TEST(json)
 }
 END_TEST
 
+/* Entries and a series from an older stats.h (smaller struct_size, as
+ * vmmig_source_get_rounds() copies them for such a caller): rendered as
+ * far as they go, on the heap at exactly that size so that ASan sees any
+ * read past them; keys of fields they lack are left out. */
+START_TEST(json_older_structs)
+{
+	size_t rsz = offsetof(struct vmmig_round, pass_pages);
+	size_t fsz = offsetof(struct vmmig_fault_series, bins) + 8;
+	struct vmmig_round full[2] = {
+		{ .struct_size = (uint32_t)rsz, .kind = VMMIG_ROUND_PRECOPY,
+		  .merged = 1, .bytes = 4096, .pages_zero = 7,
+		  .pass_pages = 99, .dirty_pages = 98 },
+		{ .struct_size = (uint32_t)rsz, .kind = VMMIG_ROUND_PAUSE,
+		  .merged = 1, .start_us = 2000, .duration_us = 250 },
+	};
+	struct vmmig_fault_series fs = { .struct_size = (uint32_t)fsz,
+					 .nbins = 2, .bin_us = 10000,
+					 .total = 3, .bins = { 1, 2 } };
+	char *rs = malloc(2 * rsz), *fp = malloc(fsz), buf[2048];
+
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_ptr_nonnull(fp);
+	memcpy(rs, &full[0], rsz);
+	memcpy(rs + rsz, &full[1], rsz);
+	memcpy(fp, &fs, fsz);
+	ck_assert_int_gt(vmmig_history_to_json((void *)rs, 2, (void *)fp, buf,
+					       sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "{\"rounds\":[{\"kind\":\"precopy\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"zero\":7"));
+	ck_assert_ptr_nonnull(strstr(buf, "\"pause\":{\"start_ms\":2.000,"
+				     "\"duration_ms\":0.250"));
+	/* one bin fits the series' struct */
+	ck_assert_ptr_nonnull(strstr(buf, "\"total\":3,\"bins\":[1]}"));
+	ck_assert_msg(!strstr(buf, "pass_pages") && !strstr(buf, "dirty_"),
+		      "fields past struct_size rendered: %s", buf);
+	free(rs);
+	free(fp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("history");
@@ -181,6 +223,7 @@ int main(void)
 	tcase_add_test(tc, cap_folds_late_rounds);
 	tcase_add_test(tc, fault_bins_double);
 	tcase_add_test(tc, json);
+	tcase_add_test(tc, json_older_structs);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
