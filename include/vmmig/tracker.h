@@ -9,7 +9,12 @@
  * Life cycle, driven by the source session (or by the embedder directly):
  *   init(config) -> start(regions) -> { sync(i, bitmap) [clear(i, bitmap)] }*
  *   -> stop() -> destroy()
- * destroy() is called even when init() failed.
+ * destroy() is called even when init() failed. init() and destroy() run on
+ * the threads calling vmmig_tracker_new() and vmmig_tracker_free(); a
+ * source session calls start(), sync(), clear() and stop() on its
+ * migration thread, one at a time (sync() right after the guest may have
+ * written: between rounds, and once after pause()). Writes keep coming
+ * from the guest's vCPUs meanwhile.
  *
  * Bitmaps: one per region, bit p of word p/64 set means page p (offset
  * p * VMMIG_PAGE_SIZE into the region) was written.
