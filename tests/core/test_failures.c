@@ -217,10 +217,10 @@ static void fake_stop(struct fake_peer *f)
  * keeps the text it had when first seen, until vmmig_source_free(). With
  * a buffer the failure path rewrote, a reader would see a text change
  * under its pointer (and TSan a race). Bounded: the reader stops at the
- * end, after 10^8 calls or after 60 s. */
+ * end, after 10^8 calls or after 20 s. */
 #define HAMMER_SEEN 64
 #define HAMMER_CALLS 100000000ul
-#define HAMMER_US (60ull * 1000000)
+#define HAMMER_US (20ull * 1000000)
 
 struct hammer {
 	struct vmmig_source *src;

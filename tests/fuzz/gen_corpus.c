@@ -210,7 +210,8 @@ static int migrate(int kind, int compression, uint64_t delta_bytes,
 	memset(gs.mem + 8 * 4096, 0, FZ_SIZE - 8 * 4096);
 	if (kind == POSTCOPY)
 		ret = vmmig_policy_new_postcopy(
-			&(struct vmmig_postcopy_config){ .struct_size = sizeof(struct vmmig_postcopy_config),
+			&(struct vmmig_postcopy_config){
+				.struct_size = sizeof(struct vmmig_postcopy_config),
 				.flags = VMMIG_POSTCOPY_NO_FIRST_PASS }, &pol);
 	else
 		ret = vmmig_policy_new(&rounds_ops, &(int){
