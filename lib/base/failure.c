@@ -42,7 +42,7 @@ void failure_set_config(struct failure *f, const char *why)
 	pthread_mutex_unlock(&f->lock);
 }
 
-void failure_text(struct failure *f, char *buf, size_t len)
+void failure_copy_text(struct failure *f, char *buf, size_t len)
 {
 	pthread_mutex_lock(&f->lock);
 	snprintf(buf, len, "%s", f->code ? f->msg : "");

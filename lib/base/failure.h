@@ -13,7 +13,7 @@
  * The first error wins, except that an error the peer reported with its own
  * words replaces a local transport error it caused (a reset that follows
  * the peer's ERROR record says less than the record). msg and cfg change
- * under the lock only; read them with failure_text() or, for the
+ * under the lock only; read them with failure_copy_text() or, for the
  * embedder's *_error(), failure_snapshot(). */
 struct failure {
 	pthread_mutex_t lock;
@@ -51,7 +51,7 @@ bool failure_is_link(struct failure *f);
 /* Note why a configuration call was refused ("" forgets it). */
 void failure_set_config(struct failure *f, const char *why);
 /* Copy the failure's text (or "" without one) into @buf. */
-void failure_text(struct failure *f, char *buf, size_t len);
+void failure_copy_text(struct failure *f, char *buf, size_t len);
 /* What *_error() returns: the failure's text, else the reason the last
  * configuration call was refused, else NULL; as a copy that stays valid and
  * unchanged until failure_destroy(). */

@@ -341,7 +341,7 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 	char why[sizeof(dst->fail.msg)];
 	int ret;
 
-	failure_text(&dst->fail, why, sizeof(why));
+	failure_copy_text(&dst->fail, why, sizeof(why));
 	vlog(&dst->log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): waiting for the source", why);
 	set_status(dst, VMMIG_STATUS_POSTCOPY_PAUSED);

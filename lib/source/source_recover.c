@@ -92,7 +92,7 @@ int postcopy_recover(struct vmmig_source *src)
 	char why[sizeof(src->fail.msg)];
 	int ret;
 
-	failure_text(&src->fail, why, sizeof(why));
+	failure_copy_text(&src->fail, why, sizeof(why));
 	vlog(&src->log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): reconnecting", why);
 	atomic_store(&src->wd.armed, false);
