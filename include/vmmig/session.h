@@ -441,12 +441,13 @@ VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
  * Callbacks: on the migration thread: pause(), save_state(), resume(),
  * throttle() (see vmmig_source_set_ops()); the tracker's start(), sync(),
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
- * connect() runs on the migration thread (with TLS, each channel's handshake
- * on a short-lived thread of its own); send() on the channel's sender thread
- * and the migration thread, and on the urgent channel, after a post-copy
- * switch, on the return-path thread; recv() on the return-path thread;
- * shutdown() on any thread, including one that calls vmmig_source_cancel().
- * The log callback from any of these threads.
+ * connect() and close() run on the migration thread, and its send() and
+ * recv() for the handshake (with TLS, each channel's TLS handshake and
+ * HELLO on a short-lived thread of its own); then send() on the channel's
+ * sender thread and the migration thread, on the urgent channel (after a
+ * post-copy switch) the return-path thread; recv() on the return-path
+ * thread (channel 0); shutdown() on any thread, including one that calls
+ * vmmig_source_cancel(). The log callback from any of these threads.
  * Return: 0 once the thread runs; -EINVAL (bad uri, no regions, no ops);
  * -EBUSY (already started); -ENOMEM, or -errno from creating the thread.
  */
@@ -462,12 +463,13 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri);
  * Callbacks: on the migration thread: pause(), save_state(), resume(),
  * throttle() (see vmmig_source_set_ops()); the tracker's start(), sync(),
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
- * connect() runs on the migration thread (with TLS, each channel's handshake
- * on a short-lived thread of its own); send() on the channel's sender thread
- * and the migration thread, and on the urgent channel, after a post-copy
- * switch, on the return-path thread; recv() on the return-path thread;
- * shutdown() on any thread, including one that calls vmmig_source_cancel().
- * The log callback from any of these threads.
+ * connect() and close() run on the migration thread, and its send() and
+ * recv() for the handshake (with TLS, each channel's TLS handshake and
+ * HELLO on a short-lived thread of its own); then send() on the channel's
+ * sender thread and the migration thread, on the urgent channel (after a
+ * post-copy switch) the return-path thread; recv() on the return-path
+ * thread (channel 0); shutdown() on any thread, including one that calls
+ * vmmig_source_cancel(). The log callback from any of these threads.
  * Return: as vmmig_source_start(); -EINVAL also for an invalid ops table.
  */
 VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
@@ -495,12 +497,13 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
  * Callbacks: on the migration thread: pause(), save_state(), resume(),
  * throttle() (see vmmig_source_set_ops()); the tracker's start(), sync(),
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
- * connect() runs on the migration thread (with TLS, each channel's handshake
- * on a short-lived thread of its own); send() on the channel's sender thread
- * and the migration thread, and on the urgent channel, after a post-copy
- * switch, on the return-path thread; recv() on the return-path thread;
- * shutdown() on any thread, including one that calls vmmig_source_cancel().
- * The log callback from any of these threads.
+ * connect() and close() run on the migration thread, and its send() and
+ * recv() for the handshake (with TLS, each channel's TLS handshake and
+ * HELLO on a short-lived thread of its own); then send() on the channel's
+ * sender thread and the migration thread, on the urgent channel (after a
+ * post-copy switch) the return-path thread; recv() on the return-path
+ * thread (channel 0); shutdown() on any thread, including one that calls
+ * vmmig_source_cancel(). The log callback from any of these threads.
  * Return: 0; -EINVAL (count, fd given twice, no regions or ops; the reason
  * is in vmmig_source_error()); -EBADF; -ENOTSOCK; -EPROTOTYPE (not a stream
  * socket); -ENOTCONN (not connected); -EBUSY (already started).

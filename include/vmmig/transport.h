@@ -21,11 +21,12 @@
  * shutdown() may be called from any thread at any time and must make blocked
  * and future send()/recv()/recv_some() on that channel return an error
  * promptly. Which threads of a session call what:
- *   source: connect() on the migration thread (with TLS, each channel's
- *     handshake on a short-lived thread of its own); send() on the
- *     channel's sender thread and the migration thread, on the urgent
- *     channel (post-copy) the return-path thread; recv()/recv_some() on
- *     the return-path thread; close() on the migration thread.
+ *   source: connect(), close() and the handshake's send()/recv() on the
+ *     migration thread (with TLS, each channel's TLS handshake and HELLO
+ *     on a short-lived thread of its own); then send() on the channel's
+ *     sender thread and the migration thread, on the urgent channel
+ *     (post-copy) the return-path thread; recv()/recv_some() on the
+ *     return-path thread (channel 0).
  *   destination: listen()/listener_addr() on the thread calling
  *     vmmig_dest_listen(); accept() on the session thread; recv() and
  *     recv_some() on each channel's receiver thread (the handshake's on
