@@ -215,8 +215,11 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 			.id = dst->regions.r[i].id,
 			.host = dst->regions.r[i].host,
 			.npages = dst->regions.r[i].npages };
+	/* vmmig_dest_get_stats() may run on another thread already. */
+	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;
+	pthread_mutex_unlock(&dst->stats_lock);
 	ret = restore_init(dst);
 	if (ret) {
 		restore_free(dst);

@@ -257,12 +257,17 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->nchan = src->ndata + 1;
 	src->t_start = now_us();
 	src->hist.t0 = src->t_start;
+	/* vmmig_source_get_stats() may run on another thread already: a
+	 * live status it reads under this lock orders it after the fields
+	 * above (t_start, nchan). */
+	pthread_mutex_lock(&src->stats_lock);
 	src->st.status = VMMIG_STATUS_SETUP;
 	src->st.mode = mode_of(src->policy);
 	snprintf(src->st.policy, sizeof(src->st.policy), "%s",
 		 vmmig_policy_name(src->policy));
 	src->st.channels = src->ndata;
 	src->st.guest_bytes = src->regions.total_bytes;
+	pthread_mutex_unlock(&src->stats_lock);
 	atomic_store(&src->sh.last_progress_us, src->t_start);
 	ret = -pthread_create(&src->thread, NULL, source_main, src);
 	if (ret)
