@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "tls/tls.h"
 #include "transport/ratelimit.h"
 
 void source_abort_io(struct vmmig_source *src)
@@ -112,6 +113,9 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 				    src->chan[bad].err);
 			return ret;
 		}
+		if (src->chan[0].tls)
+			vlog(&src->log, VMMIG_LOG_INFO, "TLS: %s",
+			     tls_chan_cipher(src->chan[0].tls));
 	} else {
 		for (unsigned i = 0; i < src->nchan && !ret; i++)
 			ret = send_hello(&src->chan[i], i, &x);
