@@ -9,6 +9,7 @@
  * Credentials come from mkcerts.sh (path in $MKCERTS) at test time.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,12 +60,31 @@ struct src_ctx {
 	struct vmmig_source *src;
 };
 
+/* What the source's log said the handshake agreed on ("TLS: ..."). */
+static pthread_mutex_t agreed_lock = PTHREAD_MUTEX_INITIALIZER;
+static char agreed[128];
+static int agreed_count;
+
+static void src_log(void *o, int level, const char *msg)
+{
+	(void)o, (void)level;
+	pthread_mutex_lock(&agreed_lock);
+	if (!strncmp(msg, "TLS: ", 5)) {
+		snprintf(agreed, sizeof(agreed), "%s", msg);
+		agreed_count++;
+	}
+	pthread_mutex_unlock(&agreed_lock);
+}
+
 static void source_setup(struct src_ctx *s, const char *kind)
 {
 	struct cfg k;
 
 	ck_assert_int_eq(guest_init(&s->g, GUEST_SIZE, FILL_RANDOM, true), 0);
 	s->src = guest_source(&s->g, &guest_source_ops);
+	agreed[0] = '\0';
+	agreed_count = 0;
+	vmmig_source_set_log(s->src, src_log, NULL, VMMIG_LOG_INFO);
 	ck_assert_int_eq(vmmig_source_set_option(s->src, VMMIG_OPT_CHANNELS, 2),
 			 0);
 	ck_assert_int_eq(vmmig_source_set_option(s->src, VMMIG_OPT_VERIFY, 1),
@@ -114,6 +134,9 @@ static void migrate(const char *listen, const char *src_kind,
 	ck_assert_int_eq(vmmig_source_set_tls(s.src, &ks.c), 0);
 	ck_assert_int_eq(vmmig_source_start(s.src, d.uri), 0);
 	assert_done(&s, &d);
+	/* The default priorities: AES-128-GCM, AES-NI's fastest. */
+	ck_assert_msg(strstr(agreed, "AES-128-GCM") != NULL, "agreed on '%s'",
+		      agreed);
 	dest_release(&d);
 	source_teardown(&s);
 }
