@@ -88,8 +88,9 @@ struct vmmig_dest {
 				    * post-copy pause too, whose link failure
 				    * came first and is forgotten on retry */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
-	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
-				    * a dropped stranger's channel */
+	pthread_mutex_t chan_lock; /* dest_abort_io() vs channels being made
+				    * or closed (a dropped stranger's, all of
+				    * them in a post-copy recovery) */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	struct chan *err_chan;     /* channel 0 while the channels are up
 				    * (under rp_lock): a cancel's ERROR */
