@@ -186,7 +186,7 @@ START_TEST(cancel_dest_during_pause)
 	/* No vCPU reads: pages that never came are poisoned (SIGBUS). */
 	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
 				  .cancel_on_pause = 1 };
-	struct vmmig_postcopy_config pcc = {
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	struct vmmig_policy *pol;
 	struct vmmig_source *src;

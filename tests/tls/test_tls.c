@@ -476,7 +476,7 @@ static void postcopy_recovery(const char *kind)
 {
 	struct dest_opts o = { .listen = "tcp:127.0.0.1:0",
 			       .vcpu_reads_ms = 400 };
-	struct vmmig_postcopy_config pcc = {
+	struct vmmig_postcopy_config pcc = { .struct_size = sizeof(pcc),
 		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	struct vmmig_policy *pol;
