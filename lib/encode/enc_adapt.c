@@ -12,12 +12,14 @@
  * - Waiting: the thread has time to spare; compressing more makes each
  *   byte on the link carry more guest memory. One level more, unless the
  *   path is fast for zstd: its rate when the thread barely compresses (at
- *   level 0 or 1, in windows where it waited at least 25 %) is above twice
- *   what compressing can gain, ENC_ADAPT_GAIN x (bytes zstd saved) / (time
- *   zstd took), both summed over recent attempts. Then one level less. The
- *   time is zstd's wall time: on a host with more runnable threads than
- *   cores, zstd's CPU time is taken from someone (the receiver, when both
- *   sides share the host), and preemption makes compressing slower.
+ *   level 0 or 1, in windows where it waited at least 25 %) is above what
+ *   compressing can gain, (bytes zstd saved) / (time zstd took), both
+ *   summed over recent attempts, times a gain. Then one level less. The
+ *   time is zstd's wall time, and the gain goes from ENC_ADAPT_GAIN (the
+ *   thread gets a CPU whenever it can run: zstd uses time the thread would
+ *   have spent waiting) down to 1 (it mostly waits for a CPU: the host has
+ *   more runnable threads than cores, and zstd's CPU is taken from someone
+ *   else, e.g. the receiver when both sides share the host).
  *   That case is a link as fast as zstd or a receiver that cannot keep up:
  *   on one host where both sides share the cores, compressing more slows
  *   the receiver, which makes the sender wait more; the path rate at a
@@ -71,6 +73,16 @@ void enc_adapt_attempt(struct enc_adapt *a, uint64_t cost_ns, unsigned saved)
 	a->attempts++;
 }
 
+/* The share of its busy time (not blocked) the thread was on a CPU, not
+ * waiting for one, in the current window: 1 on a host with cores to spare. */
+static double cpu_share(const struct enc_adapt *a)
+{
+	uint64_t busy = a->win_wall_us - a->win_wait_us;
+
+	return busy && a->win_cpu_us < busy ?
+		(double)a->win_cpu_us / (double)busy : 1.0;
+}
+
 /* Whether the path is slow enough for compressing more to pay. */
 static bool path_slow(const struct enc_adapt *a)
 {
@@ -78,10 +90,12 @@ static bool path_slow(const struct enc_adapt *a)
 		return false; /* not measured yet: stay low */
 	if (!a->cost_ns)
 		return true; /* nothing compressed yet: try */
-	/* rate (bytes/us) < GAIN * saved / cost(us); in double: the sums
-	 * times each other could overflow 64 bits. */
+	/* rate (bytes/us) < gain * saved / cost(us), the gain between 1 and
+	 * ENC_ADAPT_GAIN by the thread's share of a CPU while it runs; in
+	 * double: the sums times each other could overflow 64 bits. */
 	return (double)a->path_rate * (double)a->cost_ns <
-	       (double)ENC_ADAPT_GAIN * (double)a->saved * 1000.0;
+	       (1.0 + (ENC_ADAPT_GAIN - 1.0) * cpu_share(a)) *
+		       (double)a->saved * 1000.0;
 }
 
 void enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
@@ -90,6 +104,7 @@ void enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 
 	a->win_wall_us += c->wall_us;
 	a->win_wait_us += c->wait_us < c->wall_us ? c->wait_us : c->wall_us;
+	a->win_cpu_us += c->cpu_us;
 	a->win_bytes += c->bytes;
 	if (a->win_wall_us < WINDOW_US)
 		return;
@@ -111,6 +126,6 @@ void enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 	else if (a->rate_windows >= RATE_WINDOWS)
 		a->level = l ? l - 1 : 0;
 	a->effort = enc_adapt_effort(a->level);
-	a->win_wall_us = a->win_wait_us = a->win_bytes = 0;
+	a->win_wall_us = a->win_wait_us = a->win_cpu_us = a->win_bytes = 0;
 	a->win_cost_ns = a->win_saved = 0;
 }

@@ -29,7 +29,7 @@ static uint64_t clock_ns(clockid_t id)
  */
 static uint64_t runqueue_ns(struct enc_ctx *e)
 {
-	char buf[96];
+	char buf[96], *end;
 	ssize_t n;
 
 	if (e->sched_fd >= 0 &&
@@ -51,9 +51,8 @@ static uint64_t runqueue_ns(struct enc_ctx *e)
 		return 0;
 	buf[n] = '\0';
 	/* "<on-cpu ns> <run-queue ns> <timeslices>" */
-	char *p;
-	(void)strtoull(buf, &p, 10);
-	return strtoull(p, NULL, 10);
+	(void)strtoull(buf, &end, 10);
+	return strtoull(end, NULL, 10);
 }
 
 static void sample(struct enc_ctx *e, struct enc_clock *c)
@@ -75,24 +74,26 @@ void enc_ctx_send_start(struct enc_ctx *e)
 	sample(e, &e->start);
 	/* Between sends the thread encodes; time it slept there (no job,
 	 * waiting for a fault request) was not spent on this stream. */
-	e->gap_busy = e->have_end ? since(e->start.cpu, e->end.cpu) +
+	e->gap_cpu = e->have_end ? since(e->start.cpu, e->end.cpu) : 0;
+	e->gap_busy = e->have_end ? e->gap_cpu +
 		since(e->start.runq, e->end.runq) : 0;
 }
 
 void enc_ctx_send_done(struct enc_ctx *e, size_t bytes)
 {
-	uint64_t wall, busy;
+	uint64_t wall, cpu, busy;
 
 	if (!e || !e->zc || !e->cfg.zstd_adaptive)
 		return;
 	sample(e, &e->end);
 	e->have_end = true;
 	wall = since(e->end.wall, e->start.wall);
-	busy = since(e->end.cpu, e->start.cpu) +
-	       since(e->end.runq, e->start.runq);
+	cpu = since(e->end.cpu, e->start.cpu);
+	busy = cpu + since(e->end.runq, e->start.runq);
 	enc_adapt_cycle(&e->adapt, &(struct enc_cycle){
 		.wall_us = (e->gap_busy + wall) / 1000u,
 		.wait_us = since(wall, busy) / 1000u,
+		.cpu_us = (e->gap_cpu + cpu) / 1000u,
 		.bytes = bytes,
 	});
 }

@@ -53,7 +53,8 @@ ZSTD_DCtx *zpage_dctx_new(void);
 #define ENC_ADAPT_ONE 64u   /* effort: compress this many pages of 64 */
 #define ENC_ADAPT_MIN 2u    /* floor: keeps the saving measured */
 #define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 2, 8, 16, ... 64 */
-#define ENC_ADAPT_GAIN 2u   /* climb while the path < this x zstd's gain */
+#define ENC_ADAPT_GAIN 2u   /* climb while the path < up to this x zstd's
+			     * gain */
 struct enc_adapt {
 	unsigned level;         /* 0..ENC_ADAPT_LEVELS */
 	unsigned effort;        /* enc_adapt_effort(level) */
@@ -64,8 +65,8 @@ struct enc_adapt {
 	uint64_t rate_windows;  /* windows that measured it */
 	uint64_t cost_ns, saved; /* recent attempts: ns, bytes saved */
 	/* The current window: the thread's time, the part blocked in sends,
-	 * bytes sent; zstd's ns and bytes saved. */
-	uint64_t win_wall_us, win_wait_us, win_bytes;
+	 * the part on a CPU; bytes sent; zstd's ns and bytes saved. */
+	uint64_t win_wall_us, win_wait_us, win_cpu_us, win_bytes;
 	uint64_t win_cost_ns, win_saved;
 };
 /* One batch sent, as the sending thread saw it from the end of its
@@ -74,6 +75,7 @@ struct enc_adapt {
 struct enc_cycle {
 	uint64_t wall_us;  /* encoding and sending */
 	uint64_t wait_us;  /* of which blocked in the send (not preempted) */
+	uint64_t cpu_us;   /* of which on a CPU (the rest: preempted) */
 	uint64_t bytes;    /* sent */
 };
 void enc_adapt_init(struct enc_adapt *a);
@@ -153,8 +155,8 @@ struct enc_ctx {
 	bool have_end;          /* @end is valid */
 	struct enc_clock end;   /* at the end of the last send */
 	struct enc_clock start; /* at the start of the current send */
-	uint64_t gap_busy;      /* from @end to @start: on a CPU or waiting
-				 * for one */
+	uint64_t gap_busy;      /* from @end to @start: on a CPU or waiting */
+	uint64_t gap_cpu;       /* for one; of that, on a CPU */
 	struct dcache *cache;   /* NULL unless delta_cache_bytes >= 4096 */
 	bool first_send;        /* the pages added now were never sent */
 	uint8_t scratch[ENC_PAGE]; /* a candidate encoding */

@@ -17,21 +17,32 @@
 #define WIN_US 20000u /* one window: enc_adapt.c's WINDOW_US */
 
 /* One window of sends: @rate bytes/us over the window, @wait_pct of it
- * blocked; every picked page costs @cost_us and saves @saved bytes. */
-static void window(struct enc_adapt *a, uint64_t rate, unsigned wait_pct,
-		   uint64_t cost_us, unsigned saved)
+ * blocked, on a CPU for @cpu_pct of the rest (else preempted); every
+ * picked page costs @cost_us and saves @saved bytes. */
+static void window_on(struct enc_adapt *a, uint64_t rate, unsigned wait_pct,
+		      unsigned cpu_pct, uint64_t cost_us, unsigned saved)
 {
 	/* Ten sends, each with a batch's worth of picks. */
 	for (int i = 0; i < 10; i++) {
+		uint64_t wall = WIN_US / 10, wait = wall * wait_pct / 100;
+
 		for (int p = 0; p < 64; p++)
 			if (enc_adapt_pick(a))
 				enc_adapt_attempt(a, cost_us * 1000u, saved);
 		enc_adapt_cycle(a, &(struct enc_cycle){
-			.wall_us = WIN_US / 10,
-			.wait_us = WIN_US / 10 * wait_pct / 100,
-			.bytes = rate * (WIN_US / 10),
+			.wall_us = wall,
+			.wait_us = wait,
+			.cpu_us = (wall - wait) * cpu_pct / 100,
+			.bytes = rate * wall,
 		});
 	}
+}
+
+/* The same on a host with a core to spare. */
+static void window(struct enc_adapt *a, uint64_t rate, unsigned wait_pct,
+		   uint64_t cost_us, unsigned saved)
+{
+	window_on(a, rate, wait_pct, 100, cost_us, saved);
 }
 
 START_TEST(pick_spreads_the_effort)
@@ -141,6 +152,26 @@ START_TEST(rate_measured_low_only)
 	for (int w = 0; w < 30; w++)
 		window(&a, 400, 60, 30, 2500);
 	ck_assert_uint_le(a.level, 1);
+}
+END_TEST
+
+/* zstd gains 42 bytes/us (2500 bytes in 60 us) against a 60 bytes/us
+ * path: with a core to spare it climbs (the thread's waiting time pays for
+ * zstd); when the thread is on a CPU a fifth of the time it could run (an
+ * oversubscribed host: the CPU zstd takes is someone else's), it does not. */
+START_TEST(oversubscribed_host_stays_low)
+{
+	struct enc_adapt a;
+	int w;
+
+	enc_adapt_init(&a);
+	for (w = 0; w < 30; w++) {
+		window_on(&a, 60, 90, 20, 60, 2500);
+		ck_assert_uint_eq(a.level, 0);
+	}
+	for (w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window_on(&a, 60, 90, 100, 60, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
 }
 END_TEST
 
@@ -320,6 +351,7 @@ int main(void)
 	tcase_add_test(tc, cpu_bound_compresses_less);
 	tcase_add_test(tc, fast_path_stays_low);
 	tcase_add_test(tc, rate_measured_low_only);
+	tcase_add_test(tc, oversubscribed_host_stays_low);
 	tcase_add_test(tc, nothing_to_gain_stays_low);
 	tcase_add_test(tc, unmeasured_path_stays_low);
 	tcase_add_test(tc, long_stall);
