@@ -15,21 +15,27 @@
 
 #include <vmmig/pagesource.h>
 
+#include "encode/encode.h"
 #include "source.h"
 
 int flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
+	size_t len;
 	int ret;
 
 	if (!s->batch.count)
 		return 0;
 	s->pages_sent += s->batch.count;
+	/* How long the send blocks tells the encoder whether compressing
+	 * pays (encode/enc_adapt.c). */
+	enc_ctx_send_start(s->enc);
 	/* The lock: control records (DRAIN) may share this channel. */
 	pthread_mutex_lock(&s->c->tx_lock);
-	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
+	len = wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
+	enc_ctx_send_done(s->enc, len);
 	counters_add_enc(&s->src->cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
@@ -175,6 +181,8 @@ int senders_start(struct vmmig_source *src)
 	struct enc_config ec = {
 		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
 		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		/* zstd only where it makes the migration faster. */
+		.zstd_adaptive = true,
 		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};

@@ -77,8 +77,7 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 		}
 	}
 	if (e->zc) {
-		n = zpage_compress(e->zc, e->cfg.zstd_level, copy, e->scratch,
-				   ENC_PAGE - ENC_ZSTD_SAVING);
+		n = enc_zstd_page(e, copy);
 		if (n > 0) {
 			memcpy(copy, e->scratch, (size_t)n);
 			*len = (size_t)n;

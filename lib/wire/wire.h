@@ -279,6 +279,9 @@ struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
 struct enc_config {
 	int compression;          /* VMMIG_COMPRESS_* */
 	int zstd_level;
+	bool zstd_adaptive;       /* compress the share that pays (from the
+				   * sender's sends, encode/enc_adapt.c);
+				   * false: try every page */
 	size_t delta_cache_bytes; /* 0: no delta */
 };
 int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
