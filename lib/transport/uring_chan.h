@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io_uring channel over a connected stream socket (private): the part the
- * TCP and Unix transports share. Two rings: one used only by the sending
+ * TCP, Unix and fd transports share. Two rings: one used only by the sending
  * thread, one only by the receiving thread, because a ring must not have two
  * concurrent submitters.
+ *
+ * Sending is pipelined (uring_queue.c): send_queue() appends a record to a
+ * queue and returns; the queued records go out as one SENDMSG (gathered,
+ * up to URING_QIOV iovecs), and while it runs the caller builds the next
+ * ones. Only one SENDMSG per socket is in the kernel at a time: two on one
+ * stream socket may interleave their bytes (a blocked send lets go of the
+ * socket lock while it waits for room), and IOSQE_IO_LINK only chains
+ * requests submitted together. Receiving is one operation at a time: a
+ * PAGES record's raw pages go straight to the guest pages its descriptors
+ * name, so the next receive's address is known only once the previous one
+ * completed.
  */
 #ifndef VMMIG_LIB_URING_CHAN_H
 #define VMMIG_LIB_URING_CHAN_H
@@ -14,6 +25,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#define URING_QENT 16 /* sends queued at most */
+#define URING_QIOV 64 /* their iovecs at most */
+
+/* One queued send: the bytes of it that have not left yet. */
+struct uring_qent {
+	size_t left;
+};
+
 struct uring_chan {
 	bool live;              /* uring_chan_init() succeeded */
 	int fd;                 /* connected stream socket, owned */
@@ -22,6 +41,17 @@ struct uring_chan {
 	struct io_uring rring;  /* receive side only */
 	struct iovec *sscratch; /* copy of a partly sent iov tail (lazy) */
 	struct iovec *rscratch; /* same for receive */
+	/* Queued sends (uring_queue.c), ring indexes counting up:
+	 * [qhead, qsub) are in the SENDMSG in flight, [qsub, qtail) wait
+	 * for the next one, their iovecs in nextiov[0, nnext). */
+	struct uring_qent qent[URING_QENT];
+	unsigned qhead, qsub, qtail;
+	bool op_active;          /* a SENDMSG of queued sends is in flight */
+	int serr;                /* sticky error of a queued send */
+	struct msghdr opmsg;     /* the SENDMSG in flight, over opiov */
+	struct iovec opiov[URING_QIOV];
+	struct iovec nextiov[URING_QIOV];
+	unsigned nnext;
 };
 
 /* Take ownership of @fd (closed on failure too) and set up both rings.
@@ -33,6 +63,14 @@ int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt);
 int uring_chan_recv_some(void *chan, void *buf, size_t min, size_t max);
 void uring_chan_shutdown(void *chan);
 void uring_chan_close(void *chan);
+int uring_chan_send_queue(void *chan, const struct iovec *iov, int iovcnt);
+int uring_chan_send_wait(void *chan, unsigned left);
+
+/* Shared by uring_chan.c and uring_queue.c. */
+/* A failed or empty (EOF) completion as the error the ops report. */
+int uring_map_err(struct uring_chan *c, int res);
+/* Blocking send of @iov on the send ring, nothing queued in flight. */
+int uring_send_now(struct uring_chan *c, const struct iovec *iov, int iovcnt);
 
 /*
  * Consume @n bytes from the front of @msg's iovec after a short transfer.

@@ -15,12 +15,11 @@
 
 #define BATCH_HEAD 8
 #define DESC_SIZE 16
-#define PAYLOAD_CAP (WIRE_MAX_BATCH * ENC_PAGE)
 
 int wire_batch_init(struct wire_batch *b)
 {
 	memset(b, 0, sizeof(*b));
-	b->payload = malloc(PAYLOAD_CAP + ENC_PAGE);
+	b->payload = malloc(WIRE_BATCH_PAYLOAD_SIZE);
 	return b->payload ? 0 : -ENOMEM;
 }
 

@@ -308,9 +308,11 @@ struct enc_counters {
  *   count x { u64 page_index, u8 encoding, u8 reserved[3], u32 len }
  *   the encoded pages, concatenated in descriptor order
  */
+/* Bytes of a batch's payload buffer: WIRE_MAX_BATCH pages + one of slack. */
+#define WIRE_BATCH_PAYLOAD_SIZE ((WIRE_MAX_BATCH + 1) * 4096u)
 struct wire_batch {
 	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
-	uint8_t *payload; /* WIRE_MAX_BATCH * 4096 + slack */
+	uint8_t *payload; /* WIRE_BATCH_PAYLOAD_SIZE bytes, malloc'd */
 	size_t payload_len;
 	unsigned count;
 	uint32_t region_id;
