@@ -9,8 +9,8 @@
  * the register after A||B is shift(reg after A, |B|) ^ (reg of B from 0),
  * where shift multiplies by x^(8|B|) modulo the polynomial. With PCLMULQDQ
  * a shift is one carry-less multiply and one crc32 (see shift_hw()); else
- * a bit loop. STREAM is a third of a page (less 16 bytes), so that
- * vmmig_crc32c_copy() runs a page in three streams.
+ * a bit loop. STREAM is a third of a page (less 16 bytes), so that a
+ * page runs in three streams.
  * Software path: slice-by-8 tables.
  */
 #include <endian.h>
@@ -156,53 +156,6 @@ static uint64_t merge3(uint64_t c, uint64_t b, uint64_t d)
 	       gf2_mul((uint32_t)b, k_stream) ^ (uint32_t)d;
 }
 
-/*
- * The CRC register @c over @len bytes at @p; with @dst, each 8 bytes are
- * also stored there as they are read (one pass over the source). Inlined
- * into its two callers, so the copy costs nothing where there is none.
- */
-__attribute__((target("sse4.2"), always_inline))
-static inline uint64_t crc_run(uint64_t c, unsigned char *dst,
-			       const unsigned char *p, size_t len)
-{
-	while (len >= 3 * STREAM) {
-		uint64_t b = 0, d = 0;
-
-		for (size_t i = 0; i < STREAM; i += 8) {
-			uint64_t w0 = load64(p + i), w1 = load64(p + STREAM + i),
-				 w2 = load64(p + 2 * STREAM + i);
-
-			c = _mm_crc32_u64(c, w0);
-			b = _mm_crc32_u64(b, w1);
-			d = _mm_crc32_u64(d, w2);
-			if (dst) {
-				memcpy(dst + i, &w0, 8);
-				memcpy(dst + STREAM + i, &w1, 8);
-				memcpy(dst + 2 * STREAM + i, &w2, 8);
-			}
-		}
-		c = merge3(c, b, d);
-		p += 3 * STREAM;
-		dst = dst ? dst + 3 * STREAM : NULL;
-		len -= 3 * STREAM;
-	}
-	for (; len >= 8; len -= 8, p += 8) {
-		uint64_t w = load64(p);
-
-		c = _mm_crc32_u64(c, w);
-		if (dst) {
-			memcpy(dst, &w, 8);
-			dst += 8;
-		}
-	}
-	for (; len; len--, p++) {
-		c = _mm_crc32_u8((uint32_t)c, *p);
-		if (dst)
-			*dst++ = *p;
-	}
-	return c;
-}
-
 __attribute__((target("sse4.2")))
 static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -212,14 +165,23 @@ static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 		len--;
 	}
-	return ~(uint32_t)crc_run(c, NULL, p, len);
-}
+	while (len >= 3 * STREAM) {
+		uint64_t b = 0, d = 0;
 
-__attribute__((target("sse4.2")))
-static uint32_t crc_copy_hw(uint32_t crc, unsigned char *dst,
-			    const unsigned char *p, size_t len)
-{
-	return ~(uint32_t)crc_run(~crc, dst, p, len);
+		for (size_t i = 0; i < STREAM; i += 8) {
+			c = _mm_crc32_u64(c, load64(p + i));
+			b = _mm_crc32_u64(b, load64(p + STREAM + i));
+			d = _mm_crc32_u64(d, load64(p + 2 * STREAM + i));
+		}
+		c = merge3(c, b, d);
+		p += 3 * STREAM;
+		len -= 3 * STREAM;
+	}
+	for (; len >= 8; len -= 8, p += 8)
+		c = _mm_crc32_u64(c, load64(p));
+	while (len--)
+		c = _mm_crc32_u8((uint32_t)c, *p++);
+	return ~(uint32_t)c;
 }
 
 /* @a * x^(8 @n): zero bytes for n % 8, table entries for the rest. */
@@ -244,18 +206,6 @@ uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len)
 		return crc_hw(crc, buf, len);
 #endif
 	return vmmig_crc32c_sw(crc, buf, len);
-}
-
-uint32_t vmmig_crc32c_copy(uint32_t crc, void *dst, const void *src,
-			   size_t len)
-{
-	pthread_once(&once, crc_init);
-#if defined(__x86_64__)
-	if (have_sse42)
-		return crc_copy_hw(crc, dst, src, len);
-#endif
-	memcpy(dst, src, len);
-	return vmmig_crc32c_sw(crc, dst, len);
 }
 
 uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)

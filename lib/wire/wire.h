@@ -90,10 +90,6 @@ struct wire_hdr {
 uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len);
 /* Portable implementation, exposed for tests. */
 uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
-/* Copy @len bytes from @src to @dst and return vmmig_crc32c(crc, dst, len),
- * in one pass: the CRC is of the bytes stored, read from @src once. */
-uint32_t vmmig_crc32c_copy(uint32_t crc, void *dst, const void *src,
-			   size_t len);
 /* The CRC of A||B from crc(A) and crc(B) (both started from 0), B being
  * @len_b bytes long. */
 uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
