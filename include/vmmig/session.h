@@ -79,7 +79,12 @@ enum vmmig_option {
 				      * kernel's first access to guest memory
 				      * is slow (e.g. shadow-paging nested
 				      * hypervisors: 0.5 vs 2.3 GB/s measured
-				      * on one) */
+				      * on one). Default 1 by measurement:
+				      * one copy less, and on the PVM hosts
+				      * here (issue 10, bench/README.md) both
+				      * run at the same rate with the
+				      * destination prefaulted, direct with
+				      * less destination CPU */
 	VMMIG_OPT_POPULATE,          /* destination: 1 populates guest memory
 				      * (MADV_POPULATE_WRITE) from a background
 				      * thread during the migration, so first
