@@ -9,7 +9,7 @@
 
 #include <vmmig/vmmig.h>
 
-#include "core/core.h"
+#include "session/session.h"
 #include "testutil.h"
 
 struct probe {

@@ -8,7 +8,7 @@
 
 #include <vmmig/vmmig.h>
 
-#include "core/core.h"
+#include "session/session.h"
 #include "testutil.h"
 
 /* Cumulative counters as a session would pass them. */

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/source.h"
+#include "source/source.h"
 #include "testutil.h"
 
 #define NPAGES 67u /* not a multiple of 64: the bitmap's tail counts */

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/dest.h"
+#include "dest/dest.h"
 #include "fuzz.h"
 
 #define MODE_STAGED 2u

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "core/core.h"
+#include "session/session.h"
 #include "fuzz.h"
 #include "wire/le.h"
 #include "wire/wire.h"

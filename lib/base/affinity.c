@@ -12,7 +12,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "core.h"
+#include "base.h"
 
 void pin_fault_thread(const struct options *o, const struct logger *lg,
 		      const char *what)

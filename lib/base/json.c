@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON written into a caller's fixed buffer (stats and history). */
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "json.h"
 
 void jprintf(struct jbuf *j, const char *fmt, ...)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "session.h"
 
 #define STATE_MAX_BLOB (1ull << 30)
 #define STATE_MAX_TOTAL (4ull << 30)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <time.h>
 
-#include "core.h"
+#include "base.h"
 
 uint64_t now_us(void)
 {

@@ -2,8 +2,8 @@
 /* vmmig_source_set_tls() / vmmig_dest_set_tls(): load the credentials. */
 #include <errno.h>
 
-#include "dest.h"
-#include "source.h"
+#include "dest/dest.h"
+#include "source/source.h"
 #include "tls/tls.h"
 
 /* Replace *@slot with credentials for @cfg (NULL: none). */

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <time.h>
 
-#include "core.h"
+#include "base/failure.h"
+#include "chan.h"
+#include "wire/wire.h"
 
 static void *guard_main(void *arg)
 {

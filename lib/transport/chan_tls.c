@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "base/failure.h"
+#include "chan.h"
+#include "wire/wire.h"
 #include "tls/tls.h"
 
 /* The host part of a "HOST:PORT" or "[V6]:PORT" tcp address, or NULL. */

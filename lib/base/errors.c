@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core.h"
+#include "failure.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

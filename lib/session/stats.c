@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "session.h"
 
 VMMIG_API const char *vmmig_status_name(int status)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Logging goes to the embedder's callback only; the library never prints. */
+#include <stdarg.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "base.h"
 
 void vlog(const struct logger *lg, int level, const char *fmt, ...)
 {

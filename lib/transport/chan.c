@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "base/failure.h"
+#include "chan.h"
+#include "wire/wire.h"
 #include "tls/tls.h"
 #include "transport/ratelimit.h"
 

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "base.h"
 #include "transport/fd.h"
 
 int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,

@@ -3,7 +3,7 @@
 #ifndef VMMIG_LIB_DEST_H
 #define VMMIG_LIB_DEST_H
 
-#include "core.h"
+#include "session/session.h"
 
 struct vmmig_dest;
 

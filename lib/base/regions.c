@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core.h"
+#include "regions.h"
 #include "encode/encode.h"
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Every tunable: a name, the side it applies to, a range and a default, in
  * one table. */
+#include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 
-#include "core.h"
+#include "base.h"
 
 #define SRC VMMIG_SIDE_SOURCE
 #define DST VMMIG_SIDE_DEST

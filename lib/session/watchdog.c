@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "core.h"
+#include "session.h"
 
 static void *watchdog_main(void *arg)
 {

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "core.h"
+#include "session.h"
 
 void history_init(struct history *h)
 {

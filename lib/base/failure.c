@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "failure.h"
 
 void failure_init(struct failure *f)
 {

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON into a fixed buffer (private). */
+#ifndef VMMIG_LIB_BASE_JSON_H
+#define VMMIG_LIB_BASE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- JSON into a fixed buffer (json.c) ---- */
+/* Appends; remembers overflow instead of failing early. */
+struct jbuf {
+	char *p;
+	size_t len, used;
+	bool overflow;
+};
+void jprintf(struct jbuf *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* @s as a quoted, escaped JSON string. */
+void jstring(struct jbuf *j, const char *s);
+/* The length written, or -ENOSPC (output truncated, NUL terminated). */
+int jfinish(struct jbuf *j);
+
+#endif /* VMMIG_LIB_BASE_JSON_H */

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest memory regions and the page-sum hash (private). */
+#ifndef VMMIG_LIB_BASE_REGIONS_H
+#define VMMIG_LIB_BASE_REGIONS_H
+
+#include <stdint.h>
+#include <vmmig/session.h>
+
+/* ---- regions (regions.c) ---- */
+struct region {
+	uint32_t id;
+	uint64_t gpa;
+	uint8_t *host;
+	uint64_t size;
+	uint64_t npages;
+};
+struct region_set {
+	struct region *r;
+	unsigned n;
+	uint64_t total_bytes;
+};
+int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
+		uint64_t size);
+void regions_free(struct region_set *rs);
+/* Index of the region with @id, or rs->n if there is none. */
+unsigned regions_index(const struct region_set *rs, uint32_t id);
+/* The page-sum memory hash, built page by page in any order: the sum of
+ * page_hash() over all pages; a zero page (or NULL) hashes to 0. */
+uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
+
+#endif /* VMMIG_LIB_BASE_REGIONS_H */

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* What the source and destination sessions share: watchdog, state blobs,
+ * history, stats (private). */
+#ifndef VMMIG_LIB_SESSION_H
+#define VMMIG_LIB_SESSION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmmig/session.h>
+
+#include "base/base.h"
+#include "base/failure.h"
+#include "base/json.h"
+#include "base/regions.h"
+#include "transport/chan.h"
+#include "wire/wire.h"
+
+/* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */
+struct watchdog {
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	int64_t timeout_us;          /* 0: off */
+	atomic_bool armed;           /* only while waiting on the peer */
+	struct chan_shared *sh;
+	void (*fire)(void *arg);     /* called once on timeout */
+	void *arg;
+};
+/* Start watching from now (after a reconnect, say). */
+void watchdog_arm(struct watchdog *w);
+int watchdog_start(struct watchdog *w, struct chan_shared *sh,
+		   int64_t timeout_ms, void (*fire)(void *), void *arg);
+void watchdog_stop(struct watchdog *w);
+
+/* ---- state blobs (state.c) ---- */
+struct state_blob {
+	uint32_t id;
+	size_t len;   /* bytes held (while receiving: so far) */
+	size_t total; /* bytes announced (receiving side) */
+	size_t cap;   /* bytes allocated at data (receiving side) */
+	uint8_t *data;
+};
+/* Destination: every announced blob arrived whole. */
+bool state_complete(const struct vmmig_state_sink *s);
+struct vmmig_state_sink {
+	struct state_blob *b;
+	unsigned n, cap;
+	uint64_t total;
+};
+void state_sink_free(struct vmmig_state_sink *s);
+/* Source: send every blob on @c as STATE records (chunked). */
+int state_send(struct chan *c, const struct vmmig_state_sink *s);
+/* Destination: add one STATE record's chunk; blobs complete in order. */
+int state_receive(struct vmmig_state_sink *s, uint16_t flags,
+		  const uint8_t *payload, size_t len, char *err, size_t errlen);
+
+/* ---- history of a migration (history.c) ---- */
+struct history {
+	pthread_mutex_t lock;
+	struct vmmig_round r[VMMIG_HISTORY_MAX];
+	unsigned n;                 /* finished entries */
+	bool open;                  /* r[n] is being recorded */
+	struct vmmig_round last;    /* bytes and pages at the last boundary */
+	uint64_t t0;                /* the migration's start, now_us() */
+	struct vmmig_fault_series faults;
+};
+/* Bytes and pages sent so far, cumulative (in a struct vmmig_round). */
+void history_init(struct history *h);
+void history_destroy(struct history *h);
+/* Open an entry at @t (now_us()); @now: cumulative bytes and pages. */
+void history_begin(struct history *h, int kind, uint32_t round,
+		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now);
+/* Close the open entry (if any) at @t. */
+void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
+		 const struct vmmig_round *now);
+/* Bytes and pages sent after the last entry closed (the end of the
+ * session's conversation) join it, so that the entries add up. */
+void history_settle(struct history *h, const struct vmmig_round *now);
+/* Post-copy: the switch at @t starts the fault series. */
+void history_switch(struct history *h, uint64_t t);
+/* @pages requested at @t. */
+void history_fault(struct history *h, uint64_t pages, uint64_t t);
+int history_copy_rounds(struct history *h, struct vmmig_round *out,
+			size_t max);
+int history_copy_faults(struct history *h, struct vmmig_fault_series *fs);
+
+/* ---- stats helpers (stats.c) ---- */
+/* Still going: worth computing live figures for. */
+static inline bool status_live(int status)
+{
+	return (status > VMMIG_STATUS_NONE && status < VMMIG_STATUS_COMPLETED) ||
+	       status == VMMIG_STATUS_POSTCOPY_PAUSED;
+}
+struct counters {
+	_Atomic uint64_t pages[WIRE_ENC__COUNT];
+	_Atomic uint64_t cache_hits, cache_misses;
+};
+void counters_add_enc(struct counters *c, const struct enc_counters *e);
+void counters_fill(const struct counters *c, struct vmmig_stats *st);
+/* Copy the part of @full that fits the caller's struct_size. */
+int stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out);
+
+#endif /* VMMIG_LIB_SESSION_H */
