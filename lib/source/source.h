@@ -9,10 +9,11 @@ struct vmmig_source;
 
 /* One sending thread per channel; it owns the channel's send side during
  * rounds, and its encoder (zstd context, delta cache). */
-/* Records a page channel's sender has in flight at most (queued on a
- * transport that pipelines, see chan_send_queue()), each in a slot of its
- * own while the next one is built. */
-#define SEND_DEPTH 4
+/* Slots for records a page channel's sender has queued on a transport that
+ * pipelines (chan_send_queue()), each kept until sent while the next one
+ * is built. The built-in io_uring channels keep one send in flight, so two
+ * are enough; a transport may keep up to SEND_DEPTH - 1. */
+#define SEND_DEPTH 3
 
 struct send_slot {
 	uint8_t *head;    /* copy of the record's head */

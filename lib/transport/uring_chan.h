@@ -5,10 +5,12 @@
  * thread, one only by the receiving thread, because a ring must not have two
  * concurrent submitters.
  *
- * Sending is pipelined (uring_queue.c): send_queue() appends a record to a
- * queue and returns; the queued records go out as one SENDMSG (gathered,
- * up to URING_QIOV iovecs), and while it runs the caller builds the next
- * ones. Only one SENDMSG per socket is in the kernel at a time: two on one
+ * Sending is pipelined (uring_queue.c): send_queue() starts a record's
+ * SENDMSG and returns; while it runs the caller builds the next record,
+ * whose send_queue() first waits for it. (Queueing records behind it to
+ * gather them into one SENDMSG later left the socket idle until the
+ * owner's next call.) Only one SENDMSG per socket is in the kernel at a
+ * time: two on one
  * stream socket may interleave their bytes (a blocked send lets go of the
  * socket lock while it waits for room), and IOSQE_IO_LINK only chains
  * requests submitted together. Receiving is one operation at a time: a

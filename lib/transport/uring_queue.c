@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pipelined sends on an io_uring channel (see uring_chan.h): a queue of
- * records, sent in order by one gathered SENDMSG at a time, reaped without
- * blocking whenever the owner queues another.
+ * Pipelined sends on an io_uring channel (see uring_chan.h): each queued
+ * record is one SENDMSG, started at once; the next waits for it. The owner
+ * builds the next record while one is in flight.
  */
 #include <errno.h>
 #include <string.h>
@@ -166,19 +166,20 @@ int uring_chan_send_queue(void *chan, const struct iovec *iov, int iovcnt)
 	/* Too many pieces to gather: send it on its own, after the rest. */
 	if (n > URING_QIOV / 2)
 		return uring_chan_send(c, iov, iovcnt);
-	/* Room in the queue: wait for the SENDMSG in flight if need be. */
-	while (queued(c) == URING_QENT || c->nnext + (unsigned)n > URING_QIOV) {
-		ret = uring_chan_send_wait(c, queued(c) - 1);
-		if (ret)
+	/* The SENDMSG in flight ends first (one a socket, see uring_chan.h),
+	 * and this one starts at once: left pending, it would start only at
+	 * the owner's next call, and the socket could run dry meanwhile. */
+	while (c->op_active) {
+		ret = reap(c, true);
+		if (ret < 0)
 			return ret;
 	}
+	if (c->serr)
+		return c->serr;
 	for (int i = 0; i < iovcnt; i++)
 		if (iov[i].iov_len)
 			c->nextiov[c->nnext++] = iov[i];
 	c->qent[c->qtail++ % URING_QENT].left = bytes;
-	ret = reap(c, false);
-	if (ret < 0)
-		return ret;
 	submit_next(c);
 	return c->serr;
 }

@@ -3,10 +3,11 @@
  * Pipelined sends (send_queue/send_wait) of one io_uring transport (built
  * once per transport, CHAN_OPS names it): records queued from a ring of
  * buffers, mixed with plain send() calls and split into odd iovecs, arrive
- * in order and intact; a channel cut while several sends are in flight
- * (peer closed, shutdown from another thread, close) ends them with a clear
- * error at once, fails later calls the same way, and close() returns only
- * after the kernel let go of the queued memory (ASan sees any later use).
+ * in order and intact; a channel cut while a send is in flight and the
+ * next ones wait (peer closed, shutdown from another thread, close) ends
+ * them with a clear error at once, fails later calls the same way, and
+ * close() returns only after the kernel let go of the queued memory (ASan
+ * sees any later use).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -111,66 +112,76 @@ START_TEST(test_order)
 }
 END_TEST
 
-struct waiter {
+struct queuer {
 	const struct vmmig_transport_ops *ops;
 	void *chan;
+	uint8_t *mem;
+	size_t rec, nrec;
 	atomic_bool done;
 	int ret;
 	double at;
 };
 
-static void *wait_all(void *arg)
+/* Queue every record, then wait for all: blocks while the peer does not
+ * read, with a SENDMSG in flight. */
+static void *queue_all(void *arg)
 {
-	struct waiter *w = arg;
+	struct queuer *q = arg;
 
-	w->ret = w->ops->send_wait(w->chan, 0);
-	w->at = now_s();
-	atomic_store(&w->done, true);
+	for (size_t i = 0; i < q->nrec && !q->ret; i++) {
+		struct iovec iov = { q->mem + i * q->rec, q->rec };
+
+		q->ret = q->ops->send_queue(q->chan, &iov, 1);
+	}
+	if (!q->ret)
+		q->ret = q->ops->send_wait(q->chan, 0);
+	q->at = now_s();
+	atomic_store(&q->done, true);
 	return NULL;
 }
 
 enum cut { CUT_PEER_CLOSE, CUT_SHUTDOWN, CUT_CLOSE };
 
 /*
- * Queue more than the socket buffers hold to a peer that does not read:
- * several sends stay in flight. Then cut the channel as @how says.
+ * Send more than the socket buffers hold to a peer that does not read: a
+ * SENDMSG stays in flight (and the next record waits for it). Then cut the
+ * channel as @how says.
  */
 static void cut_in_flight(enum cut how)
 {
 	const struct vmmig_transport_ops *ops = test_ops();
-	const size_t rec = 4u << 20, nrec = 12; /* 48 MiB */
-	struct waiter w = { .ops = ops };
-	uint8_t *mem = malloc(rec * nrec);
+	struct queuer q = { .ops = ops, .rec = 4u << 20, .nrec = 12 };
 	struct fixture fx;
 	pthread_t th;
 	void *c, *s;
 	double t0;
 
-	ck_assert_ptr_nonnull(mem);
-	fill_pattern(mem, rec * nrec, 9);
+	q.mem = malloc(q.rec * q.nrec);
+	ck_assert_ptr_nonnull(q.mem);
+	fill_pattern(q.mem, q.rec * q.nrec, 9);
 	fx_up(&fx);
 	pair_open(&fx, &c, &s);
-	for (size_t i = 0; i < nrec; i++) {
-		struct iovec iov = { mem + i * rec, rec };
+	if (how == CUT_CLOSE) {
+		/* 48 MiB in one send: in flight when send_queue returns,
+		 * nobody reading. close must end it and return; then the
+		 * memory may go. */
+		struct iovec iov = { q.mem, q.rec * q.nrec };
 
 		ck_assert_int_eq(ops->send_queue(c, &iov, 1), 0);
-	}
-	if (how == CUT_CLOSE) {
-		/* Sends in flight, nobody reading: close must end them and
-		 * return; then the memory may go. */
+		sleep_ms(100);
 		t0 = now_s();
 		chan_free(ops, c);
 		ck_assert(now_s() - t0 < 2.0);
-		free(mem);
+		free(q.mem);
 		chan_free(ops, s);
 		fx_down(&fx);
 		return;
 	}
-	w.chan = c;
-	atomic_init(&w.done, false);
-	ck_assert_int_eq(pthread_create(&th, NULL, wait_all, &w), 0);
-	sleep_ms(200);
-	ck_assert_msg(!atomic_load(&w.done), "nothing in flight (%d)", w.ret);
+	q.chan = c;
+	atomic_init(&q.done, false);
+	ck_assert_int_eq(pthread_create(&th, NULL, queue_all, &q), 0);
+	sleep_ms(300);
+	ck_assert_msg(!atomic_load(&q.done), "nothing in flight (%d)", q.ret);
 	t0 = now_s();
 	if (how == CUT_PEER_CLOSE) {
 		chan_free(ops, s);
@@ -179,21 +190,21 @@ static void cut_in_flight(enum cut how)
 		ops->shutdown(c);
 	}
 	pthread_join(th, NULL);
-	ck_assert(w.at - t0 < 2.0);
+	ck_assert(q.at - t0 < 2.0);
 	if (how == CUT_PEER_CLOSE)
-		ck_assert_msg(w.ret == -ECONNRESET || w.ret == -EPIPE,
-			      "got %d", w.ret);
+		ck_assert_msg(q.ret == -ECONNRESET || q.ret == -EPIPE,
+			      "got %d", q.ret);
 	else
-		ck_assert_int_eq(w.ret, -ECANCELED);
+		ck_assert_int_eq(q.ret, -ECANCELED);
 	/* The channel stays failed, whichever call comes next. */
-	struct iovec iov = { mem, 100 };
+	struct iovec iov = { q.mem, 100 };
 
-	ck_assert_int_eq(ops->send_queue(c, &iov, 1), w.ret);
-	ck_assert_int_eq(ops->send_wait(c, 0), w.ret);
+	ck_assert_int_eq(ops->send_queue(c, &iov, 1), q.ret);
+	ck_assert_int_eq(ops->send_wait(c, 0), q.ret);
 	ck_assert_int_lt(ops->send(c, &iov, 1), 0);
 	chan_free(ops, c);
 	chan_free(ops, s);
-	free(mem);
+	free(q.mem);
 	fx_down(&fx);
 }
 
