@@ -49,7 +49,14 @@ enum vmmig_option {
 				      * (channels). vmmig_source_start_fds()
 				      * sets N from its fd count. */
 	VMMIG_OPT_COMPRESSION,       /* source: enum vmmig_compression;
-				      * default none */
+				      * default none. With zstd each channel
+				      * compresses the share of its pages
+				      * that makes the migration faster,
+				      * measured as it sends: all of them
+				      * while the link is slower than zstd
+				      * can gain, next to none while the CPU
+				      * or a fast path is the limit. Pages
+				      * that look random are sent raw */
 	VMMIG_OPT_ZSTD_LEVEL,        /* source: default 1 */
 	VMMIG_OPT_DELTA_CACHE_BYTES, /* source: cache of sent pages for delta
 				      * encoding; 0 = off. Smaller than the

@@ -15,6 +15,7 @@
 
 #include <vmmig/pagesource.h>
 
+#include "encode/encode.h"
 #include "source.h"
 
 /*
@@ -42,16 +43,21 @@ static int queue_batch(struct sender *s, struct iovec iov[2])
 int flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
+	size_t len;
 	int ret;
 
 	if (!s->batch.count)
 		return 0;
 	s->pages_sent += s->batch.count;
+	/* How long the send blocks tells the encoder whether compressing
+	 * pays (encode/enc_adapt.c). */
+	enc_ctx_send_start(s->enc);
 	/* The lock: control records (DRAIN) may share this channel. */
 	pthread_mutex_lock(&s->c->tx_lock);
-	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
+	len = wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = s->slot[0].payload ? queue_batch(s, iov) : chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
+	enc_ctx_send_done(s->enc, len);
 	counters_add_enc(&s->src->cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
@@ -249,6 +255,8 @@ int senders_start(struct vmmig_source *src)
 	struct enc_config ec = {
 		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
 		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		/* zstd only where it makes the migration faster. */
+		.zstd_adaptive = true,
 		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};
@@ -265,6 +273,7 @@ int senders_start(struct vmmig_source *src)
 		ret = wire_batch_init(&s->batch);
 		if (ret)
 			return ret;
+		s->batch.no_crc = src->sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->regions.r[0].id);
 		ret = slots_init(s);
 		if (ret)

@@ -93,8 +93,7 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 		}
 	}
 	if (e->zc) {
-		n = zpage_compress(e->zc, e->cfg.zstd_level, copy, e->scratch,
-				   ENC_PAGE - ENC_ZSTD_SAVING);
+		n = enc_zstd_page(e, copy);
 		if (n > 0) {
 			memcpy(copy, e->scratch, (size_t)n);
 			*len = (size_t)n;
@@ -130,7 +129,9 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		copy = b->payload + b->payload_len;
 		memcpy(copy, page, ENC_PAGE);
 		enc = encode_copy(b, e, page_index, copy, &len, cnt);
-		b->payload_crc = vmmig_crc32c(b->payload_crc, copy, len);
+		if (!b->no_crc)
+			b->payload_crc = vmmig_crc32c(b->payload_crc, copy,
+						      len);
 	}
 
 	if (!b->count || page_index > b->max_index)
@@ -158,7 +159,9 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 	put_le64(p, h->object_id);
 	put_le64(p + 8, h->offset);
 	put_le64(p + 16, h->hash);
-	b->payload_crc = vmmig_crc32c(b->payload_crc, p, WIRE_HINT_SIZE);
+	if (!b->no_crc)
+		b->payload_crc = vmmig_crc32c(b->payload_crc, p,
+					      WIRE_HINT_SIZE);
 	if (!b->count || page_index > b->max_index)
 		b->max_index = page_index;
 	d = desc_at(b, b->count++);
@@ -191,10 +194,12 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 	/* wire_record_seal() over head and payload, but the payload's CRC
 	 * is already known. */
 	h.len = (uint32_t)(head_len - WIRE_HDR_SIZE + b->payload_len);
-	wire_hdr_pack(b->head, &h);
-	crc = vmmig_crc32c_combine(wire_record_crc(b->head, &body, 1),
-				   b->payload_crc, b->payload_len);
-	put_le32(b->head + 8, crc);
+	wire_hdr_pack(b->head, &h); /* crc 0, as wire_record_frame() */
+	if (!b->no_crc) {
+		crc = vmmig_crc32c_combine(wire_record_crc(b->head, &body, 1),
+					   b->payload_crc, b->payload_len);
+		put_le32(b->head + 8, crc);
+	}
 	iov[0] = (struct iovec){ b->head, head_len };
 	iov[1] = (struct iovec){ b->payload, b->payload_len };
 	return head_len + b->payload_len;
