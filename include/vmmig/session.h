@@ -90,7 +90,12 @@ enum vmmig_option {
 				      * kernel's first access to guest memory
 				      * is slow (e.g. shadow-paging nested
 				      * hypervisors: 0.5 vs 2.3 GB/s measured
-				      * on one) */
+				      * on one). Default 1 by measurement:
+				      * one copy less, and on the PVM hosts
+				      * here (issue 10, bench/README.md) both
+				      * run at the same rate with the
+				      * destination prefaulted, direct with
+				      * less destination CPU */
 	VMMIG_OPT_POPULATE,          /* destination: 1 populates guest memory
 				      * (MADV_POPULATE_WRITE) from a background
 				      * thread during the migration, so first
@@ -450,7 +455,8 @@ VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
  * connect() and close() run on the migration thread, and its send() and
  * recv() for the handshake (with TLS, each channel's TLS handshake and
- * HELLO on a short-lived thread of its own); then send() on the channel's
+ * HELLO on a short-lived thread of its own); then send() (send_queue() and
+ * send_wait() where the table has them, without TLS) on the channel's
  * sender thread and the migration thread, on the urgent channel (after a
  * post-copy switch) the return-path thread; recv() on the return-path
  * thread (channel 0); shutdown() on any thread, including one that calls
@@ -462,7 +468,7 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri);
 /**
  * vmmig_source_start_transport() - vmmig_source_start() over an embedder's transport.
  * @src: a configured session
- * @t: the transport (version 1 or 2, with connect(), send(), recv(),
+ * @t: the transport (version 1 to 3, with connect(), send(), recv(),
  *     shutdown() and close()); borrowed, must outlive the session
  * @addr: the address, in @t's syntax, handed to its connect()
  *
@@ -472,7 +478,8 @@ VMMIG_API int vmmig_source_start(struct vmmig_source *src, const char *uri);
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
  * connect() and close() run on the migration thread, and its send() and
  * recv() for the handshake (with TLS, each channel's TLS handshake and
- * HELLO on a short-lived thread of its own); then send() on the channel's
+ * HELLO on a short-lived thread of its own); then send() (send_queue() and
+ * send_wait() where the table has them, without TLS) on the channel's
  * sender thread and the migration thread, on the urgent channel (after a
  * post-copy switch) the return-path thread; recv() on the return-path
  * thread (channel 0); shutdown() on any thread, including one that calls
@@ -506,7 +513,8 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
  * clear(), stop(); the policy's first_pass() and decide(). The transport's
  * connect() and close() run on the migration thread, and its send() and
  * recv() for the handshake (with TLS, each channel's TLS handshake and
- * HELLO on a short-lived thread of its own); then send() on the channel's
+ * HELLO on a short-lived thread of its own); then send() (send_queue() and
+ * send_wait() where the table has them, without TLS) on the channel's
  * sender thread and the migration thread, on the urgent channel (after a
  * post-copy switch) the return-path thread; recv() on the return-path
  * thread (channel 0); shutdown() on any thread, including one that calls
@@ -844,7 +852,7 @@ VMMIG_API int vmmig_dest_listen(struct vmmig_dest *dst, const char *uri,
 /**
  * vmmig_dest_listen_transport() - vmmig_dest_listen() over an embedder's transport.
  * @dst: the session
- * @t: the transport (version 1 or 2 with listen(), accept(),
+ * @t: the transport (version 1 to 3 with listen(), accept(),
  *     listener_close(), send(), recv(), shutdown(), close()); borrowed, must
  *     outlive the session
  * @addr: the address in @t's syntax
