@@ -207,7 +207,6 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 	for (unsigned i = 0; i < dst->regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
 			.id = dst->regions.r[i].id,
-			.host = dst->regions.r[i].host,
 			.npages = dst->regions.r[i].npages };
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;

@@ -10,11 +10,8 @@
 #include <string.h>
 
 #include "encode/encode.h"
-#include "le.h"
-#include "wire.h"
+#include "pages_fmt.h"
 
-#define BATCH_HEAD 8
-#define DESC_SIZE 16
 #define PAYLOAD_CAP (WIRE_MAX_BATCH * ENC_PAGE)
 
 int wire_batch_init(struct wire_batch *b)
@@ -103,7 +100,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		return -ENOSPC;
 	/* A page twice in one record would be applied out of order. */
 	for (unsigned i = 0; i < b->count; i++)
-		if (get_le64(desc_at(b, i)) == page_index)
+		if (pages_desc_page(desc_at(b, i)) == page_index)
 			return -EEXIST;
 
 	if (!page || enc_page_is_zero(page)) {
@@ -118,10 +115,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 	}
 
 	d = desc_at(b, b->count++);
-	put_le64(d, page_index);
-	d[8] = (uint8_t)enc;
-	d[9] = d[10] = d[11] = 0;
-	put_le32(d + 12, (uint32_t)len);
+	pages_desc_pack(d, page_index, (uint8_t)enc, (uint32_t)len);
 	b->payload_len += len;
 	cnt->pages[enc]++;
 	return enc;
@@ -130,22 +124,16 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 			const struct wire_hint *h, struct enc_counters *cnt)
 {
-	uint8_t *d, *p;
+	uint8_t *d;
 
 	if (b->count >= WIRE_MAX_BATCH)
 		return -ENOSPC;
 	for (unsigned i = 0; i < b->count; i++)
-		if (get_le64(desc_at(b, i)) == page_index)
+		if (pages_desc_page(desc_at(b, i)) == page_index)
 			return -EEXIST;
-	p = b->payload + b->payload_len;
-	put_le64(p, h->object_id);
-	put_le64(p + 8, h->offset);
-	put_le64(p + 16, h->hash);
+	wire_hint_pack(b->payload + b->payload_len, h);
 	d = desc_at(b, b->count++);
-	put_le64(d, page_index);
-	d[8] = WIRE_ENC_HINT;
-	d[9] = d[10] = d[11] = 0;
-	put_le32(d + 12, WIRE_HINT_SIZE);
+	pages_desc_pack(d, page_index, WIRE_ENC_HINT, WIRE_HINT_SIZE);
 	b->payload_len += WIRE_HINT_SIZE;
 	if (cnt)
 		cnt->pages[WIRE_ENC_HINT]++;
@@ -161,9 +149,7 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 
 	if (b->count == 0)
 		return 0;
-	put_le32(bh, b->region_id);
-	put_le16(bh + 4, (uint16_t)b->count);
-	put_le16(bh + 6, 0);
+	pages_head_pack(bh, b->region_id, (uint16_t)b->count);
 	head_len = WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * b->count;
 	body[0] = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
 	body[1] = (struct iovec){ b->payload, b->payload_len };

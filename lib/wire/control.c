@@ -233,3 +233,18 @@ void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r)
 	put_le32(out + 4, r->reserved);
 	put_le64(out + 8, r->dirty_pages);
 }
+
+int wire_round_unpack(const uint8_t *buf, size_t len, struct wire_round *r,
+		      char *err, size_t errlen)
+{
+	if (len != WIRE_ROUND_SIZE)
+		return bad(err, errlen, "ROUND has length %zu (need %u)", len,
+			   WIRE_ROUND_SIZE);
+	r->round = get_le32(buf + 0);
+	r->reserved = get_le32(buf + 4);
+	r->dirty_pages = get_le64(buf + 8);
+	if (r->reserved)
+		return bad(err, errlen, "ROUND reserved field is 0x%x",
+			   r->reserved);
+	return 0;
+}

@@ -170,8 +170,8 @@ struct wire_end {
 	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
 	uint32_t flags;
 	uint32_t nblobs;     /* MAIN: state blobs sent */
-	uint64_t mem_hash;   /* HASH: hash of all guest memory, see
-				vmmig_mem_hash() in the core */
+	uint64_t mem_hash;   /* HASH: page-sum hash of all guest memory
+				(docs/wire-format.md section 7) */
 };
 #define WIRE_END_SIZE 24
 void wire_end_pack(uint8_t out[WIRE_END_SIZE], const struct wire_end *e);
@@ -186,60 +186,94 @@ struct wire_round {
 	uint64_t dirty_pages;
 };
 void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
+/* 0, or -EPROTO with @err set (length, reserved field). */
+int wire_round_unpack(const uint8_t *buf, size_t len, struct wire_round *r,
+		      char *err, size_t errlen);
 
 /* ---- post-copy payloads (postcopy_msgs.c) ---- */
 
 /* POSTCOPY: u32 flags, u32 reserved (0). */
 #define WIRE_POSTCOPY_SIZE 8
 #define WIRE_POSTCOPY_VERIFY 1u /* END will carry the page-sum hash */
+void wire_postcopy_pack(uint8_t out[WIRE_POSTCOPY_SIZE], uint32_t flags);
 /* 0 with *@flags set, or -EPROTO with @err set. */
 int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
 			 char *err, size_t errlen);
 
-/* DISCARD: a run of the pending-page bitmap of one region. */
+/*
+ * DISCARD: a run of the pending-page bitmap of one region, 16 bytes of
+ * head then @nwords little-endian u64 words. A sender passes the words of
+ * its bitmap as they lie in memory (see the static assertion in
+ * postcopy_msgs.c); a receiver reads them through wire_discard_word() or
+ * wire_discard_or().
+ */
 #define WIRE_DISCARD_HEAD 16
 #define WIRE_DISCARD_MAX_WORDS ((WIRE_MAX_PAYLOAD - WIRE_DISCARD_HEAD) / 8)
 struct wire_discard {
 	uint32_t region_id;
 	uint32_t nwords;     /* bitmap words that follow */
 	uint64_t first_word; /* index of the first word in the region bitmap */
+	const uint8_t *words; /* after unpack: the words, in the payload */
 };
+/* The head only (@d->words is not read): the words follow it. */
 void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 		       const struct wire_discard *d);
 /* DISCARD header flag: sent before SWITCH, ahead of a DRAIN, while the
  * guest still runs on the source: drop these pages at the DRAIN barrier. */
 #define WIRE_DISCARD_EARLY 1u
-/* Validates the length against nwords; the words follow at +HEAD. */
+/* Validates the length against nwords; @d is zeroed first, so it is
+ * defined even on failure. 0 or -EPROTO with @err set. */
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen);
 /* Check an unpacked DISCARD against its region of @npages pages: the words
- * lie inside the region's bitmap and name no page past its end. @words:
- * the record's bitmap words (payload + WIRE_DISCARD_HEAD). 0 or -EPROTO. */
-int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
-		       uint64_t npages, char *err, size_t errlen);
+ * lie inside the region's bitmap and name no page past its end. 0 or
+ * -EPROTO. */
+int wire_discard_check(const struct wire_discard *d, uint64_t npages,
+		       char *err, size_t errlen);
+/* Word @i (0-based) of an unpacked DISCARD; 0 past its last word. */
+uint64_t wire_discard_word(const struct wire_discard *d, uint32_t i);
+/* OR the words into @bm[first_word ...] (@bm checked by
+ * wire_discard_check() to hold them); with @replace, store instead. */
+void wire_discard_apply(const struct wire_discard *d, uint64_t *bm,
+			bool replace);
 
 /* REQ header flag: pages whose restore from storage failed; send their
  * contents even if they were hinted (or already sent) before. */
 #define WIRE_REQ_REFETCH 1u
 
-/* HINT page payload. */
+/* HINT page payload (its PAGES descriptor has encoding WIRE_ENC_HINT). */
 #define WIRE_HINT_SIZE 24
 struct wire_hint {
 	uint64_t object_id;
 	uint64_t offset;
 	uint64_t hash;
 };
+void wire_hint_pack(uint8_t out[WIRE_HINT_SIZE], const struct wire_hint *h);
+/* 0, or -EPROTO with @err set when @len is not WIRE_HINT_SIZE. */
+int wire_hint_unpack(const uint8_t *buf, size_t len, struct wire_hint *h,
+		     char *err, size_t errlen);
 
-/* REQ: pages of one region the destination faulted on. */
+/* REQ: pages of one region the destination faulted on, 8 bytes of head
+ * then @count little-endian u64 page indices. */
 #define WIRE_REQ_HEAD 8
 #define WIRE_REQ_MAX 512
+#define WIRE_REQ_MAX_SIZE (WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX)
 struct wire_req {
 	uint32_t region_id;
 	uint32_t count;      /* 1..WIRE_REQ_MAX page indices follow (u64) */
+	const uint8_t *pages; /* after unpack: the indices, in the payload */
 };
-void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q);
+/* The whole payload: head and the @q->count indices of @pages (@q->pages
+ * is not read). Return its length, -EINVAL (count 0 or over
+ * WIRE_REQ_MAX) or -ENOSPC (@cap too small). */
+int wire_req_pack(uint8_t *buf, size_t cap, const struct wire_req *q,
+		  const uint64_t *pages);
+/* Validates count and length; @q is zeroed first. 0 or -EPROTO. */
 int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
 		    char *err, size_t errlen);
+/* Page index @i of an unpacked REQ; UINT64_MAX (beyond every region) past
+ * its count. */
+uint64_t wire_req_page(const struct wire_req *q, uint32_t i);
 
 /* DONE: post-copy finished on the destination, with its fault figures. */
 #define WIRE_DONE_SIZE 40
@@ -269,21 +303,7 @@ int wire_sw_unpack(const uint8_t *buf, size_t len, struct wire_sw *s,
 
 /* ---- source side: building PAGES records (batch.c) ---- */
 
-struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
-
-struct enc_config {
-	int compression;          /* VMMIG_COMPRESS_* */
-	int zstd_level;
-	size_t delta_cache_bytes; /* 0: no delta */
-};
-int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
-void enc_ctx_free(struct enc_ctx *e);
-/* Stop delta encoding and free the cache: after a post-copy switch the
- * destination no longer holds the copies the cache describes. */
-void enc_ctx_drop_cache(struct enc_ctx *e);
-/* The pages added from now on are sent for the first time (@on) or again:
- * the delta cache admits first sends only into free slots. */
-void enc_ctx_set_first_send(struct enc_ctx *e, bool on);
+struct enc_ctx; /* per-channel page encoder (encode/encode.h) */
 
 /*
  * Delta-cache counters, one definition: every page sent with contents
@@ -345,15 +365,55 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 /* Reads exactly the bytes described by @iov, or fails with -errno. */
 typedef int (*wire_read_fn)(void *cookie, const struct iovec *iov, int iovcnt);
 
+/* What the reader checks PAGES against: the region's id and size. */
 struct wire_dest_region {
 	uint32_t id;
-	uint8_t *host;
 	uint64_t npages;
 };
 
 struct wire_page_counts {
 	uint64_t pages[WIRE_ENC__COUNT];
 	uint64_t bytes; /* wire bytes of records read */
+};
+
+/* One validated PAGES descriptor, as the page sink sees it. */
+struct wire_page_desc {
+	uint64_t page; /* index in the region, < its npages */
+	uint32_t len;  /* encoded bytes, valid for @enc */
+	uint8_t enc;   /* enum wire_enc */
+};
+
+/*
+ * Where decoded pages land: the reader is a codec and never decides where
+ * a page goes; the destination provides these operations (lib/dest
+ * dest_sink.c) and one cookie. @ri is the index of the page's region in
+ * the table last given to wire_reader_set_regions(). All run on the
+ * reader's thread, inside wire_reader_next(). One call per record
+ * (begin) and one per page (place or hint): no per-byte indirection.
+ */
+struct wire_page_sink_ops {
+	/*
+	 * A PAGES record was validated: @n descriptors, in record order.
+	 * Called before any of its page bytes is read, so the sink learns
+	 * here that contents for these pages are coming (and may refuse the
+	 * record: -errno fails the reader). For each RAW or DELTA descriptor
+	 * @i it may set @into[i] (all NULL on entry) to the page's 4096
+	 * bytes: RAW is then received straight there and DELTA patched
+	 * there in place; place() then gets that same pointer. NULL: RAW is
+	 * received into a reader buffer; DELTA is refused (no copy to apply
+	 * it to, e.g. after the post-copy switch).
+	 */
+	int (*begin)(void *cookie, unsigned ri, const struct wire_page_desc *d,
+		     unsigned n, void **into);
+	/* Page @page decoded, after the record's CRC matched: @data is its
+	 * contents (NULL: all zero; == into[i] when already in place).
+	 * 0, or -errno to fail the reader (-EPROTO: a page not expected). */
+	int (*place)(void *cookie, unsigned ri, uint64_t page,
+		     const void *data);
+	/* A HINT page: read it from storage instead. NULL: hints are a
+	 * protocol error. 0 or -errno. */
+	int (*hint)(void *cookie, unsigned ri, uint64_t page,
+		    const struct wire_hint *h);
 };
 
 struct wire_reader; /* holds scratch buffers and the zstd context */
@@ -363,63 +423,29 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 		    struct wire_reader **out);
 void wire_reader_free(struct wire_reader *r);
 /*
- * Replace the regions PAGES may land in (copied). A destination reads the
+ * Replace the regions PAGES may name (copied). A destination reads the
  * HELLO with none, so that nothing a peer sends before it is accepted can
- * reach guest memory, then sets them. Return 0, -EINVAL or -ENOMEM.
+ * reach a page sink, then sets them. Return 0, -EINVAL or -ENOMEM.
  */
 int wire_reader_set_regions(struct wire_reader *r,
 			    const struct wire_dest_region *regions,
 			    unsigned nregions);
+/* Where PAGES land from the next record on (@ops and what @cookie points
+ * to must outlive their use). Without a sink PAGES are a protocol error.
+ * Return 0, or -EINVAL (@ops without begin or place). */
+int wire_reader_set_sink(struct wire_reader *r,
+			 const struct wire_page_sink_ops *ops, void *cookie);
 /*
  * Read the next record. PAGES records are validated (region id, page
- * indices, encodings, lengths, CRC) and applied to the regions' memory
- * before returning; raw pages are received straight into guest memory. For
- * any other known type the payload is returned in *@payload (owned by the
- * reader, valid until the next call). Unknown optional records are skipped.
- * Return 0, -EPROTO (message in wire_reader_error()), or the read fn's error.
+ * indices, encodings, lengths, CRC), decoded and handed to the page sink
+ * before returning. For any other known type the payload is returned in
+ * *@payload (owned by the reader, valid until the next call). Unknown
+ * optional records are skipped. Return 0, -EPROTO (message in
+ * wire_reader_error()), or the read fn's or the sink's error.
  */
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt);
 const char *wire_reader_error(const struct wire_reader *r);
-/*
- * Staged receive: raw pages land in a reused buffer and are copied into
- * guest memory from user space, instead of being received straight into
- * guest memory. One more copy, yet several times faster where the kernel's
- * first access to each guest page is expensive (shadow-paging hypervisors).
- */
-int wire_reader_set_staged(struct wire_reader *r, bool staged);
-/*
- * Post-copy placement: from now on PAGES are not written to guest memory
- * directly; each decoded page goes to @fn (data == NULL: a zero page), which
- * places it atomically (UFFDIO_COPY). Raw pages are then received into a
- * scratch buffer, and delta pages are refused (the destination dropped the
- * copies they would apply to). @fn returns 0 or -errno (-EPROTO: a page
- * that was not expected).
- */
-typedef int (*wire_place_fn)(void *cookie, const struct wire_dest_region *rg,
-			     uint64_t page, const void *data);
-int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
-			   void *cookie);
-/*
- * Cache-restore hooks. @hint receives each HINT page (instead of
- * contents); @write is told of every page with contents before any of its
- * bytes land, so that a restore in flight for it knows it lost, or refuses
- * it (-errno: the reader fails). A HINT with no hook set is a protocol
- * error.
- */
-typedef int (*wire_hint_fn)(void *cookie, const struct wire_dest_region *rg,
-			    uint64_t page, const struct wire_hint *h);
-typedef int (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
-			      uint64_t page);
-void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
-			   wire_write_fn2 write, void *cookie);
-/* Called after a page's final contents are in guest memory (@page; NULL
- * for a zero page that was not written), before the reader returns; not
- * for pages handed to a placer, which sees them itself. */
-typedef void (*wire_landed_fn)(void *cookie, const struct wire_dest_region *rg,
-			       uint64_t index, const void *page);
-void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
-			    void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*
