@@ -17,6 +17,7 @@ struct pair {
 	struct istream in;
 	struct obuf o;
 	struct guarded g;
+	struct mem_sink k;
 	uint32_t seq;
 	struct enc_counters ec;
 };
@@ -30,10 +31,10 @@ static void pair_new(struct pair *p, int compression, size_t cache)
 	memset(p, 0, sizeof(*p));
 	ck_assert_int_eq(enc_ctx_new(&cfg, &p->e), 0);
 	guarded_new(&p->g, NPAGES);
-	dr = (struct wire_dest_region){ .id = 3, .host = p->g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 3, .npages = NPAGES };
 	ck_assert_int_eq(wire_reader_new(istream_read, &p->in, &dr, 1, &p->r),
 			 0);
+	mem_sink_attach(p->r, &p->k, p->g.mem);
 }
 
 static void pair_free(struct pair *p)
