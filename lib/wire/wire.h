@@ -190,7 +190,7 @@ void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
 int wire_round_unpack(const uint8_t *buf, size_t len, struct wire_round *r,
 		      char *err, size_t errlen);
 
-/* ---- post-copy payloads (postcopy_msgs.c) ---- */
+/* ---- post-copy and cache-restore payloads (postcopy_msgs.c) ---- */
 
 /* POSTCOPY: u32 flags, u32 reserved (0). */
 #define WIRE_POSTCOPY_SIZE 8
@@ -205,7 +205,7 @@ int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
  * head then @nwords little-endian u64 words. A sender passes the words of
  * its bitmap as they lie in memory (see the static assertion in
  * postcopy_msgs.c); a receiver reads them through wire_discard_word() or
- * wire_discard_or().
+ * wire_discard_apply().
  */
 #define WIRE_DISCARD_HEAD 16
 #define WIRE_DISCARD_MAX_WORDS ((WIRE_MAX_PAYLOAD - WIRE_DISCARD_HEAD) / 8)
@@ -237,10 +237,6 @@ uint64_t wire_discard_word(const struct wire_discard *d, uint32_t i);
 void wire_discard_apply(const struct wire_discard *d, uint64_t *bm,
 			bool replace);
 
-/* REQ header flag: pages whose restore from storage failed; send their
- * contents even if they were hinted (or already sent) before. */
-#define WIRE_REQ_REFETCH 1u
-
 /* HINT page payload (its PAGES descriptor has encoding WIRE_ENC_HINT). */
 #define WIRE_HINT_SIZE 24
 struct wire_hint {
@@ -258,6 +254,9 @@ int wire_hint_unpack(const uint8_t *buf, size_t len, struct wire_hint *h,
 #define WIRE_REQ_HEAD 8
 #define WIRE_REQ_MAX 512
 #define WIRE_REQ_MAX_SIZE (WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX)
+/* REQ header flag: pages whose restore from storage failed; send their
+ * contents even if they were hinted (or already sent) before. */
+#define WIRE_REQ_REFETCH 1u
 struct wire_req {
 	uint32_t region_id;
 	uint32_t count;      /* 1..WIRE_REQ_MAX page indices follow (u64) */

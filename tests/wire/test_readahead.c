@@ -5,9 +5,9 @@
  * record, all at once): for every record type, PAGES of every encoding and
  * size (one page, a full batch larger than the buffer), every placement
  * mode (guest memory, staged, placer) and several buffer sizes, the records,
- * the pages and the hooks' calls must be exactly those of the plain reader.
- * Corruption is still caught by the CRC, a stream cut mid-record is still
- * reported, and a small record costs one receive.
+ * the pages and the page sink's calls must be exactly those of the plain
+ * reader. Corruption is still caught by the CRC, a stream cut mid-record is
+ * still reported, and a small record costs one receive.
  */
 #include <vmmig/session.h>
 
