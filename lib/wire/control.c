@@ -195,6 +195,8 @@ int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 			   (unsigned long long)s->offset,
 			   (unsigned long long)chunk, s->blob_id,
 			   (unsigned long long)s->total_len);
+	s->chunk = buf + WIRE_STATE_HEAD;
+	s->chunk_len = (size_t)chunk;
 	return 0;
 }
 

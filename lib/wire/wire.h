@@ -156,9 +156,13 @@ struct wire_state {
 	uint32_t reserved;
 	uint64_t total_len; /* whole blob */
 	uint64_t offset;    /* of this chunk */
-	/* followed by the chunk bytes */
+	/* after unpack: the chunk bytes that follow, in the payload; its
+	 * range [offset, offset + chunk_len) lies inside the blob */
+	const uint8_t *chunk;
+	size_t chunk_len;
 };
 #define WIRE_STATE_HEAD 24
+/* The head only (chunk, chunk_len are not read): the bytes follow it. */
 void wire_state_pack(uint8_t out[WIRE_STATE_HEAD], const struct wire_state *s);
 int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 		      char *err, size_t errlen);
