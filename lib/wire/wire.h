@@ -11,6 +11,13 @@
  *   u32 crc    CRC32C (Castagnoli) of the header with crc = 0, then payload
  *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
  * All integers little endian.
+ *
+ * This part is a codec, the layer between the page encodings (lib/encode,
+ * which it uses) and the sides of a migration (which use it): a pack and
+ * an unpack for every payload, each checking lengths, counts and reserved
+ * fields, the PAGES builder and the record reader. It never decides where
+ * a page goes: the reader hands decoded pages to a page sink the
+ * destination provides (struct wire_page_sink_ops).
  */
 #ifndef VMMIG_LIB_WIRE_H
 #define VMMIG_LIB_WIRE_H
