@@ -212,6 +212,7 @@ static int setup_urgent(struct vmmig_source *src)
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
+		s->batch.no_crc = src->sh.tls != NULL;
 	}
 	if (!ret)
 		wire_batch_begin(&s->batch, src->regions.r[0].id);

@@ -191,6 +191,7 @@ int senders_start(struct vmmig_source *src)
 		ret = wire_batch_init(&s->batch);
 		if (ret)
 			return ret;
+		s->batch.no_crc = src->sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->regions.r[0].id);
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);
 		if (ret)
