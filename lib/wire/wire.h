@@ -12,12 +12,10 @@
  *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
  * All integers little endian.
  *
- * This part is a codec, the layer between the page encodings (lib/encode,
- * which it uses) and the sides of a migration (which use it): a pack and
- * an unpack for every payload, each checking lengths, counts and reserved
- * fields, the PAGES builder and the record reader. It never decides where
- * a page goes: the reader hands decoded pages to a page sink the
- * destination provides (struct wire_page_sink_ops).
+ * A codec above lib/encode: pack/unpack for every payload (unpack checks
+ * lengths, counts, reserved fields), the PAGES builder, the reader. It
+ * never decides where a page goes: the reader hands decoded pages to the
+ * page sink the destination provides (struct wire_page_sink_ops).
  */
 #ifndef VMMIG_LIB_WIRE_H
 #define VMMIG_LIB_WIRE_H
@@ -333,14 +331,10 @@ struct enc_counters {
 };
 
 /*
- * A PAGES record under construction. The head (record header, batch header,
- * descriptors) and the payload are separate buffers so that a short batch is
- * sent as two iovecs without moving bytes.
- *
- * PAGES payload layout:
- *   u32 region_id, u16 count (1..WIRE_MAX_BATCH), u16 reserved
- *   count x { u64 page_index, u8 encoding, u8 reserved[3], u32 len }
- *   the encoded pages, concatenated in descriptor order
+ * A PAGES record under construction (layout: docs/wire-format.md 5.1 and
+ * pages_fmt.h). The head (record header, batch header, descriptors) and
+ * the payload are separate buffers so that a short batch is sent as two
+ * iovecs without moving bytes.
  */
 struct wire_batch {
 	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
