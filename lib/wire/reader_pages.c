@@ -45,9 +45,10 @@ static const struct wire_dest_region *find_region(struct wire_reader *r,
 	return NULL;
 }
 
-/* Decode and validate descriptor @i into r->desc[i]; 0 or -EPROTO. */
+/* Decode and validate descriptor @i into r->desc[i]; 0 or -EPROTO. *@max:
+ * the highest index of descriptors [0, @i), updated. */
 static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
-		      unsigned i)
+		      unsigned i, uint64_t *max)
 {
 	const uint8_t *raw = r->head + BATCH_HEAD + DESC_SIZE * i;
 	struct wire_page_desc *d = &r->desc[i];
@@ -76,7 +77,13 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 	if (!ok)
 		return reader_fail(r, -EPROTO, "page %llu: length %u is invalid for "
 			    "encoding %u", idx, d->len, d->enc);
-	/* Duplicates would be applied out of order (raw pages land first). */
+	/* Duplicates would be applied out of order (raw pages land first).
+	 * One above every index before it (ascending: the usual case) is
+	 * new. */
+	if (i == 0 || d->page > *max) {
+		*max = d->page;
+		return 0;
+	}
 	for (unsigned j = 0; j < i; j++)
 		if (r->desc[j].page == d->page)
 			return reader_fail(r, -EPROTO, "page %llu appears twice in one "
@@ -206,7 +213,7 @@ static int read_descs(struct wire_reader *r, const struct wire_hdr *h,
 {
 	const struct wire_dest_region *rg;
 	struct pages_head ph;
-	uint64_t sum = 0;
+	uint64_t sum = 0, max = 0;
 	unsigned count;
 	int ret;
 
@@ -240,7 +247,7 @@ static int read_descs(struct wire_reader *r, const struct wire_hdr *h,
 
 	*nother = 0;
 	for (unsigned i = 0; i < count; i++) {
-		ret = check_desc(r, rg, i);
+		ret = check_desc(r, rg, i, &max);
 		if (ret < 0)
 			return ret;
 		sum += r->desc[i].len;

@@ -95,6 +95,9 @@ struct wire_hdr {
 uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len);
 /* Portable implementation, exposed for tests. */
 uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* The CRC of A||B from crc(A) and crc(B) (both started from 0), B being
+ * @len_b bytes long. */
+uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* Fast 64-bit non-cryptographic hash (memory verification, storage hints). */
 uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed);
 
@@ -213,13 +216,9 @@ void wire_postcopy_pack(uint8_t out[WIRE_POSTCOPY_SIZE], uint32_t flags);
 int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
 			 char *err, size_t errlen);
 
-/*
- * DISCARD: a run of the pending-page bitmap of one region, 16 bytes of
- * head then @nwords little-endian u64 words. A sender passes the words of
- * its bitmap as they lie in memory (see the static assertion in
- * postcopy_msgs.c); a receiver reads them through wire_discard_word() or
- * wire_discard_apply().
- */
+/* DISCARD: a run of the pending-page bitmap of one region: 16 bytes of
+ * head, @nwords little-endian u64 words (a sender's bitmap as it lies in
+ * memory, postcopy_msgs.c; read through wire_discard_word()/_apply()). */
 #define WIRE_DISCARD_HEAD 16
 #define WIRE_DISCARD_MAX_WORDS ((WIRE_MAX_PAYLOAD - WIRE_DISCARD_HEAD) / 8)
 struct wire_discard {
@@ -336,10 +335,14 @@ struct enc_counters {
  * the payload are separate buffers so that a short batch is sent as two
  * iovecs without moving bytes.
  */
+/* Bytes of a batch's payload buffer: WIRE_MAX_BATCH pages + one of slack. */
+#define WIRE_BATCH_PAYLOAD_SIZE ((WIRE_MAX_BATCH + 1) * 4096u)
 struct wire_batch {
 	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
-	uint8_t *payload; /* WIRE_MAX_BATCH * 4096 + slack */
+	uint8_t *payload; /* WIRE_BATCH_PAYLOAD_SIZE bytes, malloc'd */
 	size_t payload_len;
+	uint32_t payload_crc; /* CRC32C of payload[0, payload_len) */
+	uint64_t max_index;   /* highest page index in it (count > 0) */
 	unsigned count;
 	uint32_t region_id;
 	/* Channels under TLS: crc left 0, its tag covers every byte
@@ -395,24 +398,20 @@ struct wire_page_desc {
 };
 
 /*
- * Where decoded pages land: the reader is a codec and never decides where
- * a page goes; the destination provides these operations (lib/dest
- * dest_sink.c) and one cookie. @ri is the index of the page's region in
- * the table last given to wire_reader_set_regions(). All run on the
- * reader's thread, inside wire_reader_next(). One call per record
- * (begin) and one per page (place or hint): no per-byte indirection.
+ * Where decoded pages land (the destination's: lib/dest/dest_sink.c), with
+ * one cookie. @ri: the region's index in the wire_reader_set_regions()
+ * table. Called on the reader's thread, in wire_reader_next(): once per
+ * record (begin) and once per page (place or hint).
  */
 struct wire_page_sink_ops {
 	/*
-	 * A PAGES record was validated: @n descriptors, in record order.
-	 * Called before any of its page bytes is read, so the sink learns
-	 * here that contents for these pages are coming (and may refuse the
-	 * record: -errno fails the reader). For each RAW or DELTA descriptor
-	 * @i it may set @into[i] (all NULL on entry) to the page's 4096
-	 * bytes: RAW is then received straight there and DELTA patched
-	 * there in place; place() then gets that same pointer. NULL: RAW is
-	 * received into a reader buffer; DELTA is refused (no copy to apply
-	 * it to, e.g. after the post-copy switch).
+	 * A PAGES record was validated (@n descriptors), none of its page
+	 * bytes read yet: contents for these pages are coming; -errno
+	 * refuses the record. For a RAW or DELTA descriptor @i, @into[i]
+	 * (NULL on entry) may be set to the page's 4096 bytes: RAW is then
+	 * received there, DELTA patched there, and place() gets that
+	 * pointer. Left NULL: RAW goes through a reader buffer, DELTA is
+	 * refused (no copy to apply it to, as after the post-copy switch).
 	 */
 	int (*begin)(void *cookie, unsigned ri, const struct wire_page_desc *d,
 		     unsigned n, void **into);
@@ -482,6 +481,8 @@ typedef int (*wire_read_some_fn)(void *cookie, void *buf, size_t min,
 				 size_t max);
 /* What the core uses: a one-page record fifteen times over. */
 #define WIRE_READAHEAD_CAP (64u << 10)
+/* A PAGES record's header, batch head and descriptors at most. */
+#define WIRE_PAGES_HEAD_MAX (WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH)
 int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
 			      size_t cap);
 
