@@ -213,7 +213,6 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 	for (unsigned i = 0; i < dst->regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
 			.id = dst->regions.r[i].id,
-			.host = dst->regions.r[i].host,
 			.npages = dst->regions.r[i].npages };
 	/* vmmig_dest_get_stats() may run on another thread already. */
 	pthread_mutex_lock(&dst->stats_lock);
