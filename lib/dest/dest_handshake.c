@@ -245,6 +245,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	if (ret)
 		return ret;
 	wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write, dst);
+	dzero_hook(dst, rv->rd);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;

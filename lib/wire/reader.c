@@ -139,6 +139,13 @@ int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 	return 0;
 }
 
+void wire_reader_set_zero(struct wire_reader *r, wire_zero_fn fn,
+			  void *cookie)
+{
+	r->zero = fn;
+	r->zero_cookie = cookie;
+}
+
 int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
 			      size_t cap)
 {
@@ -224,8 +231,7 @@ int reader_check_crc(struct wire_reader *r, const struct wire_hdr *h,
 	return 0;
 }
 
-/* Read a non-PAGES payload into r->buf and verify the record's CRC. */
-static int read_payload(struct wire_reader *r, const struct wire_hdr *h)
+int reader_read_payload(struct wire_reader *r, const struct wire_hdr *h)
 {
 	struct iovec iov;
 	int ret;
@@ -326,10 +332,12 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		r->seq++;
 		if (h->type == WIRE_PAGES) {
 			ret = reader_read_pages(r, h, cnt);
+		} else if (h->type == WIRE_ZERO) {
+			ret = reader_read_zero(r, h, cnt);
 		} else if (!(h->type & WIRE_MANDATORY) &&
 			   h->type != WIRE_ROUND) {
 			/* Optional and not for us: check it, then drop it. */
-			ret = read_payload(r, h);
+			ret = reader_read_payload(r, h);
 			if (ret == 0 && cnt)
 				cnt->bytes += WIRE_HDR_SIZE + h->len;
 			if (ret == 0)
@@ -348,7 +356,7 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 				return reader_fail(r, -EPROTO, "record type 0x%04x "
 					    "has %u bytes, not %ld", h->type,
 					    h->len, fixed_len(h->type));
-			ret = read_payload(r, h);
+			ret = reader_read_payload(r, h);
 			if (ret == 0)
 				*payload = r->buf;
 		}

@@ -6,13 +6,10 @@
  * other encodings are decoded after the record's CRC matched.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "base/pagemap.h"
 #include "encode/encode.h"
 #include "le.h"
 #include "reader_priv.h"
@@ -34,32 +31,7 @@ static int hint_page(struct wire_reader *r, const struct wire_dest_region *rg,
 	return 0;
 }
 
-static int pagemap_fd = -1;
-static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
-
-static void pagemap_open(void)
-{
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-}
-
-/* Not resident (mincore) and neither present nor swapped (pagemap): the
- * page was never populated and reads as zero. False when unsure. */
-static bool page_never_populated(void *page)
-{
-	unsigned char vec;
-	uint64_t pm;
-
-	if (mincore(page, ENC_PAGE, &vec) || (vec & 1))
-		return false;
-	pthread_once(&pagemap_once, pagemap_open);
-	if (pagemap_fd < 0 ||
-	    pread(pagemap_fd, &pm, 8,
-		  (off_t)((uintptr_t)page / ENC_PAGE * 8)) != 8)
-		return false;
-	return !(pm & (3ull << 62));
-}
-
-static const struct wire_dest_region *find_region(struct wire_reader *r,
+const struct wire_dest_region *reader_find_region(struct wire_reader *r,
 						  uint32_t id)
 {
 	for (unsigned i = 0; i < r->nregions; i++)
@@ -128,10 +100,13 @@ static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
 		return 0;
 	} else if (!data) {
 		/* A never-populated page already reads as zero: leave it
-		 * alone (touching it costs a fault). Else check before
-		 * writing, so memory is not dirtied for nothing. */
-		if (!page_never_populated(page) && !enc_page_is_zero(page))
-			memset(page, 0, ENC_PAGE);
+		 * alone (touching it costs a fault). */
+		ret = pagemap_zero_fill(page, 1);
+		if (ret < 0)
+			return reader_fail(r, ret, "zeroing page %llu of "
+					   "region %u: %s",
+					   (unsigned long long)idx, rg->id,
+					   strerror(-ret));
 	} else if (data != page) {
 		memcpy(page, data, ENC_PAGE);
 	}
@@ -241,7 +216,7 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		return ret;
 	rid = get_le32(r->head);
 	count = get_le16(r->head + 4);
-	rg = find_region(r, rid);
+	rg = reader_find_region(r, rid);
 	if (!rg)
 		return reader_fail(r, -EPROTO, "PAGES for unknown region id %u", rid);
 	if (count < 1 || count > WIRE_MAX_BATCH)

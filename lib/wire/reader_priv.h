@@ -36,6 +36,8 @@ struct wire_reader {
 	void *landed_cookie;
 	wire_place_fn place;  /* post-copy placement, NULL before */
 	void *place_cookie;
+	wire_zero_fn zero;    /* ZERO runs (reader_zero.c), NULL: per page */
+	void *zero_cookie;
 	uint8_t *rawbuf;      /* raw pages while staged or placing */
 	size_t rawbuf_cap;
 	uint8_t hdr[WIRE_HDR_SIZE];
@@ -55,6 +57,13 @@ int reader_read_iov(struct wire_reader *r, struct iovec *iov, int n);
 /* The record's CRC over its header and @iov. */
 int reader_check_crc(struct wire_reader *r, const struct wire_hdr *h,
 		     const struct iovec *iov, int n);
+/* Read a non-PAGES payload into r->buf and check the record's CRC. */
+int reader_read_payload(struct wire_reader *r, const struct wire_hdr *h);
+const struct wire_dest_region *reader_find_region(struct wire_reader *r,
+						  uint32_t id);
+/* A ZERO record whose header is in r->hdr / @h (reader_zero.c). */
+int reader_read_zero(struct wire_reader *r, const struct wire_hdr *h,
+		     struct wire_page_counts *cnt);
 /* A PAGES record whose header is in r->hdr / @h (reader_pages.c). */
 int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		      struct wire_page_counts *cnt);

@@ -34,6 +34,8 @@ enum wire_type {
 	WIRE_HELLO_ACK = 0x8002, /* dst->src, answer to HELLO */
 	WIRE_PAGES = 0x8010,     /* src->dst, a batch of pages of one region */
 	WIRE_ROUND = 0x0011,     /* src->dst, optional: a round began */
+	WIRE_ZERO = 0x8012,      /* src->dst, runs of zero pages of one region
+				  * (zero_range.c) */
 	WIRE_STATE = 0x8020,     /* src->dst, a chunk of a state blob */
 	WIRE_END = 0x8030,       /* src->dst, last record of a channel */
 	WIRE_ACK = 0x8040,       /* retired: version 1 peers before the
@@ -340,6 +342,46 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 			 struct iovec iov[2]);
 
+/* ---- ZERO records: runs of zero pages (zero_range.c) ---- */
+
+/*
+ * ZERO payload: u32 region_id, u32 count (1..WIRE_ZERO_MAX), then count x
+ * { u64 first, u64 npages }: pages [first, first + npages) of the region
+ * are zero. Runs are in ascending order, do not overlap or touch (a run
+ * starts after the previous one's end), and lie inside the region.
+ */
+#define WIRE_ZERO_HEAD 8
+#define WIRE_ZERO_RUN 16
+#define WIRE_ZERO_MAX 4096
+
+/* A ZERO record under construction (source side). */
+struct wire_zeros {
+	uint8_t *buf;       /* header, ZERO head, up to WIRE_ZERO_MAX runs */
+	unsigned count;     /* runs so far */
+	uint32_t region_id;
+	uint64_t pages;     /* pages the runs name */
+};
+int wire_zeros_init(struct wire_zeros *z);
+void wire_zeros_destroy(struct wire_zeros *z);
+void wire_zeros_begin(struct wire_zeros *z, uint32_t region_id);
+/* Append pages [first, first + n), which lie after every page added so
+ * far: the last run grows if they follow it. false (nothing added) when a
+ * new run is needed and the record is full: finish it first. */
+bool wire_zeros_add(struct wire_zeros *z, uint64_t first, uint64_t n);
+/* Seal the record with @seq into @iov; return its bytes. */
+size_t wire_zeros_finish(struct wire_zeros *z, uint32_t seq,
+			 struct iovec *iov);
+/* Decode a ZERO payload's head and check its length: 0 or -EPROTO. */
+int wire_zero_unpack(const uint8_t *buf, size_t len, uint32_t *region_id,
+		     uint32_t *count, char *err, size_t errlen);
+/* Run @i of a checked payload. */
+void wire_zero_run(const uint8_t *buf, uint32_t i, uint64_t *first,
+		   uint64_t *npages);
+/* Check the @count runs against a region of @npages pages: non-empty, in
+ * ascending order without overlap, inside the region. 0 or -EPROTO. */
+int wire_zero_check(const uint8_t *buf, uint32_t count, uint64_t npages,
+		    char *err, size_t errlen);
+
 /* ---- destination side: reading records (reader.c) ---- */
 
 /* Reads exactly the bytes described by @iov, or fails with -errno. */
@@ -373,7 +415,8 @@ int wire_reader_set_regions(struct wire_reader *r,
 /*
  * Read the next record. PAGES records are validated (region id, page
  * indices, encodings, lengths, CRC) and applied to the regions' memory
- * before returning; raw pages are received straight into guest memory. For
+ * before returning; raw pages are received straight into guest memory.
+ * ZERO records likewise (see wire_reader_set_zero()). For
  * any other known type the payload is returned in *@payload (owned by the
  * reader, valid until the next call). Unknown optional records are skipped.
  * Return 0, -EPROTO (message in wire_reader_error()), or the read fn's error.
@@ -420,7 +463,19 @@ typedef void (*wire_landed_fn)(void *cookie, const struct wire_dest_region *rg,
 			       uint64_t index, const void *page);
 void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
 			    void *cookie);
-/* Number of pages applied so far (all PAGES records). */
+/*
+ * ZERO records: @fn gets each run [first, first + count) of pages that are
+ * zero (validated against the region), and makes them so: it owns their
+ * placement, restore notification and verification (the destination does
+ * it in bulk). Without it the reader treats each page as a ZERO page of a
+ * PAGES record, only its memory is cleared in bulk (pagemap_zero_fill()).
+ * @fn returns 0 or -errno (-EPROTO: a page not expected).
+ */
+typedef int (*wire_zero_fn)(void *cookie, const struct wire_dest_region *rg,
+			    uint64_t first, uint64_t count);
+void wire_reader_set_zero(struct wire_reader *r, wire_zero_fn fn,
+			  void *cookie);
+/* Number of pages applied so far (PAGES entries and pages of ZERO runs). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*
  * Read-ahead, for streams of small records where each receive costs more

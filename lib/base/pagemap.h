@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which pages of a range of this process's memory are populated, found in
+ * bulk (private). One PAGEMAP_SCAN ioctl walks a whole range where the
+ * kernel has it (Linux >= 6.7); elsewhere mincore() and /proc/self/pagemap
+ * are read over large ranges. Both sides use it: the source does not read
+ * (and so fault in) pages that were never populated, the destination does
+ * not write zeros where its memory already reads as zero.
+ */
+#ifndef VMMIG_LIB_BASE_PAGEMAP_H
+#define VMMIG_LIB_BASE_PAGEMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a run of pages holds, as far as the page tables tell. */
+enum pagemap_kind {
+	/* Reads as zero without being touched: private anonymous memory
+	 * with no page and no swap entry (never populated, or dropped), or
+	 * mapped to the kernel's shared zero page. */
+	PAGEMAP_ZERO = 0,
+	/* Private anonymous memory with contents (a page or a swap entry,
+	 * incl. userfaultfd write-protect markers): madvise(MADV_DONTNEED)
+	 * makes it read as zero. */
+	PAGEMAP_ANON = 1,
+	/* Anything else (shared or file-backed memory, whose pages may sit
+	 * in the page cache or a file even where no page table maps them;
+	 * or unknown): only its bytes tell. */
+	PAGEMAP_OTHER = 2,
+};
+
+/* Called for each maximal run [first, first + count) of pages (indices
+ * relative to the range) of one kind, in order. Non-zero stops the walk
+ * and is returned. */
+typedef int (*pagemap_run_fn)(void *cookie, uint64_t first, uint64_t count,
+			      enum pagemap_kind kind);
+
+/*
+ * Classify the @npages pages at @addr (page aligned) into runs. Any thread.
+ * Return 0, @fn's non-zero value, or -errno (-EINVAL: @addr not aligned;
+ * -ENOMEM: a page of the range is not mapped).
+ */
+int pagemap_runs(const void *addr, uint64_t npages, pagemap_run_fn fn,
+		 void *cookie);
+/* OR into @bm (bit i: page i of the range) the PAGEMAP_ZERO pages. Returns
+ * how many there are, or -errno as pagemap_runs(). */
+int64_t pagemap_zero_bitmap(const void *addr, uint64_t npages, uint64_t *bm);
+/* Make the @npages pages at @addr read as zero, cheaply: nothing where they
+ * already do, MADV_DONTNEED on private anonymous runs, else a write of the
+ * pages that are not zero. The memory must not be in use meanwhile (no
+ * guest runs on it). 0 or -errno. */
+int pagemap_zero_fill(void *addr, uint64_t npages);
+/* The kind of a PAGEMAP_SCAN run with these categories (PAGE_IS_*, asked
+ * for with return_mask PRESENT | SWAPPED | PFNZERO | FILE). */
+enum pagemap_kind pagemap_scan_kind(uint64_t categories);
+/* Set bits [first, first + count) of @bm, whole words at a time. */
+void bits_set_range(uint64_t *bm, uint64_t first, uint64_t count);
+/* Tests: walk with mincore() and pagemap even where PAGEMAP_SCAN works. */
+void pagemap_force_fallback(bool on);
+
+#endif /* VMMIG_LIB_BASE_PAGEMAP_H */
