@@ -57,7 +57,8 @@ void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
 
 	for (uint64_t w = 0; z && w < (src->regions.r[ri].npages + 63) / 64;
 	     w++)
-		z[w] &= ~dirty[w];
+		if (dirty[w])
+			z[w] &= ~dirty[w];
 }
 
 void zero_map_free(struct vmmig_source *src)
