@@ -4,9 +4,9 @@
  * range as a few runs of pages with equal categories, page tables and holes
  * without page tables alike, in one system call per 256 runs. The fallback
  * (kernels before 6.7) asks mincore() for 4096 pages at a time and reads
- * the pagemap entries of the non-resident ones; it cannot tell file-backed
- * memory from anonymous by the pages, so it looks the range up in
- * /proc/self/maps first.
+ * the pagemap entries of the non-resident ones. Neither can tell a hole
+ * in file-backed memory from one in anonymous memory, so callers look
+ * their regions up in /proc/self/maps once (pagemap_is_anon_private()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,23 +29,43 @@
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAP (1ull << 62)
 
+/* /proc/self/pagemap names the process that opened it: a child forked
+ * after the first walk must open its own, so the fd is kept per pid. */
+static pthread_mutex_t pm_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pm_fd = -1;
+static pid_t pm_pid;
 static bool pm_scan;          /* the kernel knows PAGEMAP_SCAN */
-static pthread_once_t pm_once = PTHREAD_ONCE_INIT;
 static atomic_bool pm_fallback;
 
-static void pm_open(void)
+static int pm_get(void)
 {
-	struct pm_scan_arg arg = { .size = sizeof(arg) };
+	int fd;
 
-	pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	/* An empty walk succeeds where the ioctl exists (ENOTTY before). */
-	pm_scan = pm_fd >= 0 && ioctl(pm_fd, PAGEMAP_SCAN, &arg) == 0;
+	pthread_mutex_lock(&pm_lock);
+	if (pm_pid != getpid()) {
+		struct pm_scan_arg arg = { .size = sizeof(arg) };
+
+		if (pm_fd >= 0)
+			close(pm_fd); /* the parent's */
+		pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		/* An empty walk succeeds where the ioctl exists (ENOTTY
+		 * before Linux 6.7). */
+		pm_scan = pm_fd >= 0 && ioctl(pm_fd, PAGEMAP_SCAN, &arg) == 0;
+		pm_pid = getpid();
+	}
+	fd = pm_fd;
+	pthread_mutex_unlock(&pm_lock);
+	return fd;
 }
 
 void pagemap_force_fallback(bool on)
 {
 	atomic_store(&pm_fallback, on);
+}
+
+bool pagemap_scan_available(void)
+{
+	return pm_get() >= 0 && pm_scan;
 }
 
 /* Runs are merged here: the kernel splits them on categories we fold. */
@@ -92,7 +112,8 @@ enum pagemap_kind pagemap_scan_kind(uint64_t cat)
 							 : PAGEMAP_ZERO;
 }
 
-static int scan_runs(uintptr_t start, uint64_t npages, struct runner *r)
+static int scan_runs(int fd, uintptr_t start, uint64_t npages,
+		     struct runner *r)
 {
 	struct page_region vec[SCAN_VEC];
 	uintptr_t end = start + npages * PG, pos = start;
@@ -106,7 +127,7 @@ static int scan_runs(uintptr_t start, uint64_t npages, struct runner *r)
 			.vec = (uintptr_t)vec, .vec_len = SCAN_VEC,
 			.return_mask = PAGEMAP_SCAN_KINDS,
 		};
-		long n = ioctl(pm_fd, PAGEMAP_SCAN, &arg);
+		long n = ioctl(fd, PAGEMAP_SCAN, &arg);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -140,9 +161,9 @@ static int scan_runs(uintptr_t start, uint64_t npages, struct runner *r)
 	return pos == end ? 0 : -EIO;
 }
 
-/* Whether [start, end) lies inside private anonymous mappings only. */
-static bool anon_private(uintptr_t start, uintptr_t end)
+bool pagemap_is_anon_private(const void *addr, uint64_t npages)
 {
+	uintptr_t start = (uintptr_t)addr, end = start + npages * PG;
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512];
 	uintptr_t covered = start;
@@ -164,7 +185,8 @@ static bool anon_private(uintptr_t start, uintptr_t end)
 		/* No file behind it; a name, if any, is a [bracketed] one
 		 * (heap, stack, anon:...). */
 		if (perms[3] != 'p' || inode ||
-		    (name && line[name] != '\n' && line[name] != '['))
+		    (name && line[name] && line[name] != '[' &&
+		     line[name] != '\n'))
 			break;
 		covered = hi;
 	}
@@ -172,12 +194,13 @@ static bool anon_private(uintptr_t start, uintptr_t end)
 	return covered >= end;
 }
 
-static int fallback_runs(uintptr_t start, uint64_t npages, struct runner *r)
+static int fallback_runs(int fd, uintptr_t start, uint64_t npages,
+			 struct runner *r)
 {
 	unsigned char inc[FB_CHUNK];
 	uint64_t pm[512];
 
-	if (pm_fd < 0 || !anon_private(start, start + npages * PG))
+	if (fd < 0)
 		return run_add(r, 0, npages, PAGEMAP_OTHER);
 	for (uint64_t p = 0; p < npages;) {
 		uint64_t n = npages - p < FB_CHUNK ? npages - p : FB_CHUNK;
@@ -197,7 +220,7 @@ static int fallback_runs(uintptr_t start, uint64_t npages, struct runner *r)
 					uint64_t m = n - b < 512 ? n - b : 512;
 					off_t off = (off_t)((a / PG + b) * 8);
 
-					if (pread(pm_fd, pm, m * 8, off) !=
+					if (pread(fd, pm, m * 8, off) !=
 					    (ssize_t)(m * 8))
 						return -EIO;
 					loaded = i / 512;
@@ -214,22 +237,24 @@ static int fallback_runs(uintptr_t start, uint64_t npages, struct runner *r)
 	return 0;
 }
 
-int pagemap_runs(const void *addr, uint64_t npages, pagemap_run_fn fn,
-		 void *cookie)
+int pagemap_runs(const void *addr, uint64_t npages, bool anon,
+		 pagemap_run_fn fn, void *cookie)
 {
 	struct runner r = { .fn = fn, .cookie = cookie };
 	uintptr_t a = (uintptr_t)addr;
-	int ret;
+	int fd, ret;
 
 	if (a % PG || npages > (UINTPTR_MAX - a) / PG)
 		return -EINVAL;
 	if (!npages)
 		return 0;
-	pthread_once(&pm_once, pm_open);
-	if (pm_scan && !atomic_load(&pm_fallback))
-		ret = scan_runs(a, npages, &r);
+	if (!anon)
+		return fn(cookie, 0, npages, PAGEMAP_OTHER);
+	fd = pm_get();
+	if (fd >= 0 && pm_scan && !atomic_load(&pm_fallback))
+		ret = scan_runs(fd, a, npages, &r);
 	else
-		ret = fallback_runs(a, npages, &r);
+		ret = fallback_runs(fd, a, npages, &r);
 	return ret ? ret : run_flush(&r);
 }
 
@@ -263,10 +288,11 @@ static int zero_bm_run(void *cookie, uint64_t first, uint64_t count,
 	return 0;
 }
 
-int64_t pagemap_zero_bitmap(const void *addr, uint64_t npages, uint64_t *bm)
+int64_t pagemap_zero_bitmap(const void *addr, uint64_t npages, bool anon,
+			    uint64_t *bm)
 {
 	struct zero_bm z = { bm, 0 };
-	int ret = pagemap_runs(addr, npages, zero_bm_run, &z);
+	int ret = pagemap_runs(addr, npages, anon, zero_bm_run, &z);
 
 	return ret ? ret : z.n;
 }
@@ -279,9 +305,12 @@ static int fill_run(void *cookie, uint64_t first, uint64_t count,
 	if (kind == PAGEMAP_ZERO)
 		return 0;
 	/* Dropping pages costs a system call, a TLB flush and a fault when
-	 * the guest touches them again: worth it for runs, not for a page. */
-	if (kind == PAGEMAP_ANON && count >= FILL_DROP_MIN &&
-	    !madvise(p, count * PG, MADV_DONTNEED))
+	 * the guest touches them again: worth it for runs, not for a page.
+	 * Shared memory keeps its pages in its file: punch them out (a
+	 * private file mapping refuses, and is written). */
+	if (count >= FILL_DROP_MIN &&
+	    !madvise(p, count * PG,
+		     kind == PAGEMAP_ANON ? MADV_DONTNEED : MADV_REMOVE))
 		return 0;
 	/* Check before writing: a page that is zero already stays clean. */
 	for (uint64_t i = 0; i < count; i++, p += PG)
@@ -290,7 +319,7 @@ static int fill_run(void *cookie, uint64_t first, uint64_t count,
 	return 0;
 }
 
-int pagemap_zero_fill(void *addr, uint64_t npages)
+int pagemap_zero_fill(void *addr, uint64_t npages, bool anon)
 {
-	return pagemap_runs(addr, npages, fill_run, addr);
+	return pagemap_runs(addr, npages, anon, fill_run, addr);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pagemap.h"
 #include "dest.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
@@ -208,7 +209,10 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		dst->wregions[i] = (struct wire_dest_region){
 			.id = dst->regions.r[i].id,
 			.host = dst->regions.r[i].host,
-			.npages = dst->regions.r[i].npages };
+			.npages = dst->regions.r[i].npages,
+			.anon = pagemap_is_anon_private(
+				dst->regions.r[i].host,
+				dst->regions.r[i].npages) };
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;
 	ret = restore_init(dst);

@@ -84,7 +84,8 @@ static int zero_run(void *cookie, const struct wire_dest_region *rg,
 				return ret;
 	if (atomic_load(&dst->pc_armed))
 		return place_zero(dst, ri, first, n);
-	ret = pagemap_zero_fill(rg->host + first * VMMIG_PAGE_SIZE, n);
+	ret = pagemap_zero_fill(rg->host + first * VMMIG_PAGE_SIZE, n,
+				rg->anon);
 	if (ret)
 		return ret;
 	dverify_zero(dst, ri, first, n);

@@ -178,7 +178,10 @@ uint64_t source_memory_digest(struct vmmig_source *src)
 	for (unsigned i = 0; i < src->regions.n; i++) {
 		d.r = &src->regions.r[i];
 		/* Without a map of the pages, all of them are read. */
-		if (pagemap_runs(d.r->host, d.r->npages, digest_run, &d))
+		if (pagemap_runs(d.r->host, d.r->npages,
+				 pagemap_is_anon_private(d.r->host,
+							 d.r->npages),
+				 digest_run, &d))
 			digest_run(&d, 0, d.r->npages, PAGEMAP_OTHER);
 	}
 	return d.h;

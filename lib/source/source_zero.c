@@ -34,9 +34,12 @@ int zero_map_init(struct vmmig_source *src)
 		src->zero_bm[i] = calloc((r->npages + 63) / 64, 8);
 		if (!src->zero_bm[i])
 			return -ENOMEM;
-		if (tracker_zero_at_start(src->tracker, i, src->zero_bm[i]) == 0)
+		/* A file's holes are not zero: only anonymous memory. */
+		if (!pagemap_is_anon_private(r->host, r->npages) ||
+		    tracker_zero_at_start(src->tracker, i, src->zero_bm[i]) == 0)
 			continue;
-		n = pagemap_zero_bitmap(r->host, r->npages, src->zero_bm[i]);
+		n = pagemap_zero_bitmap(r->host, r->npages, true,
+					src->zero_bm[i]);
 		/* Not knowing is no error: every page is then read. */
 		if (n < 0)
 			vlog(&src->log, VMMIG_LOG_DEBUG, "region %u: no map of "

@@ -101,7 +101,7 @@ static int land_page(struct wire_reader *r, const struct wire_dest_region *rg,
 	} else if (!data) {
 		/* A never-populated page already reads as zero: leave it
 		 * alone (touching it costs a fault). */
-		ret = pagemap_zero_fill(page, 1);
+		ret = pagemap_zero_fill(page, 1, rg->anon);
 		if (ret < 0)
 			return reader_fail(r, ret, "zeroing page %llu of "
 					   "region %u: %s",

@@ -28,7 +28,8 @@ static int zero_pages(struct wire_reader *r, const struct wire_dest_region *rg,
 		for (uint64_t p = first; p < first + n && !ret; p++)
 			ret = r->place(r->place_cookie, rg, p, NULL);
 	} else {
-		ret = pagemap_zero_fill(rg->host + first * ENC_PAGE, n);
+		ret = pagemap_zero_fill(rg->host + first * ENC_PAGE, n,
+					rg->anon);
 		for (uint64_t p = first; p < first + n && !ret && r->landed;
 		     p++)
 			r->landed(r->landed_cookie, rg, p, NULL);
@@ -40,6 +41,7 @@ int reader_read_zero(struct wire_reader *r, const struct wire_hdr *h,
 		     struct wire_page_counts *cnt)
 {
 	const struct wire_dest_region *rg;
+	char err[WIRE_ERRLEN];
 	uint32_t rid, count;
 	int ret;
 
@@ -49,18 +51,16 @@ int reader_read_zero(struct wire_reader *r, const struct wire_hdr *h,
 	ret = reader_read_payload(r, h);
 	if (ret < 0)
 		return ret;
-	ret = wire_zero_unpack(r->buf, h->len, &rid, &count, r->err,
-			       sizeof(r->err));
+	ret = wire_zero_unpack(r->buf, h->len, &rid, &count, err, sizeof(err));
 	if (ret < 0)
-		return reader_fail(r, ret, "%s", r->err);
+		return reader_fail(r, ret, "%s", err);
 	rg = reader_find_region(r, rid);
 	if (!rg)
 		return reader_fail(r, -EPROTO, "ZERO for unknown region id %u",
 				   rid);
-	ret = wire_zero_check(r->buf, count, rg->npages, r->err,
-			      sizeof(r->err));
+	ret = wire_zero_check(r->buf, count, rg->npages, err, sizeof(err));
 	if (ret < 0)
-		return reader_fail(r, ret, "%s (region %u)", r->err, rid);
+		return reader_fail(r, ret, "%s (region %u)", err, rid);
 	for (uint32_t i = 0; i < count; i++) {
 		uint64_t first, n;
 

@@ -391,6 +391,9 @@ struct wire_dest_region {
 	uint32_t id;
 	uint8_t *host;
 	uint64_t npages;
+	bool anon;      /* host memory is private anonymous (see
+			 * pagemap_is_anon_private()): zero pages may be
+			 * dropped, and holes read as zero */
 };
 
 struct wire_page_counts {

@@ -236,7 +236,7 @@ static void run(const struct stream *st, size_t len, enum place pl,
 
 	guarded_new(&g, NPAGES);
 	memset(g.mem, 0xee, NPAGES * 4096);
-	dr = (struct wire_dest_region){ RID, g.mem, NPAGES };
+	dr = (struct wire_dest_region){ RID, g.mem, NPAGES, false };
 	*ps = (struct pstream){ .buf = st->o.buf, .len = len, .piece = piece,
 				.marks = st->marks, .nmarks = st->n,
 				.rng = 0x9e3779b97f4a7c15ull ^ cap ^
