@@ -107,6 +107,18 @@ START_TEST(builder_merges_and_limits)
 	ck_assert(!wire_zeros_add(&z, 2 * WIRE_ZERO_MAX, 1));
 	ck_assert(wire_zeros_add(&z, 2 * WIRE_ZERO_MAX - 1, 4));
 	ck_assert_uint_eq(z.count, WIRE_ZERO_MAX);
+	/* docs/wire-format.md 5.5's test vector. */
+	static const uint8_t vec[56] = {
+		0x12, 0x80, 0, 0, 0x28, 0, 0, 0, 0x08, 0xaa, 0x25, 0x84, 5, 0,
+		0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0,
+		0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0xe8, 3, 0, 0, 0, 0,
+		0, 0 };
+
+	wire_zeros_begin(&z, 1);
+	ck_assert(wire_zeros_add(&z, 0, 3));
+	ck_assert(wire_zeros_add(&z, 64, 1000));
+	ck_assert_uint_eq(wire_zeros_finish(&z, 5, &iov), sizeof(vec));
+	ck_assert_mem_eq(iov.iov_base, vec, sizeof(vec));
 	wire_zeros_destroy(&z);
 }
 END_TEST
