@@ -12,7 +12,8 @@
 # Prints one JSON object (stdout) and a table (stderr).
 #   bench/sparse/run.sh [SIZE...]   (default: 16G 64G)
 # Environment: BUILD_DIR (default build), RUNS (per size and tracker,
-# default 3; the table shows the median total).
+# default 3; the table shows medians), DOWNTIME_MS (the pre-copy policy's
+# downtime limit, default 10, as toyvmm demo).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
@@ -34,6 +35,7 @@ one() { # size tracker n -> a JSON object on stdout
 	/usr/bin/time -f %M -o "$d/src.rss" "$toyvmm" source \
 		--connect "$(cat "$d/uri")" --mem "$size" --fill zero \
 		--workload memwrite:64 --backend software --tracker "$trk" \
+		--downtime-ms "${DOWNTIME_MS:-10}" \
 		--json "$d/src.json" --no-progress >"$d/src.log" 2>&1 || true
 	wait "$dpid" || true
 	python3 - "$d" "$size" "$trk" <<'PY'

@@ -30,32 +30,72 @@
 #define PM_SWAP (1ull << 62)
 
 /* /proc/self/pagemap names the process that opened it: a child forked
- * after the first walk must open its own, so the fd is kept per pid. */
+ * after the first walk must open its own, so the fd is kept per pid. It is
+ * kept only while a session holds it (pagemap_hold()): a library leaves no
+ * descriptor open behind it. */
 static pthread_mutex_t pm_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pm_fd = -1;
-static pid_t pm_pid;
+static pid_t pm_pid;          /* pm_fd's and pm_scan's process */
+static unsigned pm_refs;      /* holds, in pm_pid */
 static bool pm_scan;          /* the kernel knows PAGEMAP_SCAN */
 static atomic_bool pm_fallback;
 
-static int pm_get(void)
+static int pm_open(void)
+{
+	return open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* Under pm_lock: forget what a parent process left behind. */
+static void pm_check_pid(void)
+{
+	if (pm_pid == getpid())
+		return;
+	if (pm_fd >= 0)
+		close(pm_fd); /* the parent's */
+	pm_fd = -1;
+	pm_refs = 0;
+	pm_pid = getpid();
+	/* An empty walk succeeds where the ioctl exists (ENOTTY before
+	 * Linux 6.7). */
+	int fd = pm_open();
+	struct pm_scan_arg arg = { .size = sizeof(arg) };
+
+	pm_scan = fd >= 0 && ioctl(fd, PAGEMAP_SCAN, &arg) == 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The fd to walk with; *@temp: the caller closes it after the walk. */
+static int pm_get(bool *temp)
 {
 	int fd;
 
 	pthread_mutex_lock(&pm_lock);
-	if (pm_pid != getpid()) {
-		struct pm_scan_arg arg = { .size = sizeof(arg) };
-
-		if (pm_fd >= 0)
-			close(pm_fd); /* the parent's */
-		pm_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-		/* An empty walk succeeds where the ioctl exists (ENOTTY
-		 * before Linux 6.7). */
-		pm_scan = pm_fd >= 0 && ioctl(pm_fd, PAGEMAP_SCAN, &arg) == 0;
-		pm_pid = getpid();
-	}
-	fd = pm_fd;
+	pm_check_pid();
+	if (pm_refs && pm_fd < 0)
+		pm_fd = pm_open();
+	*temp = !pm_refs;
+	fd = pm_refs ? pm_fd : pm_open();
 	pthread_mutex_unlock(&pm_lock);
 	return fd;
+}
+
+void pagemap_hold(void)
+{
+	pthread_mutex_lock(&pm_lock);
+	pm_check_pid();
+	pm_refs++;
+	pthread_mutex_unlock(&pm_lock);
+}
+
+void pagemap_release(void)
+{
+	pthread_mutex_lock(&pm_lock);
+	if (pm_pid == getpid() && pm_refs && !--pm_refs && pm_fd >= 0) {
+		close(pm_fd);
+		pm_fd = -1;
+	}
+	pthread_mutex_unlock(&pm_lock);
 }
 
 void pagemap_force_fallback(bool on)
@@ -65,7 +105,10 @@ void pagemap_force_fallback(bool on)
 
 bool pagemap_scan_available(void)
 {
-	return pm_get() >= 0 && pm_scan;
+	pthread_mutex_lock(&pm_lock);
+	pm_check_pid();
+	pthread_mutex_unlock(&pm_lock);
+	return pm_scan;
 }
 
 /* Runs are merged here: the kernel splits them on categories we fold. */
@@ -242,6 +285,7 @@ int pagemap_runs(const void *addr, uint64_t npages, bool anon,
 {
 	struct runner r = { .fn = fn, .cookie = cookie };
 	uintptr_t a = (uintptr_t)addr;
+	bool temp;
 	int fd, ret;
 
 	if (a % PG || npages > (UINTPTR_MAX - a) / PG)
@@ -250,11 +294,13 @@ int pagemap_runs(const void *addr, uint64_t npages, bool anon,
 		return 0;
 	if (!anon)
 		return fn(cookie, 0, npages, PAGEMAP_OTHER);
-	fd = pm_get();
+	fd = pm_get(&temp);
 	if (fd >= 0 && pm_scan && !atomic_load(&pm_fallback))
 		ret = scan_runs(fd, a, npages, &r);
 	else
 		ret = fallback_runs(fd, a, npages, &r);
+	if (temp && fd >= 0)
+		close(fd);
 	return ret ? ret : run_flush(&r);
 }
 

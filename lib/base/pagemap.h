@@ -67,6 +67,10 @@ int pagemap_zero_fill(void *addr, uint64_t npages, bool anon);
 enum pagemap_kind pagemap_scan_kind(uint64_t categories);
 /* Set bits [first, first + count) of @bm, whole words at a time. */
 void bits_set_range(uint64_t *bm, uint64_t first, uint64_t count);
+/* A session keeps /proc/self/pagemap open from hold to release, so that
+ * its walks cost no open(); outside a hold each walk opens its own. */
+void pagemap_hold(void);
+void pagemap_release(void);
 /* Tests: walk with mincore() and pagemap even where PAGEMAP_SCAN works;
  * whether the kernel has PAGEMAP_SCAN. */
 void pagemap_force_fallback(bool on);

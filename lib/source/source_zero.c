@@ -27,6 +27,7 @@ int zero_map_init(struct vmmig_source *src)
 	src->zero_bm = calloc(src->regions.n, sizeof(*src->zero_bm));
 	if (!src->zero_bm)
 		return -ENOMEM;
+	pagemap_hold(); /* until zero_map_free(), after the digest */
 	for (unsigned i = 0; i < src->regions.n; i++) {
 		const struct region *r = &src->regions.r[i];
 		int64_t n;
@@ -66,10 +67,13 @@ void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
 
 void zero_map_free(struct vmmig_source *src)
 {
-	for (unsigned i = 0; src->zero_bm && i < src->regions.n; i++)
+	if (!src->zero_bm)
+		return;
+	for (unsigned i = 0; i < src->regions.n; i++)
 		free(src->zero_bm[i]);
 	free(src->zero_bm);
 	src->zero_bm = NULL;
+	pagemap_release();
 }
 
 uint64_t zero_map_word(const struct vmmig_source *src, unsigned ri,

@@ -169,7 +169,8 @@ int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 #define WIRE_END_MAIN 1u     /* flag: channel 0, state blobs precede it */
 #define WIRE_END_HASH 2u     /* flag: mem_hash is valid */
 struct wire_end {
-	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
+	uint64_t pages;      /* PAGES entries and pages of ZERO runs sent on
+				this channel, all rounds */
 	uint32_t flags;
 	uint32_t nblobs;     /* MAIN: state blobs sent */
 	uint64_t mem_hash;   /* HASH: hash of all guest memory, see
