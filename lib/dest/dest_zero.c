@@ -6,7 +6,8 @@
  * anonymous pages, a write only where it must (pagemap_zero_fill()). After
  * a post-copy switch every page of the run must be pending (else the run
  * would overwrite what the running guest may have changed) and the run is
- * installed with UFFDIO_ZEROPAGE, which also wakes the vCPUs waiting in it.
+ * installed with UFFDIO_ZEROPAGE, which also wakes the vCPUs waiting in it
+ * (a long run simply leaves userfaultfd: it was dropped at the switch).
  * In both cases a run counts 0 in the memory hash, like a zero page.
  */
 #include <errno.h>
@@ -19,6 +20,8 @@
 /* Bytes per UFFDIO_ZEROPAGE: the kernel holds the mm's lock meanwhile, so
  * fault handling for other pages is not held up for long. */
 #define ZEROPAGE_CHUNK (64ull << 20)
+/* Pages from which a run leaves userfaultfd rather than being mapped. */
+#define UNREGISTER_MIN 512
 
 /* Whether every page of [first, first + n) is pending, a word at a time. */
 static bool all_pending(const uint64_t *pending, uint64_t first, uint64_t n)
@@ -46,6 +49,18 @@ static int place_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 
 	if (!all_pending(pc->r[ri].pending, first, n))
 		return -EPROTO; /* valid here already: never overwrite it */
+	/* Pending pages were dropped at the switch and nothing maps them
+	 * but placing: a long run already reads as zero once userfaultfd
+	 * lets go of it, which costs one VMA split instead of a zero-page
+	 * PTE per page (seconds for tens of GiB). Faults waiting in it are
+	 * woken and retry without userfaultfd. Too many VMAs (ENOMEM): the
+	 * run is placed page by page instead. */
+	if (n >= UNREGISTER_MIN) {
+		struct uffdio_range rg = { addr, len };
+
+		if (ioctl(pc->uffd, UFFDIO_UNREGISTER, &rg) == 0)
+			done = len;
+	}
 	while (done < len) {
 		uint64_t k = len - done < ZEROPAGE_CHUNK ? len - done
 							 : ZEROPAGE_CHUNK;
