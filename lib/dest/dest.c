@@ -304,6 +304,7 @@ VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->started)
 		return -EINVAL;
+	atomic_store(&dst->cancelled, true); /* before the abort: recover() */
 	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
 	dest_tell_cancel(dst);
 	dest_abort_io(dst);

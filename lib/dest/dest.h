@@ -84,9 +84,13 @@ struct vmmig_dest {
 	_Atomic unsigned switched; /* channels past SWITCH (set under lock) */
 	atomic_bool early_dropped; /* an early DISCARD took effect */
 	atomic_bool pc_armed;      /* guest started, pages are placed */
+	atomic_bool cancelled;     /* vmmig_dest_cancel() was called: ends a
+				    * post-copy pause too, whose link failure
+				    * came first and is forgotten on retry */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
-	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
-				    * a dropped stranger's channel */
+	pthread_mutex_t chan_lock; /* dest_abort_io() vs channels being made
+				    * or closed (a dropped stranger's, all of
+				    * them in a post-copy recovery) */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	struct chan *err_chan;     /* channel 0 while the channels are up
 				    * (under rp_lock): a cancel's ERROR */
@@ -230,5 +234,12 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst, bool resume);
+/* The receiver of channel 0 (the return path), or NULL (dest_run.c). */
+struct receiver *dest_main_receiver(struct vmmig_dest *dst);
+/* dest_recover.c: stop the receivers and drop the channels (not the
+ * listener); after a post-copy link break, wait until @deadline for the
+ * source to come back: 0, or -errno (final). */
+void dest_close_channels(struct vmmig_dest *dst);
+int dest_recover(struct vmmig_dest *dst, uint64_t deadline);
 
 #endif

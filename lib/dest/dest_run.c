@@ -203,7 +203,7 @@ static int receive_all(struct vmmig_dest *dst)
 	return failure_code(&dst->fail);
 }
 
-static struct receiver *main_receiver(struct vmmig_dest *dst)
+struct receiver *dest_main_receiver(struct vmmig_dest *dst)
 {
 	for (unsigned i = 0; i < dst->nchan; i++)
 		if (dst->rcv[i].c && dst->rcv[i].c->index == 0)
@@ -253,7 +253,7 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 /* Everything arrived? Then check it and load the state: READY follows. */
 static int finish(struct vmmig_dest *dst, int *verified)
 {
-	struct receiver *rv0 = main_receiver(dst);
+	struct receiver *rv0 = dest_main_receiver(dst);
 	int ret;
 
 	for (unsigned i = 0; i < dst->nchan; i++) {
@@ -301,87 +301,6 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	return 0;
 }
 
-/* Stop the receivers and drop the channels (not the listener). */
-static void close_channels(struct vmmig_dest *dst)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	dst->rp_chan = NULL;
-	dst->err_chan = NULL;
-	pthread_mutex_unlock(&dst->rp_lock);
-	atomic_store(&dst->sh.abort, true);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		chan_shutdown(&dst->chan[i]);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
-		struct receiver *rv = &dst->rcv[i];
-
-		if (rv->running)
-			pthread_join(rv->thread, NULL);
-		rv->running = false;
-		wire_reader_free(rv->rd);
-		rv->rd = NULL;
-		dst->rx_closed += atomic_load(&dst->chan[i].rx_bytes);
-		atomic_store(&dst->chan[i].rx_bytes, 0);
-		chan_close(&dst->chan[i]);
-	}
-}
-
-static void set_status(struct vmmig_dest *dst, int status)
-{
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = status;
-	pthread_mutex_unlock(&dst->stats_lock);
-}
-
-/* The post-copy link broke: wait for the source to reconnect, tell it what
- * is missing here, and go on. Gives up at @deadline (plus at most one IO
- * timeout: an accepted source that goes silent in its handshake). */
-static int recover(struct vmmig_dest *dst, uint64_t deadline)
-{
-	struct receiver *rv0;
-	char why[sizeof(dst->fail.msg)];
-	int ret;
-
-	snprintf(why, sizeof(why), "%s", dst->fail.msg);
-	vlog(&dst->log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): waiting for the source", why);
-	set_status(dst, VMMIG_STATUS_POSTCOPY_PAUSED);
-	do {
-		uint64_t t = now_us();
-		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
-
-		atomic_store(&dst->wd.armed, false);
-		close_channels(dst);
-		failure_clear(&dst->fail);
-		atomic_store(&dst->sh.abort, false);
-		dst->recover_ms = left_ms;
-		ret = dest_accept_all(dst, true);
-		rv0 = ret ? NULL : main_receiver(dst);
-		if (!ret)
-			ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
-		if (!ret)
-			break;
-		if (!failure_is_link(&dst->fail) && ret != -ETIMEDOUT)
-			return ret; /* refused: not a reconnect of ours */
-		vlog(&dst->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-		     "(%s), still waiting", vmmig_strerror(ret));
-	} while (now_us() < deadline);
-	if (ret) {
-		failure_clear(&dst->fail);
-		dest_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
-			  "back within %lld ms (link lost: %s)",
-			  (long long)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			  why);
-		return -ETIMEDOUT;
-	}
-	watchdog_arm(&dst->wd);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = VMMIG_STATUS_POSTCOPY;
-	dst->st.postcopy_recoveries++;
-	pthread_mutex_unlock(&dst->stats_lock);
-	vlog(&dst->log, VMMIG_LOG_INFO, "post-copy link restored");
-	return 0;
-}
-
 static int migrate(struct vmmig_dest *dst)
 {
 	struct receiver *rv0;
@@ -403,7 +322,7 @@ static int migrate(struct vmmig_dest *dst)
 	 * its faults while the source reconnects. */
 	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->fail)) {
-		ret = recover(dst, now_us() + (uint64_t)dst->opt.v
+		ret = dest_recover(dst, now_us() + (uint64_t)dst->opt.v
 				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
@@ -411,7 +330,7 @@ static int migrate(struct vmmig_dest *dst)
 	}
 	if (!ret)
 		ret = finish(dst, &verified);
-	rv0 = main_receiver(dst);
+	rv0 = dest_main_receiver(dst);
 	if (dst->pc_armed && rv0) {
 		pthread_mutex_lock(&dst->stats_lock);
 		dst->st.verified = verified;
@@ -464,7 +383,7 @@ void *dest_main(void *arg)
 	watchdog_stop(&dst->wd);
 	populate_stop(dst);
 	dest_abort_io(dst);
-	close_channels(dst);
+	dest_close_channels(dst);
 	if (dst->rs) {
 		restore_finish(dst); /* final figures */
 		restore_free(dst);

@@ -26,6 +26,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	options_init(&src->opt);
 	failure_init(&src->fail);
 	pthread_mutex_init(&src->lock, NULL);
+	pthread_mutex_init(&src->chan_lock, NULL);
 	pthread_cond_init(&src->cond, NULL);
 	pthread_mutex_init(&src->stats_lock, NULL);
 	pthread_rwlock_init(&src->hints_lock, NULL);
@@ -60,6 +61,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 			close(src->fds[i]); /* never reached a channel */
 	failure_destroy(&src->fail);
 	pthread_mutex_destroy(&src->lock);
+	pthread_mutex_destroy(&src->chan_lock);
 	pthread_cond_destroy(&src->cond);
 	pthread_mutex_destroy(&src->stats_lock);
 	history_destroy(&src->hist);

@@ -4,6 +4,7 @@
 #define VMMIG_LIB_SOURCE_H
 
 #include "session/session.h"
+#include "wire/zero_range.h"
 
 struct vmmig_source;
 
@@ -66,6 +67,9 @@ struct vmmig_source {
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_mutex_t chan_lock; /* source_abort_io() (a cancel, the
+				    * watchdog) vs channels being closed or
+				    * made anew (recovery, the end) */
 	int job;                 /* JOB_ROUND or JOB_POSTCOPY */
 	uint64_t job_gen;
 	unsigned job_done;

@@ -13,13 +13,16 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "tls/tls.h"
 #include "transport/ratelimit.h"
 
 void source_abort_io(struct vmmig_source *src)
 {
 	atomic_store(&src->sh.abort, true);
+	pthread_mutex_lock(&src->chan_lock);
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_shutdown(&src->chan[i]);
+	pthread_mutex_unlock(&src->chan_lock);
 	pthread_mutex_lock(&src->lock);
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
@@ -112,6 +115,9 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 				    src->chan[bad].err);
 			return ret;
 		}
+		if (src->chan[0].tls)
+			vlog(&src->log, VMMIG_LOG_INFO, "TLS: %s",
+			     tls_chan_cipher(src->chan[0].tls));
 	} else {
 		for (unsigned i = 0; i < src->nchan && !ret; i++)
 			ret = send_hello(&src->chan[i], i, &x);
@@ -183,8 +189,11 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 	for (unsigned i = 0; i < src->nchan; i++) {
 		const char *addr = src->addr;
 		char fd[16];
-		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
+		int ret;
 
+		pthread_mutex_lock(&src->chan_lock);
+		ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
+		pthread_mutex_unlock(&src->chan_lock);
 		if (!ret && src->nfds) {
 			/* Each pre-connected socket serves once. */
 			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
@@ -442,8 +451,10 @@ void *source_main(void *arg)
 			     vmmig_strerror(r2));
 		src->paused = false;
 	}
+	pthread_mutex_lock(&src->chan_lock); /* a late cancel may shut them */
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
+	pthread_mutex_unlock(&src->chan_lock);
 	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;

@@ -160,6 +160,7 @@ int senders_start(struct vmmig_source *src)
 			ret = wire_zeros_init(&s->zeros);
 		if (ret)
 			return ret;
+		s->batch.no_crc = src->sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->regions.r[0].id);
 		wire_zeros_begin(&s->zeros, src->regions.r[0].id);
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);

@@ -11,6 +11,7 @@
 #include "base/pagemap.h"
 #include "encode/encode.h"
 #include "reader_priv.h"
+#include "zero_range.h"
 
 /* No zero hook: the per-page hooks see every page, only clearing the
  * memory is done in bulk. */

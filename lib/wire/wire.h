@@ -102,6 +102,10 @@ void wire_hdr_unpack(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
 /* CRC of a record: header bytes (crc field taken as 0) then payload. */
 uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 			 const struct iovec *payload, int iovcnt);
+/* The header of a record with @payload into @hdr, crc left 0. */
+void wire_record_frame(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
+		       uint16_t flags, uint32_t seq,
+		       const struct iovec *payload, int iovcnt);
 /* Build the header of a record with @payload into @hdr (crc filled in). */
 void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
 		      uint16_t flags, uint32_t seq, const struct iovec *payload,
@@ -317,6 +321,9 @@ struct wire_batch {
 	size_t payload_len;
 	unsigned count;
 	uint32_t region_id;
+	/* Channels under TLS: crc left 0, its tag covers every byte
+	 * (docs/wire-format.md, section 3). Set after init. */
+	bool no_crc;
 };
 int wire_batch_init(struct wire_batch *b);
 void wire_batch_destroy(struct wire_batch *b);
@@ -343,45 +350,7 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 			 struct iovec iov[2]);
 
-/* ---- ZERO records: runs of zero pages (zero_range.c) ---- */
-
-/*
- * ZERO payload: u32 region_id, u32 count (1..WIRE_ZERO_MAX), then count x
- * { u64 first, u64 npages }: pages [first, first + npages) of the region
- * are zero. Runs are in ascending order, do not overlap or touch (a run
- * starts after the previous one's end), and lie inside the region.
- */
-#define WIRE_ZERO_HEAD 8
-#define WIRE_ZERO_RUN 16
-#define WIRE_ZERO_MAX 4096
-
-/* A ZERO record under construction (source side). */
-struct wire_zeros {
-	uint8_t *buf;       /* header, ZERO head, up to WIRE_ZERO_MAX runs */
-	unsigned count;     /* runs so far */
-	uint32_t region_id;
-	uint64_t pages;     /* pages the runs name */
-};
-int wire_zeros_init(struct wire_zeros *z);
-void wire_zeros_destroy(struct wire_zeros *z);
-void wire_zeros_begin(struct wire_zeros *z, uint32_t region_id);
-/* Append pages [first, first + n), which lie after every page added so
- * far: the last run grows if they follow it. false (nothing added) when a
- * new run is needed and the record is full: finish it first. */
-bool wire_zeros_add(struct wire_zeros *z, uint64_t first, uint64_t n);
-/* Seal the record with @seq into @iov; return its bytes. */
-size_t wire_zeros_finish(struct wire_zeros *z, uint32_t seq,
-			 struct iovec *iov);
-/* Decode a ZERO payload's head and check its length: 0 or -EPROTO. */
-int wire_zero_unpack(const uint8_t *buf, size_t len, uint32_t *region_id,
-		     uint32_t *count, char *err, size_t errlen);
-/* Run @i of a checked payload. */
-void wire_zero_run(const uint8_t *buf, uint32_t i, uint64_t *first,
-		   uint64_t *npages);
-/* Check the @count runs against a region of @npages pages: non-empty, in
- * ascending order without overlap, inside the region. 0 or -EPROTO. */
-int wire_zero_check(const uint8_t *buf, uint32_t count, uint64_t npages,
-		    char *err, size_t errlen);
+/* ZERO records (runs of zero pages): zero_range.h. */
 
 /* ---- destination side: reading records (reader.c) ---- */
 
@@ -435,6 +404,12 @@ const char *wire_reader_error(const struct wire_reader *r);
  * first access to each guest page is expensive (shadow-paging hypervisors).
  */
 int wire_reader_set_staged(struct wire_reader *r, bool staged);
+/*
+ * Channels under TLS: PAGES records are not CRC-checked (their crc is 0;
+ * the TLS record's tag authenticated every byte before we saw it). Every
+ * other check stays. Other records keep their CRC.
+ */
+void wire_reader_set_page_crc(struct wire_reader *r, bool check);
 /*
  * Post-copy placement: from now on PAGES are not written to guest memory
  * directly; each decoded page goes to @fn (data == NULL: a zero page), which

@@ -11,6 +11,7 @@
 
 #include "le.h"
 #include "wire.h"
+#include "zero_range.h"
 
 #define ZERO_CAP (WIRE_HDR_SIZE + WIRE_ZERO_HEAD + WIRE_ZERO_RUN * WIRE_ZERO_MAX)
 

@@ -9,6 +9,7 @@
  * is fenced by guard pages and canaries.
  */
 #include "wire/le.h"
+#include "wire/zero_range.h"
 #include "wiretest.h"
 
 #define RID 3
