@@ -15,6 +15,7 @@
 
 #include "base/pagemap.h"
 #include "dest.h"
+#include "wire/zero_range.h"
 #include "tracker/uffd_compat.h"
 
 /* Bytes per UFFDIO_ZEROPAGE: the kernel holds the mm's lock meanwhile, so

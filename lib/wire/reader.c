@@ -16,6 +16,7 @@
 #include "encode/encode.h"
 #include "le.h"
 #include "reader_priv.h"
+#include "zero_range.h"
 
 int reader_fail(struct wire_reader *r, int ret, const char *fmt, ...)
 {

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "wire.h"
+#include "zero_range.h"
 
 #define BATCH_HEAD 8
 #define DESC_SIZE 16
