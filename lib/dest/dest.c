@@ -214,14 +214,13 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		pagemap_release();
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < dst->regions.n; i++)
+	for (unsigned i = 0; i < dst->regions.n; i++) {
+		struct region *r = &dst->regions.r[i];
+
 		dst->wregions[i] = (struct wire_dest_region){
-			.id = dst->regions.r[i].id,
-			.host = dst->regions.r[i].host,
-			.npages = dst->regions.r[i].npages,
-			.anon = pagemap_is_anon_private(
-				dst->regions.r[i].host,
-				dst->regions.r[i].npages) };
+			.id = r->id, .npages = r->npages };
+		r->anon = pagemap_is_anon_private(r->host, r->npages);
+	}
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;
 	ret = restore_init(dst);

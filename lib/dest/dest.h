@@ -40,6 +40,8 @@ struct receiver {
 	struct vmmig_dest *dst;
 	struct chan *c;
 	struct wire_reader *rd;
+	bool staged;           /* raw pages via the reader's buffer */
+	bool placing;          /* post-copy: pages placed atomically */
 	bool ended;            /* END received */
 	struct wire_end end;
 	uint64_t rounds;       /* ROUND records seen (channel 0) */
@@ -177,7 +179,7 @@ void dpc_stop_fault_thread(struct postcopy_dst *pc);
 struct req_batch {
 	uint32_t region_id;
 	uint32_t count;
-	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
+	uint64_t pages[WIRE_REQ_MAX];
 };
 int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 		  uint64_t page, uint16_t flags);
@@ -186,10 +188,12 @@ int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
 /* dest_restore.c */
 struct restore;
 int restore_init(struct vmmig_dest *dst);
-int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const struct wire_hint *h);
-int restore_on_write(void *cookie, const struct wire_dest_region *rg,
-		      uint64_t page);
+/* A HINT for page @page of region @ri: read it from storage instead. */
+int restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		    const struct wire_hint *h);
+/* Contents of @page are about to land: a restore in flight for it lost.
+ * -EPROTO: the page may not land now (dropped by an early DISCARD). */
+int restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 int restore_drain(struct receiver *rv);
 int restore_finish(struct vmmig_dest *dst);
@@ -210,8 +214,10 @@ int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
 int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
 		     int *verified);
 
-/* dest_zero.c: ZERO runs, placed in bulk before and after the switch */
-void dzero_hook(struct vmmig_dest *dst, struct wire_reader *rd);
+/* dest_zero.c: a ZERO run [first, first + n) of region @ri, placed in
+ * bulk: cleared before the switch, installed after it (@placing). */
+int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+	      uint64_t n, bool placing);
 
 /* dest_verify.c */
 int dverify_init(struct vmmig_dest *dst);
@@ -221,8 +227,11 @@ void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 /* Pages [first, first + n) of region @ri are zero for good. */
 void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		  uint64_t n);
-/* Hook the reader so that pages landing through it are hashed. */
-void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
+/* The same for a page a receiver wrote to guest memory (@contents: the
+ * page, NULL: zero): hashed on the hashing thread when it can take it.
+ * Nothing without verification. */
+void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		    const void *contents);
 void dverify_free(struct vmmig_dest *dst);
 /* Wait until every landed page is hashed: before the digest is read, and
  * before anything else may touch those pages. */
@@ -231,6 +240,11 @@ void dverify_drain(struct vmmig_dest *dst);
 /* dest_poison.c: after a failed post-copy, pages that never arrived must
  * fault for good, never read as zero. Returns the pages poisoned. */
 uint64_t dpc_poison_missing(struct vmmig_dest *dst);
+
+/* dest_sink.c: where a receiver's reader lands pages (the cookie is the
+ * receiver); attach sets it on @rv->rd, pre-copy placement. */
+extern const struct wire_page_sink_ops dest_sink_ops;
+int dest_sink_attach(struct receiver *rv);
 
 /* dest_handshake.c */
 int dest_accept_all(struct vmmig_dest *dst, bool resume);

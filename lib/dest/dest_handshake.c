@@ -243,12 +243,9 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	}
 	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->regions.n);
 	if (!ret)
-		ret = wire_reader_set_staged(rv->rd,
-					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
+		ret = dest_sink_attach(rv);
 	if (ret)
 		return ret;
-	wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write, dst);
-	dzero_hook(dst, rv->rd);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
@@ -260,7 +257,6 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 			  vmmig_strerror(ret));
 		return ret;
 	}
-	dverify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;

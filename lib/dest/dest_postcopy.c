@@ -25,10 +25,6 @@
 #include "tracker/uffd_open.h"
 
 
-static int place(void *cookie, const struct wire_dest_region *rg,
-		 uint64_t page, const void *data);
-
-
 static int pc_alloc(struct vmmig_dest *dst)
 {
 	struct postcopy_dst *pc = calloc(1, sizeof(*pc));
@@ -74,7 +70,9 @@ int dpc_switch(struct receiver *rv)
 	ret = failure_code(&dst->fail);
 	if (ret)
 		return ret;
-	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
+	if (!main)
+		rv->placing = true;
+	return 0;
 }
 
 int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
@@ -96,8 +94,8 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 			  d.region_id);
 		return -EPROTO;
 	}
-	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 dst->regions.r[ri].npages, err, sizeof(err));
+	ret = wire_discard_check(&d, dst->regions.r[ri].npages, err,
+				 sizeof(err));
 	if (ret) {
 		dest_fail(dst, ret, "%s", err);
 		return ret;
@@ -106,20 +104,9 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		dest_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	uint64_t *pend = dst->pc->r[ri].pending + d.first_word;
-
-	if (!early) {
-		/* At the switch: the whole set still to come. */
-		memcpy(pend, payload + WIRE_DISCARD_HEAD, (size_t)d.nwords * 8);
-		return 0;
-	}
-	/* Before the switch: more to drop at the next DRAIN barrier. */
-	for (uint32_t i = 0; i < d.nwords; i++) {
-		uint64_t w;
-
-		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
-		pend[i] |= w;
-	}
+	/* At the switch: the whole set still to come; before it: more to
+	 * drop at the next DRAIN barrier. */
+	wire_discard_apply(&d, dst->pc->r[ri].pending, !early);
 	return 0;
 }
 
@@ -206,16 +193,6 @@ void dpc_placed(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		pthread_cond_broadcast(&dst->cond);
 		pthread_mutex_unlock(&dst->lock);
 	}
-}
-
-/* wire_place_fn: @rg is the reader's copy, find ours by id. */
-static int place(void *cookie, const struct wire_dest_region *rg,
-		 uint64_t page, const void *data)
-{
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
-
-	return ri < dst->regions.n ? dpc_place(dst, ri, page, data) : -EPROTO;
 }
 
 bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
@@ -409,12 +386,14 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	dst->pc_armed = true;
 	pthread_cond_broadcast(&dst->cond);
 	pthread_mutex_unlock(&dst->lock);
-	return wire_reader_set_placer(rv->rd, place, dst);
+	rv->placing = true;
+	return 0;
 }
 
 int dpc_arm_reader(struct receiver *rv)
 {
-	return wire_reader_set_placer(rv->rd, place, rv->dst);
+	rv->placing = true;
+	return 0;
 }
 
 static int cmp_u32(const void *a, const void *b)

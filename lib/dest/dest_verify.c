@@ -204,23 +204,14 @@ void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 	}
 }
 
-static void landed(void *cookie, const struct wire_dest_region *rg,
-		   uint64_t index, const void *page)
+void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		    const void *contents)
 {
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
-
-	if (ri >= dst->regions.n)
+	if (!dst->vhash)
 		return;
 	/* A zero page costs nothing to hash. */
-	if (!page || !vqueue_put(dst, ri, index))
-		hash_page(dst, ri, index, page);
-}
-
-void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd)
-{
-	if (dst->vhash)
-		wire_reader_set_landed(rd, landed, dst);
+	if (!contents || !vqueue_put(dst, ri, page))
+		hash_page(dst, ri, page, contents);
 }
 
 void dverify_free(struct vmmig_dest *dst)

@@ -15,7 +15,6 @@
 
 #include "base/pagemap.h"
 #include "dest.h"
-#include "wire/zero_range.h"
 #include "tracker/uffd_compat.h"
 
 /* Bytes per UFFDIO_ZEROPAGE: the kernel holds the mm's lock meanwhile, so
@@ -81,34 +80,25 @@ static int place_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 	return 0;
 }
 
-/* wire_zero_fn */
-static int zero_run(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t first, uint64_t n)
+int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+	      uint64_t n, bool placing)
 {
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
 	int ret;
 
-	if (ri >= dst->regions.n)
-		return -EPROTO;
 	/* Restores in flight for these pages lost (or a page dropped early
 	 * is refused): only where restores or early drops exist, which
 	 * costs a look per page. */
 	if (dst->page_source || atomic_load(&dst->early_dropped))
 		for (uint64_t p = first; p < first + n; p++)
-			if ((ret = restore_on_write(dst, rg, p)))
+			if ((ret = restore_on_write(dst, ri, p)))
 				return ret;
-	if (atomic_load(&dst->pc_armed))
+	if (placing)
 		return place_zero(dst, ri, first, n);
-	ret = pagemap_zero_fill(rg->host + first * VMMIG_PAGE_SIZE, n,
-				rg->anon);
+	ret = pagemap_zero_fill(dst->regions.r[ri].host +
+				first * VMMIG_PAGE_SIZE, n,
+				dst->regions.r[ri].anon);
 	if (ret)
 		return ret;
 	dverify_zero(dst, ri, first, n);
 	return 0;
-}
-
-void dzero_hook(struct vmmig_dest *dst, struct wire_reader *rd)
-{
-	wire_reader_set_zero(rd, zero_run, dst);
 }

@@ -4,6 +4,7 @@
 #define VMMIG_LIB_SOURCE_H
 
 #include "session/session.h"
+#include "encode/encode.h" /* the senders own encoders */
 #include "wire/zero_range.h"
 
 struct vmmig_source;

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "wire.h"
-
 /*
  * ZERO payload: u32 region_id, u32 count (1..WIRE_ZERO_MAX), then count x
  * { u64 first, u64 npages }: pages [first, first + npages) of the region
@@ -48,20 +46,5 @@ void wire_zero_run(const uint8_t *buf, uint32_t i, uint64_t *first,
  * ascending order without overlap, inside the region. 0 or -EPROTO. */
 int wire_zero_check(const uint8_t *buf, uint32_t count, uint64_t npages,
 		    char *err, size_t errlen);
-
-/* ---- reading them (reader_zero.c) ---- */
-
-/*
- * ZERO records: @fn gets each run [first, first + count) of pages that are
- * zero (validated against the region), and makes them so: it owns their
- * placement, restore notification and verification (the destination does
- * it in bulk). Without it the reader treats each page as a ZERO page of a
- * PAGES record, only its memory is cleared in bulk (pagemap_zero_fill()).
- * @fn returns 0 or -errno (-EPROTO: a page not expected).
- */
-typedef int (*wire_zero_fn)(void *cookie, const struct wire_dest_region *rg,
-			    uint64_t first, uint64_t count);
-void wire_reader_set_zero(struct wire_reader *r, wire_zero_fn fn,
-			  void *cookie);
 
 #endif

@@ -3,7 +3,8 @@
  * ZERO records: the builder's runs (merging, the record's run limit), a
  * good record clearing exactly its runs (and counting their pages), and
  * every malformed record refused with -EPROTO and a clear message before
- * any page changes: a run past the region's end, one whose end overflows,
+ * any run reaches the page sink: a run past the region's end, one whose
+ * end overflows,
  * overlapping or unordered runs, an empty run, a wrong run count or
  * length, an unknown region, header flags, a bad CRC. Destination memory
  * is fenced by guard pages and canaries.
@@ -17,6 +18,35 @@
 
 static struct guarded g;
 static uint8_t *before;
+static bool refuse_page_3;
+
+/* The test's page sink: a run clears its pages (a destination's does it
+ * in bulk); with refuse_page_3, a run holding page 3 is not expected. */
+static int sink_zero(void *cookie, unsigned ri, uint64_t first, uint64_t n)
+{
+	(void)cookie;
+	ck_assert_uint_eq(ri, 0);
+	if (refuse_page_3 && first <= 3 && first + n > 3)
+		return -EPROTO;
+	memset(g.mem + first * 4096, 0, n * 4096);
+	return 0;
+}
+
+static int sink_begin(void *c, unsigned ri, const struct wire_page_desc *d,
+		      unsigned n, void **into)
+{
+	(void)c, (void)ri, (void)d, (void)n, (void)into;
+	return -EPROTO;
+}
+
+static int sink_place(void *c, unsigned ri, uint64_t page, const void *data)
+{
+	(void)c, (void)ri, (void)page, (void)data;
+	return -EPROTO;
+}
+
+static const struct wire_page_sink_ops sink = {
+	.begin = sink_begin, .place = sink_place, .zero = sink_zero };
 
 static void setup(void)
 {
@@ -56,14 +86,14 @@ static void craft(struct obuf *o, uint32_t seq, uint32_t rid,
  * substring) and leave the memory as it was. */
 static void expect_fail(struct obuf *o, const char *msg)
 {
-	struct wire_dest_region dr = { .id = RID, .host = g.mem,
-				       .npages = NPAGES };
+	struct wire_dest_region dr = { .id = RID, .npages = NPAGES };
 	struct istream in = { o->buf, o->len, 0 };
 	struct wire_reader *r;
 	struct wire_hdr h;
 	const uint8_t *p;
 
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	ck_assert_int_eq(wire_reader_set_sink(r, &sink, NULL), 0);
 	ck_assert_int_eq(wire_reader_next(r, &h, &p, NULL), -EPROTO);
 	ck_assert_msg(strstr(wire_reader_error(r), msg), "error '%s', want "
 		      "'%s'", wire_reader_error(r), msg);
@@ -127,8 +157,7 @@ END_TEST
 START_TEST(good_record_clears_its_runs)
 {
 	const uint64_t runs[] = { 0, 2, 10, 64, 99, 1 };
-	struct wire_dest_region dr = { .id = RID, .host = g.mem,
-				       .npages = NPAGES };
+	struct wire_dest_region dr = { .id = RID, .npages = NPAGES };
 	struct wire_page_counts cnt = { 0 };
 	struct obuf o = { 0 };
 	struct istream in;
@@ -139,6 +168,7 @@ START_TEST(good_record_clears_its_runs)
 	craft(&o, 0, RID, 3, runs, 3, 0);
 	in = (struct istream){ o.buf, o.len, 0 };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	ck_assert_int_eq(wire_reader_set_sink(r, &sink, NULL), 0);
 	ck_assert_int_eq(wire_reader_next(r, &h, &p, &cnt), 0);
 	ck_assert_uint_eq(h.type, WIRE_ZERO);
 	ck_assert_uint_eq(wire_reader_pages(r), 67);
@@ -194,21 +224,12 @@ START_TEST(malformed_records_are_refused)
 }
 END_TEST
 
-/* Post-copy without a zero hook: each page goes to the placer, which may
- * refuse one (a page not expected); the error names the run. */
-static int refuse_page_3(void *cookie, const struct wire_dest_region *rg,
-			 uint64_t page, const void *data)
-{
-	(void)cookie, (void)rg;
-	ck_assert_ptr_null(data);
-	return page == 3 ? -EPROTO : 0;
-}
-
-START_TEST(placer_refuses_a_page)
+/* The sink refuses a run (after a post-copy switch: a page not pending);
+ * the error names the run. Without a sink, ZERO is refused. */
+START_TEST(sink_refuses_a_run)
 {
 	const uint64_t runs[] = { 1, 4 };
-	struct wire_dest_region dr = { .id = RID, .host = g.mem,
-				       .npages = NPAGES };
+	struct wire_dest_region dr = { .id = RID, .npages = NPAGES };
 	struct obuf o = { 0 };
 	struct istream in;
 	struct wire_reader *r;
@@ -218,11 +239,19 @@ START_TEST(placer_refuses_a_page)
 	craft(&o, 0, RID, 1, runs, 1, 0);
 	in = (struct istream){ o.buf, o.len, 0 };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
-	wire_reader_set_placer(r, refuse_page_3, NULL);
+	ck_assert_int_eq(wire_reader_set_sink(r, &sink, NULL), 0);
+	refuse_page_3 = true;
 	ck_assert_int_eq(wire_reader_next(r, &h, &p, NULL), -EPROTO);
+	refuse_page_3 = false;
 	ck_assert_ptr_nonnull(strstr(wire_reader_error(r),
 				     "zero pages 1..4 of region 3: not "
 				     "expected"));
+	wire_reader_free(r);
+	in = (struct istream){ o.buf, o.len, 0 };
+	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	ck_assert_int_eq(wire_reader_next(r, &h, &p, NULL), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(wire_reader_error(r),
+				     "ZERO records are not expected here"));
 	wire_reader_free(r);
 	free(o.buf);
 }
@@ -237,7 +266,7 @@ int main(void)
 	tcase_add_test(tc, builder_merges_and_limits);
 	tcase_add_test(tc, good_record_clears_its_runs);
 	tcase_add_test(tc, malformed_records_are_refused);
-	tcase_add_test(tc, placer_refuses_a_page);
+	tcase_add_test(tc, sink_refuses_a_run);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
