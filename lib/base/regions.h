@@ -15,7 +15,7 @@ struct region {
 	uint64_t size;
 	uint64_t npages;
 	bool anon;      /* private anonymous memory: holes read as zero
-			 * (pagemap_is_anon_private(), set at start) */
+			 * (pagemap_is_anon_private() when registered) */
 };
 struct region_set {
 	struct region *r;

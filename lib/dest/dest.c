@@ -214,13 +214,10 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		pagemap_release();
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		struct region *r = &dst->regions.r[i];
-
+	for (unsigned i = 0; i < dst->regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
-			.id = r->id, .npages = r->npages };
-		r->anon = pagemap_is_anon_private(r->host, r->npages);
-	}
+			.id = dst->regions.r[i].id,
+			.npages = dst->regions.r[i].npages };
 	dst->st.mode = VMMIG_MODE_PRECOPY;
 	dst->st.guest_bytes = dst->regions.total_bytes;
 	ret = restore_init(dst);

@@ -47,4 +47,11 @@ void wire_zero_run(const uint8_t *buf, uint32_t i, uint64_t *first,
 int wire_zero_check(const uint8_t *buf, uint32_t count, uint64_t npages,
 		    char *err, size_t errlen);
 
+/*
+ * The page sink's zero(cookie, ri, first, n) (struct wire_page_sink_ops in
+ * wire.h): a run of a ZERO record whose CRC and every run were checked:
+ * pages [first, first + n) of region @ri are all zero. NULL: ZERO records
+ * are a protocol error. 0 or -errno (-EPROTO: a page not expected).
+ */
+
 #endif
