@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "pagemap.h"
 #include "regions.h"
 /* Upward, as before encode.h stopped including wire.h: page_hash() needs
  * the zero check (encode) and vmmig_hash64 (wire), the region limit is
@@ -36,9 +37,10 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 	if (!r)
 		return -ENOMEM;
 	rs->r = r;
-	rs->r[rs->n++] = (struct region){ .id = id, .gpa = gpa, .host = host,
-					  .size = size,
-					  .npages = size / VMMIG_PAGE_SIZE };
+	rs->r[rs->n++] = (struct region){
+		.id = id, .gpa = gpa, .host = host, .size = size,
+		.npages = size / VMMIG_PAGE_SIZE,
+		.anon = pagemap_is_anon_private(host, size / VMMIG_PAGE_SIZE) };
 	rs->total_bytes += size;
 	return 0;
 }

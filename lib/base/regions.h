@@ -3,6 +3,7 @@
 #ifndef VMMIG_LIB_BASE_REGIONS_H
 #define VMMIG_LIB_BASE_REGIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <vmmig/session.h>
 
@@ -13,6 +14,8 @@ struct region {
 	uint8_t *host;
 	uint64_t size;
 	uint64_t npages;
+	bool anon;      /* private anonymous memory: holes read as zero
+			 * (pagemap_is_anon_private() when registered) */
 };
 struct region_set {
 	struct region *r;

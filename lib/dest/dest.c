@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pagemap.h"
 #include "dest.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
@@ -46,6 +47,8 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	dverify_free(dst);
 	state_sink_free(&dst->state);
 	regions_free(&dst->regions);
+	if (dst->wregions)
+		pagemap_release();
 	free(dst->wregions);
 	tls_creds_free(dst->sh.tls);
 	failure_destroy(&dst->fail);
@@ -207,9 +210,16 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		return -EBUSY;
 	if (!dst->listening || !dst->ops || !dst->regions.n)
 		return -EINVAL;
-	dst->wregions = calloc(dst->regions.n, sizeof(*dst->wregions));
+	/* pagemap's fd stays open until vmmig_dest_free() (once, whatever
+	 * the attempts to start). */
 	if (!dst->wregions)
+		pagemap_hold();
+	free(dst->wregions);
+	dst->wregions = calloc(dst->regions.n, sizeof(*dst->wregions));
+	if (!dst->wregions) {
+		pagemap_release();
 		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < dst->regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
 			.id = dst->regions.r[i].id,

@@ -108,6 +108,8 @@ struct vmmig_dest {
 	/* end-to-end verification (dest_verify.c): each page's page_hash()
 	 * as its final copy landed, and their sum */
 	uint64_t **vhash;          /* per region, per page (atomic ops) */
+	uint64_t **vhash_used;     /* per region, a bit per 512 vhash entries
+				    * (one page of them): some may be non-0 */
 	_Atomic uint64_t vsum;
 	struct vqueue *vq;         /* pages landed, to hash (its thread) */
 
@@ -155,6 +157,10 @@ void dpc_free(struct vmmig_dest *dst);
 int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	      const void *data);
 bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+/* Pages [first, first + n) of region @ri are in place: not pending any
+ * more, counted, their fault latency recorded. */
+void dpc_placed(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		uint64_t n);
 /* Ask the source for a page now (its restore failed after the switch). */
 void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
@@ -207,11 +213,19 @@ int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
 int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
 		     int *verified);
 
+/* dest_zero.c: a ZERO run [first, first + n) of region @ri, placed in
+ * bulk: cleared before the switch, installed after it (@placing). */
+int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+	      uint64_t n, bool placing);
+
 /* dest_verify.c */
 int dverify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
 void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		  const void *contents);
+/* Pages [first, first + n) of region @ri are zero for good. */
+void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		  uint64_t n);
 /* The same for a page a receiver wrote to guest memory (@contents: the
  * page, NULL: zero): hashed on the hashing thread when it can take it.
  * Nothing without verification. */

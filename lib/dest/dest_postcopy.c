@@ -110,6 +110,24 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 	return 0;
 }
 
+static void record_latency(struct postcopy_dst *pc, uint64_t lat)
+{
+	pthread_mutex_lock(&pc->lat_lock);
+	if (pc->nlat == pc->lat_cap) {
+		size_t cap = pc->lat_cap ? pc->lat_cap * 2 : 1024;
+		uint32_t *n = realloc(pc->lat_us, cap * sizeof(*n));
+
+		if (n) {
+			pc->lat_us = n;
+			pc->lat_cap = cap;
+		}
+	}
+	if (pc->nlat < pc->lat_cap)
+		pc->lat_us[pc->nlat++] = lat > UINT32_MAX ? UINT32_MAX
+							  : (uint32_t)lat;
+	pthread_mutex_unlock(&pc->lat_lock);
+}
+
 /* Install one page that arrived after the switch. */
 int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	      const void *data)
@@ -141,35 +159,40 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	if (ret < 0)
 		return -errno;
 	dverify_page(dst, ri, page, data);
-	__atomic_fetch_and(&pr->pending[page / 64], ~(1ull << (page % 64)),
-			   __ATOMIC_RELEASE);
-	atomic_fetch_add(&pc->placed, 1);
-	if (atomic_fetch_sub(&pc->missing, 1) == 1) {
-		atomic_store(&pc->t_last, now_us());
+	dpc_placed(dst, ri, page, 1);
+	return 0;
+}
+
+void dpc_placed(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		uint64_t n)
+{
+	struct postcopy_dst *pc = dst->pc;
+	struct pc_region *pr = &pc->r[ri];
+	uint64_t t = now_us();
+
+	for (uint64_t p = first; p < first + n;) {
+		uint64_t off = p % 64, k = 64 - off < first + n - p
+						   ? 64 - off : first + n - p;
+		uint64_t mask = (k == 64 ? ~0ull : (1ull << k) - 1) << off;
+		uint64_t req;
+
+		__atomic_fetch_and(&pr->pending[p / 64], ~mask,
+				   __ATOMIC_RELEASE);
+		req = __atomic_load_n(&pr->requested[p / 64],
+				      __ATOMIC_ACQUIRE) & mask;
+		for (; req; req &= req - 1)
+			record_latency(pc, t - pr->t_req[p - off +
+				(uint64_t)__builtin_ctzll(req)]);
+		p += k;
+	}
+	atomic_fetch_add(&pc->placed, n);
+	if (atomic_fetch_sub(&pc->missing, n) == n) {
+		atomic_store(&pc->t_last, t);
 		/* The last one: the coordinator may be waiting for it. */
 		pthread_mutex_lock(&dst->lock);
 		pthread_cond_broadcast(&dst->cond);
 		pthread_mutex_unlock(&dst->lock);
 	}
-	if (pc_test_bit(pr->requested, page)) {
-		uint64_t lat = now_us() - pr->t_req[page];
-
-		pthread_mutex_lock(&pc->lat_lock);
-		if (pc->nlat == pc->lat_cap) {
-			size_t cap = pc->lat_cap ? pc->lat_cap * 2 : 1024;
-			uint32_t *n = realloc(pc->lat_us, cap * sizeof(*n));
-
-			if (n) {
-				pc->lat_us = n;
-				pc->lat_cap = cap;
-			}
-		}
-		if (pc->nlat < pc->lat_cap)
-			pc->lat_us[pc->nlat++] =
-				lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-		pthread_mutex_unlock(&pc->lat_lock);
-	}
-	return 0;
 }
 
 bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)

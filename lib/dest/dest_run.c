@@ -157,7 +157,7 @@ static void *receiver_main(void *arg)
 					  rv->c->index, vmmig_strerror(ret));
 			break;
 		}
-		if (h.type == WIRE_PAGES) {
+		if (h.type == WIRE_PAGES || h.type == WIRE_ZERO) {
 			add_counts(dst, &pc);
 			continue;
 		}

@@ -12,39 +12,11 @@
  * hashes each final copy. The cookie is the receiver.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "base/pagemap.h"
 #include "dest.h"
 #include "encode/encode.h"
-
-static int pagemap_fd = -1;
-static pthread_once_t pagemap_once = PTHREAD_ONCE_INIT;
-
-static void pagemap_open(void)
-{
-	pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-}
-
-/* Not resident (mincore) and neither present nor swapped (pagemap): the
- * page was never populated and reads as zero. False when unsure. */
-static bool page_never_populated(void *page)
-{
-	unsigned char vec;
-	uint64_t pm;
-
-	if (mincore(page, VMMIG_PAGE_SIZE, &vec) || (vec & 1))
-		return false;
-	pthread_once(&pagemap_once, pagemap_open);
-	if (pagemap_fd < 0 ||
-	    pread(pagemap_fd, &pm, 8,
-		  (off_t)((uintptr_t)page / VMMIG_PAGE_SIZE * 8)) != 8)
-		return false;
-	return !(pm & (3ull << 62));
-}
 
 static uint8_t *guest_page(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
@@ -90,8 +62,10 @@ static int sink_place(void *cookie, unsigned ri, uint64_t page,
 		/* A never-populated page already reads as zero: leave it
 		 * alone (touching it costs a fault). Else check before
 		 * writing, so memory is not dirtied for nothing. */
-		if (!page_never_populated(p) && !enc_page_is_zero(p))
-			memset(p, 0, VMMIG_PAGE_SIZE);
+		int ret = pagemap_zero_fill(p, 1, dst->regions.r[ri].anon);
+
+		if (ret < 0)
+			return ret;
 	} else if (data != p) {
 		memcpy(p, data, VMMIG_PAGE_SIZE);
 	}
@@ -107,10 +81,18 @@ static int sink_hint(void *cookie, unsigned ri, uint64_t page,
 	return restore_on_hint(rv->dst, ri, page, h);
 }
 
+static int sink_zero(void *cookie, unsigned ri, uint64_t first, uint64_t n)
+{
+	struct receiver *rv = cookie;
+
+	return dzero_run(rv->dst, ri, first, n, rv->placing);
+}
+
 const struct wire_page_sink_ops dest_sink_ops = {
 	.begin = sink_begin,
 	.place = sink_place,
 	.hint = sink_hint,
+	.zero = sink_zero,
 };
 
 int dest_sink_attach(struct receiver *rv)

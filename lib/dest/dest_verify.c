@@ -24,6 +24,8 @@
 /* Queued pages; past that the receiver hashes them itself: a short queue
  * keeps the drain at the switchover short (the pause waits for it). */
 #define VQ_CAP 512
+/* vhash entries a bit of vhash_used stands for: one page of them. */
+#define USED_PAGES 512
 
 struct vqueue {
 	pthread_mutex_t lock;
@@ -134,11 +136,16 @@ int dverify_init(struct vmmig_dest *dst)
 	if (dst->vhash)
 		return 0;
 	dst->vhash = calloc(dst->regions.n, sizeof(*dst->vhash));
-	if (!dst->vhash)
+	dst->vhash_used = calloc(dst->regions.n, sizeof(*dst->vhash_used));
+	if (!dst->vhash || !dst->vhash_used)
 		return -ENOMEM;
 	for (unsigned i = 0; i < dst->regions.n; i++) {
-		dst->vhash[i] = calloc(dst->regions.r[i].npages, 8);
-		if (!dst->vhash[i])
+		uint64_t np = dst->regions.r[i].npages;
+
+		dst->vhash[i] = calloc(np, 8);
+		dst->vhash_used[i] = calloc((np + USED_PAGES * 64 - 1) /
+					    (USED_PAGES * 64), 8);
+		if (!dst->vhash[i] || !dst->vhash_used[i])
 			return -ENOMEM;
 	}
 	return vqueue_start(dst);
@@ -157,9 +164,44 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	uint64_t h, old;
 
 	h = page_hash(contents, dst->regions.r[ri].id, page);
+	if (h)
+		__atomic_fetch_or(&dst->vhash_used[ri][page / USED_PAGES / 64],
+				  1ull << (page / USED_PAGES % 64),
+				  __ATOMIC_RELAXED);
 	/* The sum stays the sum of the entries whatever the order. */
 	old = __atomic_exchange_n(&dst->vhash[ri][page], h, __ATOMIC_RELAXED);
 	atomic_fetch_add(&dst->vsum, h - old);
+}
+
+/*
+ * A run of zero pages: each entry becomes 0. Only blocks of entries that
+ * were ever set are read, so a run over memory nothing was sent to costs
+ * a bit test per 512 pages. Hashes still queued would land after this
+ * and put back a term of the copy the run replaced: the queue drains
+ * first (runs are rare: a first send's never-populated memory).
+ */
+void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		  uint64_t n)
+{
+	uint64_t *vh;
+
+	if (!dst->vhash)
+		return;
+	dverify_drain(dst);
+	vh = dst->vhash[ri];
+	for (uint64_t p = first; p < first + n;) {
+		uint64_t b = p / USED_PAGES;
+		uint64_t end = (b + 1) * USED_PAGES < first + n
+				       ? (b + 1) * USED_PAGES : first + n;
+
+		if (__atomic_load_n(&dst->vhash_used[ri][b / 64],
+				    __ATOMIC_RELAXED) >> (b % 64) & 1)
+			for (; p < end; p++)
+				atomic_fetch_sub(&dst->vsum,
+						 __atomic_exchange_n(&vh[p], 0,
+							__ATOMIC_RELAXED));
+		p = end;
+	}
 }
 
 void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
@@ -177,6 +219,10 @@ void dverify_free(struct vmmig_dest *dst)
 	vqueue_stop(dst);
 	for (unsigned i = 0; dst->vhash && i < dst->regions.n; i++)
 		free(dst->vhash[i]);
+	for (unsigned i = 0; dst->vhash_used && i < dst->regions.n; i++)
+		free(dst->vhash_used[i]);
 	free(dst->vhash);
+	free(dst->vhash_used);
 	dst->vhash = NULL;
+	dst->vhash_used = NULL;
 }

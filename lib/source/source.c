@@ -33,7 +33,6 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	history_init(&src->hist);
 	src->st.struct_size = sizeof(src->st);
 	src->st.verified = -1;
-	src->pagemap_fd = -1;
 	*out = src;
 	return 0;
 }
@@ -55,8 +54,6 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	hints_free(src);
 	pthread_rwlock_destroy(&src->hints_lock);
 	regions_free(&src->regions);
-	if (src->pagemap_fd >= 0)
-		close(src->pagemap_fd);
 	free(src->addr);
 	tls_creds_free(src->sh.tls);
 	for (unsigned i = 0; i < src->nfds; i++)
@@ -242,8 +239,6 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->addr = strdup(addr);
 	if (!src->addr)
 		return -ENOMEM;
-	/* Optional: finds never-populated pages (see absent_pages()). */
-	src->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (!src->rl) {
 		src->rl = calloc(1, sizeof(*src->rl));
 		if (!src->rl)

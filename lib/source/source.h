@@ -5,6 +5,7 @@
 
 #include "session/session.h"
 #include "encode/encode.h" /* the senders own encoders */
+#include "wire/zero_range.h"
 
 struct vmmig_source;
 
@@ -28,6 +29,7 @@ struct sender {
 	struct chan *c;
 	struct enc_ctx *enc;
 	struct wire_batch batch;
+	struct wire_zeros zeros; /* runs of zero pages (source_zero.c) */
 	struct enc_counters ec; /* of the batch being built */
 	uint64_t pages_sent;   /* PAGES entries over the whole migration */
 	uint64_t seen_gen;     /* last job generation taken */
@@ -67,7 +69,8 @@ struct vmmig_source {
 	struct watchdog wd;
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
-	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
+	uint64_t **zero_bm;      /* per region: zero since tracking started
+				  * and not dirtied since (source_zero.c) */
 	bool committed;          /* COMMIT sent (under lock): the guest is
 				  * given up, never resumed here */
 	atomic_bool peer_ready;  /* handshake done: ERROR may be sent */
@@ -230,6 +233,21 @@ int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 int postcopy_recover(struct vmmig_source *src);
 /* JOB_POSTCOPY for one sender: claim and send its pending stripes. */
 int postcopy_sweep(struct sender *s);
+
+/* source_zero.c: zero runs of the first send */
+/* After the tracker started: map the pages that read as zero. */
+int zero_map_init(struct vmmig_source *src);
+/* A sync found @dirty (region @ri's bitmap): not zero any more. */
+void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
+			 const uint64_t *dirty);
+void zero_map_free(struct vmmig_source *src);
+/* Pages of word @w of region @ri known zero, if this is a first send. */
+uint64_t zero_map_word(const struct vmmig_source *src, unsigned ri,
+		       uint64_t w);
+/* Add the pages of @mask (word @w of @r) to the sender's ZERO record. */
+int send_zeros(struct sender *s, const struct region *r, uint64_t w,
+	       uint64_t mask);
+int flush_zeros(struct sender *s);
 
 /* source_send.c */
 int send_pages(struct sender *s, const struct region *r, uint64_t w,

@@ -43,6 +43,7 @@ static int sync_dirty(struct vmmig_source *src)
 			return ret;
 		}
 		hints_drop_dirty(src, i, bm);
+		zero_map_drop_dirty(src, i, bm);
 	}
 	pthread_mutex_lock(&src->stats_lock);
 	src->st.dirty_sync_count++;
@@ -117,6 +118,7 @@ void free_bitmaps(struct vmmig_source *src)
 	free(src->dirty_bm);
 	free(src->refetch_bm);
 	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
+	zero_map_free(src);
 }
 
 int start_tracking(struct vmmig_source *src)
@@ -136,6 +138,8 @@ int start_tracking(struct vmmig_source *src)
 	}
 	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
 	free(tr);
+	if (!ret)
+		ret = zero_map_init(src);
 	if (ret)
 		source_fail(src, ret, "starting dirty tracker %s: %s",
 			    vmmig_tracker_name(src->tracker),

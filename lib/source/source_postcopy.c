@@ -213,9 +213,13 @@ static int setup_urgent(struct vmmig_source *src)
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
 		s->batch.no_crc = src->sh.tls != NULL;
+		if (!ret)
+			ret = wire_zeros_init(&s->zeros);
 	}
-	if (!ret)
+	if (!ret) {
 		wire_batch_begin(&s->batch, src->regions.r[0].id);
+		wire_zeros_begin(&s->zeros, src->regions.r[0].id);
+	}
 	return ret;
 }
 

@@ -10,8 +10,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <vmmig/pagesource.h>
 
@@ -44,10 +42,10 @@ int flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
 	size_t len;
-	int ret;
+	int ret = flush_zeros(s);
 
-	if (!s->batch.count)
-		return 0;
+	if (ret || !s->batch.count)
+		return ret;
 	s->pages_sent += s->batch.count;
 	/* How long the send blocks tells the encoder whether compressing
 	 * pays (encode/enc_adapt.c). */
@@ -62,39 +60,6 @@ int flush_batch(struct sender *s)
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
 	return ret;
-}
-
-/*
- * Pages of word @w of @r that were never populated, hence zero: not
- * resident (mincore) and not swapped out (pagemap). Reading them would
- * fault each one in just to find zeros, which costs far more than these two
- * system calls per 64 pages (tens of microseconds a fault under shadow
- * paging). 0 when unknown.
- */
-static uint64_t absent_pages(struct vmmig_source *src, const struct region *r,
-			     uint64_t w)
-{
-	uint64_t first = w * 64, n = r->npages - first < 64 ? r->npages - first
-							     : 64;
-	uint8_t *addr = r->host + first * VMMIG_PAGE_SIZE;
-	unsigned char vec[64];
-	uint64_t pm[64], mask = 0;
-
-	if (src->pagemap_fd < 0 ||
-	    mincore(addr, n * VMMIG_PAGE_SIZE, vec))
-		return 0;
-	for (uint64_t i = 0; i < n; i++)
-		if (!(vec[i] & 1))
-			mask |= 1ull << i;
-	if (!mask)
-		return 0;
-	if (pread(src->pagemap_fd, pm, n * 8,
-		  (off_t)((uintptr_t)addr / VMMIG_PAGE_SIZE * 8)) != (ssize_t)(n * 8))
-		return 0;
-	for (uint64_t i = 0; i < n; i++)
-		if (pm[i] & (3ull << 62)) /* present or swapped */
-			mask &= ~(1ull << i);
-	return mask;
 }
 
 /*
@@ -114,11 +79,11 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	       uint64_t bits)
 {
 	struct vmmig_source *src = s->src;
-	uint64_t absent = src->first_pass ? absent_pages(src, r, w) : 0;
+	unsigned ri = (unsigned)(r - src->regions.r);
+	uint64_t zero = zero_map_word(src, ri, w) & bits;
 	/* The urgent sender and the last pass send contents only. */
 	uint64_t hinted = s->c->index < src->ndata && !src->hints_off
-				  ? hints_word(src, (unsigned)(r - src->regions.r), w) &
-					    bits & ~absent
+				  ? hints_word(src, ri, w) & bits & ~zero
 				  : 0;
 	int ret;
 
@@ -130,28 +95,30 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 			return ret;
 		wire_batch_begin(&s->batch, r->id);
 	}
+	if (zero) {
+		ret = send_zeros(s, r, w, zero);
+		if (ret)
+			return ret;
+		bits &= ~zero;
+	}
 	while (bits) {
 		uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(bits);
-
-		bool zero = absent >> (page % 64) & 1;
 		const uint8_t *mem = r->host + page * VMMIG_PAGE_SIZE;
 		struct wire_hint h;
 
 		bits &= bits - 1;
-		if (bits && !(absent >> __builtin_ctzll(bits) & 1))
+		if (bits) /* zero pages left the set above */
 			prefetch_page(r->host + (w * 64 + (uint64_t)
 				      __builtin_ctzll(bits)) * VMMIG_PAGE_SIZE);
 		if ((hinted >> (page % 64) & 1) &&
-		    hints_lookup(src, (unsigned)(r - src->regions.r), page,
-				 &h)) {
+		    hints_lookup(src, ri, page, &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
 			h.hash = vmmig_page_hash(mem);
 			wire_batch_add_hint(&s->batch, page, &h, &s->ec);
 			atomic_fetch_add(&src->hints_sent, 1);
 		} else {
-			wire_batch_add(&s->batch, s->enc, page,
-				       zero ? NULL : mem, &s->ec);
+			wire_batch_add(&s->batch, s->enc, page, mem, &s->ec);
 		}
 		if (wire_batch_full(&s->batch)) {
 			ret = flush_batch(s);
@@ -271,10 +238,13 @@ int senders_start(struct vmmig_source *src)
 		if (ret)
 			return ret;
 		ret = wire_batch_init(&s->batch);
+		if (!ret)
+			ret = wire_zeros_init(&s->zeros);
 		if (ret)
 			return ret;
 		s->batch.no_crc = src->sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->regions.r[0].id);
+		wire_zeros_begin(&s->zeros, src->regions.r[0].id);
 		ret = slots_init(s);
 		if (ret)
 			return ret;
@@ -312,6 +282,7 @@ void senders_stop(struct vmmig_source *src)
 			pthread_join(s->thread, NULL);
 		s->running = false;
 		wire_batch_destroy(&s->batch);
+		wire_zeros_destroy(&s->zeros);
 		slots_free(s);
 		enc_ctx_free(s->enc);
 		s->enc = NULL;

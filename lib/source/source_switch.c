@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/pagemap.h"
 #include "source.h"
 
 int source_owner(struct vmmig_source *src)
@@ -135,30 +136,55 @@ int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 	return ret;
 }
 
-uint64_t source_memory_digest(struct vmmig_source *src)
+struct digest {
+	struct vmmig_source *src;
+	const struct region *r;
+	uint64_t h, t_ka, every;
+};
+
+/* pagemap_run_fn: a page that reads as zero hashes to 0; hash the rest. */
+static int digest_run(void *cookie, uint64_t first, uint64_t count,
+		      enum pagemap_kind kind)
 {
-	uint64_t h = 0, t_ka = now_us(),
-		 every = (uint64_t)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
+	struct digest *d = cookie;
 
-	if (every > 1000000)
-		every = 1000000;
-
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
-
-		for (uint64_t p = 0; p < r->npages; p++) {
-			h += page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
-			/* A large guest takes seconds: say "still busy", or
-			 * either side's watchdog would take the silence for a
-			 * dead peer. */
-			if (p % 1024 == 1023 && now_us() - t_ka > every) {
-				(void)chan_send_record(&src->chan[0],
-						       WIRE_KEEPALIVE, 0, NULL, 0);
-				t_ka = now_us();
-			}
+	for (uint64_t p = first; kind != PAGEMAP_ZERO && p < first + count;
+	     p++) {
+		d->h += page_hash(d->r->host + p * VMMIG_PAGE_SIZE, d->r->id, p);
+		/* A large guest takes seconds: say "still busy", or either
+		 * side's watchdog would take the silence for a dead peer. */
+		if (p % 1024 == 1023 && now_us() - d->t_ka > d->every) {
+			(void)chan_send_record(&d->src->chan[0],
+					       WIRE_KEEPALIVE, 0, NULL, 0);
+			d->t_ka = now_us();
 		}
 	}
-	return h;
+	return 0;
+}
+
+uint64_t source_memory_digest(struct vmmig_source *src)
+{
+	struct digest d = { .src = src, .t_ka = now_us(),
+			    .every = (uint64_t)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] *
+				     250u };
+
+	if (d.every > 1000000)
+		d.every = 1000000;
+	/* The guest is given up for good: no sync follows. Stopping the
+	 * tracker also lifts uffd-wp's markers, which would hide the
+	 * never-populated pages from the page tables, so that only the
+	 * pages with contents are read (and a sparse guest hashes in ms). */
+	vmmig_tracker_stop(src->tracker);
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		d.r = &src->regions.r[i];
+		/* Without a map of the pages, all of them are read. */
+		if (pagemap_runs(d.r->host, d.r->npages,
+				 pagemap_is_anon_private(d.r->host,
+							 d.r->npages),
+				 digest_run, &d))
+			digest_run(&d, 0, d.r->npages, PAGEMAP_OTHER);
+	}
+	return d.h;
 }
 
 static void set_verified(struct vmmig_source *src, int v)

@@ -8,8 +8,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "base/pagemap.h"
 
 #include "uffd_compat.h"
 #include "uffd_wp.h"
@@ -29,20 +32,15 @@ int uffd_scan_probe(void)
 	return ret;
 }
 
-static void set_range(uint64_t *bitmap, uint64_t first, uint64_t end)
-{
-	for (uint64_t p = first; p < end;) {
-		if (p % 64 == 0 && end - p >= 64) {
-			bitmap[p / 64] = ~0ull;
-			p += 64;
-		} else {
-			bitmap[p / 64] |= 1ull << (p % 64);
-			p++;
-		}
-	}
-}
+/* One PAGEMAP_SCAN walk of region @index with WP_MATCHING (the matched
+ * pages are write-protected under the same page-table lock that reports
+ * them): the pages of categories @mask, as ranges of @ret categories, go
+ * to @fn. */
+typedef void (*scan_fn)(uint64_t *bm, uint64_t first, uint64_t count,
+			uint64_t categories);
 
-int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
+static int scan_walk(struct uffd_wp *u, unsigned index, uint64_t mask,
+		     uint64_t ret_mask, scan_fn fn, uint64_t *bm)
 {
 	const struct uffd_region *r = &u->regs[index];
 	uint64_t end = r->start + r->len;
@@ -61,8 +59,8 @@ int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
 		arg.end = end;
 		arg.vec = (uintptr_t)u->vec;
 		arg.vec_len = UFFD_SCAN_VEC;
-		arg.category_mask = PAGE_IS_WRITTEN;
-		arg.return_mask = PAGE_IS_WRITTEN;
+		arg.category_mask = mask;
+		arg.return_mask = ret_mask;
 
 		n = ioctl(u->pagemap, PAGEMAP_SCAN, &arg);
 		if (n < 0) {
@@ -75,8 +73,8 @@ int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
 
 			if (s < r->start || e > end || s >= e)
 				return -EIO; /* not what we asked for */
-			set_range(bitmap, (s - r->start) / VMMIG_PAGE_SIZE,
-				  (e - r->start) / VMMIG_PAGE_SIZE);
+			fn(bm, (s - r->start) / VMMIG_PAGE_SIZE,
+			   (e - s) / VMMIG_PAGE_SIZE, u->vec[i].categories);
 		}
 		/* The walk stops early when the vector is full; walk_end says
 		 * where to resume. */
@@ -85,4 +83,43 @@ int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
 		pos = arg.walk_end;
 	}
 	return pos >= end ? 0 : -EIO;
+}
+
+static void mark_written(uint64_t *bm, uint64_t first, uint64_t count,
+			 uint64_t categories)
+{
+	(void)categories;
+	bits_set_range(bm, first, count);
+}
+
+int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
+{
+	return scan_walk(u, index, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN,
+			 mark_written, bitmap);
+}
+
+static void mark_zero(uint64_t *bm, uint64_t first, uint64_t count,
+		      uint64_t categories)
+{
+	if (pagemap_scan_kind(categories) == PAGEMAP_ZERO)
+		bits_set_range(bm, first, count);
+}
+
+/*
+ * Arm region @index: write-protect every page (empty PTEs get a marker) in
+ * the walk that also reports what each page was at that moment. The pages
+ * that read as zero then (never populated, or the zero page) go to the
+ * region's zero_at_start bitmap: they need not be read to be sent, and
+ * any later write is reported by a sync. After arming, a marker looks
+ * like a swapped-out page to PAGEMAP_SCAN, so only this walk can tell.
+ */
+int uffd_scan_arm(struct uffd_wp *u, unsigned index)
+{
+	struct uffd_region *r = &u->regs[index];
+
+	r->zero_at_start = calloc((r->npages + 63) / 64, 8);
+	if (!r->zero_at_start)
+		return -ENOMEM;
+	return scan_walk(u, index, 0, PAGEMAP_SCAN_KINDS, mark_zero,
+			 r->zero_at_start);
 }

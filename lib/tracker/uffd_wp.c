@@ -25,6 +25,7 @@
 
 #include "uffd_compat.h"
 #include "uffd_open.h"
+#include "tracker_zero.h"
 #include "uffd_wp.h"
 
 
@@ -168,7 +169,9 @@ static int uffd_start(void *priv, const struct vmmig_tracker_region *regions,
 			return ret;
 	}
 	for (unsigned i = 0; i < nr; i++) {
-		ret = uffd_protect(u->uffd, u->regs[i].start, u->regs[i].len, 1);
+		ret = u->async ? uffd_scan_arm(u, i)
+			       : uffd_protect(u->uffd, u->regs[i].start,
+					      u->regs[i].len, 1);
 		if (ret < 0)
 			return ret;
 	}
@@ -210,6 +213,7 @@ static void uffd_stop(void *priv)
 		if (u->regs[i].lock_ok)
 			pthread_mutex_destroy(&u->regs[i].lock);
 		free(u->regs[i].dirty);
+		free(u->regs[i].zero_at_start);
 	}
 	free(u->regs);
 	u->regs = NULL;
@@ -259,4 +263,18 @@ VMMIG_API int vmmig_tracker_uffd_wp_is_async(const struct vmmig_tracker *t)
 	if (!u)
 		return -EINVAL;
 	return u->async;
+}
+
+int tracker_zero_at_start(struct vmmig_tracker *t, unsigned index,
+			  uint64_t *bm)
+{
+	struct uffd_wp *u = tracker_priv_if(t, &tracker_uffd_wp_ops);
+	const uint64_t *z;
+
+	if (!u || index >= u->nr || !u->regs[index].zero_at_start)
+		return -EOPNOTSUPP;
+	z = u->regs[index].zero_at_start;
+	for (uint64_t w = 0; w < (u->regs[index].npages + 63) / 64; w++)
+		bm[w] |= z[w];
+	return 0;
 }

@@ -26,6 +26,8 @@ struct uffd_region {
 	 * under it too (see uffd_fault.c for why they must not interleave). */
 	pthread_mutex_t lock;
 	uint64_t *dirty;        /* sync mode: pages un-protected since sync */
+	uint64_t *zero_at_start; /* async mode: pages that read as zero when
+				  * armed (uffd_scan_arm()) */
 };
 
 struct uffd_wp {
@@ -52,6 +54,8 @@ int uffd_protect(int uffd, uint64_t start, uint64_t len, int wp);
 /* uffd_scan.c: async mode. */
 int uffd_scan_probe(void);
 int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap);
+/* Protect region @index, recording its pages that read as zero. */
+int uffd_scan_arm(struct uffd_wp *u, unsigned index);
 
 /* uffd_fault.c: sync mode. */
 int uffd_fault_start(struct uffd_wp *u);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "reader_priv.h"
+#include "zero_range.h"
 
 int reader_fail(struct wire_reader *r, int ret, const char *fmt, ...)
 {
@@ -206,8 +207,7 @@ int reader_check_crc(struct wire_reader *r, const struct wire_hdr *h,
 	return 0;
 }
 
-/* Read a non-PAGES payload into r->buf and verify the record's CRC. */
-static int read_payload(struct wire_reader *r, const struct wire_hdr *h)
+int reader_read_payload(struct wire_reader *r, const struct wire_hdr *h)
 {
 	struct iovec iov;
 	int ret;
@@ -308,10 +308,14 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		r->seq++;
 		if (h->type == WIRE_PAGES) {
 			ret = reader_read_pages(r, h, cnt);
+		} else if (h->type == WIRE_ZERO) {
+			ret = reader_read_zero(r, h, cnt);
+		} else if (h->type == WIRE_ZERO) {
+			ret = reader_read_zero(r, h, cnt);
 		} else if (!(h->type & WIRE_MANDATORY) &&
 			   h->type != WIRE_ROUND) {
 			/* Optional and not for us: check it, then drop it. */
-			ret = read_payload(r, h);
+			ret = reader_read_payload(r, h);
 			if (ret == 0 && cnt)
 				cnt->bytes += WIRE_HDR_SIZE + h->len;
 			if (ret == 0)
@@ -330,7 +334,7 @@ int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 				return reader_fail(r, -EPROTO, "record type 0x%04x "
 					    "has %u bytes, not %ld", h->type,
 					    h->len, fixed_len(h->type));
-			ret = read_payload(r, h);
+			ret = reader_read_payload(r, h);
 			if (ret == 0)
 				*payload = r->buf;
 		}

@@ -34,7 +34,7 @@ static int hint_page(struct wire_reader *r, unsigned ri,
 	return 0;
 }
 
-static const struct wire_dest_region *find_region(struct wire_reader *r,
+const struct wire_dest_region *reader_find_region(struct wire_reader *r,
 						  uint32_t id, unsigned *ri)
 {
 	for (unsigned i = 0; i < r->nregions; i++)
@@ -228,7 +228,7 @@ static int read_descs(struct wire_reader *r, const struct wire_hdr *h,
 		return ret;
 	pages_head_unpack(r->head, &ph);
 	count = ph.count;
-	rg = find_region(r, ph.region_id, ri);
+	rg = reader_find_region(r, ph.region_id, ri);
 	if (!rg)
 		return reader_fail(r, -EPROTO, "PAGES for unknown region id %u",
 			    ph.region_id);

@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "pages_fmt.h"
+#include "zero_range.h"
 
 struct wire_reader {
 	wire_read_fn fn;
@@ -49,6 +50,13 @@ int reader_read_iov(struct wire_reader *r, struct iovec *iov, int n);
 /* The record's CRC over its header and @iov. */
 int reader_check_crc(struct wire_reader *r, const struct wire_hdr *h,
 		     const struct iovec *iov, int n);
+/* Read a non-PAGES payload into r->buf and check the record's CRC. */
+int reader_read_payload(struct wire_reader *r, const struct wire_hdr *h);
+const struct wire_dest_region *reader_find_region(struct wire_reader *r,
+						  uint32_t id, unsigned *ri);
+/* A ZERO record whose header is in r->hdr / @h (reader_zero.c). */
+int reader_read_zero(struct wire_reader *r, const struct wire_hdr *h,
+		     struct wire_page_counts *cnt);
 /* A PAGES record whose header is in r->hdr / @h (reader_pages.c). */
 int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		      struct wire_page_counts *cnt);

@@ -39,6 +39,7 @@ enum wire_type {
 	WIRE_HELLO_ACK = 0x8002, /* dst->src, answer to HELLO */
 	WIRE_PAGES = 0x8010,     /* src->dst, a batch of pages of one region */
 	WIRE_ROUND = 0x0011,     /* src->dst, optional: a round began */
+	WIRE_ZERO = 0x8012,      /* src->dst, runs of zero pages (zero_range.h) */
 	WIRE_STATE = 0x8020,     /* src->dst, a chunk of a state blob */
 	WIRE_END = 0x8030,       /* src->dst, last record of a channel */
 	WIRE_ACK = 0x8040,       /* retired: version 1 peers before the
@@ -183,7 +184,7 @@ int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 #define WIRE_END_MAIN 1u     /* flag: channel 0, state blobs precede it */
 #define WIRE_END_HASH 2u     /* flag: mem_hash is valid */
 struct wire_end {
-	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
+	uint64_t pages;      /* pages sent on this channel (PAGES, ZERO runs) */
 	uint32_t flags;
 	uint32_t nblobs;     /* MAIN: state blobs sent */
 	uint64_t mem_hash;   /* HASH: page-sum hash of all guest memory
@@ -401,7 +402,7 @@ struct wire_page_desc {
  * Where decoded pages land (the destination's: lib/dest/dest_sink.c), with
  * one cookie. @ri: the region's index in the wire_reader_set_regions()
  * table. Called on the reader's thread, in wire_reader_next(): once per
- * record (begin) and once per page (place or hint).
+ * record (begin), page (place or hint), ZERO run (zero, zero_range.h).
  */
 struct wire_page_sink_ops {
 	/*
@@ -424,6 +425,7 @@ struct wire_page_sink_ops {
 	 * protocol error. 0 or -errno. */
 	int (*hint)(void *cookie, unsigned ri, uint64_t page,
 		    const struct wire_hint *h);
+	int (*zero)(void *cookie, unsigned ri, uint64_t first, uint64_t n);
 };
 
 struct wire_reader; /* holds scratch buffers and the zstd context */
@@ -462,7 +464,7 @@ const char *wire_reader_error(const struct wire_reader *r);
  * other check stays. Other records keep their CRC.
  */
 void wire_reader_set_page_crc(struct wire_reader *r, bool check);
-/* Number of pages applied so far (all PAGES records). */
+/* Number of pages applied so far (PAGES entries and pages of ZERO runs). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*
  * Read-ahead, for streams of small records where each receive costs more

@@ -147,7 +147,7 @@ static void receive(struct vmmig_dest *dst, unsigned mode)
 
 		if (wire_reader_next(rv->rd, &h, &payload, &pc))
 			return;
-		if (h.type == WIRE_PAGES)
+		if (h.type == WIRE_PAGES || h.type == WIRE_ZERO)
 			continue;
 		if (others_line_up(dst, rv, &h))
 			return;

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Zero runs of the first send. Right after the tracker armed, the pages
+ * that read as zero without being touched (never populated) are found in
+ * bulk: the tracker saw them while arming (uffd-wp), or one pagemap walk
+ * per region finds them. The first send of such a page needs no read of
+ * it (which would fault it in: a microsecond or more a page) and no
+ * descriptor of its own: runs of them go in ZERO records, 16 bytes a run.
+ *
+ * Why this is exact: a page in the map was zero when tracking started, so
+ * a later write to it is reported by a sync, and the page is sent again
+ * with its contents. Syncs also take dirtied pages out of the map, so that
+ * a first send after some syncs (post-copy without a first pass) never
+ * names a page written since the arming as zero.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "base/pagemap.h"
+#include "source.h"
+#include "tracker/tracker_zero.h"
+
+int zero_map_init(struct vmmig_source *src)
+{
+	uint64_t total = 0;
+
+	src->zero_bm = calloc(src->regions.n, sizeof(*src->zero_bm));
+	if (!src->zero_bm)
+		return -ENOMEM;
+	pagemap_hold(); /* until zero_map_free(), after the digest */
+	for (unsigned i = 0; i < src->regions.n; i++) {
+		const struct region *r = &src->regions.r[i];
+		int64_t n;
+
+		src->zero_bm[i] = calloc((r->npages + 63) / 64, 8);
+		if (!src->zero_bm[i])
+			return -ENOMEM;
+		/* A file's holes are not zero: only anonymous memory. */
+		if (!pagemap_is_anon_private(r->host, r->npages) ||
+		    tracker_zero_at_start(src->tracker, i, src->zero_bm[i]) == 0)
+			continue;
+		n = pagemap_zero_bitmap(r->host, r->npages, true,
+					src->zero_bm[i]);
+		/* Not knowing is no error: every page is then read. */
+		if (n < 0)
+			vlog(&src->log, VMMIG_LOG_DEBUG, "region %u: no map of "
+			     "never-populated pages (%s)", r->id,
+			     vmmig_strerror((int)n));
+		else
+			total += (uint64_t)n;
+	}
+	vlog(&src->log, VMMIG_LOG_DEBUG, "%llu pages never populated",
+	     (unsigned long long)total);
+	return 0;
+}
+
+void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
+			 const uint64_t *dirty)
+{
+	uint64_t *z = src->zero_bm ? src->zero_bm[ri] : NULL;
+
+	for (uint64_t w = 0; z && w < (src->regions.r[ri].npages + 63) / 64;
+	     w++)
+		if (dirty[w])
+			z[w] &= ~dirty[w];
+}
+
+void zero_map_free(struct vmmig_source *src)
+{
+	if (!src->zero_bm)
+		return;
+	for (unsigned i = 0; i < src->regions.n; i++)
+		free(src->zero_bm[i]);
+	free(src->zero_bm);
+	src->zero_bm = NULL;
+	pagemap_release();
+}
+
+uint64_t zero_map_word(const struct vmmig_source *src, unsigned ri,
+		       uint64_t w)
+{
+	return src->first_pass && src->zero_bm ? src->zero_bm[ri][w] : 0;
+}
+
+int flush_zeros(struct sender *s)
+{
+	struct iovec iov;
+	int ret;
+
+	if (!s->zeros.count)
+		return 0;
+	s->pages_sent += s->zeros.pages;
+	atomic_fetch_add(&s->src->cnt.pages[WIRE_ENC_ZERO], s->zeros.pages);
+	pthread_mutex_lock(&s->c->tx_lock);
+	wire_zeros_finish(&s->zeros, s->c->tx_seq++, &iov);
+	ret = chan_send(s->c, &iov, 1);
+	pthread_mutex_unlock(&s->c->tx_lock);
+	wire_zeros_begin(&s->zeros, s->zeros.region_id);
+	return ret;
+}
+
+/* The pages set in @mask of word @w of @r are zero: add them as runs. */
+int send_zeros(struct sender *s, const struct region *r, uint64_t w,
+	       uint64_t mask)
+{
+	int ret;
+
+	if (s->zeros.region_id != r->id) {
+		ret = flush_zeros(s);
+		if (ret)
+			return ret;
+		wire_zeros_begin(&s->zeros, r->id);
+	}
+	while (mask) {
+		unsigned lo = (unsigned)__builtin_ctzll(mask);
+		uint64_t rest = ~(mask >> lo); /* first clear bit ends the run */
+		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - lo;
+
+		if (!wire_zeros_add(&s->zeros, w * 64 + lo, len)) {
+			ret = flush_zeros(s);
+			if (ret)
+				return ret;
+			wire_zeros_add(&s->zeros, w * 64 + lo, len);
+		}
+		mask &= len + lo >= 64 ? 0 : ~0ull << (lo + len);
+	}
+	return 0;
+}

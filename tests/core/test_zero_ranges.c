@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Zero runs (ZERO records) end to end, both sessions in this process over
+ * the in-process transport: sparse guests of three regions whose sizes are
+ * not multiples of 64 pages, never-populated memory mixed with pages that
+ * hold data, pages written and zeroed again, pages only read (the zero
+ * page). The destination's memory starts with garbage in some regions
+ * (the runs must clear it) and untouched in others. Every migration is
+ * compared byte for byte and verified by the memory hash.
+ *
+ * Racing: a transport wrapper writes into the first and last page of a
+ * ZERO record's runs the moment the record is sent, so each of those
+ * pages is dirtied right after its run went out: it must arrive with its
+ * contents in a later round.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <vmmig/vmmig.h>
+
+#include "testutil.h"
+
+#define PG 4096u
+#define NREG 3
+static const uint64_t npages[NREG] = { 1000, 321, 4096 };
+#define WIRE_ZERO_TYPE 0x8012
+
+struct sides {
+	uint8_t *smem[NREG], *dmem[NREG];
+	struct vmmig_source *src;
+	struct vmmig_dest *dst;
+	struct vmmig_tracker *trk;
+	bool manual;             /* trk is a manual tracker */
+	atomic_int started;
+};
+
+static struct sides *racing;     /* the wrapper writes into its source */
+static atomic_uint race_writes;  /* pages it wrote */
+
+static int nop(void *o)
+{
+	(void)o;
+	return 0;
+}
+
+static int dst_start(void *o)
+{
+	atomic_fetch_add(&((struct sides *)o)->started, 1);
+	return 0;
+}
+
+static const struct vmmig_source_ops src_ops = {
+	.version = VMMIG_SOURCE_OPS_VERSION, .pause = nop, .resume = nop };
+static const struct vmmig_dest_ops dst_ops = {
+	.version = VMMIG_DEST_OPS_VERSION, .start = dst_start };
+
+static uint8_t *map_anon(uint64_t pages)
+{
+	uint8_t *m = mmap(NULL, pages * PG, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	/* 4 KiB pages: a huge page would populate the holes around them. */
+	madvise(m, pages * PG, MADV_NOHUGEPAGE);
+	return m;
+}
+
+static void fill_page(uint8_t *p, uint64_t seed)
+{
+	for (unsigned i = 0; i < PG / 8; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		memcpy(p + 8 * i, &seed, 8);
+	}
+}
+
+/* Sparse source memory: data at the region's ends and around word
+ * boundaries, a page written then zeroed, a page only read. */
+static void make_guest(uint8_t *m, uint64_t n, unsigned ri)
+{
+	const uint64_t data[] = { 0, 1, 63, 64, 127, n / 2, n - 2, n - 1 };
+	volatile uint8_t sink;
+
+	for (unsigned i = 0; i < sizeof(data) / sizeof(data[0]); i++)
+		fill_page(m + data[i] * PG, 0x9e3779b97f4a7c15ull * (ri + 1) +
+					    data[i] + 1);
+	memset(m + 200 * PG, 0x11, PG);
+	memset(m + 200 * PG, 0, PG);
+	sink = m[300 * PG];
+	(void)sink;
+}
+
+/* Destination memory: garbage everywhere (region 0), nothing (1), garbage
+ * in the first half (2). */
+static void make_dest(uint8_t *m, uint64_t n, unsigned ri)
+{
+	if (ri == 0)
+		memset(m, 0xaa, n * PG);
+	else if (ri == 2)
+		memset(m, 0x55, n / 2 * PG);
+}
+
+static void sides_init(struct sides *s, bool uffd_tracker)
+{
+	memset(s, 0, sizeof(*s));
+	ck_assert_int_eq(vmmig_source_new(&s->src), 0);
+	ck_assert_int_eq(vmmig_dest_new(&s->dst), 0);
+	for (unsigned i = 0; i < NREG; i++) {
+		s->smem[i] = map_anon(npages[i]);
+		s->dmem[i] = map_anon(npages[i]);
+		make_guest(s->smem[i], npages[i], i);
+		make_dest(s->dmem[i], npages[i], i);
+		ck_assert_int_eq(vmmig_source_add_region(s->src, 10 + i,
+							 (uint64_t)i << 32,
+							 s->smem[i],
+							 npages[i] * PG), 0);
+		ck_assert_int_eq(vmmig_dest_add_region(s->dst, 10 + i,
+						       (uint64_t)i << 32,
+						       s->dmem[i],
+						       npages[i] * PG), 0);
+	}
+	if (!uffd_tracker || vmmig_tracker_new_uffd_wp(0, &s->trk)) {
+		ck_assert_int_eq(vmmig_tracker_new_manual(&s->trk), 0);
+		s->manual = true;
+	}
+	ck_assert_int_eq(vmmig_source_set_tracker(s->src, s->trk), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(s->src, &src_ops, s), 0);
+	ck_assert_int_eq(vmmig_dest_set_ops(s->dst, &dst_ops, s), 0);
+	vmmig_source_set_option(s->src, VMMIG_OPT_VERIFY, 1);
+	vmmig_source_set_option(s->src, VMMIG_OPT_IO_TIMEOUT_MS, 5000);
+	vmmig_dest_set_option(s->dst, VMMIG_OPT_IO_TIMEOUT_MS, 5000);
+}
+
+static void migrate(struct sides *s, const struct vmmig_transport_ops *ops,
+		    const char *name)
+{
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	int ret, dret;
+
+	ck_assert_int_eq(vmmig_dest_listen_transport(s->dst, ops, name, NULL,
+						     0), 0);
+	ck_assert_int_eq(vmmig_dest_start(s->dst), 0);
+	ck_assert_int_eq(vmmig_source_start_transport(s->src, ops, name), 0);
+	ret = vmmig_source_wait(s->src);
+	dret = vmmig_dest_wait(s->dst);
+	ck_assert_msg(ret == 0 && dret == 0, "source %d (%s), destination %d "
+		      "(%s)", ret, vmmig_source_error(s->src) ?: "", dret,
+		      vmmig_dest_error(s->dst) ?: "");
+	ck_assert_int_eq(atomic_load(&s->started), 1);
+	for (unsigned i = 0; i < NREG; i++)
+		for (uint64_t p = 0; p < npages[i]; p++)
+			ck_assert_msg(!memcmp(s->smem[i] + p * PG,
+					      s->dmem[i] + p * PG, PG),
+				      "region %u page %llu differs", i,
+				      (unsigned long long)p);
+	ck_assert_int_eq(vmmig_source_get_stats(s->src, &st), 0);
+	ck_assert_int_eq(st.verified, 1);
+	/* Nearly every page went as zero (in runs). */
+	ck_assert_uint_ge(st.pages_zero, 5000);
+}
+
+static void sides_free(struct sides *s)
+{
+	vmmig_source_free(s->src);
+	vmmig_dest_free(s->dst);
+	vmmig_tracker_free(s->trk);
+	for (unsigned i = 0; i < NREG; i++) {
+		munmap(s->smem[i], npages[i] * PG);
+		munmap(s->dmem[i], npages[i] * PG);
+	}
+}
+
+START_TEST(precopy_runs_across_region_ends)
+{
+	struct sides s;
+
+	sides_init(&s, _i == 1);
+	if (_i == 2)
+		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 3);
+	migrate(&s, vmmig_transport_inproc(), "zr-pre");
+	sides_free(&s);
+}
+END_TEST
+
+/* ---- a page dirtied right after its run was sent ---- */
+
+static void race_write(uint32_t region_id, uint64_t page)
+{
+	unsigned ri = region_id - 10;
+	uint8_t *p;
+
+	if (!racing || ri >= NREG || page >= npages[ri])
+		return;
+	p = racing->smem[ri] + page * PG;
+	fill_page(p, 0xabcdef12345ull + page + ri);
+	if (racing->manual)
+		vmmig_tracker_manual_mark(racing->trk, region_id, page * PG,
+					  PG);
+	atomic_fetch_add(&race_writes, 1);
+}
+
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* inproc, but a ZERO record dirties its first and last page as it goes. */
+static int racing_send(void *chan, const struct iovec *iov, int iovcnt)
+{
+	const uint8_t *h = iov[0].iov_base;
+	int ret = vmmig_transport_inproc()->send(chan, iov, iovcnt);
+
+	/* ZERO records are sent as one iovec: header then payload. */
+	if (ret == 0 && iovcnt == 1 && iov[0].iov_len >= 16 + 8 + 16 &&
+	    le(h, 2) == WIRE_ZERO_TYPE) {
+		const uint8_t *pl = h + 16;
+		uint32_t rid = (uint32_t)le(pl, 4), count = (uint32_t)le(pl + 4, 4);
+		const uint8_t *last = pl + 8 + 16 * (size_t)(count - 1);
+
+		race_write(rid, le(pl + 8, 8));
+		race_write(rid, le(last, 8) + le(last + 8, 8) - 1);
+	}
+	return ret;
+}
+
+START_TEST(page_dirtied_after_its_run_was_sent)
+{
+	static struct vmmig_transport_ops ops;
+	struct sides s;
+
+	ops = *vmmig_transport_inproc();
+	ops.send = racing_send;
+	sides_init(&s, _i == 1);
+	if (_i == 2)
+		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 2);
+	racing = &s;
+	atomic_store(&race_writes, 0);
+	migrate(&s, &ops, "zr-race");
+	racing = NULL;
+	ck_assert_uint_ge(atomic_load(&race_writes), 2);
+	sides_free(&s);
+}
+END_TEST
+
+/* ---- post-copy: runs placed with UFFDIO_ZEROPAGE after the switch ---- */
+
+START_TEST(postcopy_with_zero_runs)
+{
+	struct vmmig_postcopy_config cfg = {
+		.flags = _i ? VMMIG_POSTCOPY_NO_FIRST_PASS : 0 };
+	struct vmmig_policy *pol;
+	struct sides s;
+
+	if (!vmtest_uffd_available())
+		return; /* reported by main() */
+	sides_init(&s, true);
+	ck_assert_int_eq(vmmig_policy_new_postcopy(&cfg, &pol), 0);
+	ck_assert_int_eq(vmmig_source_set_policy(s.src, pol), 0);
+	migrate(&s, vmmig_transport_inproc(), "zr-post");
+	sides_free(&s);
+	vmmig_policy_free(pol);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("zero_ranges");
+	TCase *tc = tcase_create("zero_ranges");
+
+	tcase_set_timeout(tc, 120);
+	/* 0: manual tracker, 1: uffd-wp where it works, 2: several
+	 * channels (runs stop at stripe boundaries). */
+	tcase_add_loop_test(tc, precopy_runs_across_region_ends, 0, 3);
+	tcase_add_loop_test(tc, page_dirtied_after_its_run_was_sent, 0, 3);
+	if (vmtest_uffd_available())
+		tcase_add_loop_test(tc, postcopy_with_zero_runs, 0, 2);
+	else
+		printf("SKIP: post-copy tests (no userfaultfd)\n");
+	suite_add_tcase(su, tc);
+	return vmtest_run(su);
+}
