@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "source.h"
+#include "source_main.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
 #include "transport/ratelimit.h"
@@ -33,6 +33,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	src->st.struct_size = sizeof(src->st);
 	src->st.verified = -1;
 	src->pagemap_fd = -1;
+	src->on_record = rp_on_record;
 	*out = src;
 	return 0;
 }

@@ -1,28 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's dirty bookkeeping: the bitmaps of what a job sends and what
- * the tracker found dirty, the tracker's start and syncs.
+ * the tracker found dirty, the tracker's start and syncs, and the pause
+ * (after which one last sync finds what the guest wrote).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "source.h"
-
-uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < rs->n; i++)
-		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
-			n += (uint64_t)__builtin_popcountll(bm[i][w]);
-	return n;
-}
-
-uint64_t pending_pages(struct vmmig_source *src)
-{
-	return count_bits(src->send_bm, &src->regions);
-}
 
 /* What the guest dirtied since the last sync, into dirty_bm. Hints of
  * those pages no longer hold: the writes made them differ from storage. */
@@ -140,5 +126,28 @@ int start_tracking(struct vmmig_source *src)
 		source_fail(src, ret, "starting dirty tracker %s: %s",
 			    vmmig_tracker_name(src->tracker),
 			    vmmig_strerror(ret));
+	return ret;
+}
+
+/* Pause the guest; the pages found dirty after the last round are still
+ * pending in send_bm: add what the guest wrote since. */
+int source_pause(struct vmmig_source *src, uint64_t *t_pause)
+{
+	int ret;
+
+	pthread_mutex_lock(&src->stats_lock);
+	src->st.status = VMMIG_STATUS_DEVICE;
+	pthread_mutex_unlock(&src->stats_lock);
+	*t_pause = now_us();
+	ret = src->ops->pause(src->opaque);
+	if (ret) {
+		source_fail(src, ret, "pausing the guest: %s",
+			    vmmig_strerror(ret));
+		return ret;
+	}
+	src->paused = true;
+	ret = sync_pending(src);
+	if (!ret)
+		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
 	return ret;
 }

@@ -12,12 +12,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 /* Pages whose restore failed: never hint them again, send their contents
  * (in the last pass, or right away after a post-copy switch). */
-static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
-			size_t len)
+int drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
+		     size_t len)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;
@@ -51,22 +51,12 @@ static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
 	return ret;
 }
 
-int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		      const uint8_t *payload)
+void drain_on_drained(struct vmmig_source *src)
 {
-	if (h->type == WIRE_DRAINED) {
-		pthread_mutex_lock(&src->lock);
-		src->drained = true;
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		return 0;
-	}
-	int ret = mark_refetch(src, payload, h->len);
-
-	/* After the switch a vCPU may wait for it: the urgent path. */
-	if (!ret && src->postcopy)
-		ret = postcopy_on_record(src, h, payload);
-	return ret;
+	pthread_mutex_lock(&src->lock);
+	src->drained = true;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
 }
 
 int drain_wait(struct vmmig_source *src)

@@ -28,7 +28,7 @@ void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
 		       uint64_t t)
 {
 	struct vmmig_round now;
-	uint64_t pages = pending_pages(src);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->regions);
 
 	sent_so_far(src, &now);
 	atomic_store(&src->pass_done, 0);

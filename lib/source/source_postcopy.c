@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 /* The pending pages (send_bm) as DISCARD records on channel 0. */
 static int send_discard(struct vmmig_source *src, uint16_t flags)
@@ -37,36 +37,35 @@ static bool claim(uint64_t *word, uint64_t bit)
 	return __atomic_fetch_and(word, ~bit, __ATOMIC_ACQ_REL) & bit;
 }
 
-/* rp thread: REQ pages go out on the urgent channel; DONE ends it all.
- * Returns 1 after DONE. */
-int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		       const uint8_t *payload)
+/* rp thread: DONE ends it all. Returns 1. */
+int postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
+		     const uint8_t *payload)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_done d;
+	int ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
+
+	if (ret) {
+		source_fail(src, ret, "return path: %s", err);
+		return ret;
+	}
+	pthread_mutex_lock(&src->lock);
+	src->done = true;
+	src->done_info = d;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	return 1;
+}
+
+/* rp thread: REQ pages go out on the urgent channel. */
+int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
+		    const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;
 	unsigned ri;
 	int ret;
 
-	if (h->type == WIRE_DONE) {
-		struct wire_done d;
-
-		ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
-		if (ret) {
-			source_fail(src, ret, "return path: %s", err);
-			return ret;
-		}
-		pthread_mutex_lock(&src->lock);
-		src->done = true;
-		src->done_info = d;
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		return 1;
-	}
-	if (h->type != WIRE_REQ) {
-		source_fail(src, -EPROTO, "return path: unexpected record type "
-			    "0x%04x in post-copy", h->type);
-		return -EPROTO;
-	}
 	ret = wire_req_unpack(payload, h->len, &q, err, sizeof(err));
 	ri = regions_index(&src->regions, q.region_id);
 	if (!ret && ri == src->regions.n) {
@@ -147,7 +146,7 @@ static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
 	return (src->regions.r[ri].npages + 63) / 64;
 }
 
-/* JOB_POSTCOPY: claim and send this sender's pending stripes. A pass goes
+/* The post-copy job of a sender: claim and send this sender's pending stripes. A pass goes
  * from the latest fault to the end of its region, through the other
  * regions, then wraps to the fault; a new fault starts a new pass there.
  * Done when a whole pass found nothing (the guest is paused: no page
@@ -224,14 +223,14 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 			  unsigned nblobs)
 {
 	uint64_t hints = atomic_load(&src->hints_sent);
-	int ret = senders_run(src, JOB_POSTCOPY);
+	int ret = senders_run(src, postcopy_sweep);
 
 	/* Pages hinted in this phase: once their restores are over, send
 	 * the ones that failed (drain puts them back in send_bm). */
 	if (!ret && atomic_load(&src->hints_sent) != hints) {
 		ret = drain_restores(src);
 		if (!ret)
-			ret = senders_run(src, JOB_POSTCOPY);
+			ret = senders_run(src, postcopy_sweep);
 	}
 	if (!ret && src->opt.v[VMMIG_OPT_VERIFY] &&
 	    !(end->flags & WIRE_END_HASH)) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 			const uint8_t *payload, char *err, size_t errlen)

@@ -12,46 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source_main.h"
 #include "transport/ratelimit.h"
-
-void source_abort_io(struct vmmig_source *src)
-{
-	atomic_store(&src->sh.abort, true);
-	for (unsigned i = 0; i < src->nchan; i++)
-		chan_shutdown(&src->chan[i]);
-	pthread_mutex_lock(&src->lock);
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
-}
-
-void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* After the post-copy switch a broken link is retried. */
-	pthread_mutex_lock(&src->lock);
-	bool may_recover = src->postcopy &&
-			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
-	pthread_mutex_unlock(&src->lock);
-	/* A destination that stops sends its reason on channel 0, then
-	 * closes: give the return path the moment it takes to read it. */
-	rp_await_verdict(src, code);
-	va_start(ap, fmt);
-	bool first = failure_record(&src->fail, &src->log, code, may_recover,
-				    fmt, ap);
-	va_end(ap);
-	if (first)
-		source_tell_peer(src); /* before the channels shut down */
-	source_abort_io(src);
-}
-
-static void set_status(struct vmmig_source *src, int status)
-{
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = status;
-	pthread_mutex_unlock(&src->stats_lock);
-}
 
 static void watchdog_fire(void *arg)
 {
@@ -59,178 +21,6 @@ static void watchdog_fire(void *arg)
 
 	source_fail(src, -ETIMEDOUT, "no progress for %lld ms",
 		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-}
-
-/* What every channel's HELLO carries but its number. */
-struct hello_ctx {
-	struct wire_hello h;
-	struct wire_region regs[WIRE_MAX_REGIONS];
-};
-
-/* HELLO on channel @i. With TLS each channel runs this in a thread of its
- * own, right after its handshake. */
-static int send_hello(struct chan *c, unsigned i, void *arg)
-{
-	const struct hello_ctx *x = arg;
-	struct wire_hello h = x->h;
-	size_t cap = sizeof(h) + sizeof(x->regs) + 64;
-	uint8_t *buf = malloc(cap);
-	int len, ret;
-
-	if (!buf)
-		return -ENOMEM;
-	h.channel = (uint16_t)i;
-	len = wire_hello_pack(buf, cap, &h, x->regs);
-	ret = len < 0 ? len
-		      : chan_send_record(c, WIRE_HELLO, 0, buf, (size_t)len);
-	free(buf);
-	return ret;
-}
-
-int handshake(struct vmmig_source *src, uint16_t flags)
-{
-	struct hello_ctx x = {
-		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
-		       .flags = flags, .nchannels = (uint16_t)src->nchan,
-		       .page_size = VMMIG_PAGE_SIZE,
-		       .nregions = src->regions.n },
-	};
-	int ret = 0;
-
-	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
-	for (unsigned i = 0; i < src->regions.n; i++)
-		x.regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
-						  .gpa = src->regions.r[i].gpa,
-						  .size = src->regions.r[i].size };
-	if (src->sh.tls) {
-		unsigned bad = 0;
-
-		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
-					 &bad);
-		if (ret && !src->chan[bad].tls) { /* the handshake failed */
-			source_fail(src, ret, "channel %u: %s", bad,
-				    src->chan[bad].err);
-			return ret;
-		}
-	} else {
-		for (unsigned i = 0; i < src->nchan && !ret; i++)
-			ret = send_hello(&src->chan[i], i, &x);
-	}
-	/* A destination that refuses channel 0 closes the others: read its
-	 * reason on channel 0 before reporting a failed send elsewhere. */
-	int send_err = ret;
-	/* Every channel answers HELLO_ACK; channel 0's reader then carries on
-	 * as the return path. */
-	for (unsigned i = 0; i < (send_err ? 1u : src->nchan); i++) {
-		struct wire_reader *rd;
-		const uint8_t *payload;
-		struct wire_status ws;
-		struct wire_hdr hd;
-		char err[WIRE_ERRLEN] = "";
-
-		ret = wire_reader_new(chan_recv, &src->chan[i], NULL, 0, &rd);
-		if (ret)
-			return ret;
-		ret = wire_reader_next(rd, &hd, &payload, NULL);
-		if (ret == -EPROTO)
-			snprintf(err, sizeof(err), "%s", wire_reader_error(rd));
-		else if (!ret && hd.type != WIRE_HELLO_ACK &&
-			 hd.type != WIRE_ERROR) {
-			ret = -EPROTO;
-			snprintf(err, sizeof(err),
-				 "expected HELLO_ACK, got record type 0x%04x",
-				 hd.type);
-		} else if (!ret) {
-			ret = wire_status_unpack(payload, hd.len, &ws, err,
-						 sizeof(err));
-			if (!ret && ws.status) {
-				failure_set_peer(&src->fail,
-						 ws.status < 0 ? ws.status
-							       : -EPROTO,
-						 ws.text);
-				ret = failure_code(&src->fail);
-			}
-		}
-		if (i == 0 && !ret) {
-			wire_reader_free(src->rp_reader);
-			src->rp_reader = rd;
-		}
-		else
-			wire_reader_free(rd);
-		if (ret) {
-			source_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : src->chan[i].err[0]
-				    ? src->chan[i].err : vmmig_strerror(ret));
-			return ret;
-		}
-	}
-	if (send_err)
-		source_fail(src, send_err, "sending handshake: %s",
-			    vmmig_strerror(send_err));
-	return send_err;
-}
-
-/* Nobody listening there (yet). */
-static bool refused(int err)
-{
-	return err == -ECONNREFUSED || err == -ENOENT;
-}
-
-int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
-{
-	uint64_t until = now_us() + (uint64_t)retry_ms * 1000u;
-
-	for (unsigned i = 0; i < src->nchan; i++) {
-		const char *addr = src->addr;
-		char fd[16];
-		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
-
-		if (!ret && src->nfds) {
-			/* Each pre-connected socket serves once. */
-			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
-			snprintf(fd, sizeof(fd), "%d", src->fds[i]);
-			src->fds[i] = -1; /* the channel owns it now */
-			addr = fd;
-		}
-		while (!ret) {
-			ret = chan_connect(&src->chan[i], addr, timeout);
-			if (!refused(ret) || now_us() >= until ||
-			    atomic_load(&src->sh.abort))
-				break;
-			/* Asked to: a bounded retry, as a retry. */
-			vlog(&src->log, VMMIG_LOG_INFO, "connecting channel %u "
-			     "to %s: %s, retrying", i, addr,
-			     vmmig_strerror(ret));
-			usleep(20000);
-			ret = 0;
-		}
-		if (ret) {
-			/* A transport that opens fewer connections than
-			 * asked for fails here: say how many it takes. */
-			source_fail(src, ret, "connecting channel %u of %u (%u "
-				    "page channel%s + the urgent channel) to "
-				    "%s%s: %s", i, src->nchan, src->ndata,
-				    src->ndata > 1 ? "s" : "",
-				    src->nfds ? "fd " : "", addr,
-				    ret == -ENOTCONN && src->nfds
-					    ? "pre-connected sockets serve "
-					      "once (no reconnection)"
-					    : src->chan[i].err[0]
-					    ? src->chan[i].err
-					    : vmmig_strerror(ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-uint64_t tx_bytes(struct vmmig_source *src)
-{
-	uint64_t sum = src->tx_closed;
-
-	for (unsigned i = 0; i < src->nchan; i++)
-		sum += atomic_load(&src->chan[i].tx_bytes);
-	return sum;
 }
 
 static void send_round_marker(struct vmmig_source *src, uint32_t round,
@@ -248,14 +38,14 @@ static void send_round_marker(struct vmmig_source *src, uint32_t round,
 static int precopy_round(struct vmmig_source *src, uint32_t round,
 			 uint64_t *bw, struct vmmig_round_info *ri)
 {
-	uint64_t pages = count_bits(src->send_bm, &src->regions);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->regions);
 	uint64_t t0 = now_us(), b0 = tx_bytes(src);
 	int ret;
 
 	src_history_begin(src, VMMIG_ROUND_PRECOPY, round, t0);
 	send_round_marker(src, round, pages);
 	src->first_pass = round == 0;
-	ret = senders_run(src, JOB_ROUND);
+	ret = senders_run(src, send_round);
 	src->first_pass = false;
 	/* The round ends when the destination has all of it, not when its
 	 * last byte went into a socket buffer: a send buffer and a queue on
@@ -285,7 +75,7 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	 * the previous estimate then. */
 	if (dt && (bytes >= (1u << 20) || !*bw))
 		*bw = bytes * 1000000u / dt;
-	uint64_t dirty = count_bits(src->send_bm, &src->regions);
+	uint64_t dirty = regions_count_bits(src->send_bm, &src->regions);
 	src_history_end(src, dirty, t_sync);
 	*ri = (struct vmmig_round_info){
 		.round = round,
@@ -317,27 +107,6 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	     (unsigned long long)pages, (unsigned long long)dt,
 	     (unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
 	return 0;
-}
-
-/* Pause the guest; the pages found dirty after the last round are still
- * pending in send_bm: add what the guest wrote since. */
-int source_pause(struct vmmig_source *src, uint64_t *t_pause)
-{
-	int ret;
-
-	set_status(src, VMMIG_STATUS_DEVICE);
-	*t_pause = now_us();
-	ret = src->ops->pause(src->opaque);
-	if (ret) {
-		source_fail(src, ret, "pausing the guest: %s",
-			    vmmig_strerror(ret));
-		return ret;
-	}
-	src->paused = true;
-	ret = sync_pending(src);
-	if (!ret)
-		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
-	return ret;
 }
 
 static int migrate(struct vmmig_source *src)

@@ -119,8 +119,9 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	return 0;
 }
 
-/* JOB_ROUND: this sender's stripes of send_bm (read-only meanwhile). */
-static int send_round(struct sender *s)
+/* A pre-copy pass: this sender's stripes of send_bm (read-only
+ * meanwhile). */
+int send_round(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
 	int ret = 0;
@@ -156,8 +157,7 @@ static void *sender_main(void *arg)
 		s->seen_gen = src->job_gen;
 		pthread_mutex_unlock(&src->lock);
 
-		ret = src->job == JOB_POSTCOPY ? postcopy_sweep(s)
-					       : send_round(s);
+		ret = src->job(s);
 		if (ret)
 			source_fail(src, ret, "sending pages on channel %u: %s",
 				    s->c->index, vmmig_strerror(ret));
@@ -200,7 +200,7 @@ int senders_start(struct vmmig_source *src)
 	return 0;
 }
 
-int senders_run(struct vmmig_source *src, int job)
+int senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
 {
 	pthread_mutex_lock(&src->lock);
 	src->job = job;

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 int source_owner(struct vmmig_source *src)
 {
@@ -65,11 +65,24 @@ int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	return more ? 0 : 1;
 }
 
+/* The destination's READY (switch_on_record()), or a failure. */
+static int wait_ready(struct vmmig_source *src)
+{
+	int ret;
+
+	pthread_mutex_lock(&src->lock);
+	while (!src->acked && !failure_code(&src->fail))
+		pthread_cond_wait(&src->cond, &src->lock);
+	ret = failure_code(&src->fail);
+	pthread_mutex_unlock(&src->lock);
+	return ret;
+}
+
 int switch_commit(struct vmmig_source *src)
 {
 	uint8_t buf[WIRE_SW_SIZE];
 	struct wire_sw sw = { 0 };
-	int ret = rp_wait_ready(src);
+	int ret = wait_ready(src);
 
 	if (ret)
 		return ret;
@@ -213,7 +226,7 @@ int stop_and_copy(struct vmmig_source *src)
 	ret = source_pause(src, &t_pause);
 	if (ret)
 		return ret;
-	ret = senders_run(src, JOB_ROUND);
+	ret = senders_run(src, send_round);
 	if (ret)
 		return ret;
 	if (src->ops->save_state) {

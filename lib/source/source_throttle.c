@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
 {

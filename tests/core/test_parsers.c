@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "source/source.h"
+#include "source/source_main.h"
 #include "testutil.h"
 
 #define NPAGES 67u /* not a multiple of 64: the bitmap's tail counts */
@@ -146,7 +146,7 @@ START_TEST(refetch_before_bitmaps)
 	/* Right after HELLO_ACK: the return path reads, no bitmap yet. */
 	wire_req_pack(buf, &(struct wire_req){ 3, 1 });
 	memcpy(buf + WIRE_REQ_HEAD, &page, 8);
-	ck_assert_int_eq(refetch_on_record(src, &h, buf), -EPROTO);
+	ck_assert_int_eq(rp_on_record(src, &h, buf), -EPROTO);
 	ck_assert_int_eq(failure_code(&src->fail), -EPROTO);
 	free_source(src);
 }

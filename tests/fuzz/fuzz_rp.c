@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source/source.h"
+#include "source/source_main.h"
 #include "fuzz.h"
 
 #define MODE_PHASE(m) (((m) >> 1) & 3u)
