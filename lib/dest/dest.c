@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dest.h"
+#include "dest_main.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
 
@@ -295,15 +295,6 @@ VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 	dest_tell_cancel(dst);
 	dest_abort_io(dst);
 	return 0;
-}
-
-uint64_t dest_rx_bytes(struct vmmig_dest *dst)
-{
-	uint64_t sum = dst->rx_closed;
-
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		sum += atomic_load(&dst->chan[i].rx_bytes);
-	return sum;
 }
 
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,

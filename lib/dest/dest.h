@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The destination session's private layout (dest*.c). */
+/*
+ * The destination session's private layout, and its core: the calls every
+ * file of the receiving side may make (failure, page requests, post-copy
+ * page state, verification hashes, populate, poison). The core calls
+ * nothing above it. Above it: the features (dest_feat.h: restore, the
+ * fault thread, the switchover, post-copy, the handshake), then the driver
+ * and the record dispatcher (dest_main.h), then the public API (dest.c).
+ */
 #ifndef VMMIG_LIB_DEST_H
 #define VMMIG_LIB_DEST_H
 
@@ -7,7 +14,7 @@
 
 struct vmmig_dest;
 
-/* Post-copy state of one region (dest_postcopy.c). */
+/* Post-copy state of one region (dest_pages.c). */
 struct pc_region {
 	uint64_t *pending;     /* bit set: not valid here yet (atomic ops) */
 	uint64_t *dropped;     /* bit set: already dropped (early DISCARD) */
@@ -77,6 +84,7 @@ struct vmmig_dest {
 	pthread_mutex_t lock;  /* receivers -> coordinator */
 	pthread_cond_t cond;
 	unsigned active;       /* receivers still running */
+	unsigned drained;      /* channels past DRAIN (under lock) */
 
 	/* post-copy (dest_postcopy.c) */
 	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
@@ -116,91 +124,55 @@ struct vmmig_dest {
 	uint64_t t_start;
 };
 
-/* dest.c: bytes received so far, closed channels included */
-uint64_t dest_rx_bytes(struct vmmig_dest *dst);
-
-/* dest_run.c */
-void *dest_main(void *arg);
+/* ---- dest_core.c: the failure path ---- */
 void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void dest_abort_io(struct vmmig_dest *dst);
-/* A receiver's non-PAGES record: 0 to read on, 1 when the channel is done
- * (END), -errno after recording the failure. */
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload);
+/* Bytes received so far, closed channels included. */
+uint64_t dest_rx_bytes(struct vmmig_dest *dst);
 
-/* dest_postcopy.c */
-int dpc_switch(struct receiver *rv);
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
-		bool early);
-int dpc_drop_early(struct vmmig_dest *dst);
-/* A page dropped by an early DISCARD, before the switch: nothing may
- * land on it until post-copy places it. */
-bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
-int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
-/* After a reconnect: place pages on this reader, tell the source what is
- * still missing, ask again for what vCPUs wait on. */
-int dpc_arm_reader(struct receiver *rv);
-int dpc_resync(struct vmmig_dest *dst, struct chan *c);
-void dpc_free(struct vmmig_dest *dst);
-
-/* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
- * is not pending. */
-int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-	      const void *data);
-bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-/* Ask the source for a page now (its restore failed after the switch). */
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-
-static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
-{
-	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
-	       (1ull << (page % 64));
-}
-
-/* dest_faults.c */
-void *dpc_fault_main(void *arg);
-void dpc_stop_fault_thread(struct postcopy_dst *pc);
-
-/* dest_req.c: batches of page numbers in REQ records */
+/* ---- dest_req.c: page requests to the source ---- */
 struct req_batch {
 	uint32_t region_id;
 	uint32_t count;
 	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
 };
+/* On channel @c (NULL: dropped). */
 int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 		  uint64_t page, uint16_t flags);
 int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
+/* On the current return path (rp_chan, under rp_lock): while the link is
+ * down the pages stay marked requested and are asked for again after the
+ * reconnect (dpc_resync()), so a failed send loses nothing. */
+void dreq_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+	      uint64_t page);
+void dreq_flush(struct vmmig_dest *dst, struct req_batch *b);
+/* Ask the source for a page now (its restore failed after the switch). */
+void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
-/* dest_restore.c */
-struct restore;
-int restore_init(struct vmmig_dest *dst);
-int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const struct wire_hint *h);
-int restore_on_write(void *cookie, const struct wire_dest_region *rg,
-		      uint64_t page);
-bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-int restore_drain(struct receiver *rv);
-int restore_finish(struct vmmig_dest *dst);
-void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
-void restore_free(struct vmmig_dest *dst);
+/* ---- dest_pages.c: post-copy page state ---- */
+static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
+{
+	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
+	       (1ull << (page % 64));
+}
+/* dst->pc and its bitmaps, all clear. */
+int dpc_alloc(struct vmmig_dest *dst);
+/* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
+ * is not pending. */
+int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+	      const void *data);
+bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+/* Drop the pending pages of region @ri not dropped yet, so that touching
+ * them faults. */
+int dpc_drop_pending(struct vmmig_dest *dst, unsigned ri);
+/* The DRAIN barrier: drop the pages an early DISCARD named. */
+int dpc_drop_early(struct vmmig_dest *dst);
+/* A page dropped by an early DISCARD, before the switch: nothing may
+ * land on it until post-copy places it. */
+bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
-/* dest_populate.c */
-int populate_start(struct vmmig_dest *dst);
-void populate_stop(struct vmmig_dest *dst);
-
-/* dest_switch.c: READY, COMMIT, start(), STARTED, DIGEST on channel 0 */
-/* READY, then wait for COMMIT on @rv's reader: 0 when it came (the guest
- * is ours now), else -errno (never start it then). */
-int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
-/* Start the guest and say so with STARTED. */
-int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
-/* Pre-copy verification: the source's DIGEST against ours. */
-int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
-		     int *verified);
-
-/* dest_verify.c */
+/* ---- dest_verify.c ---- */
 int dverify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
 void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
@@ -212,11 +184,12 @@ void dverify_free(struct vmmig_dest *dst);
  * before anything else may touch those pages. */
 void dverify_drain(struct vmmig_dest *dst);
 
-/* dest_poison.c: after a failed post-copy, pages that never arrived must
- * fault for good, never read as zero. Returns the pages poisoned. */
-uint64_t dpc_poison_missing(struct vmmig_dest *dst);
+/* ---- dest_populate.c ---- */
+int populate_start(struct vmmig_dest *dst);
+void populate_stop(struct vmmig_dest *dst);
 
-/* dest_handshake.c */
-int dest_accept_all(struct vmmig_dest *dst, bool resume);
+/* ---- dest_poison.c: after a failed post-copy, pages that never arrived
+ * must fault for good, never read as zero. Returns the pages poisoned. */
+uint64_t dpc_poison_missing(struct vmmig_dest *dst);
 
 #endif

@@ -11,42 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 #include "tracker/uffd_compat.h"
-
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
-{
-	struct pc_region *pr = &dst->pc->r[ri];
-	struct req_batch b = { 0 };
-
-	pr->t_req[page] = now_us();
-	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
-			  __ATOMIC_ACQ_REL);
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
-			    WIRE_REQ_REFETCH);
-	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Send the batch on the current return path. While the link is down the
- * pages stay marked requested, and are asked for again after the
- * reconnect (dpc_resync), so a failed send loses nothing. */
-static void req_flush(struct vmmig_dest *dst, struct req_batch *b)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_flush(dst->rp_chan, b, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Append @page of region @id, flushing when full or another region. */
-static void req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
-		    uint64_t page)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
 
 /* One fault message: ask for the page unless it is here or asked for. */
 static int on_fault(struct vmmig_dest *dst, uint64_t addr,
@@ -85,7 +51,7 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 				      __ATOMIC_ACQ_REL) & bit)
 			return 0; /* another vCPU asked already */
 		atomic_fetch_add(&pc->faults, 1);
-		req_add(dst, b, r->id, page);
+		dreq_add(dst, b, r->id, page);
 		return 0;
 	}
 	return -EFAULT; /* not guest memory: cannot happen */
@@ -121,7 +87,7 @@ void *dpc_fault_main(void *arg)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
 				ret = on_fault(dst, msg[i].arg.pagefault.address,
 					       &b);
-		req_flush(dst, &b);
+		dreq_flush(dst, &b);
 		if (ret) {
 			dest_fail(dst, ret, "fault outside guest memory");
 			break;
@@ -161,13 +127,13 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 							__ATOMIC_ACQUIRE);
 
 			while (bits) {
-				req_add(dst, &b, dst->regions.r[ri].id,
+				dreq_add(dst, &b, dst->regions.r[ri].id,
 					w * 64 + (uint64_t)__builtin_ctzll(bits));
 				bits &= bits - 1;
 			}
 		}
 	}
-	req_flush(dst, &b);
+	dreq_flush(dst, &b);
 	return 0;
 }
 

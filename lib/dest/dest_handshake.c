@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 		       const struct wire_region *regs, const bool *seen,

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* REQ records: page numbers of one region, batched. */
+/*
+ * Page requests to the source (REQ records): page numbers of one region,
+ * batched; on the current return path (under rp_lock, which a reconnect
+ * takes to replace it).
+ */
 #include <string.h>
 
 #include "dest.h"
@@ -31,4 +35,38 @@ int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 	memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
 	b->count++;
 	return ret;
+}
+
+/* Send the batch on the current return path. While the link is down the
+ * pages stay marked requested, and are asked for again after the
+ * reconnect (dpc_resync), so a failed send loses nothing. */
+void dreq_flush(struct vmmig_dest *dst, struct req_batch *b)
+{
+	pthread_mutex_lock(&dst->rp_lock);
+	(void)req_batch_flush(dst->rp_chan, b, 0);
+	pthread_mutex_unlock(&dst->rp_lock);
+}
+
+/* Append @page of region @id, flushing when full or another region. */
+void dreq_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+		    uint64_t page)
+{
+	pthread_mutex_lock(&dst->rp_lock);
+	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
+	pthread_mutex_unlock(&dst->rp_lock);
+}
+
+void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+{
+	struct pc_region *pr = &dst->pc->r[ri];
+	struct req_batch b = { 0 };
+
+	pr->t_req[page] = now_us();
+	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
+			  __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&dst->rp_lock);
+	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
+			    WIRE_REQ_REFETCH);
+	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
+	pthread_mutex_unlock(&dst->rp_lock);
 }

@@ -22,7 +22,7 @@
 
 #include <vmmig/pagesource.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 enum { RS_NONE, RS_RESTORING, RS_NET, RS_FAILED };
 
@@ -48,7 +48,6 @@ struct restore {
 	uint64_t inflight;
 	_Atomic uint64_t restored, mismatches, fallbacks, bytes;
 	uint64_t t_first, t_last;   /* under lock */
-	unsigned drained;           /* channels past DRAIN (under dst->lock) */
 	/* hints waiting for the feeder thread (a growing ring, under qlock) */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
@@ -351,7 +350,7 @@ bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
  * than the link can take a while: every second a KEEPALIVE goes to the
  * source on @c (if any), whose watchdog would otherwise call us silent.
  */
-static int wait_idle(struct vmmig_dest *dst, struct chan *c)
+int restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 {
 	struct restore *rs = dst->rs;
 	struct timespec ts;
@@ -371,34 +370,14 @@ static int wait_idle(struct vmmig_dest *dst, struct chan *c)
 	return failure_code(&dst->fail);
 }
 
-/*
- * DRAIN reached channel @rv. Channel 0 waits for all channels (every hint
- * sent before DRAIN has been seen), then for the reads, then reports the
- * failed pages and answers DRAINED.
- */
-int restore_drain(struct receiver *rv)
+/* At the DRAIN barrier (channel 0, no read in flight): the pages whose
+ * restore failed go to the source as REQ records with WIRE_REQ_REFETCH. */
+int restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 {
-	struct vmmig_dest *dst = rv->dst;
 	struct restore *rs = dst->rs;
 	struct req_batch b = { 0 };
-	int ret;
+	int ret = 0;
 
-	pthread_mutex_lock(&dst->lock);
-	rs->drained++;
-	pthread_cond_broadcast(&dst->cond);
-	if (rv->c->index != 0) {
-		pthread_mutex_unlock(&dst->lock);
-		return 0;
-	}
-	while (rs->drained < dst->nchan && !failure_code(&dst->fail))
-		pthread_cond_wait(&dst->cond, &dst->lock);
-	rs->drained = 0;
-	pthread_mutex_unlock(&dst->lock);
-	ret = wait_idle(dst, rv->c);
-	if (!ret)
-		ret = dpc_drop_early(dst);
-	if (ret)
-		return ret;
 	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
 		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
 		     w++) {
@@ -406,20 +385,13 @@ int restore_drain(struct receiver *rv)
 							    __ATOMIC_ACQ_REL);
 
 			while (bits && !ret) {
-				ret = req_batch_add(rv->c, &b,
-						    dst->regions.r[ri].id,
+				ret = req_batch_add(c, &b, dst->regions.r[ri].id,
 						    w * 64 + (uint64_t)__builtin_ctzll(bits),
 						    WIRE_REQ_REFETCH);
 				bits &= bits - 1;
 			}
 		}
-	if (!ret)
-		ret = req_batch_flush(rv->c, &b, WIRE_REQ_REFETCH);
-	if (!ret)
-		ret = chan_send_record(rv->c, WIRE_DRAINED, 0, NULL, 0);
-	if (ret)
-		dest_fail(dst, ret, "answering DRAIN: %s", vmmig_strerror(ret));
-	return ret;
+	return ret ? ret : req_batch_flush(c, &b, WIRE_REQ_REFETCH);
 }
 
 /* Before the guest starts (pre-copy) or completes (post-copy): no read
@@ -427,7 +399,7 @@ int restore_drain(struct receiver *rv)
 int restore_finish(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
-	int ret = wait_idle(dst, NULL);
+	int ret = restore_wait_idle(dst, NULL);
 
 	pthread_mutex_lock(&dst->stats_lock);
 	dst->st.pages_restored = atomic_load(&rs->restored);

@@ -9,34 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
-
-void dest_abort_io(struct vmmig_dest *dst)
-{
-	atomic_store(&dst->sh.abort, true);
-	pthread_mutex_lock(&dst->chan_lock);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		chan_shutdown(&dst->chan[i]);
-	pthread_mutex_unlock(&dst->chan_lock);
-	if (dst->listening && dst->tops->listener_shutdown)
-		dst->tops->listener_shutdown(dst->listener);
-}
-
-void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* After the post-copy switch a broken link is waited out. */
-	bool may_recover = atomic_load(&dst->pc_armed) &&
-			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
-
-	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&dst->lock);
-	pthread_cond_broadcast(&dst->cond);
-	pthread_mutex_unlock(&dst->lock);
-}
+#include "dest_main.h"
 
 static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc)
 {
@@ -44,87 +17,6 @@ static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc
 
 	memcpy(ec.pages, pc->pages, sizeof(ec.pages));
 	counters_add_enc(&dst->cnt, &ec);
-}
-
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload)
-{
-	struct vmmig_dest *dst = rv->dst;
-	char err[WIRE_ERRLEN];
-	struct wire_status ws;
-	int ret;
-
-	switch (h->type) {
-	case WIRE_ROUND:
-		rv->rounds++;
-		return 0;
-	case WIRE_KEEPALIVE: /* the source hashing its memory, say */
-		return 0;
-	case WIRE_STATE:
-		if (rv->c->index != 0) {
-			dest_fail(dst, -EPROTO,
-				  "state record on channel %u (only channel 0 "
-				  "carries state)", rv->c->index);
-			return -EPROTO;
-		}
-		ret = state_receive(&dst->state, h->flags, payload, h->len, err,
-				    sizeof(err));
-		if (ret)
-			dest_fail(dst, ret, "%s", err);
-		return ret;
-	case WIRE_SWITCH:
-		return dpc_switch(rv);
-	case WIRE_DRAIN:
-		return restore_drain(rv);
-	case WIRE_DISCARD:
-		if (h->flags & WIRE_DISCARD_EARLY) {
-			/* Before SWITCH, on channel 0 only. */
-			if (rv->c->index != 0 || dst->switched || dst->pc_armed) {
-				dest_fail(dst, -EPROTO, "early DISCARD out of "
-					  "place on channel %u", rv->c->index);
-				return -EPROTO;
-			}
-			return dpc_discard(dst, payload, h->len, true);
-		}
-		/* fall through */
-	case WIRE_POSTCOPY:
-		/* Only channel 0 carries them, after every channel lined up
-		 * at SWITCH and before the guest started here. */
-		if (rv->c->index != 0 || dst->switched < dst->nchan ||
-		    dst->pc_armed) {
-			dest_fail(dst, -EPROTO, "record type 0x%04x out of place "
-				  "on channel %u", h->type, rv->c->index);
-			return -EPROTO;
-		}
-		if (h->type == WIRE_DISCARD)
-			return dpc_discard(dst, payload, h->len, false);
-		return dpc_start(rv, payload, h->len);
-	case WIRE_END:
-		ret = wire_end_unpack(payload, h->len, &rv->end, err,
-				      sizeof(err));
-		if (ret) {
-			dest_fail(dst, ret, "%s", err);
-			return ret;
-		}
-		rv->ended = true;
-		return 1;
-	case WIRE_ERROR:
-		ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
-		if (ret) {
-			dest_fail(dst, ret, "%s", err);
-			return ret;
-		}
-		failure_set_peer(&dst->fail, ws.status < 0 ? ws.status : -EPROTO,
-				 ws.text);
-		dest_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
-			  ws.text);
-		return -ECONNABORTED;
-	default:
-		dest_fail(dst, -EPROTO,
-			  "unexpected record type 0x%04x on channel %u",
-			  h->type, rv->c->index);
-		return -EPROTO;
-	}
 }
 
 static void *receiver_main(void *arg)

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 /* The next record on channel 0 must be @want (a switchover record). */
 static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dest/dest.h"
+#include "dest/dest_main.h"
 #include "fuzz.h"
 
 #define MODE_STAGED 2u
@@ -120,7 +120,8 @@ static int others_line_up(struct vmmig_dest *dst, struct receiver *rv,
 		dst->switched += dst->nchan - 1;
 	} else if (h->type == WIRE_DRAIN && rv->c->index == 0) {
 		for (unsigned i = 1; i < dst->nchan; i++)
-			if (restore_drain(&dst->rcv[i]))
+			if (dest_on_record(&dst->rcv[i], &(struct wire_hdr){
+					   .type = WIRE_DRAIN }, NULL))
 				return -1;
 	}
 	return 0;

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The bottom of the destination session: recording its first failure,
+ * stopping every thread's I/O, the bytes received. Every other file of the
+ * receiving side calls down to here; this file calls nothing above.
+ */
+#include <errno.h>
+
+#include "dest.h"
+
+void dest_abort_io(struct vmmig_dest *dst)
+{
+	atomic_store(&dst->sh.abort, true);
+	pthread_mutex_lock(&dst->chan_lock);
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		chan_shutdown(&dst->chan[i]);
+	pthread_mutex_unlock(&dst->chan_lock);
+	if (dst->listening && dst->tops->listener_shutdown)
+		dst->tops->listener_shutdown(dst->listener);
+}
+
+void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* After the post-copy switch a broken link is waited out. */
+	bool may_recover = atomic_load(&dst->pc_armed) &&
+			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+
+	va_start(ap, fmt);
+	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&dst->lock);
+	pthread_cond_broadcast(&dst->cond);
+	pthread_mutex_unlock(&dst->lock);
+}
+
+uint64_t dest_rx_bytes(struct vmmig_dest *dst)
+{
+	uint64_t sum = dst->rx_closed;
+
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
+		sum += atomic_load(&dst->chan[i].rx_bytes);
+	return sum;
+}
