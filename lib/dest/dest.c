@@ -18,15 +18,11 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	dst = calloc(1, sizeof(*dst));
 	if (!dst)
 		return -ENOMEM;
-	options_init(&dst->opt);
-	failure_init(&dst->fail);
+	sess_init(&dst->sess);
 	pthread_mutex_init(&dst->lock, NULL);
 	pthread_cond_init(&dst->cond, NULL);
-	pthread_mutex_init(&dst->stats_lock, NULL);
 	pthread_mutex_init(&dst->rp_lock, NULL);
 	pthread_mutex_init(&dst->chan_lock, NULL);
-	dst->st.struct_size = sizeof(dst->st);
-	dst->st.verified = -1;
 	*out = dst;
 	return 0;
 }
@@ -35,9 +31,9 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 {
 	if (!dst)
 		return;
-	if (dst->started && !dst->joined) {
+	if (dst->sess.started && !dst->sess.joined) {
 		vmmig_dest_cancel(dst);
-		vmmig_dest_wait(dst);
+		sess_wait(&dst->sess);
 	}
 	if (dst->listening)
 		dst->tops->listener_close(dst->listener);
@@ -45,13 +41,10 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 	dpc_free(dst);
 	dverify_free(dst);
 	state_sink_free(&dst->state);
-	regions_free(&dst->regions);
 	free(dst->wregions);
-	tls_creds_free(dst->sh.tls);
-	failure_destroy(&dst->fail);
+	sess_destroy(&dst->sess);
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);
-	pthread_mutex_destroy(&dst->stats_lock);
 	pthread_mutex_destroy(&dst->rp_lock);
 	pthread_mutex_destroy(&dst->chan_lock);
 	free(dst);
@@ -62,7 +55,7 @@ VMMIG_API int vmmig_dest_set_uuid(struct vmmig_dest *dst,
 {
 	if (!dst || !uuid)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	memcpy(dst->uuid, uuid, VMMIG_UUID_SIZE);
 	dst->uuid_set = true;
@@ -85,9 +78,7 @@ VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
 {
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
-		return -EBUSY;
-	return regions_add(&dst->regions, id, gpa, host, size);
+	return sess_add_region(&dst->sess, id, gpa, host, size);
 }
 
 VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
@@ -96,7 +87,7 @@ VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 	if (!dst || !ops || ops->version != VMMIG_DEST_OPS_VERSION ||
 	    !ops->start)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	dst->ops = ops;
 	dst->opaque = opaque;
@@ -108,10 +99,9 @@ VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 {
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
-	return options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
-			   dst->cfg_err, sizeof(dst->cfg_err));
+	return sess_set_option(&dst->sess, VMMIG_SIDE_DEST, opt, value);
 }
 
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
@@ -119,7 +109,7 @@ VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
 {
 	if (!dst || !ps)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	dst->page_source = ps;
 	return 0;
@@ -130,7 +120,7 @@ VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
 {
 	if (!dst)
 		return -EINVAL;
-	dst->log = (struct logger){ fn, opaque, max_level };
+	sess_set_log(&dst->sess, fn, opaque, max_level);
 	return 0;
 }
 
@@ -169,7 +159,7 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 	    !t->listen || !t->accept || !t->listener_close || !t->recv ||
 	    !t->send || !t->shutdown || !t->close)
 		return -EINVAL;
-	if (dst->listening || dst->started)
+	if (dst->listening || dst->sess.started)
 		return -EBUSY;
 	dst->listener = calloc(1, t->listener_size ? t->listener_size : 1);
 	if (!dst->listener)
@@ -197,30 +187,26 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
-	if (!dst->listening || !dst->ops || !dst->regions.n)
+	if (!dst->listening || !dst->ops || !dst->sess.regions.n)
 		return -EINVAL;
-	dst->wregions = calloc(dst->regions.n, sizeof(*dst->wregions));
+	dst->wregions = calloc(dst->sess.regions.n, sizeof(*dst->wregions));
 	if (!dst->wregions)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++)
+	for (unsigned i = 0; i < dst->sess.regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
-			.id = dst->regions.r[i].id,
-			.host = dst->regions.r[i].host,
-			.npages = dst->regions.r[i].npages };
-	dst->st.mode = VMMIG_MODE_PRECOPY;
-	dst->st.guest_bytes = dst->regions.total_bytes;
+			.id = dst->sess.regions.r[i].id,
+			.host = dst->sess.regions.r[i].host,
+			.npages = dst->sess.regions.r[i].npages };
+	dst->sess.st.mode = VMMIG_MODE_PRECOPY;
+	dst->sess.st.guest_bytes = dst->sess.regions.total_bytes;
 	ret = restore_init(dst);
 	if (ret) {
 		restore_free(dst);
 		return ret;
 	}
-	ret = -pthread_create(&dst->thread, NULL, dest_main, dst);
-	if (ret)
-		return ret;
-	dst->started = true;
-	return 0;
+	return sess_start(&dst->sess, dest_main, dst);
 }
 
 VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
@@ -231,13 +217,13 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 
 	if (!dst)
 		return -EINVAL;
-	if (dst->listening || dst->started)
+	if (dst->listening || dst->sess.started)
 		return -EBUSY;
-	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log,
-			  dst->cfg_err, sizeof(dst->cfg_err));
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->sess.log,
+			  dst->sess.cfg_err, sizeof(dst->sess.cfg_err));
 	if (ret)
 		return ret;
-	if (!dst->ops || !dst->regions.n)
+	if (!dst->ops || !dst->sess.regions.n)
 		return -EINVAL;
 	ret = vmmig_dest_listen_transport(dst, fd_transport(), addr, NULL, 0);
 	if (ret)
@@ -257,13 +243,7 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 {
-	if (!dst || !dst->started)
-		return -EINVAL;
-	if (!dst->joined) {
-		pthread_join(dst->thread, NULL);
-		dst->joined = true;
-	}
-	return dst->result;
+	return dst ? sess_wait(&dst->sess) : -EINVAL;
 }
 
 /* Tell the source it was this cancel that stopped the migration (not when
@@ -271,14 +251,14 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
  * effort: not while a page request holds the return path. */
 static void dest_tell_cancel(struct vmmig_dest *dst)
 {
-	pthread_mutex_lock(&dst->fail.lock);
-	bool ours = dst->fail.code == -ECANCELED && !dst->fail.from_peer;
-	pthread_mutex_unlock(&dst->fail.lock);
+	pthread_mutex_lock(&dst->sess.fail.lock);
+	bool ours = dst->sess.fail.code == -ECANCELED && !dst->sess.fail.from_peer;
+	pthread_mutex_unlock(&dst->sess.fail.lock);
 	if (!ours || pthread_mutex_trylock(&dst->rp_lock))
 		return;
 	/* Channel 0 may be finishing a DRAINED or a REQ: wait a little. */
 	if (dst->err_chan)
-		chan_send_error(dst->err_chan, &dst->fail, "destination", 100);
+		chan_send_error(dst->err_chan, &dst->sess.fail, "destination", 100);
 	pthread_mutex_unlock(&dst->rp_lock);
 }
 
@@ -289,7 +269,7 @@ VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst)
 
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
-	if (!dst || !dst->started)
+	if (!dst || !dst->sess.started)
 		return -EINVAL;
 	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
 	dest_tell_cancel(dst);
@@ -304,23 +284,26 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 
 	if (!dst || !st)
 		return -EINVAL;
-	pthread_mutex_lock(&dst->stats_lock);
-	full = dst->st;
-	pthread_mutex_unlock(&dst->stats_lock);
-	counters_fill(&dst->cnt, &full);
+	sess_stats(&dst->sess, &full);
 	full.owner = atomic_load(&dst->owner);
 	if (status_live(full.status))
 		restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
-		full.total_time_us = now_us() - dst->t_start;
+		full.total_time_us = now_us() - dst->sess.t_start;
 		full.transferred_bytes = dest_rx_bytes(dst);
 	}
 	return stats_copy_out(&full, st);
+}
+
+VMMIG_API int vmmig_dest_set_tls(struct vmmig_dest *dst,
+				 const struct vmmig_tls_config *cfg)
+{
+	return dst ? sess_set_tls(&dst->sess, cfg, true) : -EINVAL;
 }
 
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
 {
 	if (!dst)
 		return NULL;
-	return session_error(&dst->fail, dst->cfg_err);
+	return sess_error(&dst->sess);
 }

@@ -53,16 +53,14 @@ struct receiver {
 };
 
 struct vmmig_dest {
+	/* configuration, thread, failure, stats: as on the source */
+	struct session sess;
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
 	bool uuid_set;
-	struct region_set regions;
 	struct wire_dest_region *wregions;
 	const struct vmmig_dest_ops *ops;
 	void *opaque;
-	struct options opt;
-	struct logger log;
-	char cfg_err[200];     /* why the last configuration call failed */
 
 	/* listening */
 	const struct vmmig_transport_ops *tops;
@@ -70,15 +68,9 @@ struct vmmig_dest {
 	bool listening;
 
 	/* run */
-	bool started, joined;
-	pthread_t thread;
-	int result;
-	struct failure fail;
-	struct chan_shared sh;
 	struct chan chan[VMMIG_MAX_CHANNELS];
 	unsigned nchan;        /* announced by the source */
 	struct receiver rcv[VMMIG_MAX_CHANNELS];
-	struct watchdog wd;
 	struct vmmig_state_sink state;
 
 	pthread_mutex_t lock;  /* receivers -> coordinator */
@@ -118,10 +110,6 @@ struct vmmig_dest {
 	struct vmmig_page_source *page_source; /* borrowed, or NULL */
 	struct restore *rs;
 
-	pthread_mutex_t stats_lock;
-	struct vmmig_stats st;
-	struct counters cnt;
-	uint64_t t_start;
 };
 
 /* ---- dest_core.c: the failure path ---- */

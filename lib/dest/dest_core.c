@@ -10,7 +10,7 @@
 
 void dest_abort_io(struct vmmig_dest *dst)
 {
-	atomic_store(&dst->sh.abort, true);
+	atomic_store(&dst->sess.sh.abort, true);
 	pthread_mutex_lock(&dst->chan_lock);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
@@ -25,10 +25,10 @@ void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 
 	/* After the post-copy switch a broken link is waited out. */
 	bool may_recover = atomic_load(&dst->pc_armed) &&
-			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+			   dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
 
 	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
+	failure_record(&dst->sess.fail, &dst->sess.log, code, may_recover, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);

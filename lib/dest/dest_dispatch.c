@@ -30,7 +30,7 @@ static int on_drain(struct receiver *rv)
 		pthread_mutex_unlock(&dst->lock);
 		return 0;
 	}
-	while (dst->drained < dst->nchan && !failure_code(&dst->fail))
+	while (dst->drained < dst->nchan && !failure_code(&dst->sess.fail))
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	dst->drained = 0;
 	pthread_mutex_unlock(&dst->lock);
@@ -115,7 +115,7 @@ int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
 			dest_fail(dst, ret, "%s", err);
 			return ret;
 		}
-		failure_set_peer(&dst->fail, ws.status < 0 ? ws.status : -EPROTO,
+		failure_set_peer(&dst->sess.fail, ws.status < 0 ? ws.status : -EPROTO,
 				 ws.text);
 		dest_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
 			  ws.text);

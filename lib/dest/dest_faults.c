@@ -20,8 +20,8 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 {
 	struct postcopy_dst *pc = dst->pc;
 
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		const struct region *r = &dst->sess.regions.r[i];
 		uint64_t base = (uint64_t)(uintptr_t)r->host, page, bit;
 
 		if (addr < base || addr >= base + r->size)
@@ -63,7 +63,7 @@ void *dpc_fault_main(void *arg)
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
-	pin_fault_thread(&dst->opt, &dst->log, "post-copy fault thread");
+	pin_fault_thread(&dst->sess.opt, &dst->sess.log, "post-copy fault thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
 					 { pc->evfd, POLLIN, 0 } };
@@ -105,10 +105,10 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 	struct req_batch b = { 0 };
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
-		ret = chan_send_discard(c, 0, dst->regions.r[ri].id,
+	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
+		ret = chan_send_discard(c, 0, dst->sess.regions.r[ri].id,
 					pc->r[ri].pending,
-					(dst->regions.r[ri].npages + 63) / 64);
+					(dst->sess.regions.r[ri].npages + 63) / 64);
 	if (!ret)
 		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
 	if (ret)
@@ -116,10 +116,10 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = c;
 	pthread_mutex_unlock(&dst->rp_lock);
-	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
+	for (unsigned ri = 0; ri < dst->sess.regions.n; ri++) {
 		const struct pc_region *pr = &pc->r[ri];
 
-		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+		for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64;
 		     w++) {
 			uint64_t bits = __atomic_load_n(&pr->pending[w],
 							__ATOMIC_ACQUIRE) &
@@ -127,7 +127,7 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 							__ATOMIC_ACQUIRE);
 
 			while (bits) {
-				dreq_add(dst, &b, dst->regions.r[ri].id,
+				dreq_add(dst, &b, dst->sess.regions.r[ri].id,
 					w * 64 + (uint64_t)__builtin_ctzll(bits));
 				bits &= bits - 1;
 			}

@@ -35,15 +35,15 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 			 h->channel, h->nchannels);
 		return -EPROTO;
 	}
-	if (h->nregions != dst->regions.n) {
+	if (h->nregions != dst->sess.regions.n) {
 		snprintf(err, errlen,
 			 "region table mismatch: source has %u regions, "
-			 "destination %u", h->nregions, dst->regions.n);
+			 "destination %u", h->nregions, dst->sess.regions.n);
 		return -EPROTO;
 	}
 	for (unsigned i = 0; i < h->nregions; i++) {
-		unsigned j = regions_index(&dst->regions, regs[i].id);
-		const struct region *r = j < dst->regions.n ? &dst->regions.r[j]
+		unsigned j = regions_index(&dst->sess.regions, regs[i].id);
+		const struct region *r = j < dst->sess.regions.n ? &dst->sess.regions.r[j]
 							  : NULL;
 
 		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
@@ -89,7 +89,7 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 	int ret;
 
 	*answer = false;
-	if (dst->sh.tls) {
+	if (dst->sess.sh.tls) {
 		ret = chan_tls_server(rv->c);
 		if (ret) {
 			snprintf(err, errlen, "%s", rv->c->err);
@@ -133,12 +133,12 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
 		 char *first, size_t firstlen)
 {
-	vlog(&dst->log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
+	vlog(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
 	if (!first[0])
 		snprintf(first, firstlen, "%s", why);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.rejected_connections++;
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.rejected_connections++;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	wire_reader_free(rv->rd);
 	rv->rd = NULL;
 	/* A cancel may be shutting every channel down right now. */
@@ -153,7 +153,7 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 			 uint64_t deadline_us, struct wire_hello *h,
 			 struct wire_region *regs, char *first, size_t firstlen)
 {
-	int hs_ms = (int)dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
+	int hs_ms = (int)dst->sess.opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
 	struct chan *c = &dst->chan[slot];
 	struct receiver *rv = &dst->rcv[slot];
 
@@ -165,19 +165,19 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 
 		*rv = (struct receiver){ .dst = dst, .c = c };
 		pthread_mutex_lock(&dst->chan_lock);
-		ret = chan_init(c, dst->tops, slot, &dst->sh);
+		ret = chan_init(c, dst->tops, slot, &dst->sess.sh);
 		pthread_mutex_unlock(&dst->chan_lock);
 		if (ret)
 			return ret;
 		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
 		/* A cancel that came before the channel was there to shut. */
-		if (!ret && atomic_load(&dst->sh.abort))
+		if (!ret && atomic_load(&dst->sess.sh.abort))
 			ret = -ECANCELED;
 		if (ret == -ETIMEDOUT && first[0]) {
 			dest_fail(dst, ret, "no migration source within the "
 				  "deadline (%llu connections refused; the "
 				  "first: %s)", (unsigned long long)
-				  dst->st.rejected_connections, first);
+				  dst->sess.st.rejected_connections, first);
 			return ret;
 		}
 		if (ret) {
@@ -197,7 +197,7 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		}
 		if (!ret)
 			return 0;
-		if (atomic_load(&dst->sh.abort)) {
+		if (atomic_load(&dst->sess.sh.abort)) {
 			dest_fail(dst, ret, "handshake: %s", err);
 			return ret;
 		}
@@ -224,12 +224,12 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		return ret;
 	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
-		atomic_store(&dst->sh.last_progress_us, now_us());
-		atomic_store(&dst->wd.armed, true);
-		pthread_mutex_lock(&dst->stats_lock);
-		dst->t_start = now_us();
-		dst->st.status = VMMIG_STATUS_SETUP;
-		pthread_mutex_unlock(&dst->stats_lock);
+		atomic_store(&dst->sess.sh.last_progress_us, now_us());
+		atomic_store(&dst->sess.wd.armed, true);
+		pthread_mutex_lock(&dst->sess.stats_lock);
+		dst->sess.t_start = now_us();
+		dst->sess.st.status = VMMIG_STATUS_SETUP;
+		pthread_mutex_unlock(&dst->sess.stats_lock);
 	}
 	ret = check_hello(dst, &h, regs, seen, resume, err, sizeof(err));
 	if (ret) {
@@ -238,10 +238,10 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		dest_fail(dst, ret, "handshake refused: %s", err);
 		return ret;
 	}
-	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->regions.n);
+	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->sess.regions.n);
 	if (!ret)
 		ret = wire_reader_set_staged(rv->rd,
-					     !dst->opt.v[VMMIG_OPT_RECV_DIRECT]);
+					     !dst->sess.opt.v[VMMIG_OPT_RECV_DIRECT]);
 	if (ret)
 		return ret;
 	wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write, dst);
@@ -292,7 +292,7 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 	 * timeout); the others follow within the I/O timeout. */
 	uint64_t deadline = deadline_in(
 		resume ? dst->recover_ms
-		       : dst->opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
+		       : dst->sess.opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
 	char first[WIRE_ERRLEN] = "";
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
@@ -300,7 +300,7 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 
 		if (slot)
 			deadline = deadline_in(
-				dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+				dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 		ret = accept_one(dst, slot, seen, resume, deadline, first,
 				 sizeof(first));
 		if (ret)

@@ -23,11 +23,11 @@ int dpc_alloc(struct vmmig_dest *dst)
 	pc->uffd = pc->evfd = -1;
 	pthread_mutex_init(&pc->lat_lock, NULL);
 	dst->pc = pc;
-	pc->r = calloc(dst->regions.n, sizeof(*pc->r));
+	pc->r = calloc(dst->sess.regions.n, sizeof(*pc->r));
 	if (!pc->r)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		uint64_t np = dst->regions.r[i].npages;
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		uint64_t np = dst->sess.regions.r[i].npages;
 
 		pc->r[i].pending = calloc((np + 63) / 64, 8);
 		pc->r[i].dropped = calloc((np + 63) / 64, 8);
@@ -46,7 +46,7 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 {
 	struct postcopy_dst *pc = dst->pc;
 	struct pc_region *pr = &pc->r[ri];
-	const struct region *r = &dst->regions.r[ri];
+	const struct region *r = &dst->sess.regions.r[ri];
 	uint64_t addr = (uint64_t)(uintptr_t)(r->host + page * VMMIG_PAGE_SIZE);
 	int ret;
 
@@ -110,7 +110,7 @@ bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 /* Drop the pending pages not dropped yet, so that touching them faults. */
 int dpc_drop_pending(struct vmmig_dest *dst, unsigned ri)
 {
-	const struct region *r = &dst->regions.r[ri];
+	const struct region *r = &dst->sess.regions.r[ri];
 	struct pc_region *pr = &dst->pc->r[ri];
 	uint64_t p = 0;
 
@@ -153,7 +153,7 @@ int dpc_drop_early(struct vmmig_dest *dst)
 	 * them. */
 	populate_stop(dst);
 	dverify_drain(dst);
-	for (unsigned i = 0; i < dst->regions.n && !ret; i++)
+	for (unsigned i = 0; i < dst->sess.regions.n && !ret; i++)
 		ret = dpc_drop_pending(dst, i);
 	if (ret)
 		dest_fail(dst, ret, "dropping discarded pages: %s",

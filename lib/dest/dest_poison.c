@@ -64,8 +64,8 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 	bool fallback = pc->uffd < 0;
 	uint64_t n = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
-		const struct region *r = &dst->regions.r[ri];
+	for (unsigned ri = 0; ri < dst->sess.regions.n; ri++) {
+		const struct region *r = &dst->sess.regions.r[ri];
 		const uint64_t *pend = pc->r[ri].pending;
 
 		for (uint64_t p = 0; p < r->npages;) {
@@ -82,7 +82,7 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 					       (q - p) * VMMIG_PAGE_SIZE,
 					       &fallback);
 			if (ret)
-				vlog(&dst->log, VMMIG_LOG_ERROR,
+				vlog(&dst->sess.log, VMMIG_LOG_ERROR,
 				     "cannot fence %llu missing pages: %s",
 				     (unsigned long long)(q - p),
 				     vmmig_strerror(ret));
@@ -91,7 +91,7 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 		}
 	}
 	if (n)
-		vlog(&dst->log, VMMIG_LOG_ERROR,
+		vlog(&dst->sess.log, VMMIG_LOG_ERROR,
 		     "%llu pages never arrived: %s on access",
 		     (unsigned long long)n,
 		     fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");

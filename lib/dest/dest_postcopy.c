@@ -40,11 +40,11 @@ int dpc_switch(struct receiver *rv)
 	pthread_cond_broadcast(&dst->cond);
 	/* Channel 0 carries the switch itself once all have lined up; the
 	 * others wait until the guest runs here and pages must be placed. */
-	while (!failure_code(&dst->fail) &&
+	while (!failure_code(&dst->sess.fail) &&
 	       (main ? dst->switched < dst->nchan : !dst->pc_armed))
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	pthread_mutex_unlock(&dst->lock);
-	ret = failure_code(&dst->fail);
+	ret = failure_code(&dst->sess.fail);
 	if (ret)
 		return ret;
 	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
@@ -63,14 +63,14 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		dest_fail(dst, ret, "%s", err);
 		return ret;
 	}
-	ri = regions_index(&dst->regions, d.region_id);
-	if (ri == dst->regions.n) {
+	ri = regions_index(&dst->sess.regions, d.region_id);
+	if (ri == dst->sess.regions.n) {
 		dest_fail(dst, -EPROTO, "DISCARD for unknown region %u",
 			  d.region_id);
 		return -EPROTO;
 	}
 	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 dst->regions.r[ri].npages, err, sizeof(err));
+				 dst->sess.regions.r[ri].npages, err, sizeof(err));
 	if (ret) {
 		dest_fail(dst, ret, "%s", err);
 		return ret;
@@ -101,9 +101,9 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 		 uint64_t page, const void *data)
 {
 	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
+	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 
-	return ri < dst->regions.n ? dpc_place(dst, ri, page, data) : -EPROTO;
+	return ri < dst->sess.regions.n ? dpc_place(dst, ri, page, data) : -EPROTO;
 }
 
 /* Pages missing here at the switch: pending ones. A page dropped early
@@ -113,7 +113,7 @@ static int count_missing(struct vmmig_dest *dst, unsigned ri)
 	const struct pc_region *pr = &dst->pc->r[ri];
 	uint64_t missing = 0;
 
-	for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64; w++) {
+	for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64; w++) {
 		if (pr->dropped[w] & ~pr->pending[w]) {
 			dest_fail(dst, -EPROTO, "a page dropped before the "
 				  "switch is not pending at the switch");
@@ -137,8 +137,8 @@ static int arm_uffd(struct vmmig_dest *dst)
 	ret = uffd_api(pc->uffd, UFFD_FEATURE_MISSING_SHMEM, &have);
 	if (ret)
 		return ret;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		const struct region *r = &dst->sess.regions.r[i];
 		struct uffdio_register reg = {
 			.range = { (uintptr_t)r->host, r->size },
 			.mode = UFFDIO_REGISTER_MODE_MISSING };
@@ -213,10 +213,10 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		return ret;
 	/* Already inside start() the guest runs here. Two pre-copy rounds
 	 * or more before the switch make it a hybrid (see stats.h). */
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = VMMIG_STATUS_POSTCOPY;
-	dst->st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	dst->sess.st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	ret = dsw_start(dst, rv);
 	if (ret)
 		return ret;
@@ -253,10 +253,10 @@ int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
 		return -EPROTO;
 	}
 	dpc_stop_fault_thread(pc);
-	for (unsigned i = 0; i < dst->regions.n; i++) {
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
 		struct uffdio_range rng = {
-			(uintptr_t)dst->regions.r[i].host,
-			dst->regions.r[i].size };
+			(uintptr_t)dst->sess.regions.r[i].host,
+			dst->sess.regions.r[i].size };
 
 		ioctl(pc->uffd, UFFDIO_UNREGISTER, &rng);
 	}
@@ -271,16 +271,16 @@ int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
 		.placed = atomic_load(&pc->placed),
 		.verified = UINT32_MAX,
 	};
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.postcopy_faults = done->faults;
-	dst->st.fault_latency_p50_us = done->fault_p50_us;
-	dst->st.fault_latency_p99_us = done->fault_p99_us;
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.postcopy_faults = done->faults;
+	dst->sess.st.fault_latency_p50_us = done->fault_p50_us;
+	dst->sess.st.fault_latency_p99_us = done->fault_p99_us;
 	/* Nothing missing at the switch (an idle guest): no wait at all. */
 	uint64_t t_last = atomic_load(&pc->t_last);
 
-	dst->st.postcopy_time_us = t_last > pc->t_armed ? t_last - pc->t_armed
+	dst->sess.st.postcopy_time_us = t_last > pc->t_armed ? t_last - pc->t_armed
 							: 0;
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return 0;
 }
 
@@ -300,7 +300,7 @@ void dpc_free(struct vmmig_dest *dst)
 		close(pc->uffd);
 	if (pc->evfd >= 0)
 		close(pc->evfd);
-	for (unsigned i = 0; pc->r && i < dst->regions.n; i++) {
+	for (unsigned i = 0; pc->r && i < dst->sess.regions.n; i++) {
 		free(pc->r[i].pending);
 		free(pc->r[i].requested);
 		free(pc->r[i].t_req);

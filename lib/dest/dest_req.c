@@ -65,7 +65,7 @@ void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
 			  __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
+	(void)req_batch_add(dst->rp_chan, &b, dst->sess.regions.r[ri].id, page,
 			    WIRE_REQ_REFETCH);
 	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
 	pthread_mutex_unlock(&dst->rp_lock);

@@ -95,12 +95,12 @@ int restore_init(struct vmmig_dest *dst)
 	pthread_cond_init(&rs->cond, NULL);
 	pthread_mutex_init(&rs->qlock, NULL);
 	pthread_cond_init(&rs->qcond, NULL);
-	rs->st = calloc(dst->regions.n, sizeof(*rs->st));
-	rs->failed = calloc(dst->regions.n, sizeof(*rs->failed));
+	rs->st = calloc(dst->sess.regions.n, sizeof(*rs->st));
+	rs->failed = calloc(dst->sess.regions.n, sizeof(*rs->failed));
 	if (!rs->st || !rs->failed)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		uint64_t np = dst->regions.r[i].npages;
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		uint64_t np = dst->sess.regions.r[i].npages;
 
 		rs->st[i] = calloc(np, 1);
 		rs->failed[i] = calloc((np + 63) / 64, 8);
@@ -161,7 +161,7 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 		if (status == 0 && dst->pc_armed)
 			status = dpc_place(dst, ri, page, ft->page);
 		else if (status == 0) {
-			memcpy(dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE,
+			memcpy(dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE,
 			       ft->page, VMMIG_PAGE_SIZE);
 			dverify_page(dst, ri, page, ft->page);
 		}
@@ -217,7 +217,7 @@ static void submit_one(struct vmmig_dest *dst, const struct queued_hint *q)
 	ft->gen = q->gen;
 	ft->hash = q->h.hash;
 	ft->f = (struct vmmig_page_fetch){
-		.region_id = dst->regions.r[q->ri].id, .page = q->page,
+		.region_id = dst->sess.regions.r[q->ri].id, .page = q->page,
 		.object_id = q->h.object_id, .offset = q->h.offset,
 		.hash = q->h.hash, .buf = ft->page };
 	fp = &ft->f;
@@ -289,7 +289,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
 	/* The reader validated the region id. */
-	struct queued_hint q = { .ri = regions_index(&dst->regions, rg->id),
+	struct queued_hint q = { .ri = regions_index(&dst->sess.regions, rg->id),
 				 .page = page, .h = *h };
 
 	if (dst->pc_armed && !dpc_pending(dst, q.ri, page))
@@ -313,7 +313,7 @@ int restore_on_write(void *cookie, const struct wire_dest_region *rg,
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	unsigned ri = regions_index(&dst->regions, rg->id);
+	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 	pthread_mutex_t *m;
 
 	if (dpc_dropped_early(dst, ri, page)) {
@@ -356,7 +356,7 @@ int restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 	struct timespec ts;
 
 	pthread_mutex_lock(&rs->lock);
-	while (rs->inflight && !failure_code(&dst->fail)) {
+	while (rs->inflight && !failure_code(&dst->sess.fail)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		if (pthread_cond_timedwait(&rs->cond, &rs->lock, &ts) ==
@@ -367,7 +367,7 @@ int restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 		}
 	}
 	pthread_mutex_unlock(&rs->lock);
-	return failure_code(&dst->fail);
+	return failure_code(&dst->sess.fail);
 }
 
 /* At the DRAIN barrier (channel 0, no read in flight): the pages whose
@@ -378,14 +378,14 @@ int restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 	struct req_batch b = { 0 };
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
-		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
+		for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64;
 		     w++) {
 			uint64_t bits = __atomic_exchange_n(&rs->failed[ri][w], 0,
 							    __ATOMIC_ACQ_REL);
 
 			while (bits && !ret) {
-				ret = req_batch_add(c, &b, dst->regions.r[ri].id,
+				ret = req_batch_add(c, &b, dst->sess.regions.r[ri].id,
 						    w * 64 + (uint64_t)__builtin_ctzll(bits),
 						    WIRE_REQ_REFETCH);
 				bits &= bits - 1;
@@ -401,15 +401,15 @@ int restore_finish(struct vmmig_dest *dst)
 	struct restore *rs = dst->rs;
 	int ret = restore_wait_idle(dst, NULL);
 
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.pages_restored = atomic_load(&rs->restored);
-	dst->st.restore_bytes = atomic_load(&rs->bytes);
-	dst->st.restore_mismatches = atomic_load(&rs->mismatches);
-	dst->st.restore_fallbacks = atomic_load(&rs->fallbacks);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.pages_restored = atomic_load(&rs->restored);
+	dst->sess.st.restore_bytes = atomic_load(&rs->bytes);
+	dst->sess.st.restore_mismatches = atomic_load(&rs->mismatches);
+	dst->sess.st.restore_fallbacks = atomic_load(&rs->fallbacks);
 	pthread_mutex_lock(&rs->lock);
-	dst->st.restore_time_us = rs->t_first ? rs->t_last - rs->t_first : 0;
+	dst->sess.st.restore_time_us = rs->t_first ? rs->t_last - rs->t_first : 0;
 	pthread_mutex_unlock(&rs->lock);
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;
 }
 
@@ -442,7 +442,7 @@ void restore_free(struct vmmig_dest *dst)
 	if (rs->ps)
 		vmmig_page_source_stop(rs->ps); /* every fetch completes */
 	free(rs->q);
-	for (unsigned i = 0; rs->st && i < dst->regions.n; i++) {
+	for (unsigned i = 0; rs->st && i < dst->sess.regions.n; i++) {
 		free(rs->st[i]);
 		free(rs->failed[i]);
 	}

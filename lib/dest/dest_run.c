@@ -16,7 +16,7 @@ static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc
 	struct enc_counters ec = { 0 };
 
 	memcpy(ec.pages, pc->pages, sizeof(ec.pages));
-	counters_add_enc(&dst->cnt, &ec);
+	counters_add_enc(&dst->sess.cnt, &ec);
 }
 
 static void *receiver_main(void *arg)
@@ -26,7 +26,7 @@ static void *receiver_main(void *arg)
 
 	/* The urgent channel's pages are what a faulting vCPU waits for. */
 	if (rv->c->index == dst->nchan - 1 && dst->nchan > 1)
-		pin_fault_thread(&dst->opt, &dst->log, "urgent receiver");
+		pin_fault_thread(&dst->sess.opt, &dst->sess.log, "urgent receiver");
 
 	for (;;) {
 		struct wire_page_counts pc = { 0 };
@@ -64,7 +64,7 @@ static void watchdog_fire(void *arg)
 	struct vmmig_dest *dst = arg;
 
 	dest_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
-		  (long long)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+		  (long long)dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 	dest_abort_io(dst);
 }
 
@@ -89,10 +89,10 @@ static int receive_all(struct vmmig_dest *dst)
 		}
 	}
 	pthread_mutex_lock(&dst->lock);
-	while (dst->active && !failure_code(&dst->fail))
+	while (dst->active && !failure_code(&dst->sess.fail))
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	pthread_mutex_unlock(&dst->lock);
-	return failure_code(&dst->fail);
+	return failure_code(&dst->sess.fail);
 }
 
 static struct receiver *main_receiver(struct vmmig_dest *dst)
@@ -200,7 +200,7 @@ static void close_channels(struct vmmig_dest *dst)
 	dst->rp_chan = NULL;
 	dst->err_chan = NULL;
 	pthread_mutex_unlock(&dst->rp_lock);
-	atomic_store(&dst->sh.abort, true);
+	atomic_store(&dst->sess.sh.abort, true);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
@@ -217,34 +217,27 @@ static void close_channels(struct vmmig_dest *dst)
 	}
 }
 
-static void set_status(struct vmmig_dest *dst, int status)
-{
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = status;
-	pthread_mutex_unlock(&dst->stats_lock);
-}
-
 /* The post-copy link broke: wait for the source to reconnect, tell it what
  * is missing here, and go on. Gives up at @deadline (plus at most one IO
  * timeout: an accepted source that goes silent in its handshake). */
 static int recover(struct vmmig_dest *dst, uint64_t deadline)
 {
 	struct receiver *rv0;
-	char why[sizeof(dst->fail.msg)];
+	char why[sizeof(dst->sess.fail.msg)];
 	int ret;
 
-	snprintf(why, sizeof(why), "%s", dst->fail.msg);
-	vlog(&dst->log, VMMIG_LOG_WARN,
+	snprintf(why, sizeof(why), "%s", dst->sess.fail.msg);
+	vlog(&dst->sess.log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): waiting for the source", why);
-	set_status(dst, VMMIG_STATUS_POSTCOPY_PAUSED);
+	sess_set_status(&dst->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
 		uint64_t t = now_us();
 		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
 
-		atomic_store(&dst->wd.armed, false);
+		atomic_store(&dst->sess.wd.armed, false);
 		close_channels(dst);
-		failure_clear(&dst->fail);
-		atomic_store(&dst->sh.abort, false);
+		failure_clear(&dst->sess.fail);
+		atomic_store(&dst->sess.sh.abort, false);
 		dst->recover_ms = left_ms;
 		ret = dest_accept_all(dst, true);
 		rv0 = ret ? NULL : main_receiver(dst);
@@ -252,25 +245,25 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 			ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
 		if (!ret)
 			break;
-		if (!failure_is_link(&dst->fail) && ret != -ETIMEDOUT)
+		if (!failure_is_link(&dst->sess.fail) && ret != -ETIMEDOUT)
 			return ret; /* refused: not a reconnect of ours */
-		vlog(&dst->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		vlog(&dst->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
 		     "(%s), still waiting", vmmig_strerror(ret));
 	} while (now_us() < deadline);
 	if (ret) {
-		failure_clear(&dst->fail);
+		failure_clear(&dst->sess.fail);
 		dest_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
 			  "back within %lld ms (link lost: %s)",
-			  (long long)dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			  (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			  why);
 		return -ETIMEDOUT;
 	}
-	watchdog_arm(&dst->wd);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.status = VMMIG_STATUS_POSTCOPY;
-	dst->st.postcopy_recoveries++;
-	pthread_mutex_unlock(&dst->stats_lock);
-	vlog(&dst->log, VMMIG_LOG_INFO, "post-copy link restored");
+	watchdog_arm(&dst->sess.wd);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	dst->sess.st.postcopy_recoveries++;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	vlog(&dst->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
 	return 0;
 }
 
@@ -285,17 +278,17 @@ static int migrate(struct vmmig_dest *dst)
 		ret = populate_start(dst);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.setup_time_us = now_us() - dst->t_start;
-	dst->st.status = VMMIG_STATUS_ACTIVE;
-	dst->st.channels = dst->nchan - 1; /* the last is the urgent one */
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.setup_time_us = now_us() - dst->sess.t_start;
+	dst->sess.st.status = VMMIG_STATUS_ACTIVE;
+	dst->sess.st.channels = dst->nchan - 1; /* the last is the urgent one */
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	ret = receive_all(dst);
 	/* After the post-copy switch a broken link pauses: the guest waits on
 	 * its faults while the source reconnects. */
-	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
-	       failure_is_link(&dst->fail)) {
-		ret = recover(dst, now_us() + (uint64_t)dst->opt.v
+	while (ret && dst->pc_armed && dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
+	       failure_is_link(&dst->sess.fail)) {
+		ret = recover(dst, now_us() + (uint64_t)dst->sess.opt.v
 				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
@@ -305,17 +298,17 @@ static int migrate(struct vmmig_dest *dst)
 		ret = finish(dst, &verified);
 	rv0 = main_receiver(dst);
 	if (dst->pc_armed && rv0) {
-		pthread_mutex_lock(&dst->stats_lock);
-		dst->st.verified = verified;
-		dst->st.rounds = rv0->rounds;
-		pthread_mutex_unlock(&dst->stats_lock);
+		pthread_mutex_lock(&dst->sess.stats_lock);
+		dst->sess.st.verified = verified;
+		dst->sess.st.rounds = rv0->rounds;
+		pthread_mutex_unlock(&dst->sess.stats_lock);
 		if (!ret)
 			return 0; /* started at the switch already */
 	}
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
-		if (rv0 && !dst->fail.from_peer)
-			chan_send_error(rv0->c, &dst->fail, "destination",
+		if (rv0 && !dst->sess.fail.from_peer)
+			chan_send_error(rv0->c, &dst->sess.fail, "destination",
 					100);
 		return ret;
 	}
@@ -324,18 +317,18 @@ static int migrate(struct vmmig_dest *dst)
 		return ret;
 	/* Inside start() the migration is over: final figures (verification
 	 * ends after it, with the source's digest). */
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.rounds = rv0->rounds;
-	dst->st.status = VMMIG_STATUS_COMPLETED;
-	dst->st.total_time_us = now_us() - dst->t_start;
-	dst->st.transferred_bytes = dest_rx_bytes(dst);
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.rounds = rv0->rounds;
+	dst->sess.st.status = VMMIG_STATUS_COMPLETED;
+	dst->sess.st.total_time_us = now_us() - dst->sess.t_start;
+	dst->sess.st.transferred_bytes = dest_rx_bytes(dst);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	ret = dsw_start(dst, rv0);
 	if (!ret && dst->vhash)
 		ret = dsw_check_digest(dst, rv0, &verified);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.verified = verified;
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.verified = verified;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;
 }
 
@@ -344,16 +337,14 @@ void *dest_main(void *arg)
 	struct vmmig_dest *dst = arg;
 	int ret;
 
-	ret = watchdog_start(&dst->wd, &dst->sh,
-			     dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			     watchdog_fire, dst);
+	ret = sess_watchdog_start(&dst->sess, watchdog_fire, dst);
 	if (!ret)
 		ret = migrate(dst);
 	if (ret) {
 		dest_fail(dst, ret, "%s", vmmig_strerror(ret));
-		ret = failure_code(&dst->fail);
+		ret = failure_code(&dst->sess.fail);
 	}
-	watchdog_stop(&dst->wd);
+	watchdog_stop(&dst->sess.wd);
 	populate_stop(dst);
 	dest_abort_io(dst);
 	close_channels(dst);
@@ -366,19 +357,9 @@ void *dest_main(void *arg)
 	 * here). Nothing places pages any more. */
 	uint64_t lost = ret && dst->pc && dst->pc->uffd >= 0
 				? dpc_poison_missing(dst) : 0;
-	uint64_t rx = dst->rx_closed;
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
-	dst->st.transferred_bytes = rx;
-	dst->st.error = ret;
-	dst->st.postcopy_pages_lost = lost;
-	dst->st.status = !ret ? VMMIG_STATUS_COMPLETED
-			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
-					     : VMMIG_STATUS_FAILED;
-	pthread_mutex_unlock(&dst->stats_lock);
-	dst->result = ret;
-	failure_log_final(&dst->fail, &dst->log);
-	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
-	     ret ? dst->fail.msg : "completed");
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.postcopy_pages_lost = lost;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	sess_finish(&dst->sess, ret, dst->rx_closed, "incoming migration");
 	return NULL;
 }

@@ -36,7 +36,7 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 	if (h.type == WIRE_ERROR &&
 	    !wire_status_unpack(p, h.len, &ws, err, sizeof(err))) {
 		ret = ws.status < 0 ? ws.status : -EPROTO;
-		failure_set_peer(&dst->fail, ret, ws.text);
+		failure_set_peer(&dst->sess.fail, ret, ws.text);
 		dest_fail(dst, ret, "%s", ws.text);
 		return -ECONNABORTED;
 	}
@@ -102,7 +102,7 @@ int dsw_start(struct vmmig_dest *dst, struct receiver *rv)
 	/* The guest runs here: a lost STARTED leaves the source unsure, but
 	 * changes nothing here. */
 	if (ret)
-		vlog(&dst->log, VMMIG_LOG_WARN, "sending STARTED: %s",
+		vlog(&dst->sess.log, VMMIG_LOG_WARN, "sending STARTED: %s",
 		     vmmig_strerror(ret));
 	return 0;
 }

@@ -55,7 +55,7 @@ static void *hasher_main(void *arg)
 		q->busy = true;
 		pthread_mutex_unlock(&q->lock);
 		hash_page(dst, ri, page,
-			  dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE);
+			  dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE);
 		pthread_mutex_lock(&q->lock);
 		q->busy = false;
 		if (q->head == q->tail)
@@ -133,11 +133,11 @@ int dverify_init(struct vmmig_dest *dst)
 {
 	if (dst->vhash)
 		return 0;
-	dst->vhash = calloc(dst->regions.n, sizeof(*dst->vhash));
+	dst->vhash = calloc(dst->sess.regions.n, sizeof(*dst->vhash));
 	if (!dst->vhash)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		dst->vhash[i] = calloc(dst->regions.r[i].npages, 8);
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		dst->vhash[i] = calloc(dst->sess.regions.r[i].npages, 8);
 		if (!dst->vhash[i])
 			return -ENOMEM;
 	}
@@ -156,7 +156,7 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 {
 	uint64_t h, old;
 
-	h = page_hash(contents, dst->regions.r[ri].id, page);
+	h = page_hash(contents, dst->sess.regions.r[ri].id, page);
 	/* The sum stays the sum of the entries whatever the order. */
 	old = __atomic_exchange_n(&dst->vhash[ri][page], h, __ATOMIC_RELAXED);
 	atomic_fetch_add(&dst->vsum, h - old);
@@ -166,9 +166,9 @@ static void landed(void *cookie, const struct wire_dest_region *rg,
 		   uint64_t index, const void *page)
 {
 	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
+	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 
-	if (ri >= dst->regions.n)
+	if (ri >= dst->sess.regions.n)
 		return;
 	/* A zero page costs nothing to hash. */
 	if (!page || !vqueue_put(dst, ri, index))
@@ -184,7 +184,7 @@ void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd)
 void dverify_free(struct vmmig_dest *dst)
 {
 	vqueue_stop(dst);
-	for (unsigned i = 0; dst->vhash && i < dst->regions.n; i++)
+	for (unsigned i = 0; dst->vhash && i < dst->sess.regions.n; i++)
 		free(dst->vhash[i]);
 	free(dst->vhash);
 	dst->vhash = NULL;

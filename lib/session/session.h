@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* What the source and destination sessions share: watchdog, state blobs,
- * history, stats (private). */
+/* What the source and destination sessions share: the session object both
+ * embed, watchdog, state blobs, history, stats (private). Neither side's
+ * header is included here, nor does one side include the other's. */
 #ifndef VMMIG_LIB_SESSION_H
 #define VMMIG_LIB_SESSION_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <vmmig/session.h>
+#include <vmmig/tls.h>
 
 #include "base/base.h"
 #include "base/failure.h"
@@ -103,5 +106,63 @@ void counters_add_enc(struct counters *c, const struct enc_counters *e);
 void counters_fill(const struct counters *c, struct vmmig_stats *st);
 /* Copy the part of @full that fits the caller's struct_size. */
 int stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out);
+
+/* ---- the session both sides embed (sess.c, tls_setup.c) ----
+ * What a vmmig_source and a vmmig_dest have alike: configuration, the
+ * session thread and its result, the first failure, what every channel
+ * shares, the watchdog, the stats. The public calls of each side check
+ * their handle and call these. */
+struct session {
+	struct region_set regions;   /* guest memory, fixed at start */
+	struct options opt;
+	struct logger log;
+	char cfg_err[200];           /* why the last configuration call failed */
+	bool started, joined;        /* the session thread was started/joined */
+	pthread_t thread;            /* source_main() or dest_main() */
+	int result;                  /* what the thread ended with: *_wait() */
+	struct failure fail;         /* the first failure */
+	struct chan_shared sh;       /* every channel's: abort, cap, TLS */
+	struct watchdog wd;          /* fails a session whose peer is silent */
+	pthread_mutex_t stats_lock;  /* st */
+	struct vmmig_stats st;
+	struct counters cnt;         /* page counters (atomic) */
+	uint64_t t_start;            /* now_us() at start */
+};
+void sess_init(struct session *s);
+/* Frees what sess_init() and the configuration calls set up; the thread
+ * must be joined. */
+void sess_destroy(struct session *s);
+/* Configuration calls: -EBUSY once started, else 0. */
+static inline int sess_configurable(const struct session *s)
+{
+	return s->started ? -EBUSY : 0;
+}
+int sess_add_region(struct session *s, uint32_t id, uint64_t gpa, void *host,
+		    uint64_t size);
+/* @side: VMMIG_SIDE_*. No started check (the caller's: some options may
+ * change while running). */
+int sess_set_option(struct session *s, int side, int opt, int64_t value);
+void sess_set_log(struct session *s, vmmig_log_fn fn, void *opaque,
+		  int max_level);
+/* Credentials for @cfg (NULL: none); @server on the destination. */
+int sess_set_tls(struct session *s, const struct vmmig_tls_config *cfg,
+		 bool server);
+/* Run @fn(@arg) on the session thread. */
+int sess_start(struct session *s, void *(*fn)(void *), void *arg);
+/* Join the session thread (once): its result. -EINVAL if never started. */
+int sess_wait(struct session *s);
+/* The watchdog, on the session's channels: @fire(@arg) once the peer is
+ * silent for the IO timeout. */
+int sess_watchdog_start(struct session *s, void (*fire)(void *), void *arg);
+void sess_set_status(struct session *s, int status);
+/* The stats as recorded, with the page counters. */
+void sess_stats(struct session *s, struct vmmig_stats *full);
+/* At the end of the session thread: the final figures (@bytes moved), the
+ * result for *_wait(), the final log line "<@what> completed" or the
+ * failure. */
+void sess_finish(struct session *s, int ret, uint64_t bytes,
+		 const char *what);
+/* What *_error() returns. */
+const char *sess_error(struct session *s);
 
 #endif /* VMMIG_LIB_SESSION_H */

@@ -29,16 +29,14 @@ struct sender {
 };
 
 struct vmmig_source {
+	/* configuration, thread, failure, stats: as on the destination */
+	struct session sess;
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
-	struct region_set regions;
 	const struct vmmig_source_ops *ops;
 	void *opaque;
 	struct vmmig_tracker *tracker, *own_tracker;
 	struct vmmig_policy *policy, *own_policy;
-	struct options opt;
-	struct logger log;
-	char cfg_err[200];       /* why the last configuration call failed */
 
 	/* run */
 	const struct vmmig_transport_ops *tops;
@@ -46,11 +44,6 @@ struct vmmig_source {
 	int fds[VMMIG_MAX_CHANNELS]; /* *_start_fds(): channel i's socket, -1
 				      * once its channel took it over */
 	unsigned nfds;           /* 0: connect to addr instead */
-	bool started, joined;
-	pthread_t thread;
-	int result;
-	struct failure fail;
-	struct chan_shared sh;
 	struct ratelimit *rl;
 	/* Channels 0..ndata-1 carry the page stripes; the last one (ndata)
 	 * carries only post-copy pages a vCPU waits for, so they never queue
@@ -58,7 +51,6 @@ struct vmmig_source {
 	struct chan chan[VMMIG_MAX_CHANNELS];
 	unsigned nchan;          /* ndata + 1 */
 	unsigned ndata;
-	struct watchdog wd;
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
 	int pagemap_fd;          /* /proc/self/pagemap, or -1 */
@@ -111,11 +103,6 @@ struct vmmig_source {
 	uint64_t **refetch_bm;   /* pages whose restore failed (atomic) */
 	bool drained;            /* DRAINED received (under lock) */
 
-	/* statistics: fields under stats_lock, page counters atomic */
-	pthread_mutex_t stats_lock;
-	struct vmmig_stats st;
-	struct counters cnt;
-	uint64_t t_start;
 
 	/* history and the pass being sent (source_history.c) */
 	struct history hist;

@@ -45,16 +45,16 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
 		       .flags = flags, .nchannels = (uint16_t)src->nchan,
 		       .page_size = VMMIG_PAGE_SIZE,
-		       .nregions = src->regions.n },
+		       .nregions = src->sess.regions.n },
 	};
 	int ret = 0;
 
 	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
-	for (unsigned i = 0; i < src->regions.n; i++)
-		x.regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
-						  .gpa = src->regions.r[i].gpa,
-						  .size = src->regions.r[i].size };
-	if (src->sh.tls) {
+	for (unsigned i = 0; i < src->sess.regions.n; i++)
+		x.regs[i] = (struct wire_region){ .id = src->sess.regions.r[i].id,
+						  .gpa = src->sess.regions.r[i].gpa,
+						  .size = src->sess.regions.r[i].size };
+	if (src->sess.sh.tls) {
 		unsigned bad = 0;
 
 		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
@@ -96,11 +96,11 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 			ret = wire_status_unpack(payload, hd.len, &ws, err,
 						 sizeof(err));
 			if (!ret && ws.status) {
-				failure_set_peer(&src->fail,
+				failure_set_peer(&src->sess.fail,
 						 ws.status < 0 ? ws.status
 							       : -EPROTO,
 						 ws.text);
-				ret = failure_code(&src->fail);
+				ret = failure_code(&src->sess.fail);
 			}
 		}
 		if (i == 0 && !ret) {
@@ -135,7 +135,7 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 	for (unsigned i = 0; i < src->nchan; i++) {
 		const char *addr = src->addr;
 		char fd[16];
-		int ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
+		int ret = chan_init(&src->chan[i], src->tops, i, &src->sess.sh);
 
 		if (!ret && src->nfds) {
 			/* Each pre-connected socket serves once. */
@@ -147,10 +147,10 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 		while (!ret) {
 			ret = chan_connect(&src->chan[i], addr, timeout);
 			if (!refused(ret) || now_us() >= until ||
-			    atomic_load(&src->sh.abort))
+			    atomic_load(&src->sess.sh.abort))
 				break;
 			/* Asked to: a bounded retry, as a retry. */
-			vlog(&src->log, VMMIG_LOG_INFO, "connecting channel %u "
+			vlog(&src->sess.log, VMMIG_LOG_INFO, "connecting channel %u "
 			     "to %s: %s, retrying", i, addr,
 			     vmmig_strerror(ret));
 			usleep(20000);

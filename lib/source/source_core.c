@@ -12,7 +12,7 @@
 
 void source_abort_io(struct vmmig_source *src)
 {
-	atomic_store(&src->sh.abort, true);
+	atomic_store(&src->sess.sh.abort, true);
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_shutdown(&src->chan[i]);
 	pthread_mutex_lock(&src->lock);
@@ -27,13 +27,13 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	/* After the post-copy switch a broken link is retried. */
 	pthread_mutex_lock(&src->lock);
 	bool may_recover = src->postcopy &&
-			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
+			   src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
 	pthread_mutex_unlock(&src->lock);
 	/* A destination that stops sends its reason on channel 0, then
 	 * closes: give the return path the moment it takes to read it. */
 	rp_await_verdict(src, code);
 	va_start(ap, fmt);
-	bool first = failure_record(&src->fail, &src->log, code, may_recover,
+	bool first = failure_record(&src->sess.fail, &src->sess.log, code, may_recover,
 				    fmt, ap);
 	va_end(ap);
 	if (first)
@@ -46,7 +46,7 @@ void rp_await_verdict(struct vmmig_source *src, int code)
 	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
 	    pthread_equal(pthread_self(), src->rp_thread))
 		return;
-	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
+	for (int i = 0; i < 50 && !failure_code(&src->sess.fail); i++)
 		usleep(2000);
 }
 
@@ -55,16 +55,16 @@ void source_tell_peer(struct vmmig_source *src)
 	pthread_mutex_lock(&src->lock);
 	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
 	pthread_mutex_unlock(&src->lock);
-	pthread_mutex_lock(&src->fail.lock);
-	quiet = quiet || src->fail.from_peer;
-	pthread_mutex_unlock(&src->fail.lock);
-	if (quiet || failure_is_link(&src->fail))
+	pthread_mutex_lock(&src->sess.fail.lock);
+	quiet = quiet || src->sess.fail.from_peer;
+	pthread_mutex_unlock(&src->sess.fail.lock);
+	if (quiet || failure_is_link(&src->sess.fail))
 		return;
 	/* On every channel it can: each of the destination's receivers then
 	 * reads the reason before the end of its stream, whichever notices
 	 * first. The urgent channel first: it is idle before the switch. */
 	for (unsigned i = src->nchan; i-- > 0;)
-		chan_send_error(&src->chan[i], &src->fail, "source",
+		chan_send_error(&src->chan[i], &src->sess.fail, "source",
 				i == src->ndata ? 100 : 0);
 }
 

@@ -14,11 +14,11 @@
  * those pages no longer hold: the writes made them differ from storage. */
 static int sync_dirty(struct vmmig_source *src)
 {
-	for (unsigned i = 0; i < src->regions.n; i++) {
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
 		uint64_t *bm = src->dirty_bm[i];
 		int ret;
 
-		memset(bm, 0, (src->regions.r[i].npages + 63) / 64 * 8);
+		memset(bm, 0, (src->sess.regions.r[i].npages + 63) / 64 * 8);
 		ret = vmmig_tracker_sync(src->tracker, i, bm);
 		if (!ret)
 			ret = vmmig_tracker_clear(src->tracker, i, bm);
@@ -30,9 +30,9 @@ static int sync_dirty(struct vmmig_source *src)
 		}
 		hints_drop_dirty(src, i, bm);
 	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.dirty_sync_count++;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.dirty_sync_count++;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	return 0;
 }
 
@@ -56,8 +56,8 @@ int sync_pending(struct vmmig_source *src)
 {
 	int ret = sync_dirty(src);
 
-	for (unsigned i = 0; !ret && i < src->regions.n; i++)
-		for (uint64_t w = 0; w < (src->regions.r[i].npages + 63) / 64;
+	for (unsigned i = 0; !ret && i < src->sess.regions.n; i++)
+		for (uint64_t w = 0; w < (src->sess.regions.r[i].npages + 63) / 64;
 		     w++)
 			src->send_bm[i][w] |= src->dirty_bm[i][w];
 	return ret;
@@ -65,7 +65,7 @@ int sync_pending(struct vmmig_source *src)
 
 int alloc_bitmaps(struct vmmig_source *src)
 {
-	unsigned n = src->regions.n;
+	unsigned n = src->sess.regions.n;
 
 	src->send_bm = calloc(n, sizeof(*src->send_bm));
 	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
@@ -73,7 +73,7 @@ int alloc_bitmaps(struct vmmig_source *src)
 	if (!src->send_bm || !src->dirty_bm || !src->refetch_bm)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t npages = src->regions.r[i].npages;
+		uint64_t npages = src->sess.regions.r[i].npages;
 		uint64_t words = (npages + 63) / 64;
 
 		src->send_bm[i] = malloc(words * 8);
@@ -91,7 +91,7 @@ int alloc_bitmaps(struct vmmig_source *src)
 
 void free_bitmaps(struct vmmig_source *src)
 {
-	for (unsigned i = 0; i < src->regions.n; i++) {
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
 		if (src->send_bm)
 			free(src->send_bm[i]);
 		if (src->dirty_bm)
@@ -110,17 +110,17 @@ int start_tracking(struct vmmig_source *src)
 	struct vmmig_tracker_region *tr;
 	int ret;
 
-	tr = calloc(src->regions.n, sizeof(*tr));
+	tr = calloc(src->sess.regions.n, sizeof(*tr));
 	if (!tr)
 		return -ENOMEM;
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
+		const struct region *r = &src->sess.regions.r[i];
 
 		tr[i] = (struct vmmig_tracker_region){
 			.id = r->id, .index = i, .gpa = r->gpa, .host = r->host,
 			.size = r->size, .npages = r->npages };
 	}
-	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
+	ret = vmmig_tracker_start(src->tracker, tr, src->sess.regions.n);
 	free(tr);
 	if (ret)
 		source_fail(src, ret, "starting dirty tracker %s: %s",
@@ -135,9 +135,7 @@ int source_pause(struct vmmig_source *src, uint64_t *t_pause)
 {
 	int ret;
 
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_DEVICE;
-	pthread_mutex_unlock(&src->stats_lock);
+	sess_set_status(&src->sess, VMMIG_STATUS_DEVICE);
 	*t_pause = now_us();
 	ret = src->ops->pause(src->opaque);
 	if (ret) {

@@ -27,10 +27,10 @@ static int on_error(struct vmmig_source *src, const struct wire_hdr *h,
 		source_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
-	failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
+	failure_set_peer(&src->sess.fail, ws.status < 0 ? ws.status : -EPROTO,
 			 ws.text);
 	source_abort_io(src);
-	return failure_code(&src->fail);
+	return failure_code(&src->sess.fail);
 }
 
 int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,

@@ -25,8 +25,8 @@ int drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 	int ret;
 
 	ret = wire_req_unpack(payload, len, &q, err, sizeof(err));
-	ri = regions_index(&src->regions, q.region_id);
-	if (!ret && ri == src->regions.n)
+	ri = regions_index(&src->sess.regions, q.region_id);
+	if (!ret && ri == src->sess.regions.n)
 		ret = -EPROTO;
 	/* Nothing was sent before the bitmaps exist, so nothing can have
 	 * failed to restore: a REFETCH this early is a broken peer. */
@@ -36,7 +36,7 @@ int drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 		uint64_t page, bit;
 
 		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
-		if (page >= src->regions.r[ri].npages) {
+		if (page >= src->sess.regions.r[ri].npages) {
 			ret = -EPROTO;
 			break;
 		}
@@ -73,16 +73,16 @@ int drain_wait(struct vmmig_source *src)
 		return ret;
 	}
 	pthread_mutex_lock(&src->lock);
-	while (!src->drained && !failure_code(&src->fail))
+	while (!src->drained && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
-	return failure_code(&src->fail);
+	return failure_code(&src->sess.fail);
 }
 
 void take_refetch(struct vmmig_source *src)
 {
-	for (unsigned ri = 0; ri < src->regions.n; ri++)
-		for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64;
+	for (unsigned ri = 0; ri < src->sess.regions.n; ri++)
+		for (uint64_t w = 0; w < (src->sess.regions.r[ri].npages + 63) / 64;
 		     w++)
 			src->send_bm[ri][w] |= __atomic_exchange_n(
 				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);

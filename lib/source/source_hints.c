@@ -26,12 +26,12 @@ struct region_hints {
 static int find_region(struct vmmig_source *src, uint32_t id, uint64_t offset,
 		       uint64_t len)
 {
-	unsigned i = regions_index(&src->regions, id);
+	unsigned i = regions_index(&src->sess.regions, id);
 	uint64_t size;
 
-	if (i == src->regions.n)
+	if (i == src->sess.regions.n)
 		return -EINVAL;
-	size = src->regions.r[i].size;
+	size = src->sess.regions.r[i].size;
 	if (!len || offset % VMMIG_PAGE_SIZE || len % VMMIG_PAGE_SIZE ||
 	    offset > size || len > size - offset)
 		return -EINVAL;
@@ -42,14 +42,14 @@ static int find_region(struct vmmig_source *src, uint32_t id, uint64_t offset,
 static struct region_hints *hints_of(struct vmmig_source *src, unsigned ri)
 {
 	if (!src->hints) {
-		src->hints = calloc(src->regions.n, sizeof(*src->hints));
+		src->hints = calloc(src->sess.regions.n, sizeof(*src->hints));
 		if (!src->hints)
 			return NULL;
 	}
 	struct region_hints *h = &src->hints[ri];
 
 	if (!h->bm)
-		h->bm = calloc((src->regions.r[ri].npages + 63) / 64, 8);
+		h->bm = calloc((src->sess.regions.r[ri].npages + 63) / 64, 8);
 	return h->bm ? h : NULL;
 }
 
@@ -238,7 +238,7 @@ void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return;
-	for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < (src->sess.regions.r[ri].npages + 63) / 64; w++)
 		if (dirty[w])
 			__atomic_fetch_and(&src->hints[ri].bm[w], ~dirty[w],
 					   __ATOMIC_RELEASE);
@@ -246,7 +246,7 @@ void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 
 void hints_free(struct vmmig_source *src)
 {
-	for (unsigned i = 0; src->hints && i < src->regions.n; i++) {
+	for (unsigned i = 0; src->hints && i < src->sess.regions.n; i++) {
 		free(src->hints[i].bm);
 		free(src->hints[i].r);
 	}

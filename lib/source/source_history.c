@@ -13,7 +13,7 @@ static void sent_so_far(struct vmmig_source *src, struct vmmig_round *now)
 {
 	struct vmmig_stats st = { 0 };
 
-	counters_fill(&src->cnt, &st);
+	counters_fill(&src->sess.cnt, &st);
 	*now = (struct vmmig_round){
 		.bytes = tx_bytes(src),
 		.pages_normal = st.pages_normal,
@@ -28,7 +28,7 @@ void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
 		       uint64_t t)
 {
 	struct vmmig_round now;
-	uint64_t pages = regions_count_bits(src->send_bm, &src->regions);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->sess.regions);
 
 	sent_so_far(src, &now);
 	atomic_store(&src->pass_done, 0);

@@ -24,10 +24,10 @@ static int send_discard(struct vmmig_source *src, uint16_t flags)
 {
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++)
+	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++)
 		ret = chan_send_discard(&src->chan[0], flags,
-					src->regions.r[ri].id, src->send_bm[ri],
-					(src->regions.r[ri].npages + 63) / 64);
+					src->sess.regions.r[ri].id, src->send_bm[ri],
+					(src->sess.regions.r[ri].npages + 63) / 64);
 	return ret;
 }
 
@@ -67,8 +67,8 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 	int ret;
 
 	ret = wire_req_unpack(payload, h->len, &q, err, sizeof(err));
-	ri = regions_index(&src->regions, q.region_id);
-	if (!ret && ri == src->regions.n) {
+	ri = regions_index(&src->sess.regions, q.region_id);
+	if (!ret && ri == src->sess.regions.n) {
 		snprintf(err, sizeof(err), "REQ for unknown region %u",
 			 q.region_id);
 		ret = -EPROTO;
@@ -86,7 +86,7 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		uint64_t page, bit;
 
 		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
-		if (page >= src->regions.r[ri].npages) {
+		if (page >= src->sess.regions.r[ri].npages) {
 			source_fail(src, -EPROTO, "return path: REQ for page "
 				    "%llu beyond region %u",
 				    (unsigned long long)page, q.region_id);
@@ -96,7 +96,7 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		bit = 1ull << (page % 64);
 		if (claim(&src->send_bm[ri][page / 64], bit)) {
 			src->postcopy_served++;
-			ret = send_pages(us, &src->regions.r[ri], page / 64, bit);
+			ret = send_pages(us, &src->sess.regions.r[ri], page / 64, bit);
 		}
 	}
 	if (!ret)
@@ -121,7 +121,7 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 		       uint64_t to, uint64_t hint, bool *found)
 {
 	struct vmmig_source *src = s->src;
-	const struct region *r = &src->regions.r[ri];
+	const struct region *r = &src->sess.regions.r[ri];
 
 	for (uint64_t w = stripe_align(from, s->c->index, src->ndata); w < to;
 	     w += src->ndata) {
@@ -143,7 +143,7 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 
 static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
 {
-	return (src->regions.r[ri].npages + 63) / 64;
+	return (src->sess.regions.r[ri].npages + 63) / 64;
 }
 
 /* The post-copy job of a sender: claim and send this sender's pending stripes. A pass goes
@@ -154,7 +154,7 @@ static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
 int postcopy_sweep(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
-	unsigned nr = src->regions.n;
+	unsigned nr = src->sess.regions.n;
 	bool found;
 	int ret;
 
@@ -186,9 +186,9 @@ static int wait_done(struct vmmig_source *src)
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
-	while (!src->done && !failure_code(&src->fail))
+	while (!src->done && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = src->done ? src->done_info.status : failure_code(&src->fail);
+	ret = src->done ? src->done_info.status : failure_code(&src->sess.fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }
@@ -197,8 +197,8 @@ static int wait_done(struct vmmig_source *src)
 static int setup_urgent(struct vmmig_source *src)
 {
 	struct enc_config ec = {
-		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
-		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
 	};
 	struct sender *s = &src->snd[src->ndata];
 	int ret = 0;
@@ -214,7 +214,7 @@ static int setup_urgent(struct vmmig_source *src)
 			ret = wire_batch_init(&s->batch);
 	}
 	if (!ret)
-		wire_batch_begin(&s->batch, src->regions.r[0].id);
+		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
 	return ret;
 }
 
@@ -232,7 +232,7 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 		if (!ret)
 			ret = senders_run(src, postcopy_sweep);
 	}
-	if (!ret && src->opt.v[VMMIG_OPT_VERIFY] &&
+	if (!ret && src->sess.opt.v[VMMIG_OPT_VERIFY] &&
 	    !(end->flags & WIRE_END_HASH)) {
 		/* The paused guest's memory is frozen: hashing it now costs
 		 * no downtime, and after the sweep it delays no page. */
@@ -273,7 +273,7 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 		ret = state_send(&src->chan[0], sink);
 	if (ret)
 		return ret;
-	if (src->opt.v[VMMIG_OPT_VERIFY])
+	if (src->sess.opt.v[VMMIG_OPT_VERIFY])
 		pc[0] = WIRE_POSTCOPY_VERIFY;
 	pthread_mutex_lock(&src->lock);
 	src->postcopy = true; /* the rp thread keeps reading after READY */
@@ -331,19 +331,19 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	}
 	t_switch = now_us();
 	src_history_switch(src, t_switch);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.downtime_us = t_switch - t_pause;
-	src->st.status = VMMIG_STATUS_POSTCOPY;
-	src->st.precopy_bytes = b_switch;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.downtime_us = t_switch - t_pause;
+	src->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	src->sess.st.precopy_bytes = b_switch;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 
 	/* The destination dropped its copies: no more deltas against them. */
 	for (unsigned i = 0; i < src->ndata; i++)
 		enc_ctx_drop_cache(src->snd[i].enc);
 	for (;;) {
 		ret = postcopy_phase(src, &end, nblobs);
-		if (!ret || !src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
-		    !failure_is_link(&src->fail))
+		if (!ret || !src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
+		    !failure_is_link(&src->sess.fail))
 			break;
 		ret = postcopy_recover(src);
 		if (ret)
@@ -354,18 +354,18 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 			    vmmig_strerror(ret));
 		return ret;
 	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.postcopy_bytes = tx_bytes(src) - b_switch;
-	src->st.postcopy_faults = src->done_info.faults;
-	src->st.fault_latency_p50_us = src->done_info.fault_p50_us;
-	src->st.fault_latency_p99_us = src->done_info.fault_p99_us;
-	src->st.verified = src->done_info.verified == UINT32_MAX
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.postcopy_bytes = tx_bytes(src) - b_switch;
+	src->sess.st.postcopy_faults = src->done_info.faults;
+	src->sess.st.fault_latency_p50_us = src->done_info.fault_p50_us;
+	src->sess.st.fault_latency_p99_us = src->done_info.fault_p99_us;
+	src->sess.st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
-	src->st.remaining_bytes = 0;
+	src->sess.st.remaining_bytes = 0;
 	uint64_t t_end = now_us();
 
-	src->st.postcopy_time_us = t_end - t_switch;
-	pthread_mutex_unlock(&src->stats_lock);
+	src->sess.st.postcopy_time_us = t_end - t_switch;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	src_history_end(src, 0, t_end);
 	return 0;
 }

@@ -35,8 +35,8 @@ int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	ret = wire_discard_unpack(payload, h->len, &d, err, errlen);
 	if (ret)
 		return ret;
-	ri = regions_index(&src->regions, d.region_id);
-	if (ri == src->regions.n) {
+	ri = regions_index(&src->sess.regions, d.region_id);
+	if (ri == src->sess.regions.n) {
 		snprintf(err, errlen, "DISCARD for unknown region %u",
 			 d.region_id);
 		return -EPROTO;
@@ -44,7 +44,7 @@ int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	/* A word past the bitmap would be a write outside it; a bit past the
 	 * region's last page would make the sweep send memory beyond it. */
 	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 src->regions.r[ri].npages, err, errlen);
+				 src->sess.regions.r[ri].npages, err, errlen);
 	if (ret)
 		return ret;
 	for (uint32_t i = 0; i < d.nwords; i++) {
@@ -88,55 +88,53 @@ static int receive_missing(struct vmmig_source *src)
 int postcopy_recover(struct vmmig_source *src)
 {
 	uint64_t deadline = now_us() +
-		(uint64_t)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+		(uint64_t)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
 	int ret;
 
-	vlog(&src->log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): reconnecting", src->fail.msg);
-	atomic_store(&src->wd.armed, false);
+	vlog(&src->sess.log, VMMIG_LOG_WARN,
+	     "post-copy link lost (%s): reconnecting", src->sess.fail.msg);
+	atomic_store(&src->sess.wd.armed, false);
 	rp_stop(src);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY_PAUSED;
-	pthread_mutex_unlock(&src->stats_lock);
+	sess_set_status(&src->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
 		uint64_t t = now_us(),
 			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
-		int64_t io = src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
+		int64_t io = src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
 		for (unsigned i = 0; i < src->nchan; i++) {
 			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
 							  0);
 			chan_close(&src->chan[i]);
 		}
-		failure_clear(&src->fail);
-		atomic_store(&src->sh.abort, false);
+		failure_clear(&src->sess.fail);
+		atomic_store(&src->sess.sh.abort, false);
 		/* An attempt ends by the deadline (connect) or after one IO
 		 * timeout of silence (the watchdog, during the handshake). */
-		watchdog_arm(&src->wd);
+		watchdog_arm(&src->sess.wd);
 		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
 								 : io), 0);
 		if (!ret)
 			ret = handshake(src, WIRE_HELLO_RESUME |
-					(src->opt.v[VMMIG_OPT_VERIFY]
+					(src->sess.opt.v[VMMIG_OPT_VERIFY]
 						 ? WIRE_HELLO_VERIFY : 0));
 		if (!ret)
 			ret = receive_missing(src);
 		if (!ret)
 			break;
-		atomic_store(&src->wd.armed, false);
-		vlog(&src->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		atomic_store(&src->sess.wd.armed, false);
+		vlog(&src->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
 		     "(%s), retrying", vmmig_strerror(ret));
 		if (now_us() + 50000 < deadline)
 			usleep(50000);
 	} while (now_us() < deadline);
 	if (ret) {
-		failure_clear(&src->fail);
+		failure_clear(&src->sess.fail);
 		source_fail(src, ret, "post-copy recovery gave up after %lld ms: "
-			    "%s", (long long)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			    "%s", (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			    vmmig_strerror(ret));
 		return ret;
 	}
-	failure_clear(&src->fail);
+	failure_clear(&src->sess.fail);
 	/* Page counts in END are per connection. */
 	for (unsigned i = 0; i < src->nchan; i++) {
 		src->snd[i].pages_sent = 0;
@@ -150,11 +148,11 @@ int postcopy_recover(struct vmmig_source *src)
 	ret = rp_start(src);
 	if (ret)
 		return ret;
-	watchdog_arm(&src->wd);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY;
-	src->st.postcopy_recoveries++;
-	pthread_mutex_unlock(&src->stats_lock);
-	vlog(&src->log, VMMIG_LOG_INFO, "post-copy link restored");
+	watchdog_arm(&src->sess.wd);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	src->sess.st.postcopy_recoveries++;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	vlog(&src->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
 	return 0;
 }

@@ -17,7 +17,7 @@ static void *rp_main(void *arg)
 	struct vmmig_source *src = arg;
 
 	/* It serves post-copy page requests (and, before, reads ACKs). */
-	pin_fault_thread(&src->opt, &src->log, "return path");
+	pin_fault_thread(&src->sess.opt, &src->sess.log, "return path");
 
 	for (;;) {
 		const uint8_t *payload;

@@ -20,7 +20,7 @@ static void watchdog_fire(void *arg)
 	struct vmmig_source *src = arg;
 
 	source_fail(src, -ETIMEDOUT, "no progress for %lld ms",
-		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+		    (long long)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
 static void send_round_marker(struct vmmig_source *src, uint32_t round,
@@ -38,7 +38,7 @@ static void send_round_marker(struct vmmig_source *src, uint32_t round,
 static int precopy_round(struct vmmig_source *src, uint32_t round,
 			 uint64_t *bw, struct vmmig_round_info *ri)
 {
-	uint64_t pages = regions_count_bits(src->send_bm, &src->regions);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->sess.regions);
 	uint64_t t0 = now_us(), b0 = tx_bytes(src);
 	int ret;
 
@@ -75,11 +75,11 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	 * the previous estimate then. */
 	if (dt && (bytes >= (1u << 20) || !*bw))
 		*bw = bytes * 1000000u / dt;
-	uint64_t dirty = regions_count_bits(src->send_bm, &src->regions);
+	uint64_t dirty = regions_count_bits(src->send_bm, &src->sess.regions);
 	src_history_end(src, dirty, t_sync);
 	*ri = (struct vmmig_round_info){
 		.round = round,
-		.guest_bytes = src->regions.total_bytes,
+		.guest_bytes = src->sess.regions.total_bytes,
 		.round_bytes = bytes,
 		.round_pages = pages,
 		.round_time_us = dt,
@@ -90,19 +90,19 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 		.expected_downtime_us =
 			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw + fixed_us
 			    : UINT64_MAX,
-		.elapsed_us = now_us() - src->t_start,
+		.elapsed_us = now_us() - src->sess.t_start,
 		.downtime_limit_us =
-			(uint64_t)src->opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
-		.max_rounds = (uint32_t)src->opt.v[VMMIG_OPT_MAX_ROUNDS],
+			(uint64_t)src->sess.opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
+		.max_rounds = (uint32_t)src->sess.opt.v[VMMIG_OPT_MAX_ROUNDS],
 	};
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.rounds = round + 1;
-	src->st.remaining_bytes = ri->dirty_bytes;
-	src->st.bandwidth_bps = *bw;
-	src->st.dirty_rate_pps = ri->dirty_rate_pps;
-	src->st.expected_downtime_us = ri->expected_downtime_us;
-	pthread_mutex_unlock(&src->stats_lock);
-	vlog(&src->log, VMMIG_LOG_INFO,
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.rounds = round + 1;
+	src->sess.st.remaining_bytes = ri->dirty_bytes;
+	src->sess.st.bandwidth_bps = *bw;
+	src->sess.st.dirty_rate_pps = ri->dirty_rate_pps;
+	src->sess.st.expected_downtime_us = ri->expected_downtime_us;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	vlog(&src->sess.log, VMMIG_LOG_INFO,
 	     "round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
 	     (unsigned long long)pages, (unsigned long long)dt,
 	     (unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
@@ -114,19 +114,19 @@ static int migrate(struct vmmig_source *src)
 	uint64_t bw = 0;
 	int ret;
 
-	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			  src->opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
+	ret = connect_all(src, (int)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			  src->sess.opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
-	ret = handshake(src, src->opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
+	ret = handshake(src, src->sess.opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
 							 : 0);
 	if (ret)
 		return ret;
 	atomic_store(&src->peer_ready, true);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.setup_time_us = now_us() - src->t_start;
-	src->st.status = VMMIG_STATUS_ACTIVE;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.setup_time_us = now_us() - src->sess.t_start;
+	src->sess.st.status = VMMIG_STATUS_ACTIVE;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	/* The bitmaps first: the return path marks REFETCH pages in them. */
 	ret = alloc_bitmaps(src);
 	if (!ret)
@@ -152,7 +152,7 @@ static int migrate(struct vmmig_source *src)
 		ret = precopy_round(src, round, &bw, &ri);
 		if (ret)
 			return ret;
-		ri.throttle_percent = src->st.throttle_percent;
+		ri.throttle_percent = src->sess.st.throttle_percent;
 		ret = vmmig_policy_decide(src->policy, &ri, &d);
 		if (ret) {
 			source_fail(src, ret, "policy %s: %s",
@@ -160,10 +160,10 @@ static int migrate(struct vmmig_source *src)
 				    vmmig_strerror(ret));
 			return ret;
 		}
-		pthread_mutex_lock(&src->stats_lock);
-		src->st.path = d.path;
-		memcpy(src->st.path_reason, d.reason, sizeof(d.reason));
-		pthread_mutex_unlock(&src->stats_lock);
+		pthread_mutex_lock(&src->sess.stats_lock);
+		src->sess.st.path = d.path;
+		memcpy(src->sess.st.path_reason, d.reason, sizeof(d.reason));
+		pthread_mutex_unlock(&src->sess.stats_lock);
 		if (d.action == VMMIG_ACTION_STOP_AND_COPY)
 			break;
 		if (d.action == VMMIG_ACTION_POSTCOPY)
@@ -179,20 +179,18 @@ void *source_main(void *arg)
 	struct vmmig_source *src = arg;
 	int ret;
 
-	ret = watchdog_start(&src->wd, &src->sh,
-			     src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			     watchdog_fire, src);
+	ret = sess_watchdog_start(&src->sess, watchdog_fire, src);
 	if (!ret) {
-		atomic_store(&src->wd.armed, true);
+		atomic_store(&src->sess.wd.armed, true);
 		ret = migrate(src);
 	}
 	if (ret) {
 		source_fail(src, ret, "%s", vmmig_strerror(ret));
 		/* The first failure is the cause; later ones are its echoes
 		 * (e.g. -ECANCELED from the shutdown a timeout triggered). */
-		ret = failure_code(&src->fail);
+		ret = failure_code(&src->sess.fail);
 	}
-	watchdog_stop(&src->wd);
+	watchdog_stop(&src->sess.wd);
 	/* Unblock and end every thread before touching the guest again. */
 	if (ret)
 		source_abort_io(src);
@@ -206,7 +204,7 @@ void *source_main(void *arg)
 		int r2 = src->ops->resume(src->opaque);
 
 		if (r2)
-			vlog(&src->log, VMMIG_LOG_ERROR,
+			vlog(&src->sess.log, VMMIG_LOG_ERROR,
 			     "resuming the guest after failure: %s",
 			     vmmig_strerror(r2));
 		src->paused = false;
@@ -217,20 +215,9 @@ void *source_main(void *arg)
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;
 	free_bitmaps(src);
-	if (ret && src->st.throttle_percent && src->ops->throttle)
+	if (ret && src->sess.st.throttle_percent && src->ops->throttle)
 		src->ops->throttle(src->opaque, 0);
 
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.total_time_us = now_us() - src->t_start;
-	src->st.transferred_bytes = tx_bytes(src);
-	src->st.error = ret;
-	src->st.status = !ret ? VMMIG_STATUS_COMPLETED
-			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
-					     : VMMIG_STATUS_FAILED;
-	pthread_mutex_unlock(&src->stats_lock);
-	src->result = ret;
-	failure_log_final(&src->fail, &src->log);
-	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
-	     ret ? src->fail.msg : "completed");
+	sess_finish(&src->sess, ret, tx_bytes(src), "migration");
 	return NULL;
 }

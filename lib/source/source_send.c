@@ -30,7 +30,7 @@ int flush_batch(struct sender *s)
 	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
-	counters_add_enc(&s->src->cnt, &s->ec);
+	counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
 	return ret;
@@ -77,7 +77,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	uint64_t absent = src->first_pass ? absent_pages(src, r, w) : 0;
 	/* The urgent sender and the last pass send contents only. */
 	uint64_t hinted = s->c->index < src->ndata && !src->hints_off
-				  ? hints_word(src, (unsigned)(r - src->regions.r), w) &
+				  ? hints_word(src, (unsigned)(r - src->sess.regions.r), w) &
 					    bits & ~absent
 				  : 0;
 	int ret;
@@ -99,7 +99,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 
 		bits &= bits - 1;
 		if ((hinted >> (page % 64) & 1) &&
-		    hints_lookup(src, (unsigned)(r - src->regions.r), page,
+		    hints_lookup(src, (unsigned)(r - src->sess.regions.r), page,
 				 &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
@@ -126,8 +126,8 @@ int send_round(struct sender *s)
 	struct vmmig_source *src = s->src;
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++) {
-		const struct region *r = &src->regions.r[ri];
+	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++) {
+		const struct region *r = &src->sess.regions.r[ri];
 		const uint64_t *bm = src->send_bm[ri];
 		uint64_t nwords = (r->npages + 63) / 64;
 
@@ -173,9 +173,9 @@ static void *sender_main(void *arg)
 int senders_start(struct vmmig_source *src)
 {
 	struct enc_config ec = {
-		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
-		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
-		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
+		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		.delta_cache_bytes = (size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};
 	int ret;
@@ -191,7 +191,7 @@ int senders_start(struct vmmig_source *src)
 		ret = wire_batch_init(&s->batch);
 		if (ret)
 			return ret;
-		wire_batch_begin(&s->batch, src->regions.r[0].id);
+		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);
 		if (ret)
 			return ret;
@@ -210,7 +210,7 @@ int senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
 	while (src->job_done < src->ndata)
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
-	return failure_code(&src->fail);
+	return failure_code(&src->sess.fail);
 }
 
 void senders_stop(struct vmmig_source *src)

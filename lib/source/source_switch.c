@@ -71,9 +71,9 @@ static int wait_ready(struct vmmig_source *src)
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
-	while (!src->acked && !failure_code(&src->fail))
+	while (!src->acked && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = failure_code(&src->fail);
+	ret = failure_code(&src->sess.fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }
@@ -89,7 +89,7 @@ int switch_commit(struct vmmig_source *src)
 	/* Atomic with cancel(): either it failed the migration first (then
 	 * the guest resumes here), or the guest is given up now. */
 	pthread_mutex_lock(&src->lock);
-	ret = failure_code(&src->fail);
+	ret = failure_code(&src->sess.fail);
 	if (!ret)
 		src->committed = true;
 	pthread_mutex_unlock(&src->lock);
@@ -121,10 +121,10 @@ int switch_wait_started(struct vmmig_source *src)
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
-	while (!src->dest_started && !failure_code(&src->fail))
+	while (!src->dest_started && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
 	ret = src->dest_started ? src->started_status
-				: failure_code(&src->fail);
+				: failure_code(&src->sess.fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }
@@ -151,13 +151,13 @@ int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 uint64_t source_memory_digest(struct vmmig_source *src)
 {
 	uint64_t h = 0, t_ka = now_us(),
-		 every = (uint64_t)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
+		 every = (uint64_t)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
 
 	if (every > 1000000)
 		every = 1000000;
 
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
+		const struct region *r = &src->sess.regions.r[i];
 
 		for (uint64_t p = 0; p < r->npages; p++) {
 			h += page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
@@ -176,9 +176,9 @@ uint64_t source_memory_digest(struct vmmig_source *src)
 
 static void set_verified(struct vmmig_source *src, int v)
 {
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.verified = v;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.verified = v;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 }
 
 /* After COMMIT: the guest is stopped here for good, its memory frozen. */
@@ -259,12 +259,12 @@ int stop_and_copy(struct vmmig_source *src)
 			    "%s", vmmig_strerror(ret));
 	if (src->dest_started)
 		src_history_end(src, 0, src->t_started);
-	pthread_mutex_lock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
 	if (src->dest_started)
-		src->st.downtime_us = src->t_started - t_pause;
-	src->st.remaining_bytes = 0;
-	pthread_mutex_unlock(&src->stats_lock);
-	if (!ret && src->opt.v[VMMIG_OPT_VERIFY])
+		src->sess.st.downtime_us = src->t_started - t_pause;
+	src->sess.st.remaining_bytes = 0;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	if (!ret && src->sess.opt.v[VMMIG_OPT_VERIFY])
 		ret = verify_after_commit(src);
 out:
 	state_sink_free(&sink);

@@ -147,7 +147,7 @@ START_TEST(refetch_before_bitmaps)
 	wire_req_pack(buf, &(struct wire_req){ 3, 1 });
 	memcpy(buf + WIRE_REQ_HEAD, &page, 8);
 	ck_assert_int_eq(rp_on_record(src, &h, buf), -EPROTO);
-	ck_assert_int_eq(failure_code(&src->fail), -EPROTO);
+	ck_assert_int_eq(failure_code(&src->sess.fail), -EPROTO);
 	free_source(src);
 }
 END_TEST

@@ -77,14 +77,14 @@ static int fz_place(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const void *data)
 {
 	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->regions, rg->id);
+	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 	uint8_t *p;
 
-	if (ri == dst->regions.n || !dpc_pending(dst, ri, page))
+	if (ri == dst->sess.regions.n || !dpc_pending(dst, ri, page))
 		return -EPROTO;
 	__atomic_fetch_and(&dst->pc->r[ri].pending[page / 64],
 			   ~(1ull << (page % 64)), __ATOMIC_RELEASE);
-	p = dst->regions.r[ri].host + page * 4096;
+	p = dst->sess.regions.r[ri].host + page * 4096;
 	if (data)
 		memcpy(p, data, 4096);
 	else
@@ -182,8 +182,8 @@ static struct vmmig_dest *dest(void)
 
 static void reset(struct vmmig_dest *dst, unsigned mode)
 {
-	failure_clear(&dst->fail);
-	atomic_store(&dst->sh.abort, false);
+	failure_clear(&dst->sess.fail);
+	atomic_store(&dst->sess.sh.abort, false);
 	dst->uuid_set = false;
 	memset(dst->uuid, 0, sizeof(dst->uuid));
 	dst->nchan = 0;
@@ -194,7 +194,7 @@ static void reset(struct vmmig_dest *dst, unsigned mode)
 	/* No handshake deadline thread per connection: this transport never
 	 * blocks, so the deadline has nothing to end (and a thread per input
 	 * would cost more than the input). */
-	dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
+	dst->sess.opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
 	if (vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 				  !(mode & MODE_STAGED)) ||
 	    restore_init(dst))

@@ -110,13 +110,13 @@ static void reset(struct vmmig_source *src, unsigned mode)
 {
 	unsigned phase = MODE_PHASE(mode);
 
-	failure_clear(&src->fail);
-	atomic_store(&src->sh.abort, false);
+	failure_clear(&src->sess.fail);
+	atomic_store(&src->sess.sh.abort, false);
 	atomic_store(&src->hint, 0);
 	src->acked = src->done = src->drained = false;
 	src->postcopy_served = 0;
 	for (unsigned i = 0; i < src->nchan; i++)
-		if (chan_init(&src->chan[i], fz_transport(), i, &src->sh))
+		if (chan_init(&src->chan[i], fz_transport(), i, &src->sess.sh))
 			abort();
 	if (phase != PH_PRECOPY || !(mode & MODE_NO_BITMAPS)) {
 		src->send_bm = bitmaps(phase != PH_PRECOPY);
