@@ -10,6 +10,8 @@
  *   init(config) -> start(regions) -> { sync(i, bitmap) [clear(i, bitmap)] }*
  *   -> stop() -> destroy()
  * destroy() is called even when init() failed.
+ * The rules every pluggable interface follows (versions, return values,
+ * wrappers): <vmmig/common.h>.
  *
  * Bitmaps: one per region, bit p of word p/64 set means page p (offset
  * p * VMMIG_PAGE_SIZE into the region) was written.

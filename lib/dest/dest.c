@@ -35,9 +35,7 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 		vmmig_dest_cancel(dst);
 		sess_wait(&dst->sess);
 	}
-	if (dst->listening)
-		dst->tops->listener_close(dst->listener);
-	free(dst->listener);
+	listener_close(&dst->lis);
 	dpc_free(dst);
 	dverify_free(dst);
 	state_sink_free(&dst->state);
@@ -153,31 +151,13 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 {
 	int ret;
 
-	/* Version-1 tables (no recv_some) are still accepted. */
-	if (!dst || !addr || !t || t->version < 1 ||
-	    t->version > VMMIG_TRANSPORT_OPS_VERSION ||
-	    !t->listen || !t->accept || !t->listener_close || !t->recv ||
-	    !t->send || !t->shutdown || !t->close)
+	if (!dst || !addr)
 		return -EINVAL;
-	if (dst->listening || dst->sess.started)
+	if (dst->lis.open || dst->sess.started)
 		return -EBUSY;
-	dst->listener = calloc(1, t->listener_size ? t->listener_size : 1);
-	if (!dst->listener)
-		return -ENOMEM;
-	ret = t->listen(dst->listener, addr);
-	if (ret) {
-		free(dst->listener);
-		dst->listener = NULL;
-		return ret;
-	}
-	dst->tops = t;
-	dst->listening = true;
-	if (bound) {
-		if (t->listener_addr)
-			ret = t->listener_addr(dst->listener, bound, bound_len);
-		else
-			ret = snprintf(bound, bound_len, "%s", addr) < 0 ? -EINVAL : 0;
-	}
+	ret = listener_open(&dst->lis, t, addr);
+	if (!ret && bound)
+		ret = listener_addr(&dst->lis, addr, bound, bound_len);
 	return ret;
 }
 
@@ -189,7 +169,7 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 		return -EINVAL;
 	if (dst->sess.started)
 		return -EBUSY;
-	if (!dst->listening || !dst->ops || !dst->sess.regions.n)
+	if (!dst->lis.open || !dst->ops || !dst->sess.regions.n)
 		return -EINVAL;
 	dst->wregions = calloc(dst->sess.regions.n, sizeof(*dst->wregions));
 	if (!dst->wregions)
@@ -217,7 +197,7 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 
 	if (!dst)
 		return -EINVAL;
-	if (dst->listening || dst->sess.started)
+	if (dst->lis.open || dst->sess.started)
 		return -EBUSY;
 	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->sess.log,
 			  dst->sess.cfg_err, sizeof(dst->sess.cfg_err));
@@ -232,11 +212,8 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 	if (ret) {
 		/* Back to a session that never listened; the fds stay the
 		 * caller's. */
-		fd_pool_disown(dst->listener);
-		dst->tops->listener_close(dst->listener);
-		free(dst->listener);
-		dst->listener = NULL;
-		dst->listening = false;
+		fd_pool_disown(dst->lis.priv);
+		listener_close(&dst->lis);
 	}
 	return ret;
 }

@@ -62,10 +62,7 @@ struct vmmig_dest {
 	const struct vmmig_dest_ops *ops;
 	void *opaque;
 
-	/* listening */
-	const struct vmmig_transport_ops *tops;
-	void *listener;
-	bool listening;
+	struct listener lis;       /* where the source's channels arrive */
 
 	/* run */
 	struct chan chan[VMMIG_MAX_CHANNELS];

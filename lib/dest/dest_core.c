@@ -15,8 +15,7 @@ void dest_abort_io(struct vmmig_dest *dst)
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
 	pthread_mutex_unlock(&dst->chan_lock);
-	if (dst->listening && dst->tops->listener_shutdown)
-		dst->tops->listener_shutdown(dst->listener);
+	listener_shutdown(&dst->lis);
 }
 
 void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)

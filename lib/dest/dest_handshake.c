@@ -165,11 +165,11 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 
 		*rv = (struct receiver){ .dst = dst, .c = c };
 		pthread_mutex_lock(&dst->chan_lock);
-		ret = chan_init(c, dst->tops, slot, &dst->sess.sh);
+		ret = chan_init(c, dst->lis.ops, slot, &dst->sess.sh);
 		pthread_mutex_unlock(&dst->chan_lock);
 		if (ret)
 			return ret;
-		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
+		ret = chan_accept(c, &dst->lis, ms_left(deadline_us));
 		/* A cancel that came before the channel was there to shut. */
 		if (!ret && atomic_load(&dst->sess.sh.abort))
 			ret = -ECANCELED;

@@ -190,21 +190,13 @@ static int mode_of(const struct vmmig_policy *p)
 	return VMMIG_MODE_CUSTOM;
 }
 
-static bool transport_ops_valid(const struct vmmig_transport_ops *t)
-{
-	/* Version-1 tables (no recv_some) are still accepted. */
-	return t && t->version >= 1 &&
-	       t->version <= VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
-	       t->send && t->recv && t->shutdown && t->close;
-}
-
 VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 					   const struct vmmig_transport_ops *t,
 					   const char *addr)
 {
 	int ret;
 
-	if (!src || !addr || !transport_ops_valid(t))
+	if (!src || !addr || transport_ops_check(t, TRANSPORT_CONNECTS))
 		return -EINVAL;
 	if (src->sess.started)
 		return -EBUSY;

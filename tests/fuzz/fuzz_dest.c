@@ -171,7 +171,7 @@ static struct vmmig_dest *dest(void)
 	    vmmig_dest_add_region(dst, FZ_REGION_ID, 0, mem, FZ_SIZE) ||
 	    vmmig_dest_set_ops(dst, &fz_dest_ops, NULL))
 		abort();
-	dst->tops = fz_transport();
+	dst->lis.ops = fz_transport();
 	dst->wregions = calloc(1, sizeof(*dst->wregions));
 	if (!dst->wregions)
 		abort();
@@ -212,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset(dst, mode);
 	lst = (struct fz_listener){ .in = in, .len = len, .next = other_hello,
 				    .opaque = dst };
-	dst->listener = &lst;
+	dst->lis.priv = &lst;
+	dst->lis.open = true;
 
 	if (dest_accept_all(dst, false) == 0)
 		receive(dst, mode);
@@ -225,7 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	restore_free(dst);
 	dpc_free(dst);
 	state_sink_free(&dst->state);
-	dst->listener = NULL;
+	dst->lis.priv = NULL;
+	dst->lis.open = false;
 	free(in);
 	return 0;
 }
