@@ -40,7 +40,7 @@ VMMIG_API const char *vmmig_strerror(int err)
 	}
 }
 
-const char *session_error(struct failure *f, const char *cfg_err)
+const char *failure_text(struct failure *f, const char *cfg_err)
 {
 	if (failure_code(f))
 		return f->msg;

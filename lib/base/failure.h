@@ -43,6 +43,6 @@ void failure_clear(struct failure *f);
 bool failure_is_link(struct failure *f);
 /* What *_error() returns (errors.c): the failure's text, else the reason
  * the last configuration call was refused, else NULL. */
-const char *session_error(struct failure *f, const char *cfg_err);
+const char *failure_text(struct failure *f, const char *cfg_err);
 
 #endif /* VMMIG_LIB_BASE_FAILURE_H */

@@ -66,7 +66,7 @@ uint64_t regions_count_bits(uint64_t *const *bm, const struct region_set *rs)
 	return n;
 }
 
-uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index)
+uint64_t regions_page_hash(const void *page, uint32_t region_id, uint64_t index)
 {
 	/* A zero page counts 0: the destination knows pages nobody sent are
 	 * zero without reading them, and the sum need not visit them. */

@@ -35,10 +35,10 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 		vmmig_dest_cancel(dst);
 		sess_wait(&dst->sess);
 	}
-	listener_close(&dst->lis);
-	dpc_free(dst);
-	dverify_free(dst);
-	state_sink_free(&dst->state);
+	chan_listener_close(&dst->lis);
+	dst_pc_free(dst);
+	dst_verify_free(dst);
+	sess_state_sink_free(&dst->state);
 	free(dst->wregions);
 	sess_destroy(&dst->sess);
 	pthread_mutex_destroy(&dst->lock);
@@ -155,9 +155,9 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 		return -EINVAL;
 	if (dst->lis.open || dst->sess.started)
 		return -EBUSY;
-	ret = listener_open(&dst->lis, t, addr);
+	ret = chan_listener_open(&dst->lis, t, addr);
 	if (!ret && bound)
-		ret = listener_addr(&dst->lis, addr, bound, bound_len);
+		ret = chan_listener_addr(&dst->lis, addr, bound, bound_len);
 	return ret;
 }
 
@@ -181,12 +181,12 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 			.npages = dst->sess.regions.r[i].npages };
 	dst->sess.st.mode = VMMIG_MODE_PRECOPY;
 	dst->sess.st.guest_bytes = dst->sess.regions.total_bytes;
-	ret = restore_init(dst);
+	ret = dst_restore_init(dst);
 	if (ret) {
-		restore_free(dst);
+		dst_restore_free(dst);
 		return ret;
 	}
-	return sess_start(&dst->sess, dest_main, dst);
+	return sess_start(&dst->sess, dst_main, dst);
 }
 
 VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
@@ -213,7 +213,7 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 		/* Back to a session that never listened; the fds stay the
 		 * caller's. */
 		fd_pool_disown(dst->lis.priv);
-		listener_close(&dst->lis);
+		chan_listener_close(&dst->lis);
 	}
 	return ret;
 }
@@ -248,9 +248,9 @@ VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->sess.started)
 		return -EINVAL;
-	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
+	dst_fail(dst, -ECANCELED, "cancelled by the embedder");
 	dest_tell_cancel(dst);
-	dest_abort_io(dst);
+	dst_abort_io(dst);
 	return 0;
 }
 
@@ -264,12 +264,12 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 	sess_stats(&dst->sess, &full);
 	full.owner = atomic_load(&dst->owner);
 	if (status_live(full.status))
-		restore_fill_stats(dst, &full);
+		dst_restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
-		full.total_time_us = now_us() - dst->sess.t_start;
-		full.transferred_bytes = dest_rx_bytes(dst);
+		full.total_time_us = clock_now_us() - dst->sess.t_start;
+		full.transferred_bytes = dst_rx_bytes(dst);
 	}
-	return stats_copy_out(&full, st);
+	return sess_stats_copy_out(&full, st);
 }
 
 VMMIG_API int vmmig_dest_set_tls(struct vmmig_dest *dst,

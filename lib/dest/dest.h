@@ -82,7 +82,7 @@ struct vmmig_dest {
 	atomic_bool early_dropped; /* an early DISCARD took effect */
 	atomic_bool pc_armed;      /* guest started, pages are placed */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
-	pthread_mutex_t chan_lock; /* dest_abort_io() vs the handshake closing
+	pthread_mutex_t chan_lock; /* dst_abort_io() vs the handshake closing
 				    * a dropped stranger's channel */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	struct chan *err_chan;     /* channel 0 while the channels are up
@@ -97,7 +97,7 @@ struct vmmig_dest {
 
 	/* switchover (dest_switch.c) */
 	_Atomic int owner;         /* enum vmmig_owner */
-	/* end-to-end verification (dest_verify.c): each page's page_hash()
+	/* end-to-end verification (dest_verify.c): each page's regions_page_hash()
 	 * as its final copy landed, and their sum */
 	uint64_t **vhash;          /* per region, per page (atomic ops) */
 	_Atomic uint64_t vsum;
@@ -110,11 +110,11 @@ struct vmmig_dest {
 };
 
 /* ---- dest_core.c: the failure path ---- */
-void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+void dst_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void dest_abort_io(struct vmmig_dest *dst);
+void dst_abort_io(struct vmmig_dest *dst);
 /* Bytes received so far, closed channels included. */
-uint64_t dest_rx_bytes(struct vmmig_dest *dst);
+uint64_t dst_rx_bytes(struct vmmig_dest *dst);
 
 /* ---- dest_req.c: page requests to the source ---- */
 struct req_batch {
@@ -123,17 +123,17 @@ struct req_batch {
 	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
 };
 /* On channel @c (NULL: dropped). */
-int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
+int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 		  uint64_t page, uint16_t flags);
-int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
+int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
 /* On the current return path (rp_chan, under rp_lock): while the link is
  * down the pages stay marked requested and are asked for again after the
- * reconnect (dpc_resync()), so a failed send loses nothing. */
-void dreq_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+ * reconnect (dst_pc_resync()), so a failed send loses nothing. */
+void dst_req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
 	      uint64_t page);
-void dreq_flush(struct vmmig_dest *dst, struct req_batch *b);
+void dst_req_flush(struct vmmig_dest *dst, struct req_batch *b);
 /* Ask the source for a page now (its restore failed after the switch). */
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+void dst_pc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
 /* ---- dest_pages.c: post-copy page state ---- */
 static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
@@ -142,39 +142,39 @@ static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
 	       (1ull << (page % 64));
 }
 /* dst->pc and its bitmaps, all clear. */
-int dpc_alloc(struct vmmig_dest *dst);
+int dst_pc_alloc(struct vmmig_dest *dst);
 /* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
  * is not pending. */
-int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+int dst_pc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	      const void *data);
-bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+bool dst_pc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 /* Drop the pending pages of region @ri not dropped yet, so that touching
  * them faults. */
-int dpc_drop_pending(struct vmmig_dest *dst, unsigned ri);
+int dst_pc_drop_pending(struct vmmig_dest *dst, unsigned ri);
 /* The DRAIN barrier: drop the pages an early DISCARD named. */
-int dpc_drop_early(struct vmmig_dest *dst);
+int dst_pc_drop_early(struct vmmig_dest *dst);
 /* A page dropped by an early DISCARD, before the switch: nothing may
  * land on it until post-copy places it. */
-bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+bool dst_pc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
 /* ---- dest_verify.c ---- */
-int dverify_init(struct vmmig_dest *dst);
+int dst_verify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
-void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		  const void *contents);
 /* Hook the reader so that pages landing through it are hashed. */
-void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
-void dverify_free(struct vmmig_dest *dst);
+void dst_verify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
+void dst_verify_free(struct vmmig_dest *dst);
 /* Wait until every landed page is hashed: before the digest is read, and
  * before anything else may touch those pages. */
-void dverify_drain(struct vmmig_dest *dst);
+void dst_verify_drain(struct vmmig_dest *dst);
 
 /* ---- dest_populate.c ---- */
-int populate_start(struct vmmig_dest *dst);
-void populate_stop(struct vmmig_dest *dst);
+int dst_populate_start(struct vmmig_dest *dst);
+void dst_populate_stop(struct vmmig_dest *dst);
 
 /* ---- dest_poison.c: after a failed post-copy, pages that never arrived
  * must fault for good, never read as zero. Returns the pages poisoned. */
-uint64_t dpc_poison_missing(struct vmmig_dest *dst);
+uint64_t dst_pc_poison_missing(struct vmmig_dest *dst);
 
 #endif

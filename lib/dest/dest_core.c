@@ -8,17 +8,17 @@
 
 #include "dest.h"
 
-void dest_abort_io(struct vmmig_dest *dst)
+void dst_abort_io(struct vmmig_dest *dst)
 {
 	atomic_store(&dst->sess.sh.abort, true);
 	pthread_mutex_lock(&dst->chan_lock);
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
 		chan_shutdown(&dst->chan[i]);
 	pthread_mutex_unlock(&dst->chan_lock);
-	listener_shutdown(&dst->lis);
+	chan_listener_shutdown(&dst->lis);
 }
 
-void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+void dst_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -34,7 +34,7 @@ void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	pthread_mutex_unlock(&dst->lock);
 }
 
-uint64_t dest_rx_bytes(struct vmmig_dest *dst)
+uint64_t dst_rx_bytes(struct vmmig_dest *dst)
 {
 	uint64_t sum = dst->rx_closed;
 

@@ -34,20 +34,20 @@ static int on_drain(struct receiver *rv)
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	dst->drained = 0;
 	pthread_mutex_unlock(&dst->lock);
-	ret = restore_wait_idle(dst, rv->c);
+	ret = dst_restore_wait_idle(dst, rv->c);
 	if (!ret)
-		ret = dpc_drop_early(dst);
+		ret = dst_pc_drop_early(dst);
 	if (ret)
 		return ret;
-	ret = restore_report_failed(dst, rv->c);
+	ret = dst_restore_report_failed(dst, rv->c);
 	if (!ret)
 		ret = chan_send_record(rv->c, WIRE_DRAINED, 0, NULL, 0);
 	if (ret)
-		dest_fail(dst, ret, "answering DRAIN: %s", vmmig_strerror(ret));
+		dst_fail(dst, ret, "answering DRAIN: %s", vmmig_strerror(ret));
 	return ret;
 }
 
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
+int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 		   const uint8_t *payload)
 {
 	struct vmmig_dest *dst = rv->dst;
@@ -63,29 +63,29 @@ int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
 		return 0;
 	case WIRE_STATE:
 		if (rv->c->index != 0) {
-			dest_fail(dst, -EPROTO,
+			dst_fail(dst, -EPROTO,
 				  "state record on channel %u (only channel 0 "
 				  "carries state)", rv->c->index);
 			return -EPROTO;
 		}
-		ret = state_receive(&dst->state, h->flags, payload, h->len, err,
+		ret = sess_state_receive(&dst->state, h->flags, payload, h->len, err,
 				    sizeof(err));
 		if (ret)
-			dest_fail(dst, ret, "%s", err);
+			dst_fail(dst, ret, "%s", err);
 		return ret;
 	case WIRE_SWITCH:
-		return dpc_switch(rv);
+		return dst_pc_switch(rv);
 	case WIRE_DRAIN:
 		return on_drain(rv);
 	case WIRE_DISCARD:
 		if (h->flags & WIRE_DISCARD_EARLY) {
 			/* Before SWITCH, on channel 0 only. */
 			if (rv->c->index != 0 || dst->switched || dst->pc_armed) {
-				dest_fail(dst, -EPROTO, "early DISCARD out of "
+				dst_fail(dst, -EPROTO, "early DISCARD out of "
 					  "place on channel %u", rv->c->index);
 				return -EPROTO;
 			}
-			return dpc_discard(dst, payload, h->len, true);
+			return dst_pc_discard(dst, payload, h->len, true);
 		}
 		/* fall through */
 	case WIRE_POSTCOPY:
@@ -93,18 +93,18 @@ int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
 		 * at SWITCH and before the guest started here. */
 		if (rv->c->index != 0 || dst->switched < dst->nchan ||
 		    dst->pc_armed) {
-			dest_fail(dst, -EPROTO, "record type 0x%04x out of place "
+			dst_fail(dst, -EPROTO, "record type 0x%04x out of place "
 				  "on channel %u", h->type, rv->c->index);
 			return -EPROTO;
 		}
 		if (h->type == WIRE_DISCARD)
-			return dpc_discard(dst, payload, h->len, false);
-		return dpc_start(rv, payload, h->len);
+			return dst_pc_discard(dst, payload, h->len, false);
+		return dst_pc_start(rv, payload, h->len);
 	case WIRE_END:
 		ret = wire_end_unpack(payload, h->len, &rv->end, err,
 				      sizeof(err));
 		if (ret) {
-			dest_fail(dst, ret, "%s", err);
+			dst_fail(dst, ret, "%s", err);
 			return ret;
 		}
 		rv->ended = true;
@@ -112,16 +112,16 @@ int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
 	case WIRE_ERROR:
 		ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
 		if (ret) {
-			dest_fail(dst, ret, "%s", err);
+			dst_fail(dst, ret, "%s", err);
 			return ret;
 		}
 		failure_set_peer(&dst->sess.fail, ws.status < 0 ? ws.status : -EPROTO,
 				 ws.text);
-		dest_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
+		dst_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
 			  ws.text);
 		return -ECONNABORTED;
 	default:
-		dest_fail(dst, -EPROTO,
+		dst_fail(dst, -EPROTO,
 			  "unexpected record type 0x%04x on channel %u",
 			  h->type, rv->c->index);
 		return -EPROTO;

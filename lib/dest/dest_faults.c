@@ -44,26 +44,26 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 			return 0;
 		}
 		if (pc_test_bit(pc->r[i].requested, page) ||
-		    restore_in_flight(dst, i, page))
+		    dst_restore_in_flight(dst, i, page))
 			return 0; /* asked for already, or storage has it */
-		pc->r[i].t_req[page] = now_us();
+		pc->r[i].t_req[page] = clock_now_us();
 		if (__atomic_fetch_or(&pc->r[i].requested[page / 64], bit,
 				      __ATOMIC_ACQ_REL) & bit)
 			return 0; /* another vCPU asked already */
 		atomic_fetch_add(&pc->faults, 1);
-		dreq_add(dst, b, r->id, page);
+		dst_req_add(dst, b, r->id, page);
 		return 0;
 	}
 	return -EFAULT; /* not guest memory: cannot happen */
 }
 
-void *dpc_fault_main(void *arg)
+void *dst_pc_fault_main(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
-	pin_fault_thread(&dst->sess.opt, &dst->sess.log, "post-copy fault thread");
+	affinity_pin_fault(&dst->sess.opt, &dst->sess.log, "post-copy fault thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
 					 { pc->evfd, POLLIN, 0 } };
@@ -79,7 +79,7 @@ void *dpc_fault_main(void *arg)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			dest_fail(dst, -errno, "reading userfaultfd: %s",
+			dst_fail(dst, -errno, "reading userfaultfd: %s",
 				  strerror(errno));
 			break;
 		}
@@ -87,9 +87,9 @@ void *dpc_fault_main(void *arg)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
 				ret = on_fault(dst, msg[i].arg.pagefault.address,
 					       &b);
-		dreq_flush(dst, &b);
+		dst_req_flush(dst, &b);
 		if (ret) {
-			dest_fail(dst, ret, "fault outside guest memory");
+			dst_fail(dst, ret, "fault outside guest memory");
 			break;
 		}
 	}
@@ -99,7 +99,7 @@ void *dpc_fault_main(void *arg)
 /* After a reconnect, on channel 0: the pages still missing here (so the
  * source re-sends what was lost in flight), RESUMED, then the requests
  * vCPUs are still waiting on. */
-int dpc_resync(struct vmmig_dest *dst, struct chan *c)
+int dst_pc_resync(struct vmmig_dest *dst, struct chan *c)
 {
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
@@ -127,17 +127,17 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 							__ATOMIC_ACQUIRE);
 
 			while (bits) {
-				dreq_add(dst, &b, dst->sess.regions.r[ri].id,
+				dst_req_add(dst, &b, dst->sess.regions.r[ri].id,
 					w * 64 + (uint64_t)__builtin_ctzll(bits));
 				bits &= bits - 1;
 			}
 		}
 	}
-	dreq_flush(dst, &b);
+	dst_req_flush(dst, &b);
 	return 0;
 }
 
-void dpc_stop_fault_thread(struct postcopy_dst *pc)
+void dst_pc_stop_fault_thread(struct postcopy_dst *pc)
 {
 	uint64_t one = 1;
 

@@ -14,50 +14,50 @@
 
 /* ---- dest_restore.c ---- */
 struct restore;
-int restore_init(struct vmmig_dest *dst);
-int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
+int dst_restore_init(struct vmmig_dest *dst);
+int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const struct wire_hint *h);
-int restore_on_write(void *cookie, const struct wire_dest_region *rg,
+int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
 		      uint64_t page);
-bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+bool dst_restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 /* Wait until no read is in flight (or the session failed), with a
  * KEEPALIVE every second on @c (if any). */
-int restore_wait_idle(struct vmmig_dest *dst, struct chan *c);
+int dst_restore_wait_idle(struct vmmig_dest *dst, struct chan *c);
 /* REQ records with WIRE_REQ_REFETCH on @c for the pages whose restore
  * failed since the last call. */
-int restore_report_failed(struct vmmig_dest *dst, struct chan *c);
-int restore_finish(struct vmmig_dest *dst);
-void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
-void restore_free(struct vmmig_dest *dst);
+int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c);
+int dst_restore_finish(struct vmmig_dest *dst);
+void dst_restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
+void dst_restore_free(struct vmmig_dest *dst);
 
 /* ---- dest_faults.c: the post-copy fault thread ---- */
-void *dpc_fault_main(void *arg);
-void dpc_stop_fault_thread(struct postcopy_dst *pc);
+void *dst_pc_fault_main(void *arg);
+void dst_pc_stop_fault_thread(struct postcopy_dst *pc);
 /* After a reconnect, on @c: what is still missing here, RESUMED, then the
  * requests vCPUs still wait on. */
-int dpc_resync(struct vmmig_dest *dst, struct chan *c);
+int dst_pc_resync(struct vmmig_dest *dst, struct chan *c);
 
 /* ---- dest_switch.c: READY, COMMIT, start(), STARTED, DIGEST on channel 0 */
 /* READY, then wait for COMMIT on @rv's reader: 0 when it came (the guest
  * is ours now), else -errno (never start it then). */
-int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
+int dst_sw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
 /* Start the guest and say so with STARTED. */
-int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
+int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv);
 /* Pre-copy verification: the source's DIGEST against ours. */
-int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
+int dst_sw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
 		     int *verified);
 
 /* ---- dest_postcopy.c ---- */
-int dpc_switch(struct receiver *rv);
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
+int dst_pc_switch(struct receiver *rv);
+int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		bool early);
-int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
-int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
+int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len);
+int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done);
 /* After a reconnect: place pages on this reader. */
-int dpc_arm_reader(struct receiver *rv);
-void dpc_free(struct vmmig_dest *dst);
+int dst_pc_arm_reader(struct receiver *rv);
+void dst_pc_free(struct vmmig_dest *dst);
 
 /* ---- dest_handshake.c ---- */
-int dest_accept_all(struct vmmig_dest *dst, bool resume);
+int dst_accept_all(struct vmmig_dest *dst, bool resume);
 
 #endif

@@ -60,7 +60,7 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 
 static int ms_left(uint64_t deadline_us)
 {
-	uint64_t now = now_us();
+	uint64_t now = clock_now_us();
 
 	if (deadline_us == UINT64_MAX)
 		return -1;
@@ -71,7 +71,7 @@ static int ms_left(uint64_t deadline_us)
 
 static uint64_t deadline_in(int64_t ms)
 {
-	return ms > 0 ? now_us() + (uint64_t)ms * 1000 : UINT64_MAX;
+	return ms > 0 ? clock_now_us() + (uint64_t)ms * 1000 : UINT64_MAX;
 }
 
 /*
@@ -133,7 +133,7 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
 		 char *first, size_t firstlen)
 {
-	vlog(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
+	log_msg(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
 	if (!first[0])
 		snprintf(first, firstlen, "%s", why);
 	pthread_mutex_lock(&dst->sess.stats_lock);
@@ -174,14 +174,14 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		if (!ret && atomic_load(&dst->sess.sh.abort))
 			ret = -ECANCELED;
 		if (ret == -ETIMEDOUT && first[0]) {
-			dest_fail(dst, ret, "no migration source within the "
+			dst_fail(dst, ret, "no migration source within the "
 				  "deadline (%llu connections refused; the "
 				  "first: %s)", (unsigned long long)
 				  dst->sess.st.rejected_connections, first);
 			return ret;
 		}
 		if (ret) {
-			dest_fail(dst, ret, "accepting channel: %s",
+			dst_fail(dst, ret, "accepting channel: %s",
 				  vmmig_strerror(ret));
 			return ret;
 		}
@@ -198,7 +198,7 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		if (!ret)
 			return 0;
 		if (atomic_load(&dst->sess.sh.abort)) {
-			dest_fail(dst, ret, "handshake: %s", err);
+			dst_fail(dst, ret, "handshake: %s", err);
 			return ret;
 		}
 		if (answer)
@@ -224,10 +224,10 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		return ret;
 	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
-		atomic_store(&dst->sess.sh.last_progress_us, now_us());
+		atomic_store(&dst->sess.sh.last_progress_us, clock_now_us());
 		atomic_store(&dst->sess.wd.armed, true);
 		pthread_mutex_lock(&dst->sess.stats_lock);
-		dst->sess.t_start = now_us();
+		dst->sess.t_start = clock_now_us();
 		dst->sess.st.status = VMMIG_STATUS_SETUP;
 		pthread_mutex_unlock(&dst->sess.stats_lock);
 	}
@@ -235,7 +235,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	if (ret) {
 		/* Tell the source why, best effort, then give up. */
 		chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
-		dest_fail(dst, ret, "handshake refused: %s", err);
+		dst_fail(dst, ret, "handshake refused: %s", err);
 		return ret;
 	}
 	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->sess.regions.n);
@@ -244,19 +244,19 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 					     !dst->sess.opt.v[VMMIG_OPT_RECV_DIRECT]);
 	if (ret)
 		return ret;
-	wire_reader_set_hooks(rv->rd, restore_on_hint, restore_on_write, dst);
+	wire_reader_set_hooks(rv->rd, dst_restore_on_hint, dst_restore_on_write, dst);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
 	}
 	/* The source asks for the end-to-end check: hash pages as they land
 	 * (dest_verify.c). */
-	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dverify_init(dst))) {
-		dest_fail(dst, ret, "verification setup: %s",
+	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dst_verify_init(dst))) {
+		dst_fail(dst, ret, "verification setup: %s",
 			  vmmig_strerror(ret));
 		return ret;
 	}
-	dverify_hook(dst, rv->rd);
+	dst_verify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
@@ -274,18 +274,18 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 			return ret;
 	}
 	if (resume) {
-		ret = dpc_arm_reader(rv);
+		ret = dst_pc_arm_reader(rv);
 		if (ret)
 			return ret;
 	}
 	ret = chan_send_status(c, WIRE_HELLO_ACK, 0, 0, "ok");
 	if (ret)
-		dest_fail(dst, ret, "answering handshake: %s",
+		dst_fail(dst, ret, "answering handshake: %s",
 			  vmmig_strerror(ret));
 	return ret;
 }
 
-int dest_accept_all(struct vmmig_dest *dst, bool resume)
+int dst_accept_all(struct vmmig_dest *dst, bool resume)
 {
 	bool seen[VMMIG_MAX_CHANNELS] = { false };
 	/* Channel 0 waits for the embedder's deadline (or the recovery

@@ -7,10 +7,10 @@
 
 #include "dest_feat.h"
 
-void *dest_main(void *arg);
+void *dst_main(void *arg);
 /* A receiver's non-PAGES record: 0 to read on, 1 when the channel is done
  * (END), -errno after recording the failure. */
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
+int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 		   const uint8_t *payload);
 
 #endif

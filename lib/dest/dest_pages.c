@@ -14,7 +14,7 @@
 #include "dest.h"
 #include "tracker/uffd_compat.h"
 
-int dpc_alloc(struct vmmig_dest *dst)
+int dst_pc_alloc(struct vmmig_dest *dst)
 {
 	struct postcopy_dst *pc = calloc(1, sizeof(*pc));
 
@@ -41,7 +41,7 @@ int dpc_alloc(struct vmmig_dest *dst)
 }
 
 /* Install one page that arrived after the switch. */
-int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+int dst_pc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	      const void *data)
 {
 	struct postcopy_dst *pc = dst->pc;
@@ -70,19 +70,19 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	 * the memory hash would not see it. Fail rather than guess. */
 	if (ret < 0)
 		return -errno;
-	dverify_page(dst, ri, page, data);
+	dst_verify_page(dst, ri, page, data);
 	__atomic_fetch_and(&pr->pending[page / 64], ~(1ull << (page % 64)),
 			   __ATOMIC_RELEASE);
 	atomic_fetch_add(&pc->placed, 1);
 	if (atomic_fetch_sub(&pc->missing, 1) == 1) {
-		atomic_store(&pc->t_last, now_us());
+		atomic_store(&pc->t_last, clock_now_us());
 		/* The last one: the coordinator may be waiting for it. */
 		pthread_mutex_lock(&dst->lock);
 		pthread_cond_broadcast(&dst->cond);
 		pthread_mutex_unlock(&dst->lock);
 	}
 	if (pc_test_bit(pr->requested, page)) {
-		uint64_t lat = now_us() - pr->t_req[page];
+		uint64_t lat = clock_now_us() - pr->t_req[page];
 
 		pthread_mutex_lock(&pc->lat_lock);
 		if (pc->nlat == pc->lat_cap) {
@@ -102,13 +102,13 @@ int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	return 0;
 }
 
-bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+bool dst_pc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	return dst->pc && pc_test_bit(dst->pc->r[ri].pending, page);
 }
 
 /* Drop the pending pages not dropped yet, so that touching them faults. */
-int dpc_drop_pending(struct vmmig_dest *dst, unsigned ri)
+int dst_pc_drop_pending(struct vmmig_dest *dst, unsigned ri)
 {
 	const struct region *r = &dst->sess.regions.r[ri];
 	struct pc_region *pr = &dst->pc->r[ri];
@@ -143,7 +143,7 @@ int dpc_drop_pending(struct vmmig_dest *dst, unsigned ri)
 /* The DRAIN barrier on channel 0: everything sent before DRAIN has landed
  * and nothing more comes before the switch, so pages named by an early
  * DISCARD can go now, while the guest still runs on the source. */
-int dpc_drop_early(struct vmmig_dest *dst)
+int dst_pc_drop_early(struct vmmig_dest *dst)
 {
 	int ret = 0;
 
@@ -151,19 +151,19 @@ int dpc_drop_early(struct vmmig_dest *dst)
 		return 0;
 	/* The populate thread must not map them again, nor the hasher read
 	 * them. */
-	populate_stop(dst);
-	dverify_drain(dst);
+	dst_populate_stop(dst);
+	dst_verify_drain(dst);
 	for (unsigned i = 0; i < dst->sess.regions.n && !ret; i++)
-		ret = dpc_drop_pending(dst, i);
+		ret = dst_pc_drop_pending(dst, i);
 	if (ret)
-		dest_fail(dst, ret, "dropping discarded pages: %s",
+		dst_fail(dst, ret, "dropping discarded pages: %s",
 			  vmmig_strerror(ret));
 	else
 		atomic_store(&dst->early_dropped, true);
 	return ret;
 }
 
-bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+bool dst_pc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	/* early_dropped is set after the bitmaps are complete; they do not
 	 * change again until the switch. */

@@ -58,7 +58,7 @@ static int poison_range(int uffd, uint8_t *a, size_t len, bool *fallback)
 	return len && mprotect(a, len, PROT_NONE) ? -errno : 0;
 }
 
-uint64_t dpc_poison_missing(struct vmmig_dest *dst)
+uint64_t dst_pc_poison_missing(struct vmmig_dest *dst)
 {
 	struct postcopy_dst *pc = dst->pc;
 	bool fallback = pc->uffd < 0;
@@ -82,7 +82,7 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 					       (q - p) * VMMIG_PAGE_SIZE,
 					       &fallback);
 			if (ret)
-				vlog(&dst->sess.log, VMMIG_LOG_ERROR,
+				log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
 				     "cannot fence %llu missing pages: %s",
 				     (unsigned long long)(q - p),
 				     vmmig_strerror(ret));
@@ -91,7 +91,7 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 		}
 	}
 	if (n)
-		vlog(&dst->sess.log, VMMIG_LOG_ERROR,
+		log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
 		     "%llu pages never arrived: %s on access",
 		     (unsigned long long)n,
 		     fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");

@@ -41,7 +41,7 @@ static void *populate_main(void *arg)
 	return NULL;
 }
 
-int populate_start(struct vmmig_dest *dst)
+int dst_populate_start(struct vmmig_dest *dst)
 {
 	int ret;
 
@@ -55,7 +55,7 @@ int populate_start(struct vmmig_dest *dst)
 
 /* Before post-copy registers the memory with userfaultfd (populating a
  * registered missing page would wait on our own fault), and at the end. */
-void populate_stop(struct vmmig_dest *dst)
+void dst_populate_stop(struct vmmig_dest *dst)
 {
 	if (!dst->populate_running)
 		return;

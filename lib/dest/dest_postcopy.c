@@ -29,7 +29,7 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 
 
 /* A receiver reached SWITCH: every channel must, before post-copy goes on. */
-int dpc_switch(struct receiver *rv)
+int dst_pc_switch(struct receiver *rv)
 {
 	struct vmmig_dest *dst = rv->dst;
 	bool main = rv->c->index == 0;
@@ -50,7 +50,7 @@ int dpc_switch(struct receiver *rv)
 	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
 }
 
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
+int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		bool early)
 {
 	char err[WIRE_ERRLEN];
@@ -60,23 +60,23 @@ int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 
 	ret = wire_discard_unpack(payload, len, &d, err, sizeof(err));
 	if (ret) {
-		dest_fail(dst, ret, "%s", err);
+		dst_fail(dst, ret, "%s", err);
 		return ret;
 	}
 	ri = regions_index(&dst->sess.regions, d.region_id);
 	if (ri == dst->sess.regions.n) {
-		dest_fail(dst, -EPROTO, "DISCARD for unknown region %u",
+		dst_fail(dst, -EPROTO, "DISCARD for unknown region %u",
 			  d.region_id);
 		return -EPROTO;
 	}
 	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
 				 dst->sess.regions.r[ri].npages, err, sizeof(err));
 	if (ret) {
-		dest_fail(dst, ret, "%s", err);
+		dst_fail(dst, ret, "%s", err);
 		return ret;
 	}
-	if (!dst->pc && (ret = dpc_alloc(dst))) {
-		dest_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
+	if (!dst->pc && (ret = dst_pc_alloc(dst))) {
+		dst_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	uint64_t *pend = dst->pc->r[ri].pending + d.first_word;
@@ -103,7 +103,7 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 	struct vmmig_dest *dst = cookie;
 	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 
-	return ri < dst->sess.regions.n ? dpc_place(dst, ri, page, data) : -EPROTO;
+	return ri < dst->sess.regions.n ? dst_pc_place(dst, ri, page, data) : -EPROTO;
 }
 
 /* Pages missing here at the switch: pending ones. A page dropped early
@@ -115,7 +115,7 @@ static int count_missing(struct vmmig_dest *dst, unsigned ri)
 
 	for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64; w++) {
 		if (pr->dropped[w] & ~pr->pending[w]) {
-			dest_fail(dst, -EPROTO, "a page dropped before the "
+			dst_fail(dst, -EPROTO, "a page dropped before the "
 				  "switch is not pending at the switch");
 			return -EPROTO;
 		}
@@ -149,7 +149,7 @@ static int arm_uffd(struct vmmig_dest *dst)
 			return -ENOTSUP;
 		ret = count_missing(dst, i);
 		if (!ret)
-			ret = dpc_drop_pending(dst, i);
+			ret = dst_pc_drop_pending(dst, i);
 		if (ret)
 			return ret;
 	}
@@ -159,7 +159,7 @@ static int arm_uffd(struct vmmig_dest *dst)
 
 /* POSTCOPY on channel 0: arm, load state, READY; on COMMIT start the guest
  * here. */
-int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
+int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 {
 	struct vmmig_dest *dst = rv->dst;
 	struct postcopy_dst *pc;
@@ -169,22 +169,22 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 
 	ret = wire_postcopy_unpack(payload, len, &flags, err, sizeof(err));
 	if (ret) {
-		dest_fail(dst, ret, "%s", err);
+		dst_fail(dst, ret, "%s", err);
 		return ret;
 	}
 	if ((flags & WIRE_POSTCOPY_VERIFY) && !dst->vhash) {
-		dest_fail(dst, -EPROTO, "POSTCOPY asks for verification the "
+		dst_fail(dst, -EPROTO, "POSTCOPY asks for verification the "
 			  "handshake did not announce");
 		return -EPROTO;
 	}
-	populate_stop(dst);
-	dverify_drain(dst); /* before pages are dropped and the guest runs */
+	dst_populate_stop(dst);
+	dst_verify_drain(dst); /* before pages are dropped and the guest runs */
 	if (!dst->pc)
-		ret = dpc_alloc(dst);
+		ret = dst_pc_alloc(dst);
 	if (!ret)
 		ret = arm_uffd(dst);
 	if (ret) {
-		dest_fail(dst, ret, "post-copy: userfaultfd: %s",
+		dst_fail(dst, ret, "post-copy: userfaultfd: %s",
 			  vmmig_strerror(ret));
 		return ret;
 	}
@@ -194,7 +194,7 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 
 		ret = dst->ops->load_state(dst->opaque, b->id, b->data, b->len);
 		if (ret) {
-			dest_fail(dst, ret, "loading state blob %u: %s", b->id,
+			dst_fail(dst, ret, "loading state blob %u: %s", b->id,
 				  vmmig_strerror(ret));
 			return ret;
 		}
@@ -202,13 +202,13 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = rv->c;
 	pthread_mutex_unlock(&dst->rp_lock);
-	ret = -pthread_create(&pc->fault_thread, NULL, dpc_fault_main, dst);
+	ret = -pthread_create(&pc->fault_thread, NULL, dst_pc_fault_main, dst);
 	if (ret) {
-		dest_fail(dst, ret, "post-copy: fault thread");
+		dst_fail(dst, ret, "post-copy: fault thread");
 		return ret;
 	}
 	pc->thread_running = true;
-	ret = dsw_ready_commit(dst, rv);
+	ret = dst_sw_ready_commit(dst, rv);
 	if (ret)
 		return ret;
 	/* Already inside start() the guest runs here. Two pre-copy rounds
@@ -217,10 +217,10 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
 	dst->sess.st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
 	pthread_mutex_unlock(&dst->sess.stats_lock);
-	ret = dsw_start(dst, rv);
+	ret = dst_sw_start(dst, rv);
 	if (ret)
 		return ret;
-	pc->t_armed = now_us();
+	pc->t_armed = clock_now_us();
 	pthread_mutex_lock(&dst->lock);
 	dst->pc_armed = true;
 	pthread_cond_broadcast(&dst->cond);
@@ -228,7 +228,7 @@ int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	return wire_reader_set_placer(rv->rd, place, dst);
 }
 
-int dpc_arm_reader(struct receiver *rv)
+int dst_pc_arm_reader(struct receiver *rv)
 {
 	return wire_reader_set_placer(rv->rd, place, rv->dst);
 }
@@ -241,18 +241,18 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Every channel ended: all pages must be in place. */
-int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
+int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done)
 {
 	struct postcopy_dst *pc = dst->pc;
 	uint64_t missing = atomic_load(&pc->missing);
 
 	if (missing) {
-		dest_fail(dst, -EPROTO,
+		dst_fail(dst, -EPROTO,
 			  "post-copy ended with %llu pages never sent",
 			  (unsigned long long)missing);
 		return -EPROTO;
 	}
-	dpc_stop_fault_thread(pc);
+	dst_pc_stop_fault_thread(pc);
 	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
 		struct uffdio_range rng = {
 			(uintptr_t)dst->sess.regions.r[i].host,
@@ -289,13 +289,13 @@ int dpc_finish(struct vmmig_dest *dst, struct wire_done *done)
  * closing the userfaultfd would let it read zeros instead. The embedder must
  * not run it (vmmig_dest_wait() failed); freeing releases everything.
  */
-void dpc_free(struct vmmig_dest *dst)
+void dst_pc_free(struct vmmig_dest *dst)
 {
 	struct postcopy_dst *pc = dst->pc;
 
 	if (!pc)
 		return;
-	dpc_stop_fault_thread(pc);
+	dst_pc_stop_fault_thread(pc);
 	if (pc->uffd >= 0)
 		close(pc->uffd);
 	if (pc->evfd >= 0)

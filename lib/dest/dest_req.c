@@ -8,7 +8,7 @@
 
 #include "dest.h"
 
-int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags)
+int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags)
 {
 	struct wire_req q = { .region_id = b->region_id, .count = b->count };
 	int ret;
@@ -23,14 +23,14 @@ int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags)
 	return ret;
 }
 
-int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
+int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 		  uint64_t page, uint16_t flags)
 {
 	int ret = 0;
 
 	if (b->count && (b->region_id != region_id ||
 			 b->count == WIRE_REQ_MAX))
-		ret = req_batch_flush(c, b, flags);
+		ret = dst_req_batch_flush(c, b, flags);
 	b->region_id = region_id;
 	memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
 	b->count++;
@@ -39,34 +39,34 @@ int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 
 /* Send the batch on the current return path. While the link is down the
  * pages stay marked requested, and are asked for again after the
- * reconnect (dpc_resync), so a failed send loses nothing. */
-void dreq_flush(struct vmmig_dest *dst, struct req_batch *b)
+ * reconnect (dst_pc_resync), so a failed send loses nothing. */
+void dst_req_flush(struct vmmig_dest *dst, struct req_batch *b)
 {
 	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_flush(dst->rp_chan, b, 0);
+	(void)dst_req_batch_flush(dst->rp_chan, b, 0);
 	pthread_mutex_unlock(&dst->rp_lock);
 }
 
 /* Append @page of region @id, flushing when full or another region. */
-void dreq_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+void dst_req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
 		    uint64_t page)
 {
 	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
+	(void)dst_req_batch_add(dst->rp_chan, b, id, page, 0);
 	pthread_mutex_unlock(&dst->rp_lock);
 }
 
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+void dst_pc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	struct pc_region *pr = &dst->pc->r[ri];
 	struct req_batch b = { 0 };
 
-	pr->t_req[page] = now_us();
+	pr->t_req[page] = clock_now_us();
 	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
 			  __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, &b, dst->sess.regions.r[ri].id, page,
+	(void)dst_req_batch_add(dst->rp_chan, &b, dst->sess.regions.r[ri].id, page,
 			    WIRE_REQ_REFETCH);
-	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
+	(void)dst_req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
 	pthread_mutex_unlock(&dst->rp_lock);
 }

@@ -81,7 +81,7 @@ static pthread_mutex_t *stripe_of(struct restore *rs, uint64_t page)
 static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status);
 static void *feeder_main(void *arg);
 
-int restore_init(struct vmmig_dest *dst)
+int dst_restore_init(struct vmmig_dest *dst)
 {
 	struct restore *rs = calloc(1, sizeof(*rs));
 
@@ -125,7 +125,7 @@ static void restore_failed(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 
 	atomic_fetch_add(&rs->fallbacks, 1);
 	if (dst->pc_armed)
-		dpc_refetch(dst, ri, page);
+		dst_pc_refetch(dst, ri, page);
 	else
 		__atomic_fetch_or(&rs->failed[ri][page / 64],
 				  1ull << (page % 64), __ATOMIC_ACQ_REL);
@@ -134,7 +134,7 @@ static void restore_failed(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 static void inflight_done(struct restore *rs)
 {
 	pthread_mutex_lock(&rs->lock);
-	rs->t_last = now_us();
+	rs->t_last = clock_now_us();
 	if (!--rs->inflight)
 		pthread_cond_broadcast(&rs->cond);
 	pthread_mutex_unlock(&rs->lock);
@@ -159,11 +159,11 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 
 	if (ST(b) == RS_RESTORING && GEN(b) == ft->gen) {
 		if (status == 0 && dst->pc_armed)
-			status = dpc_place(dst, ri, page, ft->page);
+			status = dst_pc_place(dst, ri, page, ft->page);
 		else if (status == 0) {
 			memcpy(dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE,
 			       ft->page, VMMIG_PAGE_SIZE);
-			dverify_page(dst, ri, page, ft->page);
+			dst_verify_page(dst, ri, page, ft->page);
 		}
 		if (status == 0) {
 			atomic_fetch_add(&rs->restored, 1);
@@ -283,7 +283,7 @@ static int queue_hint(struct restore *rs, const struct queued_hint *q)
 }
 
 /* wire_hint_fn: read this page from storage instead. */
-int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
+int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 		    uint64_t page, const struct wire_hint *h)
 {
 	struct vmmig_dest *dst = cookie;
@@ -292,11 +292,11 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	struct queued_hint q = { .ri = regions_index(&dst->sess.regions, rg->id),
 				 .page = page, .h = *h };
 
-	if (dst->pc_armed && !dpc_pending(dst, q.ri, page))
+	if (dst->pc_armed && !dst_pc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
 	pthread_mutex_lock(&rs->lock);
 	if (!rs->inflight++ && !rs->t_first)
-		rs->t_first = now_us();
+		rs->t_first = clock_now_us();
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_lock(stripe_of(rs, page));
 	q.gen = (GEN(rs->st[q.ri][page]) + 1) & 63;
@@ -308,7 +308,7 @@ int restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 }
 
 /* wire_write_fn2: contents of @page are about to land. */
-int restore_on_write(void *cookie, const struct wire_dest_region *rg,
+int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
 		     uint64_t page)
 {
 	struct vmmig_dest *dst = cookie;
@@ -316,8 +316,8 @@ int restore_on_write(void *cookie, const struct wire_dest_region *rg,
 	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 	pthread_mutex_t *m;
 
-	if (dpc_dropped_early(dst, ri, page)) {
-		dest_fail(dst, -EPROTO, "page %llu of region %u sent after an "
+	if (dst_pc_dropped_early(dst, ri, page)) {
+		dst_fail(dst, -EPROTO, "page %llu of region %u sent after an "
 			  "early DISCARD dropped it, before the switch",
 			  (unsigned long long)page, rg->id);
 		return -EPROTO;
@@ -338,7 +338,7 @@ int restore_on_write(void *cookie, const struct wire_dest_region *rg,
 	return 0;
 }
 
-bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+bool dst_restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	return dst->rs &&
 	       ST(__atomic_load_n(&dst->rs->st[ri][page], __ATOMIC_ACQUIRE)) ==
@@ -350,7 +350,7 @@ bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
  * than the link can take a while: every second a KEEPALIVE goes to the
  * source on @c (if any), whose watchdog would otherwise call us silent.
  */
-int restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
+int dst_restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 {
 	struct restore *rs = dst->rs;
 	struct timespec ts;
@@ -372,7 +372,7 @@ int restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 
 /* At the DRAIN barrier (channel 0, no read in flight): the pages whose
  * restore failed go to the source as REQ records with WIRE_REQ_REFETCH. */
-int restore_report_failed(struct vmmig_dest *dst, struct chan *c)
+int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 {
 	struct restore *rs = dst->rs;
 	struct req_batch b = { 0 };
@@ -385,21 +385,21 @@ int restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 							    __ATOMIC_ACQ_REL);
 
 			while (bits && !ret) {
-				ret = req_batch_add(c, &b, dst->sess.regions.r[ri].id,
+				ret = dst_req_batch_add(c, &b, dst->sess.regions.r[ri].id,
 						    w * 64 + (uint64_t)__builtin_ctzll(bits),
 						    WIRE_REQ_REFETCH);
 				bits &= bits - 1;
 			}
 		}
-	return ret ? ret : req_batch_flush(c, &b, WIRE_REQ_REFETCH);
+	return ret ? ret : dst_req_batch_flush(c, &b, WIRE_REQ_REFETCH);
 }
 
 /* Before the guest starts (pre-copy) or completes (post-copy): no read
  * may still be in flight. */
-int restore_finish(struct vmmig_dest *dst)
+int dst_restore_finish(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
-	int ret = restore_wait_idle(dst, NULL);
+	int ret = dst_restore_wait_idle(dst, NULL);
 
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.pages_restored = atomic_load(&rs->restored);
@@ -413,7 +413,7 @@ int restore_finish(struct vmmig_dest *dst)
 	return ret;
 }
 
-void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
+void dst_restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
 {
 	struct restore *rs = dst->rs;
 
@@ -425,7 +425,7 @@ void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
 	st->restore_fallbacks = atomic_load(&rs->fallbacks);
 }
 
-void restore_free(struct vmmig_dest *dst)
+void dst_restore_free(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
 

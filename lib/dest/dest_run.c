@@ -16,7 +16,7 @@ static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc
 	struct enc_counters ec = { 0 };
 
 	memcpy(ec.pages, pc->pages, sizeof(ec.pages));
-	counters_add_enc(&dst->sess.cnt, &ec);
+	sess_counters_add_enc(&dst->sess.cnt, &ec);
 }
 
 static void *receiver_main(void *arg)
@@ -26,7 +26,7 @@ static void *receiver_main(void *arg)
 
 	/* The urgent channel's pages are what a faulting vCPU waits for. */
 	if (rv->c->index == dst->nchan - 1 && dst->nchan > 1)
-		pin_fault_thread(&dst->sess.opt, &dst->sess.log, "urgent receiver");
+		affinity_pin_fault(&dst->sess.opt, &dst->sess.log, "urgent receiver");
 
 	for (;;) {
 		struct wire_page_counts pc = { 0 };
@@ -37,11 +37,11 @@ static void *receiver_main(void *arg)
 		ret = wire_reader_next(rv->rd, &h, &payload, &pc);
 		if (ret) {
 			if (ret == -EPROTO)
-				dest_fail(dst, ret, "channel %u: %s",
+				dst_fail(dst, ret, "channel %u: %s",
 					  rv->c->index,
 					  wire_reader_error(rv->rd));
 			else
-				dest_fail(dst, ret, "channel %u: %s",
+				dst_fail(dst, ret, "channel %u: %s",
 					  rv->c->index, vmmig_strerror(ret));
 			break;
 		}
@@ -49,7 +49,7 @@ static void *receiver_main(void *arg)
 			add_counts(dst, &pc);
 			continue;
 		}
-		if (dest_on_record(rv, &h, payload))
+		if (dst_on_record(rv, &h, payload))
 			break;
 	}
 	pthread_mutex_lock(&dst->lock);
@@ -63,9 +63,9 @@ static void watchdog_fire(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 
-	dest_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
+	dst_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
 		  (long long)dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-	dest_abort_io(dst);
+	dst_abort_io(dst);
 }
 
 /* Wait until every receiver saw END, or something failed. */
@@ -83,7 +83,7 @@ static int receive_all(struct vmmig_dest *dst)
 			pthread_mutex_lock(&dst->lock);
 			dst->active -= dst->nchan - i;
 			pthread_mutex_unlock(&dst->lock);
-			dest_fail(dst, ret, "starting receivers");
+			dst_fail(dst, ret, "starting receivers");
 		} else {
 			dst->rcv[i].running = true;
 		}
@@ -109,24 +109,24 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 {
 	struct wire_done done;
 	uint8_t buf[WIRE_DONE_SIZE];
-	int ret = restore_finish(dst);
+	int ret = dst_restore_finish(dst);
 
 	if (!ret)
-		ret = dpc_finish(dst, &done);
+		ret = dst_pc_finish(dst, &done);
 	if (ret)
 		return ret;
 	if (rv0->end.flags & WIRE_END_HASH) {
 		uint64_t h = atomic_load(&dst->vsum);
 
 		if (!dst->vhash) {
-			dest_fail(dst, -EPROTO, "END carries a memory hash the "
+			dst_fail(dst, -EPROTO, "END carries a memory hash the "
 				  "handshake did not announce");
 			return -EPROTO;
 		}
 
 		*verified = h == rv0->end.mem_hash;
 		if (!*verified) {
-			dest_fail(dst, -EIO,
+			dst_fail(dst, -EIO,
 				  "memory verification failed: page-sum hash "
 				  "%016llx, source had %016llx",
 				  (unsigned long long)h,
@@ -138,7 +138,7 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 	wire_done_pack(buf, &done);
 	ret = chan_send_record(rv0->c, WIRE_DONE, 0, buf, sizeof(buf));
 	if (ret)
-		dest_fail(dst, ret, "sending DONE: %s", vmmig_strerror(ret));
+		dst_fail(dst, ret, "sending DONE: %s", vmmig_strerror(ret));
 	return ret;
 }
 
@@ -153,7 +153,7 @@ static int finish(struct vmmig_dest *dst, int *verified)
 		uint64_t got = wire_reader_pages(rv->rd);
 
 		if (rv->end.pages != got) {
-			dest_fail(dst, -EPROTO,
+			dst_fail(dst, -EPROTO,
 				  "channel %u: source sent %llu pages, %llu "
 				  "arrived", rv->c->index,
 				  (unsigned long long)rv->end.pages,
@@ -162,8 +162,8 @@ static int finish(struct vmmig_dest *dst, int *verified)
 		}
 	}
 	if (!(rv0->end.flags & WIRE_END_MAIN) ||
-	    rv0->end.nblobs != dst->state.n || !state_complete(&dst->state)) {
-		dest_fail(dst, -EPROTO,
+	    rv0->end.nblobs != dst->state.n || !sess_state_complete(&dst->state)) {
+		dst_fail(dst, -EPROTO,
 			  "state incomplete: %u blobs announced, %u arrived",
 			  rv0->end.nblobs, dst->state.n);
 		return -EPROTO;
@@ -171,12 +171,12 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	*verified = -1;
 	if (dst->pc_armed)
 		return finish_postcopy(dst, rv0, verified);
-	ret = restore_finish(dst); /* no read may land after the start */
+	ret = dst_restore_finish(dst); /* no read may land after the start */
 	if (ret)
 		return ret;
 	/* Verification comes after the start (DIGEST), not in the pause. */
 	if (rv0->end.flags & WIRE_END_HASH) {
-		dest_fail(dst, -EPROTO, "pre-copy END with a memory hash");
+		dst_fail(dst, -EPROTO, "pre-copy END with a memory hash");
 		return -EPROTO;
 	}
 	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
@@ -185,7 +185,7 @@ static int finish(struct vmmig_dest *dst, int *verified)
 					       b->len);
 
 		if (ret) {
-			dest_fail(dst, ret, "loading state blob %u: %s", b->id,
+			dst_fail(dst, ret, "loading state blob %u: %s", b->id,
 				  vmmig_strerror(ret));
 			return ret;
 		}
@@ -227,11 +227,11 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 	int ret;
 
 	snprintf(why, sizeof(why), "%s", dst->sess.fail.msg);
-	vlog(&dst->sess.log, VMMIG_LOG_WARN,
+	log_msg(&dst->sess.log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): waiting for the source", why);
 	sess_set_status(&dst->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
-		uint64_t t = now_us();
+		uint64_t t = clock_now_us();
 		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
 
 		atomic_store(&dst->sess.wd.armed, false);
@@ -239,31 +239,31 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 		failure_clear(&dst->sess.fail);
 		atomic_store(&dst->sess.sh.abort, false);
 		dst->recover_ms = left_ms;
-		ret = dest_accept_all(dst, true);
+		ret = dst_accept_all(dst, true);
 		rv0 = ret ? NULL : main_receiver(dst);
 		if (!ret)
-			ret = rv0 ? dpc_resync(dst, rv0->c) : -EPROTO;
+			ret = rv0 ? dst_pc_resync(dst, rv0->c) : -EPROTO;
 		if (!ret)
 			break;
 		if (!failure_is_link(&dst->sess.fail) && ret != -ETIMEDOUT)
 			return ret; /* refused: not a reconnect of ours */
-		vlog(&dst->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		log_msg(&dst->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
 		     "(%s), still waiting", vmmig_strerror(ret));
-	} while (now_us() < deadline);
+	} while (clock_now_us() < deadline);
 	if (ret) {
 		failure_clear(&dst->sess.fail);
-		dest_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
+		dst_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
 			  "back within %lld ms (link lost: %s)",
 			  (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			  why);
 		return -ETIMEDOUT;
 	}
-	watchdog_arm(&dst->sess.wd);
+	sess_wd_arm(&dst->sess.wd);
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
 	dst->sess.st.postcopy_recoveries++;
 	pthread_mutex_unlock(&dst->sess.stats_lock);
-	vlog(&dst->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
+	log_msg(&dst->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
 	return 0;
 }
 
@@ -273,13 +273,13 @@ static int migrate(struct vmmig_dest *dst)
 	int verified = -1;
 	int ret;
 
-	ret = dest_accept_all(dst, false);
+	ret = dst_accept_all(dst, false);
 	if (!ret)
-		ret = populate_start(dst);
+		ret = dst_populate_start(dst);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&dst->sess.stats_lock);
-	dst->sess.st.setup_time_us = now_us() - dst->sess.t_start;
+	dst->sess.st.setup_time_us = clock_now_us() - dst->sess.t_start;
 	dst->sess.st.status = VMMIG_STATUS_ACTIVE;
 	dst->sess.st.channels = dst->nchan - 1; /* the last is the urgent one */
 	pthread_mutex_unlock(&dst->sess.stats_lock);
@@ -288,7 +288,7 @@ static int migrate(struct vmmig_dest *dst)
 	 * its faults while the source reconnects. */
 	while (ret && dst->pc_armed && dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->sess.fail)) {
-		ret = recover(dst, now_us() + (uint64_t)dst->sess.opt.v
+		ret = recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
 				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
@@ -312,7 +312,7 @@ static int migrate(struct vmmig_dest *dst)
 					100);
 		return ret;
 	}
-	ret = dsw_ready_commit(dst, rv0);
+	ret = dst_sw_ready_commit(dst, rv0);
 	if (ret)
 		return ret;
 	/* Inside start() the migration is over: final figures (verification
@@ -320,43 +320,43 @@ static int migrate(struct vmmig_dest *dst)
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.rounds = rv0->rounds;
 	dst->sess.st.status = VMMIG_STATUS_COMPLETED;
-	dst->sess.st.total_time_us = now_us() - dst->sess.t_start;
-	dst->sess.st.transferred_bytes = dest_rx_bytes(dst);
+	dst->sess.st.total_time_us = clock_now_us() - dst->sess.t_start;
+	dst->sess.st.transferred_bytes = dst_rx_bytes(dst);
 	pthread_mutex_unlock(&dst->sess.stats_lock);
-	ret = dsw_start(dst, rv0);
+	ret = dst_sw_start(dst, rv0);
 	if (!ret && dst->vhash)
-		ret = dsw_check_digest(dst, rv0, &verified);
+		ret = dst_sw_check_digest(dst, rv0, &verified);
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.verified = verified;
 	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;
 }
 
-void *dest_main(void *arg)
+void *dst_main(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 	int ret;
 
-	ret = sess_watchdog_start(&dst->sess, watchdog_fire, dst);
+	ret = sess_start_watchdog(&dst->sess, watchdog_fire, dst);
 	if (!ret)
 		ret = migrate(dst);
 	if (ret) {
-		dest_fail(dst, ret, "%s", vmmig_strerror(ret));
+		dst_fail(dst, ret, "%s", vmmig_strerror(ret));
 		ret = failure_code(&dst->sess.fail);
 	}
-	watchdog_stop(&dst->sess.wd);
-	populate_stop(dst);
-	dest_abort_io(dst);
+	sess_wd_stop(&dst->sess.wd);
+	dst_populate_stop(dst);
+	dst_abort_io(dst);
 	close_channels(dst);
 	if (dst->rs) {
-		restore_finish(dst); /* final figures */
-		restore_free(dst);
+		dst_restore_finish(dst); /* final figures */
+		dst_restore_free(dst);
 	}
 	/* Pages that will never come must not read as zero (only once the
 	 * memory is armed for post-copy: before that the guest never runs
 	 * here). Nothing places pages any more. */
 	uint64_t lost = ret && dst->pc && dst->pc->uffd >= 0
-				? dpc_poison_missing(dst) : 0;
+				? dst_pc_poison_missing(dst) : 0;
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.postcopy_pages_lost = lost;
 	pthread_mutex_unlock(&dst->sess.stats_lock);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The destination's half of the end-to-end memory check. Each page's
- * page_hash() is kept as its final copy lands (from the stream, from
+ * regions_page_hash() is kept as its final copy lands (from the stream, from
  * storage, or placed after a post-copy switch), and their sum is kept
  * along; a page that never lands is zero and counts 0. At the switchover the
  * sum is this side's digest at no cost, while hashing all memory there
@@ -83,7 +83,7 @@ static int vqueue_start(struct vmmig_dest *dst)
 	return 0;
 }
 
-void dverify_drain(struct vmmig_dest *dst)
+void dst_verify_drain(struct vmmig_dest *dst)
 {
 	struct vqueue *q = dst->vq;
 
@@ -129,7 +129,7 @@ static void vqueue_stop(struct vmmig_dest *dst)
 	dst->vq = NULL;
 }
 
-int dverify_init(struct vmmig_dest *dst)
+int dst_verify_init(struct vmmig_dest *dst)
 {
 	if (dst->vhash)
 		return 0;
@@ -144,7 +144,7 @@ int dverify_init(struct vmmig_dest *dst)
 	return vqueue_start(dst);
 }
 
-void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		  const void *contents)
 {
 	if (dst->vhash)
@@ -156,7 +156,7 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 {
 	uint64_t h, old;
 
-	h = page_hash(contents, dst->sess.regions.r[ri].id, page);
+	h = regions_page_hash(contents, dst->sess.regions.r[ri].id, page);
 	/* The sum stays the sum of the entries whatever the order. */
 	old = __atomic_exchange_n(&dst->vhash[ri][page], h, __ATOMIC_RELAXED);
 	atomic_fetch_add(&dst->vsum, h - old);
@@ -175,13 +175,13 @@ static void landed(void *cookie, const struct wire_dest_region *rg,
 		hash_page(dst, ri, index, page);
 }
 
-void dverify_hook(struct vmmig_dest *dst, struct wire_reader *rd)
+void dst_verify_hook(struct vmmig_dest *dst, struct wire_reader *rd)
 {
 	if (dst->vhash)
 		wire_reader_set_landed(rd, landed, dst);
 }
 
-void dverify_free(struct vmmig_dest *dst)
+void dst_verify_free(struct vmmig_dest *dst)
 {
 	vqueue_stop(dst);
 	for (unsigned i = 0; dst->vhash && i < dst->sess.regions.n; i++)

@@ -10,16 +10,16 @@
 
 #include "session.h"
 
-void history_init(struct history *h)
+void sess_history_init(struct history *h)
 {
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
-	h->t0 = now_us();
+	h->t0 = clock_now_us();
 	h->faults.struct_size = sizeof(h->faults);
 	h->faults.bin_us = VMMIG_FAULT_BIN_MIN_US;
 }
 
-void history_destroy(struct history *h)
+void sess_history_destroy(struct history *h)
 {
 	pthread_mutex_destroy(&h->lock);
 }
@@ -36,14 +36,14 @@ static void add_delta(struct vmmig_round *e, const struct vmmig_round *now,
 	e->pages_skipped += now->pages_skipped - last->pages_skipped;
 }
 
-void history_begin(struct history *h, int kind, uint32_t round,
+void sess_history_begin(struct history *h, int kind, uint32_t round,
 		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	/* An entry left open (a failure path) ends where this one starts. */
 	if (h->open) {
 		pthread_mutex_unlock(&h->lock);
-		history_end(h, 0, t, now);
+		sess_history_end(h, 0, t, now);
 		pthread_mutex_lock(&h->lock);
 	}
 	/* Past the cap, pre-copy rounds fold into the last pre-copy entry,
@@ -66,7 +66,7 @@ void history_begin(struct history *h, int kind, uint32_t round,
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
+void sess_history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
 		 const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
@@ -89,7 +89,7 @@ void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_settle(struct history *h, const struct vmmig_round *now)
+void sess_history_settle(struct history *h, const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	if (!h->open && h->n) {
@@ -99,14 +99,14 @@ void history_settle(struct history *h, const struct vmmig_round *now)
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_switch(struct history *h, uint64_t t)
+void sess_history_switch(struct history *h, uint64_t t)
 {
 	pthread_mutex_lock(&h->lock);
 	h->faults.start_us = t > h->t0 ? t - h->t0 : 1;
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_fault(struct history *h, uint64_t pages, uint64_t t)
+void sess_history_fault(struct history *h, uint64_t pages, uint64_t t)
 {
 	struct vmmig_fault_series *f = &h->faults;
 
@@ -131,7 +131,7 @@ void history_fault(struct history *h, uint64_t pages, uint64_t t)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int history_copy_rounds(struct history *h, struct vmmig_round *out,
+int sess_history_copy_rounds(struct history *h, struct vmmig_round *out,
 			size_t max)
 {
 	size_t stride, n;
@@ -154,7 +154,7 @@ int history_copy_rounds(struct history *h, struct vmmig_round *out,
 	return count;
 }
 
-int history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
+int sess_history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
 {
 	uint32_t want;
 
@@ -188,13 +188,13 @@ static double ms(uint64_t us)
 
 static void round_json(struct jbuf *j, const struct vmmig_round *r)
 {
-	jprintf(j,
+	json_printf(j,
 		"{\"kind\":\"%s\",\"round\":%u,\"merged\":%u,"
 		"\"start_ms\":%.3f,\"duration_ms\":%.3f,\"bytes\":%" PRIu64
 		",",
 		kind_name(r->kind), r->round, r->merged, ms(r->start_us),
 		ms(r->duration_us), r->bytes);
-	jprintf(j,
+	json_printf(j,
 		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
 		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
 		",\"skipped\":%" PRIu64 "},\"pass_pages\":%" PRIu64
@@ -209,13 +209,13 @@ static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f)
 {
 	uint32_t n = f->nbins < VMMIG_FAULT_BINS ? f->nbins : VMMIG_FAULT_BINS;
 
-	jprintf(j,
+	json_printf(j,
 		"{\"start_ms\":%.3f,\"bin_ms\":%.3f,\"total\":%" PRIu64
 		",\"bins\":[",
 		ms(f->start_us), ms(f->bin_us), f->total);
 	for (uint32_t i = 0; i < n; i++)
-		jprintf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
-	jprintf(j, "]}");
+		json_printf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
+	json_printf(j, "]}");
 }
 
 VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
@@ -229,31 +229,31 @@ VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 	if (!buf || !len || (n && (!rounds || stride < sizeof(*rounds))) ||
 	    (faults && faults->struct_size < sizeof(*faults)))
 		return -EINVAL;
-	jprintf(&j, "{\"rounds\":[");
+	json_printf(&j, "{\"rounds\":[");
 	for (size_t i = 0; i < n; i++) {
 		const struct vmmig_round *r =
 			(const void *)((const char *)rounds + i * stride);
 
 		if (i)
-			jprintf(&j, ",");
+			json_printf(&j, ",");
 		round_json(&j, r);
 		if (r->kind == VMMIG_ROUND_PAUSE)
 			pause = r;
 	}
-	jprintf(&j, "],\"pause\":");
+	json_printf(&j, "],\"pause\":");
 	if (pause)
-		jprintf(&j,
+		json_printf(&j,
 			"{\"start_ms\":%.3f,\"duration_ms\":%.3f,"
 			"\"bytes\":%" PRIu64 "}",
 			ms(pause->start_us), ms(pause->duration_us),
 			pause->bytes);
 	else
-		jprintf(&j, "null");
-	jprintf(&j, ",\"faults\":");
+		json_printf(&j, "null");
+	json_printf(&j, ",\"faults\":");
 	if (faults)
 		faults_json(&j, faults);
 	else
-		jprintf(&j, "null");
-	jprintf(&j, "}");
-	return jfinish(&j);
+		json_printf(&j, "null");
+	json_printf(&j, "}");
+	return json_finish(&j);
 }

@@ -68,9 +68,9 @@ int sess_wait(struct session *s)
 	return s->result;
 }
 
-int sess_watchdog_start(struct session *s, void (*fire)(void *), void *arg)
+int sess_start_watchdog(struct session *s, void (*fire)(void *), void *arg)
 {
-	return watchdog_start(&s->wd, &s->sh, s->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+	return sess_wd_start(&s->wd, &s->sh, s->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
 			      fire, arg);
 }
 
@@ -86,13 +86,13 @@ void sess_stats(struct session *s, struct vmmig_stats *full)
 	pthread_mutex_lock(&s->stats_lock);
 	*full = s->st;
 	pthread_mutex_unlock(&s->stats_lock);
-	counters_fill(&s->cnt, full);
+	sess_counters_fill(&s->cnt, full);
 }
 
 void sess_finish(struct session *s, int ret, uint64_t bytes, const char *what)
 {
 	pthread_mutex_lock(&s->stats_lock);
-	s->st.total_time_us = s->t_start ? now_us() - s->t_start : 0;
+	s->st.total_time_us = s->t_start ? clock_now_us() - s->t_start : 0;
 	s->st.transferred_bytes = bytes;
 	s->st.error = ret;
 	s->st.status = !ret ? VMMIG_STATUS_COMPLETED
@@ -101,11 +101,11 @@ void sess_finish(struct session *s, int ret, uint64_t bytes, const char *what)
 	pthread_mutex_unlock(&s->stats_lock);
 	s->result = ret;
 	failure_log_final(&s->fail, &s->log);
-	vlog(&s->log, VMMIG_LOG_INFO, "%s %s", what,
+	log_msg(&s->log, VMMIG_LOG_INFO, "%s %s", what,
 	     ret ? s->fail.msg : "completed");
 }
 
 const char *sess_error(struct session *s)
 {
-	return session_error(&s->fail, s->cfg_err);
+	return failure_text(&s->fail, s->cfg_err);
 }

@@ -57,49 +57,49 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 	if (st->total_time_us)
 		mbps = (double)st->transferred_bytes * 8.0 /
 		       (double)st->total_time_us;
-	jprintf(&j, "{\"status\":\"%s\",\"mode\":",
+	json_printf(&j, "{\"status\":\"%s\",\"mode\":",
 		vmmig_status_name(st->status));
 	/* An embedder's policy is reported under its own name. */
-	jstring(&j, st->mode == VMMIG_MODE_CUSTOM && st->policy[0]
+	json_string(&j, st->mode == VMMIG_MODE_CUSTOM && st->policy[0]
 			    ? st->policy : vmmig_mode_name(st->mode));
-	jprintf(&j, ",\"policy\":");
-	jstring(&j, st->policy);
-	jprintf(&j, ",\"error\":%d,", st->error);
-	jprintf(&j,
+	json_printf(&j, ",\"policy\":");
+	json_string(&j, st->policy);
+	json_printf(&j, ",\"error\":%d,", st->error);
+	json_printf(&j,
 		"\"total_time_ms\":%.3f,\"downtime_ms\":%.3f,"
 		"\"setup_time_ms\":%.3f,\"expected_downtime_ms\":%.3f,",
 		ms(st->total_time_us), ms(st->downtime_us),
 		ms(st->setup_time_us), ms(st->expected_downtime_us));
-	jprintf(&j,
+	json_printf(&j,
 		"\"rounds\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
 		",\"transferred_bytes\":%" PRIu64 ",\"remaining_bytes\":%" PRIu64
 		",",
 		st->rounds, st->guest_bytes, st->transferred_bytes,
 		st->remaining_bytes);
-	jprintf(&j,
+	json_printf(&j,
 		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
 		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
 		",\"restored\":%" PRIu64 ",\"skipped\":%" PRIu64 "},",
 		st->pages_normal, st->pages_zero, st->pages_compressed,
 		st->pages_delta, st->pages_restored, st->pages_skipped);
-	jprintf(&j,
+	json_printf(&j,
 		"\"mbps\":%.1f,\"bandwidth_bytes_per_s\":%" PRIu64
 		",\"dirty_rate_pps\":%" PRIu64 ",\"dirty_sync_count\":%" PRIu64
 		",",
 		mbps, st->bandwidth_bps, st->dirty_rate_pps,
 		st->dirty_sync_count);
-	jprintf(&j,
+	json_printf(&j,
 		"\"delta_cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
 		"},\"throttle_percent\":%u,\"channels\":%u,",
 		st->delta_cache_hits, st->delta_cache_misses,
 		st->throttle_percent, st->channels);
 	if (st->verified < 0)
-		jprintf(&j, "\"verified\":null,");
+		json_printf(&j, "\"verified\":null,");
 	else
-		jprintf(&j, "\"verified\":%s,", st->verified ? "true" : "false");
-	jprintf(&j, "\"path\":%d,\"path_reason\":", st->path);
-	jstring(&j, st->path_reason);
-	jprintf(&j,
+		json_printf(&j, "\"verified\":%s,", st->verified ? "true" : "false");
+	json_printf(&j, "\"path\":%d,\"path_reason\":", st->path);
+	json_string(&j, st->path_reason);
+	json_printf(&j,
 		",\"postcopy_faults\":%" PRIu64
 		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
@@ -110,22 +110,22 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		st->fault_latency_p99_us, st->precopy_bytes,
 		st->postcopy_bytes, st->postcopy_recoveries,
 		ms(st->postcopy_time_us), st->postcopy_pages_lost);
-	jprintf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
+	json_printf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
 		st->pass_pages, st->pass_pages_done);
-	jprintf(&j,
+	json_printf(&j,
 		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
 		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
 		st->restore_bytes, st->restore_mismatches,
 		st->restore_fallbacks, ms(st->restore_time_us));
-	jprintf(&j, "\"rejected_connections\":%" PRIu64 ",\"owner\":",
+	json_printf(&j, "\"rejected_connections\":%" PRIu64 ",\"owner\":",
 		st->rejected_connections);
-	jstring(&j, st->owner == VMMIG_OWNER_SOURCE ? "source"
+	json_string(&j, st->owner == VMMIG_OWNER_SOURCE ? "source"
 		  : st->owner == VMMIG_OWNER_DEST ? "destination" : "unknown");
-	jprintf(&j, "}");
-	return jfinish(&j);
+	json_printf(&j, "}");
+	return json_finish(&j);
 }
 
-void counters_add_enc(struct counters *c, const struct enc_counters *e)
+void sess_counters_add_enc(struct counters *c, const struct enc_counters *e)
 {
 	for (int i = 0; i < WIRE_ENC__COUNT; i++)
 		atomic_fetch_add(&c->pages[i], e->pages[i]);
@@ -133,7 +133,7 @@ void counters_add_enc(struct counters *c, const struct enc_counters *e)
 	atomic_fetch_add(&c->cache_misses, e->cache_misses);
 }
 
-void counters_fill(const struct counters *c, struct vmmig_stats *st)
+void sess_counters_fill(const struct counters *c, struct vmmig_stats *st)
 {
 	st->pages_zero = atomic_load(&c->pages[WIRE_ENC_ZERO]);
 	st->pages_normal = atomic_load(&c->pages[WIRE_ENC_RAW]);
@@ -144,7 +144,7 @@ void counters_fill(const struct counters *c, struct vmmig_stats *st)
 	st->delta_cache_misses = atomic_load(&c->cache_misses);
 }
 
-int stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out)
+int sess_stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out)
 {
 	size_t n;
 

@@ -18,7 +18,7 @@ static int set_tls(struct tls_creds **slot, const struct vmmig_tls_config *cfg,
 	if (cfg)
 		ret = tls_creds_new(cfg, server, &cr, err, sizeof(err));
 	if (ret) {
-		vlog(log, VMMIG_LOG_ERROR, "%s",
+		log_msg(log, VMMIG_LOG_ERROR, "%s",
 		     err[0] ? err : vmmig_strerror(ret));
 		return ret;
 	}
@@ -27,7 +27,7 @@ static int set_tls(struct tls_creds **slot, const struct vmmig_tls_config *cfg,
 	return 0;
 #else
 	(void)slot, (void)cfg, (void)server;
-	vlog(log, VMMIG_LOG_ERROR, "tls: libvmmig was built without GnuTLS");
+	log_msg(log, VMMIG_LOG_ERROR, "tls: libvmmig was built without GnuTLS");
 	return -ENOTSUP;
 #endif
 }

@@ -27,9 +27,9 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	pthread_mutex_init(&src->lock, NULL);
 	pthread_cond_init(&src->cond, NULL);
 	pthread_rwlock_init(&src->hints_lock, NULL);
-	history_init(&src->hist);
+	sess_history_init(&src->hist);
 	src->pagemap_fd = -1;
-	src->on_record = rp_on_record;
+	src->on_record = src_rp_on_record;
 	*out = src;
 	return 0;
 }
@@ -48,7 +48,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 		ratelimit_destroy(src->rl);
 		free(src->rl);
 	}
-	hints_free(src);
+	src_hints_free(src);
 	pthread_rwlock_destroy(&src->hints_lock);
 	if (src->pagemap_fd >= 0)
 		close(src->pagemap_fd);
@@ -59,7 +59,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 	sess_destroy(&src->sess);
 	pthread_mutex_destroy(&src->lock);
 	pthread_cond_destroy(&src->cond);
-	history_destroy(&src->hist);
+	sess_history_destroy(&src->hist);
 	free(src);
 }
 
@@ -196,7 +196,7 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 {
 	int ret;
 
-	if (!src || !addr || transport_ops_check(t, TRANSPORT_CONNECTS))
+	if (!src || !addr || chan_ops_check(t, TRANSPORT_CONNECTS))
 		return -EINVAL;
 	if (src->sess.started)
 		return -EBUSY;
@@ -234,7 +234,7 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->tops = t;
 	src->ndata = (unsigned)src->sess.opt.v[VMMIG_OPT_CHANNELS];
 	src->nchan = src->ndata + 1;
-	src->sess.t_start = now_us();
+	src->sess.t_start = clock_now_us();
 	src->hist.t0 = src->sess.t_start;
 	src->sess.st.status = VMMIG_STATUS_SETUP;
 	src->sess.st.mode = mode_of(src->policy);
@@ -243,7 +243,7 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 	src->sess.st.channels = src->ndata;
 	src->sess.st.guest_bytes = src->sess.regions.total_bytes;
 	atomic_store(&src->sess.sh.last_progress_us, src->sess.t_start);
-	return sess_start(&src->sess, source_main, src);
+	return sess_start(&src->sess, src_main, src);
 }
 
 VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
@@ -276,7 +276,7 @@ VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
 
 VMMIG_API int vmmig_source_owner(struct vmmig_source *src)
 {
-	return src ? source_owner(src) : -EINVAL;
+	return src ? src_owner(src) : -EINVAL;
 }
 
 VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
@@ -293,11 +293,11 @@ VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
 	pthread_mutex_unlock(&src->lock);
 	if (too_late)
 		return -EBUSY;
-	/* Recorded above, so source_fail() would see an echo: tell the
+	/* Recorded above, so src_fail() would see an echo: tell the
 	 * destination why here (no COMMIT can follow a recorded failure). */
 	if (first)
-		source_tell_peer(src);
-	source_abort_io(src);
+		src_tell_peer(src);
+	src_abort_io(src);
 	return 0;
 }
 
@@ -311,16 +311,16 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 		return -EINVAL;
 	sess_stats(&src->sess, &full);
 	if (status_live(full.status)) {
-		uint64_t now = now_us();
+		uint64_t now = clock_now_us();
 
 		full.total_time_us = now - src->sess.t_start;
-		full.transferred_bytes = tx_bytes(src);
+		full.transferred_bytes = src_tx_bytes(src);
 		src_pass_live(src, &full, now);
 	} else {
 		src_pass_live(src, &full, 0);
 	}
-	full.owner = source_owner(src);
-	ret = stats_copy_out(&full, st);
+	full.owner = src_owner(src);
+	ret = sess_stats_copy_out(&full, st);
 	return ret;
 }
 

@@ -63,7 +63,7 @@ struct vmmig_source {
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int (*job)(struct sender *s); /* what senders_run() asked for */
+	int (*job)(struct sender *s); /* what src_senders_run() asked for */
 	uint64_t job_gen;
 	unsigned job_done;
 	bool quit;
@@ -73,12 +73,12 @@ struct vmmig_source {
 
 	/* return path (channel 0, dest -> source) */
 	/* Where its reader hands each record: the dispatcher above the
-	 * features (rp_on_record()), set at creation, so that the reader
+	 * features (src_rp_on_record()), set at creation, so that the reader
 	 * below them names none of them. */
 	int (*on_record)(struct vmmig_source *src, const struct wire_hdr *h,
 			 const uint8_t *payload);
 	pthread_t rp_thread;
-	atomic_bool rp_running;  /* read by rp_await_verdict() */
+	atomic_bool rp_running;  /* read by src_rp_await_verdict() */
 	struct wire_reader *rp_reader;
 	bool acked;              /* READY received (under lock) */
 	struct wire_sw ready;    /* its payload: the destination's digest */
@@ -107,71 +107,71 @@ struct vmmig_source {
 	/* history and the pass being sent (source_history.c) */
 	struct history hist;
 	_Atomic uint64_t pass_total;  /* pages of the current pass */
-	_Atomic uint64_t pass_done;   /* of those, handled by send_pages() */
-	_Atomic uint64_t pass_t0, pass_b0; /* its start: now_us(), tx bytes */
+	_Atomic uint64_t pass_done;   /* of those, handled by src_send_pages() */
+	_Atomic uint64_t pass_t0, pass_b0; /* its start: clock_now_us(), tx bytes */
 	atomic_bool pass_active;
 };
 
 /* ---- source_core.c: the failure path ---- */
 /* Record the first failure (later ones are its echoes), tell the
- * destination why (source_tell_peer()), stop every thread's I/O. */
-void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
+ * destination why (src_tell_peer()), stop every thread's I/O. */
+void src_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void source_abort_io(struct vmmig_source *src);
+void src_abort_io(struct vmmig_source *src);
 /* The first failure, recorded here (not the peer's, not a broken link),
  * goes to the destination as ERROR on every channel no other thread is
  * sending on (the urgent one carries nothing before the switch); not once
  * committed (COMMIT or the post-copy switch sent). */
-void source_tell_peer(struct vmmig_source *src);
+void src_tell_peer(struct vmmig_source *src);
 /* Before recording link error @code seen by another thread than the
  * return path's: wait (100 ms at most) for the return path to record the
  * destination's ERROR, which may be queued before the end of its stream. */
-void rp_await_verdict(struct vmmig_source *src, int code);
+void src_rp_await_verdict(struct vmmig_source *src, int code);
 /* Bytes sent on every channel, closed ones included. */
-uint64_t tx_bytes(struct vmmig_source *src);
+uint64_t src_tx_bytes(struct vmmig_source *src);
 
 /* ---- source_conn.c: channels and handshake ---- */
 /* Refused connections are retried for @retry_ms (0: fail at once). */
-int connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
-int handshake(struct vmmig_source *src, uint16_t flags);
+int src_connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
+int src_handshake(struct vmmig_source *src, uint16_t flags);
 
 /* ---- source_dirty.c: bitmaps, tracker, pause ---- */
 /* After a round: what was dirtied meanwhile becomes the next job. */
-int sync_next_round(struct vmmig_source *src);
+int src_sync_next_round(struct vmmig_source *src);
 /* Before the last pass: add what was dirtied to what is still pending. */
-int sync_pending(struct vmmig_source *src);
-int alloc_bitmaps(struct vmmig_source *src);
-void free_bitmaps(struct vmmig_source *src);
-int start_tracking(struct vmmig_source *src);
+int src_sync_pending(struct vmmig_source *src);
+int src_alloc_bitmaps(struct vmmig_source *src);
+void src_free_bitmaps(struct vmmig_source *src);
+int src_start_tracking(struct vmmig_source *src);
 /* Pause the guest, then add what it wrote since the last sync. */
-int source_pause(struct vmmig_source *src, uint64_t *t_pause);
+int src_pause(struct vmmig_source *src, uint64_t *t_pause);
 
 /* ---- source_send.c: the sending threads ---- */
-int send_pages(struct sender *s, const struct region *r, uint64_t w,
+int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 	       uint64_t bits);
-int flush_batch(struct sender *s);
-int senders_start(struct vmmig_source *src);
+int src_flush_batch(struct sender *s);
+int src_senders_start(struct vmmig_source *src);
 /* Run @job on every data channel's sender; returns the first error. The
- * senders know no job: the caller names it (send_round(), or post-copy's
+ * senders know no job: the caller names it (src_send_round(), or post-copy's
  * sweep). */
-int senders_run(struct vmmig_source *src, int (*job)(struct sender *s));
+int src_senders_run(struct vmmig_source *src, int (*job)(struct sender *s));
 /* The pre-copy job: this sender's stripes of send_bm. */
-int send_round(struct sender *s);
-void senders_stop(struct vmmig_source *src);
+int src_send_round(struct sender *s);
+void src_senders_stop(struct vmmig_source *src);
 
 /* ---- source_rp.c: the return path's reader thread ---- */
-int rp_start(struct vmmig_source *src);
-void rp_stop(struct vmmig_source *src);
+int src_rp_start(struct vmmig_source *src);
+void src_rp_stop(struct vmmig_source *src);
 
 /* ---- source_hints.c: cache-restore hints ---- */
 struct region_hints;
-uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
-bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
+uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
+bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
 		  struct wire_hint *out);
-void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
+void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 		      const uint64_t *dirty);
-void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
-void hints_free(struct vmmig_source *src);
+void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
+void src_hints_free(struct vmmig_source *src);
 
 /* ---- source_history.c ---- */
 /* Called by the migration thread. A pass of @kind

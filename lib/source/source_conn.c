@@ -39,7 +39,7 @@ static int send_hello(struct chan *c, unsigned i, void *arg)
 	return ret;
 }
 
-int handshake(struct vmmig_source *src, uint16_t flags)
+int src_handshake(struct vmmig_source *src, uint16_t flags)
 {
 	struct hello_ctx x = {
 		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
@@ -60,7 +60,7 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
 					 &bad);
 		if (ret && !src->chan[bad].tls) { /* the handshake failed */
-			source_fail(src, ret, "channel %u: %s", bad,
+			src_fail(src, ret, "channel %u: %s", bad,
 				    src->chan[bad].err);
 			return ret;
 		}
@@ -110,14 +110,14 @@ int handshake(struct vmmig_source *src, uint16_t flags)
 		else
 			wire_reader_free(rd);
 		if (ret) {
-			source_fail(src, ret, "handshake on channel %u: %s", i,
+			src_fail(src, ret, "handshake on channel %u: %s", i,
 				    err[0] ? err : src->chan[i].err[0]
 				    ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}
 	if (send_err)
-		source_fail(src, send_err, "sending handshake: %s",
+		src_fail(src, send_err, "sending handshake: %s",
 			    vmmig_strerror(send_err));
 	return send_err;
 }
@@ -128,9 +128,9 @@ static bool refused(int err)
 	return err == -ECONNREFUSED || err == -ENOENT;
 }
 
-int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
+int src_connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 {
-	uint64_t until = now_us() + (uint64_t)retry_ms * 1000u;
+	uint64_t until = clock_now_us() + (uint64_t)retry_ms * 1000u;
 
 	for (unsigned i = 0; i < src->nchan; i++) {
 		const char *addr = src->addr;
@@ -146,11 +146,11 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 		}
 		while (!ret) {
 			ret = chan_connect(&src->chan[i], addr, timeout);
-			if (!refused(ret) || now_us() >= until ||
+			if (!refused(ret) || clock_now_us() >= until ||
 			    atomic_load(&src->sess.sh.abort))
 				break;
 			/* Asked to: a bounded retry, as a retry. */
-			vlog(&src->sess.log, VMMIG_LOG_INFO, "connecting channel %u "
+			log_msg(&src->sess.log, VMMIG_LOG_INFO, "connecting channel %u "
 			     "to %s: %s, retrying", i, addr,
 			     vmmig_strerror(ret));
 			usleep(20000);
@@ -159,7 +159,7 @@ int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 		if (ret) {
 			/* A transport that opens fewer connections than
 			 * asked for fails here: say how many it takes. */
-			source_fail(src, ret, "connecting channel %u of %u (%u "
+			src_fail(src, ret, "connecting channel %u of %u (%u "
 				    "page channel%s + the urgent channel) to "
 				    "%s%s: %s", i, src->nchan, src->ndata,
 				    src->ndata > 1 ? "s" : "",

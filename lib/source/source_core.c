@@ -10,7 +10,7 @@
 
 #include "source.h"
 
-void source_abort_io(struct vmmig_source *src)
+void src_abort_io(struct vmmig_source *src)
 {
 	atomic_store(&src->sess.sh.abort, true);
 	for (unsigned i = 0; i < src->nchan; i++)
@@ -20,7 +20,7 @@ void source_abort_io(struct vmmig_source *src)
 	pthread_mutex_unlock(&src->lock);
 }
 
-void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
+void src_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -31,17 +31,17 @@ void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	pthread_mutex_unlock(&src->lock);
 	/* A destination that stops sends its reason on channel 0, then
 	 * closes: give the return path the moment it takes to read it. */
-	rp_await_verdict(src, code);
+	src_rp_await_verdict(src, code);
 	va_start(ap, fmt);
 	bool first = failure_record(&src->sess.fail, &src->sess.log, code, may_recover,
 				    fmt, ap);
 	va_end(ap);
 	if (first)
-		source_tell_peer(src); /* before the channels shut down */
-	source_abort_io(src);
+		src_tell_peer(src); /* before the channels shut down */
+	src_abort_io(src);
 }
 
-void rp_await_verdict(struct vmmig_source *src, int code)
+void src_rp_await_verdict(struct vmmig_source *src, int code)
 {
 	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
 	    pthread_equal(pthread_self(), src->rp_thread))
@@ -50,7 +50,7 @@ void rp_await_verdict(struct vmmig_source *src, int code)
 		usleep(2000);
 }
 
-void source_tell_peer(struct vmmig_source *src)
+void src_tell_peer(struct vmmig_source *src)
 {
 	pthread_mutex_lock(&src->lock);
 	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
@@ -68,7 +68,7 @@ void source_tell_peer(struct vmmig_source *src)
 				i == src->ndata ? 100 : 0);
 }
 
-uint64_t tx_bytes(struct vmmig_source *src)
+uint64_t src_tx_bytes(struct vmmig_source *src)
 {
 	uint64_t sum = src->tx_closed;
 

@@ -23,12 +23,12 @@ static int sync_dirty(struct vmmig_source *src)
 		if (!ret)
 			ret = vmmig_tracker_clear(src->tracker, i, bm);
 		if (ret) {
-			source_fail(src, ret, "dirty tracker %s: %s",
+			src_fail(src, ret, "dirty tracker %s: %s",
 				    vmmig_tracker_name(src->tracker),
 				    vmmig_strerror(ret));
 			return ret;
 		}
-		hints_drop_dirty(src, i, bm);
+		src_hints_drop_dirty(src, i, bm);
 	}
 	pthread_mutex_lock(&src->sess.stats_lock);
 	src->sess.st.dirty_sync_count++;
@@ -38,7 +38,7 @@ static int sync_dirty(struct vmmig_source *src)
 
 /* After a round: what it sent is done; what was dirtied meanwhile becomes
  * the next job (send_bm). */
-int sync_next_round(struct vmmig_source *src)
+int src_sync_next_round(struct vmmig_source *src)
 {
 	uint64_t **t;
 	int ret = sync_dirty(src);
@@ -52,7 +52,7 @@ int sync_next_round(struct vmmig_source *src)
 }
 
 /* Before the last pass: add what was dirtied to what is still pending. */
-int sync_pending(struct vmmig_source *src)
+int src_sync_pending(struct vmmig_source *src)
 {
 	int ret = sync_dirty(src);
 
@@ -63,7 +63,7 @@ int sync_pending(struct vmmig_source *src)
 	return ret;
 }
 
-int alloc_bitmaps(struct vmmig_source *src)
+int src_alloc_bitmaps(struct vmmig_source *src)
 {
 	unsigned n = src->sess.regions.n;
 
@@ -89,7 +89,7 @@ int alloc_bitmaps(struct vmmig_source *src)
 	return 0;
 }
 
-void free_bitmaps(struct vmmig_source *src)
+void src_free_bitmaps(struct vmmig_source *src)
 {
 	for (unsigned i = 0; i < src->sess.regions.n; i++) {
 		if (src->send_bm)
@@ -105,7 +105,7 @@ void free_bitmaps(struct vmmig_source *src)
 	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
 }
 
-int start_tracking(struct vmmig_source *src)
+int src_start_tracking(struct vmmig_source *src)
 {
 	struct vmmig_tracker_region *tr;
 	int ret;
@@ -123,7 +123,7 @@ int start_tracking(struct vmmig_source *src)
 	ret = vmmig_tracker_start(src->tracker, tr, src->sess.regions.n);
 	free(tr);
 	if (ret)
-		source_fail(src, ret, "starting dirty tracker %s: %s",
+		src_fail(src, ret, "starting dirty tracker %s: %s",
 			    vmmig_tracker_name(src->tracker),
 			    vmmig_strerror(ret));
 	return ret;
@@ -131,20 +131,20 @@ int start_tracking(struct vmmig_source *src)
 
 /* Pause the guest; the pages found dirty after the last round are still
  * pending in send_bm: add what the guest wrote since. */
-int source_pause(struct vmmig_source *src, uint64_t *t_pause)
+int src_pause(struct vmmig_source *src, uint64_t *t_pause)
 {
 	int ret;
 
 	sess_set_status(&src->sess, VMMIG_STATUS_DEVICE);
-	*t_pause = now_us();
+	*t_pause = clock_now_us();
 	ret = src->ops->pause(src->opaque);
 	if (ret) {
-		source_fail(src, ret, "pausing the guest: %s",
+		src_fail(src, ret, "pausing the guest: %s",
 			    vmmig_strerror(ret));
 		return ret;
 	}
 	src->paused = true;
-	ret = sync_pending(src);
+	ret = src_sync_pending(src);
 	if (!ret)
 		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
 	return ret;

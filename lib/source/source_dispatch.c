@@ -24,16 +24,16 @@ static int on_error(struct vmmig_source *src, const struct wire_hdr *h,
 	int ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
 
 	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
+		src_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
 	failure_set_peer(&src->sess.fail, ws.status < 0 ? ws.status : -EPROTO,
 			 ws.text);
-	source_abort_io(src);
+	src_abort_io(src);
 	return failure_code(&src->sess.fail);
 }
 
-int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		 const uint8_t *payload)
 {
 	/* Set by the migration thread before it sends the switch's POSTCOPY
@@ -44,28 +44,28 @@ int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 
 	switch (h->type) {
 	case WIRE_DRAINED:
-		drain_on_drained(src);
+		src_drain_on_drained(src);
 		return 0;
 	case WIRE_REQ:
 		if (h->flags & WIRE_REQ_REFETCH) {
-			ret = drain_on_refetch(src, payload, h->len);
+			ret = src_drain_on_refetch(src, payload, h->len);
 			return ret || !postcopy
-				       ? ret : postcopy_on_req(src, h, payload);
+				       ? ret : src_postcopy_on_req(src, h, payload);
 		}
 		if (switched)
-			return postcopy_on_req(src, h, payload);
+			return src_postcopy_on_req(src, h, payload);
 		break;
 	case WIRE_DONE:
 		if (switched)
-			return postcopy_on_done(src, h, payload); /* 1 */
+			return src_postcopy_on_done(src, h, payload); /* 1 */
 		break;
 	case WIRE_READY:
 	case WIRE_STARTED:
-		return switch_on_record(src, h, payload); /* 1: STARTED */
+		return src_switch_on_record(src, h, payload); /* 1: STARTED */
 	case WIRE_ERROR:
 		return on_error(src, h, payload);
 	}
-	source_fail(src, -EPROTO, "return path: unexpected record type 0x%04x",
+	src_fail(src, -EPROTO, "return path: unexpected record type 0x%04x",
 		    h->type);
 	return -EPROTO;
 }

@@ -16,7 +16,7 @@
 
 /* Pages whose restore failed: never hint them again, send their contents
  * (in the last pass, or right away after a post-copy switch). */
-int drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
+int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 		     size_t len)
 {
 	char err[WIRE_ERRLEN];
@@ -41,17 +41,17 @@ int drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 			break;
 		}
 		bit = 1ull << (page % 64);
-		hints_clear_page(src, ri, page);
+		src_hints_clear_page(src, ri, page);
 		__atomic_fetch_or(src->postcopy ? &src->send_bm[ri][page / 64]
 						: &src->refetch_bm[ri][page / 64],
 				  bit, __ATOMIC_ACQ_REL);
 	}
 	if (ret)
-		source_fail(src, ret, "return path: bad refetch request");
+		src_fail(src, ret, "return path: bad refetch request");
 	return ret;
 }
 
-void drain_on_drained(struct vmmig_source *src)
+void src_drain_on_drained(struct vmmig_source *src)
 {
 	pthread_mutex_lock(&src->lock);
 	src->drained = true;
@@ -59,7 +59,7 @@ void drain_on_drained(struct vmmig_source *src)
 	pthread_mutex_unlock(&src->lock);
 }
 
-int drain_wait(struct vmmig_source *src)
+int src_drain_wait(struct vmmig_source *src)
 {
 	int ret = 0;
 
@@ -69,7 +69,7 @@ int drain_wait(struct vmmig_source *src)
 	for (unsigned i = 0; i < src->nchan && !ret; i++)
 		ret = chan_send_record(&src->chan[i], WIRE_DRAIN, 0, NULL, 0);
 	if (ret) {
-		source_fail(src, ret, "draining: %s", vmmig_strerror(ret));
+		src_fail(src, ret, "draining: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	pthread_mutex_lock(&src->lock);
@@ -79,7 +79,7 @@ int drain_wait(struct vmmig_source *src)
 	return failure_code(&src->sess.fail);
 }
 
-void take_refetch(struct vmmig_source *src)
+void src_take_refetch(struct vmmig_source *src)
 {
 	for (unsigned ri = 0; ri < src->sess.regions.n; ri++)
 		for (uint64_t w = 0; w < (src->sess.regions.r[ri].npages + 63) / 64;
@@ -88,11 +88,11 @@ void take_refetch(struct vmmig_source *src)
 				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);
 }
 
-int drain_restores(struct vmmig_source *src)
+int src_drain_restores(struct vmmig_source *src)
 {
-	int ret = drain_wait(src);
+	int ret = src_drain_wait(src);
 
 	if (!ret)
-		take_refetch(src);
+		src_take_refetch(src);
 	return ret;
 }

@@ -188,14 +188,14 @@ VMMIG_API int vmmig_source_remove_hint(struct vmmig_source *src,
 	return ret;
 }
 
-uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w)
+uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w)
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return 0;
 	return __atomic_load_n(&src->hints[ri].bm[w], __ATOMIC_ACQUIRE);
 }
 
-bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
+bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
 		  struct wire_hint *out)
 {
 	bool found = false;
@@ -225,7 +225,7 @@ bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
 	return found;
 }
 
-void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
+void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
 {
 	if (src->hints && src->hints[ri].bm)
 		__atomic_fetch_and(&src->hints[ri].bm[page / 64],
@@ -233,7 +233,7 @@ void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
 }
 
 /* Pages written since their hint: the hint no longer describes them. */
-void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
+void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 		      const uint64_t *dirty)
 {
 	if (!src->hints || !src->hints[ri].bm)
@@ -244,7 +244,7 @@ void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 					   __ATOMIC_RELEASE);
 }
 
-void hints_free(struct vmmig_source *src)
+void src_hints_free(struct vmmig_source *src)
 {
 	for (unsigned i = 0; src->hints && i < src->sess.regions.n; i++) {
 		free(src->hints[i].bm);

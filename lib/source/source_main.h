@@ -7,11 +7,11 @@
 
 #include "source_feat.h"
 
-void *source_main(void *arg);
+void *src_main(void *arg);
 /* One record from the destination on the return path: 0 to read on, 1 when
  * the return path is done (STARTED of a pre-copy, DONE), or -errno (the
  * failure is recorded; ERROR from the peer included). */
-int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		 const uint8_t *payload);
 
 #endif

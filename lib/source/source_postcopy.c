@@ -38,7 +38,7 @@ static bool claim(uint64_t *word, uint64_t bit)
 }
 
 /* rp thread: DONE ends it all. Returns 1. */
-int postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
+int src_postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
 		     const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
@@ -46,7 +46,7 @@ int postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
 	int ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
 
 	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
+		src_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
 	pthread_mutex_lock(&src->lock);
@@ -58,7 +58,7 @@ int postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
 }
 
 /* rp thread: REQ pages go out on the urgent channel. */
-int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
+int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		    const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
@@ -74,10 +74,10 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		ret = -EPROTO;
 	}
 	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
+		src_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
-	history_fault(&src->hist, q.count, now_us());
+	sess_history_fault(&src->hist, q.count, clock_now_us());
 	/* Sent from this thread, right away: a vCPU is waiting, and a hand-
 	 * over to another thread would add a wake-up to its latency. */
 	struct sender *us = &src->snd[src->ndata];
@@ -87,7 +87,7 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 
 		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
 		if (page >= src->sess.regions.r[ri].npages) {
-			source_fail(src, -EPROTO, "return path: REQ for page "
+			src_fail(src, -EPROTO, "return path: REQ for page "
 				    "%llu beyond region %u",
 				    (unsigned long long)page, q.region_id);
 			return -EPROTO;
@@ -96,13 +96,13 @@ int postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		bit = 1ull << (page % 64);
 		if (claim(&src->send_bm[ri][page / 64], bit)) {
 			src->postcopy_served++;
-			ret = send_pages(us, &src->sess.regions.r[ri], page / 64, bit);
+			ret = src_send_pages(us, &src->sess.regions.r[ri], page / 64, bit);
 		}
 	}
 	if (!ret)
-		ret = flush_batch(us);
+		ret = src_flush_batch(us);
 	if (ret)
-		source_fail(src, ret, "sending requested pages: %s",
+		src_fail(src, ret, "sending requested pages: %s",
 			    vmmig_strerror(ret));
 	return ret;
 }
@@ -132,7 +132,7 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 		if (!bits)
 			continue;
 		*found = true;
-		ret = send_pages(s, r, w, bits);
+		ret = src_send_pages(s, r, w, bits);
 		if (ret)
 			return ret;
 		if (atomic_load(&src->hint) != hint)
@@ -151,7 +151,7 @@ static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
  * regions, then wraps to the fault; a new fault starts a new pass there.
  * Done when a whole pass found nothing (the guest is paused: no page
  * becomes pending again). */
-int postcopy_sweep(struct sender *s)
+int src_postcopy_sweep(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
 	unsigned nr = src->sess.regions.n;
@@ -174,7 +174,7 @@ int postcopy_sweep(struct sender *s)
 			ret = sweep_range(s, r0, 0, hw, hint, &found);
 		if (ret < 0)
 			return ret;
-		ret = flush_batch(s);
+		ret = src_flush_batch(s);
 		if (ret)
 			return ret;
 	} while (found);
@@ -223,27 +223,27 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 			  unsigned nblobs)
 {
 	uint64_t hints = atomic_load(&src->hints_sent);
-	int ret = senders_run(src, postcopy_sweep);
+	int ret = src_senders_run(src, src_postcopy_sweep);
 
 	/* Pages hinted in this phase: once their restores are over, send
 	 * the ones that failed (drain puts them back in send_bm). */
 	if (!ret && atomic_load(&src->hints_sent) != hints) {
-		ret = drain_restores(src);
+		ret = src_drain_restores(src);
 		if (!ret)
-			ret = senders_run(src, postcopy_sweep);
+			ret = src_senders_run(src, src_postcopy_sweep);
 	}
 	if (!ret && src->sess.opt.v[VMMIG_OPT_VERIFY] &&
 	    !(end->flags & WIRE_END_HASH)) {
 		/* The paused guest's memory is frozen: hashing it now costs
 		 * no downtime, and after the sweep it delays no page. */
 		end->flags |= WIRE_END_HASH;
-		end->mem_hash = source_memory_digest(src);
+		end->mem_hash = src_memory_digest(src);
 	}
 	/* Recorded here, unlike a page send's failure, which the sender
 	 * records: the caller tells a broken link (recover) from the rest by
 	 * the recorded failure. */
-	if (!ret && (ret = send_end(src, end, nblobs)))
-		source_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
+	if (!ret && (ret = src_send_end(src, end, nblobs)))
+		src_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
 	if (!ret)
 		ret = wait_done(src);
 	return ret;
@@ -264,13 +264,13 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 	if (!ret && src->ops->save_state) {
 		ret = src->ops->save_state(src->opaque, sink);
 		if (ret) {
-			source_fail(src, ret, "saving guest state: %s",
+			src_fail(src, ret, "saving guest state: %s",
 				    vmmig_strerror(ret));
 			return ret;
 		}
 	}
 	if (!ret)
-		ret = state_send(&src->chan[0], sink);
+		ret = sess_state_send(&src->chan[0], sink);
 	if (ret)
 		return ret;
 	if (src->sess.opt.v[VMMIG_OPT_VERIFY])
@@ -281,10 +281,10 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 	ret = chan_send_record(&src->chan[0], WIRE_POSTCOPY, 0, pc, sizeof(pc));
 	/* STARTED comes while pages already flow (a recovery may replace it
 	 * with RESUMED). */
-	return ret ? ret : switch_commit(src);
+	return ret ? ret : src_switch_commit(src);
 }
 
-int postcopy_run(struct vmmig_source *src, bool first_pass_done)
+int src_postcopy_run(struct vmmig_source *src, bool first_pass_done)
 {
 	struct vmmig_state_sink sink = { 0 };
 	struct wire_end end = { 0 };
@@ -296,7 +296,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	src->first_pass = !first_pass_done;
 	ret = setup_urgent(src);
 	if (ret) {
-		source_fail(src, ret, "post-copy setup: %s", vmmig_strerror(ret));
+		src_fail(src, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	if (first_pass_done) {
@@ -306,30 +306,30 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		 * memory takes tens of ms of page-table work, which would
 		 * otherwise land in the downtime; the switch then only names
 		 * the few pages dirtied since this sync. */
-		ret = sync_pending(src);
+		ret = src_sync_pending(src);
 		if (!ret && (ret = send_discard(src, WIRE_DISCARD_EARLY)))
-			source_fail(src, ret, "early DISCARD: %s",
+			src_fail(src, ret, "early DISCARD: %s",
 				    vmmig_strerror(ret));
 		/* Restores of hinted pages end before the switch too; failed
 		 * ones become pending like dirty pages. */
 		if (!ret)
-			ret = drain_restores(src);
+			ret = src_drain_restores(src);
 		if (ret)
 			return ret;
 	}
-	ret = source_pause(src, &t_pause);
+	ret = src_pause(src, &t_pause);
 	if (ret)
 		return ret;
-	b_switch = tx_bytes(src);
+	b_switch = src_tx_bytes(src);
 	ret = do_switch(src, &sink);
 	nblobs = sink.n;
-	state_sink_free(&sink);
+	sess_state_sink_free(&sink);
 	if (ret) {
-		source_fail(src, ret, "post-copy switch: %s",
+		src_fail(src, ret, "post-copy switch: %s",
 			    vmmig_strerror(ret));
 		return ret;
 	}
-	t_switch = now_us();
+	t_switch = clock_now_us();
 	src_history_switch(src, t_switch);
 	pthread_mutex_lock(&src->sess.stats_lock);
 	src->sess.st.downtime_us = t_switch - t_pause;
@@ -345,24 +345,24 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		if (!ret || !src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
 		    !failure_is_link(&src->sess.fail))
 			break;
-		ret = postcopy_recover(src);
+		ret = src_postcopy_recover(src);
 		if (ret)
 			break;
 	}
 	if (ret) {
-		source_fail(src, ret, "finishing post-copy: %s",
+		src_fail(src, ret, "finishing post-copy: %s",
 			    vmmig_strerror(ret));
 		return ret;
 	}
 	pthread_mutex_lock(&src->sess.stats_lock);
-	src->sess.st.postcopy_bytes = tx_bytes(src) - b_switch;
+	src->sess.st.postcopy_bytes = src_tx_bytes(src) - b_switch;
 	src->sess.st.postcopy_faults = src->done_info.faults;
 	src->sess.st.fault_latency_p50_us = src->done_info.fault_p50_us;
 	src->sess.st.fault_latency_p99_us = src->done_info.fault_p99_us;
 	src->sess.st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
 	src->sess.st.remaining_bytes = 0;
-	uint64_t t_end = now_us();
+	uint64_t t_end = clock_now_us();
 
 	src->sess.st.postcopy_time_us = t_end - t_switch;
 	pthread_mutex_unlock(&src->sess.stats_lock);

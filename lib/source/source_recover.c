@@ -13,7 +13,7 @@
 
 #include "source_feat.h"
 
-int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
+int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 			const uint8_t *payload, char *err, size_t errlen)
 {
 	struct wire_discard d;
@@ -68,12 +68,12 @@ static int receive_missing(struct vmmig_source *src)
 		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
 
 		if (!ret)
-			ret = postcopy_on_missing(src, &h, p, err, sizeof(err));
+			ret = src_postcopy_on_missing(src, &h, p, err, sizeof(err));
 		else if (ret == -EPROTO)
 			snprintf(err, sizeof(err), "%s",
 				 wire_reader_error(src->rp_reader));
 		if (ret == -EPROTO)
-			source_fail(src, ret, "post-copy recovery: %s", err);
+			src_fail(src, ret, "post-copy recovery: %s", err);
 		if (ret)
 			return ret > 0 ? 0 : ret;
 	}
@@ -85,19 +85,19 @@ static int receive_missing(struct vmmig_source *src)
  * same UUID until the recovery timeout, learn what the destination still
  * misses, and carry on.
  */
-int postcopy_recover(struct vmmig_source *src)
+int src_postcopy_recover(struct vmmig_source *src)
 {
-	uint64_t deadline = now_us() +
+	uint64_t deadline = clock_now_us() +
 		(uint64_t)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
 	int ret;
 
-	vlog(&src->sess.log, VMMIG_LOG_WARN,
+	log_msg(&src->sess.log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): reconnecting", src->sess.fail.msg);
 	atomic_store(&src->sess.wd.armed, false);
-	rp_stop(src);
+	src_rp_stop(src);
 	sess_set_status(&src->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
-		uint64_t t = now_us(),
+		uint64_t t = clock_now_us(),
 			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
 		int64_t io = src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
@@ -110,11 +110,11 @@ int postcopy_recover(struct vmmig_source *src)
 		atomic_store(&src->sess.sh.abort, false);
 		/* An attempt ends by the deadline (connect) or after one IO
 		 * timeout of silence (the watchdog, during the handshake). */
-		watchdog_arm(&src->sess.wd);
-		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
+		sess_wd_arm(&src->sess.wd);
+		ret = src_connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
 								 : io), 0);
 		if (!ret)
-			ret = handshake(src, WIRE_HELLO_RESUME |
+			ret = src_handshake(src, WIRE_HELLO_RESUME |
 					(src->sess.opt.v[VMMIG_OPT_VERIFY]
 						 ? WIRE_HELLO_VERIFY : 0));
 		if (!ret)
@@ -122,14 +122,14 @@ int postcopy_recover(struct vmmig_source *src)
 		if (!ret)
 			break;
 		atomic_store(&src->sess.wd.armed, false);
-		vlog(&src->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
+		log_msg(&src->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
 		     "(%s), retrying", vmmig_strerror(ret));
-		if (now_us() + 50000 < deadline)
+		if (clock_now_us() + 50000 < deadline)
 			usleep(50000);
-	} while (now_us() < deadline);
+	} while (clock_now_us() < deadline);
 	if (ret) {
 		failure_clear(&src->sess.fail);
-		source_fail(src, ret, "post-copy recovery gave up after %lld ms: "
+		src_fail(src, ret, "post-copy recovery gave up after %lld ms: "
 			    "%s", (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			    vmmig_strerror(ret));
 		return ret;
@@ -145,14 +145,14 @@ int postcopy_recover(struct vmmig_source *src)
 	pthread_mutex_lock(&src->lock);
 	src->acked = true; /* the rp thread goes on reading REQ and DONE */
 	pthread_mutex_unlock(&src->lock);
-	ret = rp_start(src);
+	ret = src_rp_start(src);
 	if (ret)
 		return ret;
-	watchdog_arm(&src->sess.wd);
+	sess_wd_arm(&src->sess.wd);
 	pthread_mutex_lock(&src->sess.stats_lock);
 	src->sess.st.status = VMMIG_STATUS_POSTCOPY;
 	src->sess.st.postcopy_recoveries++;
 	pthread_mutex_unlock(&src->sess.stats_lock);
-	vlog(&src->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
+	log_msg(&src->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
 	return 0;
 }

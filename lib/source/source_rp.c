@@ -17,7 +17,7 @@ static void *rp_main(void *arg)
 	struct vmmig_source *src = arg;
 
 	/* It serves post-copy page requests (and, before, reads ACKs). */
-	pin_fault_thread(&src->sess.opt, &src->sess.log, "return path");
+	affinity_pin_fault(&src->sess.opt, &src->sess.log, "return path");
 
 	for (;;) {
 		const uint8_t *payload;
@@ -27,10 +27,10 @@ static void *rp_main(void *arg)
 		ret = wire_reader_next(src->rp_reader, &h, &payload, NULL);
 		if (ret) {
 			if (ret == -EPROTO)
-				source_fail(src, ret, "return path: %s",
+				src_fail(src, ret, "return path: %s",
 					    wire_reader_error(src->rp_reader));
 			else
-				source_fail(src, ret,
+				src_fail(src, ret,
 					    "return path: connection lost: %s",
 					    vmmig_strerror(ret));
 			break;
@@ -45,7 +45,7 @@ static void *rp_main(void *arg)
 	return NULL;
 }
 
-int rp_start(struct vmmig_source *src)
+int src_rp_start(struct vmmig_source *src)
 {
 	const struct vmmig_transport_ops *t = src->chan[0].ops;
 	int ret;
@@ -67,7 +67,7 @@ int rp_start(struct vmmig_source *src)
 	return ret;
 }
 
-void rp_stop(struct vmmig_source *src)
+void src_rp_stop(struct vmmig_source *src)
 {
 	if (!src->rp_running)
 		return;

@@ -17,7 +17,7 @@
 
 #include "source.h"
 
-int flush_batch(struct sender *s)
+int src_flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
 	int ret;
@@ -30,7 +30,7 @@ int flush_batch(struct sender *s)
 	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
 	ret = chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
-	counters_add_enc(&s->src->sess.cnt, &s->ec);
+	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
 	return ret;
@@ -70,14 +70,14 @@ static uint64_t absent_pages(struct vmmig_source *src, const struct region *r,
 }
 
 /* Add the pages set in @bits of bitmap word @w of region @r. */
-int send_pages(struct sender *s, const struct region *r, uint64_t w,
+int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 	       uint64_t bits)
 {
 	struct vmmig_source *src = s->src;
 	uint64_t absent = src->first_pass ? absent_pages(src, r, w) : 0;
 	/* The urgent sender and the last pass send contents only. */
 	uint64_t hinted = s->c->index < src->ndata && !src->hints_off
-				  ? hints_word(src, (unsigned)(r - src->sess.regions.r), w) &
+				  ? src_hints_word(src, (unsigned)(r - src->sess.regions.r), w) &
 					    bits & ~absent
 				  : 0;
 	int ret;
@@ -85,7 +85,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	enc_ctx_set_first_send(s->enc, src->first_pass);
 	atomic_fetch_add(&src->pass_done, (uint64_t)__builtin_popcountll(bits));
 	if (s->batch.region_id != r->id) {
-		ret = flush_batch(s);
+		ret = src_flush_batch(s);
 		if (ret)
 			return ret;
 		wire_batch_begin(&s->batch, r->id);
@@ -99,7 +99,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 
 		bits &= bits - 1;
 		if ((hinted >> (page % 64) & 1) &&
-		    hints_lookup(src, (unsigned)(r - src->sess.regions.r), page,
+		    src_hints_lookup(src, (unsigned)(r - src->sess.regions.r), page,
 				 &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
@@ -111,7 +111,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 				       zero ? NULL : mem, &s->ec);
 		}
 		if (wire_batch_full(&s->batch)) {
-			ret = flush_batch(s);
+			ret = src_flush_batch(s);
 			if (ret)
 				return ret;
 		}
@@ -121,7 +121,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 
 /* A pre-copy pass: this sender's stripes of send_bm (read-only
  * meanwhile). */
-int send_round(struct sender *s)
+int src_send_round(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
 	int ret = 0;
@@ -134,9 +134,9 @@ int send_round(struct sender *s)
 		for (uint64_t w = s->c->index; w < nwords && !ret;
 		     w += src->ndata)
 			if (bm[w])
-				ret = send_pages(s, r, w, bm[w]);
+				ret = src_send_pages(s, r, w, bm[w]);
 	}
-	return ret ? ret : flush_batch(s);
+	return ret ? ret : src_flush_batch(s);
 }
 
 static void *sender_main(void *arg)
@@ -159,7 +159,7 @@ static void *sender_main(void *arg)
 
 		ret = src->job(s);
 		if (ret)
-			source_fail(src, ret, "sending pages on channel %u: %s",
+			src_fail(src, ret, "sending pages on channel %u: %s",
 				    s->c->index, vmmig_strerror(ret));
 
 		pthread_mutex_lock(&src->lock);
@@ -170,7 +170,7 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
-int senders_start(struct vmmig_source *src)
+int src_senders_start(struct vmmig_source *src)
 {
 	struct enc_config ec = {
 		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
@@ -200,7 +200,7 @@ int senders_start(struct vmmig_source *src)
 	return 0;
 }
 
-int senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
+int src_senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
 {
 	pthread_mutex_lock(&src->lock);
 	src->job = job;
@@ -213,7 +213,7 @@ int senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
 	return failure_code(&src->sess.fail);
 }
 
-void senders_stop(struct vmmig_source *src)
+void src_senders_stop(struct vmmig_source *src)
 {
 	pthread_mutex_lock(&src->lock);
 	src->quit = true;

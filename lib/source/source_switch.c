@@ -19,7 +19,7 @@
 
 #include "source_feat.h"
 
-int source_owner(struct vmmig_source *src)
+int src_owner(struct vmmig_source *src)
 {
 	int owner;
 
@@ -31,7 +31,7 @@ int source_owner(struct vmmig_source *src)
 	return owner;
 }
 
-int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
+int src_switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		     const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
@@ -53,19 +53,19 @@ int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	} else if (!ret) {
 		src->dest_started = true;
 		src->started_status = sw.status;
-		src->t_started = now_us();
+		src->t_started = clock_now_us();
 	}
 	more = src->postcopy || h->type == WIRE_READY;
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);
 	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
+		src_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
 	return more ? 0 : 1;
 }
 
-/* The destination's READY (switch_on_record()), or a failure. */
+/* The destination's READY (src_switch_on_record()), or a failure. */
 static int wait_ready(struct vmmig_source *src)
 {
 	int ret;
@@ -78,7 +78,7 @@ static int wait_ready(struct vmmig_source *src)
 	return ret;
 }
 
-int switch_commit(struct vmmig_source *src)
+int src_switch_commit(struct vmmig_source *src)
 {
 	uint8_t buf[WIRE_SW_SIZE];
 	struct wire_sw sw = { 0 };
@@ -106,17 +106,17 @@ int switch_commit(struct vmmig_source *src)
 		pthread_mutex_lock(&src->lock);
 		src->committed = false;
 		pthread_mutex_unlock(&src->lock);
-		source_fail(src, ret, "sending COMMIT: %s (nothing sent: the "
+		src_fail(src, ret, "sending COMMIT: %s (nothing sent: the "
 			    "guest stays here)", vmmig_strerror(ret));
 	} else if (ret) {
-		source_fail(src, ret, "sending COMMIT: %s (the destination "
+		src_fail(src, ret, "sending COMMIT: %s (the destination "
 			    "may or may not start the guest)",
 			    vmmig_strerror(ret));
 	}
 	return ret;
 }
 
-int switch_wait_started(struct vmmig_source *src)
+int src_switch_wait_started(struct vmmig_source *src)
 {
 	int ret;
 
@@ -131,7 +131,7 @@ int switch_wait_started(struct vmmig_source *src)
 
 /* END on every channel: what it carried, and on channel 0 the blob count
  * and (post-copy verification) the memory hash. */
-int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
+int src_send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 {
 	uint8_t buf[WIRE_END_SIZE];
 	int ret = 0;
@@ -148,9 +148,9 @@ int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
 	return ret;
 }
 
-uint64_t source_memory_digest(struct vmmig_source *src)
+uint64_t src_memory_digest(struct vmmig_source *src)
 {
-	uint64_t h = 0, t_ka = now_us(),
+	uint64_t h = 0, t_ka = clock_now_us(),
 		 every = (uint64_t)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u;
 
 	if (every > 1000000)
@@ -160,14 +160,14 @@ uint64_t source_memory_digest(struct vmmig_source *src)
 		const struct region *r = &src->sess.regions.r[i];
 
 		for (uint64_t p = 0; p < r->npages; p++) {
-			h += page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
+			h += regions_page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
 			/* A large guest takes seconds: say "still busy", or
 			 * either side's watchdog would take the silence for a
 			 * dead peer. */
-			if (p % 1024 == 1023 && now_us() - t_ka > every) {
+			if (p % 1024 == 1023 && clock_now_us() - t_ka > every) {
 				(void)chan_send_record(&src->chan[0],
 						       WIRE_KEEPALIVE, 0, NULL, 0);
-				t_ka = now_us();
+				t_ka = clock_now_us();
 			}
 		}
 	}
@@ -188,16 +188,16 @@ static int verify_after_commit(struct vmmig_source *src)
 	uint8_t buf[WIRE_SW_SIZE];
 	int ret;
 
-	sw.digest = source_memory_digest(src);
+	sw.digest = src_memory_digest(src);
 	wire_sw_pack(buf, &sw);
 	ret = chan_send_record(&src->chan[0], WIRE_DIGEST, 0, buf, sizeof(buf));
 	if (!(src->ready.flags & WIRE_SW_DIGEST)) {
-		source_fail(src, -EPROTO, "destination sent no memory digest");
+		src_fail(src, -EPROTO, "destination sent no memory digest");
 		return -EPROTO;
 	}
 	if (src->ready.digest != sw.digest) {
 		set_verified(src, 0);
-		source_fail(src, -EIO, "memory verification failed: the "
+		src_fail(src, -EIO, "memory verification failed: the "
 			    "destination's pages hash to %016llx, this memory "
 			    "to %016llx (the guest runs there with wrong "
 			    "memory)", (unsigned long long)src->ready.digest,
@@ -206,12 +206,12 @@ static int verify_after_commit(struct vmmig_source *src)
 	}
 	set_verified(src, 1);
 	if (ret)
-		source_fail(src, ret, "sending DIGEST: %s",
+		src_fail(src, ret, "sending DIGEST: %s",
 			    vmmig_strerror(ret));
 	return ret;
 }
 
-int stop_and_copy(struct vmmig_source *src)
+int src_stop_and_copy(struct vmmig_source *src)
 {
 	struct vmmig_state_sink sink = { 0 };
 	struct wire_end end = { 0 };
@@ -219,43 +219,43 @@ int stop_and_copy(struct vmmig_source *src)
 	int ret;
 
 	/* Socket backlog and restores finish while the guest still runs. */
-	ret = drain_restores(src);
+	ret = src_drain_restores(src);
 	if (ret)
 		return ret;
 	src->hints_off = true;
-	ret = source_pause(src, &t_pause);
+	ret = src_pause(src, &t_pause);
 	if (ret)
 		return ret;
-	ret = senders_run(src, send_round);
+	ret = src_senders_run(src, src_send_round);
 	if (ret)
 		return ret;
 	if (src->ops->save_state) {
 		ret = src->ops->save_state(src->opaque, &sink);
 		if (ret) {
-			source_fail(src, ret, "saving guest state: %s",
+			src_fail(src, ret, "saving guest state: %s",
 				    vmmig_strerror(ret));
 			goto out;
 		}
 	}
-	ret = state_send(&src->chan[0], &sink);
-	ret = ret ? ret : send_end(src, &end, sink.n);
+	ret = sess_state_send(&src->chan[0], &sink);
+	ret = ret ? ret : src_send_end(src, &end, sink.n);
 	if (ret) {
-		source_fail(src, ret, "sending final state: %s",
+		src_fail(src, ret, "sending final state: %s",
 			    vmmig_strerror(ret));
 		goto out;
 	}
-	ret = switch_commit(src);
+	ret = src_switch_commit(src);
 	if (ret) {
-		source_fail(src, ret, "destination not ready: %s",
+		src_fail(src, ret, "destination not ready: %s",
 			    vmmig_strerror(ret));
 		goto out;
 	}
 	/* The downtime ends when the destination runs the guest; hashing
 	 * this memory (tens of ms per GiB) waits until then, so that it
 	 * takes no CPU from the switch. */
-	ret = switch_wait_started(src);
+	ret = src_switch_wait_started(src);
 	if (ret)
-		source_fail(src, ret, "destination did not confirm the start: "
+		src_fail(src, ret, "destination did not confirm the start: "
 			    "%s", vmmig_strerror(ret));
 	if (src->dest_started)
 		src_history_end(src, 0, src->t_started);
@@ -267,6 +267,6 @@ int stop_and_copy(struct vmmig_source *src)
 	if (!ret && src->sess.opt.v[VMMIG_OPT_VERIFY])
 		ret = verify_after_commit(src);
 out:
-	state_sink_free(&sink);
+	sess_state_sink_free(&sink);
 	return ret;
 }

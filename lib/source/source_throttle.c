@@ -11,7 +11,7 @@
 
 #include "source_feat.h"
 
-void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
+void src_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
 {
 	if (src->ops->throttle) {
 		src->ops->throttle(src->opaque, d->throttle_percent);
@@ -21,7 +21,7 @@ void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
 		return;
 	}
 	if (!src->throttle_warned)
-		vlog(&src->sess.log, VMMIG_LOG_WARN,
+		log_msg(&src->sess.log, VMMIG_LOG_WARN,
 		     "policy %s asked to throttle the guest to %u%%, but the "
 		     "source ops have no throttle() callback: not applied",
 		     vmmig_policy_name(src->policy), d->throttle_percent);

@@ -20,10 +20,10 @@ enum { TRANSPORT_CONNECTS = 1, TRANSPORT_LISTENS = 2 };
  * interface follows (<vmmig/common.h>): a version from 1 to
  * VMMIG_TRANSPORT_OPS_VERSION, the mandatory members for @uses. 0 or
  * -EINVAL. */
-int transport_ops_check(const struct vmmig_transport_ops *t, int uses);
+int chan_ops_check(const struct vmmig_transport_ops *t, int uses);
 /* A method's result under the common rule (<vmmig/common.h>): >= 0 is
  * success, read as 0 where 0 is documented. */
-static inline int transport_ret(int ret)
+static inline int chan_ops_ret(int ret)
 {
 	return ret > 0 ? 0 : ret;
 }
@@ -35,15 +35,15 @@ struct listener {
 	bool open;           /* listen() succeeded, not closed yet */
 };
 /* Check @ops, allocate the listener state, listen on @addr. */
-int listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
+int chan_listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
 		  const char *addr);
 /* The bound address (@addr, the one asked for, if the transport cannot
  * tell). */
-int listener_addr(struct listener *l, const char *addr, char *buf, size_t len);
+int chan_listener_addr(struct listener *l, const char *addr, char *buf, size_t len);
 /* Make a blocked accept return; thread-safe, a no-op when not open. */
-void listener_shutdown(struct listener *l);
+void chan_listener_shutdown(struct listener *l);
 /* Close and free; a no-op when not open. */
-void listener_close(struct listener *l);
+void chan_listener_close(struct listener *l);
 
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;

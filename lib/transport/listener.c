@@ -10,20 +10,20 @@
 
 #include "chan.h"
 
-int listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
+int chan_listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
 		  const char *addr)
 {
 	int ret;
 
 	if (l->open)
 		return -EBUSY;
-	ret = transport_ops_check(ops, TRANSPORT_LISTENS);
+	ret = chan_ops_check(ops, TRANSPORT_LISTENS);
 	if (ret)
 		return ret;
 	l->priv = calloc(1, ops->listener_size ? ops->listener_size : 1);
 	if (!l->priv)
 		return -ENOMEM;
-	ret = transport_ret(ops->listen(l->priv, addr));
+	ret = chan_ops_ret(ops->listen(l->priv, addr));
 	if (ret) {
 		free(l->priv);
 		l->priv = NULL;
@@ -34,23 +34,23 @@ int listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
 	return 0;
 }
 
-int listener_addr(struct listener *l, const char *addr, char *buf, size_t len)
+int chan_listener_addr(struct listener *l, const char *addr, char *buf, size_t len)
 {
 	if (!l->open)
 		return -EINVAL;
-	/* Without listener_addr() the address asked for is the one bound. */
+	/* Without chan_listener_addr() the address asked for is the one bound. */
 	if (!l->ops->listener_addr)
 		return snprintf(buf, len, "%s", addr) < 0 ? -EINVAL : 0;
-	return transport_ret(l->ops->listener_addr(l->priv, buf, len));
+	return chan_ops_ret(l->ops->listener_addr(l->priv, buf, len));
 }
 
-void listener_shutdown(struct listener *l)
+void chan_listener_shutdown(struct listener *l)
 {
 	if (l->open && l->ops->listener_shutdown)
 		l->ops->listener_shutdown(l->priv);
 }
 
-void listener_close(struct listener *l)
+void chan_listener_close(struct listener *l)
 {
 	if (l->open)
 		l->ops->listener_close(l->priv);

@@ -8,7 +8,7 @@
 
 #include "chan.h"
 
-int transport_ops_check(const struct vmmig_transport_ops *t, int uses)
+int chan_ops_check(const struct vmmig_transport_ops *t, int uses)
 {
 	/* Version-1 tables (no recv_some) are still accepted. */
 	if (!t || t->version < 1 || t->version > VMMIG_TRANSPORT_OPS_VERSION ||

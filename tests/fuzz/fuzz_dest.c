@@ -3,8 +3,8 @@
  * Fuzz target: the destination's whole receive path. The input (after its
  * mode byte) is channel 0's byte stream from a source: HELLO, then PAGES of
  * every encoding, ROUND, DRAIN, DISCARD, SWITCH, STATE, POSTCOPY, END,
- * ERROR, anything. It goes through the real handshake (dest_accept_all) and
- * the real per-record code (wire_reader_next, dest_on_record), in this
+ * ERROR, anything. It goes through the real src_handshake (dst_accept_all) and
+ * the real per-record code (wire_reader_next, dst_on_record), in this
  * thread, with no session thread. What would wait on another thread is
  * stood in for: the other channels' HELLOs are built here; at SWITCH and
  * DRAIN they are taken to have lined up; POSTCOPY is checked by its parser
@@ -80,7 +80,7 @@ static int fz_place(void *cookie, const struct wire_dest_region *rg,
 	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 	uint8_t *p;
 
-	if (ri == dst->sess.regions.n || !dpc_pending(dst, ri, page))
+	if (ri == dst->sess.regions.n || !dst_pc_pending(dst, ri, page))
 		return -EPROTO;
 	__atomic_fetch_and(&dst->pc->r[ri].pending[page / 64],
 			   ~(1ull << (page % 64)), __ATOMIC_RELEASE);
@@ -92,7 +92,7 @@ static int fz_place(void *cookie, const struct wire_dest_region *rg,
 	return 0;
 }
 
-/* POSTCOPY where dest_on_record() would take it: 0 to read on. */
+/* POSTCOPY where dst_on_record() would take it: 0 to read on. */
 static int fake_postcopy(struct receiver *rv, const struct wire_hdr *h,
 			 const uint8_t *payload)
 {
@@ -120,7 +120,7 @@ static int others_line_up(struct vmmig_dest *dst, struct receiver *rv,
 		dst->switched += dst->nchan - 1;
 	} else if (h->type == WIRE_DRAIN && rv->c->index == 0) {
 		for (unsigned i = 1; i < dst->nchan; i++)
-			if (dest_on_record(&dst->rcv[i], &(struct wire_hdr){
+			if (dst_on_record(&dst->rcv[i], &(struct wire_hdr){
 					   .type = WIRE_DRAIN }, NULL))
 				return -1;
 	}
@@ -152,7 +152,7 @@ static void receive(struct vmmig_dest *dst, unsigned mode)
 				return;
 			continue;
 		}
-		if (dest_on_record(rv, &h, payload))
+		if (dst_on_record(rv, &h, payload))
 			return;
 	}
 }
@@ -197,7 +197,7 @@ static void reset(struct vmmig_dest *dst, unsigned mode)
 	dst->sess.opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
 	if (vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 				  !(mode & MODE_STAGED)) ||
-	    restore_init(dst))
+	    dst_restore_init(dst))
 		abort();
 }
 
@@ -215,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dst->lis.priv = &lst;
 	dst->lis.open = true;
 
-	if (dest_accept_all(dst, false) == 0)
+	if (dst_accept_all(dst, false) == 0)
 		receive(dst, mode);
 
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
@@ -223,9 +223,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dst->rcv[i].rd = NULL;
 		chan_close(&dst->chan[i]);
 	}
-	restore_free(dst);
-	dpc_free(dst);
-	state_sink_free(&dst->state);
+	dst_restore_free(dst);
+	dst_pc_free(dst);
+	sess_state_sink_free(&dst->state);
 	dst->lis.priv = NULL;
 	dst->lis.open = false;
 	free(in);
