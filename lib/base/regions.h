@@ -22,6 +22,11 @@ struct region_set {
 int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 		uint64_t size);
 void regions_free(struct region_set *rs);
+/* Words of a page bitmap of @r (one bit per page). */
+static inline uint64_t region_words(const struct region *r)
+{
+	return (r->npages + 63) / 64;
+}
 /* Index of the region with @id, or rs->n if there is none. */
 unsigned regions_index(const struct region_set *rs, uint32_t id);
 /* Set bits in per-region page bitmaps @bm (one word per 64 pages). */

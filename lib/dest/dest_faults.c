@@ -108,7 +108,7 @@ int dst_pc_resync(struct vmmig_dest *dst, struct chan *c)
 	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
 		ret = chan_send_discard(c, 0, dst->sess.regions.r[ri].id,
 					pc->r[ri].pending,
-					(dst->sess.regions.r[ri].npages + 63) / 64);
+					region_words(&dst->sess.regions.r[ri]));
 	if (!ret)
 		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
 	if (ret)
@@ -119,7 +119,7 @@ int dst_pc_resync(struct vmmig_dest *dst, struct chan *c)
 	for (unsigned ri = 0; ri < dst->sess.regions.n; ri++) {
 		const struct pc_region *pr = &pc->r[ri];
 
-		for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64;
+		for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]);
 		     w++) {
 			uint64_t bits = __atomic_load_n(&pr->pending[w],
 							__ATOMIC_ACQUIRE) &

@@ -113,7 +113,7 @@ static int count_missing(struct vmmig_dest *dst, unsigned ri)
 	const struct pc_region *pr = &dst->pc->r[ri];
 	uint64_t missing = 0;
 
-	for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64; w++) {
+	for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]); w++) {
 		if (pr->dropped[w] & ~pr->pending[w]) {
 			dst_fail(dst, -EPROTO, "a page dropped before the "
 				  "switch is not pending at the switch");

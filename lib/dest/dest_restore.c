@@ -379,7 +379,7 @@ int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 	int ret = 0;
 
 	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
-		for (uint64_t w = 0; w < (dst->sess.regions.r[ri].npages + 63) / 64;
+		for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]);
 		     w++) {
 			uint64_t bits = __atomic_exchange_n(&rs->failed[ri][w], 0,
 							    __ATOMIC_ACQ_REL);

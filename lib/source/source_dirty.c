@@ -18,7 +18,7 @@ static int sync_dirty(struct vmmig_source *src)
 		uint64_t *bm = src->dirty_bm[i];
 		int ret;
 
-		memset(bm, 0, (src->sess.regions.r[i].npages + 63) / 64 * 8);
+		memset(bm, 0, region_words(&src->sess.regions.r[i]) * 8);
 		ret = vmmig_tracker_sync(src->tracker, i, bm);
 		if (!ret)
 			ret = vmmig_tracker_clear(src->tracker, i, bm);
@@ -57,7 +57,7 @@ int src_sync_pending(struct vmmig_source *src)
 	int ret = sync_dirty(src);
 
 	for (unsigned i = 0; !ret && i < src->sess.regions.n; i++)
-		for (uint64_t w = 0; w < (src->sess.regions.r[i].npages + 63) / 64;
+		for (uint64_t w = 0; w < region_words(&src->sess.regions.r[i]);
 		     w++)
 			src->send_bm[i][w] |= src->dirty_bm[i][w];
 	return ret;

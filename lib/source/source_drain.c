@@ -82,7 +82,7 @@ int src_drain_wait(struct vmmig_source *src)
 void src_take_refetch(struct vmmig_source *src)
 {
 	for (unsigned ri = 0; ri < src->sess.regions.n; ri++)
-		for (uint64_t w = 0; w < (src->sess.regions.r[ri].npages + 63) / 64;
+		for (uint64_t w = 0; w < region_words(&src->sess.regions.r[ri]);
 		     w++)
 			src->send_bm[ri][w] |= __atomic_exchange_n(
 				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);

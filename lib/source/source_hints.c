@@ -49,7 +49,7 @@ static struct region_hints *hints_of(struct vmmig_source *src, unsigned ri)
 	struct region_hints *h = &src->hints[ri];
 
 	if (!h->bm)
-		h->bm = calloc((src->sess.regions.r[ri].npages + 63) / 64, 8);
+		h->bm = calloc(region_words(&src->sess.regions.r[ri]), 8);
 	return h->bm ? h : NULL;
 }
 
@@ -238,7 +238,7 @@ void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return;
-	for (uint64_t w = 0; w < (src->sess.regions.r[ri].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < region_words(&src->sess.regions.r[ri]); w++)
 		if (dirty[w])
 			__atomic_fetch_and(&src->hints[ri].bm[w], ~dirty[w],
 					   __ATOMIC_RELEASE);

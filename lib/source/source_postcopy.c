@@ -27,7 +27,7 @@ static int send_discard(struct vmmig_source *src, uint16_t flags)
 	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++)
 		ret = chan_send_discard(&src->chan[0], flags,
 					src->sess.regions.r[ri].id, src->send_bm[ri],
-					(src->sess.regions.r[ri].npages + 63) / 64);
+					region_words(&src->sess.regions.r[ri]));
 	return ret;
 }
 
@@ -141,19 +141,16 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 	return 0;
 }
 
-static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
-{
-	return (src->sess.regions.r[ri].npages + 63) / 64;
-}
-
-/* The post-copy job of a sender: claim and send this sender's pending stripes. A pass goes
- * from the latest fault to the end of its region, through the other
- * regions, then wraps to the fault; a new fault starts a new pass there.
+/* The post-copy job of a sender: claim and send its pending stripes. A
+ * pass goes from the latest fault to the end of its region, through the
+ * other regions, then wraps to the fault; a new fault starts a new pass
+ * there.
  * Done when a whole pass found nothing (the guest is paused: no page
  * becomes pending again). */
 int src_postcopy_sweep(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
+	const struct region *rg = src->sess.regions.r;
 	unsigned nr = src->sess.regions.n;
 	bool found;
 	int ret;
@@ -164,11 +161,11 @@ int src_postcopy_sweep(struct sender *s)
 		uint64_t hw = hint & ((1ull << 48) - 1);
 
 		found = false;
-		ret = sweep_range(s, r0, hw, region_words(src, r0), hint,
+		ret = sweep_range(s, r0, hw, region_words(&rg[r0]), hint,
 				  &found);
 		for (unsigned k = 1; k < nr && !ret; k++)
 			ret = sweep_range(s, (r0 + k) % nr, 0,
-					  region_words(src, (r0 + k) % nr),
+					  region_words(&rg[(r0 + k) % nr]),
 					  hint, &found);
 		if (!ret)
 			ret = sweep_range(s, r0, 0, hw, hint, &found);
