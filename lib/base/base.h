@@ -49,6 +49,6 @@ int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
  * is logged, not fatal. @what names the thread in the log. */
 void affinity_pin_fault(const struct options *o, const struct logger *lg,
-		      const char *what);
+			const char *what);
 
 #endif /* VMMIG_LIB_BASE_H */

@@ -96,7 +96,7 @@ bool failure_record(struct failure *f, const struct logger *lg, int code,
 		return false;
 	if (retry) {
 		log_msg(lg, VMMIG_LOG_WARN,
-		     "post-copy link error, recovery will retry: %s", msg);
+			"post-copy link error, recovery will retry: %s", msg);
 		return true;
 	}
 	pthread_mutex_lock(&f->lock);

@@ -33,6 +33,7 @@ unsigned regions_index(const struct region_set *rs, uint32_t id);
 uint64_t regions_count_bits(uint64_t *const *bm, const struct region_set *rs);
 /* The page-sum memory hash, built page by page in any order: the sum of
  * regions_page_hash() over all pages; a zero page (or NULL) hashes to 0. */
-uint64_t regions_page_hash(const void *page, uint32_t region_id, uint64_t index);
+uint64_t regions_page_hash(const void *page, uint32_t region_id,
+			   uint64_t index);
 
 #endif /* VMMIG_LIB_BASE_REGIONS_H */

@@ -229,13 +229,15 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 static void dest_tell_cancel(struct vmmig_dest *dst)
 {
 	pthread_mutex_lock(&dst->sess.fail.lock);
-	bool ours = dst->sess.fail.code == -ECANCELED && !dst->sess.fail.from_peer;
+	bool ours = dst->sess.fail.code == -ECANCELED &&
+		!dst->sess.fail.from_peer;
 	pthread_mutex_unlock(&dst->sess.fail.lock);
 	if (!ours || pthread_mutex_trylock(&dst->rp_lock))
 		return;
 	/* Channel 0 may be finishing a DRAINED or a REQ: wait a little. */
 	if (dst->err_chan)
-		chan_send_error(dst->err_chan, &dst->sess.fail, "destination", 100);
+		chan_send_error(dst->err_chan, &dst->sess.fail, "destination",
+				100);
 	pthread_mutex_unlock(&dst->rp_lock);
 }
 

@@ -124,13 +124,13 @@ struct req_batch {
 };
 /* On channel @c (NULL: dropped). */
 int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
-		  uint64_t page, uint16_t flags);
+		      uint64_t page, uint16_t flags);
 int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
 /* On the current return path (rp_chan, under rp_lock): while the link is
  * down the pages stay marked requested and are asked for again after the
  * reconnect (dst_pc_resync()), so a failed send loses nothing. */
 void dst_req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
-	      uint64_t page);
+		 uint64_t page);
 void dst_req_flush(struct vmmig_dest *dst, struct req_batch *b);
 /* Ask the source for a page now (its restore failed after the switch). */
 void dst_pc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
@@ -146,7 +146,7 @@ int dst_pc_alloc(struct vmmig_dest *dst);
 /* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
  * is not pending. */
 int dst_pc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-	      const void *data);
+		 const void *data);
 bool dst_pc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 /* Drop the pending pages of region @ri not dropped yet, so that touching
  * them faults. */
@@ -161,7 +161,7 @@ bool dst_pc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 int dst_verify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
 void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		  const void *contents);
+		     const void *contents);
 /* Hook the reader so that pages landing through it are hashed. */
 void dst_verify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
 void dst_verify_free(struct vmmig_dest *dst);

@@ -27,7 +27,8 @@ void dst_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 			   dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
 
 	va_start(ap, fmt);
-	failure_record(&dst->sess.fail, &dst->sess.log, code, may_recover, fmt, ap);
+	failure_record(&dst->sess.fail, &dst->sess.log, code, may_recover, fmt,
+		       ap);
 	va_end(ap);
 	pthread_mutex_lock(&dst->lock);
 	pthread_cond_broadcast(&dst->cond);

@@ -48,7 +48,7 @@ static int on_drain(struct receiver *rv)
 }
 
 int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload)
+		  const uint8_t *payload)
 {
 	struct vmmig_dest *dst = rv->dst;
 	char err[WIRE_ERRLEN];
@@ -64,12 +64,12 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 	case WIRE_STATE:
 		if (rv->c->index != 0) {
 			dst_fail(dst, -EPROTO,
-				  "state record on channel %u (only channel 0 "
-				  "carries state)", rv->c->index);
+				 "state record on channel %u (only channel 0 "
+				 "carries state)", rv->c->index);
 			return -EPROTO;
 		}
 		ret = sess_state_receive(&dst->state, h->flags, payload, h->len, err,
-				    sizeof(err));
+					 sizeof(err));
 		if (ret)
 			dst_fail(dst, ret, "%s", err);
 		return ret;
@@ -80,9 +80,10 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 	case WIRE_DISCARD:
 		if (h->flags & WIRE_DISCARD_EARLY) {
 			/* Before SWITCH, on channel 0 only. */
-			if (rv->c->index != 0 || dst->switched || dst->pc_armed) {
+			if (rv->c->index != 0 || dst->switched ||
+			    dst->pc_armed) {
 				dst_fail(dst, -EPROTO, "early DISCARD out of "
-					  "place on channel %u", rv->c->index);
+					 "place on channel %u", rv->c->index);
 				return -EPROTO;
 			}
 			return dst_pc_discard(dst, payload, h->len, true);
@@ -93,8 +94,9 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 		 * at SWITCH and before the guest started here. */
 		if (rv->c->index != 0 || dst->switched < dst->nchan ||
 		    dst->pc_armed) {
-			dst_fail(dst, -EPROTO, "record type 0x%04x out of place "
-				  "on channel %u", h->type, rv->c->index);
+			dst_fail(dst, -EPROTO,
+				 "record type 0x%04x out of place "
+				 "on channel %u", h->type, rv->c->index);
 			return -EPROTO;
 		}
 		if (h->type == WIRE_DISCARD)
@@ -115,15 +117,15 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 			dst_fail(dst, ret, "%s", err);
 			return ret;
 		}
-		failure_set_peer(&dst->sess.fail, ws.status < 0 ? ws.status : -EPROTO,
-				 ws.text);
+		failure_set_peer(&dst->sess.fail,
+				 ws.status < 0 ? ws.status : -EPROTO, ws.text);
 		dst_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
-			  ws.text);
+			 ws.text);
 		return -ECONNABORTED;
 	default:
 		dst_fail(dst, -EPROTO,
-			  "unexpected record type 0x%04x on channel %u",
-			  h->type, rv->c->index);
+			 "unexpected record type 0x%04x on channel %u",
+			 h->type, rv->c->index);
 		return -EPROTO;
 	}
 }

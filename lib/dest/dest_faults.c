@@ -63,7 +63,8 @@ void *dst_pc_fault_main(void *arg)
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
-	affinity_pin_fault(&dst->sess.opt, &dst->sess.log, "post-copy fault thread");
+	affinity_pin_fault(&dst->sess.opt, &dst->sess.log,
+			   "post-copy fault thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
 					 { pc->evfd, POLLIN, 0 } };
@@ -80,7 +81,7 @@ void *dst_pc_fault_main(void *arg)
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
 			dst_fail(dst, -errno, "reading userfaultfd: %s",
-				  strerror(errno));
+				 strerror(errno));
 			break;
 		}
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)

@@ -16,7 +16,7 @@
 struct restore;
 int dst_restore_init(struct vmmig_dest *dst);
 int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const struct wire_hint *h);
+			uint64_t page, const struct wire_hint *h);
 int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
 		      uint64_t page);
 bool dst_restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
@@ -45,12 +45,12 @@ int dst_sw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
 int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv);
 /* Pre-copy verification: the source's DIGEST against ours. */
 int dst_sw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
-		     int *verified);
+			int *verified);
 
 /* ---- dest_postcopy.c ---- */
 int dst_pc_switch(struct receiver *rv);
 int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
-		bool early);
+		   bool early);
 int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len);
 int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done);
 /* After a reconnect: place pages on this reader. */

@@ -43,8 +43,8 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 	}
 	for (unsigned i = 0; i < h->nregions; i++) {
 		unsigned j = regions_index(&dst->sess.regions, regs[i].id);
-		const struct region *r = j < dst->sess.regions.n ? &dst->sess.regions.r[j]
-							  : NULL;
+		const struct region *r =
+			j < dst->sess.regions.n ? &dst->sess.regions.r[j] : NULL;
 
 		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
 			snprintf(err, errlen,
@@ -133,7 +133,8 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
 		 char *first, size_t firstlen)
 {
-	log_msg(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
+	log_msg(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s",
+		why);
 	if (!first[0])
 		snprintf(first, firstlen, "%s", why);
 	pthread_mutex_lock(&dst->sess.stats_lock);
@@ -175,14 +176,14 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 			ret = -ECANCELED;
 		if (ret == -ETIMEDOUT && first[0]) {
 			dst_fail(dst, ret, "no migration source within the "
-				  "deadline (%llu connections refused; the "
-				  "first: %s)", (unsigned long long)
-				  dst->sess.st.rejected_connections, first);
+				 "deadline (%llu connections refused; the "
+				 "first: %s)", (unsigned long long)
+				 dst->sess.st.rejected_connections, first);
 			return ret;
 		}
 		if (ret) {
 			dst_fail(dst, ret, "accepting channel: %s",
-				  vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 			return ret;
 		}
 		ret = chan_guard_arm(&g, c, hs_ms);
@@ -244,7 +245,8 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 					     !dst->sess.opt.v[VMMIG_OPT_RECV_DIRECT]);
 	if (ret)
 		return ret;
-	wire_reader_set_hooks(rv->rd, dst_restore_on_hint, dst_restore_on_write, dst);
+	wire_reader_set_hooks(rv->rd, dst_restore_on_hint, dst_restore_on_write,
+			      dst);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
@@ -253,7 +255,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	 * (dest_verify.c). */
 	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dst_verify_init(dst))) {
 		dst_fail(dst, ret, "verification setup: %s",
-			  vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	dst_verify_hook(dst, rv->rd);
@@ -281,7 +283,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	ret = chan_send_status(c, WIRE_HELLO_ACK, 0, 0, "ok");
 	if (ret)
 		dst_fail(dst, ret, "answering handshake: %s",
-			  vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 	return ret;
 }
 

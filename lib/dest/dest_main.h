@@ -11,6 +11,6 @@ void *dst_main(void *arg);
 /* A receiver's non-PAGES record: 0 to read on, 1 when the channel is done
  * (END), -errno after recording the failure. */
 int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload);
+		  const uint8_t *payload);
 
 #endif

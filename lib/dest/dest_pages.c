@@ -42,7 +42,7 @@ int dst_pc_alloc(struct vmmig_dest *dst)
 
 /* Install one page that arrived after the switch. */
 int dst_pc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-	      const void *data)
+		 const void *data)
 {
 	struct postcopy_dst *pc = dst->pc;
 	struct pc_region *pr = &pc->r[ri];
@@ -131,7 +131,8 @@ int dst_pc_drop_pending(struct vmmig_dest *dst, unsigned ri)
 
 		/* Shared memory keeps pages in its file: punch them out;
 		 * private anonymous memory just drops. */
-		if (madvise(a, len, MADV_REMOVE) && madvise(a, len, MADV_DONTNEED))
+		if (madvise(a, len, MADV_REMOVE) &&
+		    madvise(a, len, MADV_DONTNEED))
 			return -errno;
 		p = q;
 	}
@@ -157,7 +158,7 @@ int dst_pc_drop_early(struct vmmig_dest *dst)
 		ret = dst_pc_drop_pending(dst, i);
 	if (ret)
 		dst_fail(dst, ret, "dropping discarded pages: %s",
-			  vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 	else
 		atomic_store(&dst->early_dropped, true);
 	return ret;

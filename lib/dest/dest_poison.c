@@ -83,17 +83,17 @@ uint64_t dst_pc_poison_missing(struct vmmig_dest *dst)
 					       &fallback);
 			if (ret)
 				log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
-				     "cannot fence %llu missing pages: %s",
-				     (unsigned long long)(q - p),
-				     vmmig_strerror(ret));
+					"cannot fence %llu missing pages: %s",
+					(unsigned long long)(q - p),
+					vmmig_strerror(ret));
 			n += q - p;
 			p = q;
 		}
 	}
 	if (n)
 		log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
-		     "%llu pages never arrived: %s on access",
-		     (unsigned long long)n,
-		     fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");
+			"%llu pages never arrived: %s on access",
+			(unsigned long long)n,
+			fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");
 	return n;
 }

@@ -51,7 +51,7 @@ int dst_pc_switch(struct receiver *rv)
 }
 
 int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
-		bool early)
+		   bool early)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_discard d;
@@ -66,11 +66,12 @@ int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 	ri = regions_index(&dst->sess.regions, d.region_id);
 	if (ri == dst->sess.regions.n) {
 		dst_fail(dst, -EPROTO, "DISCARD for unknown region %u",
-			  d.region_id);
+			 d.region_id);
 		return -EPROTO;
 	}
 	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 dst->sess.regions.r[ri].npages, err, sizeof(err));
+				 dst->sess.regions.r[ri].npages, err,
+				 sizeof(err));
 	if (ret) {
 		dst_fail(dst, ret, "%s", err);
 		return ret;
@@ -103,7 +104,9 @@ static int place(void *cookie, const struct wire_dest_region *rg,
 	struct vmmig_dest *dst = cookie;
 	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 
-	return ri < dst->sess.regions.n ? dst_pc_place(dst, ri, page, data) : -EPROTO;
+	if (ri == dst->sess.regions.n)
+		return -EPROTO;
+	return dst_pc_place(dst, ri, page, data);
 }
 
 /* Pages missing here at the switch: pending ones. A page dropped early
@@ -116,7 +119,7 @@ static int count_missing(struct vmmig_dest *dst, unsigned ri)
 	for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]); w++) {
 		if (pr->dropped[w] & ~pr->pending[w]) {
 			dst_fail(dst, -EPROTO, "a page dropped before the "
-				  "switch is not pending at the switch");
+				 "switch is not pending at the switch");
 			return -EPROTO;
 		}
 		missing += (uint64_t)__builtin_popcountll(pr->pending[w]);
@@ -174,7 +177,7 @@ int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	}
 	if ((flags & WIRE_POSTCOPY_VERIFY) && !dst->vhash) {
 		dst_fail(dst, -EPROTO, "POSTCOPY asks for verification the "
-			  "handshake did not announce");
+			 "handshake did not announce");
 		return -EPROTO;
 	}
 	dst_populate_stop(dst);
@@ -185,7 +188,7 @@ int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		ret = arm_uffd(dst);
 	if (ret) {
 		dst_fail(dst, ret, "post-copy: userfaultfd: %s",
-			  vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	pc = dst->pc;
@@ -195,7 +198,7 @@ int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 		ret = dst->ops->load_state(dst->opaque, b->id, b->data, b->len);
 		if (ret) {
 			dst_fail(dst, ret, "loading state blob %u: %s", b->id,
-				  vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -215,7 +218,8 @@ int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	 * or more before the switch make it a hybrid (see stats.h). */
 	pthread_mutex_lock(&dst->sess.stats_lock);
 	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
-	dst->sess.st.mode = rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
+	dst->sess.st.mode =
+		rv->rounds >= 2 ? VMMIG_MODE_HYBRID : VMMIG_MODE_POSTCOPY;
 	pthread_mutex_unlock(&dst->sess.stats_lock);
 	ret = dst_sw_start(dst, rv);
 	if (ret)
@@ -248,8 +252,8 @@ int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done)
 
 	if (missing) {
 		dst_fail(dst, -EPROTO,
-			  "post-copy ended with %llu pages never sent",
-			  (unsigned long long)missing);
+			 "post-copy ended with %llu pages never sent",
+			 (unsigned long long)missing);
 		return -EPROTO;
 	}
 	dst_pc_stop_fault_thread(pc);
@@ -278,8 +282,8 @@ int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done)
 	/* Nothing missing at the switch (an idle guest): no wait at all. */
 	uint64_t t_last = atomic_load(&pc->t_last);
 
-	dst->sess.st.postcopy_time_us = t_last > pc->t_armed ? t_last - pc->t_armed
-							: 0;
+	dst->sess.st.postcopy_time_us =
+		t_last > pc->t_armed ? t_last - pc->t_armed : 0;
 	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return 0;
 }

@@ -24,7 +24,7 @@ int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags)
 }
 
 int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
-		  uint64_t page, uint16_t flags)
+		      uint64_t page, uint16_t flags)
 {
 	int ret = 0;
 
@@ -65,8 +65,8 @@ void dst_pc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
 			  __ATOMIC_ACQ_REL);
 	pthread_mutex_lock(&dst->rp_lock);
-	(void)dst_req_batch_add(dst->rp_chan, &b, dst->sess.regions.r[ri].id, page,
-			    WIRE_REQ_REFETCH);
+	(void)dst_req_batch_add(dst->rp_chan, &b, dst->sess.regions.r[ri].id,
+				page, WIRE_REQ_REFETCH);
 	(void)dst_req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
 	pthread_mutex_unlock(&dst->rp_lock);
 }

@@ -284,13 +284,14 @@ static int queue_hint(struct restore *rs, const struct queued_hint *q)
 
 /* wire_hint_fn: read this page from storage instead. */
 int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const struct wire_hint *h)
+			uint64_t page, const struct wire_hint *h)
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
 	/* The reader validated the region id. */
-	struct queued_hint q = { .ri = regions_index(&dst->sess.regions, rg->id),
-				 .page = page, .h = *h };
+	struct queued_hint q = {
+		.ri = regions_index(&dst->sess.regions, rg->id),
+		.page = page, .h = *h };
 
 	if (dst->pc_armed && !dst_pc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
@@ -309,7 +310,7 @@ int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 
 /* wire_write_fn2: contents of @page are about to land. */
 int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
-		     uint64_t page)
+			 uint64_t page)
 {
 	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
@@ -318,8 +319,8 @@ int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
 
 	if (dst_pc_dropped_early(dst, ri, page)) {
 		dst_fail(dst, -EPROTO, "page %llu of region %u sent after an "
-			  "early DISCARD dropped it, before the switch",
-			  (unsigned long long)page, rg->id);
+			 "early DISCARD dropped it, before the switch",
+			 (unsigned long long)page, rg->id);
 		return -EPROTO;
 	}
 	uint8_t b = __atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE);
@@ -386,8 +387,8 @@ int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 
 			while (bits && !ret) {
 				ret = dst_req_batch_add(c, &b, dst->sess.regions.r[ri].id,
-						    w * 64 + (uint64_t)__builtin_ctzll(bits),
-						    WIRE_REQ_REFETCH);
+							w * 64 + (uint64_t)__builtin_ctzll(bits),
+							WIRE_REQ_REFETCH);
 				bits &= bits - 1;
 			}
 		}
@@ -407,7 +408,8 @@ int dst_restore_finish(struct vmmig_dest *dst)
 	dst->sess.st.restore_mismatches = atomic_load(&rs->mismatches);
 	dst->sess.st.restore_fallbacks = atomic_load(&rs->fallbacks);
 	pthread_mutex_lock(&rs->lock);
-	dst->sess.st.restore_time_us = rs->t_first ? rs->t_last - rs->t_first : 0;
+	dst->sess.st.restore_time_us =
+		rs->t_first ? rs->t_last - rs->t_first : 0;
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;

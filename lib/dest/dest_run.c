@@ -26,7 +26,8 @@ static void *receiver_main(void *arg)
 
 	/* The urgent channel's pages are what a faulting vCPU waits for. */
 	if (rv->c->index == dst->nchan - 1 && dst->nchan > 1)
-		affinity_pin_fault(&dst->sess.opt, &dst->sess.log, "urgent receiver");
+		affinity_pin_fault(&dst->sess.opt, &dst->sess.log,
+				   "urgent receiver");
 
 	for (;;) {
 		struct wire_page_counts pc = { 0 };
@@ -38,11 +39,11 @@ static void *receiver_main(void *arg)
 		if (ret) {
 			if (ret == -EPROTO)
 				dst_fail(dst, ret, "channel %u: %s",
-					  rv->c->index,
-					  wire_reader_error(rv->rd));
+					 rv->c->index,
+					 wire_reader_error(rv->rd));
 			else
 				dst_fail(dst, ret, "channel %u: %s",
-					  rv->c->index, vmmig_strerror(ret));
+					 rv->c->index, vmmig_strerror(ret));
 			break;
 		}
 		if (h.type == WIRE_PAGES) {
@@ -64,7 +65,7 @@ static void watchdog_fire(void *arg)
 	struct vmmig_dest *dst = arg;
 
 	dst_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
-		  (long long)dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+		 (long long)dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 	dst_abort_io(dst);
 }
 
@@ -120,17 +121,17 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 
 		if (!dst->vhash) {
 			dst_fail(dst, -EPROTO, "END carries a memory hash the "
-				  "handshake did not announce");
+				 "handshake did not announce");
 			return -EPROTO;
 		}
 
 		*verified = h == rv0->end.mem_hash;
 		if (!*verified) {
 			dst_fail(dst, -EIO,
-				  "memory verification failed: page-sum hash "
-				  "%016llx, source had %016llx",
-				  (unsigned long long)h,
-				  (unsigned long long)rv0->end.mem_hash);
+				 "memory verification failed: page-sum hash "
+				 "%016llx, source had %016llx",
+				 (unsigned long long)h,
+				 (unsigned long long)rv0->end.mem_hash);
 			return -EIO;
 		}
 		done.verified = (uint32_t)*verified;
@@ -154,18 +155,19 @@ static int finish(struct vmmig_dest *dst, int *verified)
 
 		if (rv->end.pages != got) {
 			dst_fail(dst, -EPROTO,
-				  "channel %u: source sent %llu pages, %llu "
-				  "arrived", rv->c->index,
-				  (unsigned long long)rv->end.pages,
-				  (unsigned long long)got);
+				 "channel %u: source sent %llu pages, %llu "
+				 "arrived", rv->c->index,
+				 (unsigned long long)rv->end.pages,
+				 (unsigned long long)got);
 			return -EPROTO;
 		}
 	}
 	if (!(rv0->end.flags & WIRE_END_MAIN) ||
-	    rv0->end.nblobs != dst->state.n || !sess_state_complete(&dst->state)) {
+	    rv0->end.nblobs != dst->state.n ||
+	    !sess_state_complete(&dst->state)) {
 		dst_fail(dst, -EPROTO,
-			  "state incomplete: %u blobs announced, %u arrived",
-			  rv0->end.nblobs, dst->state.n);
+			 "state incomplete: %u blobs announced, %u arrived",
+			 rv0->end.nblobs, dst->state.n);
 		return -EPROTO;
 	}
 	*verified = -1;
@@ -186,7 +188,7 @@ static int finish(struct vmmig_dest *dst, int *verified)
 
 		if (ret) {
 			dst_fail(dst, ret, "loading state blob %u: %s", b->id,
-				  vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -228,7 +230,7 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 
 	snprintf(why, sizeof(why), "%s", dst->sess.fail.msg);
 	log_msg(&dst->sess.log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): waiting for the source", why);
+		"post-copy link lost (%s): waiting for the source", why);
 	sess_set_status(&dst->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
 		uint64_t t = clock_now_us();
@@ -247,15 +249,16 @@ static int recover(struct vmmig_dest *dst, uint64_t deadline)
 			break;
 		if (!failure_is_link(&dst->sess.fail) && ret != -ETIMEDOUT)
 			return ret; /* refused: not a reconnect of ours */
-		log_msg(&dst->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-		     "(%s), still waiting", vmmig_strerror(ret));
+		log_msg(&dst->sess.log, VMMIG_LOG_WARN,
+			"post-copy reconnect failed "
+			"(%s), still waiting", vmmig_strerror(ret));
 	} while (clock_now_us() < deadline);
 	if (ret) {
 		failure_clear(&dst->sess.fail);
 		dst_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
-			  "back within %lld ms (link lost: %s)",
-			  (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			  why);
+			 "back within %lld ms (link lost: %s)",
+			 (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			 why);
 		return -ETIMEDOUT;
 	}
 	sess_wd_arm(&dst->sess.wd);
@@ -286,7 +289,8 @@ static int migrate(struct vmmig_dest *dst)
 	ret = receive_all(dst);
 	/* After the post-copy switch a broken link pauses: the guest waits on
 	 * its faults while the source reconnects. */
-	while (ret && dst->pc_armed && dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
+	while (ret && dst->pc_armed &&
+	       dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->sess.fail)) {
 		ret = recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
 				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);

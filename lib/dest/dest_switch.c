@@ -29,7 +29,7 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 	while (!ret && h.type == WIRE_KEEPALIVE);
 	if (ret) {
 		dst_fail(dst, ret, "waiting for %s: %s", what,
-			  ret == -EPROTO ? wire_reader_error(rv->rd)
+			 ret == -EPROTO ? wire_reader_error(rv->rd)
 					 : vmmig_strerror(ret));
 		return ret;
 	}
@@ -42,7 +42,7 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 	}
 	if (h.type != want) {
 		dst_fail(dst, -EPROTO, "record type 0x%04x instead of %s",
-			  h.type, what);
+			 h.type, what);
 		return -EPROTO;
 	}
 	ret = wire_sw_unpack(p, h.len, sw, err, sizeof(err));
@@ -94,7 +94,7 @@ int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv)
 	wire_sw_pack(buf, &sw);
 	if (ret) {
 		dst_fail(dst, ret, "starting the guest: %s",
-			  vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		(void)chan_send_record(rv->c, WIRE_STARTED, 0, buf, sizeof(buf));
 		return ret;
 	}
@@ -103,12 +103,12 @@ int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv)
 	 * changes nothing here. */
 	if (ret)
 		log_msg(&dst->sess.log, VMMIG_LOG_WARN, "sending STARTED: %s",
-		     vmmig_strerror(ret));
+			vmmig_strerror(ret));
 	return 0;
 }
 
 int dst_sw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
-		     int *verified)
+			int *verified)
 {
 	uint64_t mine = atomic_load(&dst->vsum);
 	struct wire_sw sw;
@@ -124,9 +124,9 @@ int dst_sw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
 	*verified = sw.digest == mine;
 	if (!*verified) {
 		dst_fail(dst, -EIO, "memory verification failed: pages hash to "
-			  "%016llx here, %016llx at the source (the guest "
-			  "already runs here)", (unsigned long long)mine,
-			  (unsigned long long)sw.digest);
+			 "%016llx here, %016llx at the source (the guest "
+			 "already runs here)", (unsigned long long)mine,
+			 (unsigned long long)sw.digest);
 		return -EIO;
 	}
 	return 0;

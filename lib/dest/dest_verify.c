@@ -145,7 +145,7 @@ int dst_verify_init(struct vmmig_dest *dst)
 }
 
 void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		  const void *contents)
+		     const void *contents)
 {
 	if (dst->vhash)
 		hash_page(dst, ri, page, contents);

@@ -51,7 +51,8 @@ static int adaptive_init(void *priv, const void *config)
 		return -ERANGE;
 	if (a->low > a->high)
 		return -EINVAL;
-	return pol_stall_init(&a->stall, c.stall_rounds, c.stall_shrink_percent);
+	return pol_stall_init(&a->stall, c.stall_rounds,
+			      c.stall_shrink_percent);
 }
 
 /* "23.4%", or "10%" for a whole percent. */
@@ -107,7 +108,8 @@ static void path2(struct adaptive *a, const struct vmmig_round_info *ri,
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 2: dirty ratio %s under %s, round %u", ratio, lo,
 			 ri->round);
-	} else if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0) {
+	} else if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes,
+				 a->low) < 0) {
 		d->action = VMMIG_ACTION_POSTCOPY;
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 2: ratio %.8s under %.8s, round %u, "
@@ -153,7 +155,7 @@ static int adaptive_decide(void *priv, const struct vmmig_round_info *ri,
 		if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0)
 			a->path = 1;
 		else if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes,
-				   a->high) > 0)
+				       a->high) > 0)
 			a->path = 3;
 		else
 			a->path = 2;

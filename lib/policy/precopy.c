@@ -29,7 +29,7 @@ static int precopy_init(void *priv, const void *config)
 	if (p->cfg.throttle_initial > 99 || p->cfg.throttle_max > 99)
 		return -ERANGE;
 	return pol_stall_init(&p->stall, p->cfg.stall_rounds,
-			  p->cfg.stall_shrink_percent);
+			      p->cfg.stall_shrink_percent);
 }
 
 static int precopy_decide(void *priv, const struct vmmig_round_info *ri,

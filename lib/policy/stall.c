@@ -56,7 +56,8 @@ int pol_stall_check(const struct stall *s, char *why, size_t len)
 		return 0;
 	snprintf(why, len, "stalled: %llu dirty bytes, shrank %u.%u%% over %u "
 		 "rounds (< %u%%)", (unsigned long long)now,
-		 pol_ratio_permille(gone, old) / 10, pol_ratio_permille(gone, old) % 10,
+		 pol_ratio_permille(gone, old) / 10,
+		 pol_ratio_permille(gone, old) % 10,
 		 s->k, s->pct);
 	return 1;
 }

@@ -37,7 +37,8 @@ static void add_delta(struct vmmig_round *e, const struct vmmig_round *now,
 }
 
 void sess_history_begin(struct history *h, int kind, uint32_t round,
-		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now)
+			uint64_t pass_pages, uint64_t t,
+			const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	/* An entry left open (a failure path) ends where this one starts. */
@@ -67,7 +68,7 @@ void sess_history_begin(struct history *h, int kind, uint32_t round,
 }
 
 void sess_history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
-		 const struct vmmig_round *now)
+		      const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	if (h->open) {
@@ -132,7 +133,7 @@ void sess_history_fault(struct history *h, uint64_t pages, uint64_t t)
 }
 
 int sess_history_copy_rounds(struct history *h, struct vmmig_round *out,
-			size_t max)
+			     size_t max)
 {
 	size_t stride, n;
 	int count;
@@ -189,20 +190,20 @@ static double ms(uint64_t us)
 static void round_json(struct jbuf *j, const struct vmmig_round *r)
 {
 	json_printf(j,
-		"{\"kind\":\"%s\",\"round\":%u,\"merged\":%u,"
-		"\"start_ms\":%.3f,\"duration_ms\":%.3f,\"bytes\":%" PRIu64
-		",",
-		kind_name(r->kind), r->round, r->merged, ms(r->start_us),
-		ms(r->duration_us), r->bytes);
+		    "{\"kind\":\"%s\",\"round\":%u,\"merged\":%u,"
+		    "\"start_ms\":%.3f,\"duration_ms\":%.3f,\"bytes\":%" PRIu64
+		    ",",
+		    kind_name(r->kind), r->round, r->merged, ms(r->start_us),
+		    ms(r->duration_us), r->bytes);
 	json_printf(j,
-		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
-		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
-		",\"skipped\":%" PRIu64 "},\"pass_pages\":%" PRIu64
-		",\"dirty_pages\":%" PRIu64 ",\"bandwidth_bytes_per_s\":%" PRIu64
-		",\"dirty_rate_pps\":%" PRIu64 "}",
-		r->pages_normal, r->pages_zero, r->pages_compressed,
-		r->pages_delta, r->pages_skipped, r->pass_pages,
-		r->dirty_pages, r->bandwidth_bps, r->dirty_rate_pps);
+		    "\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
+		    ",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
+		    ",\"skipped\":%" PRIu64 "},\"pass_pages\":%" PRIu64
+		    ",\"dirty_pages\":%" PRIu64 ",\"bandwidth_bytes_per_s\":%" PRIu64
+		    ",\"dirty_rate_pps\":%" PRIu64 "}",
+		    r->pages_normal, r->pages_zero, r->pages_compressed,
+		    r->pages_delta, r->pages_skipped, r->pass_pages,
+		    r->dirty_pages, r->bandwidth_bps, r->dirty_rate_pps);
 }
 
 static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f)
@@ -210,9 +211,8 @@ static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f)
 	uint32_t n = f->nbins < VMMIG_FAULT_BINS ? f->nbins : VMMIG_FAULT_BINS;
 
 	json_printf(j,
-		"{\"start_ms\":%.3f,\"bin_ms\":%.3f,\"total\":%" PRIu64
-		",\"bins\":[",
-		ms(f->start_us), ms(f->bin_us), f->total);
+		    "{\"start_ms\":%.3f,\"bin_ms\":%.3f,\"total\":%" PRIu64
+		    ",\"bins\":[", ms(f->start_us), ms(f->bin_us), f->total);
 	for (uint32_t i = 0; i < n; i++)
 		json_printf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
 	json_printf(j, "]}");
@@ -243,10 +243,10 @@ VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 	json_printf(&j, "],\"pause\":");
 	if (pause)
 		json_printf(&j,
-			"{\"start_ms\":%.3f,\"duration_ms\":%.3f,"
-			"\"bytes\":%" PRIu64 "}",
-			ms(pause->start_us), ms(pause->duration_us),
-			pause->bytes);
+			    "{\"start_ms\":%.3f,\"duration_ms\":%.3f,"
+			    "\"bytes\":%" PRIu64 "}",
+			    ms(pause->start_us), ms(pause->duration_us),
+			    pause->bytes);
 	else
 		json_printf(&j, "null");
 	json_printf(&j, ",\"faults\":");

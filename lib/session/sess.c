@@ -71,7 +71,7 @@ int sess_wait(struct session *s)
 int sess_start_watchdog(struct session *s, void (*fire)(void *), void *arg)
 {
 	return sess_wd_start(&s->wd, &s->sh, s->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			      fire, arg);
+			     fire, arg);
 }
 
 void sess_set_status(struct session *s, int status)
@@ -102,7 +102,7 @@ void sess_finish(struct session *s, int ret, uint64_t bytes, const char *what)
 	s->result = ret;
 	failure_log_final(&s->fail, &s->log);
 	log_msg(&s->log, VMMIG_LOG_INFO, "%s %s", what,
-	     ret ? s->fail.msg : "completed");
+		ret ? s->fail.msg : "completed");
 }
 
 const char *sess_error(struct session *s)

@@ -36,7 +36,7 @@ struct watchdog {
 /* Start watching from now (after a reconnect, say). */
 void sess_wd_arm(struct watchdog *w);
 int sess_wd_start(struct watchdog *w, struct chan_shared *sh,
-		   int64_t timeout_ms, void (*fire)(void *), void *arg);
+		  int64_t timeout_ms, void (*fire)(void *), void *arg);
 void sess_wd_stop(struct watchdog *w);
 
 /* ---- state blobs (state.c) ---- */
@@ -59,7 +59,8 @@ void sess_state_sink_free(struct vmmig_state_sink *s);
 int sess_state_send(struct chan *c, const struct vmmig_state_sink *s);
 /* Destination: add one STATE record's chunk; blobs complete in order. */
 int sess_state_receive(struct vmmig_state_sink *s, uint16_t flags,
-		  const uint8_t *payload, size_t len, char *err, size_t errlen);
+		       const uint8_t *payload, size_t len, char *err,
+		       size_t errlen);
 
 /* ---- history of a migration (history.c) ---- */
 struct history {
@@ -76,10 +77,11 @@ void sess_history_init(struct history *h);
 void sess_history_destroy(struct history *h);
 /* Open an entry at @t (clock_now_us()); @now: cumulative bytes and pages. */
 void sess_history_begin(struct history *h, int kind, uint32_t round,
-		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now);
+			uint64_t pass_pages, uint64_t t,
+			const struct vmmig_round *now);
 /* Close the open entry (if any) at @t. */
 void sess_history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
-		 const struct vmmig_round *now);
+		      const struct vmmig_round *now);
 /* Bytes and pages sent after the last entry closed (the end of the
  * session's conversation) join it, so that the entries add up. */
 void sess_history_settle(struct history *h, const struct vmmig_round *now);
@@ -88,7 +90,7 @@ void sess_history_switch(struct history *h, uint64_t t);
 /* @pages requested at @t. */
 void sess_history_fault(struct history *h, uint64_t pages, uint64_t t);
 int sess_history_copy_rounds(struct history *h, struct vmmig_round *out,
-			size_t max);
+			     size_t max);
 int sess_history_copy_faults(struct history *h, struct vmmig_fault_series *fs);
 
 /* ---- stats helpers (stats.c) ---- */
@@ -105,7 +107,8 @@ struct counters {
 void sess_counters_add_enc(struct counters *c, const struct enc_counters *e);
 void sess_counters_fill(const struct counters *c, struct vmmig_stats *st);
 /* Copy the part of @full that fits the caller's struct_size. */
-int sess_stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out);
+int sess_stats_copy_out(const struct vmmig_stats *full,
+			struct vmmig_stats *out);
 
 /* ---- the session both sides embed (sess.c, tls_setup.c) ----
  * What a vmmig_source and a vmmig_dest have alike: configuration, the
@@ -160,8 +163,7 @@ void sess_stats(struct session *s, struct vmmig_stats *full);
 /* At the end of the session thread: the final figures (@bytes moved), the
  * result for *_wait(), the final log line "<@what> completed" or the
  * failure. */
-void sess_finish(struct session *s, int ret, uint64_t bytes,
-		 const char *what);
+void sess_finish(struct session *s, int ret, uint64_t bytes, const char *what);
 /* What *_error() returns. */
 const char *sess_error(struct session *s);
 

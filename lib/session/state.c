@@ -111,7 +111,8 @@ static int blob_reserve(struct state_blob *b, size_t need)
  * blob's length; anything else is a malformed stream. Every check comes
  * before a byte is copied. */
 int sess_state_receive(struct vmmig_state_sink *s, uint16_t flags,
-		  const uint8_t *payload, size_t len, char *err, size_t errlen)
+		       const uint8_t *payload, size_t len, char *err,
+		       size_t errlen)
 {
 	struct state_blob *prev = s->n ? &s->b[s->n - 1] : NULL;
 	struct wire_state ws;

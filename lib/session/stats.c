@@ -58,7 +58,7 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 		mbps = (double)st->transferred_bytes * 8.0 /
 		       (double)st->total_time_us;
 	json_printf(&j, "{\"status\":\"%s\",\"mode\":",
-		vmmig_status_name(st->status));
+		    vmmig_status_name(st->status));
 	/* An embedder's policy is reported under its own name. */
 	json_string(&j, st->mode == VMMIG_MODE_CUSTOM && st->policy[0]
 			    ? st->policy : vmmig_mode_name(st->mode));
@@ -66,59 +66,58 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 	json_string(&j, st->policy);
 	json_printf(&j, ",\"error\":%d,", st->error);
 	json_printf(&j,
-		"\"total_time_ms\":%.3f,\"downtime_ms\":%.3f,"
-		"\"setup_time_ms\":%.3f,\"expected_downtime_ms\":%.3f,",
-		ms(st->total_time_us), ms(st->downtime_us),
-		ms(st->setup_time_us), ms(st->expected_downtime_us));
+		    "\"total_time_ms\":%.3f,\"downtime_ms\":%.3f,"
+		    "\"setup_time_ms\":%.3f,\"expected_downtime_ms\":%.3f,",
+		    ms(st->total_time_us), ms(st->downtime_us),
+		    ms(st->setup_time_us), ms(st->expected_downtime_us));
 	json_printf(&j,
-		"\"rounds\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
-		",\"transferred_bytes\":%" PRIu64 ",\"remaining_bytes\":%" PRIu64
-		",",
-		st->rounds, st->guest_bytes, st->transferred_bytes,
-		st->remaining_bytes);
+		    "\"rounds\":%" PRIu64 ",\"guest_bytes\":%" PRIu64
+		    ",\"transferred_bytes\":%" PRIu64 ",\"remaining_bytes\":%" PRIu64
+		    ",", st->rounds, st->guest_bytes, st->transferred_bytes,
+		    st->remaining_bytes);
 	json_printf(&j,
-		"\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
-		",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
-		",\"restored\":%" PRIu64 ",\"skipped\":%" PRIu64 "},",
-		st->pages_normal, st->pages_zero, st->pages_compressed,
-		st->pages_delta, st->pages_restored, st->pages_skipped);
+		    "\"pages\":{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
+		    ",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
+		    ",\"restored\":%" PRIu64 ",\"skipped\":%" PRIu64 "},",
+		    st->pages_normal, st->pages_zero, st->pages_compressed,
+		    st->pages_delta, st->pages_restored, st->pages_skipped);
 	json_printf(&j,
-		"\"mbps\":%.1f,\"bandwidth_bytes_per_s\":%" PRIu64
-		",\"dirty_rate_pps\":%" PRIu64 ",\"dirty_sync_count\":%" PRIu64
-		",",
-		mbps, st->bandwidth_bps, st->dirty_rate_pps,
-		st->dirty_sync_count);
+		    "\"mbps\":%.1f,\"bandwidth_bytes_per_s\":%" PRIu64
+		    ",\"dirty_rate_pps\":%" PRIu64 ",\"dirty_sync_count\":%" PRIu64
+		    ",", mbps, st->bandwidth_bps, st->dirty_rate_pps,
+		    st->dirty_sync_count);
 	json_printf(&j,
-		"\"delta_cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
-		"},\"throttle_percent\":%u,\"channels\":%u,",
-		st->delta_cache_hits, st->delta_cache_misses,
-		st->throttle_percent, st->channels);
+		    "\"delta_cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
+		    "},\"throttle_percent\":%u,\"channels\":%u,",
+		    st->delta_cache_hits, st->delta_cache_misses,
+		    st->throttle_percent, st->channels);
 	if (st->verified < 0)
 		json_printf(&j, "\"verified\":null,");
 	else
-		json_printf(&j, "\"verified\":%s,", st->verified ? "true" : "false");
+		json_printf(&j, "\"verified\":%s,",
+			    st->verified ? "true" : "false");
 	json_printf(&j, "\"path\":%d,\"path_reason\":", st->path);
 	json_string(&j, st->path_reason);
 	json_printf(&j,
-		",\"postcopy_faults\":%" PRIu64
-		",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
-		"},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
-		",\"postcopy_recoveries\":%" PRIu64
-		",\"postcopy_time_ms\":%.3f,\"postcopy_pages_lost\":%" PRIu64
-		",",
-		st->postcopy_faults, st->fault_latency_p50_us,
-		st->fault_latency_p99_us, st->precopy_bytes,
-		st->postcopy_bytes, st->postcopy_recoveries,
-		ms(st->postcopy_time_us), st->postcopy_pages_lost);
-	json_printf(&j, "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
-		st->pass_pages, st->pass_pages_done);
+		    ",\"postcopy_faults\":%" PRIu64
+		    ",\"fault_latency_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
+		    "},\"precopy_bytes\":%" PRIu64 ",\"postcopy_bytes\":%" PRIu64
+		    ",\"postcopy_recoveries\":%" PRIu64
+		    ",\"postcopy_time_ms\":%.3f,\"postcopy_pages_lost\":%" PRIu64
+		    ",", st->postcopy_faults, st->fault_latency_p50_us,
+		    st->fault_latency_p99_us, st->precopy_bytes,
+		    st->postcopy_bytes, st->postcopy_recoveries,
+		    ms(st->postcopy_time_us), st->postcopy_pages_lost);
 	json_printf(&j,
-		"\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
-		",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
-		st->restore_bytes, st->restore_mismatches,
-		st->restore_fallbacks, ms(st->restore_time_us));
+		    "\"pass\":{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "},",
+		    st->pass_pages, st->pass_pages_done);
+	json_printf(&j,
+		    "\"restore\":{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
+		    ",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f},",
+		    st->restore_bytes, st->restore_mismatches,
+		    st->restore_fallbacks, ms(st->restore_time_us));
 	json_printf(&j, "\"rejected_connections\":%" PRIu64 ",\"owner\":",
-		st->rejected_connections);
+		    st->rejected_connections);
 	json_string(&j, st->owner == VMMIG_OWNER_SOURCE ? "source"
 		  : st->owner == VMMIG_OWNER_DEST ? "destination" : "unknown");
 	json_printf(&j, "}");

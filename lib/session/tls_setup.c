@@ -19,7 +19,7 @@ static int set_tls(struct tls_creds **slot, const struct vmmig_tls_config *cfg,
 		ret = tls_creds_new(cfg, server, &cr, err, sizeof(err));
 	if (ret) {
 		log_msg(log, VMMIG_LOG_ERROR, "%s",
-		     err[0] ? err : vmmig_strerror(ret));
+			err[0] ? err : vmmig_strerror(ret));
 		return ret;
 	}
 	tls_creds_free(*slot);

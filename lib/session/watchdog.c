@@ -40,7 +40,7 @@ static void *watchdog_main(void *arg)
 }
 
 int sess_wd_start(struct watchdog *w, struct chan_shared *sh,
-		   int64_t timeout_ms, void (*fire)(void *), void *arg)
+		  int64_t timeout_ms, void (*fire)(void *), void *arg)
 {
 	int ret;
 

@@ -107,8 +107,8 @@ struct vmmig_source {
 	/* history and the pass being sent (source_history.c) */
 	struct history hist;
 	_Atomic uint64_t pass_total;  /* pages of the current pass */
-	_Atomic uint64_t pass_done;   /* of those, handled by src_send_pages() */
-	_Atomic uint64_t pass_t0, pass_b0; /* its start: clock_now_us(), tx bytes */
+	_Atomic uint64_t pass_done;   /* of those, handled by send_pages */
+	_Atomic uint64_t pass_t0, pass_b0; /* its start: time, tx bytes */
 	atomic_bool pass_active;
 };
 
@@ -148,7 +148,7 @@ int src_pause(struct vmmig_source *src, uint64_t *t_pause);
 
 /* ---- source_send.c: the sending threads ---- */
 int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
-	       uint64_t bits);
+		   uint64_t bits);
 int src_flush_batch(struct sender *s);
 int src_senders_start(struct vmmig_source *src);
 /* Run @job on every data channel's sender; returns the first error. The
@@ -167,9 +167,9 @@ void src_rp_stop(struct vmmig_source *src);
 struct region_hints;
 uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
 bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
-		  struct wire_hint *out);
+		      struct wire_hint *out);
 void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
-		      const uint64_t *dirty);
+			  const uint64_t *dirty);
 void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
 void src_hints_free(struct vmmig_source *src);
 

@@ -51,9 +51,10 @@ int src_handshake(struct vmmig_source *src, uint16_t flags)
 
 	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
 	for (unsigned i = 0; i < src->sess.regions.n; i++)
-		x.regs[i] = (struct wire_region){ .id = src->sess.regions.r[i].id,
-						  .gpa = src->sess.regions.r[i].gpa,
-						  .size = src->sess.regions.r[i].size };
+		x.regs[i] = (struct wire_region){
+			.id = src->sess.regions.r[i].id,
+			.gpa = src->sess.regions.r[i].gpa,
+			.size = src->sess.regions.r[i].size };
 	if (src->sess.sh.tls) {
 		unsigned bad = 0;
 
@@ -61,7 +62,7 @@ int src_handshake(struct vmmig_source *src, uint16_t flags)
 					 &bad);
 		if (ret && !src->chan[bad].tls) { /* the handshake failed */
 			src_fail(src, ret, "channel %u: %s", bad,
-				    src->chan[bad].err);
+				 src->chan[bad].err);
 			return ret;
 		}
 	} else {
@@ -111,14 +112,14 @@ int src_handshake(struct vmmig_source *src, uint16_t flags)
 			wire_reader_free(rd);
 		if (ret) {
 			src_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : src->chan[i].err[0]
-				    ? src->chan[i].err : vmmig_strerror(ret));
+				 err[0] ? err : src->chan[i].err[0]
+				 ? src->chan[i].err : vmmig_strerror(ret));
 			return ret;
 		}
 	}
 	if (send_err)
 		src_fail(src, send_err, "sending handshake: %s",
-			    vmmig_strerror(send_err));
+			 vmmig_strerror(send_err));
 	return send_err;
 }
 
@@ -150,9 +151,10 @@ int src_connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 			    atomic_load(&src->sess.sh.abort))
 				break;
 			/* Asked to: a bounded retry, as a retry. */
-			log_msg(&src->sess.log, VMMIG_LOG_INFO, "connecting channel %u "
-			     "to %s: %s, retrying", i, addr,
-			     vmmig_strerror(ret));
+			log_msg(&src->sess.log, VMMIG_LOG_INFO,
+				"connecting channel %u "
+				"to %s: %s, retrying", i, addr,
+				vmmig_strerror(ret));
 			usleep(20000);
 			ret = 0;
 		}
@@ -160,11 +162,11 @@ int src_connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 			/* A transport that opens fewer connections than
 			 * asked for fails here: say how many it takes. */
 			src_fail(src, ret, "connecting channel %u of %u (%u "
-				    "page channel%s + the urgent channel) to "
-				    "%s%s: %s", i, src->nchan, src->ndata,
-				    src->ndata > 1 ? "s" : "",
-				    src->nfds ? "fd " : "", addr,
-				    ret == -ENOTCONN && src->nfds
+				 "page channel%s + the urgent channel) to "
+				 "%s%s: %s", i, src->nchan, src->ndata,
+				 src->ndata > 1 ? "s" : "",
+				 src->nfds ? "fd " : "", addr,
+				 ret == -ENOTCONN && src->nfds
 					    ? "pre-connected sockets serve "
 					      "once (no reconnection)"
 					    : src->chan[i].err[0]

@@ -33,8 +33,8 @@ void src_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	 * closes: give the return path the moment it takes to read it. */
 	src_rp_await_verdict(src, code);
 	va_start(ap, fmt);
-	bool first = failure_record(&src->sess.fail, &src->sess.log, code, may_recover,
-				    fmt, ap);
+	bool first = failure_record(&src->sess.fail, &src->sess.log, code,
+				    may_recover, fmt, ap);
 	va_end(ap);
 	if (first)
 		src_tell_peer(src); /* before the channels shut down */

@@ -24,8 +24,8 @@ static int sync_dirty(struct vmmig_source *src)
 			ret = vmmig_tracker_clear(src->tracker, i, bm);
 		if (ret) {
 			src_fail(src, ret, "dirty tracker %s: %s",
-				    vmmig_tracker_name(src->tracker),
-				    vmmig_strerror(ret));
+				 vmmig_tracker_name(src->tracker),
+				 vmmig_strerror(ret));
 			return ret;
 		}
 		src_hints_drop_dirty(src, i, bm);
@@ -124,8 +124,7 @@ int src_start_tracking(struct vmmig_source *src)
 	free(tr);
 	if (ret)
 		src_fail(src, ret, "starting dirty tracker %s: %s",
-			    vmmig_tracker_name(src->tracker),
-			    vmmig_strerror(ret));
+			 vmmig_tracker_name(src->tracker), vmmig_strerror(ret));
 	return ret;
 }
 
@@ -140,7 +139,7 @@ int src_pause(struct vmmig_source *src, uint64_t *t_pause)
 	ret = src->ops->pause(src->opaque);
 	if (ret) {
 		src_fail(src, ret, "pausing the guest: %s",
-			    vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	src->paused = true;

@@ -34,7 +34,7 @@ static int on_error(struct vmmig_source *src, const struct wire_hdr *h,
 }
 
 int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		 const uint8_t *payload)
+		     const uint8_t *payload)
 {
 	/* Set by the migration thread before it sends the switch's POSTCOPY
 	 * (and READY is read by this thread): no lock needed to read them
@@ -50,7 +50,8 @@ int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		if (h->flags & WIRE_REQ_REFETCH) {
 			ret = src_drain_on_refetch(src, payload, h->len);
 			return ret || !postcopy
-				       ? ret : src_postcopy_on_req(src, h, payload);
+				       ? ret
+				       : src_postcopy_on_req(src, h, payload);
 		}
 		if (switched)
 			return src_postcopy_on_req(src, h, payload);
@@ -66,6 +67,6 @@ int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		return on_error(src, h, payload);
 	}
 	src_fail(src, -EPROTO, "return path: unexpected record type 0x%04x",
-		    h->type);
+		 h->type);
 	return -EPROTO;
 }

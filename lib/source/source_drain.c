@@ -17,7 +17,7 @@
 /* Pages whose restore failed: never hint them again, send their contents
  * (in the last pass, or right away after a post-copy switch). */
 int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
-		     size_t len)
+			 size_t len)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;

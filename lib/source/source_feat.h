@@ -27,10 +27,11 @@ void src_drain_on_drained(struct vmmig_source *src);
 /* rp thread: the payload of a REQ with WIRE_REQ_REFETCH: its pages are
  * never hinted again and become pending (-EPROTO, recorded, if bad). */
 int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
-		     size_t len);
+			 size_t len);
 
 /* ---- source_switch.c: the switchover (docs/wire-format.md 6.5) ---- */
-int src_send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
+int src_send_end(struct vmmig_source *src, struct wire_end *end,
+		 unsigned nblobs);
 /* Wait for READY, then give the guest up: COMMIT. After a failure here
  * the guest may be resumed only if src->committed is still false. */
 int src_switch_commit(struct vmmig_source *src);
@@ -41,7 +42,7 @@ int src_stop_and_copy(struct vmmig_source *src);
 /* rp thread: READY or STARTED. 1 when the return path is done (STARTED
  * of a pre-copy), -errno on failure. */
 int src_switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		     const uint8_t *payload);
+			 const uint8_t *payload);
 /* The page-sum hash of guest memory (frozen: the guest is given up),
  * with KEEPALIVE on channel 0 (every quarter IO timeout, at most a
  * second) while it takes. */
@@ -57,17 +58,17 @@ int src_postcopy_recover(struct vmmig_source *src);
  * still misses: a DISCARD (they become pending again) returns 0, RESUMED
  * (the list is complete) 1; anything else -EPROTO with @err set. */
 int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
-			const uint8_t *payload, char *err, size_t errlen);
+			    const uint8_t *payload, char *err, size_t errlen);
 
 /* ---- source_postcopy.c ---- */
 int src_postcopy_run(struct vmmig_source *src, bool first_pass_done);
 /* rp thread, after the switch: a REQ (pages a vCPU waits for), sent at
  * once on the urgent channel. */
 int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
-		    const uint8_t *payload);
+			const uint8_t *payload);
 /* rp thread, after the switch: DONE. 1 (the return path is done). */
 int src_postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
-		     const uint8_t *payload);
+			 const uint8_t *payload);
 /* The post-copy job of a sender (src_senders_run()): claim and send its
  * pending stripes. */
 int src_postcopy_sweep(struct sender *s);

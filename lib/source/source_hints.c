@@ -196,7 +196,7 @@ uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w)
 }
 
 bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
-		  struct wire_hint *out)
+		      struct wire_hint *out)
 {
 	bool found = false;
 
@@ -234,7 +234,7 @@ void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
 
 /* Pages written since their hint: the hint no longer describes them. */
 void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
-		      const uint64_t *dirty)
+			  const uint64_t *dirty)
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return;

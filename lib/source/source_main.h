@@ -12,6 +12,6 @@ void *src_main(void *arg);
  * the return path is done (STARTED of a pre-copy, DONE), or -errno (the
  * failure is recorded; ERROR from the peer included). */
 int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		 const uint8_t *payload);
+		     const uint8_t *payload);
 
 #endif

@@ -26,7 +26,8 @@ static int send_discard(struct vmmig_source *src, uint16_t flags)
 
 	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++)
 		ret = chan_send_discard(&src->chan[0], flags,
-					src->sess.regions.r[ri].id, src->send_bm[ri],
+					src->sess.regions.r[ri].id,
+					src->send_bm[ri],
 					region_words(&src->sess.regions.r[ri]));
 	return ret;
 }
@@ -39,7 +40,7 @@ static bool claim(uint64_t *word, uint64_t bit)
 
 /* rp thread: DONE ends it all. Returns 1. */
 int src_postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
-		     const uint8_t *payload)
+			 const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_done d;
@@ -59,7 +60,7 @@ int src_postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
 
 /* rp thread: REQ pages go out on the urgent channel. */
 int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
-		    const uint8_t *payload)
+			const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;
@@ -88,8 +89,8 @@ int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
 		if (page >= src->sess.regions.r[ri].npages) {
 			src_fail(src, -EPROTO, "return path: REQ for page "
-				    "%llu beyond region %u",
-				    (unsigned long long)page, q.region_id);
+				 "%llu beyond region %u",
+				 (unsigned long long)page, q.region_id);
 			return -EPROTO;
 		}
 		atomic_store(&src->hint, (uint64_t)ri << 48 | page / 64);
@@ -103,7 +104,7 @@ int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		ret = src_flush_batch(us);
 	if (ret)
 		src_fail(src, ret, "sending requested pages: %s",
-			    vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 	return ret;
 }
 
@@ -262,7 +263,7 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 		ret = src->ops->save_state(src->opaque, sink);
 		if (ret) {
 			src_fail(src, ret, "saving guest state: %s",
-				    vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -306,7 +307,7 @@ int src_postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		ret = src_sync_pending(src);
 		if (!ret && (ret = send_discard(src, WIRE_DISCARD_EARLY)))
 			src_fail(src, ret, "early DISCARD: %s",
-				    vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 		/* Restores of hinted pages end before the switch too; failed
 		 * ones become pending like dirty pages. */
 		if (!ret)
@@ -322,8 +323,7 @@ int src_postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	nblobs = sink.n;
 	sess_state_sink_free(&sink);
 	if (ret) {
-		src_fail(src, ret, "post-copy switch: %s",
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "post-copy switch: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	t_switch = clock_now_us();
@@ -348,7 +348,7 @@ int src_postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	}
 	if (ret) {
 		src_fail(src, ret, "finishing post-copy: %s",
-			    vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	pthread_mutex_lock(&src->sess.stats_lock);

@@ -14,7 +14,7 @@
 #include "source_feat.h"
 
 int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
-			const uint8_t *payload, char *err, size_t errlen)
+			    const uint8_t *payload, char *err, size_t errlen)
 {
 	struct wire_discard d;
 	unsigned ri;
@@ -92,7 +92,7 @@ int src_postcopy_recover(struct vmmig_source *src)
 	int ret;
 
 	log_msg(&src->sess.log, VMMIG_LOG_WARN,
-	     "post-copy link lost (%s): reconnecting", src->sess.fail.msg);
+		"post-copy link lost (%s): reconnecting", src->sess.fail.msg);
 	atomic_store(&src->sess.wd.armed, false);
 	src_rp_stop(src);
 	sess_set_status(&src->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
@@ -115,23 +115,25 @@ int src_postcopy_recover(struct vmmig_source *src)
 								 : io), 0);
 		if (!ret)
 			ret = src_handshake(src, WIRE_HELLO_RESUME |
-					(src->sess.opt.v[VMMIG_OPT_VERIFY]
+					    (src->sess.opt.v[VMMIG_OPT_VERIFY]
 						 ? WIRE_HELLO_VERIFY : 0));
 		if (!ret)
 			ret = receive_missing(src);
 		if (!ret)
 			break;
 		atomic_store(&src->sess.wd.armed, false);
-		log_msg(&src->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-		     "(%s), retrying", vmmig_strerror(ret));
+		log_msg(&src->sess.log, VMMIG_LOG_WARN,
+			"post-copy reconnect failed "
+			"(%s), retrying", vmmig_strerror(ret));
 		if (clock_now_us() + 50000 < deadline)
 			usleep(50000);
 	} while (clock_now_us() < deadline);
 	if (ret) {
 		failure_clear(&src->sess.fail);
 		src_fail(src, ret, "post-copy recovery gave up after %lld ms: "
-			    "%s", (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			    vmmig_strerror(ret));
+			 "%s",
+			 (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	failure_clear(&src->sess.fail);

@@ -28,11 +28,11 @@ static void *rp_main(void *arg)
 		if (ret) {
 			if (ret == -EPROTO)
 				src_fail(src, ret, "return path: %s",
-					    wire_reader_error(src->rp_reader));
+					 wire_reader_error(src->rp_reader));
 			else
 				src_fail(src, ret,
-					    "return path: connection lost: %s",
-					    vmmig_strerror(ret));
+					 "return path: connection lost: %s",
+					 vmmig_strerror(ret));
 			break;
 		}
 		if (src->on_record(src, &h, payload))

@@ -20,7 +20,7 @@ static void watchdog_fire(void *arg)
 	struct vmmig_source *src = arg;
 
 	src_fail(src, -ETIMEDOUT, "no progress for %lld ms",
-		    (long long)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+		 (long long)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
 static void send_round_marker(struct vmmig_source *src, uint32_t round,
@@ -103,9 +103,9 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	src->sess.st.expected_downtime_us = ri->expected_downtime_us;
 	pthread_mutex_unlock(&src->sess.stats_lock);
 	log_msg(&src->sess.log, VMMIG_LOG_INFO,
-	     "round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
-	     (unsigned long long)pages, (unsigned long long)dt,
-	     (unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
+		"round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
+		(unsigned long long)pages, (unsigned long long)dt,
+		(unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
 	return 0;
 }
 
@@ -115,7 +115,7 @@ static int migrate(struct vmmig_source *src)
 	int ret;
 
 	ret = src_connect_all(src, (int)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			  src->sess.opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
+			      src->sess.opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
 	ret = src_handshake(src, src->sess.opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
@@ -156,8 +156,8 @@ static int migrate(struct vmmig_source *src)
 		ret = vmmig_policy_decide(src->policy, &ri, &d);
 		if (ret) {
 			src_fail(src, ret, "policy %s: %s",
-				    vmmig_policy_name(src->policy),
-				    vmmig_strerror(ret));
+				 vmmig_policy_name(src->policy),
+				 vmmig_strerror(ret));
 			return ret;
 		}
 		pthread_mutex_lock(&src->sess.stats_lock);
@@ -205,8 +205,8 @@ void *src_main(void *arg)
 
 		if (r2)
 			log_msg(&src->sess.log, VMMIG_LOG_ERROR,
-			     "resuming the guest after failure: %s",
-			     vmmig_strerror(r2));
+				"resuming the guest after failure: %s",
+				vmmig_strerror(r2));
 		src->paused = false;
 	}
 	for (unsigned i = 0; i < src->nchan; i++)

@@ -71,7 +71,7 @@ static uint64_t absent_pages(struct vmmig_source *src, const struct region *r,
 
 /* Add the pages set in @bits of bitmap word @w of region @r. */
 int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
-	       uint64_t bits)
+		   uint64_t bits)
 {
 	struct vmmig_source *src = s->src;
 	uint64_t absent = src->first_pass ? absent_pages(src, r, w) : 0;
@@ -99,8 +99,8 @@ int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 
 		bits &= bits - 1;
 		if ((hinted >> (page % 64) & 1) &&
-		    src_hints_lookup(src, (unsigned)(r - src->sess.regions.r), page,
-				 &h)) {
+		    src_hints_lookup(src, (unsigned)(r - src->sess.regions.r),
+				     page, &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
 			h.hash = vmmig_page_hash(mem);
@@ -160,7 +160,7 @@ static void *sender_main(void *arg)
 		ret = src->job(s);
 		if (ret)
 			src_fail(src, ret, "sending pages on channel %u: %s",
-				    s->c->index, vmmig_strerror(ret));
+				 s->c->index, vmmig_strerror(ret));
 
 		pthread_mutex_lock(&src->lock);
 		src->job_done++;
@@ -175,7 +175,8 @@ int src_senders_start(struct vmmig_source *src)
 	struct enc_config ec = {
 		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
 		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
-		.delta_cache_bytes = (size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
+		.delta_cache_bytes =
+			(size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};
 	int ret;

@@ -32,7 +32,7 @@ int src_owner(struct vmmig_source *src)
 }
 
 int src_switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		     const uint8_t *payload)
+			 const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_sw sw;
@@ -107,11 +107,11 @@ int src_switch_commit(struct vmmig_source *src)
 		src->committed = false;
 		pthread_mutex_unlock(&src->lock);
 		src_fail(src, ret, "sending COMMIT: %s (nothing sent: the "
-			    "guest stays here)", vmmig_strerror(ret));
+			 "guest stays here)", vmmig_strerror(ret));
 	} else if (ret) {
 		src_fail(src, ret, "sending COMMIT: %s (the destination "
-			    "may or may not start the guest)",
-			    vmmig_strerror(ret));
+			 "may or may not start the guest)",
+			 vmmig_strerror(ret));
 	}
 	return ret;
 }
@@ -131,7 +131,8 @@ int src_switch_wait_started(struct vmmig_source *src)
 
 /* END on every channel: what it carried, and on channel 0 the blob count
  * and (post-copy verification) the memory hash. */
-int src_send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs)
+int src_send_end(struct vmmig_source *src, struct wire_end *end,
+		 unsigned nblobs)
 {
 	uint8_t buf[WIRE_END_SIZE];
 	int ret = 0;
@@ -160,7 +161,8 @@ uint64_t src_memory_digest(struct vmmig_source *src)
 		const struct region *r = &src->sess.regions.r[i];
 
 		for (uint64_t p = 0; p < r->npages; p++) {
-			h += regions_page_hash(r->host + p * VMMIG_PAGE_SIZE, r->id, p);
+			h += regions_page_hash(r->host + p * VMMIG_PAGE_SIZE,
+					       r->id, p);
 			/* A large guest takes seconds: say "still busy", or
 			 * either side's watchdog would take the silence for a
 			 * dead peer. */
@@ -198,16 +200,15 @@ static int verify_after_commit(struct vmmig_source *src)
 	if (src->ready.digest != sw.digest) {
 		set_verified(src, 0);
 		src_fail(src, -EIO, "memory verification failed: the "
-			    "destination's pages hash to %016llx, this memory "
-			    "to %016llx (the guest runs there with wrong "
-			    "memory)", (unsigned long long)src->ready.digest,
-			    (unsigned long long)sw.digest);
+			 "destination's pages hash to %016llx, this memory "
+			 "to %016llx (the guest runs there with wrong "
+			 "memory)", (unsigned long long)src->ready.digest,
+			 (unsigned long long)sw.digest);
 		return -EIO;
 	}
 	set_verified(src, 1);
 	if (ret)
-		src_fail(src, ret, "sending DIGEST: %s",
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "sending DIGEST: %s", vmmig_strerror(ret));
 	return ret;
 }
 
@@ -233,7 +234,7 @@ int src_stop_and_copy(struct vmmig_source *src)
 		ret = src->ops->save_state(src->opaque, &sink);
 		if (ret) {
 			src_fail(src, ret, "saving guest state: %s",
-				    vmmig_strerror(ret));
+				 vmmig_strerror(ret));
 			goto out;
 		}
 	}
@@ -241,13 +242,13 @@ int src_stop_and_copy(struct vmmig_source *src)
 	ret = ret ? ret : src_send_end(src, &end, sink.n);
 	if (ret) {
 		src_fail(src, ret, "sending final state: %s",
-			    vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		goto out;
 	}
 	ret = src_switch_commit(src);
 	if (ret) {
 		src_fail(src, ret, "destination not ready: %s",
-			    vmmig_strerror(ret));
+			 vmmig_strerror(ret));
 		goto out;
 	}
 	/* The downtime ends when the destination runs the guest; hashing
@@ -256,7 +257,7 @@ int src_stop_and_copy(struct vmmig_source *src)
 	ret = src_switch_wait_started(src);
 	if (ret)
 		src_fail(src, ret, "destination did not confirm the start: "
-			    "%s", vmmig_strerror(ret));
+			 "%s", vmmig_strerror(ret));
 	if (src->dest_started)
 		src_history_end(src, 0, src->t_started);
 	pthread_mutex_lock(&src->sess.stats_lock);

@@ -31,7 +31,8 @@ VMMIG_API int vmmig_tracker_new(const struct vmmig_tracker_ops *ops,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!ops || ops->version < 1 || ops->version > VMMIG_TRACKER_OPS_VERSION ||
+	if (!ops || ops->version < 1 ||
+	    ops->version > VMMIG_TRACKER_OPS_VERSION ||
 	    !ops->start || !ops->sync || !ops->stop)
 		return -EINVAL;
 	if (ops->priv_size > SIZE_MAX - PRIV_OFFSET)

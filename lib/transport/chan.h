@@ -35,11 +35,12 @@ struct listener {
 	bool open;           /* listen() succeeded, not closed yet */
 };
 /* Check @ops, allocate the listener state, listen on @addr. */
-int chan_listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
-		  const char *addr);
+int chan_listener_open(struct listener *l,
+		       const struct vmmig_transport_ops *ops, const char *addr);
 /* The bound address (@addr, the one asked for, if the transport cannot
  * tell). */
-int chan_listener_addr(struct listener *l, const char *addr, char *buf, size_t len);
+int chan_listener_addr(struct listener *l, const char *addr, char *buf,
+		       size_t len);
 /* Make a blocked accept return; thread-safe, a no-op when not open. */
 void chan_listener_shutdown(struct listener *l);
 /* Close and free; a no-op when not open. */

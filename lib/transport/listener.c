@@ -10,8 +10,8 @@
 
 #include "chan.h"
 
-int chan_listener_open(struct listener *l, const struct vmmig_transport_ops *ops,
-		  const char *addr)
+int chan_listener_open(struct listener *l,
+		       const struct vmmig_transport_ops *ops, const char *addr)
 {
 	int ret;
 
@@ -34,7 +34,8 @@ int chan_listener_open(struct listener *l, const struct vmmig_transport_ops *ops
 	return 0;
 }
 
-int chan_listener_addr(struct listener *l, const char *addr, char *buf, size_t len)
+int chan_listener_addr(struct listener *l, const char *addr, char *buf,
+		       size_t len)
 {
 	if (!l->open)
 		return -EINVAL;

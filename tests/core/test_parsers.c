@@ -251,7 +251,7 @@ static int state(struct vmmig_state_sink *s, uint32_t id, uint64_t total,
 		.total_len = total, .offset = off });
 	memset(buf + WIRE_STATE_HEAD, 0x3c, n);
 	ret = sess_state_receive(s, last ? WIRE_STATE_LAST : 0, buf,
-			    WIRE_STATE_HEAD + n, err, sizeof(err));
+				 WIRE_STATE_HEAD + n, err, sizeof(err));
 	if (ret)
 		ck_assert_msg(err[0], "no reason given");
 	return ret;

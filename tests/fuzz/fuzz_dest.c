@@ -121,7 +121,7 @@ static int others_line_up(struct vmmig_dest *dst, struct receiver *rv,
 	} else if (h->type == WIRE_DRAIN && rv->c->index == 0) {
 		for (unsigned i = 1; i < dst->nchan; i++)
 			if (dst_on_record(&dst->rcv[i], &(struct wire_hdr){
-					   .type = WIRE_DRAIN }, NULL))
+					  .type = WIRE_DRAIN }, NULL))
 				return -1;
 	}
 	return 0;
