@@ -36,9 +36,10 @@ static int on_error(struct vmmig_source *src, const struct wire_hdr *h,
 int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		     const uint8_t *payload)
 {
-	/* Set by the migration thread before it sends the switch's POSTCOPY
-	 * (and READY is read by this thread): no lock needed to read them
-	 * here. */
+	/* Read without the lock, as they were before the dispatcher: a REQ
+	 * or DONE of post-copy only answers the switch's POSTCOPY, which the
+	 * migration thread sends after setting postcopy; acked is set by
+	 * this thread (READY). */
 	bool postcopy = src->postcopy, switched = postcopy && src->acked;
 	int ret;
 
@@ -49,9 +50,10 @@ int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	case WIRE_REQ:
 		if (h->flags & WIRE_REQ_REFETCH) {
 			ret = src_drain_on_refetch(src, payload, h->len);
-			return ret || !postcopy
-				       ? ret
-				       : src_postcopy_on_req(src, h, payload);
+			/* After the switch a vCPU may wait for the page. */
+			if (ret || !postcopy)
+				return ret;
+			return src_postcopy_on_req(src, h, payload);
 		}
 		if (switched)
 			return src_postcopy_on_req(src, h, payload);
