@@ -250,6 +250,7 @@ VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
 	if (!dst || !dst->sess.started)
 		return -EINVAL;
+	atomic_store(&dst->cancelled, true); /* before the abort: recover() */
 	dst_fail(dst, -ECANCELED, "cancelled by the embedder");
 	dest_tell_cancel(dst);
 	dst_abort_io(dst);

@@ -81,9 +81,13 @@ struct vmmig_dest {
 	_Atomic unsigned switched; /* channels past SWITCH (set under lock) */
 	atomic_bool early_dropped; /* an early DISCARD took effect */
 	atomic_bool pc_armed;      /* guest started, pages are placed */
+	atomic_bool cancelled;     /* vmmig_dest_cancel() was called: ends a
+				    * post-copy pause too, whose link failure
+				    * came first and is forgotten on retry */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
-	pthread_mutex_t chan_lock; /* dst_abort_io() vs the handshake closing
-				    * a dropped stranger's channel */
+	pthread_mutex_t chan_lock; /* dst_abort_io() vs channels being made
+				    * or closed (a dropped stranger's, all of
+				    * them in a post-copy recovery) */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
 	struct chan *err_chan;     /* channel 0 while the channels are up
 				    * (under rp_lock): a cancel's ERROR */
@@ -115,6 +119,10 @@ void dst_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 void dst_abort_io(struct vmmig_dest *dst);
 /* Bytes received so far, closed channels included. */
 uint64_t dst_rx_bytes(struct vmmig_dest *dst);
+/* The receiver of channel 0 (the return path), or NULL. */
+struct receiver *dst_main_receiver(struct vmmig_dest *dst);
+/* Stop the receivers and drop the channels (not the listener). */
+void dst_close_channels(struct vmmig_dest *dst);
 
 /* ---- dest_req.c: page requests to the source ---- */
 struct req_batch {

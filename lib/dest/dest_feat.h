@@ -2,7 +2,8 @@
 /*
  * The features of the receiving side, above the core (dest.h): each is
  * called by the driver (dest_run.c) or the record dispatcher
- * (dest_dispatch.c) and calls only down: the handshake arms each reader
+ * (dest_dispatch.c) and calls only down: recovery uses the handshake and
+ * the fault thread's resync; the handshake arms each reader
  * for restore, verification and post-copy; post-copy uses the fault thread
  * and the switchover; the fault thread asks restore whether storage has a
  * page; every one uses the core.
@@ -59,5 +60,10 @@ void dst_pc_free(struct vmmig_dest *dst);
 
 /* ---- dest_handshake.c ---- */
 int dst_accept_all(struct vmmig_dest *dst, bool resume);
+
+/* ---- dest_recover.c ---- */
+/* After a post-copy link break, wait until @deadline for the source to
+ * come back: 0, or -errno (final). */
+int dst_recover(struct vmmig_dest *dst, uint64_t deadline);
 
 #endif

@@ -96,14 +96,6 @@ static int receive_all(struct vmmig_dest *dst)
 	return failure_code(&dst->sess.fail);
 }
 
-static struct receiver *main_receiver(struct vmmig_dest *dst)
-{
-	for (unsigned i = 0; i < dst->nchan; i++)
-		if (dst->rcv[i].c && dst->rcv[i].c->index == 0)
-			return &dst->rcv[i];
-	return NULL;
-}
-
 /* After post-copy the guest already runs here: check and report DONE. */
 static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 			   int *verified)
@@ -146,7 +138,7 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 /* Everything arrived? Then check it and load the state: READY follows. */
 static int finish(struct vmmig_dest *dst, int *verified)
 {
-	struct receiver *rv0 = main_receiver(dst);
+	struct receiver *rv0 = dst_main_receiver(dst);
 	int ret;
 
 	for (unsigned i = 0; i < dst->nchan; i++) {
@@ -195,81 +187,6 @@ static int finish(struct vmmig_dest *dst, int *verified)
 	return 0;
 }
 
-/* Stop the receivers and drop the channels (not the listener). */
-static void close_channels(struct vmmig_dest *dst)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	dst->rp_chan = NULL;
-	dst->err_chan = NULL;
-	pthread_mutex_unlock(&dst->rp_lock);
-	atomic_store(&dst->sess.sh.abort, true);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		chan_shutdown(&dst->chan[i]);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
-		struct receiver *rv = &dst->rcv[i];
-
-		if (rv->running)
-			pthread_join(rv->thread, NULL);
-		rv->running = false;
-		wire_reader_free(rv->rd);
-		rv->rd = NULL;
-		dst->rx_closed += atomic_load(&dst->chan[i].rx_bytes);
-		atomic_store(&dst->chan[i].rx_bytes, 0);
-		chan_close(&dst->chan[i]);
-	}
-}
-
-/* The post-copy link broke: wait for the source to reconnect, tell it what
- * is missing here, and go on. Gives up at @deadline (plus at most one IO
- * timeout: an accepted source that goes silent in its handshake). */
-static int recover(struct vmmig_dest *dst, uint64_t deadline)
-{
-	struct receiver *rv0;
-	char why[sizeof(dst->sess.fail.msg)];
-	int ret;
-
-	snprintf(why, sizeof(why), "%s", dst->sess.fail.msg);
-	log_msg(&dst->sess.log, VMMIG_LOG_WARN,
-		"post-copy link lost (%s): waiting for the source", why);
-	sess_set_status(&dst->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
-	do {
-		uint64_t t = clock_now_us();
-		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
-
-		atomic_store(&dst->sess.wd.armed, false);
-		close_channels(dst);
-		failure_clear(&dst->sess.fail);
-		atomic_store(&dst->sess.sh.abort, false);
-		dst->recover_ms = left_ms;
-		ret = dst_accept_all(dst, true);
-		rv0 = ret ? NULL : main_receiver(dst);
-		if (!ret)
-			ret = rv0 ? dst_pc_resync(dst, rv0->c) : -EPROTO;
-		if (!ret)
-			break;
-		if (!failure_is_link(&dst->sess.fail) && ret != -ETIMEDOUT)
-			return ret; /* refused: not a reconnect of ours */
-		log_msg(&dst->sess.log, VMMIG_LOG_WARN,
-			"post-copy reconnect failed "
-			"(%s), still waiting", vmmig_strerror(ret));
-	} while (clock_now_us() < deadline);
-	if (ret) {
-		failure_clear(&dst->sess.fail);
-		dst_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
-			 "back within %lld ms (link lost: %s)",
-			 (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			 why);
-		return -ETIMEDOUT;
-	}
-	sess_wd_arm(&dst->sess.wd);
-	pthread_mutex_lock(&dst->sess.stats_lock);
-	dst->sess.st.status = VMMIG_STATUS_POSTCOPY;
-	dst->sess.st.postcopy_recoveries++;
-	pthread_mutex_unlock(&dst->sess.stats_lock);
-	log_msg(&dst->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
-	return 0;
-}
-
 static int migrate(struct vmmig_dest *dst)
 {
 	struct receiver *rv0;
@@ -292,15 +209,15 @@ static int migrate(struct vmmig_dest *dst)
 	while (ret && dst->pc_armed &&
 	       dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->sess.fail)) {
-		ret = recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
-				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
+		ret = dst_recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
+					 [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
 		ret = receive_all(dst);
 	}
 	if (!ret)
 		ret = finish(dst, &verified);
-	rv0 = main_receiver(dst);
+	rv0 = dst_main_receiver(dst);
 	if (dst->pc_armed && rv0) {
 		pthread_mutex_lock(&dst->sess.stats_lock);
 		dst->sess.st.verified = verified;
@@ -351,7 +268,7 @@ void *dst_main(void *arg)
 	sess_wd_stop(&dst->sess.wd);
 	dst_populate_stop(dst);
 	dst_abort_io(dst);
-	close_channels(dst);
+	dst_close_channels(dst);
 	if (dst->rs) {
 		dst_restore_finish(dst); /* final figures */
 		dst_restore_free(dst);

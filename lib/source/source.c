@@ -25,6 +25,7 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	uuid_generate(src->uuid);
 	sess_init(&src->sess);
 	pthread_mutex_init(&src->lock, NULL);
+	pthread_mutex_init(&src->chan_lock, NULL);
 	pthread_cond_init(&src->cond, NULL);
 	pthread_rwlock_init(&src->hints_lock, NULL);
 	sess_history_init(&src->hist);
@@ -58,6 +59,7 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 			close(src->fds[i]); /* never reached a channel */
 	sess_destroy(&src->sess);
 	pthread_mutex_destroy(&src->lock);
+	pthread_mutex_destroy(&src->chan_lock);
 	pthread_cond_destroy(&src->cond);
 	sess_history_destroy(&src->hist);
 	free(src);

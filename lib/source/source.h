@@ -63,6 +63,9 @@ struct vmmig_source {
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_mutex_t chan_lock; /* src_abort_io() (a cancel, the
+				    * watchdog) vs channels being closed or
+				    * made anew (recovery, the end) */
 	int (*job)(struct sender *s); /* what src_senders_run() asked for */
 	uint64_t job_gen;
 	unsigned job_done;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "tls/tls.h"
 
 /* What every channel's HELLO carries but its number. */
 struct hello_ctx {
@@ -65,6 +66,9 @@ int src_handshake(struct vmmig_source *src, uint16_t flags)
 				 src->chan[bad].err);
 			return ret;
 		}
+		if (src->chan[0].tls)
+			log_msg(&src->sess.log, VMMIG_LOG_INFO, "TLS: %s",
+				tls_chan_cipher(src->chan[0].tls));
 	} else {
 		for (unsigned i = 0; i < src->nchan && !ret; i++)
 			ret = send_hello(&src->chan[i], i, &x);
@@ -136,7 +140,11 @@ int src_connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 	for (unsigned i = 0; i < src->nchan; i++) {
 		const char *addr = src->addr;
 		char fd[16];
-		int ret = chan_init(&src->chan[i], src->tops, i, &src->sess.sh);
+		int ret;
+
+		pthread_mutex_lock(&src->chan_lock);
+		ret = chan_init(&src->chan[i], src->tops, i, &src->sess.sh);
+		pthread_mutex_unlock(&src->chan_lock);
 
 		if (!ret && src->nfds) {
 			/* Each pre-connected socket serves once. */

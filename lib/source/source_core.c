@@ -13,8 +13,10 @@
 void src_abort_io(struct vmmig_source *src)
 {
 	atomic_store(&src->sess.sh.abort, true);
+	pthread_mutex_lock(&src->chan_lock);
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_shutdown(&src->chan[i]);
+	pthread_mutex_unlock(&src->chan_lock);
 	pthread_mutex_lock(&src->lock);
 	pthread_cond_broadcast(&src->cond);
 	pthread_mutex_unlock(&src->lock);

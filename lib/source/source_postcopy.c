@@ -210,6 +210,7 @@ static int setup_urgent(struct vmmig_source *src)
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
+		s->batch.no_crc = src->sess.sh.tls != NULL;
 	}
 	if (!ret)
 		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);

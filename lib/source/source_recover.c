@@ -101,11 +101,15 @@ int src_postcopy_recover(struct vmmig_source *src)
 			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
 		int64_t io = src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
+		/* The watchdog may be shutting them down right now (it
+		 * fired as the attempt failed on its own). */
+		pthread_mutex_lock(&src->chan_lock);
 		for (unsigned i = 0; i < src->nchan; i++) {
 			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
 							  0);
 			chan_close(&src->chan[i]);
 		}
+		pthread_mutex_unlock(&src->chan_lock);
 		failure_clear(&src->sess.fail);
 		atomic_store(&src->sess.sh.abort, false);
 		/* An attempt ends by the deadline (connect) or after one IO

@@ -209,8 +209,10 @@ void *src_main(void *arg)
 				vmmig_strerror(r2));
 		src->paused = false;
 	}
+	pthread_mutex_lock(&src->chan_lock); /* a late cancel may shut them */
 	for (unsigned i = 0; i < src->nchan; i++)
 		chan_close(&src->chan[i]);
+	pthread_mutex_unlock(&src->chan_lock);
 	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;

@@ -192,6 +192,7 @@ int src_senders_start(struct vmmig_source *src)
 		ret = wire_batch_init(&s->batch);
 		if (ret)
 			return ret;
+		s->batch.no_crc = src->sess.sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);
 		if (ret)

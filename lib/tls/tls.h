@@ -57,6 +57,9 @@ int tls_chan_recv_some(struct tls_chan *t, void *buf, size_t min,
 /* Why the last receive failed, if TLS itself refused (an alert from the
  * peer, a record that did not decrypt); NULL otherwise. Receiving thread. */
 const char *tls_chan_error(const struct tls_chan *t);
+/* What the handshake agreed on, e.g. "TLS1.3 AES-128-GCM" (the log says
+ * it, a test checks the default). After tls_chan_handshake(). */
+const char *tls_chan_cipher(const struct tls_chan *t);
 /* Accepts NULL. Does not close the transport channel. */
 void tls_chan_free(struct tls_chan *t);
 
@@ -109,6 +112,11 @@ static inline const char *tls_chan_error(const struct tls_chan *t)
 {
 	(void)t;
 	return NULL;
+}
+static inline const char *tls_chan_cipher(const struct tls_chan *t)
+{
+	(void)t;
+	return "";
 }
 static inline void tls_chan_free(struct tls_chan *t) { (void)t; }
 

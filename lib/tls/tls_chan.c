@@ -35,6 +35,7 @@ struct tls_chan {
 	uint8_t *rx;           /* ciphertext received, not yet consumed */
 	size_t rx_off, rx_len;
 	char rx_why[160];      /* TLS's reason for a failed receive */
+	char cipher[48];       /* version and cipher agreed on */
 };
 
 static int flush_tx(struct tls_chan *t)
@@ -265,7 +266,15 @@ int tls_chan_handshake(struct tls_chan *t, bool *plain, char *err,
 	if (!t->rec || t->rec > TLS_REC)
 		t->rec = TLS_REC;
 	t->established = true;
+	snprintf(t->cipher, sizeof(t->cipher), "%s %s",
+		 gnutls_protocol_get_name(gnutls_protocol_get_version(t->s)),
+		 gnutls_cipher_get_name(gnutls_cipher_get(t->s)));
 	return 0;
+}
+
+const char *tls_chan_cipher(const struct tls_chan *t)
+{
+	return t->cipher;
 }
 
 static int map_err(ssize_t ret, int inner)

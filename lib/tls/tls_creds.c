@@ -14,9 +14,17 @@
 
 #define PSK_DEFAULT_IDENTITY "vmmig"
 #define PSK_MAX_LINE 1024
-#define PRIO_X509 "NORMAL"
+/*
+ * NORMAL's ciphers, AES-128-GCM first: NORMAL puts AES-256-GCM first, which
+ * costs ~40 % more CPU per byte (14 AES rounds, not 10) for a margin no
+ * migration needs; ChaCha20 stays for a peer without AES-NI. CBC is left
+ * out: both ends are this library, which has AEAD everywhere.
+ */
+#define PRIO_CIPHERS "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:" \
+		     "+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM"
+#define PRIO_X509 "NORMAL:" PRIO_CIPHERS
 /* TLS 1.3 takes PSK with (EC)DHE; TLS 1.2 needs the PSK kx named. */
-#define PRIO_PSK "NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK"
+#define PRIO_PSK "NORMAL:" PRIO_CIPHERS ":+ECDHE-PSK:+DHE-PSK:+PSK"
 
 /* Fields past psk_file exist only if the caller's struct has them. */
 #define HAS(cfg, f) ((cfg)->struct_size >= \

@@ -167,7 +167,10 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 	head_len = WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * b->count;
 	body[0] = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
 	body[1] = (struct iovec){ b->payload, b->payload_len };
-	wire_record_seal(b->head, WIRE_PAGES, 0, seq, body, 2);
+	if (b->no_crc)
+		wire_record_frame(b->head, WIRE_PAGES, 0, seq, body, 2);
+	else
+		wire_record_seal(b->head, WIRE_PAGES, 0, seq, body, 2);
 	iov[0] = (struct iovec){ b->head, head_len };
 	iov[1] = (struct iovec){ b->payload, b->payload_len };
 	return head_len + b->payload_len;

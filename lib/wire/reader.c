@@ -131,6 +131,11 @@ int wire_reader_set_staged(struct wire_reader *r, bool staged)
 	return 0; /* the buffer comes with the first raw page */
 }
 
+void wire_reader_set_page_crc(struct wire_reader *r, bool check)
+{
+	r->no_page_crc = !check;
+}
+
 int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
 			   void *cookie)
 {

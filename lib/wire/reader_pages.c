@@ -320,8 +320,10 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		if (ret < 0)
 			return ret;
 	}
-	ret = reader_check_crc(r, h, r->iov, (int)niov);
-	if (ret < 0)
-		return ret;
+	if (!r->no_page_crc) {
+		ret = reader_check_crc(r, h, r->iov, (int)niov);
+		if (ret < 0)
+			return ret;
+	}
 	return apply_pages(r, rg, count, cnt);
 }

@@ -29,6 +29,7 @@ struct wire_reader {
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
 	bool staged;          /* raw pages through rawbuf (see set_staged) */
+	bool no_page_crc;     /* TLS: PAGES unchecked (see set_page_crc) */
 	wire_hint_fn hint;    /* cache-restore hooks */
 	wire_write_fn2 write;
 	void *hook_cookie;

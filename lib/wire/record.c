@@ -38,9 +38,9 @@ uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 	return crc;
 }
 
-void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
-		      uint16_t flags, uint32_t seq, const struct iovec *payload,
-		      int iovcnt)
+void wire_record_frame(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
+		       uint16_t flags, uint32_t seq,
+		       const struct iovec *payload, int iovcnt)
 {
 	struct wire_hdr h = { .type = type, .flags = flags, .seq = seq };
 	size_t len = 0;
@@ -49,6 +49,13 @@ void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
 		len += payload[i].iov_len;
 	h.len = (uint32_t)len;
 	wire_hdr_pack(hdr, &h);
+}
+
+void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
+		      uint16_t flags, uint32_t seq, const struct iovec *payload,
+		      int iovcnt)
+{
+	wire_record_frame(hdr, type, flags, seq, payload, iovcnt);
 	put_le32(hdr + 8, wire_record_crc(hdr, payload, iovcnt));
 }
 

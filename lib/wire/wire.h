@@ -100,6 +100,10 @@ void wire_hdr_unpack(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
 /* CRC of a record: header bytes (crc field taken as 0) then payload. */
 uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 			 const struct iovec *payload, int iovcnt);
+/* The header of a record with @payload into @hdr, crc left 0. */
+void wire_record_frame(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
+		       uint16_t flags, uint32_t seq,
+		       const struct iovec *payload, int iovcnt);
 /* Build the header of a record with @payload into @hdr (crc filled in). */
 void wire_record_seal(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
 		      uint16_t flags, uint32_t seq, const struct iovec *payload,
@@ -314,6 +318,9 @@ struct wire_batch {
 	size_t payload_len;
 	unsigned count;
 	uint32_t region_id;
+	/* Channels under TLS: crc left 0, its tag covers every byte
+	 * (docs/wire-format.md, section 3). Set after init. */
+	bool no_crc;
 };
 int wire_batch_init(struct wire_batch *b);
 void wire_batch_destroy(struct wire_batch *b);
@@ -388,6 +395,12 @@ const char *wire_reader_error(const struct wire_reader *r);
  * first access to each guest page is expensive (shadow-paging hypervisors).
  */
 int wire_reader_set_staged(struct wire_reader *r, bool staged);
+/*
+ * Channels under TLS: PAGES records are not CRC-checked (their crc is 0;
+ * the TLS record's tag authenticated every byte before we saw it). Every
+ * other check stays. Other records keep their CRC.
+ */
+void wire_reader_set_page_crc(struct wire_reader *r, bool check);
 /*
  * Post-copy placement: from now on PAGES are not written to guest memory
  * directly; each decoded page goes to @fn (data == NULL: a zero page), which

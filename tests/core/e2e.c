@@ -34,14 +34,28 @@ static int start_and_look(void *opaque)
 	return guest_dest_ops.start(opaque);
 }
 
+static bool child_cancel_on_pause;
+
+static void *cancel_main(void *arg)
+{
+	vmmig_dest_cancel(arg);
+	return NULL;
+}
+
 /* ERROR lines of the child's log, the first one kept. */
 static void count_errors(void *opaque, int level, const char *msg)
 {
 	struct dest_result *res = opaque;
+	pthread_t th;
 
 	if (level == VMMIG_LOG_ERROR && !res->log_errors++)
 		snprintf(res->first_log_error, sizeof(res->first_log_error),
 			 "%s", msg);
+	/* The embedder cancels as the link is lost: the session thread is
+	 * about to drop its channels and wait for the source. */
+	if (child_cancel_on_pause && strstr(msg, "post-copy link lost") &&
+	    !pthread_create(&th, NULL, cancel_main, child_dst))
+		pthread_join(th, NULL);
 }
 
 struct vcpu {
@@ -130,6 +144,7 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 		ops.load_state = fail_load;
 	ops.start = start_and_look;
 	child_res = d->res;
+	child_cancel_on_pause = o->cancel_on_pause;
 	/* Page faults are expensive under shadow paging: a benchmark wants
 	 * them out of the measured migration, like a VMM that preallocates. */
 	if (o->prefault)

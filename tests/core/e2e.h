@@ -63,6 +63,9 @@ struct dest_opts {
 	const struct vmmig_tls_config *tls; /* vmmig_dest_set_tls() */
 	int accept_timeout_ms;   /* VMMIG_OPT_ACCEPT_TIMEOUT_MS, if set */
 	int handshake_timeout_ms;/* VMMIG_OPT_HANDSHAKE_TIMEOUT_MS, if set */
+	int cancel_on_pause;     /* vmmig_dest_cancel() from another thread
+				  * when the session logs a post-copy pause,
+				  * done before it goes on to recover */
 };
 
 /* Fork a destination for a guest of @size bytes; returns once it listens. */

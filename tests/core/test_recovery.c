@@ -175,6 +175,55 @@ START_TEST(cut_before_switch)
 }
 END_TEST
 
+/* The destination's embedder cancels as the post-copy link is lost. The
+ * link's failure came first, and recovery forgets it to retry: the cancel
+ * must not be forgotten with it. The destination ends with -ECANCELED
+ * instead of taking the source back; the source, whose guest is given up,
+ * keeps it paused and fails when no destination takes it back. */
+START_TEST(cancel_dest_during_pause)
+{
+	/* No vCPU reads: pages that never came are poisoned (SIGBUS). */
+	struct dest_opts dopt = { .listen = "tcp:127.0.0.1:0",
+				  .cancel_on_pause = 1 };
+	struct vmmig_postcopy_config pcc = {
+		.flags = VMMIG_POSTCOPY_NO_FIRST_PASS };
+	struct vmmig_policy *pol;
+	struct vmmig_source *src;
+	struct dest_proc d;
+	struct proxy px;
+	struct guest g;
+	int ret, dret;
+
+	ck_assert_int_eq(guest_init(&g, GUEST_SIZE, FILL_RANDOM, true), 0);
+	ck_assert_int_eq(vmmig_policy_new_postcopy(&pcc, &pol), 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &dopt), 0);
+	ck_assert_int_eq(proxy_start(&px, d.uri, SIZE_MAX, 8u << 20), 0);
+	src = guest_source(&g, &guest_source_ops);
+	ck_assert_int_eq(vmmig_source_set_policy(src, pol), 0);
+	vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT, 100 << 20);
+	vmmig_source_set_option(src, VMMIG_OPT_IO_TIMEOUT_MS, 2000);
+	vmmig_source_set_option(src, VMMIG_OPT_RECOVERY_TIMEOUT_MS, 3000);
+	ck_assert_int_eq(guest_run(&g, 50), 0);
+
+	ck_assert_int_eq(vmmig_source_start(src, px.uri), 0);
+	ret = vmmig_source_wait(src);
+	dret = dest_reap(&d);
+	ck_assert_int_eq(atomic_load(&px.cuts), 1);
+	ck_assert_msg(d.res->ret == -ECANCELED, "destination: %d (%s)",
+		      d.res->ret, d.res->error);
+	ck_assert_ptr_nonnull(strstr(d.res->error, "cancelled"));
+	ck_assert_int_ne(dret, 0);
+	ck_assert_int_ne(ret, 0);
+	/* Committed: the source never resumes its copy. */
+	ck_assert_int_eq(atomic_load(&g.resumes), 0);
+	vmmig_source_free(src);
+	vmmig_policy_free(pol);
+	proxy_stop(&px);
+	dest_release(&d);
+	guest_destroy(&g);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("recovery");
@@ -187,6 +236,7 @@ int main(void)
 	tcase_add_test(tc, cut_near_end);
 	tcase_add_test(tc, cut_before_switch);
 	tcase_add_test(tc, cut_reconnect_refused);
+	tcase_add_test(tc, cancel_dest_during_pause);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }

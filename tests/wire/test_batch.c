@@ -262,6 +262,56 @@ START_TEST(builder_edges)
 }
 END_TEST
 
+/* Under TLS PAGES go out with crc 0: a reader told so applies them, any
+ * other reader refuses them (docs/wire-format.md, section 3). */
+START_TEST(no_crc_under_tls)
+{
+	struct wire_dest_region dr;
+	struct wire_reader *plain;
+	uint8_t *src = malloc(4 * 4096);
+	uint64_t idx[4] = { 0, 1, 2, 3 };
+	uint32_t s = 7;
+	struct wire_batch b;
+	struct iovec iov[2];
+	struct wire_hdr h;
+	const uint8_t *pl;
+	struct pair p;
+
+	fill_random(src, 4 * 4096, &s);
+	pair_new(&p, VMMIG_COMPRESS_NONE, 0);
+	ck_assert_int_eq(wire_batch_init(&b), 0);
+	b.no_crc = true;
+	wire_batch_begin(&b, 3);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(wire_batch_add(&b, p.e, idx[i],
+						src + i * 4096, NULL),
+				 WIRE_ENC_RAW);
+	wire_batch_finish(&b, 0, iov);
+	ck_assert_uint_eq(get_le32((uint8_t *)iov[0].iov_base + 8), 0);
+	obuf_write(&p.o, iov, 2);
+	wire_batch_destroy(&b);
+
+	dr = (struct wire_dest_region){ .id = 3, .host = p.g.mem,
+					.npages = NPAGES };
+	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
+	ck_assert_int_eq(wire_reader_new(istream_read, &p.in, &dr, 1, &plain),
+			 0);
+	ck_assert_int_eq(wire_reader_next(plain, &h, &pl, NULL), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(wire_reader_error(plain), "crc"));
+	wire_reader_free(plain);
+
+	memset(p.g.mem, 0, 4 * 4096);
+	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
+	wire_reader_set_page_crc(p.r, false);
+	ck_assert_msg(wire_reader_next(p.r, &h, &pl, NULL) == 0, "%s",
+		      wire_reader_error(p.r));
+	ck_assert_mem_eq(p.g.mem, src, 4 * 4096);
+	ck_assert(guarded_check(&p.g));
+	pair_free(&p);
+	free(src);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("wire_batch");
@@ -274,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, zero_then_nonzero);
 	tcase_add_test(tc, small_cache_keeps_hot_set);
 	tcase_add_test(tc, builder_edges);
+	tcase_add_test(tc, no_crc_under_tls);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }
