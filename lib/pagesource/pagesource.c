@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "source_impl.h"
+#include "pagesource_impl.h"
 #include "wire/wire.h"
 
 /* Fixed, so that a hint computed on the source host verifies on any
@@ -28,7 +28,7 @@ VMMIG_API uint64_t vmmig_page_hash(const void *page)
 }
 
 const struct vmmig_page_source_ops *
-page_source_ops(const struct vmmig_page_source *ps)
+pagesource_ops(const struct vmmig_page_source *ps)
 {
 	return ps ? ps->ops : NULL;
 }
