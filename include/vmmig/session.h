@@ -49,7 +49,14 @@ enum vmmig_option {
 				      * (channels). vmmig_source_start_fds()
 				      * sets N from its fd count. */
 	VMMIG_OPT_COMPRESSION,       /* source: enum vmmig_compression;
-				      * default none */
+				      * default none. With zstd each channel
+				      * compresses the share of its pages
+				      * that makes the migration faster,
+				      * measured as it sends: all of them
+				      * while the link is slower than zstd
+				      * can gain, next to none while the CPU
+				      * or a fast path is the limit. Pages
+				      * that look random are sent raw */
 	VMMIG_OPT_ZSTD_LEVEL,        /* source: default 1 */
 	VMMIG_OPT_DELTA_CACHE_BYTES, /* source: cache of sent pages for delta
 				      * encoding; 0 = off. Smaller than the
@@ -79,7 +86,12 @@ enum vmmig_option {
 				      * kernel's first access to guest memory
 				      * is slow (e.g. shadow-paging nested
 				      * hypervisors: 0.5 vs 2.3 GB/s measured
-				      * on one) */
+				      * on one). Default 1 by measurement:
+				      * one copy less, and on the PVM hosts
+				      * here (issue 10, bench/README.md) both
+				      * run at the same rate with the
+				      * destination prefaulted, direct with
+				      * less destination CPU */
 	VMMIG_OPT_POPULATE,          /* destination: 1 populates guest memory
 				      * (MADV_POPULATE_WRITE) from a background
 				      * thread during the migration, so first

@@ -35,11 +35,12 @@ extern "C" {
 #endif
 
 /*
- * Version 2 added recv_some at the end of the table. Version-1 tables (which
- * end at close) are still accepted; the library reads a member added later
- * only when the table's version says it is there.
+ * Version 2 added recv_some, version 3 send_queue and send_wait, each at the
+ * end of the table. Version-1 and -2 tables are still accepted; the library
+ * reads a member added later only when the table's version says it is
+ * there.
  */
-#define VMMIG_TRANSPORT_OPS_VERSION 2
+#define VMMIG_TRANSPORT_OPS_VERSION 3
 
 struct vmmig_transport_ops {
 	uint32_t version;      /* VMMIG_TRANSPORT_OPS_VERSION */
@@ -81,9 +82,29 @@ struct vmmig_transport_ops {
 	 * the receiving thread only, interleaved with recv() on the same
 	 * channel. */
 	int (*recv_some)(void *chan, void *buf, size_t min, size_t max);
+
+	/* Version >= 3, optional (both or neither; NULL: the library sends
+	 * with send() only). Pipelined sending: send_queue() hands @iov to
+	 * the channel and may return before the bytes left, so that the
+	 * caller builds the next record meanwhile. Queued bytes go out in
+	 * the order they were queued, before anything a later send() or
+	 * send_queue() passes. The memory @iov points to (not the iovec
+	 * array itself) must stay unchanged until a send_wait() has
+	 * returned with at most as many sends still in flight as were
+	 * queued after this one. Return 0, or the error of this or of an
+	 * earlier queued send (the channel is then broken: nothing queued
+	 * later is sent).
+	 * send_wait() waits until at most @left queued sends are still in
+	 * flight; 0 or the first error of a queued send. send_wait(chan, 0)
+	 * returns only when the channel no longer reads any queued memory,
+	 * also after an error or a shutdown(). send() waits for the queued
+	 * sends first. close() does too. Same thread rules as send(). */
+	int (*send_queue)(void *chan, const struct iovec *iov, int iovcnt);
+	int (*send_wait)(void *chan, unsigned left);
 };
 
-/* io_uring over TCP; address "HOST:PORT" (IPv4, or [IPv6]:PORT). */
+/* io_uring over TCP; address "HOST:PORT" (IPv4, or [IPv6]:PORT). Has
+ * send_queue/send_wait (the library pipelines page records over it). */
 VMMIG_API const struct vmmig_transport_ops *vmmig_transport_tcp(void);
 /* io_uring over Unix stream sockets; address is a filesystem path. */
 VMMIG_API const struct vmmig_transport_ops *vmmig_transport_unix(void);

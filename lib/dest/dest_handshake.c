@@ -265,16 +265,20 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;
-	/* The urgent channel (the last, never channel 0) carries one-page
-	 * records a vCPU waits for: read ahead, so that each costs one
-	 * receive instead of four (header, batch head, descriptor, page).
-	 * Not the data channels: their raw pages go straight into guest
-	 * memory, and they are not latency bound. recv_some is only there
-	 * in version >= 2 tables. */
-	if (h.channel && h.channel == h.nchannels - 1 &&
-	    c->ops->version >= 2 && c->ops->recv_some) {
+	/* Read ahead, so that a record's small pieces (header, batch head,
+	 * descriptors) cost one receive instead of three. The urgent channel
+	 * (the last, never channel 0) carries one-page records a vCPU waits
+	 * for: a large buffer, so that each costs one receive, not four.
+	 * The page channels: a buffer of one record's head, so that the
+	 * raw pages behind it, which do not fit, are still received
+	 * straight into place (two receives a record). recv_some is only
+	 * there in version >= 2 tables. */
+	if (c->ops->version >= 2 && c->ops->recv_some) {
+		bool urgent = h.channel && h.channel == h.nchannels - 1;
+
 		ret = wire_reader_set_readahead(rv->rd, chan_recv_some,
-						WIRE_READAHEAD_CAP);
+						urgent ? WIRE_READAHEAD_CAP
+						       : WIRE_PAGES_HEAD_MAX);
 		if (ret)
 			return ret;
 	}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The per-channel encoder context: zstd compressor and delta cache. */
+/* The per-channel encoder context: zstd compressor, its effort, and the
+ * delta cache. */
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <vmmig/session.h>
 
@@ -24,9 +26,16 @@ int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out)
 	if (!e)
 		return -ENOMEM;
 	e->cfg = *cfg;
+	e->sched_fd = -1;
+	enc_adapt_init(&e->adapt);
+	if (!cfg->zstd_adaptive) {
+		/* Every page: no sends feed the effort. */
+		e->adapt.level = ENC_ADAPT_LEVELS;
+		e->adapt.effort = ENC_ADAPT_ONE;
+	}
 	if (cfg->compression == VMMIG_COMPRESS_ZSTD) {
 		ret = -ENOMEM;
-		e->zc = ZSTD_createCCtx();
+		e->zc = zpage_cctx_new(cfg->zstd_level);
 		if (!e->zc)
 			goto fail;
 	}
@@ -49,6 +58,8 @@ void enc_ctx_free(struct enc_ctx *e)
 		return;
 	ZSTD_freeCCtx(e->zc);
 	dcache_free(e->cache);
+	if (e->sched_fd >= 0)
+		close(e->sched_fd);
 	free(e);
 }
 

@@ -7,6 +7,7 @@
 #ifndef VMMIG_LIB_ENCODE_H
 #define VMMIG_LIB_ENCODE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,16 +29,80 @@
 bool enc_page_is_zero(const void *page);
 
 /* ---- zstd_page.c ---- */
+/* A compression context for pages at @level, or NULL (out of memory or a
+ * level zstd refuses). Free with ZSTD_freeCCtx(). */
+ZSTD_CCtx *zpage_cctx_new(int level);
 /* Compress one page into @dst (capacity @cap). Return the frame size, or
  * -ENOSPC if it does not fit in @cap, or -EIO on another zstd error. */
-int zpage_compress(ZSTD_CCtx *c, int level, const void *page, void *dst,
-		   size_t cap);
+int zpage_compress(ZSTD_CCtx *c, const void *page, void *dst, size_t cap);
+/* True when a sample of the page looks like uniformly random bytes, which
+ * zstd cannot shrink: much cheaper than letting zstd find out. */
+bool zpage_looks_random(const void *page);
 /* Decompress one frame of exactly @len bytes that must produce exactly
  * 4096 bytes into @page. Return 0 or -EPROTO with *@why set. */
 int zpage_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *page,
 		     const char **why);
 /* A decompression context limited to small windows (pages are 4 KiB). */
 ZSTD_DCtx *zpage_dctx_new(void);
+
+/* ---- enc_adapt.c ---- */
+/* Which share of the pages to compress, from whether the sending thread
+ * waits for its channel, how fast the path is and what zstd costs and
+ * saves (the policy is explained at the top of enc_adapt.c). Pure: fed
+ * with measurements. */
+#define ENC_ADAPT_ONE 64u   /* effort: compress this many pages of 64 */
+#define ENC_ADAPT_MIN 2u    /* floor: keeps the saving measured */
+#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 2, 8, 16, ... 64 */
+#define ENC_ADAPT_GAIN 2u   /* climb while the path < up to this x zstd's
+			     * gain */
+struct enc_adapt {
+	unsigned level;         /* 0..ENC_ADAPT_LEVELS */
+	unsigned effort;        /* enc_adapt_effort(level) */
+	unsigned acc;           /* spreads the effort over the pages */
+	uint64_t attempts;      /* pages given to zstd (or its pre-check) */
+	uint64_t windows;       /* windows measured */
+	uint64_t path_rate;     /* bytes/us sent at a low level (average) */
+	uint64_t rate_windows;  /* windows that measured it */
+	uint64_t cost_ns, saved; /* recent attempts: ns, bytes saved */
+	/* The current window: the thread's time, the part blocked in sends,
+	 * the part on a CPU; bytes sent; zstd's ns and bytes saved. */
+	uint64_t win_wall_us, win_wait_us, win_cpu_us, win_bytes;
+	uint64_t win_cost_ns, win_saved;
+};
+/* One batch sent, as the sending thread saw it from the end of its
+ * previous send to the end of this one (time it slept outside the sends,
+ * idle, is left out). */
+struct enc_cycle {
+	uint64_t wall_us;  /* encoding and sending */
+	uint64_t wait_us;  /* of which blocked in the send (not preempted) */
+	uint64_t cpu_us;   /* of which on a CPU (the rest: preempted) */
+	uint64_t bytes;    /* sent */
+};
+void enc_adapt_init(struct enc_adapt *a);
+/* The effort (pages of ENC_ADAPT_ONE) of a level. */
+unsigned enc_adapt_effort(unsigned level);
+/* Whether to try compressing the next page with contents. */
+bool enc_adapt_pick(struct enc_adapt *a);
+/* One try: its wall time and the bytes it saved (0: sent raw). */
+void enc_adapt_attempt(struct enc_adapt *a, uint64_t cost_ns, unsigned saved);
+/* Account one send; at the end of a window, move the level. */
+void enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c);
+
+/* ---- enc_zstd.c ---- */
+struct enc_ctx;
+/* Compress the page at @copy into e->scratch if the effort picks it and it
+ * does not look random. Return the frame length (> 0), or 0: send it as it
+ * is. */
+int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy);
+/* The sending thread of @e calls these around each send of a batch of
+ * @bytes (no-ops unless compressing with cfg.zstd_adaptive). They read the
+ * thread's clocks: wall, CPU and run-queue time, hence how long the send
+ * blocked. */
+void enc_ctx_send_start(struct enc_ctx *e);
+void enc_ctx_send_done(struct enc_ctx *e, size_t bytes);
+/* The effort now (ENC_ADAPT_MIN..ENC_ADAPT_ONE; ENC_ADAPT_ONE without
+ * zstd or without cfg.zstd_adaptive), for tests. */
+unsigned enc_ctx_zstd_effort(const struct enc_ctx *e);
 
 /* ---- delta.c ---- */
 /*
@@ -76,9 +141,22 @@ size_t dcache_slots(const struct dcache *c);
 size_t dcache_used(const struct dcache *c);
 
 /* ---- enc_ctx.c ---- */
+/* The sending thread's clocks at a point, in ns (enc_zstd.c). */
+struct enc_clock {
+	uint64_t wall, cpu, runq; /* runq: waiting for a CPU */
+};
 struct enc_ctx {
 	struct enc_config cfg;
 	ZSTD_CCtx *zc;          /* NULL unless compression is zstd */
+	struct enc_adapt adapt; /* how many pages zstd gets */
+	int sched_fd;           /* the thread's schedstat, -1: not open */
+	pthread_t sched_owner;  /* the thread that opened it */
+	bool sched_tried;       /* opening it was attempted */
+	bool have_end;          /* @end is valid */
+	struct enc_clock end;   /* at the end of the last send */
+	struct enc_clock start; /* at the start of the current send */
+	uint64_t gap_busy;      /* from @end to @start: on a CPU or waiting */
+	uint64_t gap_cpu;       /* for one; of that, on a CPU */
 	struct dcache *cache;   /* NULL unless delta_cache_bytes >= 4096 */
 	bool first_send;        /* the pages added now were never sent */
 	uint8_t scratch[ENC_PAGE]; /* a candidate encoding */

@@ -16,6 +16,17 @@ struct vmmig_source;
 
 /* One sending thread per channel; it owns the channel's send side during
  * rounds, and its encoder (zstd context, delta cache). */
+/* Slots for records a page channel's sender has queued on a transport that
+ * pipelines (chan_send_queue()), each kept until sent while the next one
+ * is built. The built-in io_uring channels keep one send in flight, so two
+ * are enough; a transport may keep up to SEND_DEPTH - 1. */
+#define SEND_DEPTH 3
+
+struct send_slot {
+	uint8_t *head;    /* copy of the record's head */
+	uint8_t *payload; /* swapped with the batch's buffer at each flush */
+};
+
 struct sender {
 	pthread_t thread;
 	bool running;
@@ -26,6 +37,8 @@ struct sender {
 	struct enc_counters ec; /* of the batch being built */
 	uint64_t pages_sent;   /* PAGES entries over the whole migration */
 	uint64_t seen_gen;     /* last job generation taken */
+	struct send_slot slot[SEND_DEPTH]; /* page senders only, else NULL */
+	unsigned next_slot;    /* the slot the next flush fills */
 };
 
 struct vmmig_source {

@@ -15,21 +15,49 @@
 
 #include <vmmig/pagesource.h>
 
+#include "encode/encode.h"
 #include "source.h"
+
+/*
+ * Queue the finished record @iov (the batch's head and payload) and go on
+ * building in a free buffer: the head is copied to the next slot (about
+ * 1 KiB), the payload buffer changes places with the slot's, whose record
+ * was queued SEND_DEPTH flushes ago and has left since the last wait.
+ */
+static int queue_batch(struct sender *s, struct iovec iov[2])
+{
+	struct send_slot *sl = &s->slot[s->next_slot];
+	uint8_t *spare = sl->payload;
+	int ret;
+
+	memcpy(sl->head, iov[0].iov_base, iov[0].iov_len);
+	iov[0].iov_base = sl->head;
+	sl->payload = s->batch.payload; /* what iov[1] points into */
+	s->batch.payload = spare;
+	s->next_slot = (s->next_slot + 1) % SEND_DEPTH;
+	ret = chan_send_queue(s->c, iov, 2);
+	/* Free the slot the next flush fills. */
+	return ret ? ret : chan_send_wait(s->c, SEND_DEPTH - 1);
+}
 
 int src_flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
+	size_t len;
 	int ret;
 
 	if (!s->batch.count)
 		return 0;
 	s->pages_sent += s->batch.count;
+	/* How long the send blocks tells the encoder whether compressing
+	 * pays (encode/enc_adapt.c). */
+	enc_ctx_send_start(s->enc);
 	/* The lock: control records (DRAIN) may share this channel. */
 	pthread_mutex_lock(&s->c->tx_lock);
-	wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
-	ret = chan_send(s->c, iov, 2);
+	len = wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
+	ret = s->slot[0].payload ? queue_batch(s, iov) : chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
+	enc_ctx_send_done(s->enc, len);
 	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
@@ -69,6 +97,18 @@ static uint64_t absent_pages(struct vmmig_source *src, const struct region *r,
 	return mask;
 }
 
+/*
+ * Ask for a page's cache lines before its copy: the hardware prefetcher
+ * stops at page boundaries, so without this each page's copy starts with a
+ * stall on memory (prefetching the next page measured +15 % for copy and
+ * CRC from cold memory here). A prefetch never faults.
+ */
+static void prefetch_page(const uint8_t *p)
+{
+	for (unsigned i = 0; i < VMMIG_PAGE_SIZE; i += 64)
+		__builtin_prefetch(p + i);
+}
+
 /* Add the pages set in @bits of bitmap word @w of region @r. */
 int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 		   uint64_t bits)
@@ -98,9 +138,12 @@ int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 		struct wire_hint h;
 
 		bits &= bits - 1;
+		if (bits && !(absent >> __builtin_ctzll(bits) & 1))
+			prefetch_page(r->host + (w * 64 + (uint64_t)
+				      __builtin_ctzll(bits)) * VMMIG_PAGE_SIZE);
 		if ((hinted >> (page % 64) & 1) &&
-		    src_hints_lookup(src, (unsigned)(r - src->sess.regions.r),
-				     page, &h)) {
+		    src_hints_lookup(src, (unsigned)(r - src->sess.regions.r), page,
+				     &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
 			h.hash = vmmig_page_hash(mem);
@@ -161,6 +204,14 @@ static void *sender_main(void *arg)
 		if (ret)
 			src_fail(src, ret, "sending pages on channel %u: %s",
 				 s->c->index, vmmig_strerror(ret));
+		/* The job's records have left (or, after the failure above
+		 * shut the channel, are dropped): its buffers are free. */
+		pthread_mutex_lock(&s->c->tx_lock);
+		int w = chan_send_wait(s->c, 0);
+		pthread_mutex_unlock(&s->c->tx_lock);
+		if (w && !ret)
+			src_fail(src, w, "sending pages on channel %u: %s",
+				 s->c->index, vmmig_strerror(w));
 
 		pthread_mutex_lock(&src->lock);
 		src->job_done++;
@@ -170,13 +221,43 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
+static void slots_free(struct sender *s)
+{
+	for (unsigned i = 0; i < SEND_DEPTH; i++) {
+		free(s->slot[i].head);
+		free(s->slot[i].payload);
+		s->slot[i] = (struct send_slot){ NULL, NULL };
+	}
+	s->next_slot = 0;
+}
+
+/* Only where the transport pipelines: elsewhere a record has left when
+ * chan_send() returns, and the batch's own buffers are enough. */
+static int slots_init(struct sender *s)
+{
+	const struct vmmig_transport_ops *t = s->c->ops;
+
+	if (s->c->tls || t->version < 3 || !t->send_queue || !t->send_wait)
+		return 0;
+	for (unsigned i = 0; i < SEND_DEPTH; i++) {
+		s->slot[i].head = malloc(sizeof(s->batch.head));
+		s->slot[i].payload = malloc(WIRE_BATCH_PAYLOAD_SIZE);
+		if (!s->slot[i].head || !s->slot[i].payload) {
+			slots_free(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 int src_senders_start(struct vmmig_source *src)
 {
 	struct enc_config ec = {
 		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
 		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
-		.delta_cache_bytes =
-			(size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
+		/* zstd only where it makes the migration faster. */
+		.zstd_adaptive = true,
+		.delta_cache_bytes = (size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};
 	int ret;
@@ -194,6 +275,9 @@ int src_senders_start(struct vmmig_source *src)
 			return ret;
 		s->batch.no_crc = src->sess.sh.tls != NULL;
 		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
+		ret = slots_init(s);
+		if (ret)
+			return ret;
 		ret = -pthread_create(&s->thread, NULL, sender_main, s);
 		if (ret)
 			return ret;
@@ -228,6 +312,7 @@ void src_senders_stop(struct vmmig_source *src)
 			pthread_join(s->thread, NULL);
 		s->running = false;
 		wire_batch_destroy(&s->batch);
+		slots_free(s);
 		enc_ctx_free(s->enc);
 		s->enc = NULL;
 	}

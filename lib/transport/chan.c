@@ -78,6 +78,50 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+static bool can_queue(const struct chan *c)
+{
+	return !c->tls && c->ops->version >= 3 && c->ops->send_queue &&
+	       c->ops->send_wait;
+}
+
+int chan_send_queue(struct chan *c, const struct iovec *iov, int iovcnt)
+{
+	size_t bytes = 0;
+	int ret;
+
+	if (!can_queue(c))
+		return chan_send(c, iov, iovcnt);
+	if (atomic_load(&c->sh->abort))
+		return -ECANCELED;
+	for (int i = 0; i < iovcnt; i++)
+		bytes += iov[i].iov_len;
+	if (c->sh->rl && !c->uncapped) {
+		ret = ratelimit_take(c->sh->rl, bytes, &c->sh->abort);
+		if (ret)
+			return ret;
+	}
+	atomic_fetch_add_explicit(&c->tx_calls, 1, memory_order_relaxed);
+	ret = c->ops->send_queue(c->priv, iov, iovcnt);
+	if (ret)
+		return ret;
+	/* Counted when queued: the stream is committed to these bytes. */
+	atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
+	progress(c);
+	return 0;
+}
+
+int chan_send_wait(struct chan *c, unsigned left)
+{
+	int ret;
+
+	if (!can_queue(c))
+		return 0;
+	ret = c->ops->send_wait(c->priv, left);
+	if (!ret)
+		progress(c);
+	return ret;
+}
+
 static int chan_write_fn(void *cookie, const struct iovec *iov, int iovcnt)
 {
 	return chan_send(cookie, iov, iovcnt);

@@ -85,6 +85,14 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms);
 int chan_accept(struct chan *c, struct listener *l, int timeout_ms);
 /* Rate limited, counted send of raw iovecs (a sealed record). */
 int chan_send(struct chan *c, const struct iovec *iov, int iovcnt);
+/* Pipelined chan_send() (transport send_queue/send_wait, see
+ * <vmmig/transport.h>): the memory @iov points to stays in use until
+ * chan_send_wait() leaves fewer sends in flight. A plain chan_send() where
+ * the transport or TLS cannot queue. Under tx_lock, like chan_send(). */
+int chan_send_queue(struct chan *c, const struct iovec *iov, int iovcnt);
+/* Wait until at most @left queued sends are in flight; 0 or -errno. With
+ * @left 0 it returns only once no queued memory is read any more. */
+int chan_send_wait(struct chan *c, unsigned left);
 /* Seal and send a non-PAGES record with the channel's next seq. */
 int chan_send_record(struct chan *c, uint16_t type, uint16_t flags,
 		     const void *payload, size_t len);

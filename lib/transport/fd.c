@@ -194,6 +194,8 @@ static const struct vmmig_transport_ops fd_ops = {
 	.shutdown = uring_chan_shutdown,
 	.close = uring_chan_close,
 	.recv_some = uring_chan_recv_some,
+	.send_queue = uring_chan_send_queue,
+	.send_wait = uring_chan_send_wait,
 };
 
 const struct vmmig_transport_ops *fd_transport(void)

@@ -158,6 +158,8 @@ static const struct vmmig_transport_ops unix_ops = {
 	.shutdown = uring_chan_shutdown,
 	.close = uring_chan_close,
 	.recv_some = uring_chan_recv_some,
+	.send_queue = uring_chan_send_queue,
+	.send_wait = uring_chan_send_wait,
 };
 
 const struct vmmig_transport_ops *vmmig_transport_unix(void)

@@ -9,8 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* One operation in flight per ring, so a tiny ring is enough. No setup
- * flags: COOP_TASKRUN measured no different on loopback. */
+/* One operation in flight per ring (see uring_chan.h), so a tiny ring is
+ * enough. No setup flags: COOP_TASKRUN measured no different on
+ * loopback. */
 #define RING_ENTRIES 4
 
 int uring_chan_init(struct uring_chan *c, int fd)
@@ -107,7 +108,7 @@ int uring_iov_advance(struct msghdr *msg, size_t n, struct iovec **scratch,
 	return 0;
 }
 
-static int map_err(struct uring_chan *c, int res)
+int uring_map_err(struct uring_chan *c, int res)
 {
 	if (atomic_load(&c->shut))
 		return -ECANCELED;
@@ -137,16 +138,25 @@ static int xfer(struct uring_chan *c, const struct iovec *iov, int iovcnt,
 	while (ret == 0 && msg.msg_iovlen > 0) {
 		ret = run_op(ring, c->fd, &msg, is_send);
 		if (ret <= 0)
-			return map_err(c, ret);
+			return uring_map_err(c, ret);
 		ret = uring_iov_advance(&msg, (size_t)ret, scratch,
 					&in_scratch);
 	}
 	return ret;
 }
 
+int uring_send_now(struct uring_chan *c, const struct iovec *iov, int iovcnt)
+{
+	return xfer(c, iov, iovcnt, true);
+}
+
+/* After the queued sends: the stream keeps its order. */
 int uring_chan_send(void *chan, const struct iovec *iov, int iovcnt)
 {
-	return xfer(chan, iov, iovcnt, true);
+	struct uring_chan *c = chan;
+	int ret = c->live ? uring_chan_send_wait(c, 0) : 0;
+
+	return ret ? ret : xfer(c, iov, iovcnt, true);
 }
 
 int uring_chan_recv(void *chan, const struct iovec *iov, int iovcnt)
@@ -178,7 +188,7 @@ int uring_chan_recv_some(void *chan, void *buf, size_t min, size_t max)
 		io_uring_prep_recv(sqe, c->fd, (char *)buf + got, max - got, 0);
 		ret = submit_wait(&c->rring);
 		if (ret <= 0)
-			return map_err(c, ret);
+			return uring_map_err(c, ret);
 		got += (size_t)ret;
 	}
 	return (int)got;
@@ -202,6 +212,11 @@ void uring_chan_close(void *chan)
 
 	if (!c->live)
 		return;
+	/* The kernel may still read queued memory: end that first. */
+	if (c->op_active) {
+		uring_chan_shutdown(c);
+		(void)uring_chan_send_wait(c, 0);
+	}
 	io_uring_queue_exit(&c->sring);
 	io_uring_queue_exit(&c->rring);
 	close(c->fd);

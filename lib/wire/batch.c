@@ -3,7 +3,11 @@
  * Source side: build one PAGES record. Each page is copied once into the
  * payload area; every later step (zero test aside) reads that copy, so a
  * guest writing the page meanwhile cannot make the CRC, the delta cache or
- * the encoding disagree with what is sent.
+ * the encoding disagree with what is sent. The payload's CRC grows with
+ * each page, read while the page is still in the L1 cache (a CRC of the
+ * whole payload at the end reads 256 KiB back from L2 or further).
+ * A copy and CRC fused in one loop of 8-byte loads measured twice as slow
+ * as memcpy() then CRC here: memcpy's wide moves win on cold memory.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,12 +19,11 @@
 
 #define BATCH_HEAD 8
 #define DESC_SIZE 16
-#define PAYLOAD_CAP (WIRE_MAX_BATCH * ENC_PAGE)
 
 int wire_batch_init(struct wire_batch *b)
 {
 	memset(b, 0, sizeof(*b));
-	b->payload = malloc(PAYLOAD_CAP + ENC_PAGE);
+	b->payload = malloc(WIRE_BATCH_PAYLOAD_SIZE);
 	return b->payload ? 0 : -ENOMEM;
 }
 
@@ -35,11 +38,24 @@ void wire_batch_begin(struct wire_batch *b, uint32_t region_id)
 	b->region_id = region_id;
 	b->count = 0;
 	b->payload_len = 0;
+	b->payload_crc = 0;
 }
 
 static uint8_t *desc_at(struct wire_batch *b, unsigned i)
 {
 	return b->head + WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * i;
+}
+
+/* Whether @page_index is in the batch already. Pages mostly come in
+ * ascending order: one above the highest so far cannot be. */
+static bool in_batch(struct wire_batch *b, uint64_t page_index)
+{
+	if (!b->count || page_index > b->max_index)
+		return false;
+	for (unsigned i = 0; i < b->count; i++)
+		if (get_le64(desc_at(b, i)) == page_index)
+			return true;
+	return false;
 }
 
 /* Encode the copy at @copy (already in the payload); return (enc, len). */
@@ -77,8 +93,7 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 		}
 	}
 	if (e->zc) {
-		n = zpage_compress(e->zc, e->cfg.zstd_level, copy, e->scratch,
-				   ENC_PAGE - ENC_ZSTD_SAVING);
+		n = enc_zstd_page(e, copy);
 		if (n > 0) {
 			memcpy(copy, e->scratch, (size_t)n);
 			*len = (size_t)n;
@@ -102,9 +117,8 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 	if (b->count >= WIRE_MAX_BATCH)
 		return -ENOSPC;
 	/* A page twice in one record would be applied out of order. */
-	for (unsigned i = 0; i < b->count; i++)
-		if (get_le64(desc_at(b, i)) == page_index)
-			return -EEXIST;
+	if (in_batch(b, page_index))
+		return -EEXIST;
 
 	if (!page || enc_page_is_zero(page)) {
 		enc = WIRE_ENC_ZERO;
@@ -115,8 +129,13 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		copy = b->payload + b->payload_len;
 		memcpy(copy, page, ENC_PAGE);
 		enc = encode_copy(b, e, page_index, copy, &len, cnt);
+		if (!b->no_crc)
+			b->payload_crc = vmmig_crc32c(b->payload_crc, copy,
+						      len);
 	}
 
+	if (!b->count || page_index > b->max_index)
+		b->max_index = page_index;
 	d = desc_at(b, b->count++);
 	put_le64(d, page_index);
 	d[8] = (uint8_t)enc;
@@ -134,13 +153,17 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 
 	if (b->count >= WIRE_MAX_BATCH)
 		return -ENOSPC;
-	for (unsigned i = 0; i < b->count; i++)
-		if (get_le64(desc_at(b, i)) == page_index)
-			return -EEXIST;
+	if (in_batch(b, page_index))
+		return -EEXIST;
 	p = b->payload + b->payload_len;
 	put_le64(p, h->object_id);
 	put_le64(p + 8, h->offset);
 	put_le64(p + 16, h->hash);
+	if (!b->no_crc)
+		b->payload_crc = vmmig_crc32c(b->payload_crc, p,
+					      WIRE_HINT_SIZE);
+	if (!b->count || page_index > b->max_index)
+		b->max_index = page_index;
 	d = desc_at(b, b->count++);
 	put_le64(d, page_index);
 	d[8] = WIRE_ENC_HINT;
@@ -156,8 +179,10 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 			 struct iovec iov[2])
 {
 	uint8_t *bh = b->head + WIRE_HDR_SIZE;
-	struct iovec body[2];
+	struct wire_hdr h = { .type = WIRE_PAGES, .seq = seq };
+	struct iovec body;
 	size_t head_len;
+	uint32_t crc;
 
 	if (b->count == 0)
 		return 0;
@@ -165,12 +190,16 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 	put_le16(bh + 4, (uint16_t)b->count);
 	put_le16(bh + 6, 0);
 	head_len = WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * b->count;
-	body[0] = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
-	body[1] = (struct iovec){ b->payload, b->payload_len };
-	if (b->no_crc)
-		wire_record_frame(b->head, WIRE_PAGES, 0, seq, body, 2);
-	else
-		wire_record_seal(b->head, WIRE_PAGES, 0, seq, body, 2);
+	body = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
+	/* wire_record_seal() over head and payload, but the payload's CRC
+	 * is already known. */
+	h.len = (uint32_t)(head_len - WIRE_HDR_SIZE + b->payload_len);
+	wire_hdr_pack(b->head, &h); /* crc 0, as wire_record_frame() */
+	if (!b->no_crc) {
+		crc = vmmig_crc32c_combine(wire_record_crc(b->head, &body, 1),
+					   b->payload_crc, b->payload_len);
+		put_le32(b->head + 8, crc);
+	}
 	iov[0] = (struct iovec){ b->head, head_len };
 	iov[1] = (struct iovec){ b->payload, b->payload_len };
 	return head_len + b->payload_len;

@@ -7,7 +7,10 @@
  * stream is bound by the instruction's 3-cycle latency, so long buffers run
  * three independent streams and merge them: the CRC register is linear, so
  * the register after A||B is shift(reg after A, |B|) ^ (reg of B from 0),
- * where shift multiplies by x^(8|B|) modulo the polynomial.
+ * where shift multiplies by x^(8|B|) modulo the polynomial. With PCLMULQDQ
+ * a shift is one carry-less multiply and one crc32 (see shift_hw()); else
+ * a bit loop. STREAM is a third of a page (less 16 bytes), so that a
+ * page runs in three streams.
  * Software path: slice-by-8 tables.
  */
 #include <endian.h>
@@ -19,15 +22,21 @@
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #endif
 
 #define POLY 0x82f63b78u
-/* Bytes per stream in the 3-way hardware loop. */
-#define STREAM 1024u
+/* Bytes per stream in the 3-way hardware loop: 3 * 1360 = 4096 - 16. */
+#define STREAM 1360u
+/* Entries of k_pow64: shifts by 8 * 2^i bytes, i < SHIFT_BITS. */
+#define SHIFT_BITS 58
 
 static uint32_t table[8][256];
 static uint32_t k_stream, k_2stream; /* x^(8*STREAM), x^(16*STREAM) */
-static bool have_sse42;
+/* The same shifts for shift_hw(): x^(8*STREAM-33), x^(16*STREAM-33). */
+static uint32_t c_stream, c_2stream;
+static uint32_t k_pow64[SHIFT_BITS]; /* x^(64 * 2^i - 33) */
+static bool have_sse42, have_clmul;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* a * b modulo the polynomial, both in reflected form (bit 31 = x^0). */
@@ -44,10 +53,10 @@ static uint32_t gf2_mul(uint32_t a, uint32_t b)
 	return p;
 }
 
-/* x^(8n) modulo the polynomial, by square-and-multiply. */
-static uint32_t x_pow_8n(uint64_t n)
+/* x^n modulo the polynomial, by square-and-multiply. */
+static uint32_t x_pow(uint64_t n)
 {
-	uint32_t r = 1u << 31, sq = 1u << 23; /* x^0, x^8 */
+	uint32_t r = 1u << 31, sq = 1u << 30; /* x^0, x^1 */
 
 	for (; n; n >>= 1) {
 		if (n & 1)
@@ -55,6 +64,11 @@ static uint32_t x_pow_8n(uint64_t n)
 		sq = gf2_mul(sq, sq);
 	}
 	return r;
+}
+
+static uint32_t x_pow_8n(uint64_t n)
+{
+	return x_pow(8 * n);
 }
 
 static void crc_init(void)
@@ -72,8 +86,13 @@ static void crc_init(void)
 				      table[0][table[t - 1][i] & 0xff];
 	k_stream = x_pow_8n(STREAM);
 	k_2stream = x_pow_8n(2 * STREAM);
+	c_stream = x_pow(8 * STREAM - 33);
+	c_2stream = x_pow(16 * STREAM - 33);
+	for (int i = 0; i < SHIFT_BITS; i++)
+		k_pow64[i] = x_pow((64ull << i) - 33);
 #if defined(__x86_64__)
 	have_sse42 = __builtin_cpu_supports("sse4.2");
+	have_clmul = have_sse42 && __builtin_cpu_supports("pclmul");
 #endif
 }
 
@@ -109,6 +128,34 @@ uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
+/*
+ * @a * x^(@k's exponent + 33): the 63-bit carry-less product of two
+ * reflected 32-bit values stands for a * k * x (its top bit is x^62, the
+ * frame's x^63), and crc32 of those 8 bytes from a zero register multiplies
+ * by x^32 modulo the polynomial. Hence k = x^(shift - 33).
+ */
+/* Not inlined: its pclmul must not be hoisted past the have_clmul test of
+ * a caller. */
+__attribute__((target("sse4.2,pclmul"), noinline))
+static uint32_t shift_hw(uint32_t a, uint32_t k)
+{
+	__m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)a),
+					 _mm_cvtsi32_si128((int)k), 0);
+
+	return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(p));
+}
+
+/* Merge three stream registers: c went first, then b, then d. */
+__attribute__((target("sse4.2")))
+static uint64_t merge3(uint64_t c, uint64_t b, uint64_t d)
+{
+	if (have_clmul)
+		return shift_hw((uint32_t)c, c_2stream) ^
+		       shift_hw((uint32_t)b, c_stream) ^ (uint32_t)d;
+	return gf2_mul((uint32_t)c, k_2stream) ^
+	       gf2_mul((uint32_t)b, k_stream) ^ (uint32_t)d;
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 {
@@ -126,8 +173,7 @@ static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 			b = _mm_crc32_u64(b, load64(p + STREAM + i));
 			d = _mm_crc32_u64(d, load64(p + 2 * STREAM + i));
 		}
-		c = gf2_mul((uint32_t)c, k_2stream) ^
-		    gf2_mul((uint32_t)b, k_stream) ^ (uint32_t)d;
+		c = merge3(c, b, d);
 		p += 3 * STREAM;
 		len -= 3 * STREAM;
 	}
@@ -136,6 +182,19 @@ static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t len)
 	while (len--)
 		c = _mm_crc32_u8((uint32_t)c, *p++);
 	return ~(uint32_t)c;
+}
+
+/* @a * x^(8 @n): zero bytes for n % 8, table entries for the rest. */
+__attribute__((target("sse4.2")))
+static uint32_t shift_bytes_hw(uint32_t a, uint64_t n)
+{
+	for (unsigned i = 0; i < (n & 7); i++)
+		a = _mm_crc32_u8(a, 0);
+	n >>= 3;
+	for (int i = 0; n && i < SHIFT_BITS; i++, n >>= 1)
+		if (n & 1)
+			a = shift_hw(a, k_pow64[i]);
+	return a;
 }
 #endif
 
@@ -147,4 +206,14 @@ uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len)
 		return crc_hw(crc, buf, len);
 #endif
 	return vmmig_crc32c_sw(crc, buf, len);
+}
+
+uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	pthread_once(&once, crc_init);
+#if defined(__x86_64__)
+	if (have_clmul)
+		return shift_bytes_hw(crc_a, len_b) ^ crc_b;
+#endif
+	return gf2_mul(crc_a, x_pow_8n(len_b)) ^ crc_b;
 }

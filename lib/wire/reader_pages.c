@@ -68,9 +68,10 @@ static const struct wire_dest_region *find_region(struct wire_reader *r,
 	return NULL;
 }
 
-/* Validate one descriptor; 0 or -EPROTO. */
+/* Validate one descriptor; 0 or -EPROTO. *@max: the highest index of
+ * descriptors [0, @i), updated. */
 static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
-		      unsigned i, unsigned count)
+		      unsigned i, unsigned count, uint64_t *max)
 {
 	const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
 	uint64_t idx = get_le64(d);
@@ -98,7 +99,13 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 	if (!ok)
 		return reader_fail(r, -EPROTO, "page %llu: length %u is invalid for "
 			    "encoding %u", (unsigned long long)idx, len, enc);
-	/* Duplicates would be applied out of order (raw pages land first). */
+	/* Duplicates would be applied out of order (raw pages land first).
+	 * One above every index before it (ascending: the usual case) is
+	 * new. */
+	if (i == 0 || idx > *max) {
+		*max = idx;
+		return 0;
+	}
 	for (unsigned j = 0; j < i && j < count; j++)
 		if (get_le64(r->head + BATCH_HEAD + DESC_SIZE * j) == idx)
 			return reader_fail(r, -EPROTO, "page %llu appears twice in one "
@@ -224,7 +231,7 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		      struct wire_page_counts *cnt)
 {
 	const struct wire_dest_region *rg;
-	uint64_t sum = 0;
+	uint64_t sum = 0, max = 0;
 	size_t soff = 0, nother = 0;
 	unsigned count, niov = 2, nraw = 0;
 	uint32_t rid;
@@ -261,7 +268,7 @@ int reader_read_pages(struct wire_reader *r, const struct wire_hdr *h,
 		const uint8_t *d = r->head + BATCH_HEAD + DESC_SIZE * i;
 		uint32_t len = get_le32(d + 12);
 
-		ret = check_desc(r, rg, i, count);
+		ret = check_desc(r, rg, i, count, &max);
 		if (ret < 0)
 			return ret;
 		sum += len;

@@ -90,6 +90,9 @@ struct wire_hdr {
 uint32_t vmmig_crc32c(uint32_t crc, const void *buf, size_t len);
 /* Portable implementation, exposed for tests. */
 uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* The CRC of A||B from crc(A) and crc(B) (both started from 0), B being
+ * @len_b bytes long. */
+uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 /* Fast 64-bit non-cryptographic hash (memory verification, storage hints). */
 uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed);
 
@@ -278,6 +281,9 @@ struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
 struct enc_config {
 	int compression;          /* VMMIG_COMPRESS_* */
 	int zstd_level;
+	bool zstd_adaptive;       /* compress the share that pays (from the
+				   * sender's sends, encode/enc_adapt.c);
+				   * false: try every page */
 	size_t delta_cache_bytes; /* 0: no delta */
 };
 int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
@@ -312,10 +318,14 @@ struct enc_counters {
  *   count x { u64 page_index, u8 encoding, u8 reserved[3], u32 len }
  *   the encoded pages, concatenated in descriptor order
  */
+/* Bytes of a batch's payload buffer: WIRE_MAX_BATCH pages + one of slack. */
+#define WIRE_BATCH_PAYLOAD_SIZE ((WIRE_MAX_BATCH + 1) * 4096u)
 struct wire_batch {
 	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
-	uint8_t *payload; /* WIRE_MAX_BATCH * 4096 + slack */
+	uint8_t *payload; /* WIRE_BATCH_PAYLOAD_SIZE bytes, malloc'd */
 	size_t payload_len;
+	uint32_t payload_crc; /* CRC32C of payload[0, payload_len) */
+	uint64_t max_index;   /* highest page index in it (count > 0) */
 	unsigned count;
 	uint32_t region_id;
 	/* Channels under TLS: crc left 0, its tag covers every byte
@@ -452,6 +462,8 @@ typedef int (*wire_read_some_fn)(void *cookie, void *buf, size_t min,
 				 size_t max);
 /* What the core uses: a one-page record fifteen times over. */
 #define WIRE_READAHEAD_CAP (64u << 10)
+/* A PAGES record's header, batch head and descriptors at most. */
+#define WIRE_PAGES_HEAD_MAX (WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH)
 int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
 			      size_t cap);
 

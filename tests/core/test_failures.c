@@ -322,6 +322,33 @@ START_TEST(corrupted_stream)
 }
 END_TEST
 
+/* The link cut with no bandwidth cap: each page channel has several
+ * records in flight (pipelined sends) when its connection goes. A clear
+ * error; the guest runs on, untouched; the destination never starts it. */
+START_TEST(pipelined_link_cut)
+{
+	struct dest_opts o = { .listen = "tcp:127.0.0.1:0" };
+	struct dest_proc d;
+	struct proxy px;
+	struct src_ctx s;
+	int ret;
+
+	source_setup(&s, 0);
+	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
+	ck_assert_int_eq(proxy_start(&px, d.uri, SIZE_MAX, 12u << 20), 0);
+	source_go(&s, px.uri);
+	ret = vmmig_source_wait(s.src);
+	ck_assert_msg(ret == -ECONNRESET || ret == -EPIPE, "got %d (%s)", ret,
+		      vmmig_source_error(s.src));
+	assert_source_intact(&s);
+	ck_assert_int_ne(dest_reap(&d), 0);
+	ck_assert_int_eq(d.res->started, 0);
+	proxy_stop(&px);
+	dest_release(&d);
+	source_teardown(&s);
+}
+END_TEST
+
 /* Garbage or a foreign protocol version sent to a destination: a clear
  * error, nothing written to guest memory; the destination drops the
  * connection and waits for its source until its deadline. */
@@ -392,6 +419,7 @@ int main(void)
 	tcase_add_test(tc, uuid_mismatch);
 	tcase_add_test(tc, region_mismatch);
 	tcase_add_test(tc, corrupted_stream);
+	tcase_add_test(tc, pipelined_link_cut);
 	tcase_add_test(tc, garbage_to_destination);
 	tcase_add_test(tc, wrong_version);
 	suite_add_tcase(s, tc);

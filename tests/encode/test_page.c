@@ -38,16 +38,17 @@ END_TEST
 
 START_TEST(zstd_round_trip)
 {
-	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_CCtx *c = zpage_cctx_new(1), *c3 = zpage_cctx_new(3);
 	ZSTD_DCtx *d = zpage_dctx_new();
 	const char *why = NULL;
 	int n;
 
 	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(c3);
 	ck_assert_ptr_nonnull(d);
 	for (size_t i = 0; i < 4096; i++)
 		page[i] = (uint8_t)((i / 64) * 3);
-	n = zpage_compress(c, 1, page, out, 4096 - 128);
+	n = zpage_compress(c, page, out, 4096 - 128);
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_lt(n, 4096 - 128);
 	memset(back, 0xaa, sizeof(back));
@@ -58,11 +59,11 @@ START_TEST(zstd_round_trip)
 	srand(7);
 	for (size_t i = 0; i < 4096; i++)
 		page[i] = (uint8_t)rand();
-	ck_assert_int_eq(zpage_compress(c, 1, page, out, 4096 - 128), -ENOSPC);
+	ck_assert_int_eq(zpage_compress(c, page, out, 4096 - 128), -ENOSPC);
 
 	/* A truncated frame, and trailing garbage, are rejected. */
 	memset(page, 0x11, sizeof(page));
-	n = zpage_compress(c, 3, page, out, sizeof(out));
+	n = zpage_compress(c3, page, out, sizeof(out));
 	ck_assert_int_gt(n, 0);
 	ck_assert_int_eq(zpage_decompress(d, out, (size_t)n - 1, back, &why),
 			 -EPROTO);
@@ -71,6 +72,7 @@ START_TEST(zstd_round_trip)
 			 -EPROTO);
 	ck_assert_str_eq(why, "zstd page is not exactly one zstd frame");
 	ZSTD_freeCCtx(c);
+	ZSTD_freeCCtx(c3);
 	ZSTD_freeDCtx(d);
 }
 END_TEST

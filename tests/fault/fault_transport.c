@@ -356,6 +356,16 @@ static int f_send(void *chan, const struct iovec *iov, int iovcnt)
 	return ret;
 }
 
+/* Pipelined sends, faulted like f_send(): each is over (sent or failed,
+ * its error returned) when queued, so nothing is ever left to wait for;
+ * the library's queueing code still runs under every fault plan. */
+static int f_send_wait(void *chan, unsigned left)
+{
+	(void)chan;
+	(void)left;
+	return 0;
+}
+
 static int f_recv(void *chan, const struct iovec *iov, int iovcnt)
 {
 	struct fchan *c = chan;
@@ -426,6 +436,8 @@ const struct vmmig_transport_ops *fault_transport(
 		.recv_some = t->version >= 2 ? (t->recv_some ? f_recv_some
 							      : NULL)
 					     : NULL,
+		.send_queue = f_send,
+		.send_wait = f_send_wait,
 	};
 	return &ops;
 }

@@ -47,7 +47,7 @@ static void round_trip(const uint8_t *old, const uint8_t *next)
 		check(delta_apply(page, enc, (size_t)n, &why) == 0);
 		check(memcmp(page, next, ENC_PAGE) == 0);
 	}
-	n = zpage_compress(cctx, 1, next, enc, sizeof(enc));
+	n = zpage_compress(cctx, next, enc, sizeof(enc));
 	check(n > 0);
 	check(zpage_decompress(dctx, enc, (size_t)n, page, &why) == 0);
 	check(memcmp(page, next, ENC_PAGE) == 0);
@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dctx) {
 		dctx = zpage_dctx_new();
-		cctx = ZSTD_createCCtx();
+		cctx = zpage_cctx_new(1);
 		check(dctx && cctx);
 	}
 	base_page(base, mode >> 2);

@@ -6,7 +6,9 @@
  * (it is allocated at its own size, so under ASan a read of the member it
  * does not have fails the test); a version-2 table's recv_some is used
  * (post-copy's return path and urgent channel read ahead) and the memory
- * still arrives byte for byte; versions 0 and 3 are refused.
+ * still arrives byte for byte; a version-2 table is allocated without the
+ * members version 3 added; a version-3 table's send_queue/send_wait carry
+ * the page records (pre-copy and post-copy); versions 0 and 4 are refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,7 @@
 #define GUEST_SIZE (16u << 20)
 #define NPAGES (GUEST_SIZE / 4096)
 
-static atomic_ulong some_calls, some_bytes;
+static atomic_ulong some_calls, some_bytes, queue_calls, wait_calls;
 
 /* The inproc transport's recv_some, counted. */
 static int counting_recv_some(void *chan, void *buf, size_t min, size_t max)
@@ -42,13 +44,30 @@ static int counting_recv_some(void *chan, void *buf, size_t min, size_t max)
 	return n;
 }
 
-/* A copy of the inproc table as version @version: version 1 is allocated
- * without the members version 2 added. */
+/* send_queue for the inproc transport, whose sends complete at once. */
+static int counting_send_queue(void *chan, const struct iovec *iov, int n)
+{
+	atomic_fetch_add(&queue_calls, 1);
+	return vmmig_transport_inproc()->send(chan, iov, n);
+}
+
+static int counting_send_wait(void *chan, unsigned left)
+{
+	(void)chan;
+	(void)left;
+	atomic_fetch_add(&wait_calls, 1);
+	return 0;
+}
+
+/* A copy of the inproc table as version @version, allocated without the
+ * members later versions added. */
 static struct vmmig_transport_ops *make_ops(uint32_t version)
 {
 	size_t size = version == 1 ? offsetof(struct vmmig_transport_ops,
 					      recv_some)
-				   : sizeof(struct vmmig_transport_ops);
+		      : version == 2 ? offsetof(struct vmmig_transport_ops,
+						send_queue)
+				     : sizeof(struct vmmig_transport_ops);
 	void *mem = malloc(size);
 	struct vmmig_transport_ops *t = mem;
 
@@ -57,6 +76,10 @@ static struct vmmig_transport_ops *make_ops(uint32_t version)
 	t->version = version;
 	if (version >= 2)
 		t->recv_some = counting_recv_some;
+	if (version >= 3) {
+		t->send_queue = counting_send_queue;
+		t->send_wait = counting_send_wait;
+	}
 	return t;
 }
 
@@ -225,6 +248,41 @@ START_TEST(version2_postcopy_reads_ahead)
 }
 END_TEST
 
+START_TEST(version2_precopy)
+{
+	struct vmmig_transport_ops *t = make_ops(2);
+
+	migrate(t, false);
+	free(t);
+}
+END_TEST
+
+/* Page records go through send_queue, and are waited for. */
+static void version3(bool postcopy)
+{
+	struct vmmig_transport_ops *t = make_ops(3);
+
+	atomic_store(&queue_calls, 0);
+	atomic_store(&wait_calls, 0);
+	migrate(t, postcopy);
+	/* 16 MiB, two thirds non-zero: hundreds of PAGES records. */
+	ck_assert_uint_gt(atomic_load(&queue_calls), 10);
+	ck_assert_uint_ge(atomic_load(&wait_calls), atomic_load(&queue_calls));
+	free(t);
+}
+
+START_TEST(version3_precopy)
+{
+	version3(false);
+}
+END_TEST
+
+START_TEST(version3_postcopy)
+{
+	version3(true);
+}
+END_TEST
+
 START_TEST(bad_versions)
 {
 	struct vmmig_transport_ops *t = make_ops(2);
@@ -237,7 +295,7 @@ START_TEST(bad_versions)
 	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, mem, sizeof(mem)),
 			 0);
 	ck_assert_int_eq(vmmig_source_set_ops(src, &src_ops, NULL), 0);
-	for (uint32_t ver = 0; ver <= 3; ver += 3) {
+	for (uint32_t ver = 0; ver <= 4; ver += 4) {
 		t->version = ver;
 		ck_assert_int_eq(vmmig_dest_listen_transport(dst, t, "opsv-bad",
 							     NULL, 0), -EINVAL);
@@ -258,10 +316,13 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, version1_precopy);
+	tcase_add_test(tc, version2_precopy);
+	tcase_add_test(tc, version3_precopy);
 	tcase_add_test(tc, bad_versions);
 	if (have_uffd()) {
 		tcase_add_test(tc, version1_postcopy);
 		tcase_add_test(tc, version2_postcopy_reads_ahead);
+		tcase_add_test(tc, version3_postcopy);
 	} else {
 		printf("userfaultfd unavailable: post-copy cases left out\n");
 	}

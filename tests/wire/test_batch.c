@@ -256,6 +256,12 @@ START_TEST(builder_edges)
 	wire_batch_begin(&b, 9);
 	ck_assert_int_eq(wire_batch_add(&b, NULL, 1, page, NULL), WIRE_ENC_RAW);
 	ck_assert_int_eq(wire_batch_add(&b, NULL, 1, page, NULL), -EEXIST);
+	/* Out of order: a repeat below the highest index is still seen. */
+	ck_assert_int_eq(wire_batch_add(&b, NULL, 9, page, NULL), WIRE_ENC_RAW);
+	ck_assert_int_eq(wire_batch_add(&b, NULL, 3, page, NULL), WIRE_ENC_RAW);
+	ck_assert_int_eq(wire_batch_add(&b, NULL, 9, page, NULL), -EEXIST);
+	ck_assert_int_eq(wire_batch_add(&b, NULL, 3, page, NULL), -EEXIST);
+	ck_assert_int_eq(wire_batch_add(&b, NULL, 4, page, NULL), WIRE_ENC_RAW);
 	wire_batch_destroy(&b);
 	wire_batch_destroy(&b); /* twice is harmless */
 	ck_assert_uint_eq(c.pages[WIRE_ENC_RAW], 64);

@@ -295,6 +295,12 @@ START_TEST(crafted_with_good_crc)
 	d[1] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
 	craft(&o, 0, RID, 2, d, pl, 4096);
 	expect_fail(&o, -EPROTO, "page 5 appears twice in one record", true);
+	/* ... also when an index in between breaks the ascending order. */
+	d[0] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
+	d[1] = (struct desc){ 3, WIRE_ENC_ZERO, 0 };
+	d[2] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
+	craft(&o, 0, RID, 3, d, pl, 0);
+	expect_fail(&o, -EPROTO, "page 5 appears twice in one record", true);
 	/* Lengths that do not fit their encoding or the record. */
 	d[0] = (struct desc){ 5, WIRE_ENC_ZERO, 1 };
 	craft(&o, 0, RID, 1, d, pl, 1);

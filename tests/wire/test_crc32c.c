@@ -68,6 +68,27 @@ START_TEST(chaining)
 }
 END_TEST
 
+START_TEST(combine)
+{
+	static uint8_t buf[20000];
+	uint32_t s = 11;
+
+	fill_random(buf, sizeof(buf), &s);
+	/* crc(A||B) from crc(A), crc(B), |B|: any split, B empty too. */
+	for (int i = 0; i < 300; i++) {
+		size_t n = xrand(&s) % sizeof(buf), a = xrand(&s) % (n + 1);
+
+		ck_assert_uint_eq(vmmig_crc32c_combine(vmmig_crc32c(0, buf, a),
+						       vmmig_crc32c(0, buf + a,
+								    n - a),
+						       n - a),
+				  vmmig_crc32c_sw(0, buf, n));
+	}
+	ck_assert_uint_eq(vmmig_crc32c_combine(0x12345678u, 0, 0),
+			  0x12345678u);
+}
+END_TEST
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -115,6 +136,7 @@ int main(void)
 	tcase_add_test(tc, vectors);
 	tcase_add_test(tc, hw_matches_sw);
 	tcase_add_test(tc, chaining);
+	tcase_add_test(tc, combine);
 	tcase_add_test(tc, throughput);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);

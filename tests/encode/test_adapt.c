@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How many pages zstd gets (enc_adapt.c), fed with synthetic sends: a slow
+ * link makes it compress everything, a fast path or a CPU-bound thread
+ * next to nothing; the pages it picks are spread evenly. And the encoder
+ * context's zstd path (enc_zstd.c): which pages it compresses, byte-exact
+ * round trips, random pages left raw.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmmig/session.h>
+
+#include "encode/encode.h"
+#include "testutil.h"
+
+#define WIN_US 20000u /* one window: enc_adapt.c's WINDOW_US */
+
+/* One window of sends: @rate bytes/us over the window, @wait_pct of it
+ * blocked, on a CPU for @cpu_pct of the rest (else preempted); every
+ * picked page costs @cost_us and saves @saved bytes. */
+static void window_on(struct enc_adapt *a, uint64_t rate, unsigned wait_pct,
+		      unsigned cpu_pct, uint64_t cost_us, unsigned saved)
+{
+	/* Ten sends, each with a batch's worth of picks. */
+	for (int i = 0; i < 10; i++) {
+		uint64_t wall = WIN_US / 10, wait = wall * wait_pct / 100;
+
+		for (int p = 0; p < 64; p++)
+			if (enc_adapt_pick(a))
+				enc_adapt_attempt(a, cost_us * 1000u, saved);
+		enc_adapt_cycle(a, &(struct enc_cycle){
+			.wall_us = wall,
+			.wait_us = wait,
+			.cpu_us = (wall - wait) * cpu_pct / 100,
+			.bytes = rate * wall,
+		});
+	}
+}
+
+/* The same on a host with a core to spare. */
+static void window(struct enc_adapt *a, uint64_t rate, unsigned wait_pct,
+		   uint64_t cost_us, unsigned saved)
+{
+	window_on(a, rate, wait_pct, 100, cost_us, saved);
+}
+
+START_TEST(pick_spreads_the_effort)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	ck_assert_uint_eq(a.level, 0);
+	for (unsigned l = 0; l <= ENC_ADAPT_LEVELS; l++) {
+		unsigned picked = 0, run = 0, longest = 0;
+
+		a.level = l;
+		a.effort = enc_adapt_effort(l);
+		for (int i = 0; i < 64 * 4; i++) {
+			bool p = enc_adapt_pick(&a);
+
+			picked += p;
+			run = p ? 0 : run + 1;
+			longest = run > longest ? run : longest;
+		}
+		ck_assert_uint_eq(picked, 4 * enc_adapt_effort(l));
+		/* Evenly: no gap longer than 64 / effort pages. */
+		ck_assert_uint_le(longest, 64 / enc_adapt_effort(l));
+	}
+	ck_assert_uint_eq(enc_adapt_effort(0), ENC_ADAPT_MIN);
+	ck_assert_uint_eq(enc_adapt_effort(ENC_ADAPT_LEVELS), ENC_ADAPT_ONE);
+}
+END_TEST
+
+/* 1 Gbit/s over two channels: 60 bytes/us each, the thread mostly waits;
+ * a page costs 30 us and saves 2500 bytes (gain 83 bytes/us): climb to
+ * everything and stay there. */
+START_TEST(slow_link_compresses_everything)
+{
+	struct enc_adapt a;
+	int w;
+
+	enc_adapt_init(&a);
+	for (w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window(&a, 60, 90, 30, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	ck_assert_uint_le(w, 3 + ENC_ADAPT_LEVELS + 1);
+	/* Compressing everything, the thread still waits: stays. */
+	for (w = 0; w < 20; w++) {
+		window(&a, 60, 40, 30, 2500);
+		ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	}
+	ck_assert_uint_eq(a.effort, ENC_ADAPT_ONE);
+}
+END_TEST
+
+/* The same link, but the thread becomes CPU-bound (no waiting): one level
+ * down per window, to the floor. */
+START_TEST(cpu_bound_compresses_less)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window(&a, 60, 90, 30, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	for (unsigned w = 1; w <= ENC_ADAPT_LEVELS; w++) {
+		window(&a, 60, 2, 30, 2500);
+		ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS - w);
+	}
+	window(&a, 60, 0, 30, 2500);
+	ck_assert_uint_eq(a.level, 0);
+	ck_assert_uint_eq(a.effort, ENC_ADAPT_MIN);
+}
+END_TEST
+
+/* A fast path (10 Gbit/s, or a receiver sharing the cores): 300 bytes/us
+ * while waiting half the time, far above twice the gain: stays at the
+ * floor, even though the thread waits. */
+START_TEST(fast_path_stays_low)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 50; w++) {
+		window(&a, 300, 50, 30, 2500);
+		ck_assert_uint_eq(a.level, 0);
+	}
+	ck_assert_uint_gt(a.attempts, 0); /* still measuring */
+}
+END_TEST
+
+/* From a high level, a fast path measured at the bottom brings it down
+ * and keeps it there; the rate at a high level does not count (on a
+ * shared host it is low because compressing slowed the receiver). */
+START_TEST(rate_measured_low_only)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window(&a, 60, 90, 30, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	/* Slow at the top: climbing would be right if it were the link. */
+	for (int w = 0; w < 10; w++)
+		window(&a, 30, 50, 30, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	/* CPU-bound to the bottom, where the path shows it is fast. */
+	for (unsigned w = 0; w <= ENC_ADAPT_LEVELS; w++)
+		window(&a, 60, 0, 30, 2500);
+	ck_assert_uint_eq(a.level, 0);
+	for (int w = 0; w < 30; w++)
+		window(&a, 400, 60, 30, 2500);
+	ck_assert_uint_le(a.level, 1);
+}
+END_TEST
+
+/* zstd gains 42 bytes/us (2500 bytes in 60 us) against a 60 bytes/us
+ * path: with a core to spare it climbs (the thread's waiting time pays for
+ * zstd); when the thread is on a CPU a fifth of the time it could run (an
+ * oversubscribed host: the CPU zstd takes is someone else's), it does not. */
+START_TEST(oversubscribed_host_stays_low)
+{
+	struct enc_adapt a;
+	int w;
+
+	enc_adapt_init(&a);
+	for (w = 0; w < 30; w++) {
+		window_on(&a, 60, 90, 20, 60, 2500);
+		ck_assert_uint_eq(a.level, 0);
+	}
+	for (w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window_on(&a, 60, 90, 100, 60, 2500);
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+}
+END_TEST
+
+/* Slow path, but zstd saves nothing (incompressible memory): no gain, so
+ * it stays at the floor. */
+START_TEST(nothing_to_gain_stays_low)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 30; w++) {
+		window(&a, 60, 90, 1, 0);
+		ck_assert_uint_eq(a.level, 0);
+	}
+}
+END_TEST
+
+/* Waiting a little (5-25 %) at the bottom does not measure the path: the
+ * socket buffer may be filling. It stays low until it knows. */
+START_TEST(unmeasured_path_stays_low)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 30; w++) {
+		window(&a, 60, 10, 30, 2500);
+		ck_assert_uint_eq(a.level, 0);
+	}
+}
+END_TEST
+
+/* A long stall in one send (seconds) neither overflows nor misleads. */
+START_TEST(long_stall)
+{
+	struct enc_adapt a;
+
+	enc_adapt_init(&a);
+	for (int w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
+		window(&a, 60, 90, 30, 2500);
+	enc_adapt_cycle(&a, &(struct enc_cycle){ .wall_us = 30000000,
+						  .wait_us = 40000000,
+						  .bytes = 1u << 20 });
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
+	enc_adapt_cycle(&a, &(struct enc_cycle){ .wall_us = 30000000,
+						  .wait_us = 0,
+						  .bytes = 1u << 20 });
+	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS - 1);
+}
+END_TEST
+
+static void text_page(uint8_t *p, unsigned seed)
+{
+	static const char *const w[] = { "select", "from", "where", "the",
+					 "page", "null", "index", "value" };
+	size_t n = 0;
+
+	while (n < ENC_PAGE) {
+		const char *s = w[(seed = seed * 1103515245u + 12345u) >> 16 & 7];
+
+		for (size_t i = 0; s[i] && n < ENC_PAGE; i++)
+			p[n++] = (uint8_t)s[i];
+		if (n < ENC_PAGE)
+			p[n++] = ' ';
+	}
+}
+
+static void random_page(uint8_t *p, unsigned seed)
+{
+	srand(seed);
+	for (size_t i = 0; i < ENC_PAGE; i++)
+		p[i] = (uint8_t)rand();
+}
+
+START_TEST(looks_random)
+{
+	static uint8_t page[ENC_PAGE];
+
+	for (unsigned s = 1; s <= 50; s++) {
+		random_page(page, s);
+		ck_assert(zpage_looks_random(page));
+		text_page(page, s);
+		ck_assert(!zpage_looks_random(page));
+	}
+	/* Few distinct bytes, or one repeated, is not random. */
+	for (size_t i = 0; i < ENC_PAGE; i++)
+		page[i] = (uint8_t)(i % 100);
+	ck_assert(!zpage_looks_random(page));
+	memset(page, 0xcc, sizeof(page));
+	ck_assert(!zpage_looks_random(page));
+}
+END_TEST
+
+/* Not adaptive (how the wire tests and the urgent channel use it): every
+ * text page compressed, each decompresses to the exact page; random pages
+ * stay raw. */
+START_TEST(ctx_every_page)
+{
+	static uint8_t page[ENC_PAGE], back[ENC_PAGE];
+	struct enc_config cfg = { .compression = VMMIG_COMPRESS_ZSTD,
+				  .zstd_level = 1 };
+	ZSTD_DCtx *d = zpage_dctx_new();
+	const char *why = NULL;
+	struct enc_ctx *e;
+
+	ck_assert_int_eq(enc_ctx_new(&cfg, &e), 0);
+	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_ONE);
+	for (unsigned s = 1; s <= 64; s++) {
+		int n;
+
+		text_page(page, s);
+		n = enc_zstd_page(e, page);
+		ck_assert_int_gt(n, 0);
+		ck_assert_int_le(n, (int)(ENC_PAGE - ENC_ZSTD_SAVING));
+		memset(back, 0, sizeof(back));
+		ck_assert_int_eq(zpage_decompress(d, e->scratch, (size_t)n,
+						  back, &why), 0);
+		ck_assert_mem_eq(back, page, ENC_PAGE);
+		random_page(page, s);
+		ck_assert_int_eq(enc_zstd_page(e, page), 0);
+	}
+	/* Sends do not move a fixed effort. */
+	for (int i = 0; i < 100; i++) {
+		enc_ctx_send_start(e);
+		enc_ctx_send_done(e, 1u << 20);
+	}
+	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_ONE);
+	enc_ctx_free(e);
+	ZSTD_freeDCtx(d);
+}
+END_TEST
+
+/* Adaptive: starts at the floor (2 pages of 64), and its sends feed the
+ * effort (here they never block: it stays there). */
+START_TEST(ctx_adaptive)
+{
+	static uint8_t page[ENC_PAGE];
+	struct enc_config cfg = { .compression = VMMIG_COMPRESS_ZSTD,
+				  .zstd_level = 1, .zstd_adaptive = true };
+	struct enc_ctx *e;
+	unsigned done = 0;
+
+	ck_assert_int_eq(enc_ctx_new(&cfg, &e), 0);
+	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_MIN);
+	text_page(page, 3);
+	for (int i = 0; i < 64 * 4; i++)
+		done += enc_zstd_page(e, page) > 0;
+	ck_assert_uint_eq(done, 4 * ENC_ADAPT_MIN);
+	/* Sends that take no time at all: the thread never waits. Three
+	 * windows take some 600 sends of 4 pages; bounded by count. */
+	for (int i = 0; i < 100000 && e->adapt.windows < 3; i++) {
+		enc_ctx_send_start(e);
+		for (int p = 0; p < 4; p++)
+			enc_zstd_page(e, page);
+		enc_ctx_send_done(e, 4096);
+	}
+	ck_assert_uint_le(enc_ctx_zstd_effort(e), enc_adapt_effort(1));
+	enc_ctx_free(e);
+
+	/* Without zstd it is all no-ops. */
+	cfg.compression = VMMIG_COMPRESS_NONE;
+	ck_assert_int_eq(enc_ctx_new(&cfg, &e), 0);
+	enc_ctx_send_start(e);
+	enc_ctx_send_done(e, 10);
+	ck_assert_int_eq(enc_zstd_page(e, page), 0);
+	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_ONE);
+	enc_ctx_free(e);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("encode_adapt");
+	TCase *tc = tcase_create("adapt");
+
+	tcase_add_test(tc, pick_spreads_the_effort);
+	tcase_add_test(tc, slow_link_compresses_everything);
+	tcase_add_test(tc, cpu_bound_compresses_less);
+	tcase_add_test(tc, fast_path_stays_low);
+	tcase_add_test(tc, rate_measured_low_only);
+	tcase_add_test(tc, oversubscribed_host_stays_low);
+	tcase_add_test(tc, nothing_to_gain_stays_low);
+	tcase_add_test(tc, unmeasured_path_stays_low);
+	tcase_add_test(tc, long_stall);
+	tcase_add_test(tc, looks_random);
+	tcase_add_test(tc, ctx_every_page);
+	tcase_add_test(tc, ctx_adaptive);
+	suite_add_tcase(s, tc);
+	return vmtest_run(s);
+}
