@@ -3,7 +3,11 @@
 #include <stdlib.h>
 
 #include "regions.h"
+/* Upward, as before encode.h stopped including wire.h: page_hash() needs
+ * the zero check (encode) and vmmig_hash64 (wire), the region limit is
+ * the wire's. */
 #include "encode/encode.h"
+#include "wire/wire.h"
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {

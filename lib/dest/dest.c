@@ -177,7 +177,6 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 	for (unsigned i = 0; i < dst->sess.regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
 			.id = dst->sess.regions.r[i].id,
-			.host = dst->sess.regions.r[i].host,
 			.npages = dst->sess.regions.r[i].npages };
 	dst->sess.st.mode = VMMIG_MODE_PRECOPY;
 	dst->sess.st.guest_bytes = dst->sess.regions.total_bytes;

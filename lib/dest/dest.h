@@ -47,6 +47,8 @@ struct receiver {
 	struct vmmig_dest *dst;
 	struct chan *c;
 	struct wire_reader *rd;
+	bool staged;           /* raw pages via the reader's buffer */
+	bool placing;          /* post-copy: pages placed atomically */
 	bool ended;            /* END received */
 	struct wire_end end;
 	uint64_t rounds;       /* ROUND records seen (channel 0) */
@@ -128,7 +130,7 @@ void dst_close_channels(struct vmmig_dest *dst);
 struct req_batch {
 	uint32_t region_id;
 	uint32_t count;
-	uint8_t buf[WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX];
+	uint64_t pages[WIRE_REQ_MAX];
 };
 /* On channel @c (NULL: dropped). */
 int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
@@ -170,8 +172,11 @@ int dst_verify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
 void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		     const void *contents);
-/* Hook the reader so that pages landing through it are hashed. */
-void dst_verify_hook(struct vmmig_dest *dst, struct wire_reader *rd);
+/* The same for a page a receiver wrote to guest memory (@contents: the
+ * page, NULL: zero): hashed on the hashing thread when it can take it.
+ * Nothing without verification. */
+void dst_verify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		       const void *contents);
 void dst_verify_free(struct vmmig_dest *dst);
 /* Wait until every landed page is hashed: before the digest is read, and
  * before anything else may touch those pages. */

@@ -57,8 +57,12 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 
 	switch (h->type) {
 	case WIRE_ROUND:
-		rv->rounds++;
-		return 0;
+		ret = wire_round_unpack(payload, h->len, &(struct wire_round){ 0 },
+					err, sizeof(err));
+		if (ret)
+			dst_fail(dst, ret, "%s", err);
+		rv->rounds += !ret;
+		return ret;
 	case WIRE_KEEPALIVE: /* the source hashing its memory, say */
 		return 0;
 	case WIRE_STATE:

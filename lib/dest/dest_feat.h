@@ -16,10 +16,12 @@
 /* ---- dest_restore.c ---- */
 struct restore;
 int dst_restore_init(struct vmmig_dest *dst);
-int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-			uint64_t page, const struct wire_hint *h);
-int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
-		      uint64_t page);
+/* A HINT for page @page of region @ri: read it from storage instead. */
+int dst_restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+			const struct wire_hint *h);
+/* Contents of @page are about to land: a restore in flight for it lost.
+ * -EPROTO: the page may not land now (dropped by an early DISCARD). */
+int dst_restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 bool dst_restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 /* Wait until no read is in flight (or the session failed), with a
  * KEEPALIVE every second on @c (if any). */
@@ -57,6 +59,11 @@ int dst_pc_finish(struct vmmig_dest *dst, struct wire_done *done);
 /* After a reconnect: place pages on this reader. */
 int dst_pc_arm_reader(struct receiver *rv);
 void dst_pc_free(struct vmmig_dest *dst);
+
+/* ---- dest_sink.c: where a receiver's reader lands pages (the cookie is
+ * the receiver); attach sets it on @rv->rd, pre-copy placement ---- */
+extern const struct wire_page_sink_ops dst_sink_ops;
+int dst_sink_attach(struct receiver *rv);
 
 /* ---- dest_handshake.c ---- */
 int dst_accept_all(struct vmmig_dest *dst, bool resume);

@@ -244,12 +244,9 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	}
 	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->sess.regions.n);
 	if (!ret)
-		ret = wire_reader_set_staged(rv->rd,
-					     !dst->sess.opt.v[VMMIG_OPT_RECV_DIRECT]);
+		ret = dst_sink_attach(rv);
 	if (ret)
 		return ret;
-	wire_reader_set_hooks(rv->rd, dst_restore_on_hint, dst_restore_on_write,
-			      dst);
 	if (!dst->uuid_set) {
 		memcpy(dst->uuid, h.uuid, VMMIG_UUID_SIZE);
 		dst->uuid_set = true;
@@ -261,7 +258,6 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 			 vmmig_strerror(ret));
 		return ret;
 	}
-	dst_verify_hook(dst, rv->rd);
 	dst->nchan = h.nchannels;
 	seen[h.channel] = true;
 	c->index = h.channel;

@@ -24,10 +24,6 @@
 #include "tracker/uffd_compat.h"
 #include "tracker/uffd_open.h"
 
-static int place(void *cookie, const struct wire_dest_region *rg,
-		 uint64_t page, const void *data);
-
-
 /* A receiver reached SWITCH: every channel must, before post-copy goes on. */
 int dst_pc_switch(struct receiver *rv)
 {
@@ -47,7 +43,9 @@ int dst_pc_switch(struct receiver *rv)
 	ret = failure_code(&dst->sess.fail);
 	if (ret)
 		return ret;
-	return main ? 0 : wire_reader_set_placer(rv->rd, place, dst);
+	if (!main)
+		rv->placing = true;
+	return 0;
 }
 
 int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
@@ -69,8 +67,7 @@ int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 			 d.region_id);
 		return -EPROTO;
 	}
-	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 dst->sess.regions.r[ri].npages, err,
+	ret = wire_discard_check(&d, dst->sess.regions.r[ri].npages, err,
 				 sizeof(err));
 	if (ret) {
 		dst_fail(dst, ret, "%s", err);
@@ -80,33 +77,10 @@ int dst_pc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
 		dst_fail(dst, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	uint64_t *pend = dst->pc->r[ri].pending + d.first_word;
-
-	if (!early) {
-		/* At the switch: the whole set still to come. */
-		memcpy(pend, payload + WIRE_DISCARD_HEAD, (size_t)d.nwords * 8);
-		return 0;
-	}
-	/* Before the switch: more to drop at the next DRAIN barrier. */
-	for (uint32_t i = 0; i < d.nwords; i++) {
-		uint64_t w;
-
-		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
-		pend[i] |= w;
-	}
+	/* At the switch: the whole set still to come; before it: more to
+	 * drop at the next DRAIN barrier. */
+	wire_discard_apply(&d, dst->pc->r[ri].pending, !early);
 	return 0;
-}
-
-/* wire_place_fn: @rg is the reader's copy, find ours by id. */
-static int place(void *cookie, const struct wire_dest_region *rg,
-		 uint64_t page, const void *data)
-{
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->sess.regions, rg->id);
-
-	if (ri == dst->sess.regions.n)
-		return -EPROTO;
-	return dst_pc_place(dst, ri, page, data);
 }
 
 /* Pages missing here at the switch: pending ones. A page dropped early
@@ -229,12 +203,14 @@ int dst_pc_start(struct receiver *rv, const uint8_t *payload, size_t len)
 	dst->pc_armed = true;
 	pthread_cond_broadcast(&dst->cond);
 	pthread_mutex_unlock(&dst->lock);
-	return wire_reader_set_placer(rv->rd, place, dst);
+	rv->placing = true;
+	return 0;
 }
 
 int dst_pc_arm_reader(struct receiver *rv)
 {
-	return wire_reader_set_placer(rv->rd, place, rv->dst);
+	rv->placing = true;
+	return 0;
 }
 
 static int cmp_u32(const void *a, const void *b)

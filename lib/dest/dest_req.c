@@ -4,21 +4,20 @@
  * batched; on the current return path (under rp_lock, which a reconnect
  * takes to replace it).
  */
-#include <string.h>
-
 #include "dest.h"
 
 int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags)
 {
 	struct wire_req q = { .region_id = b->region_id, .count = b->count };
+	uint8_t buf[WIRE_REQ_MAX_SIZE];
 	int ret;
 
 	if (!b->count)
 		return 0;
-	wire_req_pack(b->buf, &q);
-	ret = c ? chan_send_record(c, WIRE_REQ, flags, b->buf,
-				   WIRE_REQ_HEAD + (size_t)b->count * 8)
-		: 0;
+	ret = wire_req_pack(buf, sizeof(buf), &q, b->pages);
+	if (ret >= 0)
+		ret = c ? chan_send_record(c, WIRE_REQ, flags, buf, (size_t)ret)
+			: 0;
 	b->count = 0;
 	return ret;
 }
@@ -32,8 +31,7 @@ int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
 			 b->count == WIRE_REQ_MAX))
 		ret = dst_req_batch_flush(c, b, flags);
 	b->region_id = region_id;
-	memcpy(b->buf + WIRE_REQ_HEAD + 8 * b->count, &page, 8);
-	b->count++;
+	b->pages[b->count++] = page;
 	return ret;
 }
 

@@ -199,7 +199,6 @@ static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	inflight_done(rs);
 }
 
-/* wire_hint_fn: read this page from storage instead. */
 /* Hand one queued hint to the page source (the feeder thread). */
 static void submit_one(struct vmmig_dest *dst, const struct queued_hint *q)
 {
@@ -282,16 +281,11 @@ static int queue_hint(struct restore *rs, const struct queued_hint *q)
 	return 0;
 }
 
-/* wire_hint_fn: read this page from storage instead. */
-int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
-			uint64_t page, const struct wire_hint *h)
+int dst_restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+			const struct wire_hint *h)
 {
-	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	/* The reader validated the region id. */
-	struct queued_hint q = {
-		.ri = regions_index(&dst->sess.regions, rg->id),
-		.page = page, .h = *h };
+	struct queued_hint q = { .ri = ri, .page = page, .h = *h };
 
 	if (dst->pc_armed && !dst_pc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
@@ -308,19 +302,15 @@ int dst_restore_on_hint(void *cookie, const struct wire_dest_region *rg,
 	return 0;
 }
 
-/* wire_write_fn2: contents of @page are about to land. */
-int dst_restore_on_write(void *cookie, const struct wire_dest_region *rg,
-			 uint64_t page)
+int dst_restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
-	struct vmmig_dest *dst = cookie;
 	struct restore *rs = dst->rs;
-	unsigned ri = regions_index(&dst->sess.regions, rg->id);
 	pthread_mutex_t *m;
 
 	if (dst_pc_dropped_early(dst, ri, page)) {
 		dst_fail(dst, -EPROTO, "page %llu of region %u sent after an "
 			 "early DISCARD dropped it, before the switch",
-			 (unsigned long long)page, rg->id);
+			 (unsigned long long)page, dst->sess.regions.r[ri].id);
 		return -EPROTO;
 	}
 	uint8_t b = __atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE);

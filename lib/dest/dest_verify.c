@@ -162,23 +162,14 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	atomic_fetch_add(&dst->vsum, h - old);
 }
 
-static void landed(void *cookie, const struct wire_dest_region *rg,
-		   uint64_t index, const void *page)
+void dst_verify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		    const void *contents)
 {
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->sess.regions, rg->id);
-
-	if (ri >= dst->sess.regions.n)
+	if (!dst->vhash)
 		return;
 	/* A zero page costs nothing to hash. */
-	if (!page || !vqueue_put(dst, ri, index))
-		hash_page(dst, ri, index, page);
-}
-
-void dst_verify_hook(struct vmmig_dest *dst, struct wire_reader *rd)
-{
-	if (dst->vhash)
-		wire_reader_set_landed(rd, landed, dst);
+	if (!contents || !vqueue_put(dst, ri, page))
+		hash_page(dst, ri, page, contents);
 }
 
 void dst_verify_free(struct vmmig_dest *dst)

@@ -3,6 +3,8 @@
  * Page encodings (private): zero detection, zstd of one page, the delta
  * format and the source's cache of sent pages. Every function here works on
  * one 4096-byte page; none of them takes a lock (one context per thread).
+ * This part knows nothing of records: lib/wire builds on it, never the
+ * other way round.
  */
 #ifndef VMMIG_LIB_ENCODE_H
 #define VMMIG_LIB_ENCODE_H
@@ -13,8 +15,6 @@
 #include <stdint.h>
 
 #include <zstd.h>
-
-#include "wire/wire.h"
 
 #define ENC_PAGE 4096u
 
@@ -140,7 +140,26 @@ void dcache_drop(struct dcache *c, uint32_t region, uint64_t page);
 size_t dcache_slots(const struct dcache *c);
 size_t dcache_used(const struct dcache *c);
 
-/* ---- enc_ctx.c ---- */
+/* ---- enc_ctx.c: one sender's encoder ---- */
+struct enc_ctx;
+struct enc_config {
+	int compression;          /* VMMIG_COMPRESS_* */
+	int zstd_level;
+	bool zstd_adaptive;       /* compress the share that pays (from the
+				   * sender's sends, encode/enc_adapt.c);
+				   * false: try every page */
+	size_t delta_cache_bytes; /* 0: no delta */
+};
+
+int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
+void enc_ctx_free(struct enc_ctx *e);
+/* Stop delta encoding and free the cache: after a post-copy switch the
+ * destination no longer holds the copies the cache describes. */
+void enc_ctx_drop_cache(struct enc_ctx *e);
+/* The pages added from now on are sent for the first time (@on) or again:
+ * the delta cache admits first sends only into free slots. */
+void enc_ctx_set_first_send(struct enc_ctx *e, bool on);
+
 /* The sending thread's clocks at a point, in ns (enc_zstd.c). */
 struct enc_clock {
 	uint64_t wall, cpu, runq; /* runq: waiting for a CPU */

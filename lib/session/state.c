@@ -123,7 +123,7 @@ int sess_state_receive(struct vmmig_state_sink *s, uint16_t flags,
 	ret = wire_state_unpack(payload, len, &ws, err, errlen);
 	if (ret)
 		return ret;
-	n = len - WIRE_STATE_HEAD; /* unpack: offset + n <= total_len */
+	n = ws.chunk_len; /* unpack: offset + n <= total_len */
 	if (ws.total_len > STATE_MAX_BLOB) {
 		snprintf(err, errlen, "state blob %u: %llu bytes (at most %llu)",
 			 ws.blob_id, (unsigned long long)ws.total_len,
@@ -170,7 +170,7 @@ int sess_state_receive(struct vmmig_state_sink *s, uint16_t flags,
 	if (ret)
 		return ret;
 	if (n)
-		memcpy(b->data + ws.offset, payload + WIRE_STATE_HEAD, n);
+		memcpy(b->data + ws.offset, ws.chunk, n);
 	b->len = ws.offset + n;
 	return 0;
 }

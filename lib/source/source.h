@@ -11,6 +11,7 @@
 #define VMMIG_LIB_SOURCE_H
 
 #include "session/session.h"
+#include "encode/encode.h" /* the senders own encoders */
 
 struct vmmig_source;
 

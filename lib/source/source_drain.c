@@ -33,9 +33,8 @@ int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 	if (!ret && !src->refetch_bm)
 		ret = -EPROTO;
 	for (uint32_t i = 0; !ret && i < q.count; i++) {
-		uint64_t page, bit;
+		uint64_t page = wire_req_page(&q, i), bit;
 
-		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
 		if (page >= src->sess.regions.r[ri].npages) {
 			ret = -EPROTO;
 			break;

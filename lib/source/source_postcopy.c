@@ -84,9 +84,8 @@ int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 	struct sender *us = &src->snd[src->ndata];
 
 	for (uint32_t i = 0; i < q.count && !ret; i++) {
-		uint64_t page, bit;
+		uint64_t page = wire_req_page(&q, i), bit;
 
-		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * i, 8);
 		if (page >= src->sess.regions.r[ri].npages) {
 			src_fail(src, -EPROTO, "return path: REQ for page "
 				 "%llu beyond region %u",
@@ -251,7 +250,7 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 /* The switch: everything from pause to COMMIT. */
 static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 {
-	uint8_t pc[WIRE_POSTCOPY_SIZE] = { 0 };
+	uint8_t pc[WIRE_POSTCOPY_SIZE];
 	int ret;
 
 	for (unsigned i = 0; i < src->nchan; i++) {
@@ -272,8 +271,8 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 		ret = sess_state_send(&src->chan[0], sink);
 	if (ret)
 		return ret;
-	if (src->sess.opt.v[VMMIG_OPT_VERIFY])
-		pc[0] = WIRE_POSTCOPY_VERIFY;
+	wire_postcopy_pack(pc, src->sess.opt.v[VMMIG_OPT_VERIFY]
+				       ? WIRE_POSTCOPY_VERIFY : 0);
 	pthread_mutex_lock(&src->lock);
 	src->postcopy = true; /* the rp thread keeps reading after READY */
 	pthread_mutex_unlock(&src->lock);

@@ -43,17 +43,10 @@ int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	}
 	/* A word past the bitmap would be a write outside it; a bit past the
 	 * region's last page would make the sweep send memory beyond it. */
-	ret = wire_discard_check(&d, payload + WIRE_DISCARD_HEAD,
-				 src->sess.regions.r[ri].npages, err, errlen);
-	if (ret)
-		return ret;
-	for (uint32_t i = 0; i < d.nwords; i++) {
-		uint64_t w;
-
-		memcpy(&w, payload + WIRE_DISCARD_HEAD + 8 * (size_t)i, 8);
-		src->send_bm[ri][d.first_word + i] |= w;
-	}
-	return 0;
+	ret = wire_discard_check(&d, src->sess.regions.r[ri].npages, err, errlen);
+	if (!ret)
+		wire_discard_apply(&d, src->send_bm[ri], false);
+	return ret;
 }
 
 /* The destination's list of pages it still misses, after a reconnect:

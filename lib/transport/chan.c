@@ -147,7 +147,9 @@ int chan_send_discard(struct chan *c, uint16_t flags, uint32_t region_id,
 	for (uint64_t w = 0; w < words;) {
 		uint64_t n = words - w > WIRE_DISCARD_MAX_WORDS
 				     ? WIRE_DISCARD_MAX_WORDS : words - w;
-		struct wire_discard d = { region_id, (uint32_t)n, w };
+		struct wire_discard d = { .region_id = region_id,
+					  .nwords = (uint32_t)n,
+					  .first_word = w };
 		struct iovec iov[3];
 		int ret;
 

@@ -14,11 +14,7 @@
 #include <string.h>
 
 #include "encode/encode.h"
-#include "le.h"
-#include "wire.h"
-
-#define BATCH_HEAD 8
-#define DESC_SIZE 16
+#include "pages_fmt.h"
 
 int wire_batch_init(struct wire_batch *b)
 {
@@ -53,7 +49,7 @@ static bool in_batch(struct wire_batch *b, uint64_t page_index)
 	if (!b->count || page_index > b->max_index)
 		return false;
 	for (unsigned i = 0; i < b->count; i++)
-		if (get_le64(desc_at(b, i)) == page_index)
+		if (pages_desc_page(desc_at(b, i)) == page_index)
 			return true;
 	return false;
 }
@@ -137,10 +133,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 	if (!b->count || page_index > b->max_index)
 		b->max_index = page_index;
 	d = desc_at(b, b->count++);
-	put_le64(d, page_index);
-	d[8] = (uint8_t)enc;
-	d[9] = d[10] = d[11] = 0;
-	put_le32(d + 12, (uint32_t)len);
+	pages_desc_pack(d, page_index, (uint8_t)enc, (uint32_t)len);
 	b->payload_len += len;
 	cnt->pages[enc]++;
 	return enc;
@@ -156,19 +149,14 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 	if (in_batch(b, page_index))
 		return -EEXIST;
 	p = b->payload + b->payload_len;
-	put_le64(p, h->object_id);
-	put_le64(p + 8, h->offset);
-	put_le64(p + 16, h->hash);
+	wire_hint_pack(p, h);
 	if (!b->no_crc)
 		b->payload_crc = vmmig_crc32c(b->payload_crc, p,
 					      WIRE_HINT_SIZE);
 	if (!b->count || page_index > b->max_index)
 		b->max_index = page_index;
 	d = desc_at(b, b->count++);
-	put_le64(d, page_index);
-	d[8] = WIRE_ENC_HINT;
-	d[9] = d[10] = d[11] = 0;
-	put_le32(d + 12, WIRE_HINT_SIZE);
+	pages_desc_pack(d, page_index, WIRE_ENC_HINT, WIRE_HINT_SIZE);
 	b->payload_len += WIRE_HINT_SIZE;
 	if (cnt)
 		cnt->pages[WIRE_ENC_HINT]++;
@@ -186,9 +174,7 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 
 	if (b->count == 0)
 		return 0;
-	put_le32(bh, b->region_id);
-	put_le16(bh + 4, (uint16_t)b->count);
-	put_le16(bh + 6, 0);
+	pages_head_pack(bh, b->region_id, (uint16_t)b->count);
 	head_len = WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * b->count;
 	body = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
 	/* wire_record_seal() over head and payload, but the payload's CRC

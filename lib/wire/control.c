@@ -195,6 +195,8 @@ int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 			   (unsigned long long)s->offset,
 			   (unsigned long long)chunk, s->blob_id,
 			   (unsigned long long)s->total_len);
+	s->chunk = buf + WIRE_STATE_HEAD;
+	s->chunk_len = (size_t)chunk;
 	return 0;
 }
 
@@ -232,4 +234,19 @@ void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r)
 	put_le32(out + 0, r->round);
 	put_le32(out + 4, r->reserved);
 	put_le64(out + 8, r->dirty_pages);
+}
+
+int wire_round_unpack(const uint8_t *buf, size_t len, struct wire_round *r,
+		      char *err, size_t errlen)
+{
+	if (len != WIRE_ROUND_SIZE)
+		return bad(err, errlen, "ROUND has length %zu (need %u)", len,
+			   WIRE_ROUND_SIZE);
+	r->round = get_le32(buf + 0);
+	r->reserved = get_le32(buf + 4);
+	r->dirty_pages = get_le64(buf + 8);
+	if (r->reserved)
+		return bad(err, errlen, "ROUND reserved field is 0x%x",
+			   r->reserved);
+	return 0;
 }

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Post-copy payloads: DISCARD, REQ, DONE (layouts in docs/wire-format.md). */
+/* Post-copy payloads: POSTCOPY, DISCARD, REQ, DONE, and the HINT page
+ * (layouts in docs/wire-format.md sections 8 and 9). */
 #include <errno.h>
 #include <stdio.h>
 
 #include "le.h"
 #include "wire.h"
+
+/* Senders pass their bitmaps' words as they lie in memory (no copy of a
+ * bitmap that may span megabytes): that is the wire's byte order only on
+ * a little-endian host, the only kind this builds for. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "DISCARD words are sent as they lie in memory");
 
 void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 		       const struct wire_discard *d)
@@ -31,11 +38,28 @@ int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 				      "bitmap words", len, d->nwords);
 		return -EPROTO;
 	}
+	d->words = buf + WIRE_DISCARD_HEAD;
 	return 0;
 }
 
-int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
-		       uint64_t npages, char *err, size_t errlen)
+uint64_t wire_discard_word(const struct wire_discard *d, uint32_t i)
+{
+	return i < d->nwords ? get_le64(d->words + 8 * (size_t)i) : 0;
+}
+
+void wire_discard_apply(const struct wire_discard *d, uint64_t *bm,
+			bool replace)
+{
+	bm += d->first_word;
+	for (uint32_t i = 0; i < d->nwords; i++) {
+		uint64_t w = get_le64(d->words + 8 * (size_t)i);
+
+		bm[i] = replace ? w : bm[i] | w;
+	}
+}
+
+int wire_discard_check(const struct wire_discard *d, uint64_t npages,
+		       char *err, size_t errlen)
 {
 	uint64_t nw = (npages + 63) / 64, last;
 
@@ -49,7 +73,7 @@ int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
 	}
 	if (npages % 64 == 0 || d->first_word + d->nwords != nw)
 		return 0;
-	last = get_le64(words + (size_t)(d->nwords - 1) * 8);
+	last = wire_discard_word(d, d->nwords - 1);
 	if (last >> (npages % 64)) {
 		snprintf(err, errlen, "DISCARD names pages past region %u "
 			 "(%llu pages)", d->region_id,
@@ -57,6 +81,12 @@ int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
 		return -EPROTO;
 	}
 	return 0;
+}
+
+void wire_postcopy_pack(uint8_t out[WIRE_POSTCOPY_SIZE], uint32_t flags)
+{
+	put_le32(out, flags);
+	put_le32(out + 4, 0);
 }
 
 int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
@@ -74,10 +104,20 @@ int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
 	return 0;
 }
 
-void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q)
+int wire_req_pack(uint8_t *buf, size_t cap, const struct wire_req *q,
+		  const uint64_t *pages)
 {
-	put_le32(out, q->region_id);
-	put_le32(out + 4, q->count);
+	size_t len = WIRE_REQ_HEAD + (size_t)q->count * 8;
+
+	if (!q->count || q->count > WIRE_REQ_MAX)
+		return -EINVAL;
+	if (cap < len)
+		return -ENOSPC;
+	put_le32(buf, q->region_id);
+	put_le32(buf + 4, q->count);
+	for (uint32_t i = 0; i < q->count; i++)
+		put_le64(buf + WIRE_REQ_HEAD + 8 * (size_t)i, pages[i]);
+	return (int)len;
 }
 
 int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
@@ -96,6 +136,33 @@ int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
 			 len);
 		return -EPROTO;
 	}
+	q->pages = buf + WIRE_REQ_HEAD;
+	return 0;
+}
+
+uint64_t wire_req_page(const struct wire_req *q, uint32_t i)
+{
+	return i < q->count ? get_le64(q->pages + 8 * (size_t)i) : UINT64_MAX;
+}
+
+void wire_hint_pack(uint8_t out[WIRE_HINT_SIZE], const struct wire_hint *h)
+{
+	put_le64(out, h->object_id);
+	put_le64(out + 8, h->offset);
+	put_le64(out + 16, h->hash);
+}
+
+int wire_hint_unpack(const uint8_t *buf, size_t len, struct wire_hint *h,
+		     char *err, size_t errlen)
+{
+	if (len != WIRE_HINT_SIZE) {
+		snprintf(err, errlen, "HINT of %zu bytes (want %u)", len,
+			 WIRE_HINT_SIZE);
+		return -EPROTO;
+	}
+	h->object_id = get_le64(buf);
+	h->offset = get_le64(buf + 8);
+	h->hash = get_le64(buf + 16);
 	return 0;
 }
 

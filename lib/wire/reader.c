@@ -2,9 +2,9 @@
 /*
  * Destination side: read records and validate them completely (sequence,
  * length, type, flags, CRC) before handing them on; PAGES records are
- * applied to guest memory by reader_pages.c. Nothing from the peer is
- * trusted. After any failure the reader stays failed (the stream is out of
- * step). Optionally it reads ahead (see wire_reader_set_readahead).
+ * decoded by reader_pages.c and handed to the page sink. Nothing from the
+ * peer is trusted. After any failure the reader stays failed (the stream is
+ * out of step). Optionally it reads ahead (see wire_reader_set_readahead).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "encode/encode.h"
-#include "le.h"
 #include "reader_priv.h"
 
 int reader_fail(struct wire_reader *r, int ret, const char *fmt, ...)
@@ -34,8 +32,6 @@ static int check_regions(const struct wire_dest_region *regions,
 	if (nregions > WIRE_MAX_REGIONS || (nregions && !regions))
 		return -EINVAL;
 	for (unsigned i = 0; i < nregions; i++) {
-		if (regions[i].npages && !regions[i].host)
-			return -EINVAL;
 		for (unsigned j = 0; j < i; j++)
 			if (regions[j].id == regions[i].id)
 				return -EINVAL;
@@ -110,38 +106,19 @@ uint64_t wire_reader_pages(const struct wire_reader *r)
 	return r->pages;
 }
 
-void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
-			   wire_write_fn2 write, void *cookie)
+int wire_reader_set_sink(struct wire_reader *r,
+			 const struct wire_page_sink_ops *ops, void *cookie)
 {
-	r->hint = hint;
-	r->write = write;
-	r->hook_cookie = cookie;
-}
-
-void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
-			    void *cookie)
-{
-	r->landed = fn;
-	r->landed_cookie = cookie;
-}
-
-int wire_reader_set_staged(struct wire_reader *r, bool staged)
-{
-	r->staged = staged;
-	return 0; /* the buffer comes with the first raw page */
+	if (ops && (!ops->begin || !ops->place))
+		return -EINVAL;
+	r->sink = ops;
+	r->sink_cookie = cookie;
+	return 0;
 }
 
 void wire_reader_set_page_crc(struct wire_reader *r, bool check)
 {
 	r->no_page_crc = !check;
-}
-
-int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
-			   void *cookie)
-{
-	r->place = fn;
-	r->place_cookie = cookie;
-	return 0;
 }
 
 int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,

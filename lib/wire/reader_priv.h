@@ -9,10 +9,7 @@
 #include <sys/uio.h>
 #include <zstd.h>
 
-#include "wire.h"
-
-#define BATCH_HEAD 8
-#define DESC_SIZE 16
+#include "pages_fmt.h"
 
 struct wire_reader {
 	wire_read_fn fn;
@@ -28,17 +25,13 @@ struct wire_reader {
 	size_t scratch_cap;  /* grown as records need (reader_pages.c) */
 	uint8_t *zpage;      /* one decompressed page */
 	ZSTD_DCtx *zd;
-	bool staged;          /* raw pages through rawbuf (see set_staged) */
+	const struct wire_page_sink_ops *sink; /* where pages land */
+	void *sink_cookie;
 	bool no_page_crc;     /* TLS: PAGES unchecked (see set_page_crc) */
-	wire_hint_fn hint;    /* cache-restore hooks */
-	wire_write_fn2 write;
-	void *hook_cookie;
-	wire_landed_fn landed; /* page contents final (verification) */
-	void *landed_cookie;
-	wire_place_fn place;  /* post-copy placement, NULL before */
-	void *place_cookie;
-	uint8_t *rawbuf;      /* raw pages while staged or placing */
+	uint8_t *rawbuf;      /* raw pages the sink gave no place for */
 	size_t rawbuf_cap;
+	struct wire_page_desc desc[WIRE_MAX_BATCH]; /* of the PAGES record */
+	void *into[WIRE_MAX_BATCH]; /* the sink's buffers (begin()) */
 	uint8_t hdr[WIRE_HDR_SIZE];
 	uint8_t head[BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH];
 	struct iovec iov[2 + WIRE_MAX_BATCH];

@@ -11,6 +11,11 @@
  *   u32 crc    CRC32C (Castagnoli) of the header with crc = 0, then payload
  *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
  * All integers little endian.
+ *
+ * A codec above lib/encode: pack/unpack for every payload (unpack checks
+ * lengths, counts, reserved fields), the PAGES builder, the reader. It
+ * never decides where a page goes: the reader hands decoded pages to the
+ * page sink the destination provides (struct wire_page_sink_ops).
  */
 #ifndef VMMIG_LIB_WIRE_H
 #define VMMIG_LIB_WIRE_H
@@ -163,9 +168,13 @@ struct wire_state {
 	uint32_t reserved;
 	uint64_t total_len; /* whole blob */
 	uint64_t offset;    /* of this chunk */
-	/* followed by the chunk bytes */
+	/* after unpack: the chunk bytes that follow, in the payload; its
+	 * range [offset, offset + chunk_len) lies inside the blob */
+	const uint8_t *chunk;
+	size_t chunk_len;
 };
 #define WIRE_STATE_HEAD 24
+/* The head only (chunk, chunk_len are not read): the bytes follow it. */
 void wire_state_pack(uint8_t out[WIRE_STATE_HEAD], const struct wire_state *s);
 int wire_state_unpack(const uint8_t *buf, size_t len, struct wire_state *s,
 		      char *err, size_t errlen);
@@ -177,8 +186,8 @@ struct wire_end {
 	uint64_t pages;      /* PAGES entries sent on this channel, all rounds */
 	uint32_t flags;
 	uint32_t nblobs;     /* MAIN: state blobs sent */
-	uint64_t mem_hash;   /* HASH: hash of all guest memory, see
-				vmmig_mem_hash() in the core */
+	uint64_t mem_hash;   /* HASH: page-sum hash of all guest memory
+				(docs/wire-format.md section 7) */
 };
 #define WIRE_END_SIZE 24
 void wire_end_pack(uint8_t out[WIRE_END_SIZE], const struct wire_end *e);
@@ -193,60 +202,89 @@ struct wire_round {
 	uint64_t dirty_pages;
 };
 void wire_round_pack(uint8_t out[WIRE_ROUND_SIZE], const struct wire_round *r);
+/* 0, or -EPROTO with @err set (length, reserved field). */
+int wire_round_unpack(const uint8_t *buf, size_t len, struct wire_round *r,
+		      char *err, size_t errlen);
 
-/* ---- post-copy payloads (postcopy_msgs.c) ---- */
+/* ---- post-copy and cache-restore payloads (postcopy_msgs.c) ---- */
 
 /* POSTCOPY: u32 flags, u32 reserved (0). */
 #define WIRE_POSTCOPY_SIZE 8
 #define WIRE_POSTCOPY_VERIFY 1u /* END will carry the page-sum hash */
+void wire_postcopy_pack(uint8_t out[WIRE_POSTCOPY_SIZE], uint32_t flags);
 /* 0 with *@flags set, or -EPROTO with @err set. */
 int wire_postcopy_unpack(const uint8_t *buf, size_t len, uint32_t *flags,
 			 char *err, size_t errlen);
 
-/* DISCARD: a run of the pending-page bitmap of one region. */
+/* DISCARD: a run of the pending-page bitmap of one region: 16 bytes of
+ * head, @nwords little-endian u64 words (a sender's bitmap as it lies in
+ * memory, postcopy_msgs.c; read through wire_discard_word()/_apply()). */
 #define WIRE_DISCARD_HEAD 16
 #define WIRE_DISCARD_MAX_WORDS ((WIRE_MAX_PAYLOAD - WIRE_DISCARD_HEAD) / 8)
 struct wire_discard {
 	uint32_t region_id;
 	uint32_t nwords;     /* bitmap words that follow */
 	uint64_t first_word; /* index of the first word in the region bitmap */
+	const uint8_t *words; /* after unpack: the words, in the payload */
 };
+/* The head only (@d->words is not read): the words follow it. */
 void wire_discard_pack(uint8_t out[WIRE_DISCARD_HEAD],
 		       const struct wire_discard *d);
 /* DISCARD header flag: sent before SWITCH, ahead of a DRAIN, while the
  * guest still runs on the source: drop these pages at the DRAIN barrier. */
 #define WIRE_DISCARD_EARLY 1u
-/* Validates the length against nwords; the words follow at +HEAD. */
+/* Validates the length against nwords; @d is zeroed first, so it is
+ * defined even on failure. 0 or -EPROTO with @err set. */
 int wire_discard_unpack(const uint8_t *buf, size_t len, struct wire_discard *d,
 			char *err, size_t errlen);
 /* Check an unpacked DISCARD against its region of @npages pages: the words
- * lie inside the region's bitmap and name no page past its end. @words:
- * the record's bitmap words (payload + WIRE_DISCARD_HEAD). 0 or -EPROTO. */
-int wire_discard_check(const struct wire_discard *d, const uint8_t *words,
-		       uint64_t npages, char *err, size_t errlen);
+ * lie inside the region's bitmap and name no page past its end. 0 or
+ * -EPROTO. */
+int wire_discard_check(const struct wire_discard *d, uint64_t npages,
+		       char *err, size_t errlen);
+/* Word @i (0-based) of an unpacked DISCARD; 0 past its last word. */
+uint64_t wire_discard_word(const struct wire_discard *d, uint32_t i);
+/* OR the words into @bm[first_word ...] (@bm checked by
+ * wire_discard_check() to hold them); with @replace, store instead. */
+void wire_discard_apply(const struct wire_discard *d, uint64_t *bm,
+			bool replace);
 
-/* REQ header flag: pages whose restore from storage failed; send their
- * contents even if they were hinted (or already sent) before. */
-#define WIRE_REQ_REFETCH 1u
-
-/* HINT page payload. */
+/* HINT page payload (its PAGES descriptor has encoding WIRE_ENC_HINT). */
 #define WIRE_HINT_SIZE 24
 struct wire_hint {
 	uint64_t object_id;
 	uint64_t offset;
 	uint64_t hash;
 };
+void wire_hint_pack(uint8_t out[WIRE_HINT_SIZE], const struct wire_hint *h);
+/* 0, or -EPROTO with @err set when @len is not WIRE_HINT_SIZE. */
+int wire_hint_unpack(const uint8_t *buf, size_t len, struct wire_hint *h,
+		     char *err, size_t errlen);
 
-/* REQ: pages of one region the destination faulted on. */
+/* REQ: pages of one region the destination faulted on, 8 bytes of head
+ * then @count little-endian u64 page indices. */
 #define WIRE_REQ_HEAD 8
 #define WIRE_REQ_MAX 512
+#define WIRE_REQ_MAX_SIZE (WIRE_REQ_HEAD + 8 * WIRE_REQ_MAX)
+/* REQ header flag: pages whose restore from storage failed; send their
+ * contents even if they were hinted (or already sent) before. */
+#define WIRE_REQ_REFETCH 1u
 struct wire_req {
 	uint32_t region_id;
 	uint32_t count;      /* 1..WIRE_REQ_MAX page indices follow (u64) */
+	const uint8_t *pages; /* after unpack: the indices, in the payload */
 };
-void wire_req_pack(uint8_t out[WIRE_REQ_HEAD], const struct wire_req *q);
+/* The whole payload: head and the @q->count indices of @pages (@q->pages
+ * is not read). Return its length, -EINVAL (count 0 or over
+ * WIRE_REQ_MAX) or -ENOSPC (@cap too small). */
+int wire_req_pack(uint8_t *buf, size_t cap, const struct wire_req *q,
+		  const uint64_t *pages);
+/* Validates count and length; @q is zeroed first. 0 or -EPROTO. */
 int wire_req_unpack(const uint8_t *buf, size_t len, struct wire_req *q,
 		    char *err, size_t errlen);
+/* Page index @i of an unpacked REQ; UINT64_MAX (beyond every region) past
+ * its count. */
+uint64_t wire_req_page(const struct wire_req *q, uint32_t i);
 
 /* DONE: post-copy finished on the destination, with its fault figures. */
 #define WIRE_DONE_SIZE 40
@@ -276,24 +314,7 @@ int wire_sw_unpack(const uint8_t *buf, size_t len, struct wire_sw *s,
 
 /* ---- source side: building PAGES records (batch.c) ---- */
 
-struct enc_ctx; /* per-channel encoder: zstd context, delta cache */
-
-struct enc_config {
-	int compression;          /* VMMIG_COMPRESS_* */
-	int zstd_level;
-	bool zstd_adaptive;       /* compress the share that pays (from the
-				   * sender's sends, encode/enc_adapt.c);
-				   * false: try every page */
-	size_t delta_cache_bytes; /* 0: no delta */
-};
-int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
-void enc_ctx_free(struct enc_ctx *e);
-/* Stop delta encoding and free the cache: after a post-copy switch the
- * destination no longer holds the copies the cache describes. */
-void enc_ctx_drop_cache(struct enc_ctx *e);
-/* The pages added from now on are sent for the first time (@on) or again:
- * the delta cache admits first sends only into free slots. */
-void enc_ctx_set_first_send(struct enc_ctx *e, bool on);
+struct enc_ctx; /* per-channel page encoder (encode/encode.h) */
 
 /*
  * Delta-cache counters, one definition: every page sent with contents
@@ -309,14 +330,10 @@ struct enc_counters {
 };
 
 /*
- * A PAGES record under construction. The head (record header, batch header,
- * descriptors) and the payload are separate buffers so that a short batch is
- * sent as two iovecs without moving bytes.
- *
- * PAGES payload layout:
- *   u32 region_id, u16 count (1..WIRE_MAX_BATCH), u16 reserved
- *   count x { u64 page_index, u8 encoding, u8 reserved[3], u32 len }
- *   the encoded pages, concatenated in descriptor order
+ * A PAGES record under construction (layout: docs/wire-format.md 5.1 and
+ * pages_fmt.h). The head (record header, batch header, descriptors) and
+ * the payload are separate buffers so that a short batch is sent as two
+ * iovecs without moving bytes.
  */
 /* Bytes of a batch's payload buffer: WIRE_MAX_BATCH pages + one of slack. */
 #define WIRE_BATCH_PAYLOAD_SIZE ((WIRE_MAX_BATCH + 1) * 4096u)
@@ -362,15 +379,51 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
 /* Reads exactly the bytes described by @iov, or fails with -errno. */
 typedef int (*wire_read_fn)(void *cookie, const struct iovec *iov, int iovcnt);
 
+/* What the reader checks PAGES against: the region's id and size. */
 struct wire_dest_region {
 	uint32_t id;
-	uint8_t *host;
 	uint64_t npages;
 };
 
 struct wire_page_counts {
 	uint64_t pages[WIRE_ENC__COUNT];
 	uint64_t bytes; /* wire bytes of records read */
+};
+
+/* One validated PAGES descriptor, as the page sink sees it. */
+struct wire_page_desc {
+	uint64_t page; /* index in the region, < its npages */
+	uint32_t len;  /* encoded bytes, valid for @enc */
+	uint8_t enc;   /* enum wire_enc */
+};
+
+/*
+ * Where decoded pages land (the destination's: lib/dest/dest_sink.c), with
+ * one cookie. @ri: the region's index in the wire_reader_set_regions()
+ * table. Called on the reader's thread, in wire_reader_next(): once per
+ * record (begin) and once per page (place or hint).
+ */
+struct wire_page_sink_ops {
+	/*
+	 * A PAGES record was validated (@n descriptors), none of its page
+	 * bytes read yet: contents for these pages are coming; -errno
+	 * refuses the record. For a RAW or DELTA descriptor @i, @into[i]
+	 * (NULL on entry) may be set to the page's 4096 bytes: RAW is then
+	 * received there, DELTA patched there, and place() gets that
+	 * pointer. Left NULL: RAW goes through a reader buffer, DELTA is
+	 * refused (no copy to apply it to, as after the post-copy switch).
+	 */
+	int (*begin)(void *cookie, unsigned ri, const struct wire_page_desc *d,
+		     unsigned n, void **into);
+	/* Page @page decoded, after the record's CRC matched: @data is its
+	 * contents (NULL: all zero; == into[i] when already in place).
+	 * 0, or -errno to fail the reader (-EPROTO: a page not expected). */
+	int (*place)(void *cookie, unsigned ri, uint64_t page,
+		     const void *data);
+	/* A HINT page: read it from storage instead. NULL: hints are a
+	 * protocol error. 0 or -errno. */
+	int (*hint)(void *cookie, unsigned ri, uint64_t page,
+		    const struct wire_hint *h);
 };
 
 struct wire_reader; /* holds scratch buffers and the zstd context */
@@ -380,69 +433,35 @@ int wire_reader_new(wire_read_fn fn, void *cookie,
 		    struct wire_reader **out);
 void wire_reader_free(struct wire_reader *r);
 /*
- * Replace the regions PAGES may land in (copied). A destination reads the
+ * Replace the regions PAGES may name (copied). A destination reads the
  * HELLO with none, so that nothing a peer sends before it is accepted can
- * reach guest memory, then sets them. Return 0, -EINVAL or -ENOMEM.
+ * reach a page sink, then sets them. Return 0, -EINVAL or -ENOMEM.
  */
 int wire_reader_set_regions(struct wire_reader *r,
 			    const struct wire_dest_region *regions,
 			    unsigned nregions);
+/* Where PAGES land from the next record on (@ops and what @cookie points
+ * to must outlive their use). Without a sink PAGES are a protocol error.
+ * Return 0, or -EINVAL (@ops without begin or place). */
+int wire_reader_set_sink(struct wire_reader *r,
+			 const struct wire_page_sink_ops *ops, void *cookie);
 /*
  * Read the next record. PAGES records are validated (region id, page
- * indices, encodings, lengths, CRC) and applied to the regions' memory
- * before returning; raw pages are received straight into guest memory. For
- * any other known type the payload is returned in *@payload (owned by the
- * reader, valid until the next call). Unknown optional records are skipped.
- * Return 0, -EPROTO (message in wire_reader_error()), or the read fn's error.
+ * indices, encodings, lengths, CRC), decoded and handed to the page sink
+ * before returning. For any other known type the payload is returned in
+ * *@payload (owned by the reader, valid until the next call). Unknown
+ * optional records are skipped. Return 0, -EPROTO (message in
+ * wire_reader_error()), or the read fn's or the sink's error.
  */
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt);
 const char *wire_reader_error(const struct wire_reader *r);
-/*
- * Staged receive: raw pages land in a reused buffer and are copied into
- * guest memory from user space, instead of being received straight into
- * guest memory. One more copy, yet several times faster where the kernel's
- * first access to each guest page is expensive (shadow-paging hypervisors).
- */
-int wire_reader_set_staged(struct wire_reader *r, bool staged);
 /*
  * Channels under TLS: PAGES records are not CRC-checked (their crc is 0;
  * the TLS record's tag authenticated every byte before we saw it). Every
  * other check stays. Other records keep their CRC.
  */
 void wire_reader_set_page_crc(struct wire_reader *r, bool check);
-/*
- * Post-copy placement: from now on PAGES are not written to guest memory
- * directly; each decoded page goes to @fn (data == NULL: a zero page), which
- * places it atomically (UFFDIO_COPY). Raw pages are then received into a
- * scratch buffer, and delta pages are refused (the destination dropped the
- * copies they would apply to). @fn returns 0 or -errno (-EPROTO: a page
- * that was not expected).
- */
-typedef int (*wire_place_fn)(void *cookie, const struct wire_dest_region *rg,
-			     uint64_t page, const void *data);
-int wire_reader_set_placer(struct wire_reader *r, wire_place_fn fn,
-			   void *cookie);
-/*
- * Cache-restore hooks. @hint receives each HINT page (instead of
- * contents); @write is told of every page with contents before any of its
- * bytes land, so that a restore in flight for it knows it lost, or refuses
- * it (-errno: the reader fails). A HINT with no hook set is a protocol
- * error.
- */
-typedef int (*wire_hint_fn)(void *cookie, const struct wire_dest_region *rg,
-			    uint64_t page, const struct wire_hint *h);
-typedef int (*wire_write_fn2)(void *cookie, const struct wire_dest_region *rg,
-			      uint64_t page);
-void wire_reader_set_hooks(struct wire_reader *r, wire_hint_fn hint,
-			   wire_write_fn2 write, void *cookie);
-/* Called after a page's final contents are in guest memory (@page; NULL
- * for a zero page that was not written), before the reader returns; not
- * for pages handed to a placer, which sees them itself. */
-typedef void (*wire_landed_fn)(void *cookie, const struct wire_dest_region *rg,
-			       uint64_t index, const void *page);
-void wire_reader_set_landed(struct wire_reader *r, wire_landed_fn fn,
-			    void *cookie);
 /* Number of pages applied so far (all PAGES records). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*

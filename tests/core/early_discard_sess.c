@@ -196,8 +196,9 @@ void send_state(struct sess *s)
 
 void send_postcopy(struct sess *s, uint32_t flags)
 {
-	uint8_t pc[WIRE_POSTCOPY_SIZE] = { (uint8_t)flags };
+	uint8_t pc[WIRE_POSTCOPY_SIZE];
 
+	wire_postcopy_pack(pc, flags);
 	FS_OK(s, fs_send(&s->fs, 0, WIRE_POSTCOPY, 0, pc, sizeof(pc)));
 }
 
@@ -220,9 +221,8 @@ unsigned serve_req(struct sess *s, const struct wire_hdr *h,
 		      "REQ: %s", err);
 	ck_assert_uint_eq(q.region_id, RID);
 	for (uint32_t i = 0; i < q.count; i++) {
-		uint64_t page;
+		uint64_t page = wire_req_page(&q, i);
 
-		memcpy(&page, payload + WIRE_REQ_HEAD + 8 * (size_t)i, 8);
 		ck_assert_uint_lt(page, NPAGES);
 		ck_assert_msg(bm_test(pending, page),
 			      "REQ for page %llu, valid there already",

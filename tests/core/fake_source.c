@@ -346,7 +346,8 @@ int fs_send_bitmap(struct fake_src *fs, const uint64_t *bm, int ch,
 int fs_send_discard(struct fake_src *fs, unsigned ch, uint16_t flags,
 		    uint64_t first_word, uint32_t nwords, const uint64_t *words)
 {
-	struct wire_discard d = { fs->region_id, nwords, first_word };
+	struct wire_discard d = { .region_id = fs->region_id,
+				  .nwords = nwords, .first_word = first_word };
 	size_t len = WIRE_DISCARD_HEAD + (size_t)nwords * 8;
 	uint8_t *buf = malloc(len);
 	int ret;

@@ -78,7 +78,8 @@ static int missing(struct vmmig_source *src, uint16_t flags, uint64_t first,
 	int ret;
 
 	ck_assert_uint_le(nwords, 4);
-	wire_discard_pack(buf, &(struct wire_discard){ 3, nwords, first });
+	wire_discard_pack(buf, &(struct wire_discard){
+		.region_id = 3, .nwords = nwords, .first_word = first });
 	memcpy(buf + WIRE_DISCARD_HEAD, words, 8 * (size_t)nwords);
 	ret = src_postcopy_on_missing(src, &h, buf, err, sizeof(err));
 	if (ret < 0)
@@ -144,8 +145,8 @@ START_TEST(refetch_before_bitmaps)
 	uint64_t page = 5;
 
 	/* Right after HELLO_ACK: the return path reads, no bitmap yet. */
-	wire_req_pack(buf, &(struct wire_req){ 3, 1 });
-	memcpy(buf + WIRE_REQ_HEAD, &page, 8);
+	ck_assert_int_eq(wire_req_pack(buf, sizeof(buf), &(struct wire_req){
+		.region_id = 3, .count = 1 }, &page), (int)sizeof(buf));
 	ck_assert_int_eq(src_rp_on_record(src, &h, buf), -EPROTO);
 	ck_assert_int_eq(failure_code(&src->sess.fail), -EPROTO);
 	free_source(src);

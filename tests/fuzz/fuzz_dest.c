@@ -72,15 +72,17 @@ static size_t other_hello(void *opaque, unsigned n, uint8_t *buf, size_t cap)
 	return WIRE_HDR_SIZE + (size_t)len;
 }
 
-/* userfaultfd's stand-in after POSTCOPY: a page lands only if pending. */
-static int fz_place(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const void *data)
+/* userfaultfd's stand-in after POSTCOPY: a page lands only if pending.
+ * The receivers' page sink, with this in place of dst_pc_place(). */
+static int fz_place(void *cookie, unsigned ri, uint64_t page, const void *data)
 {
-	struct vmmig_dest *dst = cookie;
-	unsigned ri = regions_index(&dst->sess.regions, rg->id);
+	struct receiver *rv = cookie;
+	struct vmmig_dest *dst = rv->dst;
 	uint8_t *p;
 
-	if (ri == dst->sess.regions.n || !dst_pc_pending(dst, ri, page))
+	if (!rv->placing)
+		return dst_sink_ops.place(cookie, ri, page, data);
+	if (!dst_pc_pending(dst, ri, page))
 		return -EPROTO;
 	__atomic_fetch_and(&dst->pc->r[ri].pending[page / 64],
 			   ~(1ull << (page % 64)), __ATOMIC_RELEASE);
@@ -96,6 +98,7 @@ static int fz_place(void *cookie, const struct wire_dest_region *rg,
 static int fake_postcopy(struct receiver *rv, const struct wire_hdr *h,
 			 const uint8_t *payload)
 {
+	static struct wire_page_sink_ops ops;
 	struct vmmig_dest *dst = rv->dst;
 	char err[WIRE_ERRLEN];
 	uint32_t flags;
@@ -106,7 +109,10 @@ static int fake_postcopy(struct receiver *rv, const struct wire_hdr *h,
 		return -EPROTO; /* no DISCARD: nothing pending, nothing to do */
 	dst->rp_chan = rv->c;
 	dst->pc_armed = true;
-	return wire_reader_set_placer(rv->rd, fz_place, dst);
+	rv->placing = true;
+	ops = dst_sink_ops;
+	ops.place = fz_place;
+	return wire_reader_set_sink(rv->rd, &ops, rv);
 }
 
 /* Stand in for the other channels where channel 0 would wait for them;
@@ -176,7 +182,7 @@ static struct vmmig_dest *dest(void)
 	if (!dst->wregions)
 		abort();
 	dst->wregions[0] = (struct wire_dest_region){
-		.id = FZ_REGION_ID, .host = mem, .npages = FZ_NPAGES };
+		.id = FZ_REGION_ID, .npages = FZ_NPAGES };
 	return dst;
 }
 

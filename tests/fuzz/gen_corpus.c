@@ -304,13 +304,14 @@ static void resume_seed(void)
 	n = wire_status_pack(b, sizeof(b), &ok);
 	wire_write_record(buf_write, &r, WIRE_HELLO_ACK, 0, seq++, b,
 			  (size_t)n);
-	wire_discard_pack(b, &(struct wire_discard){ FZ_REGION_ID, 2, 0 });
+	wire_discard_pack(b, &(struct wire_discard){ .region_id = FZ_REGION_ID,
+						    .nwords = 2 });
 	memcpy(b + WIRE_DISCARD_HEAD, words, sizeof(words));
 	wire_write_record(buf_write, &r, WIRE_DISCARD, 0, seq++, b,
 			  WIRE_DISCARD_HEAD + sizeof(words));
 	wire_write_record(buf_write, &r, WIRE_RESUMED, 0, seq++, NULL, 0);
-	wire_req_pack(b, &(struct wire_req){ FZ_REGION_ID, 2 });
-	memcpy(b + WIRE_REQ_HEAD, (uint64_t[2]){ 15, 66 }, 16);
+	wire_req_pack(b, sizeof(b), &(struct wire_req){
+		.region_id = FZ_REGION_ID, .count = 2 }, (uint64_t[2]){ 15, 66 });
 	wire_write_record(buf_write, &r, WIRE_REQ, 0, seq++, b,
 			  WIRE_REQ_HEAD + 16);
 	wire_done_pack(b, &done);
@@ -389,14 +390,15 @@ static void crafted_seeds(void)
 			uint32_t nw = rp[i].first == UINT64_MAX ? 2 : 1;
 
 			wire_discard_pack(b, &(struct wire_discard){
-				FZ_REGION_ID, nw, rp[i].first });
+				.region_id = FZ_REGION_ID, .nwords = nw,
+				.first_word = rp[i].first });
 			memcpy(b + WIRE_DISCARD_HEAD, &rp[i].word, 8);
 			memcpy(b + WIRE_DISCARD_HEAD + 8, &rp[i].word, 8);
 			n = WIRE_DISCARD_HEAD + 8 * (int)nw;
 		} else {
-			wire_req_pack(b, &(struct wire_req){ FZ_REGION_ID, 1 });
-			memcpy(b + WIRE_REQ_HEAD, &rp[i].word, 8);
-			n = WIRE_REQ_HEAD + 8;
+			n = wire_req_pack(b, sizeof(b), &(struct wire_req){
+				.region_id = FZ_REGION_ID, .count = 1 },
+				&rp[i].word);
 		}
 		wire_write_record(buf_write, &r, rp[i].type, rp[i].flags,
 				  seq++, b, (size_t)n);

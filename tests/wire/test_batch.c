@@ -17,6 +17,7 @@ struct pair {
 	struct istream in;
 	struct obuf o;
 	struct guarded g;
+	struct mem_sink k;
 	uint32_t seq;
 	struct enc_counters ec;
 };
@@ -30,10 +31,10 @@ static void pair_new(struct pair *p, int compression, size_t cache)
 	memset(p, 0, sizeof(*p));
 	ck_assert_int_eq(enc_ctx_new(&cfg, &p->e), 0);
 	guarded_new(&p->g, NPAGES);
-	dr = (struct wire_dest_region){ .id = 3, .host = p->g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 3, .npages = NPAGES };
 	ck_assert_int_eq(wire_reader_new(istream_read, &p->in, &dr, 1, &p->r),
 			 0);
+	mem_sink_attach(p->r, &p->k, p->g.mem);
 }
 
 static void pair_free(struct pair *p)
@@ -273,6 +274,7 @@ END_TEST
 START_TEST(no_crc_under_tls)
 {
 	struct wire_dest_region dr;
+	struct mem_sink ms;
 	struct wire_reader *plain;
 	uint8_t *src = malloc(4 * 4096);
 	uint64_t idx[4] = { 0, 1, 2, 3 };
@@ -297,11 +299,11 @@ START_TEST(no_crc_under_tls)
 	obuf_write(&p.o, iov, 2);
 	wire_batch_destroy(&b);
 
-	dr = (struct wire_dest_region){ .id = 3, .host = p.g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 3, .npages = NPAGES };
 	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
 	ck_assert_int_eq(wire_reader_new(istream_read, &p.in, &dr, 1, &plain),
 			 0);
+	mem_sink_attach(plain, &ms, p.g.mem);
 	ck_assert_int_eq(wire_reader_next(plain, &h, &pl, NULL), -EPROTO);
 	ck_assert_ptr_nonnull(strstr(wire_reader_error(plain), "crc"));
 	wire_reader_free(plain);

@@ -213,6 +213,8 @@ START_TEST(state_end_round)
 	ck_assert_uint_eq(sb.blob_id, 3);
 	ck_assert_uint_eq(sb.total_len, 1000);
 	ck_assert_uint_eq(sb.offset, 900);
+	ck_assert_ptr_eq(sb.chunk, buf + WIRE_STATE_HEAD);
+	ck_assert_uint_eq(sb.chunk_len, 100);
 	ck_assert_int_eq(wire_state_unpack(buf, 24 + 101, &sb, err,
 					   sizeof(err)), -EPROTO);
 	ck_assert_str_eq(err, "STATE chunk 900+101 lies outside blob 3 of "

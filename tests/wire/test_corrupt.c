@@ -69,8 +69,8 @@ static void teardown(void)
 static void expect_fail_at(struct obuf *o, int want, const char *msg,
 			   bool untouched, bool restore)
 {
-	struct wire_dest_region dr = { .id = RID, .host = g.mem,
-				       .npages = NPAGES };
+	struct wire_dest_region dr = { .id = RID, .npages = NPAGES };
+	struct mem_sink k;
 	struct istream in = { o->buf, o->len, 0 };
 	struct wire_reader *r;
 	struct wire_hdr h;
@@ -78,6 +78,7 @@ static void expect_fail_at(struct obuf *o, int want, const char *msg,
 	int ret = 0;
 
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	mem_sink_attach(r, &k, g.mem);
 	for (int k = 0; k < 100 && ret == 0; k++)
 		ret = wire_reader_next(r, &h, &p, NULL);
 	ck_assert_int_eq(ret, want);
@@ -130,8 +131,8 @@ static void good(struct obuf *o, uint32_t seq)
 START_TEST(good_record_applies)
 {
 	struct obuf o = { 0 };
-	struct wire_dest_region dr = { .id = RID, .host = g.mem,
-				       .npages = NPAGES };
+	struct wire_dest_region dr = { .id = RID, .npages = NPAGES };
+	struct mem_sink k;
 	struct istream in;
 	struct wire_reader *r;
 	struct wire_hdr h;
@@ -140,6 +141,7 @@ START_TEST(good_record_applies)
 	good(&o, 0);
 	in = (struct istream){ o.buf, o.len, 0 };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	mem_sink_attach(r, &k, g.mem);
 	ck_assert_int_eq(wire_reader_next(r, &h, &p, NULL), 0);
 	ck_assert_mem_eq(g.mem + 2 * 4096, raw[0], 4096);
 	for (size_t i = 0; i < 4096; i++)

@@ -63,6 +63,7 @@ static int mutate_one(int k)
 	uint32_t s = 0x9e3779b9u * (uint32_t)(k + 1);
 	uint8_t *buf = malloc(stream.len);
 	struct wire_dest_region dr;
+	struct mem_sink ms;
 	struct wire_reader *r;
 	struct istream in;
 	struct guarded g;
@@ -78,9 +79,9 @@ static int mutate_one(int k)
 		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	guarded_new(&g, NPAGES);
-	dr = (struct wire_dest_region){ .id = 1, .host = g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 1, .npages = NPAGES };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	mem_sink_attach(r, &ms, g.mem);
 	while (ret == 0 && records < 100) {
 		struct wire_hdr h;
 		const uint8_t *p;
@@ -121,15 +122,16 @@ END_TEST
 START_TEST(unmutated_is_exact)
 {
 	struct wire_dest_region dr;
+	struct mem_sink ms;
 	struct wire_reader *r;
 	struct istream in = { stream.buf, stream.len, 0 };
 	struct guarded g;
 	int ret = 0;
 
 	guarded_new(&g, NPAGES);
-	dr = (struct wire_dest_region){ .id = 1, .host = g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 1, .npages = NPAGES };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	mem_sink_attach(r, &ms, g.mem);
 	ret = drain(r, &in, NULL);
 	ck_assert_int_eq(ret, 0);
 	ck_assert_mem_eq(g.mem, src, NPAGES * 4096);

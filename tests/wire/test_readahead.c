@@ -5,9 +5,9 @@
  * record, all at once): for every record type, PAGES of every encoding and
  * size (one page, a full batch larger than the buffer), every placement
  * mode (guest memory, staged, placer) and several buffer sizes, the records,
- * the pages and the hooks' calls must be exactly those of the plain reader.
- * Corruption is still caught by the CRC, a stream cut mid-record is still
- * reported, and a small record costs one receive.
+ * the pages and the page sink's calls must be exactly those of the plain
+ * reader. Corruption is still caught by the CRC, a stream cut mid-record is
+ * still reported, and a small record costs one receive.
  */
 #include <vmmig/session.h>
 
@@ -174,6 +174,8 @@ struct result {
 };
 
 struct sink {
+	enum place pl;
+	uint8_t *mem;       /* guest memory */
 	uint8_t *placed;    /* the placer's memory */
 	uint64_t hooks;
 };
@@ -183,42 +185,59 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
 	return vmmig_hash64(p, n, h);
 }
 
-static int on_hint(void *cookie, const struct wire_dest_region *rg,
-		   uint64_t page, const struct wire_hint *h)
+static int on_hint(void *cookie, unsigned ri, uint64_t page,
+		   const struct wire_hint *h)
 {
 	struct sink *k = cookie;
 	uint64_t v[3] = { 'h', page, h->object_id ^ h->offset ^ h->hash };
 
-	(void)rg;
+	ck_assert_uint_eq(ri, 0);
 	k->hooks = mix(k->hooks, v, sizeof(v));
 	return 0;
 }
 
-static int on_write(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page)
+/* Told of every page with contents; in place unless staged or placed. */
+static int on_begin(void *cookie, unsigned ri, const struct wire_page_desc *d,
+		    unsigned n, void **into)
 {
 	struct sink *k = cookie;
-	uint64_t v[2] = { 'w', page };
 
-	(void)rg;
-	k->hooks = mix(k->hooks, v, sizeof(v));
+	ck_assert_uint_eq(ri, 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t v[2] = { 'w', d[i].page };
+
+		if (d[i].enc == WIRE_ENC_HINT)
+			continue;
+		k->hooks = mix(k->hooks, v, sizeof(v));
+		if (k->pl != PLACE_PLACER &&
+		    (d[i].enc == WIRE_ENC_DELTA ||
+		     (d[i].enc == WIRE_ENC_RAW && k->pl == PLACE_GUEST)))
+			into[i] = k->mem + d[i].page * 4096;
+	}
 	return 0;
 }
 
-static int on_place(void *cookie, const struct wire_dest_region *rg,
-		    uint64_t page, const void *data)
+static int on_place(void *cookie, unsigned ri, uint64_t page,
+		    const void *data)
 {
 	struct sink *k = cookie;
+	uint8_t *p = (k->pl == PLACE_PLACER ? k->placed : k->mem) + page * 4096;
 	uint64_t v[2] = { 'p', page };
 
-	ck_assert_uint_lt(page, rg->npages);
-	if (data)
-		memcpy(k->placed + page * 4096, data, 4096);
-	else
-		memset(k->placed + page * 4096, 0, 4096);
-	k->hooks = mix(k->hooks, v, sizeof(v));
+	ck_assert_uint_eq(ri, 0);
+	ck_assert_uint_lt(page, NPAGES);
+	if (data && data != p)
+		memcpy(p, data, 4096);
+	else if (!data)
+		memset(p, 0, 4096);
+	if (k->pl == PLACE_PLACER)
+		k->hooks = mix(k->hooks, v, sizeof(v));
 	return 0;
 }
+
+static const struct wire_page_sink_ops sink_ops = {
+	.begin = on_begin, .place = on_place, .hint = on_hint,
+};
 
 /*
  * Read @len bytes of @st's stream to its end or first error. @cap 0: the
@@ -230,24 +249,21 @@ static void run(const struct stream *st, size_t len, enum place pl,
 		struct pstream *ps)
 {
 	struct guarded g;
-	struct sink k = { .placed = calloc(NPAGES, 4096) };
+	struct sink k = { .pl = pl, .placed = calloc(NPAGES, 4096) };
 	struct wire_dest_region dr;
 	struct wire_reader *r;
 
 	guarded_new(&g, NPAGES);
 	memset(g.mem, 0xee, NPAGES * 4096);
-	dr = (struct wire_dest_region){ RID, g.mem, NPAGES };
+	k.mem = g.mem;
+	dr = (struct wire_dest_region){ RID, NPAGES };
 	*ps = (struct pstream){ .buf = st->o.buf, .len = len, .piece = piece,
 				.marks = st->marks, .nmarks = st->n,
 				.rng = 0x9e3779b97f4a7c15ull ^ cap ^
 				       (uint64_t)(piece + 3) };
 	memset(res, 0, sizeof(*res));
 	ck_assert_int_eq(wire_reader_new(ps_read, ps, &dr, 1, &r), 0);
-	wire_reader_set_hooks(r, on_hint, on_write, &k);
-	if (pl == PLACE_STAGED)
-		ck_assert_int_eq(wire_reader_set_staged(r, true), 0);
-	if (pl == PLACE_PLACER)
-		ck_assert_int_eq(wire_reader_set_placer(r, on_place, &k), 0);
+	ck_assert_int_eq(wire_reader_set_sink(r, &sink_ops, &k), 0);
 	for (;;) {
 		struct wire_page_counts cnt = { 0 };
 		const uint8_t *p;

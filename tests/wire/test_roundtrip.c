@@ -142,6 +142,7 @@ static void pages_mix(int compression, size_t cache)
 	struct enc_counters ec = { 0 };
 	struct wire_page_counts pc = { 0 };
 	struct wire_dest_region dr;
+	struct mem_sink k;
 	struct wire_reader *r;
 	struct enc_ctx *e;
 	struct guarded g;
@@ -166,10 +167,10 @@ static void pages_mix(int compression, size_t cache)
 
 	guarded_new(&g, NPAGES);
 	memset(g.mem, 0xee, NPAGES * 4096); /* stale destination contents */
-	dr = (struct wire_dest_region){ .id = 7, .host = g.mem,
-					.npages = NPAGES };
+	dr = (struct wire_dest_region){ .id = 7, .npages = NPAGES };
 	in = (struct istream){ o.buf, o.len, 0 };
 	ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1, &r), 0);
+	mem_sink_attach(r, &k, g.mem);
 	for (unsigned k = 0; k < records; k++) {
 		struct wire_hdr h;
 		const uint8_t *p = (const uint8_t *)1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers of the wire tests: in-memory streams, guarded destination memory. */
+/* Helpers of the wire tests: in-memory streams, guarded destination
+ * memory, a page sink that writes it. */
 #ifndef VMMIG_TEST_WIRETEST_H
 #define VMMIG_TEST_WIRETEST_H
 
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "encode/encode.h"
 #include "wire/wire.h"
 #include "testutil.h"
 
@@ -101,6 +103,63 @@ static inline int guarded_check(const struct guarded *g)
 static inline void guarded_free(struct guarded *g)
 {
 	munmap(g->map, g->maplen);
+}
+
+/*
+ * The page sink of the wire tests: region 0 of the reader is @mem, as the
+ * destination's sink would do it before post-copy. Raw pages are received
+ * in place unless @staged, deltas patched in place; @begins, @placed count
+ * the calls, @in_place the pages place() found already there.
+ */
+struct mem_sink {
+	uint8_t *mem;
+	bool staged;
+	unsigned begins;
+	uint64_t placed, in_place;
+};
+
+static inline int mem_sink_begin(void *cookie, unsigned ri,
+				 const struct wire_page_desc *d, unsigned n,
+				 void **into)
+{
+	struct mem_sink *k = cookie;
+
+	ck_assert_uint_eq(ri, 0);
+	k->begins++;
+	for (unsigned i = 0; i < n; i++)
+		if (d[i].enc == WIRE_ENC_DELTA ||
+		    (d[i].enc == WIRE_ENC_RAW && !k->staged))
+			into[i] = k->mem + d[i].page * 4096;
+	return 0;
+}
+
+static inline int mem_sink_place(void *cookie, unsigned ri, uint64_t page,
+				 const void *data)
+{
+	struct mem_sink *k = cookie;
+	uint8_t *p = k->mem + page * 4096;
+
+	ck_assert_uint_eq(ri, 0);
+	k->placed++;
+	if (data == p)
+		k->in_place++;
+	else if (data)
+		memcpy(p, data, 4096);
+	else
+		memset(p, 0, 4096);
+	return 0;
+}
+
+static const struct wire_page_sink_ops mem_sink_ops = {
+	.begin = mem_sink_begin,
+	.place = mem_sink_place,
+};
+
+static inline void mem_sink_attach(struct wire_reader *r, struct mem_sink *k,
+				   uint8_t *mem)
+{
+	*k = (struct mem_sink){ .mem = mem };
+	ck_assert_int_eq(wire_reader_set_sink(r, &mem_sink_ops, k), 0);
 }
 
 /* Deterministic test data. */
