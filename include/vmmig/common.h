@@ -9,6 +9,30 @@
  *   - Objects are opaque; *_new() allocates, *_free() releases and accepts NULL.
  *   - Memory and file descriptors handed to the library are borrowed: they must
  *     outlive the object they were handed to.
+ *
+ * The four pluggable interfaces (dirty tracker, policy, page source,
+ * transport) follow one set of rules:
+ *   - A backend is a const ops table whose first member is its version; its
+ *     private state is allocated by the library (priv_size, or chan_size and
+ *     listener_size for a transport), zeroed, and handed to every method.
+ *   - Members are only ever appended. A table declares the version it was
+ *     written for: any from 1 to the header's current *_OPS_VERSION is
+ *     accepted, and the library reads a member added in a later version only
+ *     when the table's version has it. Other versions, and a mandatory
+ *     member left NULL, are refused with -EINVAL when the table is handed
+ *     over (*_new(), or *_start_transport() / *_listen_transport()).
+ *     Optional members may be NULL.
+ *   - Methods return 0 (or the count their documentation names) on success
+ *     and a negative errno on failure: the library reads any value >= 0 as
+ *     success and never passes a positive value on as an error.
+ *   - The library reaches a backend only through its wrappers, which check
+ *     the arguments and the object's state first (a method is never called
+ *     on an object in the wrong state), so a backend may trust them.
+ *   - Once init() was called, destroy() is called exactly once, even if
+ *     init() failed. A transport has no init(): close() follows each
+ *     successful connect() or accept(), listener_close() a successful
+ *     listen().
+ *   - The built-in backends are made through these same tables.
  */
 #ifndef VMMIG_COMMON_H
 #define VMMIG_COMMON_H

@@ -11,6 +11,8 @@
  * completes exactly once through a done() callback. The built-in storage
  * backend uses this same interface, and so can an embedder's own source
  * (a snapshot file, a peer, ...).
+ * The rules every pluggable interface follows (versions, return values,
+ * wrappers): <vmmig/common.h>.
  *
  * Life cycle: new -> (backend-specific setup) -> start -> submit... -> stop
  * -> free. Thread safety: submit() may be called from several threads at

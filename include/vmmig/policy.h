@@ -5,6 +5,8 @@
  *
  * A policy is a versioned ops table plus private state the library allocates
  * (priv_size bytes, zeroed). The built-in policies use this same interface.
+ * The rules every pluggable interface follows (versions, return values,
+ * wrappers): <vmmig/common.h>.
  */
 #ifndef VMMIG_POLICY_H
 #define VMMIG_POLICY_H

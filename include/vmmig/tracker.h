@@ -15,6 +15,8 @@
  * migration thread, one at a time (sync() right after the guest may have
  * written: between rounds, and once after pause()). Writes keep coming
  * from the guest's vCPUs meanwhile.
+ * The rules every pluggable interface follows (versions, return values,
+ * wrappers): <vmmig/common.h>.
  *
  * Bitmaps: one per region, bit p of word p/64 set means page p (offset
  * p * VMMIG_PAGE_SIZE into the region) was written.

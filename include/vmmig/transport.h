@@ -16,6 +16,8 @@
  * state of each channel (chan_size bytes) and listener (listener_size bytes),
  * zeroed. Built-ins: io_uring over TCP, io_uring over Unix stream sockets, and
  * an in-process pair for tests. An embedder may supply its own.
+ * The rules every pluggable interface follows (versions, return values,
+ * wrappers): <vmmig/common.h>.
  *
  * Threading: one thread sends on a channel while another receives on it;
  * shutdown() may be called from any thread at any time and must make blocked

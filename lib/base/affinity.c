@@ -14,8 +14,8 @@
 
 #include "base.h"
 
-void pin_fault_thread(const struct options *o, const struct logger *lg,
-		      const char *what)
+void affinity_pin_fault(const struct options *o, const struct logger *lg,
+			const char *what)
 {
 	int64_t cpu = o->v[VMMIG_OPT_FAULT_CPU];
 	cpu_set_t set;
@@ -28,6 +28,6 @@ void pin_fault_thread(const struct options *o, const struct logger *lg,
 	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	/* Not fatal: the migration works anywhere, only slower. */
 	if (ret)
-		vlog(lg, VMMIG_LOG_WARN, "%s: cannot run on CPU %lld: %s", what,
-		     (long long)cpu, strerror(ret));
+		log_msg(lg, VMMIG_LOG_WARN, "%s: cannot run on CPU %lld: %s",
+			what, (long long)cpu, strerror(ret));
 }

@@ -13,7 +13,7 @@
 #define VMMIG_MAX_CHANNELS 16
 
 /* ---- time (clock.c) ---- */
-uint64_t now_us(void); /* CLOCK_MONOTONIC */
+uint64_t clock_now_us(void); /* CLOCK_MONOTONIC */
 
 /* ---- logging (log.c) ---- */
 struct logger {
@@ -21,7 +21,7 @@ struct logger {
 	void *opaque;
 	int max_level;
 };
-void vlog(const struct logger *lg, int level, const char *fmt, ...)
+void log_msg(const struct logger *lg, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* ---- options (options.c) ---- */
@@ -48,7 +48,7 @@ int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure
  * is logged, not fatal. @what names the thread in the log. */
-void pin_fault_thread(const struct options *o, const struct logger *lg,
-		      const char *what);
+void affinity_pin_fault(const struct options *o, const struct logger *lg,
+			const char *what);
 
 #endif /* VMMIG_LIB_BASE_H */

@@ -3,7 +3,7 @@
 
 #include "base.h"
 
-uint64_t now_us(void)
+uint64_t clock_now_us(void)
 {
 	struct timespec ts;
 

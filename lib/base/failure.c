@@ -168,14 +168,14 @@ bool failure_record(struct failure *f, const struct logger *lg, int code,
 	if (!failure_set(f, code, "%s", msg))
 		return false;
 	if (retry) {
-		vlog(lg, VMMIG_LOG_WARN,
-		     "post-copy link error, recovery will retry: %s", msg);
+		log_msg(lg, VMMIG_LOG_WARN,
+			"post-copy link error, recovery will retry: %s", msg);
 		return true;
 	}
 	pthread_mutex_lock(&f->lock);
 	f->logged = true;
 	pthread_mutex_unlock(&f->lock);
-	vlog(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
+	log_msg(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 	return true;
 }
 
@@ -190,5 +190,5 @@ void failure_log_final(struct failure *f, const struct logger *lg)
 	memcpy(msg, f->msg, sizeof(msg));
 	pthread_mutex_unlock(&f->lock);
 	if (log)
-		vlog(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
+		log_msg(lg, VMMIG_LOG_ERROR, "migration failed: %s", msg);
 }

@@ -32,7 +32,7 @@ int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 				 : ret == -EPROTOTYPE ? "not a stream socket"
 				 : ret == -ENOTSOCK ? "not a socket"
 						     : "not an open fd");
-			vlog(lg, VMMIG_LOG_ERROR, "%s", err);
+			log_msg(lg, VMMIG_LOG_ERROR, "%s", err);
 			return ret;
 		}
 		int n = snprintf(addr + used, len - used, "%s%d", i ? "," : "",
@@ -42,7 +42,7 @@ int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 		used += (size_t)n;
 	}
 	if (err[0]) {
-		vlog(lg, VMMIG_LOG_ERROR, "%s", err);
+		log_msg(lg, VMMIG_LOG_ERROR, "%s", err);
 		return -EINVAL;
 	}
 	return 0;

@@ -6,7 +6,7 @@
 
 #include "json.h"
 
-void jprintf(struct jbuf *j, const char *fmt, ...)
+void json_printf(struct jbuf *j, const char *fmt, ...)
 {
 	size_t room = j->used < j->len ? j->len - j->used : 0;
 	va_list ap;
@@ -20,31 +20,31 @@ void jprintf(struct jbuf *j, const char *fmt, ...)
 	j->used += n > 0 ? (size_t)n : 0;
 }
 
-void jstring(struct jbuf *j, const char *s)
+void json_string(struct jbuf *j, const char *s)
 {
-	jprintf(j, "\"");
+	json_printf(j, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
-			jprintf(j, "\\%c", c);
+			json_printf(j, "\\%c", c);
 		else if (c < 0x20)
-			jprintf(j, "\\u%04x", c);
+			json_printf(j, "\\u%04x", c);
 		else
-			jprintf(j, "%c", c);
+			json_printf(j, "%c", c);
 	}
-	jprintf(j, "\"");
+	json_printf(j, "\"");
 }
 
 void jkey(struct jbuf *j, bool *first, const char *k)
 {
-	jprintf(j, "%s", *first ? "" : ",");
+	json_printf(j, "%s", *first ? "" : ",");
 	*first = false;
-	jstring(j, k);
-	jprintf(j, ":");
+	json_string(j, k);
+	json_printf(j, ":");
 }
 
-int jfinish(struct jbuf *j)
+int json_finish(struct jbuf *j)
 {
 	if (j->overflow) {
 		j->p[j->len - 1] = '\0';

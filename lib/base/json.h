@@ -13,14 +13,14 @@ struct jbuf {
 	size_t len, used;
 	bool overflow;
 };
-void jprintf(struct jbuf *j, const char *fmt, ...)
+void json_printf(struct jbuf *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* @s as a quoted, escaped JSON string. */
-void jstring(struct jbuf *j, const char *s);
+void json_string(struct jbuf *j, const char *s);
 /* "@k": as the next member of the object being written, after a comma
  * unless *@first (which it then clears). */
 void jkey(struct jbuf *j, bool *first, const char *k);
 /* The length written, or -ENOSPC (output truncated, NUL terminated). */
-int jfinish(struct jbuf *j);
+int json_finish(struct jbuf *j);
 
 #endif /* VMMIG_LIB_BASE_JSON_H */

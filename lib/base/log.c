@@ -5,7 +5,7 @@
 
 #include "base.h"
 
-void vlog(const struct logger *lg, int level, const char *fmt, ...)
+void log_msg(const struct logger *lg, int level, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;

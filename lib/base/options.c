@@ -92,7 +92,7 @@ static int refuse(const struct logger *lg, char *err, size_t errlen, int code,
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	vlog(lg, VMMIG_LOG_ERROR, "%s", err);
+	log_msg(lg, VMMIG_LOG_ERROR, "%s", err);
 	return code;
 }
 

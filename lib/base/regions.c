@@ -62,7 +62,17 @@ void regions_free(struct region_set *rs)
 	rs->total_bytes = 0;
 }
 
-uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index)
+uint64_t regions_count_bits(uint64_t *const *bm, const struct region_set *rs)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < rs->n; i++)
+		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
+			n += (uint64_t)__builtin_popcountll(bm[i][w]);
+	return n;
+}
+
+uint64_t regions_page_hash(const void *page, uint32_t region_id, uint64_t index)
 {
 	/* A zero page counts 0: the destination knows pages nobody sent are
 	 * zero without reading them, and the sum need not visit them. */

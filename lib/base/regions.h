@@ -25,10 +25,18 @@ struct region_set {
 int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 		uint64_t size);
 void regions_free(struct region_set *rs);
+/* Words of a page bitmap of @r (one bit per page). */
+static inline uint64_t region_words(const struct region *r)
+{
+	return (r->npages + 63) / 64;
+}
 /* Index of the region with @id, or rs->n if there is none. */
 unsigned regions_index(const struct region_set *rs, uint32_t id);
+/* Set bits in per-region page bitmaps @bm (one word per 64 pages). */
+uint64_t regions_count_bits(uint64_t *const *bm, const struct region_set *rs);
 /* The page-sum memory hash, built page by page in any order: the sum of
- * page_hash() over all pages; a zero page (or NULL) hashes to 0. */
-uint64_t page_hash(const void *page, uint32_t region_id, uint64_t index);
+ * regions_page_hash() over all pages; a zero page (or NULL) hashes to 0. */
+uint64_t regions_page_hash(const void *page, uint32_t region_id,
+			   uint64_t index);
 
 #endif /* VMMIG_LIB_BASE_REGIONS_H */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/pagemap.h"
-#include "dest.h"
+#include "dest_main.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
 
@@ -19,15 +19,11 @@ VMMIG_API int vmmig_dest_new(struct vmmig_dest **out)
 	dst = calloc(1, sizeof(*dst));
 	if (!dst)
 		return -ENOMEM;
-	options_init(&dst->opt);
-	failure_init(&dst->fail);
+	sess_init(&dst->sess);
 	pthread_mutex_init(&dst->lock, NULL);
 	pthread_cond_init(&dst->cond, NULL);
-	pthread_mutex_init(&dst->stats_lock, NULL);
 	pthread_mutex_init(&dst->rp_lock, NULL);
 	pthread_mutex_init(&dst->chan_lock, NULL);
-	dst->st.struct_size = sizeof(dst->st);
-	dst->st.verified = -1;
 	*out = dst;
 	return 0;
 }
@@ -36,25 +32,20 @@ VMMIG_API void vmmig_dest_free(struct vmmig_dest *dst)
 {
 	if (!dst)
 		return;
-	if (dst->started && !dst->joined) {
+	if (dst->sess.started && !dst->sess.joined) {
 		vmmig_dest_cancel(dst);
-		vmmig_dest_wait(dst);
+		sess_wait(&dst->sess);
 	}
-	if (dst->listening)
-		dst->tops->listener_close(dst->listener);
-	free(dst->listener);
-	dpc_free(dst);
-	dverify_free(dst);
-	state_sink_free(&dst->state);
-	regions_free(&dst->regions);
+	chan_listener_close(&dst->lis);
+	dst_pc_free(dst);
+	dst_verify_free(dst);
+	sess_state_sink_free(&dst->state);
 	if (dst->wregions)
 		pagemap_release();
 	free(dst->wregions);
-	tls_creds_free(dst->sh.tls);
-	failure_destroy(&dst->fail);
+	sess_destroy(&dst->sess);
 	pthread_mutex_destroy(&dst->lock);
 	pthread_cond_destroy(&dst->cond);
-	pthread_mutex_destroy(&dst->stats_lock);
 	pthread_mutex_destroy(&dst->rp_lock);
 	pthread_mutex_destroy(&dst->chan_lock);
 	free(dst);
@@ -65,7 +56,7 @@ VMMIG_API int vmmig_dest_set_uuid(struct vmmig_dest *dst,
 {
 	if (!dst || !uuid)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	memcpy(dst->uuid, uuid, VMMIG_UUID_SIZE);
 	dst->uuid_set = true;
@@ -88,9 +79,7 @@ VMMIG_API int vmmig_dest_add_region(struct vmmig_dest *dst, uint32_t id,
 {
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
-		return -EBUSY;
-	return regions_add(&dst->regions, id, gpa, host, size);
+	return sess_add_region(&dst->sess, id, gpa, host, size);
 }
 
 VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
@@ -99,7 +88,7 @@ VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 	if (!dst || !ops || ops->version != VMMIG_DEST_OPS_VERSION ||
 	    !ops->start)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	dst->ops = ops;
 	dst->opaque = opaque;
@@ -109,18 +98,11 @@ VMMIG_API int vmmig_dest_set_ops(struct vmmig_dest *dst,
 VMMIG_API int vmmig_dest_set_option(struct vmmig_dest *dst, int opt,
 				    int64_t value)
 {
-	char why[sizeof(dst->fail.cfg)] = "";
-	int ret;
-
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
-	ret = options_set(&dst->opt, VMMIG_SIDE_DEST, opt, value, &dst->log,
-			  why, sizeof(why));
-	if (ret)
-		failure_set_config(&dst->fail, why);
-	return ret;
+	return sess_set_option(&dst->sess, VMMIG_SIDE_DEST, opt, value);
 }
 
 VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
@@ -128,7 +110,7 @@ VMMIG_API int vmmig_dest_set_page_source(struct vmmig_dest *dst,
 {
 	if (!dst || !ps)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
 	dst->page_source = ps;
 	return 0;
@@ -139,7 +121,7 @@ VMMIG_API int vmmig_dest_set_log(struct vmmig_dest *dst, vmmig_log_fn fn,
 {
 	if (!dst)
 		return -EINVAL;
-	dst->log = (struct logger){ fn, opaque, max_level };
+	sess_set_log(&dst->sess, fn, opaque, max_level);
 	return 0;
 }
 
@@ -172,31 +154,13 @@ VMMIG_API int vmmig_dest_listen_transport(struct vmmig_dest *dst,
 {
 	int ret;
 
-	/* Version-1 tables (no recv_some) are still accepted. */
-	if (!dst || !addr || !t || t->version < 1 ||
-	    t->version > VMMIG_TRANSPORT_OPS_VERSION ||
-	    !t->listen || !t->accept || !t->listener_close || !t->recv ||
-	    !t->send || !t->shutdown || !t->close)
+	if (!dst || !addr)
 		return -EINVAL;
-	if (dst->listening || dst->started)
+	if (dst->lis.open || dst->sess.started)
 		return -EBUSY;
-	dst->listener = calloc(1, t->listener_size ? t->listener_size : 1);
-	if (!dst->listener)
-		return -ENOMEM;
-	ret = t->listen(dst->listener, addr);
-	if (ret) {
-		free(dst->listener);
-		dst->listener = NULL;
-		return ret;
-	}
-	dst->tops = t;
-	dst->listening = true;
-	if (bound) {
-		if (t->listener_addr)
-			ret = t->listener_addr(dst->listener, bound, bound_len);
-		else
-			ret = snprintf(bound, bound_len, "%s", addr) < 0 ? -EINVAL : 0;
-	}
+	ret = chan_listener_open(&dst->lis, t, addr);
+	if (!ret && bound)
+		ret = chan_listener_addr(&dst->lis, addr, bound, bound_len);
 	return ret;
 }
 
@@ -206,57 +170,53 @@ VMMIG_API int vmmig_dest_start(struct vmmig_dest *dst)
 
 	if (!dst)
 		return -EINVAL;
-	if (dst->started)
+	if (dst->sess.started)
 		return -EBUSY;
-	if (!dst->listening || !dst->ops || !dst->regions.n)
+	if (!dst->lis.open || !dst->ops || !dst->sess.regions.n)
 		return -EINVAL;
 	/* pagemap's fd stays open until vmmig_dest_free() (once, whatever
 	 * the attempts to start). */
 	if (!dst->wregions)
 		pagemap_hold();
 	free(dst->wregions);
-	dst->wregions = calloc(dst->regions.n, sizeof(*dst->wregions));
+	dst->wregions = calloc(dst->sess.regions.n, sizeof(*dst->wregions));
 	if (!dst->wregions) {
 		pagemap_release();
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < dst->regions.n; i++)
+	for (unsigned i = 0; i < dst->sess.regions.n; i++)
 		dst->wregions[i] = (struct wire_dest_region){
-			.id = dst->regions.r[i].id,
-			.npages = dst->regions.r[i].npages };
+			.id = dst->sess.regions.r[i].id,
+			.npages = dst->sess.regions.r[i].npages };
 	/* vmmig_dest_get_stats() may run on another thread already. */
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.mode = VMMIG_MODE_PRECOPY;
-	dst->st.guest_bytes = dst->regions.total_bytes;
-	pthread_mutex_unlock(&dst->stats_lock);
-	ret = restore_init(dst);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.mode = VMMIG_MODE_PRECOPY;
+	dst->sess.st.guest_bytes = dst->sess.regions.total_bytes;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	ret = dst_restore_init(dst);
 	if (ret) {
-		restore_free(dst);
+		dst_restore_free(dst);
 		return ret;
 	}
-	ret = -pthread_create(&dst->thread, NULL, dest_main, dst);
-	if (ret)
-		return ret;
-	dst->started = true;
-	return 0;
+	return sess_start(&dst->sess, dst_main, dst);
 }
 
 VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 				   unsigned nfds)
 {
-	char addr[FDS_ADDR_MAX], why[sizeof(dst->fail.cfg)];
+	char addr[FDS_ADDR_MAX], why[sizeof(dst->sess.fail.cfg)];
 	int ret;
 
 	if (!dst)
 		return -EINVAL;
-	if (dst->listening || dst->started)
+	if (dst->lis.open || dst->sess.started)
 		return -EBUSY;
-	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->log, why,
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &dst->sess.log, why,
 			  sizeof(why));
-	failure_set_config(&dst->fail, why);
+	failure_set_config(&dst->sess.fail, why);
 	if (ret)
 		return ret;
-	if (!dst->ops || !dst->regions.n)
+	if (!dst->ops || !dst->sess.regions.n)
 		return -EINVAL;
 	ret = vmmig_dest_listen_transport(dst, fd_transport(), addr, NULL, 0);
 	if (ret)
@@ -265,24 +225,15 @@ VMMIG_API int vmmig_dest_start_fds(struct vmmig_dest *dst, const int *fds,
 	if (ret) {
 		/* Back to a session that never listened; the fds stay the
 		 * caller's. */
-		fd_pool_disown(dst->listener);
-		dst->tops->listener_close(dst->listener);
-		free(dst->listener);
-		dst->listener = NULL;
-		dst->listening = false;
+		fd_pool_disown(dst->lis.priv);
+		chan_listener_close(&dst->lis);
 	}
 	return ret;
 }
 
 VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
 {
-	if (!dst || !dst->started)
-		return -EINVAL;
-	if (!dst->joined) {
-		pthread_join(dst->thread, NULL);
-		dst->joined = true;
-	}
-	return dst->result;
+	return dst ? sess_wait(&dst->sess) : -EINVAL;
 }
 
 /* Tell the source it was this cancel that stopped the migration (not when
@@ -290,14 +241,16 @@ VMMIG_API int vmmig_dest_wait(struct vmmig_dest *dst)
  * effort: not while a page request holds the return path. */
 static void dest_tell_cancel(struct vmmig_dest *dst)
 {
-	pthread_mutex_lock(&dst->fail.lock);
-	bool ours = dst->fail.code == -ECANCELED && !dst->fail.from_peer;
-	pthread_mutex_unlock(&dst->fail.lock);
+	pthread_mutex_lock(&dst->sess.fail.lock);
+	bool ours = dst->sess.fail.code == -ECANCELED &&
+		!dst->sess.fail.from_peer;
+	pthread_mutex_unlock(&dst->sess.fail.lock);
 	if (!ours || pthread_mutex_trylock(&dst->rp_lock))
 		return;
 	/* Channel 0 may be finishing a DRAINED or a REQ: wait a little. */
 	if (dst->err_chan)
-		chan_send_error(dst->err_chan, &dst->fail, "destination", 100);
+		chan_send_error(dst->err_chan, &dst->sess.fail, "destination",
+				100);
 	pthread_mutex_unlock(&dst->rp_lock);
 }
 
@@ -308,22 +261,13 @@ VMMIG_API int vmmig_dest_owner(struct vmmig_dest *dst)
 
 VMMIG_API int vmmig_dest_cancel(struct vmmig_dest *dst)
 {
-	if (!dst || !dst->started)
+	if (!dst || !dst->sess.started)
 		return -EINVAL;
 	atomic_store(&dst->cancelled, true); /* before the abort: recover() */
-	dest_fail(dst, -ECANCELED, "cancelled by the embedder");
+	dst_fail(dst, -ECANCELED, "cancelled by the embedder");
 	dest_tell_cancel(dst);
-	dest_abort_io(dst);
+	dst_abort_io(dst);
 	return 0;
-}
-
-uint64_t dest_rx_bytes(struct vmmig_dest *dst)
-{
-	uint64_t sum = dst->rx_closed;
-
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		sum += atomic_load(&dst->chan[i].rx_bytes);
-	return sum;
 }
 
 VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
@@ -333,23 +277,26 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 
 	if (!dst || !st)
 		return -EINVAL;
-	pthread_mutex_lock(&dst->stats_lock);
-	full = dst->st;
-	pthread_mutex_unlock(&dst->stats_lock);
-	counters_fill(&dst->cnt, &full);
+	sess_stats(&dst->sess, &full);
 	full.owner = atomic_load(&dst->owner);
 	if (status_live(full.status))
-		restore_fill_stats(dst, &full);
+		dst_restore_fill_stats(dst, &full);
 	if (status_live(full.status)) {
-		full.total_time_us = now_us() - dst->t_start;
-		full.transferred_bytes = dest_rx_bytes(dst);
+		full.total_time_us = clock_now_us() - dst->sess.t_start;
+		full.transferred_bytes = dst_rx_bytes(dst);
 	}
-	return stats_copy_out(&full, st);
+	return sess_stats_copy_out(&full, st);
+}
+
+VMMIG_API int vmmig_dest_set_tls(struct vmmig_dest *dst,
+				 const struct vmmig_tls_config *cfg)
+{
+	return dst ? sess_set_tls(&dst->sess, cfg, true) : -EINVAL;
 }
 
 VMMIG_API const char *vmmig_dest_error(struct vmmig_dest *dst)
 {
 	if (!dst)
 		return NULL;
-	return failure_snapshot(&dst->fail);
+	return sess_error(&dst->sess);
 }

@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The destination session's private layout (dest*.c). */
+/*
+ * The destination session's private layout, and its core: the calls every
+ * file of the receiving side may make (failure, page requests, post-copy
+ * page state, verification hashes, populate, poison). The core calls
+ * nothing above it. Above it: the features (dest_feat.h: restore, the
+ * fault thread, the switchover, post-copy, the handshake), then the driver
+ * and the record dispatcher (dest_main.h), then the public API (dest.c).
+ */
 #ifndef VMMIG_LIB_DEST_H
 #define VMMIG_LIB_DEST_H
 
@@ -7,7 +14,7 @@
 
 struct vmmig_dest;
 
-/* Post-copy state of one region (dest_postcopy.c). */
+/* Post-copy state of one region (dest_pages.c). */
 struct pc_region {
 	uint64_t *pending;     /* bit set: not valid here yet (atomic ops) */
 	uint64_t *dropped;     /* bit set: already dropped (early DISCARD) */
@@ -48,36 +55,27 @@ struct receiver {
 };
 
 struct vmmig_dest {
+	/* configuration, thread, failure, stats: as on the source */
+	struct session sess;
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
 	bool uuid_set;
-	struct region_set regions;
 	struct wire_dest_region *wregions;
 	const struct vmmig_dest_ops *ops;
 	void *opaque;
-	struct options opt;
-	struct logger log;
 
-	/* listening */
-	const struct vmmig_transport_ops *tops;
-	void *listener;
-	bool listening;
+	struct listener lis;       /* where the source's channels arrive */
 
 	/* run */
-	bool started, joined;
-	pthread_t thread;
-	int result;
-	struct failure fail;
-	struct chan_shared sh;
 	struct chan chan[VMMIG_MAX_CHANNELS];
 	unsigned nchan;        /* announced by the source */
 	struct receiver rcv[VMMIG_MAX_CHANNELS];
-	struct watchdog wd;
 	struct vmmig_state_sink state;
 
 	pthread_mutex_t lock;  /* receivers -> coordinator */
 	pthread_cond_t cond;
 	unsigned active;       /* receivers still running */
+	unsigned drained;      /* channels past DRAIN (under lock) */
 
 	/* post-copy (dest_postcopy.c) */
 	struct postcopy_dst *pc;   /* allocated by the first DISCARD */
@@ -89,7 +87,7 @@ struct vmmig_dest {
 				    * post-copy pause too, whose link failure
 				    * came first and is forgotten on retry */
 	pthread_mutex_t rp_lock;   /* guards rp_chan across a reconnect */
-	pthread_mutex_t chan_lock; /* dest_abort_io() vs channels being made
+	pthread_mutex_t chan_lock; /* dst_abort_io() vs channels being made
 				    * or closed (a dropped stranger's, all of
 				    * them in a post-copy recovery) */
 	struct chan *rp_chan;      /* where page requests go; NULL: link down */
@@ -105,7 +103,7 @@ struct vmmig_dest {
 
 	/* switchover (dest_switch.c) */
 	_Atomic int owner;         /* enum vmmig_owner */
-	/* end-to-end verification (dest_verify.c): each page's page_hash()
+	/* end-to-end verification (dest_verify.c): each page's regions_page_hash()
 	 * as its final copy landed, and their sum */
 	uint64_t **vhash;          /* per region, per page (atomic ops) */
 	uint64_t **vhash_used;     /* per region, a bit per 512 vhash entries
@@ -117,142 +115,88 @@ struct vmmig_dest {
 	struct vmmig_page_source *page_source; /* borrowed, or NULL */
 	struct restore *rs;
 
-	pthread_mutex_t stats_lock;
-	struct vmmig_stats st;
-	struct counters cnt;
-	uint64_t t_start;
 };
 
-/* dest.c: bytes received so far, closed channels included */
-uint64_t dest_rx_bytes(struct vmmig_dest *dst);
-
-/* dest_run.c */
-void *dest_main(void *arg);
-void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
+/* ---- dest_core.c: the failure path ---- */
+void dst_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void dest_abort_io(struct vmmig_dest *dst);
-/* A receiver's non-PAGES record: 0 to read on, 1 when the channel is done
- * (END), -errno after recording the failure. */
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload);
+void dst_abort_io(struct vmmig_dest *dst);
+/* Bytes received so far, closed channels included. */
+uint64_t dst_rx_bytes(struct vmmig_dest *dst);
+/* The receiver of channel 0 (the return path), or NULL. */
+struct receiver *dst_main_receiver(struct vmmig_dest *dst);
+/* Stop the receivers and drop the channels (not the listener). */
+void dst_close_channels(struct vmmig_dest *dst);
 
-/* dest_postcopy.c */
-int dpc_switch(struct receiver *rv);
-int dpc_discard(struct vmmig_dest *dst, const uint8_t *payload, size_t len,
-		bool early);
-int dpc_drop_early(struct vmmig_dest *dst);
-/* A page dropped by an early DISCARD, before the switch: nothing may
- * land on it until post-copy places it. */
-bool dpc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-int dpc_start(struct receiver *rv, const uint8_t *payload, size_t len);
-int dpc_finish(struct vmmig_dest *dst, struct wire_done *done);
-/* After a reconnect: place pages on this reader, tell the source what is
- * still missing, ask again for what vCPUs wait on. */
-int dpc_arm_reader(struct receiver *rv);
-int dpc_resync(struct vmmig_dest *dst, struct chan *c);
-void dpc_free(struct vmmig_dest *dst);
-
-/* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
- * is not pending. */
-int dpc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-	      const void *data);
-bool dpc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-/* Pages [first, first + n) of region @ri are in place: not pending any
- * more, counted, their fault latency recorded. */
-void dpc_placed(struct vmmig_dest *dst, unsigned ri, uint64_t first,
-		uint64_t n);
-/* Ask the source for a page now (its restore failed after the switch). */
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-
-static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
-{
-	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
-	       (1ull << (page % 64));
-}
-
-/* dest_faults.c */
-void *dpc_fault_main(void *arg);
-void dpc_stop_fault_thread(struct postcopy_dst *pc);
-
-/* dest_req.c: batches of page numbers in REQ records */
+/* ---- dest_req.c: page requests to the source ---- */
 struct req_batch {
 	uint32_t region_id;
 	uint32_t count;
 	uint64_t pages[WIRE_REQ_MAX];
 };
-int req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
-		  uint64_t page, uint16_t flags);
-int req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
+/* On channel @c (NULL: dropped). */
+int dst_req_batch_add(struct chan *c, struct req_batch *b, uint32_t region_id,
+		      uint64_t page, uint16_t flags);
+int dst_req_batch_flush(struct chan *c, struct req_batch *b, uint16_t flags);
+/* On the current return path (rp_chan, under rp_lock): while the link is
+ * down the pages stay marked requested and are asked for again after the
+ * reconnect (dst_pc_resync()), so a failed send loses nothing. */
+void dst_req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
+		 uint64_t page);
+void dst_req_flush(struct vmmig_dest *dst, struct req_batch *b);
+/* Ask the source for a page now (its restore failed after the switch). */
+void dst_pc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
-/* dest_restore.c */
-struct restore;
-int restore_init(struct vmmig_dest *dst);
-/* A HINT for page @page of region @ri: read it from storage instead. */
-int restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		    const struct wire_hint *h);
-/* Contents of @page are about to land: a restore in flight for it lost.
- * -EPROTO: the page may not land now (dropped by an early DISCARD). */
-int restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page);
-int restore_drain(struct receiver *rv);
-int restore_finish(struct vmmig_dest *dst);
-void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st);
-void restore_free(struct vmmig_dest *dst);
+/* ---- dest_pages.c: post-copy page state ---- */
+static inline bool pc_test_bit(const uint64_t *bm, uint64_t page)
+{
+	return __atomic_load_n(&bm[page / 64], __ATOMIC_ACQUIRE) &
+	       (1ull << (page % 64));
+}
+/* dst->pc and its bitmaps, all clear. */
+int dst_pc_alloc(struct vmmig_dest *dst);
+/* Place a page after the switch (UFFDIO_COPY/ZEROPAGE); -EPROTO if it
+ * is not pending. */
+int dst_pc_place(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		 const void *data);
+bool dst_pc_pending(struct vmmig_dest *dst, unsigned ri, uint64_t page);
+/* Pages [first, first + n) of region @ri are in place: not pending any
+ * more, counted, their fault latency recorded. */
+void dst_pc_placed(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		   uint64_t n);
+/* Drop the pending pages of region @ri not dropped yet, so that touching
+ * them faults. */
+int dst_pc_drop_pending(struct vmmig_dest *dst, unsigned ri);
+/* The DRAIN barrier: drop the pages an early DISCARD named. */
+int dst_pc_drop_early(struct vmmig_dest *dst);
+/* A page dropped by an early DISCARD, before the switch: nothing may
+ * land on it until post-copy places it. */
+bool dst_pc_dropped_early(struct vmmig_dest *dst, unsigned ri, uint64_t page);
 
-/* dest_populate.c */
-int populate_start(struct vmmig_dest *dst);
-void populate_stop(struct vmmig_dest *dst);
-
-/* dest_switch.c: READY, COMMIT, start(), STARTED, DIGEST on channel 0 */
-/* READY, then wait for COMMIT on @rv's reader: 0 when it came (the guest
- * is ours now), else -errno (never start it then). */
-int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv);
-/* Start the guest and say so with STARTED. */
-int dsw_start(struct vmmig_dest *dst, struct receiver *rv);
-/* Pre-copy verification: the source's DIGEST against ours. */
-int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
-		     int *verified);
-
-/* dest_zero.c: a ZERO run [first, first + n) of region @ri, placed in
- * bulk: cleared before the switch, installed after it (@placing). */
-int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
-	      uint64_t n, bool placing);
-
-/* dest_verify.c */
-int dverify_init(struct vmmig_dest *dst);
+/* ---- dest_verify.c ---- */
+int dst_verify_init(struct vmmig_dest *dst);
 /* Page @page of region @ri now holds @contents (NULL: zero) for good. */
-void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		  const void *contents);
+void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		     const void *contents);
 /* Pages [first, first + n) of region @ri are zero for good. */
-void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
-		  uint64_t n);
+void dst_verify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+		     uint64_t n);
 /* The same for a page a receiver wrote to guest memory (@contents: the
  * page, NULL: zero): hashed on the hashing thread when it can take it.
  * Nothing without verification. */
-void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		    const void *contents);
-void dverify_free(struct vmmig_dest *dst);
+void dst_verify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		       const void *contents);
+void dst_verify_free(struct vmmig_dest *dst);
 /* Wait until every landed page is hashed: before the digest is read, and
  * before anything else may touch those pages. */
-void dverify_drain(struct vmmig_dest *dst);
+void dst_verify_drain(struct vmmig_dest *dst);
 
-/* dest_poison.c: after a failed post-copy, pages that never arrived must
- * fault for good, never read as zero. Returns the pages poisoned. */
-uint64_t dpc_poison_missing(struct vmmig_dest *dst);
+/* ---- dest_populate.c ---- */
+int dst_populate_start(struct vmmig_dest *dst);
+void dst_populate_stop(struct vmmig_dest *dst);
 
-/* dest_sink.c: where a receiver's reader lands pages (the cookie is the
- * receiver); attach sets it on @rv->rd, pre-copy placement. */
-extern const struct wire_page_sink_ops dest_sink_ops;
-int dest_sink_attach(struct receiver *rv);
-
-/* dest_handshake.c */
-int dest_accept_all(struct vmmig_dest *dst, bool resume);
-/* The receiver of channel 0 (the return path), or NULL (dest_run.c). */
-struct receiver *dest_main_receiver(struct vmmig_dest *dst);
-/* dest_recover.c: stop the receivers and drop the channels (not the
- * listener); after a post-copy link break, wait until @deadline for the
- * source to come back: 0, or -errno (final). */
-void dest_close_channels(struct vmmig_dest *dst);
-int dest_recover(struct vmmig_dest *dst, uint64_t deadline);
+/* ---- dest_poison.c: after a failed post-copy, pages that never arrived
+ * must fault for good, never read as zero. Returns the pages poisoned. */
+uint64_t dst_pc_poison_missing(struct vmmig_dest *dst);
 
 #endif

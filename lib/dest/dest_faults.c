@@ -11,42 +11,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 #include "tracker/uffd_compat.h"
-
-void dpc_refetch(struct vmmig_dest *dst, unsigned ri, uint64_t page)
-{
-	struct pc_region *pr = &dst->pc->r[ri];
-	struct req_batch b = { 0 };
-
-	pr->t_req[page] = now_us();
-	__atomic_fetch_or(&pr->requested[page / 64], 1ull << (page % 64),
-			  __ATOMIC_ACQ_REL);
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, &b, dst->regions.r[ri].id, page,
-			    WIRE_REQ_REFETCH);
-	(void)req_batch_flush(dst->rp_chan, &b, WIRE_REQ_REFETCH);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Send the batch on the current return path. While the link is down the
- * pages stay marked requested, and are asked for again after the
- * reconnect (dpc_resync), so a failed send loses nothing. */
-static void req_flush(struct vmmig_dest *dst, struct req_batch *b)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_flush(dst->rp_chan, b, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
-
-/* Append @page of region @id, flushing when full or another region. */
-static void req_add(struct vmmig_dest *dst, struct req_batch *b, uint32_t id,
-		    uint64_t page)
-{
-	pthread_mutex_lock(&dst->rp_lock);
-	(void)req_batch_add(dst->rp_chan, b, id, page, 0);
-	pthread_mutex_unlock(&dst->rp_lock);
-}
 
 /* One fault message: ask for the page unless it is here or asked for. */
 static int on_fault(struct vmmig_dest *dst, uint64_t addr,
@@ -54,8 +20,8 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 {
 	struct postcopy_dst *pc = dst->pc;
 
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		const struct region *r = &dst->sess.regions.r[i];
 		uint64_t base = (uint64_t)(uintptr_t)r->host, page, bit;
 
 		if (addr < base || addr >= base + r->size)
@@ -78,26 +44,27 @@ static int on_fault(struct vmmig_dest *dst, uint64_t addr,
 			return 0;
 		}
 		if (pc_test_bit(pc->r[i].requested, page) ||
-		    restore_in_flight(dst, i, page))
+		    dst_restore_in_flight(dst, i, page))
 			return 0; /* asked for already, or storage has it */
-		pc->r[i].t_req[page] = now_us();
+		pc->r[i].t_req[page] = clock_now_us();
 		if (__atomic_fetch_or(&pc->r[i].requested[page / 64], bit,
 				      __ATOMIC_ACQ_REL) & bit)
 			return 0; /* another vCPU asked already */
 		atomic_fetch_add(&pc->faults, 1);
-		req_add(dst, b, r->id, page);
+		dst_req_add(dst, b, r->id, page);
 		return 0;
 	}
 	return -EFAULT; /* not guest memory: cannot happen */
 }
 
-void *dpc_fault_main(void *arg)
+void *dst_pc_fault_main(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 
-	pin_fault_thread(&dst->opt, &dst->log, "post-copy fault thread");
+	affinity_pin_fault(&dst->sess.opt, &dst->sess.log,
+			   "post-copy fault thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { pc->uffd, POLLIN, 0 },
 					 { pc->evfd, POLLIN, 0 } };
@@ -113,17 +80,17 @@ void *dpc_fault_main(void *arg)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			dest_fail(dst, -errno, "reading userfaultfd: %s",
-				  strerror(errno));
+			dst_fail(dst, -errno, "reading userfaultfd: %s",
+				 strerror(errno));
 			break;
 		}
 		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
 				ret = on_fault(dst, msg[i].arg.pagefault.address,
 					       &b);
-		req_flush(dst, &b);
+		dst_req_flush(dst, &b);
 		if (ret) {
-			dest_fail(dst, ret, "fault outside guest memory");
+			dst_fail(dst, ret, "fault outside guest memory");
 			break;
 		}
 	}
@@ -133,16 +100,16 @@ void *dpc_fault_main(void *arg)
 /* After a reconnect, on channel 0: the pages still missing here (so the
  * source re-sends what was lost in flight), RESUMED, then the requests
  * vCPUs are still waiting on. */
-int dpc_resync(struct vmmig_dest *dst, struct chan *c)
+int dst_pc_resync(struct vmmig_dest *dst, struct chan *c)
 {
 	struct postcopy_dst *pc = dst->pc;
 	struct req_batch b = { 0 };
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
-		ret = chan_send_discard(c, 0, dst->regions.r[ri].id,
+	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
+		ret = chan_send_discard(c, 0, dst->sess.regions.r[ri].id,
 					pc->r[ri].pending,
-					(dst->regions.r[ri].npages + 63) / 64);
+					region_words(&dst->sess.regions.r[ri]));
 	if (!ret)
 		ret = chan_send_record(c, WIRE_RESUMED, 0, NULL, 0);
 	if (ret)
@@ -150,10 +117,10 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 	pthread_mutex_lock(&dst->rp_lock);
 	dst->rp_chan = c;
 	pthread_mutex_unlock(&dst->rp_lock);
-	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
+	for (unsigned ri = 0; ri < dst->sess.regions.n; ri++) {
 		const struct pc_region *pr = &pc->r[ri];
 
-		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+		for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]);
 		     w++) {
 			uint64_t bits = __atomic_load_n(&pr->pending[w],
 							__ATOMIC_ACQUIRE) &
@@ -161,17 +128,17 @@ int dpc_resync(struct vmmig_dest *dst, struct chan *c)
 							__ATOMIC_ACQUIRE);
 
 			while (bits) {
-				req_add(dst, &b, dst->regions.r[ri].id,
+				dst_req_add(dst, &b, dst->sess.regions.r[ri].id,
 					w * 64 + (uint64_t)__builtin_ctzll(bits));
 				bits &= bits - 1;
 			}
 		}
 	}
-	req_flush(dst, &b);
+	dst_req_flush(dst, &b);
 	return 0;
 }
 
-void dpc_stop_fault_thread(struct postcopy_dst *pc)
+void dst_pc_stop_fault_thread(struct postcopy_dst *pc)
 {
 	uint64_t one = 1;
 

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 		       const struct wire_region *regs, const bool *seen,
@@ -35,16 +35,16 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 			 h->channel, h->nchannels);
 		return -EPROTO;
 	}
-	if (h->nregions != dst->regions.n) {
+	if (h->nregions != dst->sess.regions.n) {
 		snprintf(err, errlen,
 			 "region table mismatch: source has %u regions, "
-			 "destination %u", h->nregions, dst->regions.n);
+			 "destination %u", h->nregions, dst->sess.regions.n);
 		return -EPROTO;
 	}
 	for (unsigned i = 0; i < h->nregions; i++) {
-		unsigned j = regions_index(&dst->regions, regs[i].id);
-		const struct region *r = j < dst->regions.n ? &dst->regions.r[j]
-							  : NULL;
+		unsigned j = regions_index(&dst->sess.regions, regs[i].id);
+		const struct region *r =
+			j < dst->sess.regions.n ? &dst->sess.regions.r[j] : NULL;
 
 		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
 			snprintf(err, errlen,
@@ -60,7 +60,7 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 
 static int ms_left(uint64_t deadline_us)
 {
-	uint64_t now = now_us();
+	uint64_t now = clock_now_us();
 
 	if (deadline_us == UINT64_MAX)
 		return -1;
@@ -71,7 +71,7 @@ static int ms_left(uint64_t deadline_us)
 
 static uint64_t deadline_in(int64_t ms)
 {
-	return ms > 0 ? now_us() + (uint64_t)ms * 1000 : UINT64_MAX;
+	return ms > 0 ? clock_now_us() + (uint64_t)ms * 1000 : UINT64_MAX;
 }
 
 /*
@@ -89,7 +89,7 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 	int ret;
 
 	*answer = false;
-	if (dst->sh.tls) {
+	if (dst->sess.sh.tls) {
 		ret = chan_tls_server(rv->c);
 		if (ret) {
 			snprintf(err, errlen, "%s", rv->c->err);
@@ -136,12 +136,13 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 static void drop(struct vmmig_dest *dst, struct receiver *rv, const char *why,
 		 char *first, size_t firstlen)
 {
-	vlog(&dst->log, VMMIG_LOG_WARN, "dropped a connection: %s", why);
+	log_msg(&dst->sess.log, VMMIG_LOG_WARN, "dropped a connection: %s",
+		why);
 	if (!first[0])
 		snprintf(first, firstlen, "%s", why);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.rejected_connections++;
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.rejected_connections++;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	wire_reader_free(rv->rd);
 	rv->rd = NULL;
 	/* A cancel may be shutting every channel down right now. */
@@ -156,7 +157,7 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 			 uint64_t deadline_us, struct wire_hello *h,
 			 struct wire_region *regs, char *first, size_t firstlen)
 {
-	int hs_ms = (int)dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
+	int hs_ms = (int)dst->sess.opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS];
 	struct chan *c = &dst->chan[slot];
 	struct receiver *rv = &dst->rcv[slot];
 
@@ -168,24 +169,24 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 
 		*rv = (struct receiver){ .dst = dst, .c = c };
 		pthread_mutex_lock(&dst->chan_lock);
-		ret = chan_init(c, dst->tops, slot, &dst->sh);
+		ret = chan_init(c, dst->lis.ops, slot, &dst->sess.sh);
 		pthread_mutex_unlock(&dst->chan_lock);
 		if (ret)
 			return ret;
-		ret = chan_accept(c, dst->listener, ms_left(deadline_us));
+		ret = chan_accept(c, &dst->lis, ms_left(deadline_us));
 		/* A cancel that came before the channel was there to shut. */
-		if (!ret && atomic_load(&dst->sh.abort))
+		if (!ret && atomic_load(&dst->sess.sh.abort))
 			ret = -ECANCELED;
 		if (ret == -ETIMEDOUT && first[0]) {
-			dest_fail(dst, ret, "no migration source within the "
-				  "deadline (%llu connections refused; the "
-				  "first: %s)", (unsigned long long)
-				  dst->st.rejected_connections, first);
+			dst_fail(dst, ret, "no migration source within the "
+				 "deadline (%llu connections refused; the "
+				 "first: %s)", (unsigned long long)
+				 dst->sess.st.rejected_connections, first);
 			return ret;
 		}
 		if (ret) {
-			dest_fail(dst, ret, "accepting channel: %s",
-				  vmmig_strerror(ret));
+			dst_fail(dst, ret, "accepting channel: %s",
+				 vmmig_strerror(ret));
 			return ret;
 		}
 		ret = chan_guard_arm(&g, c, hs_ms);
@@ -200,8 +201,8 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 		}
 		if (!ret)
 			return 0;
-		if (atomic_load(&dst->sh.abort)) {
-			dest_fail(dst, ret, "handshake: %s", err);
+		if (atomic_load(&dst->sess.sh.abort)) {
+			dst_fail(dst, ret, "handshake: %s", err);
 			return ret;
 		}
 		if (answer)
@@ -227,23 +228,23 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		return ret;
 	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
-		atomic_store(&dst->sh.last_progress_us, now_us());
-		atomic_store(&dst->wd.armed, true);
-		pthread_mutex_lock(&dst->stats_lock);
-		dst->t_start = now_us();
-		dst->st.status = VMMIG_STATUS_SETUP;
-		pthread_mutex_unlock(&dst->stats_lock);
+		atomic_store(&dst->sess.sh.last_progress_us, clock_now_us());
+		atomic_store(&dst->sess.wd.armed, true);
+		pthread_mutex_lock(&dst->sess.stats_lock);
+		dst->sess.t_start = clock_now_us();
+		dst->sess.st.status = VMMIG_STATUS_SETUP;
+		pthread_mutex_unlock(&dst->sess.stats_lock);
 	}
 	ret = check_hello(dst, &h, regs, seen, resume, err, sizeof(err));
 	if (ret) {
 		/* Tell the source why, best effort, then give up. */
 		chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
-		dest_fail(dst, ret, "handshake refused: %s", err);
+		dst_fail(dst, ret, "handshake refused: %s", err);
 		return ret;
 	}
-	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->regions.n);
+	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->sess.regions.n);
 	if (!ret)
-		ret = dest_sink_attach(rv);
+		ret = dst_sink_attach(rv);
 	if (ret)
 		return ret;
 	if (!dst->uuid_set) {
@@ -252,9 +253,9 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	}
 	/* The source asks for the end-to-end check: hash pages as they land
 	 * (dest_verify.c). */
-	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dverify_init(dst))) {
-		dest_fail(dst, ret, "verification setup: %s",
-			  vmmig_strerror(ret));
+	if ((h.flags & WIRE_HELLO_VERIFY) && (ret = dst_verify_init(dst))) {
+		dst_fail(dst, ret, "verification setup: %s",
+			 vmmig_strerror(ret));
 		return ret;
 	}
 	dst->nchan = h.nchannels;
@@ -278,25 +279,25 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 			return ret;
 	}
 	if (resume) {
-		ret = dpc_arm_reader(rv);
+		ret = dst_pc_arm_reader(rv);
 		if (ret)
 			return ret;
 	}
 	ret = chan_send_status(c, WIRE_HELLO_ACK, 0, 0, "ok");
 	if (ret)
-		dest_fail(dst, ret, "answering handshake: %s",
-			  vmmig_strerror(ret));
+		dst_fail(dst, ret, "answering handshake: %s",
+			 vmmig_strerror(ret));
 	return ret;
 }
 
-int dest_accept_all(struct vmmig_dest *dst, bool resume)
+int dst_accept_all(struct vmmig_dest *dst, bool resume)
 {
 	bool seen[VMMIG_MAX_CHANNELS] = { false };
 	/* Channel 0 waits for the embedder's deadline (or the recovery
 	 * timeout); the others follow within the I/O timeout. */
 	uint64_t deadline = deadline_in(
 		resume ? dst->recover_ms
-		       : dst->opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
+		       : dst->sess.opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
 	char first[WIRE_ERRLEN] = "";
 
 	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
@@ -304,7 +305,7 @@ int dest_accept_all(struct vmmig_dest *dst, bool resume)
 
 		if (slot)
 			deadline = deadline_in(
-				dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+				dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 		ret = accept_one(dst, slot, seen, resume, deadline, first,
 				 sizeof(first));
 		if (ret)

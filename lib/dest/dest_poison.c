@@ -58,14 +58,14 @@ static int poison_range(int uffd, uint8_t *a, size_t len, bool *fallback)
 	return len && mprotect(a, len, PROT_NONE) ? -errno : 0;
 }
 
-uint64_t dpc_poison_missing(struct vmmig_dest *dst)
+uint64_t dst_pc_poison_missing(struct vmmig_dest *dst)
 {
 	struct postcopy_dst *pc = dst->pc;
 	bool fallback = pc->uffd < 0;
 	uint64_t n = 0;
 
-	for (unsigned ri = 0; ri < dst->regions.n; ri++) {
-		const struct region *r = &dst->regions.r[ri];
+	for (unsigned ri = 0; ri < dst->sess.regions.n; ri++) {
+		const struct region *r = &dst->sess.regions.r[ri];
 		const uint64_t *pend = pc->r[ri].pending;
 
 		for (uint64_t p = 0; p < r->npages;) {
@@ -82,18 +82,18 @@ uint64_t dpc_poison_missing(struct vmmig_dest *dst)
 					       (q - p) * VMMIG_PAGE_SIZE,
 					       &fallback);
 			if (ret)
-				vlog(&dst->log, VMMIG_LOG_ERROR,
-				     "cannot fence %llu missing pages: %s",
-				     (unsigned long long)(q - p),
-				     vmmig_strerror(ret));
+				log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
+					"cannot fence %llu missing pages: %s",
+					(unsigned long long)(q - p),
+					vmmig_strerror(ret));
 			n += q - p;
 			p = q;
 		}
 	}
 	if (n)
-		vlog(&dst->log, VMMIG_LOG_ERROR,
-		     "%llu pages never arrived: %s on access",
-		     (unsigned long long)n,
-		     fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");
+		log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
+			"%llu pages never arrived: %s on access",
+			(unsigned long long)n,
+			fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");
 	return n;
 }

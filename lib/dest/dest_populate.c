@@ -21,8 +21,8 @@ static void *populate_main(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		const struct region *r = &dst->regions.r[i];
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		const struct region *r = &dst->sess.regions.r[i];
 
 		for (uint64_t off = 0; off < r->size; off += POPULATE_CHUNK) {
 			uint64_t len = r->size - off < POPULATE_CHUNK
@@ -41,11 +41,11 @@ static void *populate_main(void *arg)
 	return NULL;
 }
 
-int populate_start(struct vmmig_dest *dst)
+int dst_populate_start(struct vmmig_dest *dst)
 {
 	int ret;
 
-	if (!dst->opt.v[VMMIG_OPT_POPULATE])
+	if (!dst->sess.opt.v[VMMIG_OPT_POPULATE])
 		return 0;
 	atomic_store(&dst->populate_stop, false);
 	ret = -pthread_create(&dst->populate_thread, NULL, populate_main, dst);
@@ -55,7 +55,7 @@ int populate_start(struct vmmig_dest *dst)
 
 /* Before post-copy registers the memory with userfaultfd (populating a
  * registered missing page would wait on our own fault), and at the end. */
-void populate_stop(struct vmmig_dest *dst)
+void dst_populate_stop(struct vmmig_dest *dst)
 {
 	if (!dst->populate_running)
 		return;

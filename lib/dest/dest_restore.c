@@ -22,7 +22,7 @@
 
 #include <vmmig/pagesource.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 enum { RS_NONE, RS_RESTORING, RS_NET, RS_FAILED };
 
@@ -48,7 +48,6 @@ struct restore {
 	uint64_t inflight;
 	_Atomic uint64_t restored, mismatches, fallbacks, bytes;
 	uint64_t t_first, t_last;   /* under lock */
-	unsigned drained;           /* channels past DRAIN (under dst->lock) */
 	/* hints waiting for the feeder thread (a growing ring, under qlock) */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
@@ -82,7 +81,7 @@ static pthread_mutex_t *stripe_of(struct restore *rs, uint64_t page)
 static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status);
 static void *feeder_main(void *arg);
 
-int restore_init(struct vmmig_dest *dst)
+int dst_restore_init(struct vmmig_dest *dst)
 {
 	struct restore *rs = calloc(1, sizeof(*rs));
 
@@ -96,12 +95,12 @@ int restore_init(struct vmmig_dest *dst)
 	pthread_cond_init(&rs->cond, NULL);
 	pthread_mutex_init(&rs->qlock, NULL);
 	pthread_cond_init(&rs->qcond, NULL);
-	rs->st = calloc(dst->regions.n, sizeof(*rs->st));
-	rs->failed = calloc(dst->regions.n, sizeof(*rs->failed));
+	rs->st = calloc(dst->sess.regions.n, sizeof(*rs->st));
+	rs->failed = calloc(dst->sess.regions.n, sizeof(*rs->failed));
 	if (!rs->st || !rs->failed)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		uint64_t np = dst->regions.r[i].npages;
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		uint64_t np = dst->sess.regions.r[i].npages;
 
 		rs->st[i] = calloc(np, 1);
 		rs->failed[i] = calloc((np + 63) / 64, 8);
@@ -126,7 +125,7 @@ static void restore_failed(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 
 	atomic_fetch_add(&rs->fallbacks, 1);
 	if (dst->pc_armed)
-		dpc_refetch(dst, ri, page);
+		dst_pc_refetch(dst, ri, page);
 	else
 		__atomic_fetch_or(&rs->failed[ri][page / 64],
 				  1ull << (page % 64), __ATOMIC_ACQ_REL);
@@ -135,7 +134,7 @@ static void restore_failed(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 static void inflight_done(struct restore *rs)
 {
 	pthread_mutex_lock(&rs->lock);
-	rs->t_last = now_us();
+	rs->t_last = clock_now_us();
 	if (!--rs->inflight)
 		pthread_cond_broadcast(&rs->cond);
 	pthread_mutex_unlock(&rs->lock);
@@ -160,11 +159,11 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 
 	if (ST(b) == RS_RESTORING && GEN(b) == ft->gen) {
 		if (status == 0 && dst->pc_armed)
-			status = dpc_place(dst, ri, page, ft->page);
+			status = dst_pc_place(dst, ri, page, ft->page);
 		else if (status == 0) {
-			memcpy(dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE,
+			memcpy(dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE,
 			       ft->page, VMMIG_PAGE_SIZE);
-			dverify_page(dst, ri, page, ft->page);
+			dst_verify_page(dst, ri, page, ft->page);
 		}
 		if (status == 0) {
 			atomic_fetch_add(&rs->restored, 1);
@@ -217,7 +216,7 @@ static void submit_one(struct vmmig_dest *dst, const struct queued_hint *q)
 	ft->gen = q->gen;
 	ft->hash = q->h.hash;
 	ft->f = (struct vmmig_page_fetch){
-		.region_id = dst->regions.r[q->ri].id, .page = q->page,
+		.region_id = dst->sess.regions.r[q->ri].id, .page = q->page,
 		.object_id = q->h.object_id, .offset = q->h.offset,
 		.hash = q->h.hash, .buf = ft->page };
 	fp = &ft->f;
@@ -282,17 +281,17 @@ static int queue_hint(struct restore *rs, const struct queued_hint *q)
 	return 0;
 }
 
-int restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		    const struct wire_hint *h)
+int dst_restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+			const struct wire_hint *h)
 {
 	struct restore *rs = dst->rs;
 	struct queued_hint q = { .ri = ri, .page = page, .h = *h };
 
-	if (dst->pc_armed && !dpc_pending(dst, q.ri, page))
+	if (dst->pc_armed && !dst_pc_pending(dst, q.ri, page))
 		return -EPROTO; /* valid here already */
 	pthread_mutex_lock(&rs->lock);
 	if (!rs->inflight++ && !rs->t_first)
-		rs->t_first = now_us();
+		rs->t_first = clock_now_us();
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_lock(stripe_of(rs, page));
 	q.gen = (GEN(rs->st[q.ri][page]) + 1) & 63;
@@ -303,15 +302,15 @@ int restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	return 0;
 }
 
-int restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+int dst_restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	struct restore *rs = dst->rs;
 	pthread_mutex_t *m;
 
-	if (dpc_dropped_early(dst, ri, page)) {
-		dest_fail(dst, -EPROTO, "page %llu of region %u sent after an "
-			  "early DISCARD dropped it, before the switch",
-			  (unsigned long long)page, dst->regions.r[ri].id);
+	if (dst_pc_dropped_early(dst, ri, page)) {
+		dst_fail(dst, -EPROTO, "page %llu of region %u sent after an "
+			 "early DISCARD dropped it, before the switch",
+			 (unsigned long long)page, dst->sess.regions.r[ri].id);
 		return -EPROTO;
 	}
 	uint8_t b = __atomic_load_n(&rs->st[ri][page], __ATOMIC_ACQUIRE);
@@ -330,7 +329,7 @@ int restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	return 0;
 }
 
-bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
+bool dst_restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 {
 	return dst->rs &&
 	       ST(__atomic_load_n(&dst->rs->st[ri][page], __ATOMIC_ACQUIRE)) ==
@@ -342,13 +341,13 @@ bool restore_in_flight(struct vmmig_dest *dst, unsigned ri, uint64_t page)
  * than the link can take a while: every second a KEEPALIVE goes to the
  * source on @c (if any), whose watchdog would otherwise call us silent.
  */
-static int wait_idle(struct vmmig_dest *dst, struct chan *c)
+int dst_restore_wait_idle(struct vmmig_dest *dst, struct chan *c)
 {
 	struct restore *rs = dst->rs;
 	struct timespec ts;
 
 	pthread_mutex_lock(&rs->lock);
-	while (rs->inflight && !failure_code(&dst->fail)) {
+	while (rs->inflight && !failure_code(&dst->sess.fail)) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		if (pthread_cond_timedwait(&rs->cond, &rs->lock, &ts) ==
@@ -359,80 +358,54 @@ static int wait_idle(struct vmmig_dest *dst, struct chan *c)
 		}
 	}
 	pthread_mutex_unlock(&rs->lock);
-	return failure_code(&dst->fail);
+	return failure_code(&dst->sess.fail);
 }
 
-/*
- * DRAIN reached channel @rv. Channel 0 waits for all channels (every hint
- * sent before DRAIN has been seen), then for the reads, then reports the
- * failed pages and answers DRAINED.
- */
-int restore_drain(struct receiver *rv)
+/* At the DRAIN barrier (channel 0, no read in flight): the pages whose
+ * restore failed go to the source as REQ records with WIRE_REQ_REFETCH. */
+int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 {
-	struct vmmig_dest *dst = rv->dst;
 	struct restore *rs = dst->rs;
 	struct req_batch b = { 0 };
-	int ret;
+	int ret = 0;
 
-	pthread_mutex_lock(&dst->lock);
-	rs->drained++;
-	pthread_cond_broadcast(&dst->cond);
-	if (rv->c->index != 0) {
-		pthread_mutex_unlock(&dst->lock);
-		return 0;
-	}
-	while (rs->drained < dst->nchan && !failure_code(&dst->fail))
-		pthread_cond_wait(&dst->cond, &dst->lock);
-	rs->drained = 0;
-	pthread_mutex_unlock(&dst->lock);
-	ret = wait_idle(dst, rv->c);
-	if (!ret)
-		ret = dpc_drop_early(dst);
-	if (ret)
-		return ret;
-	for (unsigned ri = 0; ri < dst->regions.n && !ret; ri++)
-		for (uint64_t w = 0; w < (dst->regions.r[ri].npages + 63) / 64;
+	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
+		for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]);
 		     w++) {
 			uint64_t bits = __atomic_exchange_n(&rs->failed[ri][w], 0,
 							    __ATOMIC_ACQ_REL);
 
 			while (bits && !ret) {
-				ret = req_batch_add(rv->c, &b,
-						    dst->regions.r[ri].id,
-						    w * 64 + (uint64_t)__builtin_ctzll(bits),
-						    WIRE_REQ_REFETCH);
+				ret = dst_req_batch_add(c, &b, dst->sess.regions.r[ri].id,
+							w * 64 + (uint64_t)__builtin_ctzll(bits),
+							WIRE_REQ_REFETCH);
 				bits &= bits - 1;
 			}
 		}
-	if (!ret)
-		ret = req_batch_flush(rv->c, &b, WIRE_REQ_REFETCH);
-	if (!ret)
-		ret = chan_send_record(rv->c, WIRE_DRAINED, 0, NULL, 0);
-	if (ret)
-		dest_fail(dst, ret, "answering DRAIN: %s", vmmig_strerror(ret));
-	return ret;
+	return ret ? ret : dst_req_batch_flush(c, &b, WIRE_REQ_REFETCH);
 }
 
 /* Before the guest starts (pre-copy) or completes (post-copy): no read
  * may still be in flight. */
-int restore_finish(struct vmmig_dest *dst)
+int dst_restore_finish(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
-	int ret = wait_idle(dst, NULL);
+	int ret = dst_restore_wait_idle(dst, NULL);
 
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.pages_restored = atomic_load(&rs->restored);
-	dst->st.restore_bytes = atomic_load(&rs->bytes);
-	dst->st.restore_mismatches = atomic_load(&rs->mismatches);
-	dst->st.restore_fallbacks = atomic_load(&rs->fallbacks);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.pages_restored = atomic_load(&rs->restored);
+	dst->sess.st.restore_bytes = atomic_load(&rs->bytes);
+	dst->sess.st.restore_mismatches = atomic_load(&rs->mismatches);
+	dst->sess.st.restore_fallbacks = atomic_load(&rs->fallbacks);
 	pthread_mutex_lock(&rs->lock);
-	dst->st.restore_time_us = rs->t_first ? rs->t_last - rs->t_first : 0;
+	dst->sess.st.restore_time_us =
+		rs->t_first ? rs->t_last - rs->t_first : 0;
 	pthread_mutex_unlock(&rs->lock);
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;
 }
 
-void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
+void dst_restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
 {
 	struct restore *rs = dst->rs;
 
@@ -444,7 +417,7 @@ void restore_fill_stats(struct vmmig_dest *dst, struct vmmig_stats *st)
 	st->restore_fallbacks = atomic_load(&rs->fallbacks);
 }
 
-void restore_free(struct vmmig_dest *dst)
+void dst_restore_free(struct vmmig_dest *dst)
 {
 	struct restore *rs = dst->rs;
 
@@ -461,7 +434,7 @@ void restore_free(struct vmmig_dest *dst)
 	if (rs->ps)
 		vmmig_page_source_stop(rs->ps); /* every fetch completes */
 	free(rs->q);
-	for (unsigned i = 0; rs->st && i < dst->regions.n; i++) {
+	for (unsigned i = 0; rs->st && i < dst->sess.regions.n; i++) {
 		free(rs->st[i]);
 		free(rs->failed[i]);
 	}

@@ -9,126 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
-
-void dest_abort_io(struct vmmig_dest *dst)
-{
-	atomic_store(&dst->sh.abort, true);
-	pthread_mutex_lock(&dst->chan_lock);
-	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++)
-		chan_shutdown(&dst->chan[i]);
-	pthread_mutex_unlock(&dst->chan_lock);
-	if (dst->listening && dst->tops->listener_shutdown)
-		dst->tops->listener_shutdown(dst->listener);
-}
-
-void dest_fail(struct vmmig_dest *dst, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* After the post-copy switch a broken link is waited out. */
-	bool may_recover = atomic_load(&dst->pc_armed) &&
-			   dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
-
-	va_start(ap, fmt);
-	failure_record(&dst->fail, &dst->log, code, may_recover, fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&dst->lock);
-	pthread_cond_broadcast(&dst->cond);
-	pthread_mutex_unlock(&dst->lock);
-}
+#include "dest_main.h"
 
 static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc)
 {
 	struct enc_counters ec = { 0 };
 
 	memcpy(ec.pages, pc->pages, sizeof(ec.pages));
-	counters_add_enc(&dst->cnt, &ec);
-}
-
-int dest_on_record(struct receiver *rv, const struct wire_hdr *h,
-		   const uint8_t *payload)
-{
-	struct vmmig_dest *dst = rv->dst;
-	char err[WIRE_ERRLEN];
-	struct wire_status ws;
-	int ret;
-
-	switch (h->type) {
-	case WIRE_ROUND:
-		ret = wire_round_unpack(payload, h->len, &(struct wire_round){ 0 },
-					err, sizeof(err));
-		if (ret)
-			dest_fail(dst, ret, "%s", err);
-		rv->rounds += !ret;
-		return ret;
-	case WIRE_KEEPALIVE: /* the source hashing its memory, say */
-		return 0;
-	case WIRE_STATE:
-		if (rv->c->index != 0) {
-			dest_fail(dst, -EPROTO,
-				  "state record on channel %u (only channel 0 "
-				  "carries state)", rv->c->index);
-			return -EPROTO;
-		}
-		ret = state_receive(&dst->state, h->flags, payload, h->len, err,
-				    sizeof(err));
-		if (ret)
-			dest_fail(dst, ret, "%s", err);
-		return ret;
-	case WIRE_SWITCH:
-		return dpc_switch(rv);
-	case WIRE_DRAIN:
-		return restore_drain(rv);
-	case WIRE_DISCARD:
-		if (h->flags & WIRE_DISCARD_EARLY) {
-			/* Before SWITCH, on channel 0 only. */
-			if (rv->c->index != 0 || dst->switched || dst->pc_armed) {
-				dest_fail(dst, -EPROTO, "early DISCARD out of "
-					  "place on channel %u", rv->c->index);
-				return -EPROTO;
-			}
-			return dpc_discard(dst, payload, h->len, true);
-		}
-		/* fall through */
-	case WIRE_POSTCOPY:
-		/* Only channel 0 carries them, after every channel lined up
-		 * at SWITCH and before the guest started here. */
-		if (rv->c->index != 0 || dst->switched < dst->nchan ||
-		    dst->pc_armed) {
-			dest_fail(dst, -EPROTO, "record type 0x%04x out of place "
-				  "on channel %u", h->type, rv->c->index);
-			return -EPROTO;
-		}
-		if (h->type == WIRE_DISCARD)
-			return dpc_discard(dst, payload, h->len, false);
-		return dpc_start(rv, payload, h->len);
-	case WIRE_END:
-		ret = wire_end_unpack(payload, h->len, &rv->end, err,
-				      sizeof(err));
-		if (ret) {
-			dest_fail(dst, ret, "%s", err);
-			return ret;
-		}
-		rv->ended = true;
-		return 1;
-	case WIRE_ERROR:
-		ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
-		if (ret) {
-			dest_fail(dst, ret, "%s", err);
-			return ret;
-		}
-		failure_set_peer(&dst->fail, ws.status < 0 ? ws.status : -EPROTO,
-				 ws.text);
-		dest_fail(dst, ws.status < 0 ? ws.status : -EPROTO, "%s",
-			  ws.text);
-		return -ECONNABORTED;
-	default:
-		dest_fail(dst, -EPROTO,
-			  "unexpected record type 0x%04x on channel %u",
-			  h->type, rv->c->index);
-		return -EPROTO;
-	}
+	sess_counters_add_enc(&dst->sess.cnt, &ec);
 }
 
 static void *receiver_main(void *arg)
@@ -138,7 +26,8 @@ static void *receiver_main(void *arg)
 
 	/* The urgent channel's pages are what a faulting vCPU waits for. */
 	if (rv->c->index == dst->nchan - 1 && dst->nchan > 1)
-		pin_fault_thread(&dst->opt, &dst->log, "urgent receiver");
+		affinity_pin_fault(&dst->sess.opt, &dst->sess.log,
+				   "urgent receiver");
 
 	for (;;) {
 		struct wire_page_counts pc = { 0 };
@@ -149,19 +38,19 @@ static void *receiver_main(void *arg)
 		ret = wire_reader_next(rv->rd, &h, &payload, &pc);
 		if (ret) {
 			if (ret == -EPROTO)
-				dest_fail(dst, ret, "channel %u: %s",
-					  rv->c->index,
-					  wire_reader_error(rv->rd));
+				dst_fail(dst, ret, "channel %u: %s",
+					 rv->c->index,
+					 wire_reader_error(rv->rd));
 			else
-				dest_fail(dst, ret, "channel %u: %s",
-					  rv->c->index, vmmig_strerror(ret));
+				dst_fail(dst, ret, "channel %u: %s",
+					 rv->c->index, vmmig_strerror(ret));
 			break;
 		}
 		if (h.type == WIRE_PAGES || h.type == WIRE_ZERO) {
 			add_counts(dst, &pc);
 			continue;
 		}
-		if (dest_on_record(rv, &h, payload))
+		if (dst_on_record(rv, &h, payload))
 			break;
 	}
 	pthread_mutex_lock(&dst->lock);
@@ -175,9 +64,9 @@ static void watchdog_fire(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 
-	dest_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
-		  (long long)dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-	dest_abort_io(dst);
+	dst_fail(dst, -ETIMEDOUT, "source silent for %lld ms",
+		 (long long)dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
+	dst_abort_io(dst);
 }
 
 /* Wait until every receiver saw END, or something failed. */
@@ -195,24 +84,16 @@ static int receive_all(struct vmmig_dest *dst)
 			pthread_mutex_lock(&dst->lock);
 			dst->active -= dst->nchan - i;
 			pthread_mutex_unlock(&dst->lock);
-			dest_fail(dst, ret, "starting receivers");
+			dst_fail(dst, ret, "starting receivers");
 		} else {
 			dst->rcv[i].running = true;
 		}
 	}
 	pthread_mutex_lock(&dst->lock);
-	while (dst->active && !failure_code(&dst->fail))
+	while (dst->active && !failure_code(&dst->sess.fail))
 		pthread_cond_wait(&dst->cond, &dst->lock);
 	pthread_mutex_unlock(&dst->lock);
-	return failure_code(&dst->fail);
-}
-
-struct receiver *dest_main_receiver(struct vmmig_dest *dst)
-{
-	for (unsigned i = 0; i < dst->nchan; i++)
-		if (dst->rcv[i].c && dst->rcv[i].c->index == 0)
-			return &dst->rcv[i];
-	return NULL;
+	return failure_code(&dst->sess.fail);
 }
 
 /* After post-copy the guest already runs here: check and report DONE. */
@@ -221,28 +102,28 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 {
 	struct wire_done done;
 	uint8_t buf[WIRE_DONE_SIZE];
-	int ret = restore_finish(dst);
+	int ret = dst_restore_finish(dst);
 
 	if (!ret)
-		ret = dpc_finish(dst, &done);
+		ret = dst_pc_finish(dst, &done);
 	if (ret)
 		return ret;
 	if (rv0->end.flags & WIRE_END_HASH) {
 		uint64_t h = atomic_load(&dst->vsum);
 
 		if (!dst->vhash) {
-			dest_fail(dst, -EPROTO, "END carries a memory hash the "
-				  "handshake did not announce");
+			dst_fail(dst, -EPROTO, "END carries a memory hash the "
+				 "handshake did not announce");
 			return -EPROTO;
 		}
 
 		*verified = h == rv0->end.mem_hash;
 		if (!*verified) {
-			dest_fail(dst, -EIO,
-				  "memory verification failed: page-sum hash "
-				  "%016llx, source had %016llx",
-				  (unsigned long long)h,
-				  (unsigned long long)rv0->end.mem_hash);
+			dst_fail(dst, -EIO,
+				 "memory verification failed: page-sum hash "
+				 "%016llx, source had %016llx",
+				 (unsigned long long)h,
+				 (unsigned long long)rv0->end.mem_hash);
 			return -EIO;
 		}
 		done.verified = (uint32_t)*verified;
@@ -250,14 +131,14 @@ static int finish_postcopy(struct vmmig_dest *dst, struct receiver *rv0,
 	wire_done_pack(buf, &done);
 	ret = chan_send_record(rv0->c, WIRE_DONE, 0, buf, sizeof(buf));
 	if (ret)
-		dest_fail(dst, ret, "sending DONE: %s", vmmig_strerror(ret));
+		dst_fail(dst, ret, "sending DONE: %s", vmmig_strerror(ret));
 	return ret;
 }
 
 /* Everything arrived? Then check it and load the state: READY follows. */
 static int finish(struct vmmig_dest *dst, int *verified)
 {
-	struct receiver *rv0 = dest_main_receiver(dst);
+	struct receiver *rv0 = dst_main_receiver(dst);
 	int ret;
 
 	for (unsigned i = 0; i < dst->nchan; i++) {
@@ -265,30 +146,31 @@ static int finish(struct vmmig_dest *dst, int *verified)
 		uint64_t got = wire_reader_pages(rv->rd);
 
 		if (rv->end.pages != got) {
-			dest_fail(dst, -EPROTO,
-				  "channel %u: source sent %llu pages, %llu "
-				  "arrived", rv->c->index,
-				  (unsigned long long)rv->end.pages,
-				  (unsigned long long)got);
+			dst_fail(dst, -EPROTO,
+				 "channel %u: source sent %llu pages, %llu "
+				 "arrived", rv->c->index,
+				 (unsigned long long)rv->end.pages,
+				 (unsigned long long)got);
 			return -EPROTO;
 		}
 	}
 	if (!(rv0->end.flags & WIRE_END_MAIN) ||
-	    rv0->end.nblobs != dst->state.n || !state_complete(&dst->state)) {
-		dest_fail(dst, -EPROTO,
-			  "state incomplete: %u blobs announced, %u arrived",
-			  rv0->end.nblobs, dst->state.n);
+	    rv0->end.nblobs != dst->state.n ||
+	    !sess_state_complete(&dst->state)) {
+		dst_fail(dst, -EPROTO,
+			 "state incomplete: %u blobs announced, %u arrived",
+			 rv0->end.nblobs, dst->state.n);
 		return -EPROTO;
 	}
 	*verified = -1;
 	if (dst->pc_armed)
 		return finish_postcopy(dst, rv0, verified);
-	ret = restore_finish(dst); /* no read may land after the start */
+	ret = dst_restore_finish(dst); /* no read may land after the start */
 	if (ret)
 		return ret;
 	/* Verification comes after the start (DIGEST), not in the pause. */
 	if (rv0->end.flags & WIRE_END_HASH) {
-		dest_fail(dst, -EPROTO, "pre-copy END with a memory hash");
+		dst_fail(dst, -EPROTO, "pre-copy END with a memory hash");
 		return -EPROTO;
 	}
 	for (unsigned i = 0; i < dst->state.n && dst->ops->load_state; i++) {
@@ -297,8 +179,8 @@ static int finish(struct vmmig_dest *dst, int *verified)
 					       b->len);
 
 		if (ret) {
-			dest_fail(dst, ret, "loading state blob %u: %s", b->id,
-				  vmmig_strerror(ret));
+			dst_fail(dst, ret, "loading state blob %u: %s", b->id,
+				 vmmig_strerror(ret));
 			return ret;
 		}
 	}
@@ -311,105 +193,94 @@ static int migrate(struct vmmig_dest *dst)
 	int verified = -1;
 	int ret;
 
-	ret = dest_accept_all(dst, false);
+	ret = dst_accept_all(dst, false);
 	if (!ret)
-		ret = populate_start(dst);
+		ret = dst_populate_start(dst);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.setup_time_us = now_us() - dst->t_start;
-	dst->st.status = VMMIG_STATUS_ACTIVE;
-	dst->st.channels = dst->nchan - 1; /* the last is the urgent one */
-	pthread_mutex_unlock(&dst->stats_lock);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.setup_time_us = clock_now_us() - dst->sess.t_start;
+	dst->sess.st.status = VMMIG_STATUS_ACTIVE;
+	dst->sess.st.channels = dst->nchan - 1; /* the last is the urgent one */
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	ret = receive_all(dst);
 	/* After the post-copy switch a broken link pauses: the guest waits on
 	 * its faults while the source reconnects. */
-	while (ret && dst->pc_armed && dst->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
-	       failure_is_link(&dst->fail)) {
-		ret = dest_recover(dst, now_us() + (uint64_t)dst->opt.v
-				     [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
+	while (ret && dst->pc_armed &&
+	       dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
+	       failure_is_link(&dst->sess.fail)) {
+		ret = dst_recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
+					 [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
 		ret = receive_all(dst);
 	}
 	if (!ret)
 		ret = finish(dst, &verified);
-	rv0 = dest_main_receiver(dst);
+	rv0 = dst_main_receiver(dst);
 	if (dst->pc_armed && rv0) {
-		pthread_mutex_lock(&dst->stats_lock);
-		dst->st.verified = verified;
-		dst->st.rounds = rv0->rounds;
-		pthread_mutex_unlock(&dst->stats_lock);
+		pthread_mutex_lock(&dst->sess.stats_lock);
+		dst->sess.st.verified = verified;
+		dst->sess.st.rounds = rv0->rounds;
+		pthread_mutex_unlock(&dst->sess.stats_lock);
 		if (!ret)
 			return 0; /* started at the switch already */
 	}
 	if (ret) {
 		/* Tell the source why (unless it told us), best effort. */
-		if (rv0 && !dst->fail.from_peer)
-			chan_send_error(rv0->c, &dst->fail, "destination",
+		if (rv0 && !dst->sess.fail.from_peer)
+			chan_send_error(rv0->c, &dst->sess.fail, "destination",
 					100);
 		return ret;
 	}
-	ret = dsw_ready_commit(dst, rv0);
+	ret = dst_sw_ready_commit(dst, rv0);
 	if (ret)
 		return ret;
 	/* Inside start() the migration is over: final figures (verification
 	 * ends after it, with the source's digest). */
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.rounds = rv0->rounds;
-	dst->st.status = VMMIG_STATUS_COMPLETED;
-	dst->st.total_time_us = now_us() - dst->t_start;
-	dst->st.transferred_bytes = dest_rx_bytes(dst);
-	pthread_mutex_unlock(&dst->stats_lock);
-	ret = dsw_start(dst, rv0);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.rounds = rv0->rounds;
+	dst->sess.st.status = VMMIG_STATUS_COMPLETED;
+	dst->sess.st.total_time_us = clock_now_us() - dst->sess.t_start;
+	dst->sess.st.transferred_bytes = dst_rx_bytes(dst);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	ret = dst_sw_start(dst, rv0);
 	if (!ret && dst->vhash)
-		ret = dsw_check_digest(dst, rv0, &verified);
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.verified = verified;
-	pthread_mutex_unlock(&dst->stats_lock);
+		ret = dst_sw_check_digest(dst, rv0, &verified);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.verified = verified;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	return ret;
 }
 
-void *dest_main(void *arg)
+void *dst_main(void *arg)
 {
 	struct vmmig_dest *dst = arg;
 	int ret;
 
-	ret = watchdog_start(&dst->wd, &dst->sh,
-			     dst->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			     watchdog_fire, dst);
+	ret = sess_start_watchdog(&dst->sess, watchdog_fire, dst);
 	if (!ret)
 		ret = migrate(dst);
 	if (ret) {
-		dest_fail(dst, ret, "%s", vmmig_strerror(ret));
-		ret = failure_code(&dst->fail);
+		dst_fail(dst, ret, "%s", vmmig_strerror(ret));
+		ret = failure_code(&dst->sess.fail);
 	}
-	watchdog_stop(&dst->wd);
-	populate_stop(dst);
-	dest_abort_io(dst);
-	dest_close_channels(dst);
+	sess_wd_stop(&dst->sess.wd);
+	dst_populate_stop(dst);
+	dst_abort_io(dst);
+	dst_close_channels(dst);
 	if (dst->rs) {
-		restore_finish(dst); /* final figures */
-		restore_free(dst);
+		dst_restore_finish(dst); /* final figures */
+		dst_restore_free(dst);
 	}
 	/* Pages that will never come must not read as zero (only once the
 	 * memory is armed for post-copy: before that the guest never runs
 	 * here). Nothing places pages any more. */
 	uint64_t lost = ret && dst->pc && dst->pc->uffd >= 0
-				? dpc_poison_missing(dst) : 0;
-	uint64_t rx = dst->rx_closed;
-	pthread_mutex_lock(&dst->stats_lock);
-	dst->st.total_time_us = dst->t_start ? now_us() - dst->t_start : 0;
-	dst->st.transferred_bytes = rx;
-	dst->st.error = ret;
-	dst->st.postcopy_pages_lost = lost;
-	dst->st.status = !ret ? VMMIG_STATUS_COMPLETED
-			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
-					     : VMMIG_STATUS_FAILED;
-	pthread_mutex_unlock(&dst->stats_lock);
-	dst->result = ret;
-	failure_log_final(&dst->fail, &dst->log);
-	vlog(&dst->log, VMMIG_LOG_INFO, "incoming migration %s",
-	     ret ? dst->fail.msg : "completed");
+				? dst_pc_poison_missing(dst) : 0;
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.postcopy_pages_lost = lost;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	sess_finish(&dst->sess, ret, dst->rx_closed, "incoming migration");
 	return NULL;
 }

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dest.h"
+#include "dest_feat.h"
 
 /* The next record on channel 0 must be @want (a switchover record). */
 static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
@@ -28,21 +28,21 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 		ret = wire_reader_next(rv->rd, &h, &p, NULL);
 	while (!ret && h.type == WIRE_KEEPALIVE);
 	if (ret) {
-		dest_fail(dst, ret, "waiting for %s: %s", what,
-			  ret == -EPROTO ? wire_reader_error(rv->rd)
+		dst_fail(dst, ret, "waiting for %s: %s", what,
+			 ret == -EPROTO ? wire_reader_error(rv->rd)
 					 : vmmig_strerror(ret));
 		return ret;
 	}
 	if (h.type == WIRE_ERROR &&
 	    !wire_status_unpack(p, h.len, &ws, err, sizeof(err))) {
 		ret = ws.status < 0 ? ws.status : -EPROTO;
-		failure_set_peer(&dst->fail, ret, ws.text);
-		dest_fail(dst, ret, "%s", ws.text);
+		failure_set_peer(&dst->sess.fail, ret, ws.text);
+		dst_fail(dst, ret, "%s", ws.text);
 		return -ECONNABORTED;
 	}
 	if (h.type != want) {
-		dest_fail(dst, -EPROTO, "record type 0x%04x instead of %s",
-			  h.type, what);
+		dst_fail(dst, -EPROTO, "record type 0x%04x instead of %s",
+			 h.type, what);
 		return -EPROTO;
 	}
 	ret = wire_sw_unpack(p, h.len, sw, err, sizeof(err));
@@ -51,11 +51,11 @@ static int read_sw(struct vmmig_dest *dst, struct receiver *rv, uint16_t want,
 		ret = -EPROTO;
 	}
 	if (ret)
-		dest_fail(dst, ret, "%s: %s", what, err);
+		dst_fail(dst, ret, "%s: %s", what, err);
 	return ret;
 }
 
-int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
+int dst_sw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
 {
 	struct wire_sw sw = { 0 };
 	uint8_t buf[WIRE_SW_SIZE];
@@ -63,7 +63,7 @@ int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
 
 	/* Pre-copy: every page landed, the digest is final. Post-copy sends
 	 * its digest check with DONE instead. */
-	dverify_drain(dst);
+	dst_verify_drain(dst);
 	if (dst->vhash && !dst->pc) {
 		sw.flags = WIRE_SW_DIGEST;
 		sw.digest = atomic_load(&dst->vsum);
@@ -73,7 +73,7 @@ int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
 	atomic_store(&dst->owner, VMMIG_OWNER_UNKNOWN);
 	ret = chan_send_record(rv->c, WIRE_READY, 0, buf, sizeof(buf));
 	if (ret) {
-		dest_fail(dst, ret, "sending READY: %s", vmmig_strerror(ret));
+		dst_fail(dst, ret, "sending READY: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	ret = read_sw(dst, rv, WIRE_COMMIT, "COMMIT", &sw);
@@ -84,7 +84,7 @@ int dsw_ready_commit(struct vmmig_dest *dst, struct receiver *rv)
 	return ret;
 }
 
-int dsw_start(struct vmmig_dest *dst, struct receiver *rv)
+int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv)
 {
 	struct wire_sw sw = { 0 };
 	uint8_t buf[WIRE_SW_SIZE];
@@ -93,8 +93,8 @@ int dsw_start(struct vmmig_dest *dst, struct receiver *rv)
 	sw.status = ret < 0 && ret >= -4095 ? ret : ret ? -EIO : 0;
 	wire_sw_pack(buf, &sw);
 	if (ret) {
-		dest_fail(dst, ret, "starting the guest: %s",
-			  vmmig_strerror(ret));
+		dst_fail(dst, ret, "starting the guest: %s",
+			 vmmig_strerror(ret));
 		(void)chan_send_record(rv->c, WIRE_STARTED, 0, buf, sizeof(buf));
 		return ret;
 	}
@@ -102,13 +102,13 @@ int dsw_start(struct vmmig_dest *dst, struct receiver *rv)
 	/* The guest runs here: a lost STARTED leaves the source unsure, but
 	 * changes nothing here. */
 	if (ret)
-		vlog(&dst->log, VMMIG_LOG_WARN, "sending STARTED: %s",
-		     vmmig_strerror(ret));
+		log_msg(&dst->sess.log, VMMIG_LOG_WARN, "sending STARTED: %s",
+			vmmig_strerror(ret));
 	return 0;
 }
 
-int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
-		     int *verified)
+int dst_sw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
+			int *verified)
 {
 	uint64_t mine = atomic_load(&dst->vsum);
 	struct wire_sw sw;
@@ -116,17 +116,17 @@ int dsw_check_digest(struct vmmig_dest *dst, struct receiver *rv,
 			  &sw);
 
 	if (!ret && !(sw.flags & WIRE_SW_DIGEST)) {
-		dest_fail(dst, -EPROTO, "DIGEST without a digest");
+		dst_fail(dst, -EPROTO, "DIGEST without a digest");
 		ret = -EPROTO;
 	}
 	if (ret)
 		return ret;
 	*verified = sw.digest == mine;
 	if (!*verified) {
-		dest_fail(dst, -EIO, "memory verification failed: pages hash to "
-			  "%016llx here, %016llx at the source (the guest "
-			  "already runs here)", (unsigned long long)mine,
-			  (unsigned long long)sw.digest);
+		dst_fail(dst, -EIO, "memory verification failed: pages hash to "
+			 "%016llx here, %016llx at the source (the guest "
+			 "already runs here)", (unsigned long long)mine,
+			 (unsigned long long)sw.digest);
 		return -EIO;
 	}
 	return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The destination's half of the end-to-end memory check. Each page's
- * page_hash() is kept as its final copy lands (from the stream, from
+ * regions_page_hash() is kept as its final copy lands (from the stream, from
  * storage, or placed after a post-copy switch), and their sum is kept
  * along; a page that never lands is zero and counts 0. At the switchover the
  * sum is this side's digest at no cost, while hashing all memory there
@@ -57,7 +57,7 @@ static void *hasher_main(void *arg)
 		q->busy = true;
 		pthread_mutex_unlock(&q->lock);
 		hash_page(dst, ri, page,
-			  dst->regions.r[ri].host + page * VMMIG_PAGE_SIZE);
+			  dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE);
 		pthread_mutex_lock(&q->lock);
 		q->busy = false;
 		if (q->head == q->tail)
@@ -85,7 +85,7 @@ static int vqueue_start(struct vmmig_dest *dst)
 	return 0;
 }
 
-void dverify_drain(struct vmmig_dest *dst)
+void dst_verify_drain(struct vmmig_dest *dst)
 {
 	struct vqueue *q = dst->vq;
 
@@ -131,16 +131,16 @@ static void vqueue_stop(struct vmmig_dest *dst)
 	dst->vq = NULL;
 }
 
-int dverify_init(struct vmmig_dest *dst)
+int dst_verify_init(struct vmmig_dest *dst)
 {
 	if (dst->vhash)
 		return 0;
-	dst->vhash = calloc(dst->regions.n, sizeof(*dst->vhash));
-	dst->vhash_used = calloc(dst->regions.n, sizeof(*dst->vhash_used));
+	dst->vhash = calloc(dst->sess.regions.n, sizeof(*dst->vhash));
+	dst->vhash_used = calloc(dst->sess.regions.n, sizeof(*dst->vhash_used));
 	if (!dst->vhash || !dst->vhash_used)
 		return -ENOMEM;
-	for (unsigned i = 0; i < dst->regions.n; i++) {
-		uint64_t np = dst->regions.r[i].npages;
+	for (unsigned i = 0; i < dst->sess.regions.n; i++) {
+		uint64_t np = dst->sess.regions.r[i].npages;
 
 		dst->vhash[i] = calloc(np, 8);
 		dst->vhash_used[i] = calloc((np + USED_PAGES * 64 - 1) /
@@ -151,8 +151,8 @@ int dverify_init(struct vmmig_dest *dst)
 	return vqueue_start(dst);
 }
 
-void dverify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
-		  const void *contents)
+void dst_verify_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+		     const void *contents)
 {
 	if (dst->vhash)
 		hash_page(dst, ri, page, contents);
@@ -163,7 +163,7 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 {
 	uint64_t h, old;
 
-	h = page_hash(contents, dst->regions.r[ri].id, page);
+	h = regions_page_hash(contents, dst->sess.regions.r[ri].id, page);
 	if (h)
 		__atomic_fetch_or(&dst->vhash_used[ri][page / USED_PAGES / 64],
 				  1ull << (page / USED_PAGES % 64),
@@ -180,14 +180,14 @@ static void hash_page(struct vmmig_dest *dst, unsigned ri, uint64_t page,
  * and put back a term of the copy the run replaced: the queue drains
  * first (runs are rare: a first send's never-populated memory).
  */
-void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+void dst_verify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		  uint64_t n)
 {
 	uint64_t *vh;
 
 	if (!dst->vhash)
 		return;
-	dverify_drain(dst);
+	dst_verify_drain(dst);
 	vh = dst->vhash[ri];
 	for (uint64_t p = first; p < first + n;) {
 		uint64_t b = p / USED_PAGES;
@@ -204,7 +204,7 @@ void dverify_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 	}
 }
 
-void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
+void dst_verify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		    const void *contents)
 {
 	if (!dst->vhash)
@@ -214,12 +214,12 @@ void dverify_landed(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 		hash_page(dst, ri, page, contents);
 }
 
-void dverify_free(struct vmmig_dest *dst)
+void dst_verify_free(struct vmmig_dest *dst)
 {
 	vqueue_stop(dst);
-	for (unsigned i = 0; dst->vhash && i < dst->regions.n; i++)
+	for (unsigned i = 0; dst->vhash && i < dst->sess.regions.n; i++)
 		free(dst->vhash[i]);
-	for (unsigned i = 0; dst->vhash_used && i < dst->regions.n; i++)
+	for (unsigned i = 0; dst->vhash_used && i < dst->sess.regions.n; i++)
 		free(dst->vhash_used[i]);
 	free(dst->vhash);
 	free(dst->vhash_used);

@@ -14,7 +14,7 @@
 #include <sys/ioctl.h>
 
 #include "base/pagemap.h"
-#include "dest.h"
+#include "dest_feat.h"
 #include "tracker/uffd_compat.h"
 
 /* Bytes per UFFDIO_ZEROPAGE: the kernel holds the mm's lock meanwhile, so
@@ -43,7 +43,7 @@ static int place_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		      uint64_t n)
 {
 	struct postcopy_dst *pc = dst->pc;
-	uint64_t addr = (uintptr_t)(dst->regions.r[ri].host +
+	uint64_t addr = (uintptr_t)(dst->sess.regions.r[ri].host +
 				    first * VMMIG_PAGE_SIZE);
 	uint64_t len = n * VMMIG_PAGE_SIZE, done = 0;
 
@@ -67,7 +67,7 @@ static int place_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		struct uffdio_zeropage z = { .range = { addr + done, k } };
 
 		/* EAGAIN: the address space changed meanwhile; zeropage
-		 * says how far it got. EEXIST: see dpc_place(). */
+		 * says how far it got. EEXIST: see dst_pc_place(). */
 		if (ioctl(pc->uffd, UFFDIO_ZEROPAGE, &z) == 0)
 			done += k;
 		else if (z.zeropage > 0)
@@ -75,12 +75,12 @@ static int place_zero(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 		else if (errno != EAGAIN)
 			return -errno;
 	}
-	dverify_zero(dst, ri, first, n);
-	dpc_placed(dst, ri, first, n);
+	dst_verify_zero(dst, ri, first, n);
+	dst_pc_placed(dst, ri, first, n);
 	return 0;
 }
 
-int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
+int dst_zero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 	      uint64_t n, bool placing)
 {
 	int ret;
@@ -90,15 +90,15 @@ int dzero_run(struct vmmig_dest *dst, unsigned ri, uint64_t first,
 	 * costs a look per page. */
 	if (dst->page_source || atomic_load(&dst->early_dropped))
 		for (uint64_t p = first; p < first + n; p++)
-			if ((ret = restore_on_write(dst, ri, p)))
+			if ((ret = dst_restore_on_write(dst, ri, p)))
 				return ret;
 	if (placing)
 		return place_zero(dst, ri, first, n);
-	ret = pagemap_zero_fill(dst->regions.r[ri].host +
+	ret = pagemap_zero_fill(dst->sess.regions.r[ri].host +
 				first * VMMIG_PAGE_SIZE, n,
-				dst->regions.r[ri].anon);
+				dst->sess.regions.r[ri].anon);
 	if (ret)
 		return ret;
-	dverify_zero(dst, ri, first, n);
+	dst_verify_zero(dst, ri, first, n);
 	return 0;
 }

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "source_impl.h"
+#include "pagesource_impl.h"
 #include "wire/wire.h"
 
 /* Fixed, so that a hint computed on the source host verifies on any
@@ -28,7 +28,7 @@ VMMIG_API uint64_t vmmig_page_hash(const void *page)
 }
 
 const struct vmmig_page_source_ops *
-page_source_ops(const struct vmmig_page_source *ps)
+pagesource_ops(const struct vmmig_page_source *ps)
 {
 	return ps ? ps->ops : NULL;
 }
@@ -59,14 +59,14 @@ VMMIG_API int vmmig_page_source_new(const struct vmmig_page_source_ops *ops,
 	}
 	if (ops->init) {
 		ret = ops->init(ps->priv, config);
-		if (ret)
+		if (ret < 0)
 			goto fail;
 	}
 	*out = ps;
 	return 0;
 fail:
 	vmmig_page_source_free(ps);
-	return ret < 0 ? ret : -EINVAL;
+	return ret;
 }
 
 VMMIG_API void vmmig_page_source_free(struct vmmig_page_source *ps)
@@ -99,9 +99,11 @@ VMMIG_API int vmmig_page_source_start(struct vmmig_page_source *ps,
 		return -EINVAL;
 	if (atomic_load(&ps->state) != PS_NEW)
 		return -EBUSY;
+	/* Like every method (<vmmig/common.h>): >= 0 is success (the
+	 * threads run: stop() must follow). */
 	ret = ps->ops->start(ps->priv, done, ctx);
-	if (ret)
-		return ret < 0 ? ret : -EINVAL;
+	if (ret < 0)
+		return ret;
 	atomic_store(&ps->state, PS_STARTED);
 	return 0;
 }
@@ -130,7 +132,8 @@ VMMIG_API int vmmig_page_source_submit(struct vmmig_page_source *ps,
 	 * either refuses the fetches or completes them. */
 	ret = ps->ops->submit(ps->priv, f, n);
 	/* Backends answer 0 or -errno; a positive count still means
-	 * "accepted" (done() will come), so it must not look like an error. */
+	 * "accepted" (done() will come): >= 0 is success, as for every
+	 * method (<vmmig/common.h>). */
 	return ret > 0 ? 0 : ret;
 }
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/struct_in.h"
-#include "source_impl.h"
+#include "pagesource_impl.h"
 #include "storage.h"
 
 /* Queue this many fetches per read slot, and at least QUEUE_MIN, before
@@ -25,7 +25,7 @@ static const struct vmmig_page_source_ops storage_ops;
 
 static struct storage *storage_of(struct vmmig_page_source *ps)
 {
-	if (page_source_ops(ps) != &storage_ops)
+	if (pagesource_ops(ps) != &storage_ops)
 		return NULL;
 	return vmmig_page_source_priv(ps);
 }

@@ -56,7 +56,8 @@ static int adaptive_init(void *priv, const void *config)
 		return -ERANGE;
 	if (a->low > a->high)
 		return -EINVAL;
-	return stall_init(&a->stall, c.stall_rounds, c.stall_shrink_percent);
+	return pol_stall_init(&a->stall, c.stall_rounds,
+			      c.stall_shrink_percent);
 }
 
 /* "23.4%", or "10%" for a whole percent. */
@@ -84,7 +85,7 @@ static void path1(struct adaptive *a, const struct vmmig_round_info *ri,
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 1: round cap %u reached", ri->max_rounds);
-	} else if (stall_check(&a->stall, why, sizeof(why))) {
+	} else if (pol_stall_check(&a->stall, why, sizeof(why))) {
 		d->action = VMMIG_ACTION_POSTCOPY;
 		snprintf(d->reason, sizeof(d->reason), "path 1: %s", why);
 	} else {
@@ -105,14 +106,15 @@ static void path2(struct adaptive *a, const struct vmmig_round_info *ri,
 		cap = ri->max_rounds;
 	fmt_pct(lo, sizeof(lo), a->low);
 	fmt_pct(hi, sizeof(hi), a->high);
-	if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0 &&
+	if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0 &&
 	    (a->stop_over_limit ||
 	     ri->expected_downtime_us <= ri->downtime_limit_us)) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 2: dirty ratio %s under %s, round %u", ratio, lo,
 			 ri->round);
-	} else if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0) {
+	} else if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes,
+				 a->low) < 0) {
 		d->action = VMMIG_ACTION_POSTCOPY;
 		snprintf(d->reason, sizeof(d->reason),
 			 "path 2: ratio %.8s under %.8s, round %u, "
@@ -153,17 +155,17 @@ static int adaptive_decide(void *priv, const struct vmmig_round_info *ri,
 	if (!ri->guest_bytes)
 		return -EINVAL;
 	fmt_pct(ratio, sizeof(ratio),
-		ratio_permille(ri->dirty_bytes, ri->guest_bytes));
+		pol_ratio_permille(ri->dirty_bytes, ri->guest_bytes));
 	if (first) {
-		if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0)
+		if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes, a->low) < 0)
 			a->path = 1;
-		else if (ratio_cmp(ri->dirty_bytes, ri->guest_bytes,
-				   a->high) > 0)
+		else if (pol_ratio_cmp(ri->dirty_bytes, ri->guest_bytes,
+				       a->high) > 0)
 			a->path = 3;
 		else
 			a->path = 2;
 	}
-	stall_push(&a->stall, ri->dirty_bytes);
+	pol_stall_push(&a->stall, ri->dirty_bytes);
 	d->path = a->path;
 	if (a->path == 1) {
 		path1(a, ri, ratio, d);

@@ -35,7 +35,7 @@ VMMIG_API int vmmig_policy_new(const struct vmmig_policy_ops *ops,
 	}
 	if (ops->init) {
 		ret = ops->init(p->priv, config);
-		if (ret)
+		if (ret < 0)
 			goto fail;
 	}
 	*out = p;
@@ -88,9 +88,10 @@ VMMIG_API int vmmig_policy_decide(struct vmmig_policy *p,
 	if (!p || !ri || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
+	/* Like every method (<vmmig/common.h>): >= 0 is success. */
 	ret = p->ops->decide(p->priv, ri, out);
-	if (ret)
-		return ret < 0 ? ret : -EINVAL;
+	if (ret < 0)
+		return ret;
 	out->reason[sizeof(out->reason) - 1] = '\0';
 	switch (out->action) {
 	case VMMIG_ACTION_NEXT_ROUND:

@@ -33,8 +33,8 @@ static int precopy_init(void *priv, const void *config)
 	}
 	if (p->cfg.throttle_initial > 99 || p->cfg.throttle_max > 99)
 		return -ERANGE;
-	return stall_init(&p->stall, p->cfg.stall_rounds,
-			  p->cfg.stall_shrink_percent);
+	return pol_stall_init(&p->stall, p->cfg.stall_rounds,
+			      p->cfg.stall_shrink_percent);
 }
 
 static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
@@ -42,7 +42,7 @@ static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
 {
 	struct precopy *p = priv;
 
-	stall_push(&p->stall, ri->dirty_bytes);
+	pol_stall_push(&p->stall, ri->dirty_bytes);
 	if (ri->expected_downtime_us <= ri->downtime_limit_us) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		snprintf(d->reason, sizeof(d->reason),
@@ -69,7 +69,7 @@ static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
 		if (next != p->throttle) {
 			p->throttle = next;
 			/* Judge a stall afresh under the new dirty rate. */
-			stall_restart(&p->stall);
+			pol_stall_restart(&p->stall);
 			d->action = VMMIG_ACTION_THROTTLE;
 			d->throttle_percent = next;
 			snprintf(d->reason, sizeof(d->reason),
@@ -77,7 +77,7 @@ static int precopy_decide(void *priv, const struct vmmig_round_info *ri,
 			return 0;
 		}
 	}
-	if (stall_check(&p->stall, d->reason, sizeof(d->reason))) {
+	if (pol_stall_check(&p->stall, d->reason, sizeof(d->reason))) {
 		d->action = VMMIG_ACTION_STOP_AND_COPY;
 		return 0;
 	}

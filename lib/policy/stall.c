@@ -9,7 +9,7 @@
 #define STALL_DEFAULT_ROUNDS 3
 #define STALL_DEFAULT_PCT 5
 
-int stall_init(struct stall *s, uint32_t rounds, uint32_t pct)
+int pol_stall_init(struct stall *s, uint32_t rounds, uint32_t pct)
 {
 	memset(s, 0, sizeof(*s));
 	if (rounds == VMMIG_STALL_OFF)
@@ -21,7 +21,7 @@ int stall_init(struct stall *s, uint32_t rounds, uint32_t pct)
 	return 0;
 }
 
-void stall_push(struct stall *s, uint64_t dirty_bytes)
+void pol_stall_push(struct stall *s, uint64_t dirty_bytes)
 {
 	if (!s->k)
 		return;
@@ -32,7 +32,7 @@ void stall_push(struct stall *s, uint64_t dirty_bytes)
 	s->hist[s->n++] = dirty_bytes;
 }
 
-void stall_restart(struct stall *s)
+void pol_stall_restart(struct stall *s)
 {
 	if (s->n > 1) {
 		s->hist[0] = s->hist[s->n - 1];
@@ -40,7 +40,7 @@ void stall_restart(struct stall *s)
 	}
 }
 
-int stall_check(const struct stall *s, char *why, size_t len)
+int pol_stall_check(const struct stall *s, char *why, size_t len)
 {
 	uint64_t old, now, gone;
 
@@ -52,16 +52,17 @@ int stall_check(const struct stall *s, char *why, size_t len)
 	if (!old)
 		return 0;
 	gone = now < old ? old - now : 0;
-	if (ratio_cmp(gone, old, s->pct * 10) >= 0)
+	if (pol_ratio_cmp(gone, old, s->pct * 10) >= 0)
 		return 0;
 	snprintf(why, len, "stalled: %llu dirty bytes, shrank %u.%u%% over %u "
 		 "rounds (< %u%%)", (unsigned long long)now,
-		 ratio_permille(gone, old) / 10, ratio_permille(gone, old) % 10,
+		 pol_ratio_permille(gone, old) / 10,
+		 pol_ratio_permille(gone, old) % 10,
 		 s->k, s->pct);
 	return 1;
 }
 
-int ratio_cmp(uint64_t num, uint64_t den, uint32_t permille)
+int pol_ratio_cmp(uint64_t num, uint64_t den, uint32_t permille)
 {
 	/* num * 1000 vs permille * den, without overflow: scale both down
 	 * while either product could exceed 64 bits (only for exabyte-sized
@@ -76,7 +77,7 @@ int ratio_cmp(uint64_t num, uint64_t den, uint32_t permille)
 	return a < b ? -1 : a > b;
 }
 
-uint32_t ratio_permille(uint64_t num, uint64_t den)
+uint32_t pol_ratio_permille(uint64_t num, uint64_t den)
 {
 	while (num > UINT64_MAX / 1000) {
 		num >>= 1;

@@ -22,17 +22,17 @@ struct stall {
 
 /* 0 = defaults (3 rounds, 5 %); rounds == VMMIG_STALL_OFF turns it off.
  * -ERANGE if rounds > VMMIG_STALL_MAX_ROUNDS or pct > 100. */
-int stall_init(struct stall *s, uint32_t rounds, uint32_t pct);
-void stall_push(struct stall *s, uint64_t dirty_bytes);
+int pol_stall_init(struct stall *s, uint32_t rounds, uint32_t pct);
+void pol_stall_push(struct stall *s, uint64_t dirty_bytes);
 /* Start a new window at the newest sample (e.g. after a throttle change,
  * which changes the guest's dirty rate). */
-void stall_restart(struct stall *s);
+void pol_stall_restart(struct stall *s);
 /* 1 if stalled (and @why describes it), else 0. */
-int stall_check(const struct stall *s, char *why, size_t len);
+int pol_stall_check(const struct stall *s, char *why, size_t len);
 
 /* Compare num/den with permille/1000 exactly: -1, 0 or 1. den > 0. */
-int ratio_cmp(uint64_t num, uint64_t den, uint32_t permille);
+int pol_ratio_cmp(uint64_t num, uint64_t den, uint32_t permille);
 /* num/den in per-mille (rounded down, saturating), for reasons. */
-uint32_t ratio_permille(uint64_t num, uint64_t den);
+uint32_t pol_ratio_permille(uint64_t num, uint64_t den);
 
 #endif

@@ -9,16 +9,16 @@
 
 #include "session.h"
 
-void history_init(struct history *h)
+void sess_history_init(struct history *h)
 {
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
-	h->t0 = now_us();
+	h->t0 = clock_now_us();
 	h->faults.struct_size = sizeof(h->faults);
 	h->faults.bin_us = VMMIG_FAULT_BIN_MIN_US;
 }
 
-void history_destroy(struct history *h)
+void sess_history_destroy(struct history *h)
 {
 	pthread_mutex_destroy(&h->lock);
 }
@@ -35,14 +35,15 @@ static void add_delta(struct vmmig_round *e, const struct vmmig_round *now,
 	e->pages_skipped += now->pages_skipped - last->pages_skipped;
 }
 
-void history_begin(struct history *h, int kind, uint32_t round,
-		   uint64_t pass_pages, uint64_t t, const struct vmmig_round *now)
+void sess_history_begin(struct history *h, int kind, uint32_t round,
+			uint64_t pass_pages, uint64_t t,
+			const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	/* An entry left open (a failure path) ends where this one starts. */
 	if (h->open) {
 		pthread_mutex_unlock(&h->lock);
-		history_end(h, 0, t, now);
+		sess_history_end(h, 0, t, now);
 		pthread_mutex_lock(&h->lock);
 	}
 	/* Past the cap, pre-copy rounds fold into the last pre-copy entry,
@@ -65,8 +66,8 @@ void history_begin(struct history *h, int kind, uint32_t round,
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
-		 const struct vmmig_round *now)
+void sess_history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
+		      const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	if (h->open) {
@@ -88,7 +89,7 @@ void history_end(struct history *h, uint64_t dirty_pages, uint64_t t,
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_settle(struct history *h, const struct vmmig_round *now)
+void sess_history_settle(struct history *h, const struct vmmig_round *now)
 {
 	pthread_mutex_lock(&h->lock);
 	if (!h->open && h->n) {
@@ -98,14 +99,14 @@ void history_settle(struct history *h, const struct vmmig_round *now)
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_switch(struct history *h, uint64_t t)
+void sess_history_switch(struct history *h, uint64_t t)
 {
 	pthread_mutex_lock(&h->lock);
 	h->faults.start_us = t > h->t0 ? t - h->t0 : 1;
 	pthread_mutex_unlock(&h->lock);
 }
 
-void history_fault(struct history *h, uint64_t pages, uint64_t t)
+void sess_history_fault(struct history *h, uint64_t pages, uint64_t t)
 {
 	struct vmmig_fault_series *f = &h->faults;
 
@@ -130,8 +131,8 @@ void history_fault(struct history *h, uint64_t pages, uint64_t t)
 	pthread_mutex_unlock(&h->lock);
 }
 
-int history_copy_rounds(struct history *h, struct vmmig_round *out,
-			size_t max)
+int sess_history_copy_rounds(struct history *h, struct vmmig_round *out,
+			     size_t max)
 {
 	size_t stride, n;
 	int count;
@@ -153,7 +154,7 @@ int history_copy_rounds(struct history *h, struct vmmig_round *out,
 	return count;
 }
 
-int history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
+int sess_history_copy_faults(struct history *h, struct vmmig_fault_series *fs)
 {
 	uint32_t want;
 

@@ -42,13 +42,13 @@ static double ms(uint64_t us)
 static void num(struct jbuf *j, bool *first, const char *k, uint64_t v)
 {
 	jkey(j, first, k);
-	jprintf(j, "%" PRIu64, v);
+	json_printf(j, "%" PRIu64, v);
 }
 
 static void msec(struct jbuf *j, bool *first, const char *k, uint64_t us)
 {
 	jkey(j, first, k);
-	jprintf(j, "%.3f", ms(us));
+	json_printf(j, "%.3f", ms(us));
 }
 
 /* One entry: @r holds the caller's @n bytes, the rest zero. */
@@ -56,10 +56,10 @@ static void round_json(struct jbuf *j, const struct vmmig_round *r, size_t n)
 {
 	bool first = true;
 
-	jprintf(j, "{");
+	json_printf(j, "{");
 	if (RHAS(n, kind)) {
 		jkey(j, &first, "kind");
-		jstring(j, kind_name(r->kind));
+		json_string(j, kind_name(r->kind));
 	}
 	if (RHAS(n, round))
 		num(j, &first, "round", r->round);
@@ -73,7 +73,7 @@ static void round_json(struct jbuf *j, const struct vmmig_round *r, size_t n)
 		num(j, &first, "bytes", r->bytes);
 	if (RHAS(n, pages_skipped)) {
 		jkey(j, &first, "pages");
-		jprintf(j,
+		json_printf(j,
 			"{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
 			",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
 			",\"skipped\":%" PRIu64 "}",
@@ -88,7 +88,7 @@ static void round_json(struct jbuf *j, const struct vmmig_round *r, size_t n)
 		num(j, &first, "bandwidth_bytes_per_s", r->bandwidth_bps);
 	if (RHAS(n, dirty_rate_pps))
 		num(j, &first, "dirty_rate_pps", r->dirty_rate_pps);
-	jprintf(j, "}");
+	json_printf(j, "}");
 }
 
 static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f,
@@ -103,7 +103,7 @@ static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f,
 
 	if (nb > fit)
 		nb = (uint32_t)fit;
-	jprintf(j, "{");
+	json_printf(j, "{");
 	if (FHAS(n, start_us))
 		msec(j, &first, "start_ms", f->start_us);
 	if (FHAS(n, bin_us))
@@ -112,12 +112,12 @@ static void faults_json(struct jbuf *j, const struct vmmig_fault_series *f,
 		num(j, &first, "total", f->total);
 	if (fit) {
 		jkey(j, &first, "bins");
-		jprintf(j, "[");
+		json_printf(j, "[");
 		for (uint32_t i = 0; i < nb; i++)
-			jprintf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
-		jprintf(j, "]");
+			json_printf(j, "%s%" PRIu64, i ? "," : "", f->bins[i]);
+		json_printf(j, "]");
 	}
-	jprintf(j, "}");
+	json_printf(j, "}");
 }
 
 VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
@@ -132,36 +132,36 @@ VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 	if (!buf || !len || (n && (!rounds || stride < 8)) ||
 	    (faults && faults->struct_size < 8))
 		return -EINVAL;
-	jprintf(&j, "{\"rounds\":[");
+	json_printf(&j, "{\"rounds\":[");
 	for (size_t i = 0; i < n; i++) {
 		struct vmmig_round r = { 0 };
 		size_t have = stride < sizeof(r) ? stride : sizeof(r);
 
 		memcpy(&r, (const char *)rounds + i * stride, have);
 		if (i)
-			jprintf(&j, ",");
+			json_printf(&j, ",");
 		round_json(&j, &r, have);
 		if (RHAS(have, kind) && r.kind == VMMIG_ROUND_PAUSE) {
 			pause = r;
 			pause_n = have;
 		}
 	}
-	jprintf(&j, "],\"pause\":");
+	json_printf(&j, "],\"pause\":");
 	if (pause_n) {
 		bool first = true;
 
-		jprintf(&j, "{");
+		json_printf(&j, "{");
 		if (RHAS(pause_n, start_us))
 			msec(&j, &first, "start_ms", pause.start_us);
 		if (RHAS(pause_n, duration_us))
 			msec(&j, &first, "duration_ms", pause.duration_us);
 		if (RHAS(pause_n, bytes))
 			num(&j, &first, "bytes", pause.bytes);
-		jprintf(&j, "}");
+		json_printf(&j, "}");
 	} else {
-		jprintf(&j, "null");
+		json_printf(&j, "null");
 	}
-	jprintf(&j, ",\"faults\":");
+	json_printf(&j, ",\"faults\":");
 	if (faults) {
 		struct vmmig_fault_series f;
 		size_t have = faults->struct_size < sizeof(f) ? faults->struct_size
@@ -171,8 +171,8 @@ VMMIG_API int vmmig_history_to_json(const struct vmmig_round *rounds, size_t n,
 		memcpy(&f, faults, have);
 		faults_json(&j, &f, have);
 	} else {
-		jprintf(&j, "null");
+		json_printf(&j, "null");
 	}
-	jprintf(&j, "}");
-	return jfinish(&j);
+	json_printf(&j, "}");
+	return json_finish(&j);
 }

@@ -42,7 +42,7 @@ VMMIG_API int vmmig_state_put(struct vmmig_state_sink *sink, uint32_t id,
 	return 0;
 }
 
-void state_sink_free(struct vmmig_state_sink *s)
+void sess_state_sink_free(struct vmmig_state_sink *s)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		free(s->b[i].data);
@@ -50,7 +50,7 @@ void state_sink_free(struct vmmig_state_sink *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int state_send(struct chan *c, const struct vmmig_state_sink *s)
+int sess_state_send(struct chan *c, const struct vmmig_state_sink *s)
 {
 	uint8_t head[WIRE_STATE_HEAD];
 
@@ -110,8 +110,9 @@ static int blob_reserve(struct state_blob *b, size_t need)
 /* Chunks of one blob arrive in order and contiguously, every one with the
  * blob's length; anything else is a malformed stream. Every check comes
  * before a byte is copied. */
-int state_receive(struct vmmig_state_sink *s, uint16_t flags,
-		  const uint8_t *payload, size_t len, char *err, size_t errlen)
+int sess_state_receive(struct vmmig_state_sink *s, uint16_t flags,
+		       const uint8_t *payload, size_t len, char *err,
+		       size_t errlen)
 {
 	struct state_blob *prev = s->n ? &s->b[s->n - 1] : NULL;
 	struct wire_state ws;
@@ -174,7 +175,7 @@ int state_receive(struct vmmig_state_sink *s, uint16_t flags,
 	return 0;
 }
 
-bool state_complete(const struct vmmig_state_sink *s)
+bool sess_state_complete(const struct vmmig_state_sink *s)
 {
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->b[i].len != s->b[i].total)

@@ -42,7 +42,7 @@ VMMIG_API const char *vmmig_mode_name(int mode)
 	return names[mode];
 }
 
-void counters_add_enc(struct counters *c, const struct enc_counters *e)
+void sess_counters_add_enc(struct counters *c, const struct enc_counters *e)
 {
 	for (int i = 0; i < WIRE_ENC__COUNT; i++)
 		atomic_fetch_add(&c->pages[i], e->pages[i]);
@@ -50,7 +50,7 @@ void counters_add_enc(struct counters *c, const struct enc_counters *e)
 	atomic_fetch_add(&c->cache_misses, e->cache_misses);
 }
 
-void counters_fill(const struct counters *c, struct vmmig_stats *st)
+void sess_counters_fill(const struct counters *c, struct vmmig_stats *st)
 {
 	st->pages_zero = atomic_load(&c->pages[WIRE_ENC_ZERO]);
 	st->pages_normal = atomic_load(&c->pages[WIRE_ENC_RAW]);
@@ -61,7 +61,7 @@ void counters_fill(const struct counters *c, struct vmmig_stats *st)
 	st->delta_cache_misses = atomic_load(&c->cache_misses);
 }
 
-int stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out)
+int sess_stats_copy_out(const struct vmmig_stats *full, struct vmmig_stats *out)
 {
 	size_t n;
 

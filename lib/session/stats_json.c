@@ -43,13 +43,13 @@ static double ms(uint64_t us)
 static void u64(struct jobj *o, const char *k, uint64_t v)
 {
 	key(o, k);
-	jprintf(&o->j, "%" PRIu64, v);
+	json_printf(&o->j, "%" PRIu64, v);
 }
 
 static void msec(struct jobj *o, const char *k, uint64_t us)
 {
 	key(o, k);
-	jprintf(&o->j, "%.3f", ms(us));
+	json_printf(&o->j, "%.3f", ms(us));
 }
 
 static void times(struct jobj *o, const struct vmmig_stats *st, size_t n)
@@ -76,7 +76,7 @@ static void volumes(struct jobj *o, const struct vmmig_stats *st, size_t n)
 		u64(o, "remaining_bytes", st->remaining_bytes);
 	if (HAS(n, pages_skipped)) {
 		key(o, "pages");
-		jprintf(&o->j,
+		json_printf(&o->j,
 			"{\"normal\":%" PRIu64 ",\"zero\":%" PRIu64
 			",\"compressed\":%" PRIu64 ",\"delta\":%" PRIu64
 			",\"restored\":%" PRIu64 ",\"skipped\":%" PRIu64 "}",
@@ -90,7 +90,7 @@ static void volumes(struct jobj *o, const struct vmmig_stats *st, size_t n)
 			mbps = (double)st->transferred_bytes * 8.0 /
 			       (double)st->total_time_us;
 		key(o, "mbps");
-		jprintf(&o->j, "%.1f", mbps);
+		json_printf(&o->j, "%.1f", mbps);
 	}
 	if (HAS(n, bandwidth_bps))
 		u64(o, "bandwidth_bytes_per_s", st->bandwidth_bps);
@@ -100,7 +100,7 @@ static void volumes(struct jobj *o, const struct vmmig_stats *st, size_t n)
 		u64(o, "dirty_sync_count", st->dirty_sync_count);
 	if (HAS(n, delta_cache_misses)) {
 		key(o, "delta_cache");
-		jprintf(&o->j, "{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "}",
+		json_printf(&o->j, "{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "}",
 			st->delta_cache_hits, st->delta_cache_misses);
 	}
 	if (HAS(n, throttle_percent))
@@ -113,16 +113,16 @@ static void verdicts(struct jobj *o, const struct vmmig_stats *st, size_t n)
 {
 	if (HAS(n, verified)) {
 		key(o, "verified");
-		jprintf(&o->j, "%s", st->verified < 0 ? "null"
+		json_printf(&o->j, "%s", st->verified < 0 ? "null"
 				     : st->verified ? "true" : "false");
 	}
 	if (HAS(n, path)) {
 		key(o, "path");
-		jprintf(&o->j, "%d", st->path);
+		json_printf(&o->j, "%d", st->path);
 	}
 	if (HAS(n, path_reason)) {
 		key(o, "path_reason");
-		jstring(&o->j, st->path_reason);
+		json_string(&o->j, st->path_reason);
 	}
 }
 
@@ -132,7 +132,7 @@ static void postcopy(struct jobj *o, const struct vmmig_stats *st, size_t n)
 		u64(o, "postcopy_faults", st->postcopy_faults);
 	if (HAS(n, fault_latency_p99_us)) {
 		key(o, "fault_latency_us");
-		jprintf(&o->j, "{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "}",
+		json_printf(&o->j, "{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "}",
 			st->fault_latency_p50_us, st->fault_latency_p99_us);
 	}
 	if (HAS(n, precopy_bytes))
@@ -151,12 +151,12 @@ static void rest(struct jobj *o, const struct vmmig_stats *st, size_t n)
 {
 	if (HAS(n, pass_pages_done)) {
 		key(o, "pass");
-		jprintf(&o->j, "{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "}",
+		json_printf(&o->j, "{\"pages\":%" PRIu64 ",\"done\":%" PRIu64 "}",
 			st->pass_pages, st->pass_pages_done);
 	}
 	if (HAS(n, restore_time_us)) {
 		key(o, "restore");
-		jprintf(&o->j,
+		json_printf(&o->j,
 			"{\"bytes\":%" PRIu64 ",\"mismatches\":%" PRIu64
 			",\"fallbacks\":%" PRIu64 ",\"time_ms\":%.3f}",
 			st->restore_bytes, st->restore_mismatches,
@@ -166,7 +166,7 @@ static void rest(struct jobj *o, const struct vmmig_stats *st, size_t n)
 		u64(o, "rejected_connections", st->rejected_connections);
 	if (HAS(n, owner)) {
 		key(o, "owner");
-		jstring(&o->j, st->owner == VMMIG_OWNER_SOURCE ? "source"
+		json_string(&o->j, st->owner == VMMIG_OWNER_SOURCE ? "source"
 			       : st->owner == VMMIG_OWNER_DEST ? "destination"
 							       : "unknown");
 	}
@@ -185,30 +185,30 @@ VMMIG_API int vmmig_stats_to_json(const struct vmmig_stats *st, char *buf,
 	n = st->struct_size < sizeof(s) ? st->struct_size : sizeof(s);
 	memset(&s, 0, sizeof(s));
 	memcpy(&s, st, n);
-	jprintf(&o.j, "{");
+	json_printf(&o.j, "{");
 	key(&o, "status");
-	jprintf(&o.j, "\"%s\"", vmmig_status_name(s.status));
+	json_printf(&o.j, "\"%s\"", vmmig_status_name(s.status));
 	if (HAS(n, mode)) {
 		/* An embedder's policy is reported under its own name. */
 		key(&o, "mode");
-		jstring(&o.j, s.mode == VMMIG_MODE_CUSTOM && HAS(n, policy) &&
+		json_string(&o.j, s.mode == VMMIG_MODE_CUSTOM && HAS(n, policy) &&
 					      s.policy[0]
 				      ? s.policy
 				      : vmmig_mode_name(s.mode));
 	}
 	if (HAS(n, policy)) {
 		key(&o, "policy");
-		jstring(&o.j, s.policy);
+		json_string(&o.j, s.policy);
 	}
 	if (HAS(n, error)) {
 		key(&o, "error");
-		jprintf(&o.j, "%d", s.error);
+		json_printf(&o.j, "%d", s.error);
 	}
 	times(&o, &s, n);
 	volumes(&o, &s, n);
 	verdicts(&o, &s, n);
 	postcopy(&o, &s, n);
 	rest(&o, &s, n);
-	jprintf(&o.j, "}");
-	return jfinish(&o.j);
+	json_printf(&o.j, "}");
+	return json_finish(&o.j);
 }

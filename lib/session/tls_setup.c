@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* vmmig_source_set_tls() / vmmig_dest_set_tls(): load the credentials. */
+/* vmmig_source_set_tls() / vmmig_dest_set_tls(): load the credentials
+ * into the session. */
 #include <errno.h>
 
-#include "dest/dest.h"
-#include "source/source.h"
+#include "session.h"
 #include "tls/tls.h"
 
 /* Replace *@slot with credentials for @cfg (NULL: none). */
@@ -18,8 +18,8 @@ static int set_tls(struct tls_creds **slot, const struct vmmig_tls_config *cfg,
 	if (cfg)
 		ret = tls_creds_new(cfg, server, &cr, err, sizeof(err));
 	if (ret) {
-		vlog(log, VMMIG_LOG_ERROR, "%s",
-		     err[0] ? err : vmmig_strerror(ret));
+		log_msg(log, VMMIG_LOG_ERROR, "%s",
+			err[0] ? err : vmmig_strerror(ret));
 		return ret;
 	}
 	tls_creds_free(*slot);
@@ -27,27 +27,15 @@ static int set_tls(struct tls_creds **slot, const struct vmmig_tls_config *cfg,
 	return 0;
 #else
 	(void)slot, (void)cfg, (void)server;
-	vlog(log, VMMIG_LOG_ERROR, "tls: libvmmig was built without GnuTLS");
+	log_msg(log, VMMIG_LOG_ERROR, "tls: libvmmig was built without GnuTLS");
 	return -ENOTSUP;
 #endif
 }
 
-VMMIG_API int vmmig_source_set_tls(struct vmmig_source *src,
-				   const struct vmmig_tls_config *cfg)
+int sess_set_tls(struct session *s, const struct vmmig_tls_config *cfg,
+		 bool server)
 {
-	if (!src)
-		return -EINVAL;
-	if (src->started)
-		return -EBUSY;
-	return set_tls(&src->sh.tls, cfg, false, &src->log);
-}
+	int ret = sess_configurable(s);
 
-VMMIG_API int vmmig_dest_set_tls(struct vmmig_dest *dst,
-				 const struct vmmig_tls_config *cfg)
-{
-	if (!dst)
-		return -EINVAL;
-	if (dst->started)
-		return -EBUSY;
-	return set_tls(&dst->sh.tls, cfg, true, &dst->log);
+	return ret ? ret : set_tls(&s->sh.tls, cfg, server, &s->log);
 }

@@ -27,7 +27,7 @@ static void *watchdog_main(void *arg)
 		if (w->stop || !atomic_load(&w->armed))
 			continue;
 		uint64_t last = atomic_load(&w->sh->last_progress_us);
-		if (now_us() - last > (uint64_t)w->timeout_us) {
+		if (clock_now_us() - last > (uint64_t)w->timeout_us) {
 			/* Once per arming: a recovery arms it again. */
 			atomic_store(&w->armed, false);
 			pthread_mutex_unlock(&w->lock);
@@ -39,8 +39,8 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-int watchdog_start(struct watchdog *w, struct chan_shared *sh,
-		   int64_t timeout_ms, void (*fire)(void *), void *arg)
+int sess_wd_start(struct watchdog *w, struct chan_shared *sh,
+		  int64_t timeout_ms, void (*fire)(void *), void *arg)
 {
 	int ret;
 
@@ -62,7 +62,7 @@ int watchdog_start(struct watchdog *w, struct chan_shared *sh,
 	return 0;
 }
 
-void watchdog_stop(struct watchdog *w)
+void sess_wd_stop(struct watchdog *w)
 {
 	if (!w->running)
 		return;
@@ -76,8 +76,8 @@ void watchdog_stop(struct watchdog *w)
 	w->running = false;
 }
 
-void watchdog_arm(struct watchdog *w)
+void sess_wd_arm(struct watchdog *w)
 {
-	atomic_store(&w->sh->last_progress_us, now_us());
+	atomic_store(&w->sh->last_progress_us, clock_now_us());
 	atomic_store(&w->armed, true);
 }

@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-#include "source.h"
+#include "source_main.h"
 #include "tls/tls.h"
 #include "transport/fd.h"
 #include "transport/ratelimit.h"
@@ -23,16 +23,13 @@ VMMIG_API int vmmig_source_new(struct vmmig_source **out)
 	if (!src)
 		return -ENOMEM;
 	uuid_generate(src->uuid);
-	options_init(&src->opt);
-	failure_init(&src->fail);
+	sess_init(&src->sess);
 	pthread_mutex_init(&src->lock, NULL);
 	pthread_mutex_init(&src->chan_lock, NULL);
 	pthread_cond_init(&src->cond, NULL);
-	pthread_mutex_init(&src->stats_lock, NULL);
 	pthread_rwlock_init(&src->hints_lock, NULL);
-	history_init(&src->hist);
-	src->st.struct_size = sizeof(src->st);
-	src->st.verified = -1;
+	sess_history_init(&src->hist);
+	src->on_record = src_rp_on_record;
 	*out = src;
 	return 0;
 }
@@ -41,9 +38,9 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 {
 	if (!src)
 		return;
-	if (src->started && !src->joined) {
+	if (src->sess.started && !src->sess.joined) {
 		vmmig_source_cancel(src);
-		vmmig_source_wait(src);
+		sess_wait(&src->sess);
 	}
 	vmmig_tracker_free(src->own_tracker);
 	vmmig_policy_free(src->own_policy);
@@ -51,20 +48,17 @@ VMMIG_API void vmmig_source_free(struct vmmig_source *src)
 		ratelimit_destroy(src->rl);
 		free(src->rl);
 	}
-	hints_free(src);
+	src_hints_free(src);
 	pthread_rwlock_destroy(&src->hints_lock);
-	regions_free(&src->regions);
 	free(src->addr);
-	tls_creds_free(src->sh.tls);
 	for (unsigned i = 0; i < src->nfds; i++)
 		if (src->fds[i] >= 0)
 			close(src->fds[i]); /* never reached a channel */
-	failure_destroy(&src->fail);
+	sess_destroy(&src->sess);
 	pthread_mutex_destroy(&src->lock);
 	pthread_mutex_destroy(&src->chan_lock);
 	pthread_cond_destroy(&src->cond);
-	pthread_mutex_destroy(&src->stats_lock);
-	history_destroy(&src->hist);
+	sess_history_destroy(&src->hist);
 	free(src);
 }
 
@@ -73,7 +67,7 @@ VMMIG_API int vmmig_source_set_uuid(struct vmmig_source *src,
 {
 	if (!src || !uuid)
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
 	memcpy(src->uuid, uuid, VMMIG_UUID_SIZE);
 	return 0;
@@ -91,9 +85,7 @@ VMMIG_API int vmmig_source_add_region(struct vmmig_source *src, uint32_t id,
 {
 	if (!src)
 		return -EINVAL;
-	if (src->started)
-		return -EBUSY;
-	return regions_add(&src->regions, id, gpa, host, size);
+	return sess_add_region(&src->sess, id, gpa, host, size);
 }
 
 VMMIG_API int vmmig_source_set_ops(struct vmmig_source *src,
@@ -103,7 +95,7 @@ VMMIG_API int vmmig_source_set_ops(struct vmmig_source *src,
 	if (!src || !ops || ops->version != VMMIG_SOURCE_OPS_VERSION ||
 	    !ops->pause)
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
 	src->ops = ops;
 	src->opaque = opaque;
@@ -115,7 +107,7 @@ VMMIG_API int vmmig_source_set_tracker(struct vmmig_source *src,
 {
 	if (!src || !t)
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
 	src->tracker = t;
 	return 0;
@@ -126,7 +118,7 @@ VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
 {
 	if (!src || !p)
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
 	src->policy = p;
 	return 0;
@@ -135,18 +127,13 @@ VMMIG_API int vmmig_source_set_policy(struct vmmig_source *src,
 VMMIG_API int vmmig_source_set_option(struct vmmig_source *src, int opt,
 				      int64_t value)
 {
-	char why[sizeof(src->fail.cfg)] = "";
-
 	if (!src)
 		return -EINVAL;
 	/* The bandwidth cap may change while running (like QEMU's
 	 * max-bandwidth); everything else is fixed at start. */
-	if (src->started && opt != VMMIG_OPT_BANDWIDTH_LIMIT)
+	if (src->sess.started && opt != VMMIG_OPT_BANDWIDTH_LIMIT)
 		return -EBUSY;
-	int ret = options_set(&src->opt, VMMIG_SIDE_SOURCE, opt, value,
-			      &src->log, why, sizeof(why));
-	if (ret)
-		failure_set_config(&src->fail, why);
+	int ret = sess_set_option(&src->sess, VMMIG_SIDE_SOURCE, opt, value);
 	if (!ret && src->rl && opt == VMMIG_OPT_BANDWIDTH_LIMIT)
 		ratelimit_set(src->rl, (uint64_t)value);
 	return ret;
@@ -157,7 +144,7 @@ VMMIG_API int vmmig_source_get_option(const struct vmmig_source *src, int opt,
 {
 	if (!src || !value || opt < 0 || opt >= VMMIG_OPT__COUNT)
 		return -EINVAL;
-	*value = src->opt.v[opt];
+	*value = src->sess.opt.v[opt];
 	return 0;
 }
 
@@ -166,7 +153,7 @@ VMMIG_API int vmmig_source_set_log(struct vmmig_source *src, vmmig_log_fn fn,
 {
 	if (!src)
 		return -EINVAL;
-	src->log = (struct logger){ fn, opaque, max_level };
+	sess_set_log(&src->sess, fn, opaque, max_level);
 	return 0;
 }
 
@@ -202,25 +189,17 @@ static int mode_of(const struct vmmig_policy *p)
 	return VMMIG_MODE_CUSTOM;
 }
 
-static bool transport_ops_valid(const struct vmmig_transport_ops *t)
-{
-	/* Version-1 tables (no recv_some) are still accepted. */
-	return t && t->version >= 1 &&
-	       t->version <= VMMIG_TRANSPORT_OPS_VERSION && t->connect &&
-	       t->send && t->recv && t->shutdown && t->close;
-}
-
 VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 					   const struct vmmig_transport_ops *t,
 					   const char *addr)
 {
 	int ret;
 
-	if (!src || !addr || !transport_ops_valid(t))
+	if (!src || !addr || chan_ops_check(t, TRANSPORT_CONNECTS))
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
-	if (!src->ops || !src->regions.n)
+	if (!src->ops || !src->sess.regions.n)
 		return -EINVAL;
 	if (!src->tracker) {
 		/* Nothing will ever be marked: only right for a guest that
@@ -244,53 +223,49 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 		if (!src->rl)
 			return -ENOMEM;
 		ret = ratelimit_init(src->rl,
-				     (uint64_t)src->opt.v[VMMIG_OPT_BANDWIDTH_LIMIT]);
+				     (uint64_t)src->sess.opt.v[VMMIG_OPT_BANDWIDTH_LIMIT]);
 		if (ret)
 			return ret;
 	}
-	src->sh.rl = src->rl;
+	src->sess.sh.rl = src->rl;
 	src->tops = t;
-	src->ndata = (unsigned)src->opt.v[VMMIG_OPT_CHANNELS];
+	src->ndata = (unsigned)src->sess.opt.v[VMMIG_OPT_CHANNELS];
 	src->nchan = src->ndata + 1;
-	src->t_start = now_us();
-	src->hist.t0 = src->t_start;
+	src->sess.t_start = clock_now_us();
+	src->hist.t0 = src->sess.t_start;
 	/* vmmig_source_get_stats() may run on another thread already: a
 	 * live status it reads under this lock orders it after the fields
 	 * above (t_start, nchan). */
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_SETUP;
-	src->st.mode = mode_of(src->policy);
-	snprintf(src->st.policy, sizeof(src->st.policy), "%s",
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.status = VMMIG_STATUS_SETUP;
+	src->sess.st.mode = mode_of(src->policy);
+	snprintf(src->sess.st.policy, sizeof(src->sess.st.policy), "%s",
 		 vmmig_policy_name(src->policy));
-	src->st.channels = src->ndata;
-	src->st.guest_bytes = src->regions.total_bytes;
-	pthread_mutex_unlock(&src->stats_lock);
-	atomic_store(&src->sh.last_progress_us, src->t_start);
-	ret = -pthread_create(&src->thread, NULL, source_main, src);
-	if (ret)
-		return ret;
-	src->started = true;
-	return 0;
+	src->sess.st.channels = src->ndata;
+	src->sess.st.guest_bytes = src->sess.regions.total_bytes;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	atomic_store(&src->sess.sh.last_progress_us, src->sess.t_start);
+	return sess_start(&src->sess, src_main, src);
 }
 
 VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
 				     const int *fds, unsigned nfds)
 {
-	char addr[FDS_ADDR_MAX], why[sizeof(src->fail.cfg)];
+	char addr[FDS_ADDR_MAX], why[sizeof(src->sess.fail.cfg)];
 	int ret;
 
 	if (!src)
 		return -EINVAL;
-	if (src->started)
+	if (src->sess.started)
 		return -EBUSY;
-	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->log, why,
+	ret = fds_to_addr(fds, nfds, addr, sizeof(addr), &src->sess.log, why,
 			  sizeof(why));
-	failure_set_config(&src->fail, why);
+	failure_set_config(&src->sess.fail, why);
 	if (ret)
 		return ret;
 	memcpy(src->fds, fds, nfds * sizeof(*fds));
 	src->nfds = nfds;
-	src->opt.v[VMMIG_OPT_CHANNELS] = nfds - 1;
+	src->sess.opt.v[VMMIG_OPT_CHANNELS] = nfds - 1;
 	ret = vmmig_source_start_transport(src, fd_transport(), addr);
 	if (ret)
 		src->nfds = 0; /* still the caller's */
@@ -299,39 +274,33 @@ VMMIG_API int vmmig_source_start_fds(struct vmmig_source *src,
 
 VMMIG_API int vmmig_source_wait(struct vmmig_source *src)
 {
-	if (!src || !src->started)
-		return -EINVAL;
-	if (!src->joined) {
-		pthread_join(src->thread, NULL);
-		src->joined = true;
-	}
-	return src->result;
+	return src ? sess_wait(&src->sess) : -EINVAL;
 }
 
 VMMIG_API int vmmig_source_owner(struct vmmig_source *src)
 {
-	return src ? source_owner(src) : -EINVAL;
+	return src ? src_owner(src) : -EINVAL;
 }
 
 VMMIG_API int vmmig_source_cancel(struct vmmig_source *src)
 {
-	if (!src || !src->started)
+	if (!src || !src->sess.started)
 		return -EINVAL;
 	/* Once COMMIT is out the destination may already run the guest;
 	 * cancelling then could leave it running twice. Decided under the
 	 * lock that orders it against COMMIT. */
 	pthread_mutex_lock(&src->lock);
 	bool too_late = src->committed;
-	bool first = !too_late && failure_set(&src->fail, -ECANCELED,
+	bool first = !too_late && failure_set(&src->sess.fail, -ECANCELED,
 					      "cancelled by the embedder");
 	pthread_mutex_unlock(&src->lock);
 	if (too_late)
 		return -EBUSY;
-	/* Recorded above, so source_fail() would see an echo: tell the
+	/* Recorded above, so src_fail() would see an echo: tell the
 	 * destination why here (no COMMIT can follow a recorded failure). */
 	if (first)
-		source_tell_peer(src);
-	source_abort_io(src);
+		src_tell_peer(src);
+	src_abort_io(src);
 	return 0;
 }
 
@@ -343,27 +312,30 @@ VMMIG_API int vmmig_source_get_stats(struct vmmig_source *src,
 
 	if (!src || !st)
 		return -EINVAL;
-	pthread_mutex_lock(&src->stats_lock);
-	full = src->st;
-	pthread_mutex_unlock(&src->stats_lock);
-	counters_fill(&src->cnt, &full);
+	sess_stats(&src->sess, &full);
 	if (status_live(full.status)) {
-		uint64_t now = now_us();
+		uint64_t now = clock_now_us();
 
-		full.total_time_us = now - src->t_start;
-		full.transferred_bytes = tx_bytes(src);
+		full.total_time_us = now - src->sess.t_start;
+		full.transferred_bytes = src_tx_bytes(src);
 		src_pass_live(src, &full, now);
 	} else {
 		src_pass_live(src, &full, 0);
 	}
-	full.owner = source_owner(src);
-	ret = stats_copy_out(&full, st);
+	full.owner = src_owner(src);
+	ret = sess_stats_copy_out(&full, st);
 	return ret;
+}
+
+VMMIG_API int vmmig_source_set_tls(struct vmmig_source *src,
+				   const struct vmmig_tls_config *cfg)
+{
+	return src ? sess_set_tls(&src->sess, cfg, false) : -EINVAL;
 }
 
 VMMIG_API const char *vmmig_source_error(struct vmmig_source *src)
 {
 	if (!src)
 		return NULL;
-	return failure_snapshot(&src->fail);
+	return sess_error(&src->sess);
 }

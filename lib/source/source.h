@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The source session's private layout (source*.c). */
+/*
+ * The source session's private layout, and its core: the calls every file
+ * of the sending side may make (failure, connection, dirty bitmaps and
+ * pause, senders, the return-path reader, hints, history). The core calls
+ * nothing above it. Above it: the features (source_feat.h: drain,
+ * switchover, throttle, post-copy, recovery), then the driver and the
+ * return-path dispatcher (source_main.h), then the public API (source.c).
+ */
 #ifndef VMMIG_LIB_SOURCE_H
 #define VMMIG_LIB_SOURCE_H
 
@@ -38,15 +45,14 @@ struct sender {
 };
 
 struct vmmig_source {
+	/* configuration, thread, failure, stats: as on the destination */
+	struct session sess;
 	/* configuration */
 	uint8_t uuid[VMMIG_UUID_SIZE];
-	struct region_set regions;
 	const struct vmmig_source_ops *ops;
 	void *opaque;
 	struct vmmig_tracker *tracker, *own_tracker;
 	struct vmmig_policy *policy, *own_policy;
-	struct options opt;
-	struct logger log;
 
 	/* run */
 	const struct vmmig_transport_ops *tops;
@@ -54,11 +60,6 @@ struct vmmig_source {
 	int fds[VMMIG_MAX_CHANNELS]; /* *_start_fds(): channel i's socket, -1
 				      * once its channel took it over */
 	unsigned nfds;           /* 0: connect to addr instead */
-	bool started, joined;
-	pthread_t thread;
-	int result;
-	struct failure fail;
-	struct chan_shared sh;
 	struct ratelimit *rl;
 	/* Channels 0..ndata-1 carry the page stripes; the last one (ndata)
 	 * carries only post-copy pages a vCPU waits for, so they never queue
@@ -66,7 +67,6 @@ struct vmmig_source {
 	struct chan chan[VMMIG_MAX_CHANNELS];
 	unsigned nchan;          /* ndata + 1 */
 	unsigned ndata;
-	struct watchdog wd;
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
 	uint64_t **zero_bm;      /* per region: zero since tracking started
@@ -80,10 +80,10 @@ struct vmmig_source {
 	struct sender snd[VMMIG_MAX_CHANNELS]; /* [ndata]: urgent */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	pthread_mutex_t chan_lock; /* source_abort_io() (a cancel, the
+	pthread_mutex_t chan_lock; /* src_abort_io() (a cancel, the
 				    * watchdog) vs channels being closed or
 				    * made anew (recovery, the end) */
-	int job;                 /* JOB_ROUND or JOB_POSTCOPY */
+	int (*job)(struct sender *s); /* what src_senders_run() asked for */
 	uint64_t job_gen;
 	unsigned job_done;
 	bool quit;
@@ -92,8 +92,13 @@ struct vmmig_source {
 	uint64_t rtt_us;         /* quickest DRAIN round trip seen */
 
 	/* return path (channel 0, dest -> source) */
+	/* Where its reader hands each record: the dispatcher above the
+	 * features (src_rp_on_record()), set at creation, so that the reader
+	 * below them names none of them. */
+	int (*on_record)(struct vmmig_source *src, const struct wire_hdr *h,
+			 const uint8_t *payload);
 	pthread_t rp_thread;
-	atomic_bool rp_running;  /* read by rp_await_verdict() */
+	atomic_bool rp_running;  /* read by src_rp_await_verdict() */
 	struct wire_reader *rp_reader;
 	bool acked;              /* READY received (under lock) */
 	struct wire_sw ready;    /* its payload: the destination's digest */
@@ -118,64 +123,93 @@ struct vmmig_source {
 	uint64_t **refetch_bm;   /* pages whose restore failed (atomic) */
 	bool drained;            /* DRAINED received (under lock) */
 
-	/* statistics: fields under stats_lock, page counters atomic */
-	pthread_mutex_t stats_lock;
-	struct vmmig_stats st;
-	struct counters cnt;
-	uint64_t t_start;
 
 	/* history and the pass being sent (source_history.c) */
 	struct history hist;
 	_Atomic uint64_t pass_total;  /* pages of the current pass */
-	_Atomic uint64_t pass_done;   /* of those, handled by send_pages() */
-	_Atomic uint64_t pass_t0, pass_b0; /* its start: now_us(), tx bytes */
+	_Atomic uint64_t pass_done;   /* of those, handled by send_pages */
+	_Atomic uint64_t pass_t0, pass_b0; /* its start: time, tx bytes */
 	atomic_bool pass_active;
 };
 
-/* source_run.c */
-void *source_main(void *arg);
-void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
+/* ---- source_core.c: the failure path ---- */
+/* Record the first failure (later ones are its echoes), tell the
+ * destination why (src_tell_peer()), stop every thread's I/O. */
+void src_fail(struct vmmig_source *src, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void source_abort_io(struct vmmig_source *src);
-uint64_t tx_bytes(struct vmmig_source *src);
+void src_abort_io(struct vmmig_source *src);
+/* The first failure, recorded here (not the peer's, not a broken link),
+ * goes to the destination as ERROR on every channel no other thread is
+ * sending on (the urgent one carries nothing before the switch); not once
+ * committed (COMMIT or the post-copy switch sent). */
+void src_tell_peer(struct vmmig_source *src);
+/* Before recording link error @code seen by another thread than the
+ * return path's: wait (100 ms at most) for the return path to record the
+ * destination's ERROR, which may be queued before the end of its stream. */
+void src_rp_await_verdict(struct vmmig_source *src, int code);
+/* Bytes sent on every channel, closed ones included. */
+uint64_t src_tx_bytes(struct vmmig_source *src);
+
+/* ---- source_conn.c: channels and handshake ---- */
 /* Refused connections are retried for @retry_ms (0: fail at once). */
-int connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
-int handshake(struct vmmig_source *src, uint16_t flags);
+int src_connect_all(struct vmmig_source *src, int timeout_ms, int64_t retry_ms);
+int src_handshake(struct vmmig_source *src, uint16_t flags);
 
-/* source_dirty.c */
-uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs);
+/* ---- source_dirty.c: bitmaps, tracker, pause ---- */
 /* After a round: what was dirtied meanwhile becomes the next job. */
-int sync_next_round(struct vmmig_source *src);
+int src_sync_next_round(struct vmmig_source *src);
 /* Before the last pass: add what was dirtied to what is still pending. */
-int sync_pending(struct vmmig_source *src);
-int alloc_bitmaps(struct vmmig_source *src);
-void free_bitmaps(struct vmmig_source *src);
-int start_tracking(struct vmmig_source *src);
-int source_pause(struct vmmig_source *src, uint64_t *t_pause);
+int src_sync_pending(struct vmmig_source *src);
+int src_alloc_bitmaps(struct vmmig_source *src);
+void src_free_bitmaps(struct vmmig_source *src);
+int src_start_tracking(struct vmmig_source *src);
+/* Pause the guest, then add what it wrote since the last sync. */
+int src_pause(struct vmmig_source *src, uint64_t *t_pause);
 
-/* source_switch.c: the switchover (docs/wire-format.md 6.5) */
-int send_end(struct vmmig_source *src, struct wire_end *end, unsigned nblobs);
-/* Wait for READY, then give the guest up: COMMIT. After a failure here
- * the guest may be resumed only if src->committed is still false. */
-int switch_commit(struct vmmig_source *src);
-/* Wait for STARTED: 0, or what the destination's start() returned. */
-int switch_wait_started(struct vmmig_source *src);
-/* Pause, send what is left and the state, commit, verify. */
-int stop_and_copy(struct vmmig_source *src);
-/* rp thread: READY or STARTED. 1 when the return path is done (STARTED
- * of a pre-copy), -errno on failure. */
-int switch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		     const uint8_t *payload);
-/* The page-sum hash of guest memory (frozen: the guest is given up),
- * with KEEPALIVE on channel 0 (every quarter IO timeout, at most a
- * second) while it takes. */
-uint64_t source_memory_digest(struct vmmig_source *src);
-/* enum vmmig_owner as things stand. */
-int source_owner(struct vmmig_source *src);
-/* Pages set in send_bm: what the next pass sends. */
-uint64_t pending_pages(struct vmmig_source *src);
+/* ---- source_send.c: the sending threads ---- */
+int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
+		   uint64_t bits);
+int src_flush_batch(struct sender *s);
+int src_senders_start(struct vmmig_source *src);
+/* Run @job on every data channel's sender; returns the first error. The
+ * senders know no job: the caller names it (src_send_round(), or post-copy's
+ * sweep). */
+int src_senders_run(struct vmmig_source *src, int (*job)(struct sender *s));
+/* The pre-copy job: this sender's stripes of send_bm. */
+int src_send_round(struct sender *s);
+void src_senders_stop(struct vmmig_source *src);
 
-/* source_history.c: called by the migration thread. A pass of @kind
+/* ---- source_rp.c: the return path's reader thread ---- */
+int src_rp_start(struct vmmig_source *src);
+void src_rp_stop(struct vmmig_source *src);
+
+/* ---- source_hints.c: cache-restore hints ---- */
+struct region_hints;
+uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
+bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
+		      struct wire_hint *out);
+void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
+			  const uint64_t *dirty);
+void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
+void src_hints_free(struct vmmig_source *src);
+
+/* ---- source_zero.c: zero runs of the first send ---- */
+/* After the tracker started: map the pages that read as zero. */
+int src_zero_map_init(struct vmmig_source *src);
+/* A sync found @dirty (region @ri's bitmap): not zero any more. */
+void src_zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
+			     const uint64_t *dirty);
+void src_zero_map_free(struct vmmig_source *src);
+/* Pages of word @w of region @ri known zero, if this is a first send. */
+uint64_t src_zero_map_word(const struct vmmig_source *src, unsigned ri,
+			   uint64_t w);
+/* Add the pages of @mask (word @w of @r) to the sender's ZERO record. */
+int src_send_zeros(struct sender *s, const struct region *r, uint64_t w,
+		   uint64_t mask);
+int src_flush_zeros(struct sender *s);
+
+/* ---- source_history.c ---- */
+/* Called by the migration thread. A pass of @kind
  * (enum vmmig_round_kind) over send_bm starts at @t; ends with the dirty
  * set found after it; the post-copy switch ends the pause's entry. */
 void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
@@ -189,93 +223,5 @@ void src_history_close(struct vmmig_source *src);
 /* get_stats: the live figures of the pass in progress into @st. */
 void src_pass_live(struct vmmig_source *src, struct vmmig_stats *st,
 		   uint64_t now);
-
-enum { JOB_ROUND, JOB_POSTCOPY };
-
-/* source_throttle.c: a THROTTLE decision */
-void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d);
-
-/* source_hints.c */
-struct region_hints;
-uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w);
-bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
-		  struct wire_hint *out);
-void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
-		      const uint64_t *dirty);
-void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page);
-void hints_free(struct vmmig_source *src);
-
-/* source_drain.c */
-/* DRAIN on every channel, then wait for DRAINED: all sent so far has
- * landed at the destination and its restores from storage are over (the
- * failed ones were reported into refetch_bm). */
-int drain_wait(struct vmmig_source *src);
-/* Pages whose restore failed join send_bm. */
-void take_refetch(struct vmmig_source *src);
-/* Both: before the pause, and after post-copy hints. */
-int drain_restores(struct vmmig_source *src);
-/* rp thread: REQ with WIRE_REQ_REFETCH, or DRAINED. */
-int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		      const uint8_t *payload);
-
-/* source_postcopy.c */
-int postcopy_run(struct vmmig_source *src, bool first_pass_done);
-/* rp thread: a REQ or DONE record arrived after the switch. */
-int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		       const uint8_t *payload);
-/* After a reconnect, one record of the destination's list of the pages it
- * still misses: a DISCARD (they become pending again) returns 0, RESUMED
- * (the list is complete) 1; anything else -EPROTO with @err set. */
-int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
-			const uint8_t *payload, char *err, size_t errlen);
-/* source_recover.c: the link broke after the switch; reconnect and carry
- * on within the recovery timeout. 0, or the failure (recorded). */
-int postcopy_recover(struct vmmig_source *src);
-/* JOB_POSTCOPY for one sender: claim and send its pending stripes. */
-int postcopy_sweep(struct sender *s);
-
-/* source_zero.c: zero runs of the first send */
-/* After the tracker started: map the pages that read as zero. */
-int zero_map_init(struct vmmig_source *src);
-/* A sync found @dirty (region @ri's bitmap): not zero any more. */
-void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
-			 const uint64_t *dirty);
-void zero_map_free(struct vmmig_source *src);
-/* Pages of word @w of region @ri known zero, if this is a first send. */
-uint64_t zero_map_word(const struct vmmig_source *src, unsigned ri,
-		       uint64_t w);
-/* Add the pages of @mask (word @w of @r) to the sender's ZERO record. */
-int send_zeros(struct sender *s, const struct region *r, uint64_t w,
-	       uint64_t mask);
-int flush_zeros(struct sender *s);
-
-/* source_send.c */
-int send_pages(struct sender *s, const struct region *r, uint64_t w,
-	       uint64_t bits);
-int flush_batch(struct sender *s);
-int senders_start(struct vmmig_source *src);
-/* Run one job (send_bm) on every sender; returns first error. */
-int senders_run(struct vmmig_source *src, int job);
-void senders_stop(struct vmmig_source *src);
-
-/* source_rp.c */
-/* One record from the destination on the return path: 0 to read on, 1 when
- * the return path is done (ACK before post-copy, DONE), or -errno (the
- * failure is recorded; ERROR from the peer included). */
-int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		 const uint8_t *payload);
-int rp_start(struct vmmig_source *src);
-/* The first failure, recorded here (not the peer's, not a broken link),
- * goes to the destination as ERROR on every channel no other thread is
- * sending on (the urgent one carries nothing before the switch); not once
- * committed (COMMIT or the post-copy switch sent). */
-void source_tell_peer(struct vmmig_source *src);
-/* Before recording link error @code seen by another thread than the
- * return path's: wait (100 ms at most) for the return path to record the
- * destination's ERROR, which may be queued before the end of its stream. */
-void rp_await_verdict(struct vmmig_source *src, int code);
-/* Wait for the destination's READY (or failure). */
-int rp_wait_ready(struct vmmig_source *src);
-void rp_stop(struct vmmig_source *src);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The source's dirty bookkeeping: the bitmaps of what a job sends and what
- * the tracker found dirty, the tracker's start and syncs.
+ * the tracker found dirty, the tracker's start and syncs, and the pause
+ * (after which one last sync finds what the guest wrote).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,51 +10,36 @@
 
 #include "source.h"
 
-uint64_t count_bits(uint64_t *const *bm, const struct region_set *rs)
-{
-	uint64_t n = 0;
-
-	for (unsigned i = 0; i < rs->n; i++)
-		for (uint64_t w = 0; w < (rs->r[i].npages + 63) / 64; w++)
-			n += (uint64_t)__builtin_popcountll(bm[i][w]);
-	return n;
-}
-
-uint64_t pending_pages(struct vmmig_source *src)
-{
-	return count_bits(src->send_bm, &src->regions);
-}
-
 /* What the guest dirtied since the last sync, into dirty_bm. Hints of
  * those pages no longer hold: the writes made them differ from storage. */
 static int sync_dirty(struct vmmig_source *src)
 {
-	for (unsigned i = 0; i < src->regions.n; i++) {
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
 		uint64_t *bm = src->dirty_bm[i];
 		int ret;
 
-		memset(bm, 0, (src->regions.r[i].npages + 63) / 64 * 8);
+		memset(bm, 0, region_words(&src->sess.regions.r[i]) * 8);
 		ret = vmmig_tracker_sync(src->tracker, i, bm);
 		if (!ret)
 			ret = vmmig_tracker_clear(src->tracker, i, bm);
 		if (ret) {
-			source_fail(src, ret, "dirty tracker %s: %s",
-				    vmmig_tracker_name(src->tracker),
-				    vmmig_strerror(ret));
+			src_fail(src, ret, "dirty tracker %s: %s",
+				 vmmig_tracker_name(src->tracker),
+				 vmmig_strerror(ret));
 			return ret;
 		}
-		hints_drop_dirty(src, i, bm);
-		zero_map_drop_dirty(src, i, bm);
+		src_hints_drop_dirty(src, i, bm);
+		src_zero_map_drop_dirty(src, i, bm);
 	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.dirty_sync_count++;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.dirty_sync_count++;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	return 0;
 }
 
 /* After a round: what it sent is done; what was dirtied meanwhile becomes
  * the next job (send_bm). */
-int sync_next_round(struct vmmig_source *src)
+int src_sync_next_round(struct vmmig_source *src)
 {
 	uint64_t **t;
 	int ret = sync_dirty(src);
@@ -67,20 +53,20 @@ int sync_next_round(struct vmmig_source *src)
 }
 
 /* Before the last pass: add what was dirtied to what is still pending. */
-int sync_pending(struct vmmig_source *src)
+int src_sync_pending(struct vmmig_source *src)
 {
 	int ret = sync_dirty(src);
 
-	for (unsigned i = 0; !ret && i < src->regions.n; i++)
-		for (uint64_t w = 0; w < (src->regions.r[i].npages + 63) / 64;
+	for (unsigned i = 0; !ret && i < src->sess.regions.n; i++)
+		for (uint64_t w = 0; w < region_words(&src->sess.regions.r[i]);
 		     w++)
 			src->send_bm[i][w] |= src->dirty_bm[i][w];
 	return ret;
 }
 
-int alloc_bitmaps(struct vmmig_source *src)
+int src_alloc_bitmaps(struct vmmig_source *src)
 {
-	unsigned n = src->regions.n;
+	unsigned n = src->sess.regions.n;
 
 	src->send_bm = calloc(n, sizeof(*src->send_bm));
 	src->dirty_bm = calloc(n, sizeof(*src->dirty_bm));
@@ -88,7 +74,7 @@ int alloc_bitmaps(struct vmmig_source *src)
 	if (!src->send_bm || !src->dirty_bm || !src->refetch_bm)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t npages = src->regions.r[i].npages;
+		uint64_t npages = src->sess.regions.r[i].npages;
 		uint64_t words = (npages + 63) / 64;
 
 		src->send_bm[i] = malloc(words * 8);
@@ -104,9 +90,9 @@ int alloc_bitmaps(struct vmmig_source *src)
 	return 0;
 }
 
-void free_bitmaps(struct vmmig_source *src)
+void src_free_bitmaps(struct vmmig_source *src)
 {
-	for (unsigned i = 0; i < src->regions.n; i++) {
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
 		if (src->send_bm)
 			free(src->send_bm[i]);
 		if (src->dirty_bm)
@@ -118,31 +104,51 @@ void free_bitmaps(struct vmmig_source *src)
 	free(src->dirty_bm);
 	free(src->refetch_bm);
 	src->send_bm = src->dirty_bm = src->refetch_bm = NULL;
-	zero_map_free(src);
+	src_zero_map_free(src);
 }
 
-int start_tracking(struct vmmig_source *src)
+int src_start_tracking(struct vmmig_source *src)
 {
 	struct vmmig_tracker_region *tr;
 	int ret;
 
-	tr = calloc(src->regions.n, sizeof(*tr));
+	tr = calloc(src->sess.regions.n, sizeof(*tr));
 	if (!tr)
 		return -ENOMEM;
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
+		const struct region *r = &src->sess.regions.r[i];
 
 		tr[i] = (struct vmmig_tracker_region){
 			.id = r->id, .index = i, .gpa = r->gpa, .host = r->host,
 			.size = r->size, .npages = r->npages };
 	}
-	ret = vmmig_tracker_start(src->tracker, tr, src->regions.n);
+	ret = vmmig_tracker_start(src->tracker, tr, src->sess.regions.n);
 	free(tr);
 	if (!ret)
-		ret = zero_map_init(src);
+		ret = src_zero_map_init(src);
 	if (ret)
-		source_fail(src, ret, "starting dirty tracker %s: %s",
-			    vmmig_tracker_name(src->tracker),
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "starting dirty tracker %s: %s",
+			 vmmig_tracker_name(src->tracker), vmmig_strerror(ret));
+	return ret;
+}
+
+/* Pause the guest; the pages found dirty after the last round are still
+ * pending in send_bm: add what the guest wrote since. */
+int src_pause(struct vmmig_source *src, uint64_t *t_pause)
+{
+	int ret;
+
+	sess_set_status(&src->sess, VMMIG_STATUS_DEVICE);
+	*t_pause = clock_now_us();
+	ret = src->ops->pause(src->opaque);
+	if (ret) {
+		src_fail(src, ret, "pausing the guest: %s",
+			 vmmig_strerror(ret));
+		return ret;
+	}
+	src->paused = true;
+	ret = src_sync_pending(src);
+	if (!ret)
+		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
 	return ret;
 }

@@ -12,12 +12,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 /* Pages whose restore failed: never hint them again, send their contents
  * (in the last pass, or right away after a post-copy switch). */
-static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
-			size_t len)
+int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
+			 size_t len)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;
@@ -25,8 +25,8 @@ static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
 	int ret;
 
 	ret = wire_req_unpack(payload, len, &q, err, sizeof(err));
-	ri = regions_index(&src->regions, q.region_id);
-	if (!ret && ri == src->regions.n)
+	ri = regions_index(&src->sess.regions, q.region_id);
+	if (!ret && ri == src->sess.regions.n)
 		ret = -EPROTO;
 	/* Nothing was sent before the bitmaps exist, so nothing can have
 	 * failed to restore: a REFETCH this early is a broken peer. */
@@ -35,40 +35,30 @@ static int mark_refetch(struct vmmig_source *src, const uint8_t *payload,
 	for (uint32_t i = 0; !ret && i < q.count; i++) {
 		uint64_t page = wire_req_page(&q, i), bit;
 
-		if (page >= src->regions.r[ri].npages) {
+		if (page >= src->sess.regions.r[ri].npages) {
 			ret = -EPROTO;
 			break;
 		}
 		bit = 1ull << (page % 64);
-		hints_clear_page(src, ri, page);
+		src_hints_clear_page(src, ri, page);
 		__atomic_fetch_or(src->postcopy ? &src->send_bm[ri][page / 64]
 						: &src->refetch_bm[ri][page / 64],
 				  bit, __ATOMIC_ACQ_REL);
 	}
 	if (ret)
-		source_fail(src, ret, "return path: bad refetch request");
+		src_fail(src, ret, "return path: bad refetch request");
 	return ret;
 }
 
-int refetch_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		      const uint8_t *payload)
+void src_drain_on_drained(struct vmmig_source *src)
 {
-	if (h->type == WIRE_DRAINED) {
-		pthread_mutex_lock(&src->lock);
-		src->drained = true;
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		return 0;
-	}
-	int ret = mark_refetch(src, payload, h->len);
-
-	/* After the switch a vCPU may wait for it: the urgent path. */
-	if (!ret && src->postcopy)
-		ret = postcopy_on_record(src, h, payload);
-	return ret;
+	pthread_mutex_lock(&src->lock);
+	src->drained = true;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
 }
 
-int drain_wait(struct vmmig_source *src)
+int src_drain_wait(struct vmmig_source *src)
 {
 	int ret = 0;
 
@@ -78,30 +68,30 @@ int drain_wait(struct vmmig_source *src)
 	for (unsigned i = 0; i < src->nchan && !ret; i++)
 		ret = chan_send_record(&src->chan[i], WIRE_DRAIN, 0, NULL, 0);
 	if (ret) {
-		source_fail(src, ret, "draining: %s", vmmig_strerror(ret));
+		src_fail(src, ret, "draining: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	pthread_mutex_lock(&src->lock);
-	while (!src->drained && !failure_code(&src->fail))
+	while (!src->drained && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
-	return failure_code(&src->fail);
+	return failure_code(&src->sess.fail);
 }
 
-void take_refetch(struct vmmig_source *src)
+void src_take_refetch(struct vmmig_source *src)
 {
-	for (unsigned ri = 0; ri < src->regions.n; ri++)
-		for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64;
+	for (unsigned ri = 0; ri < src->sess.regions.n; ri++)
+		for (uint64_t w = 0; w < region_words(&src->sess.regions.r[ri]);
 		     w++)
 			src->send_bm[ri][w] |= __atomic_exchange_n(
 				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);
 }
 
-int drain_restores(struct vmmig_source *src)
+int src_drain_restores(struct vmmig_source *src)
 {
-	int ret = drain_wait(src);
+	int ret = src_drain_wait(src);
 
 	if (!ret)
-		take_refetch(src);
+		src_take_refetch(src);
 	return ret;
 }

@@ -26,12 +26,12 @@ struct region_hints {
 static int find_region(struct vmmig_source *src, uint32_t id, uint64_t offset,
 		       uint64_t len)
 {
-	unsigned i = regions_index(&src->regions, id);
+	unsigned i = regions_index(&src->sess.regions, id);
 	uint64_t size;
 
-	if (i == src->regions.n)
+	if (i == src->sess.regions.n)
 		return -EINVAL;
-	size = src->regions.r[i].size;
+	size = src->sess.regions.r[i].size;
 	if (!len || offset % VMMIG_PAGE_SIZE || len % VMMIG_PAGE_SIZE ||
 	    offset > size || len > size - offset)
 		return -EINVAL;
@@ -42,14 +42,14 @@ static int find_region(struct vmmig_source *src, uint32_t id, uint64_t offset,
 static struct region_hints *hints_of(struct vmmig_source *src, unsigned ri)
 {
 	if (!src->hints) {
-		src->hints = calloc(src->regions.n, sizeof(*src->hints));
+		src->hints = calloc(src->sess.regions.n, sizeof(*src->hints));
 		if (!src->hints)
 			return NULL;
 	}
 	struct region_hints *h = &src->hints[ri];
 
 	if (!h->bm)
-		h->bm = calloc((src->regions.r[ri].npages + 63) / 64, 8);
+		h->bm = calloc(region_words(&src->sess.regions.r[ri]), 8);
 	return h->bm ? h : NULL;
 }
 
@@ -188,15 +188,15 @@ VMMIG_API int vmmig_source_remove_hint(struct vmmig_source *src,
 	return ret;
 }
 
-uint64_t hints_word(struct vmmig_source *src, unsigned ri, uint64_t w)
+uint64_t src_hints_word(struct vmmig_source *src, unsigned ri, uint64_t w)
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return 0;
 	return __atomic_load_n(&src->hints[ri].bm[w], __ATOMIC_ACQUIRE);
 }
 
-bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
-		  struct wire_hint *out)
+bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
+		      struct wire_hint *out)
 {
 	bool found = false;
 
@@ -225,7 +225,7 @@ bool hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
 	return found;
 }
 
-void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
+void src_hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
 {
 	if (src->hints && src->hints[ri].bm)
 		__atomic_fetch_and(&src->hints[ri].bm[page / 64],
@@ -233,20 +233,20 @@ void hints_clear_page(struct vmmig_source *src, unsigned ri, uint64_t page)
 }
 
 /* Pages written since their hint: the hint no longer describes them. */
-void hints_drop_dirty(struct vmmig_source *src, unsigned ri,
-		      const uint64_t *dirty)
+void src_hints_drop_dirty(struct vmmig_source *src, unsigned ri,
+			  const uint64_t *dirty)
 {
 	if (!src->hints || !src->hints[ri].bm)
 		return;
-	for (uint64_t w = 0; w < (src->regions.r[ri].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < region_words(&src->sess.regions.r[ri]); w++)
 		if (dirty[w])
 			__atomic_fetch_and(&src->hints[ri].bm[w], ~dirty[w],
 					   __ATOMIC_RELEASE);
 }
 
-void hints_free(struct vmmig_source *src)
+void src_hints_free(struct vmmig_source *src)
 {
-	for (unsigned i = 0; src->hints && i < src->regions.n; i++) {
+	for (unsigned i = 0; src->hints && i < src->sess.regions.n; i++) {
 		free(src->hints[i].bm);
 		free(src->hints[i].r);
 	}

@@ -13,9 +13,9 @@ static void sent_so_far(struct vmmig_source *src, struct vmmig_round *now)
 {
 	struct vmmig_stats st = { 0 };
 
-	counters_fill(&src->cnt, &st);
+	sess_counters_fill(&src->sess.cnt, &st);
 	*now = (struct vmmig_round){
-		.bytes = tx_bytes(src),
+		.bytes = src_tx_bytes(src),
 		.pages_normal = st.pages_normal,
 		.pages_zero = st.pages_zero,
 		.pages_compressed = st.pages_compressed,
@@ -28,7 +28,7 @@ void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
 		       uint64_t t)
 {
 	struct vmmig_round now;
-	uint64_t pages = pending_pages(src);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->sess.regions);
 
 	sent_so_far(src, &now);
 	atomic_store(&src->pass_done, 0);
@@ -36,7 +36,7 @@ void src_history_begin(struct vmmig_source *src, int kind, uint32_t round,
 	atomic_store(&src->pass_t0, t);
 	atomic_store(&src->pass_b0, now.bytes);
 	atomic_store(&src->pass_active, true);
-	history_begin(&src->hist, kind, round, pages, t, &now);
+	sess_history_begin(&src->hist, kind, round, pages, t, &now);
 }
 
 void src_history_end(struct vmmig_source *src, uint64_t dirty_pages,
@@ -46,22 +46,22 @@ void src_history_end(struct vmmig_source *src, uint64_t dirty_pages,
 
 	atomic_store(&src->pass_active, false);
 	sent_so_far(src, &now);
-	history_end(&src->hist, dirty_pages, t, &now);
+	sess_history_end(&src->hist, dirty_pages, t, &now);
 }
 
 void src_history_close(struct vmmig_source *src)
 {
 	struct vmmig_round now;
 
-	src_history_end(src, 0, now_us());
+	src_history_end(src, 0, clock_now_us());
 	sent_so_far(src, &now);
-	history_settle(&src->hist, &now);
+	sess_history_settle(&src->hist, &now);
 }
 
 void src_history_switch(struct vmmig_source *src, uint64_t t)
 {
 	src_history_end(src, 0, t);
-	history_switch(&src->hist, t);
+	sess_history_switch(&src->hist, t);
 	src_history_begin(src, VMMIG_ROUND_POSTCOPY, 0, t);
 }
 
@@ -94,7 +94,7 @@ VMMIG_API int vmmig_source_get_rounds(struct vmmig_source *src,
 {
 	if (!src)
 		return -EINVAL;
-	return history_copy_rounds(&src->hist, out, max);
+	return sess_history_copy_rounds(&src->hist, out, max);
 }
 
 VMMIG_API int vmmig_source_get_faults(struct vmmig_source *src,
@@ -102,5 +102,5 @@ VMMIG_API int vmmig_source_get_faults(struct vmmig_source *src,
 {
 	if (!src)
 		return -EINVAL;
-	return history_copy_faults(&src->hist, fs);
+	return sess_history_copy_faults(&src->hist, fs);
 }

@@ -17,17 +17,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source_feat.h"
 
 /* The pending pages (send_bm) as DISCARD records on channel 0. */
 static int send_discard(struct vmmig_source *src, uint16_t flags)
 {
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++)
+	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++)
 		ret = chan_send_discard(&src->chan[0], flags,
-					src->regions.r[ri].id, src->send_bm[ri],
-					(src->regions.r[ri].npages + 63) / 64);
+					src->sess.regions.r[ri].id,
+					src->send_bm[ri],
+					region_words(&src->sess.regions.r[ri]));
 	return ret;
 }
 
@@ -37,48 +38,47 @@ static bool claim(uint64_t *word, uint64_t bit)
 	return __atomic_fetch_and(word, ~bit, __ATOMIC_ACQ_REL) & bit;
 }
 
-/* rp thread: REQ pages go out on the urgent channel; DONE ends it all.
- * Returns 1 after DONE. */
-int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		       const uint8_t *payload)
+/* rp thread: DONE ends it all. Returns 1. */
+int src_postcopy_on_done(struct vmmig_source *src, const struct wire_hdr *h,
+			 const uint8_t *payload)
+{
+	char err[WIRE_ERRLEN];
+	struct wire_done d;
+	int ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
+
+	if (ret) {
+		src_fail(src, ret, "return path: %s", err);
+		return ret;
+	}
+	pthread_mutex_lock(&src->lock);
+	src->done = true;
+	src->done_info = d;
+	pthread_cond_broadcast(&src->cond);
+	pthread_mutex_unlock(&src->lock);
+	return 1;
+}
+
+/* rp thread: REQ pages go out on the urgent channel. */
+int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
+			const uint8_t *payload)
 {
 	char err[WIRE_ERRLEN];
 	struct wire_req q;
 	unsigned ri;
 	int ret;
 
-	if (h->type == WIRE_DONE) {
-		struct wire_done d;
-
-		ret = wire_done_unpack(payload, h->len, &d, err, sizeof(err));
-		if (ret) {
-			source_fail(src, ret, "return path: %s", err);
-			return ret;
-		}
-		pthread_mutex_lock(&src->lock);
-		src->done = true;
-		src->done_info = d;
-		pthread_cond_broadcast(&src->cond);
-		pthread_mutex_unlock(&src->lock);
-		return 1;
-	}
-	if (h->type != WIRE_REQ) {
-		source_fail(src, -EPROTO, "return path: unexpected record type "
-			    "0x%04x in post-copy", h->type);
-		return -EPROTO;
-	}
 	ret = wire_req_unpack(payload, h->len, &q, err, sizeof(err));
-	ri = regions_index(&src->regions, q.region_id);
-	if (!ret && ri == src->regions.n) {
+	ri = regions_index(&src->sess.regions, q.region_id);
+	if (!ret && ri == src->sess.regions.n) {
 		snprintf(err, sizeof(err), "REQ for unknown region %u",
 			 q.region_id);
 		ret = -EPROTO;
 	}
 	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
+		src_fail(src, ret, "return path: %s", err);
 		return ret;
 	}
-	history_fault(&src->hist, q.count, now_us());
+	sess_history_fault(&src->hist, q.count, clock_now_us());
 	/* Sent from this thread, right away: a vCPU is waiting, and a hand-
 	 * over to another thread would add a wake-up to its latency. */
 	struct sender *us = &src->snd[src->ndata];
@@ -86,24 +86,24 @@ int postcopy_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 	for (uint32_t i = 0; i < q.count && !ret; i++) {
 		uint64_t page = wire_req_page(&q, i), bit;
 
-		if (page >= src->regions.r[ri].npages) {
-			source_fail(src, -EPROTO, "return path: REQ for page "
-				    "%llu beyond region %u",
-				    (unsigned long long)page, q.region_id);
+		if (page >= src->sess.regions.r[ri].npages) {
+			src_fail(src, -EPROTO, "return path: REQ for page "
+				 "%llu beyond region %u",
+				 (unsigned long long)page, q.region_id);
 			return -EPROTO;
 		}
 		atomic_store(&src->hint, (uint64_t)ri << 48 | page / 64);
 		bit = 1ull << (page % 64);
 		if (claim(&src->send_bm[ri][page / 64], bit)) {
 			src->postcopy_served++;
-			ret = send_pages(us, &src->regions.r[ri], page / 64, bit);
+			ret = src_send_pages(us, &src->sess.regions.r[ri], page / 64, bit);
 		}
 	}
 	if (!ret)
-		ret = flush_batch(us);
+		ret = src_flush_batch(us);
 	if (ret)
-		source_fail(src, ret, "sending requested pages: %s",
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "sending requested pages: %s",
+			 vmmig_strerror(ret));
 	return ret;
 }
 
@@ -121,7 +121,7 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 		       uint64_t to, uint64_t hint, bool *found)
 {
 	struct vmmig_source *src = s->src;
-	const struct region *r = &src->regions.r[ri];
+	const struct region *r = &src->sess.regions.r[ri];
 
 	for (uint64_t w = stripe_align(from, s->c->index, src->ndata); w < to;
 	     w += src->ndata) {
@@ -132,7 +132,7 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 		if (!bits)
 			continue;
 		*found = true;
-		ret = send_pages(s, r, w, bits);
+		ret = src_send_pages(s, r, w, bits);
 		if (ret)
 			return ret;
 		if (atomic_load(&src->hint) != hint)
@@ -141,20 +141,17 @@ static int sweep_range(struct sender *s, unsigned ri, uint64_t from,
 	return 0;
 }
 
-static uint64_t region_words(const struct vmmig_source *src, unsigned ri)
-{
-	return (src->regions.r[ri].npages + 63) / 64;
-}
-
-/* JOB_POSTCOPY: claim and send this sender's pending stripes. A pass goes
- * from the latest fault to the end of its region, through the other
- * regions, then wraps to the fault; a new fault starts a new pass there.
+/* The post-copy job of a sender: claim and send its pending stripes. A
+ * pass goes from the latest fault to the end of its region, through the
+ * other regions, then wraps to the fault; a new fault starts a new pass
+ * there.
  * Done when a whole pass found nothing (the guest is paused: no page
  * becomes pending again). */
-int postcopy_sweep(struct sender *s)
+int src_postcopy_sweep(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
-	unsigned nr = src->regions.n;
+	const struct region *rg = src->sess.regions.r;
+	unsigned nr = src->sess.regions.n;
 	bool found;
 	int ret;
 
@@ -164,17 +161,17 @@ int postcopy_sweep(struct sender *s)
 		uint64_t hw = hint & ((1ull << 48) - 1);
 
 		found = false;
-		ret = sweep_range(s, r0, hw, region_words(src, r0), hint,
+		ret = sweep_range(s, r0, hw, region_words(&rg[r0]), hint,
 				  &found);
 		for (unsigned k = 1; k < nr && !ret; k++)
 			ret = sweep_range(s, (r0 + k) % nr, 0,
-					  region_words(src, (r0 + k) % nr),
+					  region_words(&rg[(r0 + k) % nr]),
 					  hint, &found);
 		if (!ret)
 			ret = sweep_range(s, r0, 0, hw, hint, &found);
 		if (ret < 0)
 			return ret;
-		ret = flush_batch(s);
+		ret = src_flush_batch(s);
 		if (ret)
 			return ret;
 	} while (found);
@@ -186,9 +183,9 @@ static int wait_done(struct vmmig_source *src)
 	int ret;
 
 	pthread_mutex_lock(&src->lock);
-	while (!src->done && !failure_code(&src->fail))
+	while (!src->done && !failure_code(&src->sess.fail))
 		pthread_cond_wait(&src->cond, &src->lock);
-	ret = src->done ? src->done_info.status : failure_code(&src->fail);
+	ret = src->done ? src->done_info.status : failure_code(&src->sess.fail);
 	pthread_mutex_unlock(&src->lock);
 	return ret;
 }
@@ -197,8 +194,8 @@ static int wait_done(struct vmmig_source *src)
 static int setup_urgent(struct vmmig_source *src)
 {
 	struct enc_config ec = {
-		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
-		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
 	};
 	struct sender *s = &src->snd[src->ndata];
 	int ret = 0;
@@ -212,13 +209,13 @@ static int setup_urgent(struct vmmig_source *src)
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
-		s->batch.no_crc = src->sh.tls != NULL;
+		s->batch.no_crc = src->sess.sh.tls != NULL;
 		if (!ret)
 			ret = wire_zeros_init(&s->zeros);
 	}
 	if (!ret) {
-		wire_batch_begin(&s->batch, src->regions.r[0].id);
-		wire_zeros_begin(&s->zeros, src->regions.r[0].id);
+		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
+		wire_zeros_begin(&s->zeros, src->sess.regions.r[0].id);
 	}
 	return ret;
 }
@@ -228,27 +225,27 @@ static int postcopy_phase(struct vmmig_source *src, struct wire_end *end,
 			  unsigned nblobs)
 {
 	uint64_t hints = atomic_load(&src->hints_sent);
-	int ret = senders_run(src, JOB_POSTCOPY);
+	int ret = src_senders_run(src, src_postcopy_sweep);
 
 	/* Pages hinted in this phase: once their restores are over, send
 	 * the ones that failed (drain puts them back in send_bm). */
 	if (!ret && atomic_load(&src->hints_sent) != hints) {
-		ret = drain_restores(src);
+		ret = src_drain_restores(src);
 		if (!ret)
-			ret = senders_run(src, JOB_POSTCOPY);
+			ret = src_senders_run(src, src_postcopy_sweep);
 	}
-	if (!ret && src->opt.v[VMMIG_OPT_VERIFY] &&
+	if (!ret && src->sess.opt.v[VMMIG_OPT_VERIFY] &&
 	    !(end->flags & WIRE_END_HASH)) {
 		/* The paused guest's memory is frozen: hashing it now costs
 		 * no downtime, and after the sweep it delays no page. */
 		end->flags |= WIRE_END_HASH;
-		end->mem_hash = source_memory_digest(src);
+		end->mem_hash = src_memory_digest(src);
 	}
 	/* Recorded here, unlike a page send's failure, which the sender
 	 * records: the caller tells a broken link (recover) from the rest by
 	 * the recorded failure. */
-	if (!ret && (ret = send_end(src, end, nblobs)))
-		source_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
+	if (!ret && (ret = src_send_end(src, end, nblobs)))
+		src_fail(src, ret, "sending END: %s", vmmig_strerror(ret));
 	if (!ret)
 		ret = wait_done(src);
 	return ret;
@@ -269,16 +266,16 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 	if (!ret && src->ops->save_state) {
 		ret = src->ops->save_state(src->opaque, sink);
 		if (ret) {
-			source_fail(src, ret, "saving guest state: %s",
-				    vmmig_strerror(ret));
+			src_fail(src, ret, "saving guest state: %s",
+				 vmmig_strerror(ret));
 			return ret;
 		}
 	}
 	if (!ret)
-		ret = state_send(&src->chan[0], sink);
+		ret = sess_state_send(&src->chan[0], sink);
 	if (ret)
 		return ret;
-	wire_postcopy_pack(pc, src->opt.v[VMMIG_OPT_VERIFY]
+	wire_postcopy_pack(pc, src->sess.opt.v[VMMIG_OPT_VERIFY]
 				       ? WIRE_POSTCOPY_VERIFY : 0);
 	pthread_mutex_lock(&src->lock);
 	src->postcopy = true; /* the rp thread keeps reading after READY */
@@ -286,10 +283,10 @@ static int do_switch(struct vmmig_source *src, struct vmmig_state_sink *sink)
 	ret = chan_send_record(&src->chan[0], WIRE_POSTCOPY, 0, pc, sizeof(pc));
 	/* STARTED comes while pages already flow (a recovery may replace it
 	 * with RESUMED). */
-	return ret ? ret : switch_commit(src);
+	return ret ? ret : src_switch_commit(src);
 }
 
-int postcopy_run(struct vmmig_source *src, bool first_pass_done)
+int src_postcopy_run(struct vmmig_source *src, bool first_pass_done)
 {
 	struct vmmig_state_sink sink = { 0 };
 	struct wire_end end = { 0 };
@@ -301,7 +298,7 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 	src->first_pass = !first_pass_done;
 	ret = setup_urgent(src);
 	if (ret) {
-		source_fail(src, ret, "post-copy setup: %s", vmmig_strerror(ret));
+		src_fail(src, ret, "post-copy setup: %s", vmmig_strerror(ret));
 		return ret;
 	}
 	if (first_pass_done) {
@@ -311,66 +308,65 @@ int postcopy_run(struct vmmig_source *src, bool first_pass_done)
 		 * memory takes tens of ms of page-table work, which would
 		 * otherwise land in the downtime; the switch then only names
 		 * the few pages dirtied since this sync. */
-		ret = sync_pending(src);
+		ret = src_sync_pending(src);
 		if (!ret && (ret = send_discard(src, WIRE_DISCARD_EARLY)))
-			source_fail(src, ret, "early DISCARD: %s",
-				    vmmig_strerror(ret));
+			src_fail(src, ret, "early DISCARD: %s",
+				 vmmig_strerror(ret));
 		/* Restores of hinted pages end before the switch too; failed
 		 * ones become pending like dirty pages. */
 		if (!ret)
-			ret = drain_restores(src);
+			ret = src_drain_restores(src);
 		if (ret)
 			return ret;
 	}
-	ret = source_pause(src, &t_pause);
+	ret = src_pause(src, &t_pause);
 	if (ret)
 		return ret;
-	b_switch = tx_bytes(src);
+	b_switch = src_tx_bytes(src);
 	ret = do_switch(src, &sink);
 	nblobs = sink.n;
-	state_sink_free(&sink);
+	sess_state_sink_free(&sink);
 	if (ret) {
-		source_fail(src, ret, "post-copy switch: %s",
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "post-copy switch: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	t_switch = now_us();
+	t_switch = clock_now_us();
 	src_history_switch(src, t_switch);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.downtime_us = t_switch - t_pause;
-	src->st.status = VMMIG_STATUS_POSTCOPY;
-	src->st.precopy_bytes = b_switch;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.downtime_us = t_switch - t_pause;
+	src->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	src->sess.st.precopy_bytes = b_switch;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 
 	/* The destination dropped its copies: no more deltas against them. */
 	for (unsigned i = 0; i < src->ndata; i++)
 		enc_ctx_drop_cache(src->snd[i].enc);
 	for (;;) {
 		ret = postcopy_phase(src, &end, nblobs);
-		if (!ret || !src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
-		    !failure_is_link(&src->fail))
+		if (!ret || !src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] ||
+		    !failure_is_link(&src->sess.fail))
 			break;
-		ret = postcopy_recover(src);
+		ret = src_postcopy_recover(src);
 		if (ret)
 			break;
 	}
 	if (ret) {
-		source_fail(src, ret, "finishing post-copy: %s",
-			    vmmig_strerror(ret));
+		src_fail(src, ret, "finishing post-copy: %s",
+			 vmmig_strerror(ret));
 		return ret;
 	}
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.postcopy_bytes = tx_bytes(src) - b_switch;
-	src->st.postcopy_faults = src->done_info.faults;
-	src->st.fault_latency_p50_us = src->done_info.fault_p50_us;
-	src->st.fault_latency_p99_us = src->done_info.fault_p99_us;
-	src->st.verified = src->done_info.verified == UINT32_MAX
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.postcopy_bytes = src_tx_bytes(src) - b_switch;
+	src->sess.st.postcopy_faults = src->done_info.faults;
+	src->sess.st.fault_latency_p50_us = src->done_info.fault_p50_us;
+	src->sess.st.fault_latency_p99_us = src->done_info.fault_p99_us;
+	src->sess.st.verified = src->done_info.verified == UINT32_MAX
 				   ? -1 : (int)src->done_info.verified;
-	src->st.remaining_bytes = 0;
-	uint64_t t_end = now_us();
+	src->sess.st.remaining_bytes = 0;
+	uint64_t t_end = clock_now_us();
 
-	src->st.postcopy_time_us = t_end - t_switch;
-	pthread_mutex_unlock(&src->stats_lock);
+	src->sess.st.postcopy_time_us = t_end - t_switch;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	src_history_end(src, 0, t_end);
 	return 0;
 }

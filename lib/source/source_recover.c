@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "source_feat.h"
 
-int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
-			const uint8_t *payload, char *err, size_t errlen)
+int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
+			    const uint8_t *payload, char *err, size_t errlen)
 {
 	struct wire_discard d;
 	unsigned ri;
@@ -35,15 +35,15 @@ int postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	ret = wire_discard_unpack(payload, h->len, &d, err, errlen);
 	if (ret)
 		return ret;
-	ri = regions_index(&src->regions, d.region_id);
-	if (ri == src->regions.n) {
+	ri = regions_index(&src->sess.regions, d.region_id);
+	if (ri == src->sess.regions.n) {
 		snprintf(err, errlen, "DISCARD for unknown region %u",
 			 d.region_id);
 		return -EPROTO;
 	}
 	/* A word past the bitmap would be a write outside it; a bit past the
 	 * region's last page would make the sweep send memory beyond it. */
-	ret = wire_discard_check(&d, src->regions.r[ri].npages, err, errlen);
+	ret = wire_discard_check(&d, src->sess.regions.r[ri].npages, err, errlen);
 	if (!ret)
 		wire_discard_apply(&d, src->send_bm[ri], false);
 	return ret;
@@ -61,12 +61,12 @@ static int receive_missing(struct vmmig_source *src)
 		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
 
 		if (!ret)
-			ret = postcopy_on_missing(src, &h, p, err, sizeof(err));
+			ret = src_postcopy_on_missing(src, &h, p, err, sizeof(err));
 		else if (ret == -EPROTO)
 			snprintf(err, sizeof(err), "%s",
 				 wire_reader_error(src->rp_reader));
 		if (ret == -EPROTO)
-			source_fail(src, ret, "post-copy recovery: %s", err);
+			src_fail(src, ret, "post-copy recovery: %s", err);
 		if (ret)
 			return ret > 0 ? 0 : ret;
 	}
@@ -78,25 +78,23 @@ static int receive_missing(struct vmmig_source *src)
  * same UUID until the recovery timeout, learn what the destination still
  * misses, and carry on.
  */
-int postcopy_recover(struct vmmig_source *src)
+int src_postcopy_recover(struct vmmig_source *src)
 {
-	uint64_t deadline = now_us() +
-		(uint64_t)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
-	char why[sizeof(src->fail.msg)];
+	uint64_t deadline = clock_now_us() +
+		(uint64_t)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+	char why[sizeof(src->sess.fail.msg)];
 	int ret;
 
-	failure_copy_text(&src->fail, why, sizeof(why));
-	vlog(&src->log, VMMIG_LOG_WARN,
+	failure_copy_text(&src->sess.fail, why, sizeof(why));
+	log_msg(&src->sess.log, VMMIG_LOG_WARN,
 	     "post-copy link lost (%s): reconnecting", why);
-	atomic_store(&src->wd.armed, false);
-	rp_stop(src);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY_PAUSED;
-	pthread_mutex_unlock(&src->stats_lock);
+	atomic_store(&src->sess.wd.armed, false);
+	src_rp_stop(src);
+	sess_set_status(&src->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
-		uint64_t t = now_us(),
+		uint64_t t = clock_now_us(),
 			 left_ms = (t < deadline ? deadline - t : 0) / 1000 + 1;
-		int64_t io = src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
+		int64_t io = src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS];
 
 		/* The watchdog may be shutting them down right now (it
 		 * fired as the attempt failed on its own). */
@@ -107,35 +105,37 @@ int postcopy_recover(struct vmmig_source *src)
 			chan_close(&src->chan[i]);
 		}
 		pthread_mutex_unlock(&src->chan_lock);
-		failure_clear(&src->fail);
-		atomic_store(&src->sh.abort, false);
+		failure_clear(&src->sess.fail);
+		atomic_store(&src->sess.sh.abort, false);
 		/* An attempt ends by the deadline (connect) or after one IO
 		 * timeout of silence (the watchdog, during the handshake). */
-		watchdog_arm(&src->wd);
-		ret = connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
+		sess_wd_arm(&src->sess.wd);
+		ret = src_connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
 								 : io), 0);
 		if (!ret)
-			ret = handshake(src, WIRE_HELLO_RESUME |
-					(src->opt.v[VMMIG_OPT_VERIFY]
+			ret = src_handshake(src, WIRE_HELLO_RESUME |
+					    (src->sess.opt.v[VMMIG_OPT_VERIFY]
 						 ? WIRE_HELLO_VERIFY : 0));
 		if (!ret)
 			ret = receive_missing(src);
 		if (!ret)
 			break;
-		atomic_store(&src->wd.armed, false);
-		vlog(&src->log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-		     "(%s), retrying", vmmig_strerror(ret));
-		if (now_us() + 50000 < deadline)
+		atomic_store(&src->sess.wd.armed, false);
+		log_msg(&src->sess.log, VMMIG_LOG_WARN,
+			"post-copy reconnect failed "
+			"(%s), retrying", vmmig_strerror(ret));
+		if (clock_now_us() + 50000 < deadline)
 			usleep(50000);
-	} while (now_us() < deadline);
+	} while (clock_now_us() < deadline);
 	if (ret) {
-		failure_clear(&src->fail);
-		source_fail(src, ret, "post-copy recovery gave up after %lld ms: "
-			    "%s", (long long)src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
-			    vmmig_strerror(ret));
+		failure_clear(&src->sess.fail);
+		src_fail(src, ret, "post-copy recovery gave up after %lld ms: "
+			 "%s",
+			 (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			 vmmig_strerror(ret));
 		return ret;
 	}
-	failure_clear(&src->fail);
+	failure_clear(&src->sess.fail);
 	/* Page counts in END are per connection. */
 	for (unsigned i = 0; i < src->nchan; i++) {
 		src->snd[i].pages_sent = 0;
@@ -146,14 +146,14 @@ int postcopy_recover(struct vmmig_source *src)
 	pthread_mutex_lock(&src->lock);
 	src->acked = true; /* the rp thread goes on reading REQ and DONE */
 	pthread_mutex_unlock(&src->lock);
-	ret = rp_start(src);
+	ret = src_rp_start(src);
 	if (ret)
 		return ret;
-	watchdog_arm(&src->wd);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = VMMIG_STATUS_POSTCOPY;
-	src->st.postcopy_recoveries++;
-	pthread_mutex_unlock(&src->stats_lock);
-	vlog(&src->log, VMMIG_LOG_INFO, "post-copy link restored");
+	sess_wd_arm(&src->sess.wd);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.status = VMMIG_STATUS_POSTCOPY;
+	src->sess.st.postcopy_recoveries++;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	log_msg(&src->sess.log, VMMIG_LOG_INFO, "post-copy link restored");
 	return 0;
 }

@@ -3,51 +3,21 @@
  * The source's end of the return path: channel 0's receive side. The
  * destination sends READY when the guest can start there and STARTED once
  * it did (or ERROR with its reason); after a post-copy switch, page
- * requests and DONE.
+ * requests and DONE. This thread only reads: each record goes to the one
+ * dispatcher (src->on_record, source_dispatch.c), so the reader knows no
+ * feature and no feature calls back into it.
  */
 #include <errno.h>
 #include <unistd.h>
 
 #include "source.h"
 
-int rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
-		 const uint8_t *payload)
-{
-	char err[WIRE_ERRLEN];
-	struct wire_status ws;
-	int ret;
-
-	if (h->type == WIRE_DRAINED ||
-	    (h->type == WIRE_REQ && (h->flags & WIRE_REQ_REFETCH)))
-		return refetch_on_record(src, h, payload);
-	if ((h->type == WIRE_REQ || h->type == WIRE_DONE) && src->postcopy &&
-	    src->acked)
-		return postcopy_on_record(src, h, payload); /* 1: DONE */
-	if (h->type == WIRE_READY || h->type == WIRE_STARTED)
-		return switch_on_record(src, h, payload); /* 1: STARTED */
-	if (h->type != WIRE_ERROR) {
-		source_fail(src, -EPROTO,
-			    "return path: unexpected record type 0x%04x",
-			    h->type);
-		return -EPROTO;
-	}
-	ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
-	if (ret) {
-		source_fail(src, ret, "return path: %s", err);
-		return ret;
-	}
-	failure_set_peer(&src->fail, ws.status < 0 ? ws.status : -EPROTO,
-			 ws.text);
-	source_abort_io(src);
-	return failure_code(&src->fail);
-}
-
 static void *rp_main(void *arg)
 {
 	struct vmmig_source *src = arg;
 
 	/* It serves post-copy page requests (and, before, reads ACKs). */
-	pin_fault_thread(&src->opt, &src->log, "return path");
+	affinity_pin_fault(&src->sess.opt, &src->sess.log, "return path");
 
 	for (;;) {
 		const uint8_t *payload;
@@ -57,15 +27,15 @@ static void *rp_main(void *arg)
 		ret = wire_reader_next(src->rp_reader, &h, &payload, NULL);
 		if (ret) {
 			if (ret == -EPROTO)
-				source_fail(src, ret, "return path: %s",
-					    wire_reader_error(src->rp_reader));
+				src_fail(src, ret, "return path: %s",
+					 wire_reader_error(src->rp_reader));
 			else
-				source_fail(src, ret,
-					    "return path: connection lost: %s",
-					    vmmig_strerror(ret));
+				src_fail(src, ret,
+					 "return path: connection lost: %s",
+					 vmmig_strerror(ret));
 			break;
 		}
-		if (rp_on_record(src, &h, payload))
+		if (src->on_record(src, &h, payload))
 			break; /* STARTED, DONE, ERROR or a failure */
 	}
 	/* Wake the waits for READY and STARTED on failure too. */
@@ -75,34 +45,7 @@ static void *rp_main(void *arg)
 	return NULL;
 }
 
-void rp_await_verdict(struct vmmig_source *src, int code)
-{
-	if ((code != -EPIPE && code != -ECONNRESET) || !src->rp_running ||
-	    pthread_equal(pthread_self(), src->rp_thread))
-		return;
-	for (int i = 0; i < 50 && !failure_code(&src->fail); i++)
-		usleep(2000);
-}
-
-void source_tell_peer(struct vmmig_source *src)
-{
-	pthread_mutex_lock(&src->lock);
-	bool quiet = !atomic_load(&src->peer_ready) || src->committed;
-	pthread_mutex_unlock(&src->lock);
-	pthread_mutex_lock(&src->fail.lock);
-	quiet = quiet || src->fail.from_peer;
-	pthread_mutex_unlock(&src->fail.lock);
-	if (quiet || failure_is_link(&src->fail))
-		return;
-	/* On every channel it can: each of the destination's receivers then
-	 * reads the reason before the end of its stream, whichever notices
-	 * first. The urgent channel first: it is idle before the switch. */
-	for (unsigned i = src->nchan; i-- > 0;)
-		chan_send_error(&src->chan[i], &src->fail, "source",
-				i == src->ndata ? 100 : 0);
-}
-
-int rp_start(struct vmmig_source *src)
+int src_rp_start(struct vmmig_source *src)
 {
 	const struct vmmig_transport_ops *t = src->chan[0].ops;
 	int ret;
@@ -124,19 +67,7 @@ int rp_start(struct vmmig_source *src)
 	return ret;
 }
 
-int rp_wait_ready(struct vmmig_source *src)
-{
-	int ret;
-
-	pthread_mutex_lock(&src->lock);
-	while (!src->acked && !failure_code(&src->fail))
-		pthread_cond_wait(&src->cond, &src->lock);
-	ret = failure_code(&src->fail);
-	pthread_mutex_unlock(&src->lock);
-	return ret;
-}
-
-void rp_stop(struct vmmig_source *src)
+void src_rp_stop(struct vmmig_source *src)
 {
 	if (!src->rp_running)
 		return;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The source's migration thread: connect, handshake, pre-copy rounds under
+ * The source's migration thread: connect, src_handshake, pre-copy rounds under
  * the policy, then stop-and-copy (source_switch.c) or post-copy. Any failure
  * before COMMIT resumes the guest if it was paused; the source only ever
  * reads guest memory, so it is untouched either way. After COMMIT the guest
@@ -12,234 +12,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "source.h"
-#include "tls/tls.h"
+#include "source_main.h"
 #include "transport/ratelimit.h"
-
-void source_abort_io(struct vmmig_source *src)
-{
-	atomic_store(&src->sh.abort, true);
-	pthread_mutex_lock(&src->chan_lock);
-	for (unsigned i = 0; i < src->nchan; i++)
-		chan_shutdown(&src->chan[i]);
-	pthread_mutex_unlock(&src->chan_lock);
-	pthread_mutex_lock(&src->lock);
-	pthread_cond_broadcast(&src->cond);
-	pthread_mutex_unlock(&src->lock);
-}
-
-void source_fail(struct vmmig_source *src, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	/* After the post-copy switch a broken link is retried. */
-	pthread_mutex_lock(&src->lock);
-	bool may_recover = src->postcopy &&
-			   src->opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] > 0;
-	pthread_mutex_unlock(&src->lock);
-	/* A destination that stops sends its reason on channel 0, then
-	 * closes: give the return path the moment it takes to read it. */
-	rp_await_verdict(src, code);
-	va_start(ap, fmt);
-	bool first = failure_record(&src->fail, &src->log, code, may_recover,
-				    fmt, ap);
-	va_end(ap);
-	if (first)
-		source_tell_peer(src); /* before the channels shut down */
-	source_abort_io(src);
-}
-
-static void set_status(struct vmmig_source *src, int status)
-{
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.status = status;
-	pthread_mutex_unlock(&src->stats_lock);
-}
 
 static void watchdog_fire(void *arg)
 {
 	struct vmmig_source *src = arg;
 
-	source_fail(src, -ETIMEDOUT, "no progress for %lld ms",
-		    (long long)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-}
-
-/* What every channel's HELLO carries but its number. */
-struct hello_ctx {
-	struct wire_hello h;
-	struct wire_region regs[WIRE_MAX_REGIONS];
-};
-
-/* HELLO on channel @i. With TLS each channel runs this in a thread of its
- * own, right after its handshake. */
-static int send_hello(struct chan *c, unsigned i, void *arg)
-{
-	const struct hello_ctx *x = arg;
-	struct wire_hello h = x->h;
-	size_t cap = sizeof(h) + sizeof(x->regs) + 64;
-	uint8_t *buf = malloc(cap);
-	int len, ret;
-
-	if (!buf)
-		return -ENOMEM;
-	h.channel = (uint16_t)i;
-	len = wire_hello_pack(buf, cap, &h, x->regs);
-	ret = len < 0 ? len
-		      : chan_send_record(c, WIRE_HELLO, 0, buf, (size_t)len);
-	free(buf);
-	return ret;
-}
-
-int handshake(struct vmmig_source *src, uint16_t flags)
-{
-	struct hello_ctx x = {
-		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
-		       .flags = flags, .nchannels = (uint16_t)src->nchan,
-		       .page_size = VMMIG_PAGE_SIZE,
-		       .nregions = src->regions.n },
-	};
-	int ret = 0;
-
-	memcpy(x.h.uuid, src->uuid, sizeof(x.h.uuid));
-	for (unsigned i = 0; i < src->regions.n; i++)
-		x.regs[i] = (struct wire_region){ .id = src->regions.r[i].id,
-						  .gpa = src->regions.r[i].gpa,
-						  .size = src->regions.r[i].size };
-	if (src->sh.tls) {
-		unsigned bad = 0;
-
-		ret = chan_tls_start_all(src->chan, src->nchan, send_hello, &x,
-					 &bad);
-		if (ret && !src->chan[bad].tls) { /* the handshake failed */
-			source_fail(src, ret, "channel %u: %s", bad,
-				    src->chan[bad].err);
-			return ret;
-		}
-		if (src->chan[0].tls)
-			vlog(&src->log, VMMIG_LOG_INFO, "TLS: %s",
-			     tls_chan_cipher(src->chan[0].tls));
-	} else {
-		for (unsigned i = 0; i < src->nchan && !ret; i++)
-			ret = send_hello(&src->chan[i], i, &x);
-	}
-	/* A destination that refuses channel 0 closes the others: read its
-	 * reason on channel 0 before reporting a failed send elsewhere. */
-	int send_err = ret;
-	/* Every channel answers HELLO_ACK; channel 0's reader then carries on
-	 * as the return path. */
-	for (unsigned i = 0; i < (send_err ? 1u : src->nchan); i++) {
-		struct wire_reader *rd;
-		const uint8_t *payload;
-		struct wire_status ws;
-		struct wire_hdr hd;
-		char err[WIRE_ERRLEN] = "";
-
-		ret = wire_reader_new(chan_recv, &src->chan[i], NULL, 0, &rd);
-		if (ret)
-			return ret;
-		ret = wire_reader_next(rd, &hd, &payload, NULL);
-		if (ret == -EPROTO)
-			snprintf(err, sizeof(err), "%s", wire_reader_error(rd));
-		else if (!ret && hd.type != WIRE_HELLO_ACK &&
-			 hd.type != WIRE_ERROR) {
-			ret = -EPROTO;
-			snprintf(err, sizeof(err),
-				 "expected HELLO_ACK, got record type 0x%04x",
-				 hd.type);
-		} else if (!ret) {
-			ret = wire_status_unpack(payload, hd.len, &ws, err,
-						 sizeof(err));
-			if (!ret && ws.status) {
-				failure_set_peer(&src->fail,
-						 ws.status < 0 ? ws.status
-							       : -EPROTO,
-						 ws.text);
-				ret = failure_code(&src->fail);
-			}
-		}
-		if (i == 0 && !ret) {
-			wire_reader_free(src->rp_reader);
-			src->rp_reader = rd;
-		}
-		else
-			wire_reader_free(rd);
-		if (ret) {
-			source_fail(src, ret, "handshake on channel %u: %s", i,
-				    err[0] ? err : src->chan[i].err[0]
-				    ? src->chan[i].err : vmmig_strerror(ret));
-			return ret;
-		}
-	}
-	if (send_err)
-		source_fail(src, send_err, "sending handshake: %s",
-			    vmmig_strerror(send_err));
-	return send_err;
-}
-
-/* Nobody listening there (yet). */
-static bool refused(int err)
-{
-	return err == -ECONNREFUSED || err == -ENOENT;
-}
-
-int connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
-{
-	uint64_t until = now_us() + (uint64_t)retry_ms * 1000u;
-
-	for (unsigned i = 0; i < src->nchan; i++) {
-		const char *addr = src->addr;
-		char fd[16];
-		int ret;
-
-		pthread_mutex_lock(&src->chan_lock);
-		ret = chan_init(&src->chan[i], src->tops, i, &src->sh);
-		pthread_mutex_unlock(&src->chan_lock);
-		if (!ret && src->nfds) {
-			/* Each pre-connected socket serves once. */
-			ret = src->fds[i] < 0 ? -ENOTCONN : 0;
-			snprintf(fd, sizeof(fd), "%d", src->fds[i]);
-			src->fds[i] = -1; /* the channel owns it now */
-			addr = fd;
-		}
-		while (!ret) {
-			ret = chan_connect(&src->chan[i], addr, timeout);
-			if (!refused(ret) || now_us() >= until ||
-			    atomic_load(&src->sh.abort))
-				break;
-			/* Asked to: a bounded retry, as a retry. */
-			vlog(&src->log, VMMIG_LOG_INFO, "connecting channel %u "
-			     "to %s: %s, retrying", i, addr,
-			     vmmig_strerror(ret));
-			usleep(20000);
-			ret = 0;
-		}
-		if (ret) {
-			/* A transport that opens fewer connections than
-			 * asked for fails here: say how many it takes. */
-			source_fail(src, ret, "connecting channel %u of %u (%u "
-				    "page channel%s + the urgent channel) to "
-				    "%s%s: %s", i, src->nchan, src->ndata,
-				    src->ndata > 1 ? "s" : "",
-				    src->nfds ? "fd " : "", addr,
-				    ret == -ENOTCONN && src->nfds
-					    ? "pre-connected sockets serve "
-					      "once (no reconnection)"
-					    : src->chan[i].err[0]
-					    ? src->chan[i].err
-					    : vmmig_strerror(ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-uint64_t tx_bytes(struct vmmig_source *src)
-{
-	uint64_t sum = src->tx_closed;
-
-	for (unsigned i = 0; i < src->nchan; i++)
-		sum += atomic_load(&src->chan[i].tx_bytes);
-	return sum;
+	src_fail(src, -ETIMEDOUT, "no progress for %lld ms",
+		 (long long)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
 }
 
 static void send_round_marker(struct vmmig_source *src, uint32_t round,
@@ -257,48 +38,48 @@ static void send_round_marker(struct vmmig_source *src, uint32_t round,
 static int precopy_round(struct vmmig_source *src, uint32_t round,
 			 uint64_t *bw, struct vmmig_round_info *ri)
 {
-	uint64_t pages = count_bits(src->send_bm, &src->regions);
-	uint64_t t0 = now_us(), b0 = tx_bytes(src);
+	uint64_t pages = regions_count_bits(src->send_bm, &src->sess.regions);
+	uint64_t t0 = clock_now_us(), b0 = src_tx_bytes(src);
 	int ret;
 
 	src_history_begin(src, VMMIG_ROUND_PRECOPY, round, t0);
 	send_round_marker(src, round, pages);
 	src->first_pass = round == 0;
-	ret = senders_run(src, JOB_ROUND);
+	ret = src_senders_run(src, src_send_round);
 	src->first_pass = false;
 	/* The round ends when the destination has all of it, not when its
 	 * last byte went into a socket buffer: a send buffer and a queue on
 	 * the path can hold tens of ms of a slow link, which would inflate
 	 * the bandwidth, and the pages dirtied while it drains would make
 	 * the stop-and-copy longer than the policy expected. */
-	uint64_t t_drain = now_us();
+	uint64_t t_drain = clock_now_us();
 
 	if (!ret)
-		ret = drain_wait(src);
+		ret = src_drain_wait(src);
 	if (ret)
 		return ret;
-	uint64_t t_sync = now_us(), dt = t_sync - t0,
-		 bytes = tx_bytes(src) - b0;
+	uint64_t t_sync = clock_now_us(), dt = t_sync - t0,
+		 bytes = src_tx_bytes(src) - b0;
 
 	/* The quickest drain is the best round-trip figure we have. */
 	if (!src->rtt_us || t_sync - t_drain < src->rtt_us)
 		src->rtt_us = t_sync - t_drain;
-	ret = sync_next_round(src);
+	ret = src_sync_next_round(src);
 	if (ret)
 		return ret;
-	take_refetch(src);
+	src_take_refetch(src);
 	/* Besides the pages, the pause costs a dirty sync like this one and
 	 * a round trip for the ACK. */
-	uint64_t fixed_us = now_us() - t_sync + src->rtt_us;
+	uint64_t fixed_us = clock_now_us() - t_sync + src->rtt_us;
 	/* A round that moved little measures latency, not bandwidth: keep
 	 * the previous estimate then. */
 	if (dt && (bytes >= (1u << 20) || !*bw))
 		*bw = bytes * 1000000u / dt;
-	uint64_t dirty = count_bits(src->send_bm, &src->regions);
+	uint64_t dirty = regions_count_bits(src->send_bm, &src->sess.regions);
 	src_history_end(src, dirty, t_sync);
 	*ri = (struct vmmig_round_info){
 		.round = round,
-		.guest_bytes = src->regions.total_bytes,
+		.guest_bytes = src->sess.regions.total_bytes,
 		.round_bytes = bytes,
 		.round_pages = pages,
 		.round_time_us = dt,
@@ -309,44 +90,23 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 		.expected_downtime_us =
 			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw + fixed_us
 			    : UINT64_MAX,
-		.elapsed_us = now_us() - src->t_start,
+		.elapsed_us = clock_now_us() - src->sess.t_start,
 		.downtime_limit_us =
-			(uint64_t)src->opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
-		.max_rounds = (uint32_t)src->opt.v[VMMIG_OPT_MAX_ROUNDS],
+			(uint64_t)src->sess.opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
+		.max_rounds = (uint32_t)src->sess.opt.v[VMMIG_OPT_MAX_ROUNDS],
 	};
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.rounds = round + 1;
-	src->st.remaining_bytes = ri->dirty_bytes;
-	src->st.bandwidth_bps = *bw;
-	src->st.dirty_rate_pps = ri->dirty_rate_pps;
-	src->st.expected_downtime_us = ri->expected_downtime_us;
-	pthread_mutex_unlock(&src->stats_lock);
-	vlog(&src->log, VMMIG_LOG_INFO,
-	     "round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
-	     (unsigned long long)pages, (unsigned long long)dt,
-	     (unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.rounds = round + 1;
+	src->sess.st.remaining_bytes = ri->dirty_bytes;
+	src->sess.st.bandwidth_bps = *bw;
+	src->sess.st.dirty_rate_pps = ri->dirty_rate_pps;
+	src->sess.st.expected_downtime_us = ri->expected_downtime_us;
+	pthread_mutex_unlock(&src->sess.stats_lock);
+	log_msg(&src->sess.log, VMMIG_LOG_INFO,
+		"round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
+		(unsigned long long)pages, (unsigned long long)dt,
+		(unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
 	return 0;
-}
-
-/* Pause the guest; the pages found dirty after the last round are still
- * pending in send_bm: add what the guest wrote since. */
-int source_pause(struct vmmig_source *src, uint64_t *t_pause)
-{
-	int ret;
-
-	set_status(src, VMMIG_STATUS_DEVICE);
-	*t_pause = now_us();
-	ret = src->ops->pause(src->opaque);
-	if (ret) {
-		source_fail(src, ret, "pausing the guest: %s",
-			    vmmig_strerror(ret));
-		return ret;
-	}
-	src->paused = true;
-	ret = sync_pending(src);
-	if (!ret)
-		src_history_begin(src, VMMIG_ROUND_PAUSE, 0, *t_pause);
-	return ret;
 }
 
 static int migrate(struct vmmig_source *src)
@@ -354,36 +114,36 @@ static int migrate(struct vmmig_source *src)
 	uint64_t bw = 0;
 	int ret;
 
-	ret = connect_all(src, (int)src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			  src->opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
+	ret = src_connect_all(src, (int)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+			      src->sess.opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
-	ret = handshake(src, src->opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
+	ret = src_handshake(src, src->sess.opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
 							 : 0);
 	if (ret)
 		return ret;
 	atomic_store(&src->peer_ready, true);
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.setup_time_us = now_us() - src->t_start;
-	src->st.status = VMMIG_STATUS_ACTIVE;
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_lock(&src->sess.stats_lock);
+	src->sess.st.setup_time_us = clock_now_us() - src->sess.t_start;
+	src->sess.st.status = VMMIG_STATUS_ACTIVE;
+	pthread_mutex_unlock(&src->sess.stats_lock);
 	/* The bitmaps first: the return path marks REFETCH pages in them. */
-	ret = alloc_bitmaps(src);
+	ret = src_alloc_bitmaps(src);
 	if (!ret)
-		ret = rp_start(src);
+		ret = src_rp_start(src);
 	if (!ret)
-		ret = senders_start(src);
+		ret = src_senders_start(src);
 	if (ret) {
-		source_fail(src, ret, "setting up: %s", vmmig_strerror(ret));
+		src_fail(src, ret, "setting up: %s", vmmig_strerror(ret));
 		return ret;
 	}
-	ret = start_tracking(src);
+	ret = src_start_tracking(src);
 	if (ret)
 		return ret;
 	/* Pure post-copy may skip the first pass: send_bm is all ones, so
 	 * every page is then pending at the switch. */
 	if (vmmig_policy_wants_first_pass(src->policy) == 0)
-		return postcopy_run(src, false);
+		return src_postcopy_run(src, false);
 
 	for (uint32_t round = 0;; round++) {
 		struct vmmig_round_info ri;
@@ -392,52 +152,50 @@ static int migrate(struct vmmig_source *src)
 		ret = precopy_round(src, round, &bw, &ri);
 		if (ret)
 			return ret;
-		ri.throttle_percent = src->st.throttle_percent;
+		ri.throttle_percent = src->sess.st.throttle_percent;
 		ret = vmmig_policy_decide(src->policy, &ri, &d);
 		if (ret) {
-			source_fail(src, ret, "policy %s: %s",
-				    vmmig_policy_name(src->policy),
-				    vmmig_strerror(ret));
+			src_fail(src, ret, "policy %s: %s",
+				 vmmig_policy_name(src->policy),
+				 vmmig_strerror(ret));
 			return ret;
 		}
-		pthread_mutex_lock(&src->stats_lock);
-		src->st.path = d.path;
-		memcpy(src->st.path_reason, d.reason, sizeof(d.reason));
-		pthread_mutex_unlock(&src->stats_lock);
+		pthread_mutex_lock(&src->sess.stats_lock);
+		src->sess.st.path = d.path;
+		memcpy(src->sess.st.path_reason, d.reason, sizeof(d.reason));
+		pthread_mutex_unlock(&src->sess.stats_lock);
 		if (d.action == VMMIG_ACTION_STOP_AND_COPY)
 			break;
 		if (d.action == VMMIG_ACTION_POSTCOPY)
-			return postcopy_run(src, true);
+			return src_postcopy_run(src, true);
 		if (d.action == VMMIG_ACTION_THROTTLE)
-			source_throttle(src, &d);
+			src_throttle(src, &d);
 	}
-	return stop_and_copy(src);
+	return src_stop_and_copy(src);
 }
 
-void *source_main(void *arg)
+void *src_main(void *arg)
 {
 	struct vmmig_source *src = arg;
 	int ret;
 
-	ret = watchdog_start(&src->wd, &src->sh,
-			     src->opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
-			     watchdog_fire, src);
+	ret = sess_start_watchdog(&src->sess, watchdog_fire, src);
 	if (!ret) {
-		atomic_store(&src->wd.armed, true);
+		atomic_store(&src->sess.wd.armed, true);
 		ret = migrate(src);
 	}
 	if (ret) {
-		source_fail(src, ret, "%s", vmmig_strerror(ret));
+		src_fail(src, ret, "%s", vmmig_strerror(ret));
 		/* The first failure is the cause; later ones are its echoes
 		 * (e.g. -ECANCELED from the shutdown a timeout triggered). */
-		ret = failure_code(&src->fail);
+		ret = failure_code(&src->sess.fail);
 	}
-	watchdog_stop(&src->wd);
+	sess_wd_stop(&src->sess.wd);
 	/* Unblock and end every thread before touching the guest again. */
 	if (ret)
-		source_abort_io(src);
-	senders_stop(src);
-	rp_stop(src);
+		src_abort_io(src);
+	src_senders_stop(src);
+	src_rp_stop(src);
 	vmmig_tracker_stop(src->tracker);
 	/* After COMMIT the destination may run the guest: resuming here could
 	 * run it twice. The source keeps it paused (after a post-copy switch
@@ -446,9 +204,9 @@ void *source_main(void *arg)
 		int r2 = src->ops->resume(src->opaque);
 
 		if (r2)
-			vlog(&src->log, VMMIG_LOG_ERROR,
-			     "resuming the guest after failure: %s",
-			     vmmig_strerror(r2));
+			log_msg(&src->sess.log, VMMIG_LOG_ERROR,
+				"resuming the guest after failure: %s",
+				vmmig_strerror(r2));
 		src->paused = false;
 	}
 	pthread_mutex_lock(&src->chan_lock); /* a late cancel may shut them */
@@ -458,21 +216,10 @@ void *source_main(void *arg)
 	src_history_close(src);
 	wire_reader_free(src->rp_reader);
 	src->rp_reader = NULL;
-	free_bitmaps(src);
-	if (ret && src->st.throttle_percent && src->ops->throttle)
+	src_free_bitmaps(src);
+	if (ret && src->sess.st.throttle_percent && src->ops->throttle)
 		src->ops->throttle(src->opaque, 0);
 
-	pthread_mutex_lock(&src->stats_lock);
-	src->st.total_time_us = now_us() - src->t_start;
-	src->st.transferred_bytes = tx_bytes(src);
-	src->st.error = ret;
-	src->st.status = !ret ? VMMIG_STATUS_COMPLETED
-			 : ret == -ECANCELED ? VMMIG_STATUS_CANCELLED
-					     : VMMIG_STATUS_FAILED;
-	pthread_mutex_unlock(&src->stats_lock);
-	src->result = ret;
-	failure_log_final(&src->fail, &src->log);
-	vlog(&src->log, VMMIG_LOG_INFO, "migration %s",
-	     ret ? src->fail.msg : "completed");
+	sess_finish(&src->sess, ret, src_tx_bytes(src), "migration");
 	return NULL;
 }

@@ -38,11 +38,11 @@ static int queue_batch(struct sender *s, struct iovec iov[2])
 	return ret ? ret : chan_send_wait(s->c, SEND_DEPTH - 1);
 }
 
-int flush_batch(struct sender *s)
+int src_flush_batch(struct sender *s)
 {
 	struct iovec iov[2];
 	size_t len;
-	int ret = flush_zeros(s);
+	int ret = src_flush_zeros(s);
 
 	if (ret || !s->batch.count)
 		return ret;
@@ -56,7 +56,7 @@ int flush_batch(struct sender *s)
 	ret = s->slot[0].payload ? queue_batch(s, iov) : chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
 	enc_ctx_send_done(s->enc, len);
-	counters_add_enc(&s->src->cnt, &s->ec);
+	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
 	return ret;
@@ -75,28 +75,28 @@ static void prefetch_page(const uint8_t *p)
 }
 
 /* Add the pages set in @bits of bitmap word @w of region @r. */
-int send_pages(struct sender *s, const struct region *r, uint64_t w,
-	       uint64_t bits)
+int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
+		   uint64_t bits)
 {
 	struct vmmig_source *src = s->src;
-	unsigned ri = (unsigned)(r - src->regions.r);
-	uint64_t zero = zero_map_word(src, ri, w) & bits;
+	unsigned ri = (unsigned)(r - src->sess.regions.r);
+	uint64_t zero = src_zero_map_word(src, ri, w) & bits;
 	/* The urgent sender and the last pass send contents only. */
 	uint64_t hinted = s->c->index < src->ndata && !src->hints_off
-				  ? hints_word(src, ri, w) & bits & ~zero
+				  ? src_hints_word(src, ri, w) & bits & ~zero
 				  : 0;
 	int ret;
 
 	enc_ctx_set_first_send(s->enc, src->first_pass);
 	atomic_fetch_add(&src->pass_done, (uint64_t)__builtin_popcountll(bits));
 	if (s->batch.region_id != r->id) {
-		ret = flush_batch(s);
+		ret = src_flush_batch(s);
 		if (ret)
 			return ret;
 		wire_batch_begin(&s->batch, r->id);
 	}
 	if (zero) {
-		ret = send_zeros(s, r, w, zero);
+		ret = src_send_zeros(s, r, w, zero);
 		if (ret)
 			return ret;
 		bits &= ~zero;
@@ -111,7 +111,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 			prefetch_page(r->host + (w * 64 + (uint64_t)
 				      __builtin_ctzll(bits)) * VMMIG_PAGE_SIZE);
 		if ((hinted >> (page % 64) & 1) &&
-		    hints_lookup(src, ri, page, &h)) {
+		    src_hints_lookup(src, ri, page, &h)) {
 			/* Hash of the page as it is now; a write after this
 			 * makes it dirty, and its contents follow. */
 			h.hash = vmmig_page_hash(mem);
@@ -121,7 +121,7 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 			wire_batch_add(&s->batch, s->enc, page, mem, &s->ec);
 		}
 		if (wire_batch_full(&s->batch)) {
-			ret = flush_batch(s);
+			ret = src_flush_batch(s);
 			if (ret)
 				return ret;
 		}
@@ -129,23 +129,24 @@ int send_pages(struct sender *s, const struct region *r, uint64_t w,
 	return 0;
 }
 
-/* JOB_ROUND: this sender's stripes of send_bm (read-only meanwhile). */
-static int send_round(struct sender *s)
+/* A pre-copy pass: this sender's stripes of send_bm (read-only
+ * meanwhile). */
+int src_send_round(struct sender *s)
 {
 	struct vmmig_source *src = s->src;
 	int ret = 0;
 
-	for (unsigned ri = 0; ri < src->regions.n && !ret; ri++) {
-		const struct region *r = &src->regions.r[ri];
+	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++) {
+		const struct region *r = &src->sess.regions.r[ri];
 		const uint64_t *bm = src->send_bm[ri];
 		uint64_t nwords = (r->npages + 63) / 64;
 
 		for (uint64_t w = s->c->index; w < nwords && !ret;
 		     w += src->ndata)
 			if (bm[w])
-				ret = send_pages(s, r, w, bm[w]);
+				ret = src_send_pages(s, r, w, bm[w]);
 	}
-	return ret ? ret : flush_batch(s);
+	return ret ? ret : src_flush_batch(s);
 }
 
 static void *sender_main(void *arg)
@@ -166,19 +167,18 @@ static void *sender_main(void *arg)
 		s->seen_gen = src->job_gen;
 		pthread_mutex_unlock(&src->lock);
 
-		ret = src->job == JOB_POSTCOPY ? postcopy_sweep(s)
-					       : send_round(s);
+		ret = src->job(s);
 		if (ret)
-			source_fail(src, ret, "sending pages on channel %u: %s",
-				    s->c->index, vmmig_strerror(ret));
+			src_fail(src, ret, "sending pages on channel %u: %s",
+				 s->c->index, vmmig_strerror(ret));
 		/* The job's records have left (or, after the failure above
 		 * shut the channel, are dropped): its buffers are free. */
 		pthread_mutex_lock(&s->c->tx_lock);
 		int w = chan_send_wait(s->c, 0);
 		pthread_mutex_unlock(&s->c->tx_lock);
 		if (w && !ret)
-			source_fail(src, w, "sending pages on channel %u: %s",
-				    s->c->index, vmmig_strerror(w));
+			src_fail(src, w, "sending pages on channel %u: %s",
+				 s->c->index, vmmig_strerror(w));
 
 		pthread_mutex_lock(&src->lock);
 		src->job_done++;
@@ -217,14 +217,14 @@ static int slots_init(struct sender *s)
 	return 0;
 }
 
-int senders_start(struct vmmig_source *src)
+int src_senders_start(struct vmmig_source *src)
 {
 	struct enc_config ec = {
-		.compression = (int)src->opt.v[VMMIG_OPT_COMPRESSION],
-		.zstd_level = (int)src->opt.v[VMMIG_OPT_ZSTD_LEVEL],
+		.compression = (int)src->sess.opt.v[VMMIG_OPT_COMPRESSION],
+		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
 		/* zstd only where it makes the migration faster. */
 		.zstd_adaptive = true,
-		.delta_cache_bytes = (size_t)src->opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
+		.delta_cache_bytes = (size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
 				     src->ndata,
 	};
 	int ret;
@@ -242,9 +242,9 @@ int senders_start(struct vmmig_source *src)
 			ret = wire_zeros_init(&s->zeros);
 		if (ret)
 			return ret;
-		s->batch.no_crc = src->sh.tls != NULL;
-		wire_batch_begin(&s->batch, src->regions.r[0].id);
-		wire_zeros_begin(&s->zeros, src->regions.r[0].id);
+		s->batch.no_crc = src->sess.sh.tls != NULL;
+		wire_batch_begin(&s->batch, src->sess.regions.r[0].id);
+		wire_zeros_begin(&s->zeros, src->sess.regions.r[0].id);
 		ret = slots_init(s);
 		if (ret)
 			return ret;
@@ -256,7 +256,7 @@ int senders_start(struct vmmig_source *src)
 	return 0;
 }
 
-int senders_run(struct vmmig_source *src, int job)
+int src_senders_run(struct vmmig_source *src, int (*job)(struct sender *s))
 {
 	pthread_mutex_lock(&src->lock);
 	src->job = job;
@@ -266,10 +266,10 @@ int senders_run(struct vmmig_source *src, int job)
 	while (src->job_done < src->ndata)
 		pthread_cond_wait(&src->cond, &src->lock);
 	pthread_mutex_unlock(&src->lock);
-	return failure_code(&src->fail);
+	return failure_code(&src->sess.fail);
 }
 
-void senders_stop(struct vmmig_source *src)
+void src_senders_stop(struct vmmig_source *src)
 {
 	pthread_mutex_lock(&src->lock);
 	src->quit = true;

@@ -9,25 +9,25 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "source.h"
+#include "source_feat.h"
 
-void source_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
+void src_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
 {
 	if (src->ops->throttle) {
 		src->ops->throttle(src->opaque, d->throttle_percent);
-		pthread_mutex_lock(&src->stats_lock);
-		src->st.throttle_percent = d->throttle_percent;
-		pthread_mutex_unlock(&src->stats_lock);
+		pthread_mutex_lock(&src->sess.stats_lock);
+		src->sess.st.throttle_percent = d->throttle_percent;
+		pthread_mutex_unlock(&src->sess.stats_lock);
 		return;
 	}
 	if (!src->throttle_warned)
-		vlog(&src->log, VMMIG_LOG_WARN,
-		     "policy %s asked to throttle the guest to %u%%, but the "
-		     "source ops have no throttle() callback: not applied",
-		     vmmig_policy_name(src->policy), d->throttle_percent);
+		log_msg(&src->sess.log, VMMIG_LOG_WARN,
+			"policy %s asked to throttle the guest to %u%%, but the "
+			"source ops have no throttle() callback: not applied",
+			vmmig_policy_name(src->policy), d->throttle_percent);
 	src->throttle_warned = true;
-	pthread_mutex_lock(&src->stats_lock);
-	snprintf(src->st.path_reason, sizeof(src->st.path_reason),
+	pthread_mutex_lock(&src->sess.stats_lock);
+	snprintf(src->sess.st.path_reason, sizeof(src->sess.st.path_reason),
 		 "%.50s (not applied: no throttle callback)", d->reason);
-	pthread_mutex_unlock(&src->stats_lock);
+	pthread_mutex_unlock(&src->sess.stats_lock);
 }

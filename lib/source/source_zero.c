@@ -20,16 +20,16 @@
 #include "source.h"
 #include "tracker/tracker_zero.h"
 
-int zero_map_init(struct vmmig_source *src)
+int src_zero_map_init(struct vmmig_source *src)
 {
 	uint64_t total = 0;
 
-	src->zero_bm = calloc(src->regions.n, sizeof(*src->zero_bm));
+	src->zero_bm = calloc(src->sess.regions.n, sizeof(*src->zero_bm));
 	if (!src->zero_bm)
 		return -ENOMEM;
-	pagemap_hold(); /* until zero_map_free(), after the digest */
-	for (unsigned i = 0; i < src->regions.n; i++) {
-		const struct region *r = &src->regions.r[i];
+	pagemap_hold(); /* until src_zero_map_free(), after the digest */
+	for (unsigned i = 0; i < src->sess.regions.n; i++) {
+		const struct region *r = &src->sess.regions.r[i];
 		int64_t n;
 
 		src->zero_bm[i] = calloc((r->npages + 63) / 64, 8);
@@ -43,46 +43,46 @@ int zero_map_init(struct vmmig_source *src)
 					src->zero_bm[i]);
 		/* Not knowing is no error: every page is then read. */
 		if (n < 0)
-			vlog(&src->log, VMMIG_LOG_DEBUG, "region %u: no map of "
+			log_msg(&src->sess.log, VMMIG_LOG_DEBUG, "region %u: no map of "
 			     "never-populated pages (%s)", r->id,
 			     vmmig_strerror((int)n));
 		else
 			total += (uint64_t)n;
 	}
-	vlog(&src->log, VMMIG_LOG_DEBUG, "%llu pages never populated",
+	log_msg(&src->sess.log, VMMIG_LOG_DEBUG, "%llu pages never populated",
 	     (unsigned long long)total);
 	return 0;
 }
 
-void zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
+void src_zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
 			 const uint64_t *dirty)
 {
 	uint64_t *z = src->zero_bm ? src->zero_bm[ri] : NULL;
 
-	for (uint64_t w = 0; z && w < (src->regions.r[ri].npages + 63) / 64;
+	for (uint64_t w = 0; z && w < (src->sess.regions.r[ri].npages + 63) / 64;
 	     w++)
 		if (dirty[w])
 			z[w] &= ~dirty[w];
 }
 
-void zero_map_free(struct vmmig_source *src)
+void src_zero_map_free(struct vmmig_source *src)
 {
 	if (!src->zero_bm)
 		return;
-	for (unsigned i = 0; i < src->regions.n; i++)
+	for (unsigned i = 0; i < src->sess.regions.n; i++)
 		free(src->zero_bm[i]);
 	free(src->zero_bm);
 	src->zero_bm = NULL;
 	pagemap_release();
 }
 
-uint64_t zero_map_word(const struct vmmig_source *src, unsigned ri,
+uint64_t src_zero_map_word(const struct vmmig_source *src, unsigned ri,
 		       uint64_t w)
 {
 	return src->first_pass && src->zero_bm ? src->zero_bm[ri][w] : 0;
 }
 
-int flush_zeros(struct sender *s)
+int src_flush_zeros(struct sender *s)
 {
 	struct iovec iov;
 	int ret;
@@ -90,7 +90,7 @@ int flush_zeros(struct sender *s)
 	if (!s->zeros.count)
 		return 0;
 	s->pages_sent += s->zeros.pages;
-	atomic_fetch_add(&s->src->cnt.pages[WIRE_ENC_ZERO], s->zeros.pages);
+	atomic_fetch_add(&s->src->sess.cnt.pages[WIRE_ENC_ZERO], s->zeros.pages);
 	pthread_mutex_lock(&s->c->tx_lock);
 	wire_zeros_finish(&s->zeros, s->c->tx_seq++, &iov);
 	ret = chan_send(s->c, &iov, 1);
@@ -100,13 +100,13 @@ int flush_zeros(struct sender *s)
 }
 
 /* The pages set in @mask of word @w of @r are zero: add them as runs. */
-int send_zeros(struct sender *s, const struct region *r, uint64_t w,
+int src_send_zeros(struct sender *s, const struct region *r, uint64_t w,
 	       uint64_t mask)
 {
 	int ret;
 
 	if (s->zeros.region_id != r->id) {
-		ret = flush_zeros(s);
+		ret = src_flush_zeros(s);
 		if (ret)
 			return ret;
 		wire_zeros_begin(&s->zeros, r->id);
@@ -117,7 +117,7 @@ int send_zeros(struct sender *s, const struct region *r, uint64_t w,
 		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - lo;
 
 		if (!wire_zeros_add(&s->zeros, w * 64 + lo, len)) {
-			ret = flush_zeros(s);
+			ret = src_flush_zeros(s);
 			if (ret)
 				return ret;
 			wire_zeros_add(&s->zeros, w * 64 + lo, len);

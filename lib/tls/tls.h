@@ -41,7 +41,7 @@ bool tls_creds_x509(const struct tls_creds *cr);
 int tls_chan_new(struct tls_creds *cr, const struct vmmig_transport_ops *ops,
 		 void *priv, const char *peer_name, struct tls_chan **out);
 /*
- * Run the handshake (blocking; the caller bounds it by shutting the
+ * Run the src_handshake (blocking; the caller bounds it by shutting the
  * transport channel down). Return 0; -EACCES: authentication failed;
  * -EPROTO: the peer does not speak TLS (then *@plain tells whether it
  * sent something that is not TLS, e.g. a plaintext migration stream);

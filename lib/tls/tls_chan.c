@@ -199,7 +199,7 @@ int tls_chan_new(struct tls_creds *cr, const struct vmmig_transport_ops *ops,
 
 static bool tls_content_type(int byte)
 {
-	/* change_cipher_spec, alert, handshake, application_data */
+	/* change_cipher_spec, alert, src_handshake, application_data */
 	return byte >= 20 && byte <= 23;
 }
 

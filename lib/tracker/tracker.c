@@ -6,7 +6,9 @@
  *
  * Not thread-safe: one thread drives a tracker (start/sync/clear/stop).
  * Errors: -EINVAL for bad arguments, and also for sync()/clear() on a tracker
- * that is not started; -EBUSY for start() on a started tracker.
+ * that is not started; -EBUSY for start() on a started tracker. The rules
+ * of every pluggable interface (<vmmig/common.h>): versions 1 to the
+ * current one; a method's value >= 0 is success.
  */
 #include <errno.h>
 #include <stdalign.h>
@@ -29,7 +31,8 @@ VMMIG_API int vmmig_tracker_new(const struct vmmig_tracker_ops *ops,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!ops || ops->version != VMMIG_TRACKER_OPS_VERSION ||
+	if (!ops || ops->version < 1 ||
+	    ops->version > VMMIG_TRACKER_OPS_VERSION ||
 	    !ops->start || !ops->sync || !ops->stop)
 		return -EINVAL;
 	if (ops->priv_size > SIZE_MAX - PRIV_OFFSET)
@@ -120,19 +123,25 @@ VMMIG_API int vmmig_tracker_start(struct vmmig_tracker *t,
 VMMIG_API int vmmig_tracker_sync(struct vmmig_tracker *t, unsigned index,
 				 uint64_t *bitmap)
 {
+	int ret;
+
 	if (!t || !t->started || index >= t->nr || !bitmap)
 		return -EINVAL;
-	return t->ops->sync(t->priv, index, bitmap);
+	ret = t->ops->sync(t->priv, index, bitmap);
+	return ret < 0 ? ret : 0;
 }
 
 VMMIG_API int vmmig_tracker_clear(struct vmmig_tracker *t, unsigned index,
 				  const uint64_t *bitmap)
 {
+	int ret;
+
 	if (!t || !t->started || index >= t->nr || !bitmap)
 		return -EINVAL;
 	if (!t->ops->clear)
 		return 0;
-	return t->ops->clear(t->priv, index, bitmap);
+	ret = t->ops->clear(t->priv, index, bitmap);
+	return ret < 0 ? ret : 0;
 }
 
 VMMIG_API void vmmig_tracker_stop(struct vmmig_tracker *t)

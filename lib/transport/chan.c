@@ -30,7 +30,7 @@ int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 
 int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 {
-	int ret = c->ops->connect(c->priv, addr, timeout_ms);
+	int ret = chan_ops_ret(c->ops->connect(c->priv, addr, timeout_ms));
 
 	c->connected = ret == 0;
 	if (!ret && c->sh->tls)
@@ -38,9 +38,11 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 	return ret;
 }
 
-int chan_accept(struct chan *c, void *listener, int timeout_ms)
+int chan_accept(struct chan *c, struct listener *l, int timeout_ms)
 {
-	int ret = c->ops->accept(listener, c->priv, timeout_ms);
+	int ret = l->open ? chan_ops_ret(c->ops->accept(l->priv, c->priv,
+							 timeout_ms))
+			  : -EINVAL;
 
 	c->connected = ret == 0;
 	return ret;
@@ -48,7 +50,7 @@ int chan_accept(struct chan *c, void *listener, int timeout_ms)
 
 static void progress(struct chan *c)
 {
-	atomic_store_explicit(&c->sh->last_progress_us, now_us(),
+	atomic_store_explicit(&c->sh->last_progress_us, clock_now_us(),
 			      memory_order_relaxed);
 }
 
@@ -68,7 +70,7 @@ int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
 	}
 	atomic_fetch_add_explicit(&c->tx_calls, 1, memory_order_relaxed);
 	ret = c->tls ? tls_chan_send(c->tls, iov, iovcnt)
-		     : c->ops->send(c->priv, iov, iovcnt);
+		     : chan_ops_ret(c->ops->send(c->priv, iov, iovcnt));
 	if (ret)
 		return ret;
 	atomic_fetch_add_explicit(&c->tx_bytes, bytes, memory_order_relaxed);
@@ -189,7 +191,7 @@ static int chan_write_uncapped(void *cookie, const struct iovec *iov,
 			       int iovcnt)
 {
 	struct chan *c = cookie;
-	int ret = c->ops->send(c->priv, iov, iovcnt);
+	int ret = chan_ops_ret(c->ops->send(c->priv, iov, iovcnt));
 
 	for (int i = 0; !ret && i < iovcnt; i++)
 		atomic_fetch_add_explicit(&c->tx_bytes, iov[i].iov_len,
@@ -249,7 +251,7 @@ int chan_recv(void *cookie, const struct iovec *iov, int iovcnt)
 	int ret;
 
 	ret = c->tls ? tls_chan_recv(c->tls, iov, iovcnt)
-		     : c->ops->recv(c->priv, iov, iovcnt);
+		     : chan_ops_ret(c->ops->recv(c->priv, iov, iovcnt));
 	if (ret) {
 		if (c->tls && tls_chan_error(c->tls))
 			snprintf(c->err, sizeof(c->err), "%s",

@@ -12,6 +12,40 @@
 
 #include "base/base.h"
 
+/* ---- transport ops tables (transport.c) ---- */
+/* What a session needs of a table: the source connects, the destination
+ * listens (and both send, receive, shut down and close). */
+enum { TRANSPORT_CONNECTS = 1, TRANSPORT_LISTENS = 2 };
+/* The one check of an embedder's or a built-in table: the rules every
+ * interface follows (<vmmig/common.h>): a version from 1 to
+ * VMMIG_TRANSPORT_OPS_VERSION, the mandatory members for @uses. 0 or
+ * -EINVAL. */
+int chan_ops_check(const struct vmmig_transport_ops *t, int uses);
+/* A method's result under the common rule (<vmmig/common.h>): >= 0 is
+ * success, read as 0 where 0 is documented. */
+static inline int chan_ops_ret(int ret)
+{
+	return ret > 0 ? 0 : ret;
+}
+
+/* ---- a destination's listener (listener.c) ---- */
+struct listener {
+	const struct vmmig_transport_ops *ops;
+	void *priv;          /* transport's listener state */
+	bool open;           /* listen() succeeded, not closed yet */
+};
+/* Check @ops, allocate the listener state, listen on @addr. */
+int chan_listener_open(struct listener *l,
+		       const struct vmmig_transport_ops *ops, const char *addr);
+/* The bound address (@addr, the one asked for, if the transport cannot
+ * tell). */
+int chan_listener_addr(struct listener *l, const char *addr, char *buf,
+		       size_t len);
+/* Make a blocked accept return; thread-safe, a no-op when not open. */
+void chan_listener_shutdown(struct listener *l);
+/* Close and free; a no-op when not open. */
+void chan_listener_close(struct listener *l);
+
 /* ---- channels (chan.c): a transport channel plus what the core adds ---- */
 struct ratelimit;
 struct tls_creds;
@@ -48,7 +82,7 @@ struct chan {
 int chan_init(struct chan *c, const struct vmmig_transport_ops *ops,
 	      unsigned index, struct chan_shared *sh);
 int chan_connect(struct chan *c, const char *addr, int timeout_ms);
-int chan_accept(struct chan *c, void *listener, int timeout_ms);
+int chan_accept(struct chan *c, struct listener *l, int timeout_ms);
 /* Rate limited, counted send of raw iovecs (a sealed record). */
 int chan_send(struct chan *c, const struct iovec *iov, int iovcnt);
 /* Pipelined chan_send() (transport send_queue/send_wait, see

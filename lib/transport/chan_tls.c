@@ -98,7 +98,7 @@ int chan_tls_start(struct chan *c)
 		     c->tls_timeout_ms, &plain);
 	if (ret && !plain && ret == -ECONNRESET)
 		snprintf(c->err, sizeof(c->err), "the destination closed the "
-			 "connection during the TLS handshake (it does not "
+			 "connection during the TLS src_handshake (it does not "
 			 "accept this key or certificate?)");
 	return ret;
 }

@@ -1,9 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* Picking a built-in transport from a "scheme:address" URI. */
+/* Checking a transport's ops table; picking a built-in transport from a
+ * "scheme:address" URI. */
 #include <errno.h>
 #include <string.h>
 
 #include <vmmig/transport.h>
+
+#include "chan.h"
+
+int chan_ops_check(const struct vmmig_transport_ops *t, int uses)
+{
+	/* Version-1 tables (no recv_some) are still accepted. */
+	if (!t || t->version < 1 || t->version > VMMIG_TRANSPORT_OPS_VERSION ||
+	    !t->send || !t->recv || !t->shutdown || !t->close)
+		return -EINVAL;
+	if ((uses & TRANSPORT_CONNECTS) && !t->connect)
+		return -EINVAL;
+	if ((uses & TRANSPORT_LISTENS) &&
+	    (!t->listen || !t->accept || !t->listener_close))
+		return -EINVAL;
+	return 0;
+}
 
 int vmmig_transport_parse_uri(const char *uri,
 			      const struct vmmig_transport_ops **ops,

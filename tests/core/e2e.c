@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "e2e.h"
-#include "slow_source.h"
+#include "slow_pagesource.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -185,7 +185,7 @@ static int child_main(struct dest_proc *d, const struct dest_opts *o, int wfd)
 	struct vmmig_page_source *ps = NULL;
 	if (!ret && o->storage)
 		ret = o->slow_storage_us
-			      ? slow_source_new(o->storage, o->slow_storage_us,
+			      ? slow_pagesource_new(o->storage, o->slow_storage_us,
 						o->lying_pages, &ps)
 			      : vmmig_page_source_new_storage(NULL, &ps);
 	if (!ret && o->storage && !o->slow_storage_us)

@@ -55,7 +55,7 @@ void make_images(void)
 
 /* A destination in a child (memory filled with FILL) and the fake source
  * connected to it: handshake done on every channel. */
-void sess_start(struct sess *s, const struct dest_opts *extra)
+void eds_start(struct sess *s, const struct dest_opts *extra)
 {
 	struct dest_opts o = { 0 };
 	int ret;
@@ -70,7 +70,7 @@ void sess_start(struct sess *s, const struct dest_opts *extra)
 	ck_assert_msg(ret == 0, "handshake: %d (%s)", ret, s->fs.err);
 }
 
-void sess_end(struct sess *s)
+void eds_end(struct sess *s)
 {
 	fs_close(&s->fs);
 	dest_release(&s->d);

@@ -48,8 +48,8 @@ uint64_t mono_ms(void);
 /* img_a: pre-copy contents (page 7 zero); img_b: a copy to change. */
 void make_images(void);
 /* A destination child filled with FILL, the fake source connected. */
-void sess_start(struct sess *s, const struct dest_opts *extra);
-void sess_end(struct sess *s);
+void eds_start(struct sess *s, const struct dest_opts *extra);
+void eds_end(struct sess *s);
 /* DRAIN on every channel; DRAINED must come back. */
 void drain(struct sess *s);
 /* Every page of img_a once on its stripe (and a DRAIN round). */

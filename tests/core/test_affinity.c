@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* VMMIG_OPT_FAULT_CPU: its range, and pin_fault_thread() on a thread of
+/* VMMIG_OPT_FAULT_CPU: its range, and affinity_pin_fault() on a thread of
  * its own (affinity is per thread): pinned when set, untouched when -1,
  * a warning and no change for a CPU the thread may not use. */
 #include <errno.h>
@@ -36,7 +36,7 @@ static void *probe_main(void *arg)
 	options_init(&o);
 	o.v[VMMIG_OPT_FAULT_CPU] = p->cpu;
 	sched_getaffinity(0, sizeof(p->before), &p->before);
-	pin_fault_thread(&o, &lg, "probe");
+	affinity_pin_fault(&o, &lg, "probe");
 	sched_getaffinity(0, sizeof(p->after), &p->after);
 	return NULL;
 }

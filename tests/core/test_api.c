@@ -198,6 +198,69 @@ START_TEST(dest_arguments)
 }
 END_TEST
 
+/* An in-process transport whose listen() says 1 after succeeding: a value
+ * >= 0 is success, for every interface (<vmmig/common.h>). */
+static struct vmmig_transport_ops positive_ops;
+
+static int positive_listen(void *l, const char *addr)
+{
+	int ret = vmmig_transport_inproc()->listen(l, addr);
+
+	return ret ? ret : 1;
+}
+
+/* Transport tables: one check for both sides, the listener reached through
+ * wrappers (optional listener_addr, listening twice). */
+START_TEST(transport_tables)
+{
+	static uint8_t mem[4096] __attribute__((aligned(4096)));
+	struct vmmig_transport_ops t = *vmmig_transport_inproc();
+	struct vmmig_source *src;
+	struct vmmig_dest *dst;
+	char bound[64];
+
+	ck_assert_int_eq(vmmig_source_new(&src), 0);
+	ck_assert_int_eq(vmmig_source_add_region(src, 0, 0, mem, 4096), 0);
+	ck_assert_int_eq(vmmig_source_set_ops(src, &nop_ops, NULL), 0);
+	t.version = VMMIG_TRANSPORT_OPS_VERSION + 1;
+	ck_assert_int_eq(vmmig_source_start_transport(src, &t, "x"), -EINVAL);
+	t.version = 0;
+	ck_assert_int_eq(vmmig_source_start_transport(src, &t, "x"), -EINVAL);
+	t = *vmmig_transport_inproc();
+	t.connect = NULL; /* a source connects */
+	ck_assert_int_eq(vmmig_source_start_transport(src, &t, "x"), -EINVAL);
+	vmmig_source_free(src);
+
+	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
+	t = *vmmig_transport_inproc();
+	t.accept = NULL; /* a destination accepts */
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &t, "api-t", NULL, 0),
+			 -EINVAL);
+	t = *vmmig_transport_inproc();
+	t.version = VMMIG_TRANSPORT_OPS_VERSION + 1;
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &t, "api-t", NULL, 0),
+			 -EINVAL);
+	t.version = 1; /* still accepted: recv_some is never read */
+	t.connect = NULL; /* a destination never connects */
+	t.listener_addr = NULL; /* optional: the address asked for */
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &t, "api-t", bound,
+						     sizeof(bound)), 0);
+	ck_assert_str_eq(bound, "api-t");
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &t, "api-u", NULL, 0),
+			 -EBUSY);
+	vmmig_dest_free(dst);
+
+	positive_ops = *vmmig_transport_inproc();
+	positive_ops.listen = positive_listen;
+	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &positive_ops,
+						     "api-p", NULL, 0), 0);
+	ck_assert_int_eq(vmmig_dest_listen_transport(dst, &positive_ops,
+						     "api-q", NULL, 0), -EBUSY);
+	vmmig_dest_free(dst);
+}
+END_TEST
+
 START_TEST(stats_json)
 {
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
@@ -309,6 +372,7 @@ int main(void)
 	tcase_add_test(tc, option_sides);
 	tcase_add_test(tc, source_arguments);
 	tcase_add_test(tc, dest_arguments);
+	tcase_add_test(tc, transport_tables);
 	tcase_add_test(tc, stats_json);
 	tcase_add_test(tc, stats_json_sizes);
 	tcase_add_test(tc, errors);

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dest/dest.h"
+#include "dest/dest_feat.h"
 #include "testutil.h"
 
 #define NPAGES 8
@@ -31,13 +31,13 @@ static void setup(void)
 	ck_assert_int_eq(vmmig_dest_new(&dst), 0);
 	ck_assert_int_eq(vmmig_dest_add_region(dst, 4, 0, mem, NPAGES * PG),
 			 0);
-	ck_assert_int_eq(restore_init(dst), 0);
+	ck_assert_int_eq(dst_restore_init(dst), 0);
 	rv = (struct receiver){ .dst = dst };
 }
 
 static void teardown(void)
 {
-	restore_free(dst);
+	dst_restore_free(dst);
 	vmmig_dest_free(dst);
 	munmap(mem, NPAGES * PG);
 }
@@ -55,7 +55,7 @@ static void begin(bool staged, bool placing, void **into)
 	rv.staged = staged;
 	rv.placing = placing;
 	memset(into, 0, 5 * sizeof(*into));
-	ck_assert_int_eq(dest_sink_ops.begin(&rv, 0, descs, 5, into), 0);
+	ck_assert_int_eq(dst_sink_ops.begin(&rv, 0, descs, 5, into), 0);
 }
 
 START_TEST(where_pages_land)
@@ -95,19 +95,19 @@ START_TEST(place_before_the_switch)
 
 	rv.staged = true;
 	memset(page, 0x5a, PG);
-	ck_assert_int_eq(dest_sink_ops.place(&rv, 0, 1, page), 0);
+	ck_assert_int_eq(dst_sink_ops.place(&rv, 0, 1, page), 0);
 	ck_assert_mem_eq(mem + PG, page, PG);
 	/* Already in place (received there): left as it is. */
 	memset(mem + 2 * PG, 0x33, PG);
-	ck_assert_int_eq(dest_sink_ops.place(&rv, 0, 2, mem + 2 * PG), 0);
+	ck_assert_int_eq(dst_sink_ops.place(&rv, 0, 2, mem + 2 * PG), 0);
 	ck_assert_uint_eq(mem[2 * PG + 100], 0x33);
 	/* A zero page clears what is not zero... */
-	ck_assert_int_eq(dest_sink_ops.place(&rv, 0, 1, NULL), 0);
+	ck_assert_int_eq(dst_sink_ops.place(&rv, 0, 1, NULL), 0);
 	memset(page, 0, PG);
 	ck_assert_mem_eq(mem + PG, page, PG);
 	/* ...and leaves a never-populated page unpopulated. */
 	ck_assert(!resident(mem + 6 * PG));
-	ck_assert_int_eq(dest_sink_ops.place(&rv, 0, 6, NULL), 0);
+	ck_assert_int_eq(dst_sink_ops.place(&rv, 0, 6, NULL), 0);
 	ck_assert(!resident(mem + 6 * PG));
 	/* Pages nobody named stay as they were. */
 	ck_assert(!resident(mem + 7 * PG));
@@ -131,9 +131,9 @@ START_TEST(early_dropped_page_refused)
 	memset(mem + 2 * PG, 0x11, PG);
 	/* Page 2 (the delta) was dropped early: the record is refused
 	 * before the reader receives a byte of it. */
-	ck_assert_int_eq(dest_sink_ops.begin(&rv, 0, descs, 5, into),
+	ck_assert_int_eq(dst_sink_ops.begin(&rv, 0, descs, 5, into),
 			 -EPROTO);
-	ck_assert_int_eq(failure_code(&dst->fail), -EPROTO);
+	ck_assert_int_eq(failure_code(&dst->sess.fail), -EPROTO);
 	ck_assert_uint_eq(mem[2 * PG], 0x11);
 	atomic_store(&dst->early_dropped, false);
 	dst->pc = NULL;

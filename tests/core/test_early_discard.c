@@ -52,7 +52,7 @@ START_TEST(early_discard_then_postcopy)
 	struct sess s;
 	uint64_t hash;
 
-	sess_start(&s, &o);
+	eds_start(&s, &o);
 	precopy_all(&s, false);
 
 	/* A first early DISCARD, then the barrier: S1 is gone at DRAINED,
@@ -98,7 +98,7 @@ START_TEST(early_discard_then_postcopy)
 
 	if (!have_uffd) {
 		/* Up to DRAINED only: post-copy needs userfaultfd. */
-		sess_end(&s);
+		eds_end(&s);
 		return;
 	}
 
@@ -198,7 +198,7 @@ START_TEST(early_discard_then_postcopy)
 	       bm_count(dropped), bm_count(pending) - bm_count(dropped),
 	       served, reqs, (unsigned long long)done.faults);
 	assert_memory(&s, NULL, img_b);
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 
@@ -211,7 +211,7 @@ START_TEST(early_discard_not_on_channel_0)
 	char expect[64];
 	struct sess s;
 
-	sess_start(&s, NULL);
+	eds_start(&s, NULL);
 	precopy_all(&s, true);
 	bm_set(bm, 3);
 	bm_set(bm, 70);
@@ -220,7 +220,7 @@ START_TEST(early_discard_not_on_channel_0)
 		 "early DISCARD out of place on channel %u", ch);
 	assert_refused(&s, expect);
 	assert_memory(&s, (uint64_t[WORDS]){ 0 }, img_a); /* none dropped */
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 
@@ -232,7 +232,7 @@ START_TEST(early_discard_after_switch)
 	uint64_t bm[WORDS] = { 0 };
 	struct sess s;
 
-	sess_start(&s, NULL);
+	eds_start(&s, NULL);
 	precopy_all(&s, true);
 	FS_OK(&s, fs_send_all(&s.fs, WIRE_SWITCH));
 	bm_set(bm, 5);
@@ -243,7 +243,7 @@ START_TEST(early_discard_after_switch)
 	FS_OK(&s, fs_send_discard(&s.fs, 0, WIRE_DISCARD_EARLY, 0, WORDS, bm));
 	assert_refused(&s, "early DISCARD out of place on channel 0");
 	assert_memory(&s, (uint64_t[WORDS]){ 0 }, img_a);
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 
@@ -257,7 +257,7 @@ START_TEST(final_discard_omits_early_page)
 	unsigned omit = _i ? 199 : 12;
 	struct sess s;
 
-	sess_start(&s, NULL);
+	eds_start(&s, NULL);
 	drop_early(&s, dropped, early, sizeof(early) / sizeof(early[0]));
 
 	memcpy(final, dropped, sizeof(final));
@@ -269,7 +269,7 @@ START_TEST(final_discard_omits_early_page)
 	send_postcopy(&s, 0);
 	/* No ACK: the guest must not start on a page nobody will send. */
 	assert_refused(&s, "not pending at the switch");
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 
@@ -284,13 +284,13 @@ START_TEST(page_after_early_drop)
 	uint64_t dropped[WORDS] = { 0 }, again = 3;
 	struct sess s;
 
-	sess_start(&s, NULL);
+	eds_start(&s, NULL);
 	drop_early(&s, dropped, early, sizeof(early) / sizeof(early[0]));
 	FS_OK(&s, fs_send_pages(&s.fs, fs_stripe(&s.fs, again), &again, 1,
 				img_b));
 	assert_refused(&s, "sent after an early DISCARD dropped it");
 	assert_memory(&s, dropped, img_a);
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 
@@ -315,7 +315,7 @@ START_TEST(early_discard_past_region_end)
 	uint64_t words[8] = { 0 };
 	struct sess s;
 
-	sess_start(&s, NULL);
+	eds_start(&s, NULL);
 	precopy_all(&s, true);
 	/* A valid page in the first word sent, and the one past the end. */
 	words[0] |= 1ull << 1;
@@ -326,7 +326,7 @@ START_TEST(early_discard_past_region_end)
 				  c->nwords, words));
 	assert_refused(&s, c->expect);
 	assert_memory(&s, (uint64_t[WORDS]){ 0 }, img_a);
-	sess_end(&s);
+	eds_end(&s);
 }
 END_TEST
 

@@ -27,14 +27,14 @@ START_TEST(entries_add_up)
 			   c = sent(1600, 15);
 	struct vmmig_round zero = { 0 };
 
-	history_init(&h);
-	history_begin(&h, VMMIG_ROUND_PRECOPY, 0, 10, h.t0 + 100, &zero);
-	history_end(&h, 4, h.t0 + 1100, &a);
-	history_begin(&h, VMMIG_ROUND_PRECOPY, 1, 4, h.t0 + 1200, &a);
-	history_end(&h, 1, h.t0 + 1700, &b);
-	history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, h.t0 + 1800, &b);
-	history_end(&h, 0, h.t0 + 1900, &c);
-	ck_assert_int_eq(history_copy_rounds(&h, out, 4), 3);
+	sess_history_init(&h);
+	sess_history_begin(&h, VMMIG_ROUND_PRECOPY, 0, 10, h.t0 + 100, &zero);
+	sess_history_end(&h, 4, h.t0 + 1100, &a);
+	sess_history_begin(&h, VMMIG_ROUND_PRECOPY, 1, 4, h.t0 + 1200, &a);
+	sess_history_end(&h, 1, h.t0 + 1700, &b);
+	sess_history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, h.t0 + 1800, &b);
+	sess_history_end(&h, 0, h.t0 + 1900, &c);
+	ck_assert_int_eq(sess_history_copy_rounds(&h, out, 4), 3);
 	ck_assert_uint_eq(out[0].bytes + out[1].bytes + out[2].bytes, 1600);
 	ck_assert_uint_eq(out[1].pages_normal, 4);
 	ck_assert_uint_eq(out[0].start_us, 100);
@@ -47,14 +47,14 @@ START_TEST(entries_add_up)
 	/* Bytes sent after the last entry (a last control record) join
 	 * it: the sum stays the session's total. */
 	c.bytes += 40;
-	history_settle(&h, &c);
-	ck_assert_int_eq(history_copy_rounds(&h, out, 4), 3);
+	sess_history_settle(&h, &c);
+	ck_assert_int_eq(sess_history_copy_rounds(&h, out, 4), 3);
 	ck_assert_uint_eq(out[0].bytes + out[1].bytes + out[2].bytes, 1640);
 	ck_assert_uint_eq(out[2].duration_us, 100);
 	/* Only the count: NULL array. */
-	ck_assert_int_eq(history_copy_rounds(&h, NULL, 0), 3);
-	ck_assert_int_eq(history_copy_rounds(&h, NULL, 1), -EINVAL);
-	history_destroy(&h);
+	ck_assert_int_eq(sess_history_copy_rounds(&h, NULL, 0), 3);
+	ck_assert_int_eq(sess_history_copy_rounds(&h, NULL, 1), -EINVAL);
+	sess_history_destroy(&h);
 }
 END_TEST
 
@@ -67,23 +67,23 @@ START_TEST(cap_folds_late_rounds)
 	struct history h;
 	int n;
 
-	history_init(&h);
+	sess_history_init(&h);
 	t = h.t0;
 	for (uint32_t r = 0; r < ROUNDS; r++) {
-		history_begin(&h, VMMIG_ROUND_PRECOPY, r, 1, t, &now);
+		sess_history_begin(&h, VMMIG_ROUND_PRECOPY, r, 1, t, &now);
 		now.bytes += 100 + r;
 		t += 10;
-		history_end(&h, ROUNDS - r, t, &now);
+		sess_history_end(&h, ROUNDS - r, t, &now);
 	}
-	history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, t, &now);
+	sess_history_begin(&h, VMMIG_ROUND_PAUSE, 0, 1, t, &now);
 	now.bytes += 7;
-	history_end(&h, 0, t + 5, &now);
-	history_begin(&h, VMMIG_ROUND_POSTCOPY, 0, 1, t + 5, &now);
+	sess_history_end(&h, 0, t + 5, &now);
+	sess_history_begin(&h, VMMIG_ROUND_POSTCOPY, 0, 1, t + 5, &now);
 	now.bytes += 9;
-	history_end(&h, 0, t + 50, &now);
+	sess_history_end(&h, 0, t + 50, &now);
 
 	out[0].struct_size = sizeof(out[0]);
-	n = history_copy_rounds(&h, out, VMMIG_HISTORY_MAX);
+	n = sess_history_copy_rounds(&h, out, VMMIG_HISTORY_MAX);
 	ck_assert_int_eq(n, VMMIG_HISTORY_MAX);
 	for (int i = 0; i < n; i++) {
 		sum += out[i].bytes;
@@ -99,7 +99,7 @@ START_TEST(cap_folds_late_rounds)
 	ck_assert_uint_eq(last->dirty_pages, 1); /* the last round's */
 	ck_assert_int_eq(out[n - 2].kind, VMMIG_ROUND_PAUSE);
 	ck_assert_int_eq(out[n - 1].kind, VMMIG_ROUND_POSTCOPY);
-	history_destroy(&h);
+	sess_history_destroy(&h);
 }
 END_TEST
 
@@ -109,17 +109,17 @@ START_TEST(fault_bins_double)
 	uint64_t sum = 0;
 	struct history h;
 
-	history_init(&h);
-	history_switch(&h, h.t0 + 1000);
-	history_fault(&h, 3, h.t0 + 1000);          /* bin 0 */
-	history_fault(&h, 2, h.t0 + 1000 + 25000);  /* bin 2 at 10 ms */
-	ck_assert_int_eq(history_copy_faults(&h, &fs), 0);
+	sess_history_init(&h);
+	sess_history_switch(&h, h.t0 + 1000);
+	sess_history_fault(&h, 3, h.t0 + 1000);          /* bin 0 */
+	sess_history_fault(&h, 2, h.t0 + 1000 + 25000);  /* bin 2 at 10 ms */
+	ck_assert_int_eq(sess_history_copy_faults(&h, &fs), 0);
 	ck_assert_uint_eq(fs.bin_us, VMMIG_FAULT_BIN_MIN_US);
 	ck_assert_uint_eq(fs.nbins, 3);
 	ck_assert_uint_eq(fs.start_us, 1000);
 	/* 1.5 s after the switch: 10 ms bins would need 150; 40 ms fit. */
-	history_fault(&h, 5, h.t0 + 1000 + 1500000);
-	ck_assert_int_eq(history_copy_faults(&h, &fs), 0);
+	sess_history_fault(&h, 5, h.t0 + 1000 + 1500000);
+	ck_assert_int_eq(sess_history_copy_faults(&h, &fs), 0);
 	ck_assert_uint_eq(fs.bin_us, 4 * VMMIG_FAULT_BIN_MIN_US);
 	ck_assert_uint_eq(fs.nbins, 1500000 / fs.bin_us + 1);
 	ck_assert_uint_le(fs.nbins, VMMIG_FAULT_BINS);
@@ -133,10 +133,10 @@ START_TEST(fault_bins_double)
 
 	memset(&small, 0xab, sizeof(small));
 	small.s.struct_size = offsetof(struct vmmig_fault_series, total);
-	ck_assert_int_eq(history_copy_faults(&h, &small.s), 0);
+	ck_assert_int_eq(sess_history_copy_faults(&h, &small.s), 0);
 	ck_assert_uint_eq(small.s.bin_us, fs.bin_us);
 	ck_assert_uint_eq(small.s.total, 0xababababababababull);
-	history_destroy(&h);
+	sess_history_destroy(&h);
 }
 END_TEST
 

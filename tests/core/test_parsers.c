@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "source/source.h"
+#include "source/source_main.h"
 #include "testutil.h"
 
 #define NPAGES 67u /* not a multiple of 64: the bitmap's tail counts */
@@ -81,7 +81,7 @@ static int missing(struct vmmig_source *src, uint16_t flags, uint64_t first,
 	wire_discard_pack(buf, &(struct wire_discard){
 		.region_id = 3, .nwords = nwords, .first_word = first });
 	memcpy(buf + WIRE_DISCARD_HEAD, words, 8 * (size_t)nwords);
-	ret = postcopy_on_missing(src, &h, buf, err, sizeof(err));
+	ret = src_postcopy_on_missing(src, &h, buf, err, sizeof(err));
 	if (ret < 0)
 		ck_assert_msg(err[0], "no reason given");
 	return ret;
@@ -117,7 +117,7 @@ START_TEST(discard_bits_past_region)
 	ck_assert_int_eq(missing(src, 0, 0, 2, last), 0);
 	ck_assert_uint_eq(src->send_bm[0][0], 1);
 	ck_assert_uint_eq(src->send_bm[0][1], last[1]);
-	ck_assert_int_eq(postcopy_on_missing(src, &(struct wire_hdr){
+	ck_assert_int_eq(src_postcopy_on_missing(src, &(struct wire_hdr){
 		.type = WIRE_RESUMED }, NULL, (char[8]){ 0 }, 8), 1);
 	free_source(src);
 }
@@ -147,8 +147,8 @@ START_TEST(refetch_before_bitmaps)
 	/* Right after HELLO_ACK: the return path reads, no bitmap yet. */
 	ck_assert_int_eq(wire_req_pack(buf, sizeof(buf), &(struct wire_req){
 		.region_id = 3, .count = 1 }, &page), (int)sizeof(buf));
-	ck_assert_int_eq(refetch_on_record(src, &h, buf), -EPROTO);
-	ck_assert_int_eq(failure_code(&src->fail), -EPROTO);
+	ck_assert_int_eq(src_rp_on_record(src, &h, buf), -EPROTO);
+	ck_assert_int_eq(failure_code(&src->sess.fail), -EPROTO);
 	free_source(src);
 }
 END_TEST
@@ -251,8 +251,8 @@ static int state(struct vmmig_state_sink *s, uint32_t id, uint64_t total,
 	wire_state_pack(buf, &(struct wire_state){ .blob_id = id,
 		.total_len = total, .offset = off });
 	memset(buf + WIRE_STATE_HEAD, 0x3c, n);
-	ret = state_receive(s, last ? WIRE_STATE_LAST : 0, buf,
-			    WIRE_STATE_HEAD + n, err, sizeof(err));
+	ret = sess_state_receive(s, last ? WIRE_STATE_LAST : 0, buf,
+				 WIRE_STATE_HEAD + n, err, sizeof(err));
 	if (ret)
 		ck_assert_msg(err[0], "no reason given");
 	return ret;
@@ -268,8 +268,8 @@ START_TEST(state_continuation_length_differs)
 	ck_assert_int_eq(state(&s, 1, 1 << 20, 20, 4000, false), -EPROTO);
 	ck_assert_uint_eq(s.n, 1);
 	ck_assert_uint_eq(s.b[0].len, 20); /* nothing was copied */
-	ck_assert(!state_complete(&s));
-	state_sink_free(&s);
+	ck_assert(!sess_state_complete(&s));
+	sess_state_sink_free(&s);
 }
 END_TEST
 
@@ -281,15 +281,15 @@ START_TEST(state_memory_follows_bytes)
 	ck_assert_int_eq(state(&s, 2, 1ull << 30, 0, 0, false), 0);
 	ck_assert_uint_lt(s.b[0].cap, 1 << 20);
 	ck_assert_int_eq(state(&s, 2, 1ull << 30, 0, 10, false), -EPROTO);
-	state_sink_free(&s);
+	sess_state_sink_free(&s);
 
 	/* A whole blob in chunks still arrives whole. */
 	ck_assert_int_eq(state(&s, 4, 10000, 0, 8192, false), 0);
 	ck_assert_int_eq(state(&s, 4, 10000, 8192, 1808, true), 0);
-	ck_assert(state_complete(&s));
+	ck_assert(sess_state_complete(&s));
 	ck_assert_uint_eq(s.b[0].len, 10000);
 	ck_assert_uint_eq(s.b[0].data[9999], 0x3c);
-	state_sink_free(&s);
+	sess_state_sink_free(&s);
 }
 END_TEST
 
@@ -301,7 +301,7 @@ START_TEST(state_blob_interleaved)
 	/* Another blob begins while blob 1 lacks 90 bytes. */
 	ck_assert_int_eq(state(&s, 2, 100, 0, 10, false), -EPROTO);
 	ck_assert_uint_eq(s.n, 1);
-	state_sink_free(&s);
+	sess_state_sink_free(&s);
 }
 END_TEST
 

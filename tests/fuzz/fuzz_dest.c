@@ -3,8 +3,8 @@
  * Fuzz target: the destination's whole receive path. The input (after its
  * mode byte) is channel 0's byte stream from a source: HELLO, then PAGES of
  * every encoding, ROUND, DRAIN, DISCARD, SWITCH, STATE, POSTCOPY, END,
- * ERROR, anything. It goes through the real handshake (dest_accept_all) and
- * the real per-record code (wire_reader_next, dest_on_record), in this
+ * ERROR, anything. It goes through the real src_handshake (dst_accept_all) and
+ * the real per-record code (wire_reader_next, dst_on_record), in this
  * thread, with no session thread. What would wait on another thread is
  * stood in for: the other channels' HELLOs are built here; at SWITCH and
  * DRAIN they are taken to have lined up; POSTCOPY is checked by its parser
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dest/dest.h"
+#include "dest/dest_main.h"
 #include "fuzz.h"
 
 #define MODE_STAGED 2u
@@ -73,7 +73,7 @@ static size_t other_hello(void *opaque, unsigned n, uint8_t *buf, size_t cap)
 }
 
 /* userfaultfd's stand-in after POSTCOPY: a page lands only if pending.
- * The receivers' page sink, with this in place of dpc_place(). */
+ * The receivers' page sink, with this in place of dst_pc_place(). */
 static int fz_place(void *cookie, unsigned ri, uint64_t page, const void *data)
 {
 	struct receiver *rv = cookie;
@@ -81,12 +81,12 @@ static int fz_place(void *cookie, unsigned ri, uint64_t page, const void *data)
 	uint8_t *p;
 
 	if (!rv->placing)
-		return dest_sink_ops.place(cookie, ri, page, data);
-	if (!dpc_pending(dst, ri, page))
+		return dst_sink_ops.place(cookie, ri, page, data);
+	if (!dst_pc_pending(dst, ri, page))
 		return -EPROTO;
 	__atomic_fetch_and(&dst->pc->r[ri].pending[page / 64],
 			   ~(1ull << (page % 64)), __ATOMIC_RELEASE);
-	p = dst->regions.r[ri].host + page * 4096;
+	p = dst->sess.regions.r[ri].host + page * 4096;
 	if (data)
 		memcpy(p, data, 4096);
 	else
@@ -94,7 +94,7 @@ static int fz_place(void *cookie, unsigned ri, uint64_t page, const void *data)
 	return 0;
 }
 
-/* POSTCOPY where dest_on_record() would take it: 0 to read on. */
+/* POSTCOPY where dst_on_record() would take it: 0 to read on. */
 static int fake_postcopy(struct receiver *rv, const struct wire_hdr *h,
 			 const uint8_t *payload)
 {
@@ -110,7 +110,7 @@ static int fake_postcopy(struct receiver *rv, const struct wire_hdr *h,
 	dst->rp_chan = rv->c;
 	dst->pc_armed = true;
 	rv->placing = true;
-	ops = dest_sink_ops;
+	ops = dst_sink_ops;
 	ops.place = fz_place;
 	return wire_reader_set_sink(rv->rd, &ops, rv);
 }
@@ -126,7 +126,8 @@ static int others_line_up(struct vmmig_dest *dst, struct receiver *rv,
 		dst->switched += dst->nchan - 1;
 	} else if (h->type == WIRE_DRAIN && rv->c->index == 0) {
 		for (unsigned i = 1; i < dst->nchan; i++)
-			if (restore_drain(&dst->rcv[i]))
+			if (dst_on_record(&dst->rcv[i], &(struct wire_hdr){
+					  .type = WIRE_DRAIN }, NULL))
 				return -1;
 	}
 	return 0;
@@ -157,7 +158,7 @@ static void receive(struct vmmig_dest *dst, unsigned mode)
 				return;
 			continue;
 		}
-		if (dest_on_record(rv, &h, payload))
+		if (dst_on_record(rv, &h, payload))
 			return;
 	}
 }
@@ -176,7 +177,7 @@ static struct vmmig_dest *dest(void)
 	    vmmig_dest_add_region(dst, FZ_REGION_ID, 0, mem, FZ_SIZE) ||
 	    vmmig_dest_set_ops(dst, &fz_dest_ops, NULL))
 		abort();
-	dst->tops = fz_transport();
+	dst->lis.ops = fz_transport();
 	dst->wregions = calloc(1, sizeof(*dst->wregions));
 	if (!dst->wregions)
 		abort();
@@ -187,8 +188,8 @@ static struct vmmig_dest *dest(void)
 
 static void reset(struct vmmig_dest *dst, unsigned mode)
 {
-	failure_clear(&dst->fail);
-	atomic_store(&dst->sh.abort, false);
+	failure_clear(&dst->sess.fail);
+	atomic_store(&dst->sess.sh.abort, false);
 	dst->uuid_set = false;
 	memset(dst->uuid, 0, sizeof(dst->uuid));
 	dst->nchan = 0;
@@ -199,10 +200,10 @@ static void reset(struct vmmig_dest *dst, unsigned mode)
 	/* No handshake deadline thread per connection: this transport never
 	 * blocks, so the deadline has nothing to end (and a thread per input
 	 * would cost more than the input). */
-	dst->opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
+	dst->sess.opt.v[VMMIG_OPT_HANDSHAKE_TIMEOUT_MS] = -1;
 	if (vmmig_dest_set_option(dst, VMMIG_OPT_RECV_DIRECT,
 				  !(mode & MODE_STAGED)) ||
-	    restore_init(dst))
+	    dst_restore_init(dst))
 		abort();
 }
 
@@ -217,9 +218,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reset(dst, mode);
 	lst = (struct fz_listener){ .in = in, .len = len, .next = other_hello,
 				    .opaque = dst };
-	dst->listener = &lst;
+	dst->lis.priv = &lst;
+	dst->lis.open = true;
 
-	if (dest_accept_all(dst, false) == 0)
+	if (dst_accept_all(dst, false) == 0)
 		receive(dst, mode);
 
 	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
@@ -227,10 +229,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dst->rcv[i].rd = NULL;
 		chan_close(&dst->chan[i]);
 	}
-	restore_free(dst);
-	dpc_free(dst);
-	state_sink_free(&dst->state);
-	dst->listener = NULL;
+	dst_restore_free(dst);
+	dst_pc_free(dst);
+	sess_state_sink_free(&dst->state);
+	dst->lis.priv = NULL;
+	dst->lis.open = false;
 	free(in);
 	return 0;
 }

@@ -5,7 +5,7 @@
  * from the destination: HELLO_ACK, then ACK, ERROR, DRAINED, REQ (with and
  * without REFETCH), DONE, KEEPALIVE, and after a post-copy reconnect the
  * DISCARD list of missing pages and RESUMED. Records go through the real
- * per-record code (rp_on_record, postcopy_on_missing) in this thread;
+ * per-record code (src_rp_on_record, src_postcopy_on_missing) in this thread;
  * requested pages are encoded and sent on the urgent channel, whose sends
  * the fuzz transport drops.
  *
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source/source.h"
+#include "source/source_main.h"
 #include "fuzz.h"
 
 #define MODE_PHASE(m) (((m) >> 1) & 3u)
@@ -79,12 +79,12 @@ static void run(struct vmmig_source *src, unsigned mode)
 	while (MODE_PHASE(mode) == PH_RESUMED && ret == 0) {
 		if (wire_reader_next(src->rp_reader, &h, &p, NULL))
 			return;
-		ret = postcopy_on_missing(src, &h, p, err, sizeof(err));
+		ret = src_postcopy_on_missing(src, &h, p, err, sizeof(err));
 	}
 	if (ret < 0)
 		return;
 	while (wire_reader_next(src->rp_reader, &h, &p, NULL) == 0)
-		if (rp_on_record(src, &h, p))
+		if (src_rp_on_record(src, &h, p))
 			return;
 }
 
@@ -110,13 +110,13 @@ static void reset(struct vmmig_source *src, unsigned mode)
 {
 	unsigned phase = MODE_PHASE(mode);
 
-	failure_clear(&src->fail);
-	atomic_store(&src->sh.abort, false);
+	failure_clear(&src->sess.fail);
+	atomic_store(&src->sess.sh.abort, false);
 	atomic_store(&src->hint, 0);
 	src->acked = src->done = src->drained = false;
 	src->postcopy_served = 0;
 	for (unsigned i = 0; i < src->nchan; i++)
-		if (chan_init(&src->chan[i], fz_transport(), i, &src->sh))
+		if (chan_init(&src->chan[i], fz_transport(), i, &src->sess.sh))
 			abort();
 	if (phase != PH_PRECOPY || !(mode & MODE_NO_BITMAPS)) {
 		src->send_bm = bitmaps(phase != PH_PRECOPY);

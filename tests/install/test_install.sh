@@ -83,8 +83,8 @@ done
 echo "man pages: $(ls "$mandir" | wc -l) in $mandir"
 
 # 4b. So does the static library: its global definitions are vmmig_* and
-# every declared function; nothing internal (handshake, now_us, ...) can
-# clash with an embedder's names.
+# every declared function; nothing internal (src_handshake, clock_now_us,
+# ...) can clash with an embedder's names.
 ar=$(find "$root" -name 'libvmmig.a' -type f)
 [ -n "$ar" ] && [ "$(echo "$ar" | wc -l)" -eq 1 ] || fail "libvmmig.a: '$ar'"
 nm --defined-only -g "$ar" | awk 'NF == 3 { print $3 }' >"$tmp/asyms" ||

@@ -87,6 +87,15 @@ static int always_throttle(void *priv, const struct vmmig_round_info *ri,
 	return 0;
 }
 
+/* Says 1: a value >= 0 is success (<vmmig/common.h>). */
+static int positive_decide(void *priv, const struct vmmig_round_info *ri,
+			   struct vmmig_decision *d)
+{
+	(void)priv, (void)ri;
+	d->action = VMMIG_ACTION_STOP_AND_COPY;
+	return 1;
+}
+
 static const struct vmmig_policy_ops custom_ops = {
 	.version = VMMIG_POLICY_OPS_VERSION,
 	.name = "custom",
@@ -110,6 +119,13 @@ START_TEST(custom_policy)
 	vmmig_policy_free(p);
 	vmmig_policy_free(NULL);
 
+	bad.decide = positive_decide;
+	ck_assert_int_eq(vmmig_policy_new(&bad, NULL, &p), 0);
+	ck_assert_int_eq(vmmig_policy_decide(p, &ri, &d), 0);
+	ck_assert_int_eq(d.action, VMMIG_ACTION_STOP_AND_COPY);
+	vmmig_policy_free(p);
+
+	bad = custom_ops;
 	bad.version = 99;
 	ck_assert_int_eq(vmmig_policy_new(&bad, NULL, &p), -EINVAL);
 	bad = custom_ops;

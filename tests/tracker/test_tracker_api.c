@@ -104,6 +104,25 @@ static void regions(struct vmmig_tracker_region r[2])
 		};
 }
 
+/* A method's value >= 0 is success, for every interface (<vmmig/common.h>). */
+START_TEST(test_positive_is_success)
+{
+	struct calls c = { .init_ret = 3, .start_ret = 2 };
+	struct vmmig_tracker_region r[2];
+	struct vmmig_tracker *t;
+	uint64_t bm[1] = { 0 };
+
+	regions(r);
+	ck_assert_int_eq(vmmig_tracker_new(&fake_ops, &c, &t), 0);
+	ck_assert_int_eq(vmmig_tracker_start(t, r, 2), 0);
+	ck_assert_int_eq(c.stop, 0); /* a started tracker, not a failed one */
+	ck_assert_int_eq(vmmig_tracker_sync(t, 0, bm), 0);
+	vmmig_tracker_free(t);
+	ck_assert_int_eq(c.stop, 1);
+	ck_assert_int_eq(c.destroy, 1);
+}
+END_TEST
+
 START_TEST(test_bad_ops)
 {
 	struct vmmig_tracker_ops ops = fake_ops;
@@ -276,6 +295,7 @@ int main(void)
 	TCase *tc = tcase_create("api");
 
 	tcase_add_test(tc, test_bad_ops);
+	tcase_add_test(tc, test_positive_is_success);
 	tcase_add_test(tc, test_init_failure_destroys);
 	tcase_add_test(tc, test_optional_methods);
 	tcase_add_test(tc, test_life_cycle);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "slow_source.h"
+#include "slow_pagesource.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -141,7 +141,7 @@ static const struct vmmig_page_source_ops slow_ops = {
 	.destroy = slow_destroy,
 };
 
-int slow_source_new(const char *path, unsigned delay_us, unsigned lie,
+int slow_pagesource_new(const char *path, unsigned delay_us, unsigned lie,
 		    struct vmmig_page_source **out)
 {
 	struct slow_cfg cfg = { path, delay_us, lie };
