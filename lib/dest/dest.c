@@ -279,8 +279,12 @@ VMMIG_API int vmmig_dest_get_stats(struct vmmig_dest *dst,
 		return -EINVAL;
 	sess_stats(&dst->sess, &full);
 	full.owner = atomic_load(&dst->owner);
+	/* Under the stats lock: the session thread frees its restore state
+	 * (dst->rs) under it when the migration ends. */
+	pthread_mutex_lock(&dst->sess.stats_lock);
 	if (status_live(full.status))
 		dst_restore_fill_stats(dst, &full);
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	if (status_live(full.status)) {
 		full.total_time_us = clock_now_us() - dst->sess.t_start;
 		full.transferred_bytes = dst_rx_bytes(dst);

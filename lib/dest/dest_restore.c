@@ -433,6 +433,10 @@ void dst_restore_free(struct vmmig_dest *dst)
 	}
 	if (rs->ps)
 		vmmig_page_source_stop(rs->ps); /* every fetch completes */
+	/* vmmig_dest_get_stats() reads rs under the stats lock. */
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->rs = NULL;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
 	free(rs->q);
 	for (unsigned i = 0; rs->st && i < dst->sess.regions.n; i++) {
 		free(rs->st[i]);
@@ -447,5 +451,4 @@ void dst_restore_free(struct vmmig_dest *dst)
 	pthread_mutex_destroy(&rs->qlock);
 	pthread_cond_destroy(&rs->qcond);
 	free(rs);
-	dst->rs = NULL;
 }
