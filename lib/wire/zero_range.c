@@ -52,6 +52,11 @@ bool wire_zeros_add(struct wire_zeros *z, uint64_t first, uint64_t n)
 			z->pages += n;
 			return true;
 		}
+		/* Runs of a record ascend; a sweep that wrapped around (the
+		 * post-copy sweep starts where the vCPU faulted) needs a new
+		 * record. */
+		if (first < lf + ln)
+			return false;
 	}
 	if (z->count == WIRE_ZERO_MAX)
 		return false;

@@ -29,9 +29,9 @@ struct wire_zeros {
 int wire_zeros_init(struct wire_zeros *z);
 void wire_zeros_destroy(struct wire_zeros *z);
 void wire_zeros_begin(struct wire_zeros *z, uint32_t region_id);
-/* Append pages [first, first + n), which lie after every page added so
- * far: the last run grows if they follow it. false (nothing added) when a
- * new run is needed and the record is full: finish it first. */
+/* Append pages [first, first + n): the last run grows if they follow it.
+ * false (nothing added) when the record is full or they do not lie after
+ * every page added so far: finish it first. */
 bool wire_zeros_add(struct wire_zeros *z, uint64_t first, uint64_t n);
 /* Seal the record with @seq into @iov; return its bytes. */
 size_t wire_zeros_finish(struct wire_zeros *z, uint32_t seq,

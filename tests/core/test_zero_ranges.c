@@ -255,6 +255,7 @@ END_TEST
 START_TEST(postcopy_with_zero_runs)
 {
 	struct vmmig_postcopy_config cfg = {
+		.struct_size = sizeof(cfg),
 		.flags = _i ? VMMIG_POSTCOPY_NO_FIRST_PASS : 0 };
 	struct vmmig_policy *pol;
 	struct sides s;

@@ -119,6 +119,10 @@ START_TEST(builder_merges_and_limits)
 	ck_assert(wire_zeros_add(&z, 5, 3));
 	ck_assert(wire_zeros_add(&z, 8, 2));   /* follows: merged */
 	ck_assert(wire_zeros_add(&z, 20, 1));
+	/* Behind the last run (a post-copy sweep that wrapped around) or
+	 * overlapping it: refused, a new record must start. */
+	ck_assert(!wire_zeros_add(&z, 0, 2));
+	ck_assert(!wire_zeros_add(&z, 20, 1));
 	ck_assert_uint_eq(z.count, 2);
 	ck_assert_uint_eq(z.pages, 6);
 	ck_assert_uint_eq(wire_zeros_finish(&z, 9, &iov), 16 + 8 + 32);
