@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The bottom of the destination session: recording its first failure,
- * stopping every thread's I/O, the bytes received, its channels. Every other file of the
- * receiving side calls down to here; this file calls nothing above.
+ * stopping every thread's I/O, the bytes received, its channels. Every
+ * other file of the receiving side calls down to here; this file calls
+ * nothing above.
  */
 #include <errno.h>
 

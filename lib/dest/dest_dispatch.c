@@ -57,8 +57,9 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 
 	switch (h->type) {
 	case WIRE_ROUND:
-		ret = wire_round_unpack(payload, h->len, &(struct wire_round){ 0 },
-					err, sizeof(err));
+		ret = wire_round_unpack(payload, h->len,
+					&(struct wire_round){ 0 }, err,
+					sizeof(err));
 		if (ret)
 			dst_fail(dst, ret, "%s", err);
 		rv->rounds += !ret;
@@ -72,8 +73,8 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 				 "carries state)", rv->c->index);
 			return -EPROTO;
 		}
-		ret = sess_state_receive(&dst->state, h->flags, payload, h->len, err,
-					 sizeof(err));
+		ret = sess_state_receive(&dst->state, h->flags, payload,
+					 h->len, err, sizeof(err));
 		if (ret)
 			dst_fail(dst, ret, "%s", err);
 		return ret;
@@ -116,7 +117,8 @@ int dst_on_record(struct receiver *rv, const struct wire_hdr *h,
 		rv->ended = true;
 		return 1;
 	case WIRE_ERROR:
-		ret = wire_status_unpack(payload, h->len, &ws, err, sizeof(err));
+		ret = wire_status_unpack(payload, h->len, &ws, err,
+					 sizeof(err));
 		if (ret) {
 			dst_fail(dst, ret, "%s", err);
 			return ret;

@@ -84,9 +84,11 @@ void *dst_pc_fault_main(void *arg)
 				 strerror(errno));
 			break;
 		}
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
+		for (ssize_t i = 0;
+		     i < n / (ssize_t)sizeof(msg[0]) && !ret; i++)
 			if (msg[i].event == UFFD_EVENT_PAGEFAULT)
-				ret = on_fault(dst, msg[i].arg.pagefault.address,
+				ret = on_fault(dst,
+					       msg[i].arg.pagefault.address,
 					       &b);
 		dst_req_flush(dst, &b);
 		if (ret) {
@@ -129,7 +131,8 @@ int dst_pc_resync(struct vmmig_dest *dst, struct chan *c)
 
 			while (bits) {
 				dst_req_add(dst, &b, dst->sess.regions.r[ri].id,
-					w * 64 + (uint64_t)__builtin_ctzll(bits));
+					w * 64 +
+					(uint64_t)__builtin_ctzll(bits));
 				bits &= bits - 1;
 			}
 		}

@@ -43,13 +43,14 @@ static int check_hello(struct vmmig_dest *dst, const struct wire_hello *h,
 	}
 	for (unsigned i = 0; i < h->nregions; i++) {
 		unsigned j = regions_index(&dst->sess.regions, regs[i].id);
-		const struct region *r =
-			j < dst->sess.regions.n ? &dst->sess.regions.r[j] : NULL;
+		const struct region *r = j < dst->sess.regions.n
+					  ? &dst->sess.regions.r[j] : NULL;
 
 		if (!r || r->size != regs[i].size || r->gpa != regs[i].gpa) {
 			snprintf(err, errlen,
-				 "region table mismatch: region %u (gpa 0x%llx, "
-				 "%llu bytes) not registered alike here",
+				 "region table mismatch: region %u "
+				 "(gpa 0x%llx, %llu bytes) not registered "
+				 "alike here",
 				 regs[i].id, (unsigned long long)regs[i].gpa,
 				 (unsigned long long)regs[i].size);
 			return -EPROTO;
@@ -242,7 +243,8 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		dst_fail(dst, ret, "handshake refused: %s", err);
 		return ret;
 	}
-	ret = wire_reader_set_regions(rv->rd, dst->wregions, dst->sess.regions.n);
+	ret = wire_reader_set_regions(rv->rd, dst->wregions,
+				      dst->sess.regions.n);
 	if (!ret)
 		ret = dst_sink_attach(rv);
 	if (ret)

@@ -146,7 +146,8 @@ int dst_pc_drop_pending(struct vmmig_dest *dst, unsigned ri)
 			continue;
 		}
 		for (q = p + 1; q < r->npages &&
-		     ((pr->pending[q / 64] & ~pr->dropped[q / 64]) >> (q % 64) & 1);
+		     ((pr->pending[q / 64] & ~pr->dropped[q / 64]) >>
+		      (q % 64) & 1);
 		     q++)
 			;
 		uint8_t *a = r->host + p * VMMIG_PAGE_SIZE;

@@ -94,6 +94,7 @@ uint64_t dst_pc_poison_missing(struct vmmig_dest *dst)
 		log_msg(&dst->sess.log, VMMIG_LOG_ERROR,
 			"%llu pages never arrived: %s on access",
 			(unsigned long long)n,
-			fallback ? "inaccessible, SIGSEGV" : "poisoned, SIGBUS");
+			fallback ? "inaccessible, SIGSEGV"
+				 : "poisoned, SIGBUS");
 	return n;
 }

@@ -37,7 +37,8 @@ int dst_recover(struct vmmig_dest *dst, uint64_t deadline)
 	sess_set_status(&dst->sess, VMMIG_STATUS_POSTCOPY_PAUSED);
 	do {
 		uint64_t t = clock_now_us();
-		int left_ms = (int)((deadline > t ? deadline - t : 0) / 1000) + 1;
+		int left_ms =
+			(int)((deadline > t ? deadline - t : 0) / 1000) + 1;
 
 		atomic_store(&dst->sess.wd.armed, false);
 		dst_close_channels(dst);
@@ -59,14 +60,16 @@ int dst_recover(struct vmmig_dest *dst, uint64_t deadline)
 			return -ECANCELED;
 		if (!failure_is_link(&dst->sess.fail) && ret != -ETIMEDOUT)
 			return ret; /* refused: not a reconnect of ours */
-		log_msg(&dst->sess.log, VMMIG_LOG_WARN, "post-copy reconnect failed "
-			"(%s), still waiting", vmmig_strerror(ret));
+		log_msg(&dst->sess.log, VMMIG_LOG_WARN,
+			"post-copy reconnect failed (%s), still waiting",
+			vmmig_strerror(ret));
 	} while (clock_now_us() < deadline);
 	if (ret) {
 		failure_clear(&dst->sess.fail);
 		dst_fail(dst, -ETIMEDOUT, "post-copy recovery: no source came "
 			 "back within %lld ms (link lost: %s)",
-			 (long long)dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			 (long long)dst->sess.opt
+				.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			 why);
 		return -ETIMEDOUT;
 	}

@@ -161,7 +161,8 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 		if (status == 0 && dst->pc_armed)
 			status = dst_pc_place(dst, ri, page, ft->page);
 		else if (status == 0) {
-			memcpy(dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE,
+			memcpy(dst->sess.regions.r[ri].host +
+				       page * VMMIG_PAGE_SIZE,
 			       ft->page, VMMIG_PAGE_SIZE);
 			dst_verify_page(dst, ri, page, ft->page);
 		}
@@ -372,13 +373,16 @@ int dst_restore_report_failed(struct vmmig_dest *dst, struct chan *c)
 	for (unsigned ri = 0; ri < dst->sess.regions.n && !ret; ri++)
 		for (uint64_t w = 0; w < region_words(&dst->sess.regions.r[ri]);
 		     w++) {
-			uint64_t bits = __atomic_exchange_n(&rs->failed[ri][w], 0,
-							    __ATOMIC_ACQ_REL);
+			uint64_t bits =
+				__atomic_exchange_n(&rs->failed[ri][w], 0,
+						    __ATOMIC_ACQ_REL);
 
 			while (bits && !ret) {
-				ret = dst_req_batch_add(c, &b, dst->sess.regions.r[ri].id,
-							w * 64 + (uint64_t)__builtin_ctzll(bits),
-							WIRE_REQ_REFETCH);
+				ret = dst_req_batch_add(
+					c, &b, dst->sess.regions.r[ri].id,
+					w * 64 +
+					(uint64_t)__builtin_ctzll(bits),
+					WIRE_REQ_REFETCH);
 				bits &= bits - 1;
 			}
 		}

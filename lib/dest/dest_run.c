@@ -11,7 +11,8 @@
 
 #include "dest_main.h"
 
-static void add_counts(struct vmmig_dest *dst, const struct wire_page_counts *pc)
+static void add_counts(struct vmmig_dest *dst,
+		       const struct wire_page_counts *pc)
 {
 	struct enc_counters ec = { 0 };
 
@@ -209,8 +210,9 @@ static int migrate(struct vmmig_dest *dst)
 	while (ret && dst->pc_armed &&
 	       dst->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] &&
 	       failure_is_link(&dst->sess.fail)) {
-		ret = dst_recover(dst, clock_now_us() + (uint64_t)dst->sess.opt.v
-					 [VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
+		ret = dst_recover(dst, clock_now_us() +
+				  (uint64_t)dst->sess.opt
+				  .v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u);
 		if (ret)
 			break; /* a timed-out recovery is final */
 		ret = receive_all(dst);

@@ -95,7 +95,8 @@ int dst_sw_start(struct vmmig_dest *dst, struct receiver *rv)
 	if (ret) {
 		dst_fail(dst, ret, "starting the guest: %s",
 			 vmmig_strerror(ret));
-		(void)chan_send_record(rv->c, WIRE_STARTED, 0, buf, sizeof(buf));
+		(void)chan_send_record(rv->c, WIRE_STARTED, 0, buf,
+				       sizeof(buf));
 		return ret;
 	}
 	ret = chan_send_record(rv->c, WIRE_STARTED, 0, buf, sizeof(buf));

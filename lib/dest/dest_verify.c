@@ -56,8 +56,8 @@ static void *hasher_main(void *arg)
 
 		q->busy = true;
 		pthread_mutex_unlock(&q->lock);
-		hash_page(dst, ri, page,
-			  dst->sess.regions.r[ri].host + page * VMMIG_PAGE_SIZE);
+		hash_page(dst, ri, page, dst->sess.regions.r[ri].host +
+					 page * VMMIG_PAGE_SIZE);
 		pthread_mutex_lock(&q->lock);
 		q->busy = false;
 		if (q->head == q->tail)

@@ -222,8 +222,8 @@ VMMIG_API int vmmig_source_start_transport(struct vmmig_source *src,
 		src->rl = calloc(1, sizeof(*src->rl));
 		if (!src->rl)
 			return -ENOMEM;
-		ret = ratelimit_init(src->rl,
-				     (uint64_t)src->sess.opt.v[VMMIG_OPT_BANDWIDTH_LIMIT]);
+		ret = ratelimit_init(src->rl, (uint64_t)src->sess.opt
+					     .v[VMMIG_OPT_BANDWIDTH_LIMIT]);
 		if (ret)
 			return ret;
 	}

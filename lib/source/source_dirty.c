@@ -80,12 +80,14 @@ int src_alloc_bitmaps(struct vmmig_source *src)
 		src->send_bm[i] = malloc(words * 8);
 		src->dirty_bm[i] = calloc(words, 8);
 		src->refetch_bm[i] = calloc(words, 8);
-		if (!src->send_bm[i] || !src->dirty_bm[i] || !src->refetch_bm[i])
+		if (!src->send_bm[i] || !src->dirty_bm[i] ||
+		    !src->refetch_bm[i])
 			return -ENOMEM;
 		/* Round 0 sends everything. */
 		memset(src->send_bm[i], 0xff, words * 8);
 		if (npages % 64)
-			src->send_bm[i][words - 1] = (1ull << (npages % 64)) - 1;
+			src->send_bm[i][words - 1] =
+				(1ull << (npages % 64)) - 1;
 	}
 	return 0;
 }

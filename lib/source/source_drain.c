@@ -41,8 +41,9 @@ int src_drain_on_refetch(struct vmmig_source *src, const uint8_t *payload,
 		}
 		bit = 1ull << (page % 64);
 		src_hints_clear_page(src, ri, page);
-		__atomic_fetch_or(src->postcopy ? &src->send_bm[ri][page / 64]
-						: &src->refetch_bm[ri][page / 64],
+		__atomic_fetch_or(src->postcopy
+					  ? &src->send_bm[ri][page / 64]
+					  : &src->refetch_bm[ri][page / 64],
 				  bit, __ATOMIC_ACQ_REL);
 	}
 	if (ret)

@@ -96,7 +96,8 @@ int src_postcopy_on_req(struct vmmig_source *src, const struct wire_hdr *h,
 		bit = 1ull << (page % 64);
 		if (claim(&src->send_bm[ri][page / 64], bit)) {
 			src->postcopy_served++;
-			ret = src_send_pages(us, &src->sess.regions.r[ri], page / 64, bit);
+			ret = src_send_pages(us, &src->sess.regions.r[ri],
+					     page / 64, bit);
 		}
 	}
 	if (!ret)

@@ -43,7 +43,8 @@ int src_postcopy_on_missing(struct vmmig_source *src, const struct wire_hdr *h,
 	}
 	/* A word past the bitmap would be a write outside it; a bit past the
 	 * region's last page would make the sweep send memory beyond it. */
-	ret = wire_discard_check(&d, src->sess.regions.r[ri].npages, err, errlen);
+	ret = wire_discard_check(&d, src->sess.regions.r[ri].npages, err,
+				 errlen);
 	if (!ret)
 		wire_discard_apply(&d, src->send_bm[ri], false);
 	return ret;
@@ -61,7 +62,8 @@ static int receive_missing(struct vmmig_source *src)
 		int ret = wire_reader_next(src->rp_reader, &h, &p, NULL);
 
 		if (!ret)
-			ret = src_postcopy_on_missing(src, &h, p, err, sizeof(err));
+			ret = src_postcopy_on_missing(src, &h, p, err,
+						      sizeof(err));
 		else if (ret == -EPROTO)
 			snprintf(err, sizeof(err), "%s",
 				 wire_reader_error(src->rp_reader));
@@ -80,8 +82,8 @@ static int receive_missing(struct vmmig_source *src)
  */
 int src_postcopy_recover(struct vmmig_source *src)
 {
-	uint64_t deadline = clock_now_us() +
-		(uint64_t)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
+	uint64_t deadline = clock_now_us() + (uint64_t)src->sess.opt
+		.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS] * 1000u;
 	char why[sizeof(src->sess.fail.msg)];
 	int ret;
 
@@ -100,8 +102,8 @@ int src_postcopy_recover(struct vmmig_source *src)
 		 * fired as the attempt failed on its own). */
 		pthread_mutex_lock(&src->chan_lock);
 		for (unsigned i = 0; i < src->nchan; i++) {
-			src->tx_closed += atomic_exchange(&src->chan[i].tx_bytes,
-							  0);
+			src->tx_closed +=
+				atomic_exchange(&src->chan[i].tx_bytes, 0);
 			chan_close(&src->chan[i]);
 		}
 		pthread_mutex_unlock(&src->chan_lock);
@@ -110,8 +112,9 @@ int src_postcopy_recover(struct vmmig_source *src)
 		/* An attempt ends by the deadline (connect) or after one IO
 		 * timeout of silence (the watchdog, during the handshake). */
 		sess_wd_arm(&src->sess.wd);
-		ret = src_connect_all(src, (int)((int64_t)left_ms < io ? (int64_t)left_ms
-								 : io), 0);
+		ret = src_connect_all(src,
+				      (int)((int64_t)left_ms < io
+					    ? (int64_t)left_ms : io), 0);
 		if (!ret)
 			ret = src_handshake(src, WIRE_HELLO_RESUME |
 					    (src->sess.opt.v[VMMIG_OPT_VERIFY]
@@ -131,7 +134,8 @@ int src_postcopy_recover(struct vmmig_source *src)
 		failure_clear(&src->sess.fail);
 		src_fail(src, ret, "post-copy recovery gave up after %lld ms: "
 			 "%s",
-			 (long long)src->sess.opt.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
+			 (long long)src->sess.opt
+				.v[VMMIG_OPT_RECOVERY_TIMEOUT_MS],
 			 vmmig_strerror(ret));
 		return ret;
 	}

@@ -88,11 +88,12 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 		.bandwidth_bps = *bw,
 		.dirty_rate_pps = dt ? dirty * 1000000u / dt : 0,
 		.expected_downtime_us =
-			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw + fixed_us
+			*bw ? dirty * VMMIG_PAGE_SIZE * 1000000u / *bw +
+			      fixed_us
 			    : UINT64_MAX,
 		.elapsed_us = clock_now_us() - src->sess.t_start,
-		.downtime_limit_us =
-			(uint64_t)src->sess.opt.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
+		.downtime_limit_us = (uint64_t)src->sess.opt
+			.v[VMMIG_OPT_DOWNTIME_LIMIT_MS] * 1000u,
 		.max_rounds = (uint32_t)src->sess.opt.v[VMMIG_OPT_MAX_ROUNDS],
 	};
 	pthread_mutex_lock(&src->sess.stats_lock);
@@ -105,7 +106,8 @@ static int precopy_round(struct vmmig_source *src, uint32_t round,
 	log_msg(&src->sess.log, VMMIG_LOG_INFO,
 		"round %u: %llu pages in %llu us, %llu dirty, %llu MB/s", round,
 		(unsigned long long)pages, (unsigned long long)dt,
-		(unsigned long long)dirty, (unsigned long long)(*bw / 1000000u));
+		(unsigned long long)dirty,
+		(unsigned long long)(*bw / 1000000u));
 	return 0;
 }
 
@@ -114,12 +116,13 @@ static int migrate(struct vmmig_source *src)
 	uint64_t bw = 0;
 	int ret;
 
-	ret = src_connect_all(src, (int)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
+	ret = src_connect_all(src,
+			      (int)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS],
 			      src->sess.opt.v[VMMIG_OPT_CONNECT_RETRY_MS]);
 	if (ret)
 		return ret;
-	ret = src_handshake(src, src->sess.opt.v[VMMIG_OPT_VERIFY] ? WIRE_HELLO_VERIFY
-							 : 0);
+	ret = src_handshake(src, src->sess.opt.v[VMMIG_OPT_VERIFY]
+				 ? WIRE_HELLO_VERIFY : 0);
 	if (ret)
 		return ret;
 	atomic_store(&src->peer_ready, true);

@@ -53,7 +53,8 @@ int src_flush_batch(struct sender *s)
 	/* The lock: control records (DRAIN) may share this channel. */
 	pthread_mutex_lock(&s->c->tx_lock);
 	len = wire_batch_finish(&s->batch, s->c->tx_seq++, iov);
-	ret = s->slot[0].payload ? queue_batch(s, iov) : chan_send(s->c, iov, 2);
+	ret = s->slot[0].payload ? queue_batch(s, iov)
+				  : chan_send(s->c, iov, 2);
 	pthread_mutex_unlock(&s->c->tx_lock);
 	enc_ctx_send_done(s->enc, len);
 	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
@@ -224,8 +225,8 @@ int src_senders_start(struct vmmig_source *src)
 		.zstd_level = (int)src->sess.opt.v[VMMIG_OPT_ZSTD_LEVEL],
 		/* zstd only where it makes the migration faster. */
 		.zstd_adaptive = true,
-		.delta_cache_bytes = (size_t)src->sess.opt.v[VMMIG_OPT_DELTA_CACHE_BYTES] /
-				     src->ndata,
+		.delta_cache_bytes = (size_t)src->sess.opt
+			.v[VMMIG_OPT_DELTA_CACHE_BYTES] / src->ndata,
 	};
 	int ret;
 

@@ -164,7 +164,8 @@ static int digest_run(void *cookie, uint64_t first, uint64_t count,
 
 	for (uint64_t p = first; kind != PAGEMAP_ZERO && p < first + count;
 	     p++) {
-		d->h += regions_page_hash(d->r->host + p * VMMIG_PAGE_SIZE, d->r->id, p);
+		d->h += regions_page_hash(d->r->host + p * VMMIG_PAGE_SIZE,
+					  d->r->id, p);
 		/* A large guest takes seconds: say "still busy", or either
 		 * side's watchdog would take the silence for a dead peer. */
 		if (p % 1024 == 1023 && clock_now_us() - d->t_ka > d->every) {
@@ -179,8 +180,8 @@ static int digest_run(void *cookie, uint64_t first, uint64_t count,
 uint64_t src_memory_digest(struct vmmig_source *src)
 {
 	struct digest d = { .src = src, .t_ka = clock_now_us(),
-			    .every = (uint64_t)src->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS] *
-				     250u };
+			    .every = (uint64_t)src->sess.opt
+				.v[VMMIG_OPT_IO_TIMEOUT_MS] * 250u };
 
 	if (d.every > 1000000)
 		d.every = 1000000;

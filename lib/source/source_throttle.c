@@ -22,8 +22,9 @@ void src_throttle(struct vmmig_source *src, const struct vmmig_decision *d)
 	}
 	if (!src->throttle_warned)
 		log_msg(&src->sess.log, VMMIG_LOG_WARN,
-			"policy %s asked to throttle the guest to %u%%, but the "
-			"source ops have no throttle() callback: not applied",
+			"policy %s asked to throttle the guest to %u%%, but "
+			"the source ops have no throttle() callback: "
+			"not applied",
 			vmmig_policy_name(src->policy), d->throttle_percent);
 	src->throttle_warned = true;
 	pthread_mutex_lock(&src->sess.stats_lock);

@@ -37,15 +37,16 @@ int src_zero_map_init(struct vmmig_source *src)
 			return -ENOMEM;
 		/* A file's holes are not zero: only anonymous memory. */
 		if (!pagemap_is_anon_private(r->host, r->npages) ||
-		    tracker_zero_at_start(src->tracker, i, src->zero_bm[i]) == 0)
+		    tracker_zero_at_start(src->tracker, i,
+					  src->zero_bm[i]) == 0)
 			continue;
 		n = pagemap_zero_bitmap(r->host, r->npages, true,
 					src->zero_bm[i]);
 		/* Not knowing is no error: every page is then read. */
 		if (n < 0)
-			log_msg(&src->sess.log, VMMIG_LOG_DEBUG, "region %u: no map of "
-			     "never-populated pages (%s)", r->id,
-			     vmmig_strerror((int)n));
+			log_msg(&src->sess.log, VMMIG_LOG_DEBUG,
+				"region %u: no map of never-populated "
+				"pages (%s)", r->id, vmmig_strerror((int)n));
 		else
 			total += (uint64_t)n;
 	}
@@ -59,8 +60,8 @@ void src_zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
 {
 	uint64_t *z = src->zero_bm ? src->zero_bm[ri] : NULL;
 
-	for (uint64_t w = 0; z && w < (src->sess.regions.r[ri].npages + 63) / 64;
-	     w++)
+	for (uint64_t w = 0;
+	     z && w < (src->sess.regions.r[ri].npages + 63) / 64; w++)
 		if (dirty[w])
 			z[w] &= ~dirty[w];
 }
@@ -90,7 +91,8 @@ int src_flush_zeros(struct sender *s)
 	if (!s->zeros.count)
 		return 0;
 	s->pages_sent += s->zeros.pages;
-	atomic_fetch_add(&s->src->sess.cnt.pages[WIRE_ENC_ZERO], s->zeros.pages);
+	atomic_fetch_add(&s->src->sess.cnt.pages[WIRE_ENC_ZERO],
+			 s->zeros.pages);
 	pthread_mutex_lock(&s->c->tx_lock);
 	wire_zeros_finish(&s->zeros, s->c->tx_seq++, &iov);
 	ret = chan_send(s->c, &iov, 1);
@@ -113,7 +115,8 @@ int src_send_zeros(struct sender *s, const struct region *r, uint64_t w,
 	}
 	while (mask) {
 		unsigned lo = (unsigned)__builtin_ctzll(mask);
-		uint64_t rest = ~(mask >> lo); /* first clear bit ends the run */
+		/* The first clear bit ends the run. */
+		uint64_t rest = ~(mask >> lo);
 		unsigned len = rest ? (unsigned)__builtin_ctzll(rest) : 64 - lo;
 
 		if (!wire_zeros_add(&s->zeros, w * 64 + lo, len)) {
