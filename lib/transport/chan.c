@@ -54,21 +54,34 @@ static void progress(struct chan *c)
 			      memory_order_relaxed);
 }
 
-int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
+/* Before handing a send to the transport: not aborted, within the
+ * bandwidth cap, counted as a call. The send's bytes go to *@bytes. */
+static int admit_send(struct chan *c, const struct iovec *iov, int iovcnt,
+		      size_t *bytes)
 {
-	size_t bytes = 0;
 	int ret;
 
 	if (atomic_load(&c->sh->abort))
 		return -ECANCELED;
+	*bytes = 0;
 	for (int i = 0; i < iovcnt; i++)
-		bytes += iov[i].iov_len;
+		*bytes += iov[i].iov_len;
 	if (c->sh->rl && !c->uncapped) {
-		ret = ratelimit_take(c->sh->rl, bytes, &c->sh->abort);
+		ret = ratelimit_take(c->sh->rl, *bytes, &c->sh->abort);
 		if (ret)
 			return ret;
 	}
 	atomic_fetch_add_explicit(&c->tx_calls, 1, memory_order_relaxed);
+	return 0;
+}
+
+int chan_send(struct chan *c, const struct iovec *iov, int iovcnt)
+{
+	size_t bytes;
+	int ret = admit_send(c, iov, iovcnt, &bytes);
+
+	if (ret)
+		return ret;
 	ret = c->tls ? tls_chan_send(c->tls, iov, iovcnt)
 		     : chan_ops_ret(c->ops->send(c->priv, iov, iovcnt));
 	if (ret)
@@ -86,21 +99,14 @@ static bool can_queue(const struct chan *c)
 
 int chan_send_queue(struct chan *c, const struct iovec *iov, int iovcnt)
 {
-	size_t bytes = 0;
+	size_t bytes;
 	int ret;
 
 	if (!can_queue(c))
 		return chan_send(c, iov, iovcnt);
-	if (atomic_load(&c->sh->abort))
-		return -ECANCELED;
-	for (int i = 0; i < iovcnt; i++)
-		bytes += iov[i].iov_len;
-	if (c->sh->rl && !c->uncapped) {
-		ret = ratelimit_take(c->sh->rl, bytes, &c->sh->abort);
-		if (ret)
-			return ret;
-	}
-	atomic_fetch_add_explicit(&c->tx_calls, 1, memory_order_relaxed);
+	ret = admit_send(c, iov, iovcnt, &bytes);
+	if (ret)
+		return ret;
 	ret = c->ops->send_queue(c->priv, iov, iovcnt);
 	if (ret)
 		return ret;
