@@ -75,7 +75,7 @@ int src_alloc_bitmaps(struct vmmig_source *src)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t npages = src->sess.regions.r[i].npages;
-		uint64_t words = (npages + 63) / 64;
+		uint64_t words = region_words(&src->sess.regions.r[i]);
 
 		src->send_bm[i] = malloc(words * 8);
 		src->dirty_bm[i] = calloc(words, 8);

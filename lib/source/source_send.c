@@ -140,7 +140,7 @@ int src_send_round(struct sender *s)
 	for (unsigned ri = 0; ri < src->sess.regions.n && !ret; ri++) {
 		const struct region *r = &src->sess.regions.r[ri];
 		const uint64_t *bm = src->send_bm[ri];
-		uint64_t nwords = (r->npages + 63) / 64;
+		uint64_t nwords = region_words(r);
 
 		for (uint64_t w = s->c->index; w < nwords && !ret;
 		     w += src->ndata)

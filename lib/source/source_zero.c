@@ -32,7 +32,7 @@ int src_zero_map_init(struct vmmig_source *src)
 		const struct region *r = &src->sess.regions.r[i];
 		int64_t n;
 
-		src->zero_bm[i] = calloc((r->npages + 63) / 64, 8);
+		src->zero_bm[i] = calloc(region_words(r), 8);
 		if (!src->zero_bm[i])
 			return -ENOMEM;
 		/* A file's holes are not zero: only anonymous memory. */
@@ -56,12 +56,12 @@ int src_zero_map_init(struct vmmig_source *src)
 }
 
 void src_zero_map_drop_dirty(struct vmmig_source *src, unsigned ri,
-			 const uint64_t *dirty)
+			     const uint64_t *dirty)
 {
 	uint64_t *z = src->zero_bm ? src->zero_bm[ri] : NULL;
+	uint64_t words = z ? region_words(&src->sess.regions.r[ri]) : 0;
 
-	for (uint64_t w = 0;
-	     z && w < (src->sess.regions.r[ri].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < words; w++)
 		if (dirty[w])
 			z[w] &= ~dirty[w];
 }
