@@ -145,11 +145,12 @@ static void mark_nonzero(uint64_t *bm, uint64_t first, uint64_t count,
 
 /*
  * Arm region @index: write-protect every populated page in the walk that
- * also reports what each page is at that moment. The pages that read as
- * zero then (holes: everything the walk did not report; and the zero
- * page) go to the region's zero_at_start bitmap: they need not be read to
- * be sent, and a later write to any of them is reported by a sync. Holes
- * get no marker and no page table.
+ * also reports what each page is at that moment. Holes get no marker and
+ * no page table. For private anonymous memory the pages that read as zero
+ * then (holes: everything the walk did not report; and the zero page) go
+ * to the region's zero_at_start bitmap: they need not be read to be sent,
+ * and a later write to any of them is reported by a sync. Elsewhere a hole
+ * is not zero (a file or memfd page not mapped yet): no bitmap.
  */
 int uffd_scan_arm(struct uffd_wp *u, unsigned index)
 {
@@ -158,15 +159,19 @@ int uffd_scan_arm(struct uffd_wp *u, unsigned index)
 	uint64_t *z;
 	int ret;
 
-	z = r->zero_at_start = calloc(words, 8);
+	z = calloc(words, 8);
 	if (!z)
 		return -ENOMEM;
 	ret = scan_walk(u, index, 0, PAGEMAP_SCAN_KINDS, mark_nonzero, z);
-	if (ret < 0)
-		return ret;
+	if (ret < 0 || !pagemap_is_anon_private((void *)(uintptr_t)r->start,
+						r->npages)) {
+		free(z);
+		return ret < 0 ? ret : 0;
+	}
 	for (uint64_t w = 0; w < words; w++)
 		z[w] = ~z[w];
 	if (r->npages % 64)
 		z[words - 1] &= (1ull << (r->npages % 64)) - 1;
+	r->zero_at_start = z;
 	return 0;
 }
