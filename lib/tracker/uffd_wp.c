@@ -265,16 +265,20 @@ VMMIG_API int vmmig_tracker_uffd_wp_is_async(const struct vmmig_tracker *t)
 	return u->async;
 }
 
-int tracker_zero_at_start(struct vmmig_tracker *t, unsigned index,
-			  uint64_t *bm)
+int64_t tracker_zero_at_start(struct vmmig_tracker *t, unsigned index,
+			      uint64_t *bm)
 {
 	struct uffd_wp *u = tracker_priv_if(t, &tracker_uffd_wp_ops);
 	const uint64_t *z;
+	int64_t n = 0;
 
 	if (!u || index >= u->nr || !u->regs[index].zero_at_start)
 		return -EOPNOTSUPP;
 	z = u->regs[index].zero_at_start;
-	for (uint64_t w = 0; w < (u->regs[index].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < (u->regs[index].npages + 63) / 64; w++) {
 		bm[w] |= z[w];
-	return 0;
+		if (z[w])
+			n += __builtin_popcountll(z[w]);
+	}
+	return n;
 }
