@@ -7,7 +7,8 @@
 # default, async mode: PAGEMAP_SCAN) and manual (the guest marks its
 # writes, like an emulator; what a KVM dirty bitmap costs). Each process
 # runs under /usr/bin/time for its peak RSS. Then sync_cost: one round's
-# dirty sync and bitmap passes at 1 % dirty on 64 GiB.
+# dirty sync and bitmap passes at 1 % dirty on 64 GiB, the dirty pages
+# spread one by one over the guest, then in 2 MiB runs.
 #
 # Prints one JSON object (stdout) and a table (stderr).
 #   bench/sparse/run.sh [SIZE...]   (default: 16G 64G)
@@ -120,7 +121,8 @@ PY
 		done
 	done
 	echo '], "sync_cost": ['
-	"$build/bench/sparse/sync_cost" 64 1 9 | paste -sd, -
+	{ "$build/bench/sparse/sync_cost" 64 1 9 1
+	  "$build/bench/sparse/sync_cost" 64 1 9 512; } | paste -sd, -
 	echo ']}'
 } >"$tmp/out.json"
 python3 - "$tmp/out.json" <<'PY'
@@ -145,7 +147,8 @@ for (size, trk), ms in groups.items():
       med('dest_peak_rss_beyond_guest') / 2**20))
 w('(RSS: peak MiB; extra: peak MiB resident beyond the guest mapping)\n')
 for s in out['sync_cost']:
-    w('sync, %s, %d GiB, %d%% dirty: median %.2f ms (min %.2f, max %.2f), '
-      'start %.0f ms\n' % (s['tracker'], s['guest_gib'], s['dirty_pct'],
-      s['sync_ms_median'], s['sync_ms_min'], s['sync_ms_max'], s['start_ms']))
+    w('sync, %s, %d GiB, %d%% dirty in runs of %d pages: median %.2f ms '
+      '(min %.2f, max %.2f), start %.0f ms\n' % (s['tracker'],
+      s['guest_gib'], s['dirty_pct'], s['run_pages'], s['sync_ms_median'],
+      s['sync_ms_min'], s['sync_ms_max'], s['start_ms']))
 PY
