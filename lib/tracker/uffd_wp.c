@@ -7,6 +7,8 @@
  * kernel resolves write faults itself by dropping the protection of the page;
  * sync() asks PAGEMAP_SCAN for the pages without protection ("written") and
  * re-protects them in the same walk (uffd_scan.c). No thread, no round trip.
+ * Only populated pages are armed: a hole has no protection to lose, and
+ * its first write shows as a written page (uffd_scan.c says why).
  *
  * Sync mode (older kernels, or VMMIG_UFFD_WP_FORCE_SYNC): each first write
  * to a protected page blocks the writer until our fault thread has recorded
@@ -71,11 +73,13 @@ static int uffd_init(void *priv, const void *config)
 		return -EOPNOTSUPP;
 
 	/* WP_UNPOPULATED: protecting a never-touched anonymous page leaves a
-	 * marker in its empty PTE, so the first write to it is seen too.
-	 * Async mode relies on it (PAGEMAP_SCAN's CHECK_WPASYNC refuses
-	 * anonymous memory without markers); sync mode without it pre-faults
-	 * the regions instead (see populate()). WP_HUGETLBFS_SHMEM lets us
-	 * register shmem (memfd) regions. */
+	 * marker in its empty PTE, so the first write to it is seen too. Sync
+	 * mode uses that (without it, it pre-faults the regions instead: see
+	 * populate()). Async mode never protects a hole, but still needs the
+	 * feature: PAGEMAP_SCAN write-protects (and with CHECK_WPASYNC walks)
+	 * anonymous memory only where markers are enabled
+	 * (userfaultfd_wp_use_markers()). WP_HUGETLBFS_SHMEM lets us register
+	 * shmem (memfd) regions. */
 	want = have & (UFFD_FEATURE_WP_UNPOPULATED |
 		       UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 	if (!(u->flags & VMMIG_UFFD_WP_FORCE_SYNC) &&
