@@ -53,7 +53,7 @@
 
 #include "base/pagemap.h"
 
-#include "uffd_compat.h"
+#include "base/uffd.h"
 #include "uffd_wp.h"
 
 /* 0 if the running kernel knows PAGEMAP_SCAN (an empty walk succeeds). */

@@ -25,8 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "uffd_compat.h"
-#include "uffd_open.h"
+#include "base/uffd.h"
 #include "tracker_zero.h"
 #include "uffd_wp.h"
 
