@@ -55,7 +55,7 @@ static void pages(struct stream *s, struct enc_ctx *e, const uint64_t *idx,
 		  unsigned n, bool hint)
 {
 	struct wire_batch b;
-	struct iovec iov[2];
+	int niov;
 	int enc = -1;
 
 	ck_assert_int_eq(wire_batch_init(&b), 0);
@@ -68,8 +68,8 @@ static void pages(struct stream *s, struct enc_ctx *e, const uint64_t *idx,
 					    s->src + idx[i] * 4096, NULL);
 		ck_assert_int_ge(enc, 0);
 	}
-	wire_batch_finish(&b, s->n, iov);
-	obuf_write(&s->o, iov, 2);
+	wire_batch_finish(&b, s->n, &niov);
+	obuf_write(&s->o, b.iov, niov);
 	wire_batch_destroy(&b);
 	/* A zero page last ends the record inside a descriptor. */
 	end_record(s, enc != WIRE_ENC_ZERO && s->ntargets < 16);

@@ -111,7 +111,7 @@ static void record(struct obuf *o, struct enc_ctx *e, uint32_t rid,
 {
 	struct wire_hint h = { 11, 5 * 4096, 0xabc };
 	struct wire_batch b;
-	struct iovec iov[2];
+	int niov;
 
 	ck_assert_int_eq(wire_batch_init(&b), 0);
 	wire_batch_begin(&b, rid);
@@ -121,8 +121,8 @@ static void record(struct obuf *o, struct enc_ctx *e, uint32_t rid,
 	if (hint)
 		ck_assert_int_eq(wire_batch_add_hint(&b, 5, &h, NULL),
 				 WIRE_ENC_HINT);
-	wire_batch_finish(&b, seq, iov);
-	obuf_write(o, iov, 2);
+	wire_batch_finish(&b, seq, &niov);
+	obuf_write(o, b.iov, niov);
 	wire_batch_destroy(&b);
 }
 
