@@ -9,6 +9,7 @@
  *   u16 flags  per type (0 unless stated)
  *   u32 len    payload bytes, <= WIRE_MAX_PAYLOAD
  *   u32 crc    CRC32C (Castagnoli) of the header with crc = 0, then payload
+ *              (PAGES: its batch header and descriptors only, not the pages)
  *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
  * All integers little endian.
  *
@@ -107,8 +108,9 @@ uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed);
 
 void wire_hdr_pack(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h);
 void wire_hdr_unpack(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
-/* CRC of a record: header bytes (crc field taken as 0) then payload (for
- * PAGES: only its batch header and descriptors, docs section 3). */
+/* CRC of header bytes (crc field taken as 0) then @payload: a record's crc
+ * when @payload is what its type's rule covers (PAGES: the batch header
+ * and descriptors only, docs/wire-format.md section 3). */
 uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 			 const struct iovec *payload, int iovcnt);
 /* The crc a whole record in one buffer (@len >= WIRE_HDR_SIZE bytes: header
