@@ -65,13 +65,22 @@ int src_flush_batch(struct sender *s)
 }
 
 /*
- * Ask for a page's cache lines before its copy: the hardware prefetcher
+ * Ask for a page's cache lines before it is read: the hardware prefetcher
  * stops at page boundaries, so without this each page's copy starts with a
  * stall on memory (prefetching the next page measured +15 % for copy and
- * CRC from cold memory here). A prefetch never faults.
+ * CRC from cold memory here). Where the page is only checked for zeros
+ * (raw pages go out straight from guest memory, read by the kernel's copy
+ * into the socket), only its first line is read here: prefetching all 64
+ * lines, or none, measured no better (source CPU 0.35 s/GiB with one
+ * line, 0.37 with all, 0.36 with none: nine loopback runs each, load 4-9,
+ * within the noise). A prefetch never faults.
  */
-static void prefetch_page(const uint8_t *p)
+static void prefetch_page(const struct sender *s, const uint8_t *p)
 {
+	if (!s->enc->cache && !s->enc->zc) {
+		__builtin_prefetch(p);
+		return;
+	}
 	for (unsigned i = 0; i < VMMIG_PAGE_SIZE; i += 64)
 		__builtin_prefetch(p + i);
 }
@@ -110,7 +119,7 @@ int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 
 		bits &= bits - 1;
 		if (bits) /* zero pages left the set above */
-			prefetch_page(r->host + (w * 64 + (uint64_t)
+			prefetch_page(s, r->host + (w * 64 + (uint64_t)
 				      __builtin_ctzll(bits)) * VMMIG_PAGE_SIZE);
 		if ((hinted >> (page % 64) & 1) &&
 		    src_hints_lookup(src, ri, page, &h)) {
