@@ -416,8 +416,8 @@ struct wire_page_desc {
  */
 struct wire_page_sink_ops {
 	/*
-	 * A PAGES record was validated (@n descriptors), none of its page
-	 * bytes read yet: contents for these pages are coming; -errno
+	 * A PAGES record was validated (@n descriptors, its CRC over header
+	 * and descriptors matched), none of its page bytes read yet: contents for these pages are coming; -errno
 	 * refuses the record. For a RAW or DELTA descriptor @i, @into[i]
 	 * (NULL on entry) may be set to the page's 4096 bytes: RAW is then
 	 * received there, DELTA patched there, and place() gets that
@@ -426,7 +426,7 @@ struct wire_page_sink_ops {
 	 */
 	int (*begin)(void *cookie, unsigned ri, const struct wire_page_desc *d,
 		     unsigned n, void **into);
-	/* Page @page decoded, after the record's CRC matched: @data is its
+	/* Page @page decoded, after all of its record arrived: @data is its
 	 * contents (NULL: all zero; == into[i] when already in place).
 	 * 0, or -errno to fail the reader (-EPROTO: a page not expected). */
 	int (*place)(void *cookie, unsigned ri, uint64_t page,
