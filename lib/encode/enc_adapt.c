@@ -17,19 +17,24 @@
  * - CPU-bound: the thread spent under 5 % of that time blocked
  *   (preemption is not blocking): the path keeps up, time in zstd delays
  *   the migration. One level less.
- * - Not full: above level 1, the thread sends under 3/4 of the path's rate
- *   (measured at a low level, below). It may still block, but not on the
- *   link: on a host whose cores are all busy, e.g. both sides of the
- *   migration and the guest on one host, zstd takes the CPU the receiver
- *   (or the kernel's send work) needs, and the link runs below its rate;
- *   each byte then carries more memory but fewer bytes go. One level less.
- *   So it compresses as much as keeps the link full.
+ * - No gain: above level 1, the guest memory it moves (bytes sent plus
+ *   bytes zstd saved, per us) is under 90 % of the path's rate (measured
+ *   at a low level, below, where the two are the same). It may still
+ *   block, but the link is no longer full: on a host whose cores are all
+ *   busy, e.g. both sides of the migration and the guest on one host,
+ *   zstd takes the CPU the receiver (or the kernel's send work) needs.
+ *   Compressing made the migration slower: one level less. So it
+ *   compresses as much as keeps more memory moving than raw pages would.
  * - Waiting: the thread has time to spare; compressing more makes each
  *   byte on the link carry more guest memory. One level more, unless the
- *   path is fast for zstd: its rate when the thread barely compresses (at
- *   level 0 or 1, in windows where it waited at least 25 %) is above what
- *   compressing can gain, (bytes zstd saved) / (time zstd had a CPU),
- *   both summed over recent attempts, times a gain. Then one level less.
+ *   path is fast for zstd: its rate (measured when the thread barely
+ *   compresses, at level 0 or 1, in windows where it waited at least
+ *   25 %; and whenever the recent windows sent over twice as fast, at any
+ *   level: the path carried it, e.g. once the receiver of a shared host
+ *   got its CPU back; bursts into an emptied socket buffer stay below)
+ *   is above what compressing can gain, (bytes zstd saved) / (time zstd
+ *   had a CPU), both summed over recent attempts, times a gain. Then one
+ *   level less.
  *   zstd's CPU time is its wall time times the thread's share of a CPU
  *   while it runs (not waiting for one): on a busy host, the more it
  *   compresses the longer it waits for a CPU, and its wall time alone
@@ -44,9 +49,12 @@
  *   the receiver, which makes the sender wait more; the path rate at a
  *   high level would then look slow, hence it is measured at a low one.
  *
- * Levels 0..8 compress 2, 8, 16, ..., 64 pages of every 64 that have
+ * Levels 0..8 compress 1, 8, 16, ..., 64 pages of every 64 that have
  * contents (spread evenly); the floor keeps the saving and the cost
- * measured. The thread starts at level 0 and climbs once the path rate is
+ * measured (some ten attempts per window at 1 Gbit/s, hundreds on a fast
+ * path) at a price of 0.6 us per text page when zstd does not pay: a text
+ * page costs ~38 us at level 1, so a floor of 2 measured 1.2 us per page,
+ * some 6 % of a loopback migration's CPU with the text quarter alone. The thread starts at level 0 and climbs once the path rate is
  * known (a few windows). Measured on the 1 GiB mix (bench/vs-qemu, 2
  * cores): a text page costs ~30 us at zstd level 1 and saves ~2.5 KB, a
  * random one ~0.5 us (it is recognised before zstd) and nothing, so zstd
@@ -62,8 +70,8 @@
 #define WAIT_MIN_PCT 5u   /* below this share of waiting: CPU-bound */
 #define RATE_WAIT_PCT 25u /* path rate measured only when waiting this much */
 #define RATE_WINDOWS 5u   /* ...in this many windows before climbing */
-#define FULL_PCT 75u      /* the path is full: sending at least this share
-			   * of its rate */
+#define GAIN_PCT 90u      /* compressing pays: guest memory moves at least
+			   * at this share of the path's rate */
 #define LOADED_PCT 25u    /* on a CPU under this share of the time it
 			   * could run: the host is oversubscribed */
 
@@ -136,6 +144,7 @@ static bool path_slow(const struct enc_adapt *a)
 bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 {
 	unsigned l = a->level;
+	uint64_t r;
 
 	a->win_wall_us += c->wall_us;
 	a->win_wait_us += c->wait_us < c->wall_us ? c->wait_us : c->wall_us;
@@ -152,9 +161,13 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 	a->wait_us = smooth(a->wait_us, a->win_wait_us);
 	a->cpu_us = smooth(a->cpu_us, a->win_cpu_us);
 	a->bytes = smooth(a->bytes, a->win_bytes);
-	if (l <= 1 && a->win_wait_us * 100u >= a->win_wall_us * RATE_WAIT_PCT) {
-		uint64_t r = a->win_bytes / a->win_wall_us;
-
+	r = a->win_bytes / a->win_wall_us;
+	if (a->rate_windows && a->bytes / a->wall_us > 2 * a->path_rate)
+		r = a->bytes / a->wall_us; /* the path carried this much */
+	else if (l > 1 ||
+		 a->win_wait_us * 100u < a->win_wall_us * RATE_WAIT_PCT)
+		r = 0; /* not a measure of the path */
+	if (r) {
 		/* Half from this window: the first ones run while the
 		 * socket buffer fills, faster than the path, and must fade
 		 * within a few windows. */
@@ -163,8 +176,9 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 	}
 	if (a->wait_us * 100u < a->wall_us * WAIT_MIN_PCT)
 		a->level = l ? l - 1 : 0; /* CPU-bound */
-	else if (l > 1 && a->bytes * 100u < a->path_rate * a->wall_us * FULL_PCT)
-		a->level = l - 1; /* something else than the path limits */
+	else if (l > 1 && (a->bytes + a->saved) * 100u <
+				  a->path_rate * a->wall_us * GAIN_PCT)
+		a->level = l - 1; /* compressing does not move more memory */
 	else if (path_slow(a))
 		a->level = l < ENC_ADAPT_LEVELS ? l + 1 : l;
 	else if (a->rate_windows >= RATE_WINDOWS)

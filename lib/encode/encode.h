@@ -53,8 +53,8 @@ ZSTD_DCtx *zpage_dctx_new(void);
  * saves (the policy is explained at the top of enc_adapt.c). Pure: fed
  * with measurements. */
 #define ENC_ADAPT_ONE 64u   /* effort: compress this many pages of 64 */
-#define ENC_ADAPT_MIN 2u    /* floor: keeps the saving measured */
-#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 2, 8, 16, ... 64 */
+#define ENC_ADAPT_MIN 1u    /* floor: keeps the saving measured */
+#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 1, 8, 16, ... 64 */
 #define ENC_ADAPT_GAIN 2u   /* climb while the path < up to this x zstd's
 			     * gain */
 /* One window's figures, as the rule saw them (for the debug log). */
