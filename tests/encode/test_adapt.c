@@ -211,7 +211,7 @@ START_TEST(path_faster_than_measured)
 
 	enc_adapt_init(&a);
 	for (w = 0; w < 6; w++)
-		window_on(&a, 60, 50, 30, 30, 2500);
+		window_on(&a, 60, 50, 60, 30, 2500);
 	ck_assert_uint_le(a.path_rate, 60);
 	ck_assert_uint_ge(a.level, 1);
 	for (w = 0; w < 30; w++)
@@ -251,8 +251,8 @@ END_TEST
  * path: with a core to spare it climbs (the thread's waiting time pays for
  * zstd); when the thread is on a CPU a fifth of the time it could run (an
  * oversubscribed host: the CPU zstd takes is someone else's), it does not.
- * In between (on a CPU half the time), zstd's 60 us are 30 on a CPU: it
- * climbs. */
+ * In between (on a CPU 60 % of the time), zstd's 60 us are 36 on a CPU:
+ * it climbs. */
 START_TEST(oversubscribed_host_stays_low)
 {
 	struct enc_adapt a;
@@ -268,7 +268,7 @@ START_TEST(oversubscribed_host_stays_low)
 	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
 	enc_adapt_init(&a);
 	for (w = 0; w < 40 && a.level < ENC_ADAPT_LEVELS; w++)
-		window_on(&a, 60, 90, 50, 60, 2500);
+		window_on(&a, 60, 90, 60, 60, 2500);
 	ck_assert_uint_eq(a.level, ENC_ADAPT_LEVELS);
 }
 END_TEST
