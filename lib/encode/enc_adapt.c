@@ -42,10 +42,12 @@
  *   ENC_ADAPT_GAIN (the thread gets a CPU whenever it can run: zstd uses
  *   time the thread would have spent waiting) down to 1 (it mostly waits
  *   for a CPU: zstd's CPU is taken from someone else, e.g. the receiver
- *   when both sides share the host); below a half, the host is
- *   oversubscribed and it does not climb at all: there the receiver of a
- *   shared host, starved, makes a 10 Gbit/s path look like a slow link
- *   (measured: a run that climbed took 2.5 s against 1.2-1.8 s raw).
+ *   when both sides share the host). Below a half, the host is
+ *   oversubscribed: zstd's wall time counts in full, without gain, so it
+ *   climbs only on a path slower than zstd at that pace (a bandwidth cap
+ *   of a few MB/s): there the receiver of a shared host, starved, makes a
+ *   10 Gbit/s path look like a slow link (measured: a run that climbed on
+ *   the CPU-time rule took 2.5 s against 1.2-1.8 s raw).
  *   That case is a link as fast as zstd or a receiver that cannot keep up:
  *   on one host where both sides share the cores, compressing more slows
  *   the receiver, which makes the sender wait more; the path rate at a
@@ -64,7 +66,8 @@
  * 2 channels (~58 bytes/us each) everything is compressed, on a 10 Gbit/s
  * link between two namespaces (300-600 bytes/us per channel) or loopback
  * next to nothing, and neither on 1 Gbit/s when the cores are so
- * oversubscribed that the thread runs under half the time it could.
+ * oversubscribed that the thread runs under half the time it could (but
+ * still under a cap of 20 MB/s).
  */
 #include "encode.h"
 
@@ -75,7 +78,8 @@
 #define GAIN_PCT 90u      /* compressing pays: guest memory moves at least
 			   * at this share of the path's rate */
 #define LOADED_PCT 50u    /* on a CPU under this share of the time it
-			   * could run: the host is oversubscribed */
+			   * could run: the host is oversubscribed, zstd's
+			   * wall time counts in full */
 
 /* Take a quarter off @sum and add @win: the last four windows or so. */
 static uint64_t smooth(uint64_t sum, uint64_t win)
@@ -129,15 +133,16 @@ static bool path_slow(const struct enc_adapt *a)
 
 	if (a->rate_windows < RATE_WINDOWS)
 		return false; /* not measured yet: stay low */
-	if (share * 100.0 < LOADED_PCT)
-		return false; /* zstd's CPU would be someone else's */
 	if (!a->cost_ns)
 		return true; /* nothing compressed yet: try */
+	/* In double: the sums times each other could overflow 64 bits. */
+	if (share * 100.0 < LOADED_PCT) /* zstd's time counts in full */
+		return (double)a->path_rate * (double)a->cost_ns <
+		       (double)a->saved * 1000.0;
 	/* rate (bytes/us) < gain * saved / (cost(us) * share), zstd's rate
 	 * while it has a CPU (its wall time includes waits for one, which
 	 * grow as it compresses more), the gain between 1 and
-	 * ENC_ADAPT_GAIN by the share; in double: the sums times each other
-	 * could overflow 64 bits. */
+	 * ENC_ADAPT_GAIN by the share. */
 	return (double)a->path_rate * (double)a->cost_ns * share <
 	       (1.0 + (ENC_ADAPT_GAIN - 1.0) * share) *
 		       (double)a->saved * 1000.0;
