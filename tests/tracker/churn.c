@@ -99,7 +99,8 @@ static void *writer(void *arg)
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	const struct timespec nap = { .tv_nsec = 50 * 1000 };
 
-	while (!atomic_load(&c->stop)) {
+	while (!atomic_load(&c->stop) &&
+	       (!c->cfg->max_writes || c->writes < c->cfg->max_writes)) {
 		if (c->cfg->quiesce)
 			pthread_mutex_lock(&c->pause);
 		for (int k = 0; k < 32; k++) {
@@ -178,8 +179,10 @@ static int run(struct churn *c, struct churn_res *res)
 			ret = -ENOMEM;
 			goto out;
 		}
-		/* Touch the first half before start(); the rest never is. */
-		for (uint64_t p = 0; p < c->reg[r].npages / 2; p++)
+		/* Touch the first half (at most 8 MiB) before start(); the
+		 * rest never is. */
+		for (uint64_t p = 0; p < c->reg[r].npages / 2 &&
+				     p < CHURN_R0_SIZE / 2 / PAGE; p++)
 			((volatile char *)c->reg[r].host)[p * PAGE] = 1;
 	}
 
@@ -236,7 +239,9 @@ out:
 int churn_run(struct vmmig_tracker *t, const struct churn_cfg *cfg,
 	      struct churn_res *res)
 {
-	static const uint64_t sizes[NREG] = { CHURN_R0_SIZE, CHURN_R1_SIZE };
+	const uint64_t sizes[NREG] = {
+		cfg->r0_size ? cfg->r0_size : CHURN_R0_SIZE, CHURN_R1_SIZE
+	};
 	struct churn *c;
 	int ret = -ENOMEM;
 
@@ -248,7 +253,7 @@ int churn_run(struct vmmig_tracker *t, const struct churn_cfg *cfg,
 	c->cfg = cfg;
 	pthread_mutex_init(&c->pause, NULL);
 	for (unsigned r = 0; r < NREG; r++) {
-		uint64_t words = sizes[r] / PAGE / 64;
+		uint64_t words = (sizes[r] / PAGE + 63) / 64;
 
 		c->reg[r] = (struct vmmig_tracker_region){
 			.id = 10 + r, .index = r, .gpa = r ? 1ull << 32 : 0,
