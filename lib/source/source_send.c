@@ -48,15 +48,14 @@ int src_flush_batch(struct sender *s)
 	if (ret || !s->batch.count)
 		return ret;
 	s->pages_sent += s->batch.count;
-	/* How long the send blocks tells the encoder whether compressing
-	 * pays (encode/enc_adapt.c). */
-	enc_ctx_send_start(s->enc);
 	/* The lock: control records (DRAIN) may share this channel. */
 	pthread_mutex_lock(&s->c->tx_lock);
 	len = wire_batch_finish(&s->batch, s->c->tx_seq++, &iovcnt);
 	ret = s->slot[0].payload ? queue_batch(s, iovcnt)
 				  : chan_send(s->c, s->batch.iov, iovcnt);
 	pthread_mutex_unlock(&s->c->tx_lock);
+	/* How long the thread blocks on its channel tells the encoder
+	 * whether compressing pays (encode/enc_adapt.c). */
 	enc_ctx_send_done(s->enc, len);
 	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
@@ -179,6 +178,7 @@ static void *sender_main(void *arg)
 		pthread_mutex_unlock(&src->lock);
 
 		ret = src->job(s);
+		enc_ctx_send_idle(s->enc); /* its wait for the next job */
 		if (ret)
 			src_fail(src, ret, "sending pages on channel %u: %s",
 				 s->c->index, vmmig_strerror(ret));
@@ -237,6 +237,7 @@ int src_senders_start(struct vmmig_source *src)
 		.zstd_adaptive = true,
 		.delta_cache_bytes = (size_t)src->sess.opt
 			.v[VMMIG_OPT_DELTA_CACHE_BYTES] / src->ndata,
+		.log = &src->sess.log,
 	};
 	int ret;
 
@@ -245,6 +246,7 @@ int src_senders_start(struct vmmig_source *src)
 
 		s->src = src;
 		s->c = &src->chan[i];
+		ec.id = i;
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (ret)
 			return ret;
