@@ -38,13 +38,13 @@ static struct lazy_chan *state(void *chan)
 	return (struct lazy_chan *)((char *)chan + inner_size);
 }
 
+/* A failed send breaks the channel: nothing held is sent. */
 static void drop_all(void *chan, int err)
 {
 	struct lazy_chan *q = state(chan);
 
 	q->err = err;
 	q->n = 0;
-	vmmig_transport_inproc()->shutdown(chan);
 }
 
 /* Send the oldest held record (or cut the link there). */
@@ -59,6 +59,8 @@ static int send_oldest(void *chan)
 		atomic_store(&lazy.cut, true);
 		atomic_store(&q->cut, true);
 		drop_all(chan, -ECONNRESET);
+		/* The peer sees the connection go. */
+		vmmig_transport_inproc()->shutdown(chan);
 		return q->err;
 	}
 	ret = vmmig_transport_inproc()->send(chan, q->iov[i], q->cnt[i]);
