@@ -15,8 +15,17 @@ struct churn_cfg {
 	int shared;        /* memfd MAP_SHARED regions, else anonymous private */
 	int manual;        /* the writer reports its writes (manual tracker) */
 	int quiesce;       /* the writer pauses while the main thread syncs */
-	unsigned run_ms;   /* how long the writer runs */
+	unsigned run_ms;   /* how long the writer runs, at least: on a loaded
+			    * machine it runs on until CHURN_MIN_SYNCS syncs
+			    * and CHURN_MIN_BURSTS bursts of 32 writes were
+			    * done, up to CHURN_MAX_EXTRA_MS longer */
 };
+
+/* What the tests' "many syncs raced many writes" needs, whatever the
+ * scheduling: they assert syncs > 10 and more than 100 pages written. */
+#define CHURN_MIN_SYNCS    11u
+#define CHURN_MIN_BURSTS   16u
+#define CHURN_MAX_EXTRA_MS 10000u
 
 struct churn_res {
 	int err;              /* first error (start, sync, mark), 0 if none */
