@@ -44,6 +44,9 @@ int options_set(struct options *o, int side, int opt, int64_t value,
  * -ENOTCONN. */
 int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 		const struct logger *lg, char *err, size_t errlen);
+/* Check that @fd is a connected stream socket: 0, -EBADF, -ENOTSOCK,
+ * -EPROTOTYPE (not SOCK_STREAM), -ENOTCONN. */
+int fd_check(int fd);
 
 /* ---- CPU of the fault-service threads (affinity.c) ---- */
 /* Pin the calling thread to VMMIG_OPT_FAULT_CPU if set (>= 0); a failure

@@ -5,9 +5,31 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "base.h"
-#include "transport/fd.h"
+
+int fd_check(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int);
+	struct stat st;
+	int type;
+
+	if (fd < 0 || fstat(fd, &st))
+		return -EBADF;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return -errno;
+	if (type != SOCK_STREAM)
+		return -EPROTOTYPE;
+	len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return -ENOTCONN;
+	return 0;
+}
 
 int fds_to_addr(const int *fds, unsigned nfds, char *addr, size_t len,
 		const struct logger *lg, char *err, size_t errlen)

@@ -18,7 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "encode/encode.h"
+#include "page.h"
 #include "pagemap.h"
 #include "pagemap_compat.h"
 
@@ -360,7 +360,7 @@ static int fill_run(void *cookie, uint64_t first, uint64_t count,
 		return 0;
 	/* Check before writing: a page that is zero already stays clean. */
 	for (uint64_t i = 0; i < count; i++, p += PG)
-		if (!enc_page_is_zero(p))
+		if (!page_is_zero(p))
 			memset(p, 0, PG);
 	return 0;
 }

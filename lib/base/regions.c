@@ -2,13 +2,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "page.h"
 #include "pagemap.h"
 #include "regions.h"
-/* Upward, as before encode.h stopped including wire.h: page_hash() needs
- * the zero check (encode) and vmmig_hash64 (wire), the region limit is
- * the wire's. */
-#include "encode/encode.h"
-#include "wire/wire.h"
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -24,7 +20,7 @@ int regions_add(struct region_set *rs, uint32_t id, uint64_t gpa, void *host,
 	    (uintptr_t)host % VMMIG_PAGE_SIZE || gpa % VMMIG_PAGE_SIZE ||
 	    gpa + size < gpa)
 		return -EINVAL;
-	if (rs->n >= WIRE_MAX_REGIONS)
+	if (rs->n >= REGIONS_MAX)
 		return -E2BIG;
 	for (unsigned i = 0; i < rs->n; i++) {
 		const struct region *o = &rs->r[i];
@@ -76,7 +72,7 @@ uint64_t regions_page_hash(const void *page, uint32_t region_id, uint64_t index)
 {
 	/* A zero page counts 0: the destination knows pages nobody sent are
 	 * zero without reading them, and the sum need not visit them. */
-	if (!page || enc_page_is_zero(page))
+	if (!page || page_is_zero(page))
 		return 0;
 	return vmmig_hash64(page, VMMIG_PAGE_SIZE,
 			    ((uint64_t)region_id << 40) ^ index);

@@ -8,6 +8,10 @@
 #include <vmmig/session.h>
 
 /* ---- regions (regions.c) ---- */
+/* Most regions a session takes: what one HELLO can describe
+ * (WIRE_MAX_REGIONS; lib/wire/control.c checks the two agree). */
+#define REGIONS_MAX 256
+
 struct region {
 	uint32_t id;
 	uint64_t gpa;

@@ -25,9 +25,6 @@
 /* zstd must save at least this much over raw to be worth sending. */
 #define ENC_ZSTD_SAVING 128u
 
-/* ---- zero.c ---- */
-bool enc_page_is_zero(const void *page);
-
 /* ---- zstd_page.c ---- */
 /* A compression context for pages at @level, or NULL (out of memory or a
  * level zstd refuses). Free with ZSTD_freeCCtx(). */

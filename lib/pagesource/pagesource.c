@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The generic page-source object: ops table check, private state, the thin
- * wrappers the core calls, and the page hash restored pages are checked
- * against. */
+ * wrappers the core calls. (vmmig_page_hash(), the hash restored pages are
+ * checked against, is base's: lib/base/hash64.c.) */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "pagesource_impl.h"
-#include "wire/wire.h"
-
-/* Fixed, so that a hint computed on the source host verifies on any
- * destination. Any constant works; this one spells "vmmigpg". */
-#define PAGE_HASH_SEED 0x0067706769676d76ull
 
 enum { PS_NEW = 0, PS_STARTED = 1, PS_STOPPED = 2 };
 
@@ -21,11 +16,6 @@ struct vmmig_page_source {
 	/* PS_*: read by submit() on any thread while stop() may change it. */
 	atomic_int state;
 };
-
-VMMIG_API uint64_t vmmig_page_hash(const void *page)
-{
-	return vmmig_hash64(page, VMMIG_PAGE_SIZE, PAGE_HASH_SEED);
-}
 
 const struct vmmig_page_source_ops *
 pagesource_ops(const struct vmmig_page_source *ps)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/base.h"
 #include "sock.h"
 #include "uring_chan.h"
 
@@ -23,27 +24,6 @@ struct fd_pool {
 	unsigned n, next;      /* fds held; the next to hand out */
 	int evfd;              /* written by shutdown, wakes accept */
 };
-
-int fd_check(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(int);
-	struct stat st;
-	int type;
-
-	if (fd < 0 || fstat(fd, &st))
-		return -EBADF;
-	if (!S_ISSOCK(st.st_mode))
-		return -ENOTSOCK;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
-		return -errno;
-	if (type != SOCK_STREAM)
-		return -EPROTOTYPE;
-	len = sizeof(ss);
-	if (getpeername(fd, (struct sockaddr *)&ss, &len))
-		return -ENOTCONN;
-	return 0;
-}
 
 /* Take @fd over as a channel: blocking (io_uring would get -EAGAIN on a
  * non-blocking socket), no Nagle delay on TCP (small control records). */

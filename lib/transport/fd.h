@@ -18,10 +18,6 @@
  * like a listener nobody connects to (until its timeout or shutdown). */
 const struct vmmig_transport_ops *fd_transport(void);
 
-/* Check that @fd is a connected stream socket: 0, -EBADF, -ENOTSOCK,
- * -EPROTOTYPE (not SOCK_STREAM), -ENOTCONN. */
-int fd_check(int fd);
-
 /* Forget the fds of a pool not handed out yet, without closing them (the
  * caller keeps them after a failed start). */
 void fd_pool_disown(void *listener);

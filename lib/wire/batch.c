@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/page.h"
 #include "encode/encode.h"
 #include "pages_fmt.h"
 
@@ -116,7 +117,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 	if (in_batch(b, page_index))
 		return -EEXIST;
 
-	if (!page || enc_page_is_zero(page)) {
+	if (!page || page_is_zero(page)) {
 		enc = WIRE_ENC_ZERO;
 		/* The receiver now holds zeros: a cached copy would lie. */
 		if (e && e->cache)

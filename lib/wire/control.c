@@ -9,8 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/regions.h"
 #include "le.h"
 #include "wire.h"
+
+_Static_assert(WIRE_MAX_REGIONS == REGIONS_MAX,
+	       "a session's regions must fit in one HELLO");
 
 #define HELLO_HEAD 40
 #define REGION_SIZE 24

@@ -99,8 +99,6 @@ uint32_t vmmig_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* The CRC of A||B from crc(A) and crc(B) (both started from 0), B being
  * @len_b bytes long. */
 uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
-/* Fast 64-bit non-cryptographic hash (memory verification, storage hints). */
-uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed);
 
 /* ---- headers (record.c) ---- */
 

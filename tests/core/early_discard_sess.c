@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/page.h"
 #include "early_discard_sess.h"
 
 uint8_t img_a[SIZE];

@@ -6,6 +6,7 @@
 
 #include <zstd.h>
 
+#include "base/page.h"
 #include "encode/encode.h"
 #include "testutil.h"
 
@@ -14,14 +15,14 @@ static uint8_t page[4096], out[4096 + 512], back[4096];
 START_TEST(zero_detects_any_byte)
 {
 	memset(page, 0, sizeof(page));
-	ck_assert(enc_page_is_zero(page));
+	ck_assert(page_is_zero(page));
 	for (size_t i = 0; i < 4096; i += 37) {
 		page[i] = 1;
-		ck_assert_msg(!enc_page_is_zero(page), "byte %zu missed", i);
+		ck_assert_msg(!page_is_zero(page), "byte %zu missed", i);
 		page[i] = 0;
 	}
 	page[4095] = 0x80;
-	ck_assert(!enc_page_is_zero(page));
+	ck_assert(!page_is_zero(page));
 }
 END_TEST
 
@@ -30,9 +31,9 @@ START_TEST(zero_unaligned)
 	static uint8_t buf[4096 + 8];
 
 	memset(buf, 0, sizeof(buf));
-	ck_assert(enc_page_is_zero(buf + 3));
+	ck_assert(page_is_zero(buf + 3));
 	buf[3 + 4095] = 2;
-	ck_assert(!enc_page_is_zero(buf + 3));
+	ck_assert(!page_is_zero(buf + 3));
 }
 END_TEST
 

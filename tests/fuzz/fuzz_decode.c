@@ -2,7 +2,7 @@
 /*
  * Fuzz target: the page decoders alone, each with a round-trip check.
  * Input: a mode byte, then a payload. Mode bits 0-1 pick the decoder:
- *   0 ZERO  the payload, zero-padded to a page, against enc_page_is_zero;
+ *   0 ZERO  the payload, zero-padded to a page, against page_is_zero;
  *   1 RAW   the payload as a page's contents: delta- and zstd-encoded
  *           against a base page, decoded again, must come back whole;
  *   2 ZSTD  zpage_decompress; a page it accepts must survive compressing
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/page.h"
 #include "encode/encode.h"
 #include "fuzz.h"
 
@@ -72,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 		memset(page, 0, ENC_PAGE);
 		memcpy(page, p, n < ENC_PAGE ? n : ENC_PAGE);
-		check(enc_page_is_zero(page) ==
+		check(page_is_zero(page) ==
 		      (memcmp(page, zero, ENC_PAGE) == 0));
 		break;
 	case 1:

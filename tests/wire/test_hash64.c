@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "base/page.h"
 #include "wiretest.h"
 
 START_TEST(deterministic)

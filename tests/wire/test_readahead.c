@@ -11,6 +11,7 @@
  */
 #include <vmmig/session.h>
 
+#include "base/page.h"
 #include "piece_stream.h"
 #include "wiretest.h"
 

@@ -2,9 +2,11 @@
 /* All-zero test of one page. */
 #include <string.h>
 
-#include "encode.h"
+#include <vmmig/session.h>
 
-bool enc_page_is_zero(const void *page)
+#include "page.h"
+
+bool page_is_zero(const void *page)
 {
 	const unsigned char *p = page;
 
@@ -13,7 +15,7 @@ bool enc_page_is_zero(const void *page)
 	 * non-zero pages differ from zero in their first cache line, so the
 	 * early exit makes the common "not zero" answer cheap.
 	 */
-	for (size_t off = 0; off < ENC_PAGE; off += 64) {
+	for (size_t off = 0; off < VMMIG_PAGE_SIZE; off += 64) {
 		uint64_t w[8];
 
 		memcpy(w, p + off, sizeof(w)); /* any alignment */

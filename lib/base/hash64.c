@@ -13,7 +13,9 @@
 #include <endian.h>
 #include <string.h>
 
-#include "wire.h"
+#include <vmmig/pagesource.h>
+
+#include "page.h"
 
 static const uint64_t K[4] = {
 	0x9fb21c651e98df25ull, 0xc2b2ae3d27d4eb4full,
@@ -89,4 +91,13 @@ uint64_t vmmig_hash64(const void *buf, size_t len, uint64_t seed)
 	for (int l = 0; l < 4; l++)
 		h = (h ^ rotl(finish(v[l]), 17 * l + 5)) * K[(l + 1) & 3];
 	return finish(h);
+}
+
+/* Fixed, so that a hint computed on the source host verifies on any
+ * destination. Any constant works; this one spells "vmmigpg". */
+#define PAGE_HASH_SEED 0x0067706769676d76ull
+
+VMMIG_API uint64_t vmmig_page_hash(const void *page)
+{
+	return vmmig_hash64(page, VMMIG_PAGE_SIZE, PAGE_HASH_SEED);
 }
