@@ -18,11 +18,11 @@
 #             pause, so the guest may find no page missing afterwards)
 #   postcopy-now  no first pass (--mode postcopy:now): hinted pages not
 #             restored yet when the guest touches them are served from
-#             storage; >= half of the pool restored, faults > 0 (certain:
-#             the network push is capped at 16 MiB/s after the switch, and
-#             the guest's first reads find withdrawn pool pages that only
-#             the network has, while the uncapped push delivered them all
-#             before the guest ran once or twice)
+#             storage; >= half of the pool restored, faults > 0: the
+#             network push is capped at 16 MiB/s after the switch, so the
+#             ~12 MiB only it has take ~0.8 s, while the guest's reads hit
+#             a withdrawn pool page within its first few ms of running
+#             (uncapped, the push once delivered all before the guest ran)
 # Every case: both sides complete with memory verified; the destination's
 # DBMS reads pages after the switch and finds no page with a wrong header.
 toyvmm=$1 case=$2 backend=${3:-software}
