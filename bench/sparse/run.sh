@@ -7,7 +7,8 @@
 # default, async mode: PAGEMAP_SCAN) and manual (the guest marks its
 # writes, like an emulator; what a KVM dirty bitmap costs). Each process
 # runs under /usr/bin/time for its peak RSS. Then sync_cost: one round's
-# dirty sync and bitmap passes at 1 % dirty on 64 GiB.
+# dirty sync and bitmap passes at 1 % dirty on 64 GiB, the dirty pages
+# spread one by one over the guest, then in 2 MiB runs.
 #
 # Prints one JSON object (stdout) and a table (stderr).
 #   bench/sparse/run.sh [SIZE...]   (default: 16G 64G)
@@ -25,16 +26,21 @@ tmp=$(mktemp -d)
 
 # Poll /proc/PID/smaps until PID exits; write the peak of "RSS beyond
 # guest memory": all resident memory but the guest's mapping (the largest
-# one), i.e. toyvmm and libvmmig (bitmaps, buffers, hash tables).
+# one), i.e. toyvmm and libvmmig (bitmaps, buffers, hash tables); and to
+# FILE.pte the peak of the kernel's page tables for the process (VmPTE;
+# not in RSS: what a tracker that arms never-populated memory costs).
 overhead() { # pid file
 	python3 - "$1" "$2" <<'PY' &
 import os, sys, time
 pid, out = sys.argv[1], sys.argv[2]
-peak = 0
+peak = pte = 0
 open(out + '.ready', 'w').close()
 while os.path.exists('/proc/%s/smaps' % pid):
     try:
         txt = open('/proc/%s/smaps' % pid, 'rb').read()
+        for line in open('/proc/%s/status' % pid, 'rb'):
+            if line.startswith(b'VmPTE:'):
+                pte = max(pte, int(line.split()[1]) * 1024)
     except OSError:
         time.sleep(0.02)
         continue
@@ -49,6 +55,7 @@ while os.path.exists('/proc/%s/smaps' % pid):
         peak = max(peak, (sum(rss) - rss[g]) * 1024)
     time.sleep(0.02)
 open(out, 'w').write(str(peak))
+open(out + '.pte', 'w').write(str(pte))
 PY
 }
 
@@ -103,6 +110,8 @@ print(json.dumps({
     'src_peak_rss': rss(d + '/src.rss'), 'dest_peak_rss': rss(d + '/dest.rss'),
     'src_peak_rss_beyond_guest': over(d + '/src.over'),
     'dest_peak_rss_beyond_guest': over(d + '/dest.over'),
+    'src_peak_page_tables': over(d + '/src.over.pte'),
+    'dest_peak_page_tables': over(d + '/dest.over.pte'),
 }))
 PY
 }
@@ -120,7 +129,8 @@ PY
 		done
 	done
 	echo '], "sync_cost": ['
-	"$build/bench/sparse/sync_cost" 64 1 9 | paste -sd, -
+	{ "$build/bench/sparse/sync_cost" 64 1 9 1
+	  "$build/bench/sparse/sync_cost" 64 1 9 512; } | paste -sd, -
 	echo ']}'
 } >"$tmp/out.json"
 python3 - "$tmp/out.json" <<'PY'
@@ -128,24 +138,29 @@ import json, statistics, sys
 out = json.load(open(sys.argv[1]))
 print(json.dumps(out, indent=1))
 w = sys.stderr.write
-w('%-5s %-8s %4s %9s %11s %8s %6s %8s %8s %9s %9s\n' % ('size', 'tracker',
-  'runs', 'total ms', 'downtime ms', 'verified', 'rounds', 'src RSS',
-  'dest RSS', 'src extra', 'dst extra'))
+w('%-5s %-8s %4s %9s %11s %8s %6s %8s %8s %9s %9s %7s %7s\n' % ('size',
+  'tracker', 'runs', 'total ms', 'downtime ms', 'verified', 'rounds',
+  'src RSS', 'dest RSS', 'src extra', 'dst extra', 'src PT', 'dst PT'))
 groups = {}
 for m in out['migrations']:
     groups.setdefault((m['size'], m['tracker']), []).append(m)
 for (size, trk), ms in groups.items():
     ok = [m for m in ms if m['result'] == 'completed']
     med = lambda k: statistics.median([m[k] for m in ok]) if ok else float('nan')
-    w('%-5s %-8s %4d %9.1f %11.2f %8s %6.0f %8.0f %8.0f %9.1f %9.1f\n' % (
+    w('%-5s %-8s %4d %9.1f %11.2f %8s %6.0f %8.0f %8.0f %9.1f %9.1f %7.1f '
+      '%7.1f\n' % (
       size, trk, len(ms), med('total_ms'), med('downtime_ms'),
       all(m['verified'] for m in ok) and len(ok) == len(ms), med('rounds'),
       med('src_peak_rss') / 2**20, med('dest_peak_rss') / 2**20,
       med('src_peak_rss_beyond_guest') / 2**20,
-      med('dest_peak_rss_beyond_guest') / 2**20))
-w('(RSS: peak MiB; extra: peak MiB resident beyond the guest mapping)\n')
+      med('dest_peak_rss_beyond_guest') / 2**20,
+      med('src_peak_page_tables') / 2**20,
+      med('dest_peak_page_tables') / 2**20))
+w('(RSS: peak MiB; extra: peak MiB resident beyond the guest mapping; '
+  'PT: peak MiB of page tables, VmPTE)\n')
 for s in out['sync_cost']:
-    w('sync, %s, %d GiB, %d%% dirty: median %.2f ms (min %.2f, max %.2f), '
-      'start %.0f ms\n' % (s['tracker'], s['guest_gib'], s['dirty_pct'],
-      s['sync_ms_median'], s['sync_ms_min'], s['sync_ms_max'], s['start_ms']))
+    w('sync, %s, %d GiB, %d%% dirty in runs of %d pages: median %.2f ms '
+      '(min %.2f, max %.2f), start %.0f ms\n' % (s['tracker'],
+      s['guest_gib'], s['dirty_pct'], s.get('run_pages', 1), s['sync_ms_median'],
+      s['sync_ms_min'], s['sync_ms_max'], s['start_ms']))
 PY

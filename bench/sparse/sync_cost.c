@@ -5,12 +5,18 @@
  * source makes over it (clear the bitmap, take the dirty words, count,
  * walk for the senders; all by 64-page word, skipping zero words). The
  * guest is GIB gibibytes of never-populated anonymous memory of which
- * PCT percent of the pages (every 100/PCT-th page) are written between two
- * syncs. Prints one JSON line per tracker: manual (what an emulator or a
- * KVM dirty bitmap costs: a bitmap the size of the guest / 32768) and
- * uffd-wp (the kernel walks every page-table entry: O(guest)).
+ * PCT percent of the pages are written between two syncs, in runs of RUN
+ * pages spread evenly over the guest (RUN 1: every 100/PCT-th page, the
+ * worst case for a tracker that walks page tables, as every 2 MiB of the
+ * guest then holds written pages; RUN 512: whole 2 MiB ranges, the
+ * written memory in as few page tables as it can be). Each round writes
+ * other pages of the same spread, so the populated memory grows by PCT
+ * percent a round. Prints one JSON line per tracker: manual (what an
+ * emulator or a KVM dirty bitmap costs: a bitmap the size of the guest /
+ * 32768) and uffd-wp (the kernel walks every entry of the page tables
+ * that exist: the populated memory, in 2 MiB units).
  *
- *   sync_cost [GIB [PCT [REPS]]]   (default 64 1 5)
+ *   sync_cost [GIB [PCT [REPS [RUN]]]]   (default 64 1 5 1)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,7 +44,7 @@ static int cmp(const void *a, const void *b)
 }
 
 static int run(const char *name, struct vmmig_tracker *t, uint8_t *mem,
-	       uint64_t bytes, unsigned pct, unsigned reps)
+	       uint64_t bytes, unsigned pct, unsigned reps, uint64_t len)
 {
 	uint64_t npages = bytes / 4096, words = (npages + 63) / 64;
 	uint64_t *bm = calloc(words, 8), *next = calloc(words, 8);
@@ -46,7 +52,7 @@ static int run(const char *name, struct vmmig_tracker *t, uint8_t *mem,
 					  .host = mem, .size = bytes,
 					  .npages = npages };
 	double start_ms, ms[64], t0;
-	uint64_t stride = 100 / pct, found = 0;
+	uint64_t stride = 100 / pct * len, found = 0;
 	bool manual = !strcmp(name, "manual");
 
 	if (!bm || !next || reps > 64)
@@ -56,10 +62,13 @@ static int run(const char *name, struct vmmig_tracker *t, uint8_t *mem,
 		return 1;
 	start_ms = now_ms() - t0;
 	for (unsigned k = 0; k < reps; k++) {
-		for (uint64_t p = k % stride; p < npages; p += stride) {
-			mem[p * 4096] = (uint8_t)(k + 1);
+		for (uint64_t p = k * len % stride; p + len <= npages;
+		     p += stride) {
+			for (uint64_t q = p; q < p + len; q++)
+				mem[q * 4096] = (uint8_t)(k + 1);
 			if (manual)
-				vmmig_tracker_manual_mark(t, 0, p * 4096, 1);
+				vmmig_tracker_manual_mark(t, 0, p * 4096,
+							  len * 4096);
 		}
 		t0 = now_ms();
 		memset(bm, 0, words * 8);
@@ -80,9 +89,10 @@ static int run(const char *name, struct vmmig_tracker *t, uint8_t *mem,
 	vmmig_tracker_stop(t);
 	qsort(ms, reps, sizeof(ms[0]), cmp);
 	printf("{\"tracker\": \"%s\", \"guest_gib\": %.0f, \"dirty_pct\": %u, "
-	       "\"dirty_pages\": %llu, \"start_ms\": %.1f, \"sync_ms_median\": "
-	       "%.2f, \"sync_ms_min\": %.2f, \"sync_ms_max\": %.2f}\n", name,
-	       bytes / 1073741824.0, pct, (unsigned long long)found, start_ms,
+	       "\"run_pages\": %llu, \"dirty_pages\": %llu, \"start_ms\": %.1f, "
+	       "\"sync_ms_median\": %.2f, \"sync_ms_min\": %.2f, "
+	       "\"sync_ms_max\": %.2f}\n", name, bytes / 1073741824.0, pct,
+	       (unsigned long long)len, (unsigned long long)found, start_ms,
 	       ms[reps / 2], ms[0], ms[reps - 1]);
 	free(bm);
 	free(next);
@@ -94,10 +104,12 @@ int main(int argc, char **argv)
 	uint64_t gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 64;
 	unsigned pct = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
 	unsigned reps = argc > 3 ? (unsigned)atoi(argv[3]) : 5;
+	uint64_t len = argc > 4 ? strtoull(argv[4], NULL, 0) : 1;
 	uint64_t bytes = gib << 30;
 	int ret = 0;
 
-	if (pct < 1 || pct > 100 || reps < 1 || reps > 64)
+	if (pct < 1 || pct > 100 || reps < 1 || reps > 64 || len < 1 ||
+	    len > (gib << 30) / 4096 / 100)
 		return 2;
 	for (int i = 0; i < 2; i++) {
 		struct vmmig_tracker *t = NULL;
@@ -113,7 +125,7 @@ int main(int argc, char **argv)
 				i ? "uffd-wp" : "manual");
 		} else {
 			ret |= run(i ? "uffd-wp" : "manual", t, mem, bytes,
-				   pct, reps);
+				   pct, reps, len);
 		}
 		vmmig_tracker_free(t);
 		munmap(mem, bytes);

@@ -242,6 +242,17 @@ VMMIG_API int vmmig_tracker_manual_mark(struct vmmig_tracker *t,
  * fault thread of its own, started by start(). Regions must be anonymous
  * private or shmem memory.
  *
+ * In private anonymous regions async mode arms only populated pages:
+ * start() and each sync() walk the page tables that exist, so their cost
+ * follows the populated memory (in 2 MiB units: a page table each), not
+ * the region's size, and arming adds no page tables. A never-populated
+ * page that is written later is reported by the next sync(); one that is
+ * only read is reported once (it reads as zero). A page the embedder
+ * drops while tracking (e.g. madvise(MADV_DONTNEED)) is not reported, as
+ * with a KVM dirty log. Shared (memfd) regions are armed whole, holes
+ * included (reclaim can unmap a written page there), and cost a walk of
+ * the whole region per sync.
+ *
  * Thread: any thread.
  * Callbacks: none of the embedder's (the built-in's init() runs on the
  * calling thread).

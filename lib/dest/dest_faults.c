@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "dest_feat.h"
-#include "tracker/uffd_compat.h"
+#include "base/uffd.h"
 
 /* One fault message: ask for the page unless it is here or asked for. */
 static int on_fault(struct vmmig_dest *dst, uint64_t addr,

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "dest.h"
-#include "tracker/uffd_compat.h"
+#include "base/uffd.h"
 
 int dst_pc_alloc(struct vmmig_dest *dst)
 {

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 
 #include "dest.h"
-#include "tracker/uffd_compat.h"
+#include "base/uffd.h"
 
 #ifndef UFFDIO_POISON
 /* Linux 6.6 uapi, for older headers. */

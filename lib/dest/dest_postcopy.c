@@ -21,8 +21,7 @@
 #include <unistd.h>
 
 #include "dest_feat.h"
-#include "tracker/uffd_compat.h"
-#include "tracker/uffd_open.h"
+#include "base/uffd.h"
 
 /* A receiver reached SWITCH: every channel must, before post-copy goes on. */
 int dst_pc_switch(struct receiver *rv)

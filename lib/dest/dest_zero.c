@@ -15,7 +15,7 @@
 
 #include "base/pagemap.h"
 #include "dest_feat.h"
-#include "tracker/uffd_compat.h"
+#include "base/uffd.h"
 
 /* Bytes per UFFDIO_ZEROPAGE: the kernel holds the mm's lock meanwhile, so
  * fault handling for other pages is not held up for long. */

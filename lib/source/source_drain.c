@@ -79,13 +79,21 @@ int src_drain_wait(struct vmmig_source *src)
 	return failure_code(&src->sess.fail);
 }
 
+/* Called every round: a locked exchange per word of a 64 GiB guest is
+ * 256 K of them (milliseconds), so only words with bits are exchanged. A
+ * bit set after its word was read as zero is taken by the next call, as if
+ * it had been set after an exchange. */
 void src_take_refetch(struct vmmig_source *src)
 {
-	for (unsigned ri = 0; ri < src->sess.regions.n; ri++)
+	for (unsigned ri = 0; ri < src->sess.regions.n; ri++) {
+		uint64_t *rb = src->refetch_bm[ri];
+
 		for (uint64_t w = 0; w < region_words(&src->sess.regions.r[ri]);
 		     w++)
-			src->send_bm[ri][w] |= __atomic_exchange_n(
-				&src->refetch_bm[ri][w], 0, __ATOMIC_ACQ_REL);
+			if (__atomic_load_n(&rb[w], __ATOMIC_RELAXED))
+				src->send_bm[ri][w] |= __atomic_exchange_n(
+					&rb[w], 0, __ATOMIC_ACQ_REL);
+	}
 }
 
 int src_drain_restores(struct vmmig_source *src)

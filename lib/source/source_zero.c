@@ -36,12 +36,12 @@ int src_zero_map_init(struct vmmig_source *src)
 		if (!src->zero_bm[i])
 			return -ENOMEM;
 		/* A file's holes are not zero: only anonymous memory. */
-		if (!pagemap_is_anon_private(r->host, r->npages) ||
-		    tracker_zero_at_start(src->tracker, i,
-					  src->zero_bm[i]) == 0)
+		if (!pagemap_is_anon_private(r->host, r->npages))
 			continue;
-		n = pagemap_zero_bitmap(r->host, r->npages, true,
-					src->zero_bm[i]);
+		n = tracker_zero_at_start(src->tracker, i, src->zero_bm[i]);
+		if (n < 0)
+			n = pagemap_zero_bitmap(r->host, r->npages, true,
+						src->zero_bm[i]);
 		/* Not knowing is no error: every page is then read. */
 		if (n < 0)
 			log_msg(&src->sess.log, VMMIG_LOG_DEBUG,

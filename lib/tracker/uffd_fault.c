@@ -30,7 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "uffd_compat.h"
+#include "base/uffd.h"
 #include "uffd_wp.h"
 
 static void note_err(struct uffd_wp *u, int err)

@@ -1,10 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * uffd-wp async mode: sync() is one PAGEMAP_SCAN walk per output-vector-full
- * of the region. With PM_SCAN_WP_MATCHING the kernel reports each written
- * page and write-protects it again under the same page-table lock, so a
- * write lands either before (reported now) or after (faults, is reported by
- * the next sync): nothing is lost and nothing needs locking here.
+ * uffd-wp async mode: arming and sync() are PAGEMAP_SCAN walks of the
+ * region, one per output-vector-full. With PM_SCAN_WP_MATCHING the kernel
+ * reports each written page and write-protects it again under the same
+ * page-table lock, so a write lands either before (reported now) or after
+ * (faults, is reported by the next sync): nothing is lost and nothing needs
+ * locking here.
+ *
+ * In private anonymous memory, holes (never-populated pages) are never
+ * armed, so that the cost of a walk follows the populated memory, not the
+ * region's size. Both walks ask only for populated pages
+ * (category_anyof_mask PRESENT | SWAPPED; fs/proc/task_mmu.c, Linux
+ * 6.7-6.18):
+ * - a hole has no category at all, whether its page table is missing
+ *   (pagemap_scan_pte_hole(): not interesting, so no uffd_wp_range(), no
+ *   page table, no marker) or its entry is empty (pagemap_page_category()
+ *   gives 0): it never matches, is never reported and never protected;
+ * - a later write fills the hole with a present page that has no uffd-wp
+ *   bit (do_anonymous_page() sets it only over a marker), i.e. PRESENT |
+ *   WRITTEN: the next sync reports and protects it. A read maps the zero
+ *   page, also without the bit: reported once (it reads as zero; a false
+ *   positive), then protected like any page. Where THP may be used
+ *   (MADV_HUGEPAGE), a write to an empty 2 MiB range may map a huge PMD
+ *   without the bit: the walk reports its 512 pages and protects the PMD
+ *   (pagemap_scan_thp_entry()), and the next write to it splits it into
+ *   protected PTEs (wp_huge_pmd(), async mode) and unprotects one page;
+ * - an anonymous page never goes back to an empty entry by itself:
+ *   swap-out and migration leave a swap entry that keeps the bit (SWAPPED,
+ *   not WRITTEN) or lacks it (written: reported), and swap-in restores it.
+ * The catch: an empty entry is never reported, so a page the embedder
+ * drops while tracking (madvise(MADV_DONTNEED) on guest memory, a
+ * balloon) is not seen as changed, as with a KVM dirty log.
+ *
+ * Shared memory (memfd, shmem) keeps every empty entry armed, as before:
+ * reclaim unmaps a page there, leaving an empty entry (a marker only if it
+ * was protected), so a written page not yet reported would vanish from a
+ * walk that skips empty entries. Its walks ask for every page, and the
+ * sync takes the kernel's fast path, which counts an empty entry as
+ * written and arms it.
+ *
+ * The anyof mask keeps the kernel off its fast path (category_mask ==
+ * return_mask == WRITTEN only), which would report every empty entry of
+ * an existing page table as written and fill it with a marker; the slow
+ * path costs a few more instructions per entry of the page tables that
+ * exist, and nothing for those that do not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +53,7 @@
 
 #include "base/pagemap.h"
 
-#include "uffd_compat.h"
+#include "base/uffd.h"
 #include "uffd_wp.h"
 
 /* 0 if the running kernel knows PAGEMAP_SCAN (an empty walk succeeds). */
@@ -32,10 +71,13 @@ int uffd_scan_probe(void)
 	return ret;
 }
 
+/* Only populated pages match a walk of anonymous memory (see above). */
+#define SCAN_POPULATED (PAGE_IS_PRESENT | PAGE_IS_SWAPPED)
+
 /* One PAGEMAP_SCAN walk of region @index with WP_MATCHING (the matched
- * pages are write-protected under the same page-table lock that reports
- * them): the pages of categories @mask, as ranges of @ret categories, go
- * to @fn. */
+ * pages that are written are write-protected under the same page-table
+ * lock that reports them): the pages (populated only, if holes stay
+ * unarmed) of categories @mask, as ranges of @ret categories, go to @fn. */
 typedef void (*scan_fn)(uint64_t *bm, uint64_t first, uint64_t count,
 			uint64_t categories);
 
@@ -43,6 +85,7 @@ static int scan_walk(struct uffd_wp *u, unsigned index, uint64_t mask,
 		     uint64_t ret_mask, scan_fn fn, uint64_t *bm)
 {
 	const struct uffd_region *r = &u->regs[index];
+	uint64_t anyof = r->holes_unarmed ? SCAN_POPULATED : 0;
 	uint64_t end = r->start + r->len;
 	uint64_t pos = r->start;
 	struct pm_scan_arg arg;
@@ -60,6 +103,7 @@ static int scan_walk(struct uffd_wp *u, unsigned index, uint64_t mask,
 		arg.vec = (uintptr_t)u->vec;
 		arg.vec_len = UFFD_SCAN_VEC;
 		arg.category_mask = mask;
+		arg.category_anyof_mask = anyof;
 		arg.return_mask = ret_mask;
 
 		n = ioctl(u->pagemap, PAGEMAP_SCAN, &arg);
@@ -98,28 +142,46 @@ int uffd_scan_sync(struct uffd_wp *u, unsigned index, uint64_t *bitmap)
 			 mark_written, bitmap);
 }
 
-static void mark_zero(uint64_t *bm, uint64_t first, uint64_t count,
-		      uint64_t categories)
+/* Arming sees only populated pages: record those that do not read as
+ * zero (the zero page does). */
+static void mark_nonzero(uint64_t *bm, uint64_t first, uint64_t count,
+			 uint64_t categories)
 {
-	if (pagemap_scan_kind(categories) == PAGEMAP_ZERO)
+	if (pagemap_scan_kind(categories) != PAGEMAP_ZERO)
 		bits_set_range(bm, first, count);
 }
 
 /*
- * Arm region @index: write-protect every page (empty PTEs get a marker) in
- * the walk that also reports what each page was at that moment. The pages
- * that read as zero then (never populated, or the zero page) go to the
- * region's zero_at_start bitmap: they need not be read to be sent, and
- * any later write is reported by a sync. After arming, a marker looks
- * like a swapped-out page to PAGEMAP_SCAN, so only this walk can tell.
+ * Arm region @index: write-protect every populated page (and in shared
+ * memory every hole too) in the walk that also reports what each page is
+ * at that moment. For private anonymous memory, holes get no marker and no
+ * page table, and the pages that read as zero then (holes: everything the
+ * walk did not report; and the zero page) go to the region's zero_at_start
+ * bitmap: they need not be read to be sent, and a later write to any of
+ * them is reported by a sync. Elsewhere a hole is not zero (a memfd page
+ * not mapped yet): no bitmap.
  */
 int uffd_scan_arm(struct uffd_wp *u, unsigned index)
 {
 	struct uffd_region *r = &u->regs[index];
+	uint64_t words = (r->npages + 63) / 64;
+	uint64_t *z;
+	int ret;
 
-	r->zero_at_start = calloc((r->npages + 63) / 64, 8);
-	if (!r->zero_at_start)
+	r->holes_unarmed = pagemap_is_anon_private((void *)(uintptr_t)r->start,
+						   r->npages);
+	z = calloc(words, 8);
+	if (!z)
 		return -ENOMEM;
-	return scan_walk(u, index, 0, PAGEMAP_SCAN_KINDS, mark_zero,
-			 r->zero_at_start);
+	ret = scan_walk(u, index, 0, PAGEMAP_SCAN_KINDS, mark_nonzero, z);
+	if (ret < 0 || !r->holes_unarmed) {
+		free(z);
+		return ret;
+	}
+	for (uint64_t w = 0; w < words; w++)
+		z[w] = ~z[w];
+	if (r->npages % 64)
+		z[words - 1] &= (1ull << (r->npages % 64)) - 1;
+	r->zero_at_start = z;
+	return 0;
 }

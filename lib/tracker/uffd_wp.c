@@ -7,6 +7,8 @@
  * kernel resolves write faults itself by dropping the protection of the page;
  * sync() asks PAGEMAP_SCAN for the pages without protection ("written") and
  * re-protects them in the same walk (uffd_scan.c). No thread, no round trip.
+ * Only populated pages are armed: a hole has no protection to lose, and
+ * its first write shows as a written page (uffd_scan.c says why).
  *
  * Sync mode (older kernels, or VMMIG_UFFD_WP_FORCE_SYNC): each first write
  * to a protected page blocks the writer until our fault thread has recorded
@@ -23,8 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "uffd_compat.h"
-#include "uffd_open.h"
+#include "base/uffd.h"
 #include "tracker_zero.h"
 #include "uffd_wp.h"
 
@@ -71,11 +72,13 @@ static int uffd_init(void *priv, const void *config)
 		return -EOPNOTSUPP;
 
 	/* WP_UNPOPULATED: protecting a never-touched anonymous page leaves a
-	 * marker in its empty PTE, so the first write to it is seen too.
-	 * Async mode relies on it (PAGEMAP_SCAN's CHECK_WPASYNC refuses
-	 * anonymous memory without markers); sync mode without it pre-faults
-	 * the regions instead (see populate()). WP_HUGETLBFS_SHMEM lets us
-	 * register shmem (memfd) regions. */
+	 * marker in its empty PTE, so the first write to it is seen too. Sync
+	 * mode uses that (without it, it pre-faults the regions instead: see
+	 * populate()). Async mode never protects a hole, but still needs the
+	 * feature: PAGEMAP_SCAN write-protects (and with CHECK_WPASYNC walks)
+	 * anonymous memory only where markers are enabled
+	 * (userfaultfd_wp_use_markers()). WP_HUGETLBFS_SHMEM lets us register
+	 * shmem (memfd) regions. */
 	want = have & (UFFD_FEATURE_WP_UNPOPULATED |
 		       UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
 	if (!(u->flags & VMMIG_UFFD_WP_FORCE_SYNC) &&
@@ -265,16 +268,20 @@ VMMIG_API int vmmig_tracker_uffd_wp_is_async(const struct vmmig_tracker *t)
 	return u->async;
 }
 
-int tracker_zero_at_start(struct vmmig_tracker *t, unsigned index,
-			  uint64_t *bm)
+int64_t tracker_zero_at_start(struct vmmig_tracker *t, unsigned index,
+			      uint64_t *bm)
 {
 	struct uffd_wp *u = tracker_priv_if(t, &tracker_uffd_wp_ops);
 	const uint64_t *z;
+	int64_t n = 0;
 
 	if (!u || index >= u->nr || !u->regs[index].zero_at_start)
 		return -EOPNOTSUPP;
 	z = u->regs[index].zero_at_start;
-	for (uint64_t w = 0; w < (u->regs[index].npages + 63) / 64; w++)
+	for (uint64_t w = 0; w < (u->regs[index].npages + 63) / 64; w++) {
 		bm[w] |= z[w];
-	return 0;
+		if (z[w])
+			n += __builtin_popcountll(z[w]);
+	}
+	return n;
 }

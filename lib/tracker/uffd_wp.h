@@ -21,6 +21,8 @@ struct uffd_region {
 	uint64_t npages;
 	int registered;         /* UFFDIO_REGISTER succeeded */
 	int lock_ok;            /* lock initialised */
+	int holes_unarmed;      /* async: private anonymous memory, whose
+				 * holes are left unarmed (uffd_scan.c) */
 	/* Sync mode: the fault thread sets a bit and un-protects the page
 	 * under this lock; sync() takes the bits and re-protects the pages
 	 * under it too (see uffd_fault.c for why they must not interleave). */

@@ -22,8 +22,7 @@
 #include <unistd.h>
 
 #include "early_discard_sess.h"
-#include "tracker/uffd_compat.h"
-#include "tracker/uffd_open.h"
+#include "base/uffd.h"
 
 static bool have_uffd;
 

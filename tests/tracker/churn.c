@@ -25,6 +25,7 @@ struct churn {
 	atomic_int stop;
 	atomic_int err;
 	atomic_uint bursts;        /* the writer's, for the main loop */
+	atomic_bool written;       /* the writer reached max_writes */
 	uint64_t writes;
 	double max_ns, sum_ns;
 };
@@ -100,7 +101,8 @@ static void *writer(void *arg)
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
 	const struct timespec nap = { .tv_nsec = 50 * 1000 };
 
-	while (!atomic_load(&c->stop)) {
+	while (!atomic_load(&c->stop) &&
+	       (!c->cfg->max_writes || c->writes < c->cfg->max_writes)) {
 		if (c->cfg->quiesce)
 			pthread_mutex_lock(&c->pause);
 		for (int k = 0; k < 32; k++) {
@@ -134,6 +136,7 @@ static void *writer(void *arg)
 		atomic_fetch_add(&c->bursts, 1);
 		nanosleep(&nap, NULL);
 	}
+	atomic_store(&c->written, true);
 	return NULL;
 }
 
@@ -180,8 +183,10 @@ static int run(struct churn *c, struct churn_res *res)
 			ret = -ENOMEM;
 			goto out;
 		}
-		/* Touch the first half before start(); the rest never is. */
-		for (uint64_t p = 0; p < c->reg[r].npages / 2; p++)
+		/* Touch the first half (at most 8 MiB) before start(); the
+		 * rest never is. */
+		for (uint64_t p = 0; p < c->reg[r].npages / 2 &&
+				     p < CHURN_R0_SIZE / 2 / PAGE; p++)
 			((volatile char *)c->reg[r].host)[p * PAGE] = 1;
 	}
 
@@ -202,7 +207,8 @@ static int run(struct churn *c, struct churn_res *res)
 	 * tests count on (bounded by last). */
 	while (!res->err && now_ns() < last &&
 	       (now_ns() < end || res->syncs < CHURN_MIN_SYNCS ||
-		atomic_load(&c->bursts) < CHURN_MIN_BURSTS)) {
+		(atomic_load(&c->bursts) < CHURN_MIN_BURSTS &&
+		 !atomic_load(&c->written)))) {
 		const struct timespec every = { .tv_nsec = 2 * 1000 * 1000 };
 		double t0;
 
@@ -243,7 +249,9 @@ out:
 int churn_run(struct vmmig_tracker *t, const struct churn_cfg *cfg,
 	      struct churn_res *res)
 {
-	static const uint64_t sizes[NREG] = { CHURN_R0_SIZE, CHURN_R1_SIZE };
+	const uint64_t sizes[NREG] = {
+		cfg->r0_size ? cfg->r0_size : CHURN_R0_SIZE, CHURN_R1_SIZE
+	};
 	struct churn *c;
 	int ret = -ENOMEM;
 
@@ -255,7 +263,7 @@ int churn_run(struct vmmig_tracker *t, const struct churn_cfg *cfg,
 	c->cfg = cfg;
 	pthread_mutex_init(&c->pause, NULL);
 	for (unsigned r = 0; r < NREG; r++) {
-		uint64_t words = sizes[r] / PAGE / 64;
+		uint64_t words = (sizes[r] / PAGE + 63) / 64;
 
 		c->reg[r] = (struct vmmig_tracker_region){
 			.id = 10 + r, .index = r, .gpa = r ? 1ull << 32 : 0,

@@ -18,7 +18,10 @@ struct churn_cfg {
 	unsigned run_ms;   /* how long the writer runs, at least: on a loaded
 			    * machine it runs on until CHURN_MIN_SYNCS syncs
 			    * and CHURN_MIN_BURSTS bursts of 32 writes were
-			    * done, up to CHURN_MAX_EXTRA_MS longer */
+			    * done (or max_writes), up to CHURN_MAX_EXTRA_MS
+			    * longer */
+	uint64_t r0_size;  /* bytes of region 0; 0: CHURN_R0_SIZE */
+	uint64_t max_writes; /* the writer stops after as many; 0: no cap */
 };
 
 /* What the tests' "many syncs raced many writes" needs, whatever the
@@ -41,9 +44,10 @@ struct churn_res {
 	double mean_sync_us;  /* average sync of both regions while writing */
 };
 
-/* Region sizes: 16 MiB + 4 MiB. The writer never writes pages with
- * index % 4 == 3, so false positives are visible; the first half of each
- * region is touched before start(), the second half is not. */
+/* Region sizes: 16 MiB (or r0_size) + 4 MiB. The writer never writes
+ * pages with index % 4 == 3, so false positives are visible; the first
+ * half of each region (at most 8 MiB of it) is touched before start(), the
+ * rest is not. */
 #define CHURN_R0_SIZE (16u << 20)
 #define CHURN_R1_SIZE (4u << 20)
 

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <vmmig/tracker.h>
@@ -52,14 +54,20 @@ static void exact(int shared)
 		p[70 * PG] = 2;
 		p[200 * PG + 4095] = 2; /* never touched before start */
 		(void)p[9 * PG];        /* reads are not writes */
-		(void)p[201 * PG];
+		(void)p[201 * PG];      /* but see below */
 		for (int i = 0; i < 4; i++)
 			bm[i] = 0;
 		ck_assert_int_eq(vmmig_tracker_sync(t, 0, bm), 0);
 		ck_assert_uint_eq(bm[0], 1ull << 3);
 		ck_assert_uint_eq(bm[1], 1ull << 6);
 		ck_assert_uint_eq(bm[2], 0);
-		ck_assert_uint_eq(bm[3], 1ull << 8);
+		/* Async mode leaves never-populated anonymous pages
+		 * unarmed, so the zero page that a read maps there is
+		 * reported once, like a write (it reads as zero: a harmless
+		 * false positive). */
+		ck_assert_uint_eq(bm[3], (1ull << 8) |
+				  (WANT_ASYNC && !shared && !round ? 1ull << 9
+								   : 0));
 		/* Re-armed: nothing new, then one page again. */
 		for (int i = 0; i < 4; i++)
 			bm[i] = 0;
@@ -89,6 +97,53 @@ END_TEST
 START_TEST(test_exact_shared)
 {
 	exact(1);
+}
+END_TEST
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+/* Pages written, then unmapped by reclaim before the sync (MADV_PAGEOUT;
+ * without swap a memfd page stays in the page cache, its page-table entry
+ * goes empty): still reported, in either memory. */
+static void pageout(int shared)
+{
+	struct vmmig_tracker *t = new_tracker();
+	struct vmmig_tracker_region r = { .id = 1, .size = 64 * PG,
+					  .npages = 64 };
+	uint64_t bm[1] = { 0 };
+	volatile char *p;
+
+	r.host = churn_map(r.size, shared);
+	ck_assert_ptr_nonnull(r.host);
+	p = r.host;
+	for (unsigned i = 0; i < 64; i++)
+		p[i * PG] = 1;
+	ck_assert_int_eq(vmmig_tracker_start(t, &r, 1), 0);
+	ck_assert_int_eq(vmmig_tracker_sync(t, 0, bm), 0);
+	ck_assert_uint_eq(bm[0], 0);
+	p[5 * PG] = 2;
+	p[40 * PG] = 2;
+	if (madvise(r.host, r.size, MADV_PAGEOUT) < 0)
+		printf("MADV_PAGEOUT: %s, not tested\n", strerror(errno));
+	ck_assert_int_eq(vmmig_tracker_sync(t, 0, bm), 0);
+	ck_assert_uint_eq(bm[0] & (1ull << 5 | 1ull << 40),
+			  1ull << 5 | 1ull << 40);
+	ck_assert_int_eq(p[5 * PG], 2);
+	vmmig_tracker_free(t);
+	churn_unmap(r.host, r.size);
+}
+
+START_TEST(test_pageout_anon)
+{
+	pageout(0);
+}
+END_TEST
+
+START_TEST(test_pageout_shared)
+{
+	pageout(1);
 }
 END_TEST
 
@@ -227,7 +282,9 @@ int main(void)
 	tcase_add_test(tc, test_exact_anon);
 	tcase_add_test(tc, test_churn_anon);
 	tcase_add_test(tc, test_stop_under_writes);
+	tcase_add_test(tc, test_pageout_anon);
 	if (shmem_ok) {
+		tcase_add_test(tc, test_pageout_shared);
 		tcase_add_test(tc, test_exact_shared);
 		tcase_add_test(tc, test_churn_shared);
 	} else {

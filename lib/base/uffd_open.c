@@ -9,8 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "uffd_compat.h"
-#include "uffd_open.h"
+#include "uffd.h"
 
 int uffd_open(void)
 {
