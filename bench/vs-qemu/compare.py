@@ -124,6 +124,11 @@ def run_one(cfg, kind, p, tag):
     if kind == "iperf":
         return iperf(p, tag, cfg["workdir"])
     r = (qemu_run.run if kind == "qemu" else toyvmm_run.run)(cfg, p, tag)
+    # Either side: a run that reports success without figures is not one.
+    why = qemu_run.figures_missing(r) if r.get("ok") else None
+    if why:
+        r["ok"] = False
+        r["error"] = why
     mib = p.get("mem_mib", cfg["size_mib"])
     if r.get("ok") and r.get("total_time_ms"):
         r["gbps"] = round(mib * 2**20 * 8 / (r["total_time_ms"] / 1000) / 1e9,

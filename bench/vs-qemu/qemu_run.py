@@ -44,16 +44,41 @@ def qemu_args(memfile, size_mib, prealloc, qmp_path, incoming):
     return args
 
 
-def poll_status(qmp, timeout_s):
-    """query-migrate until a final status; returns the last reply."""
+# QEMU 7.2 sets the status to completed before it computes the figures
+# (migration_completion(), then migration_calculate_complete()): a reply in
+# between reads "completed" with total-time 0. Ask again for this long.
+FIGURES_WAIT_S = 5.0
+
+
+def poll_status(qmp, timeout_s, need_total=True):
+    """query-migrate until a final status; returns the last reply. With
+    need_total (the source), a completed reply must carry its total-time:
+    asked again until it does or FIGURES_WAIT_S pass (then the caller finds
+    it missing and does not count the run)."""
     deadline = time.monotonic() + timeout_s
     while True:
         info = qmp.execute("query-migrate")
         if info.get("status") in ("completed", "failed", "cancelled"):
-            return info
+            break
         if time.monotonic() > deadline:
             raise TimeoutError("migration still %s" % info.get("status"))
         time.sleep(0.02)
+    wait_until = time.monotonic() + FIGURES_WAIT_S
+    while (need_total and info.get("status") == "completed" and
+           not info.get("total-time") and time.monotonic() < wait_until):
+        time.sleep(0.02)
+        info = qmp.execute("query-migrate")
+    return info
+
+
+def figures_missing(res):
+    """Why a completed run's figures cannot be counted, or None: a total
+    time of 0 or nothing transferred is an empty reply, not a result."""
+    if not res.get("total_time_ms"):
+        return "completed without a total time (%r)" % res.get("total_time_ms")
+    if not res.get("transferred_bytes"):
+        return "completed with nothing transferred"
+    return None
 
 
 def spot_check(src_file, dst_file, size, pages=256):
@@ -127,7 +152,7 @@ def run(cfg, p, tag):
         w0 = time.monotonic()
         qs.execute("migrate", uri=uri)
         info = poll_status(qs, cfg["timeout_s"])
-        dinfo = poll_status(qd, cfg["timeout_s"])
+        dinfo = poll_status(qd, cfg["timeout_s"], need_total=False)
         wall = time.monotonic() - w0
         cpu_s1, cpu_d1 = procs.cpu_seconds(src.pid), procs.cpu_seconds(dst.pid)
         wire1 = procs.wire_bytes(net)
@@ -149,6 +174,10 @@ def run(cfg, p, tag):
             "source_cpu_s": round(cpu_s1 - cpu_s0, 3),
             "dest_cpu_s": round(cpu_d1 - cpu_d0, 3),
         })
+        why = figures_missing(res) if res["ok"] else None
+        if why:
+            res["ok"] = False
+            res["error"] = why
         if res["ok"]:
             res["spot_check"] = spot_check(p["src_file"], dst_file,
                                            size_mib << 20)

@@ -58,9 +58,12 @@ enum vmmig_option {
 				      * that makes the migration faster,
 				      * measured as it sends: all of them
 				      * while the link is slower than zstd
-				      * can gain, next to none while the CPU
-				      * or a fast path is the limit. Pages
-				      * that look random are sent raw */
+				      * can gain and stays full, next to
+				      * none while the CPU or a fast path is
+				      * the limit or the host has no CPU to
+				      * spare. Pages that look random are
+				      * sent raw. Its decisions are logged
+				      * at VMMIG_LOG_DEBUG ("zstd chN: ...") */
 	VMMIG_OPT_ZSTD_LEVEL,        /* source: default 1 */
 	VMMIG_OPT_DELTA_CACHE_BYTES, /* source: cache of sent pages for delta
 				      * encoding; 0 = off. Smaller than the

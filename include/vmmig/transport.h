@@ -76,7 +76,10 @@ struct vmmig_transport_ops {
 	void (*listener_shutdown)(void *listener);
 	void (*listener_close)(void *listener);
 
-	/* Send every byte of @iov or fail: 0 or -errno. */
+	/* Send every byte of @iov or fail: 0 or -errno. @iovcnt may reach 65
+	 * (a page record: its head, then pages where they lie in guest
+	 * memory, which the running guest may write meanwhile: send the bytes
+	 * as they are when read, once; the library re-sends such pages). */
 	int (*send)(void *chan, const struct iovec *iov, int iovcnt);
 	/* Fill every byte of @iov or fail: 0, -ECONNRESET when the peer closed
 	 * (also on a clean EOF: the protocol never ends a stream mid-wait),
@@ -103,11 +106,12 @@ struct vmmig_transport_ops {
 	 * caller builds the next record meanwhile. Queued bytes go out in
 	 * the order they were queued, before anything a later send() or
 	 * send_queue() passes. The memory @iov points to (not the iovec
-	 * array itself) must stay unchanged until a send_wait() has
-	 * returned with at most as many sends still in flight as were
-	 * queued after this one. Return 0, or the error of this or of an
-	 * earlier queued send (the channel is then broken: nothing queued
-	 * later is sent).
+	 * array itself) stays valid, and the library's own buffers in it
+	 * unchanged, until a send_wait() has returned with at most as many
+	 * sends still in flight as were queued after this one (guest pages
+	 * in it may change, as for send()). Return 0, or the error of this
+	 * or of an earlier queued send (the channel is then broken: nothing
+	 * queued later is sent).
 	 * send_wait() waits until at most @left queued sends are still in
 	 * flight; 0 or the first error of a queued send. send_wait(chan, 0)
 	 * returns only when the channel no longer reads any queued memory,

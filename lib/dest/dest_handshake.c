@@ -102,9 +102,6 @@ static int greet(struct vmmig_dest *dst, struct receiver *rv,
 		snprintf(err, errlen, "%s", vmmig_strerror(ret));
 		return ret;
 	}
-	/* TLS authenticated every byte: the PAGES CRC would check nothing
-	 * more, and costs as much CPU as a copy. */
-	wire_reader_set_page_crc(rv->rd, !rv->c->tls);
 	ret = wire_reader_next(rv->rd, &hd, &payload, NULL);
 	if (ret == -EPROTO) {
 		snprintf(err, errlen, "not a migration stream: %s",

@@ -67,35 +67,73 @@ static uint64_t since(uint64_t now, uint64_t then)
 	return now > then ? now - then : 0;
 }
 
-void enc_ctx_send_start(struct enc_ctx *e)
+static unsigned pct(uint64_t part, uint64_t whole)
 {
-	if (!e || !e->zc || !e->cfg.zstd_adaptive)
-		return;
-	sample(e, &e->start);
-	/* Between sends the thread encodes; time it slept there (no job,
-	 * waiting for a fault request) was not spent on this stream. */
-	e->gap_cpu = e->have_end ? since(e->start.cpu, e->end.cpu) : 0;
-	e->gap_busy = e->have_end ? e->gap_cpu +
-		since(e->start.runq, e->end.runq) : 0;
+	return whole ? (unsigned)(part * 100u / whole) : 0;
 }
 
+/* What the rule saw in the window that just closed, and what it did. */
+static void log_window(const struct enc_ctx *e, unsigned from)
+{
+	const struct enc_adapt *a = &e->adapt;
+	const struct enc_window *w = &a->last;
+
+	if (!e->cfg.log)
+		return;
+	log_msg(e->cfg.log, VMMIG_LOG_DEBUG,
+		"zstd ch%u: %llu us, blocked %u%% (recent %u%%), on a CPU %u%% "
+		"of the rest (recent %u%%), %llu bytes/us sent, zstd %llu us "
+		"saved %llu bytes, path %llu bytes/us, level %u -> %u",
+		e->cfg.id, (unsigned long long)w->wall_us,
+		pct(w->wait_us, w->wall_us), pct(a->wait_us, a->wall_us),
+		pct(w->cpu_us, w->wall_us - w->wait_us),
+		pct(a->cpu_us, a->wall_us - a->wait_us),
+		(unsigned long long)(w->wall_us ? w->bytes / w->wall_us : 0),
+		(unsigned long long)(w->cost_ns / 1000u),
+		(unsigned long long)w->saved,
+		(unsigned long long)a->path_rate, from, a->level);
+}
+
+/*
+ * A cycle runs from the end of one batch's send to the end of the next:
+ * encoding, the batch's send, and whatever else the thread sent meanwhile
+ * (the records of zero runs, which wait for the pipelined batches ahead of
+ * them). The thread sleeps only on its channel inside a cycle, so all of
+ * its time neither on a CPU nor waiting for one is time blocked on the
+ * path. Between jobs it sleeps for another reason: enc_ctx_send_idle()
+ * starts the next cycle afresh.
+ */
 void enc_ctx_send_done(struct enc_ctx *e, size_t bytes)
 {
-	uint64_t wall, cpu, busy;
+	struct enc_clock now;
+	uint64_t wall, busy;
+	unsigned from;
 
 	if (!e || !e->zc || !e->cfg.zstd_adaptive)
 		return;
-	sample(e, &e->end);
-	e->have_end = true;
-	wall = since(e->end.wall, e->start.wall);
-	cpu = since(e->end.cpu, e->start.cpu);
-	busy = cpu + since(e->end.runq, e->start.runq);
-	enc_adapt_cycle(&e->adapt, &(struct enc_cycle){
-		.wall_us = (e->gap_busy + wall) / 1000u,
-		.wait_us = since(wall, busy) / 1000u,
-		.cpu_us = (e->gap_cpu + cpu) / 1000u,
-		.bytes = bytes,
-	});
+	sample(e, &now);
+	if (!e->have_end) {
+		e->have_end = true; /* the first send of a job: a baseline */
+		e->end = now;
+		return;
+	}
+	wall = since(now.wall, e->end.wall);
+	busy = since(now.cpu, e->end.cpu) + since(now.runq, e->end.runq);
+	from = e->adapt.level;
+	if (enc_adapt_cycle(&e->adapt, &(struct enc_cycle){
+		    .wall_us = wall / 1000u,
+		    .wait_us = since(wall, busy) / 1000u,
+		    .cpu_us = since(now.cpu, e->end.cpu) / 1000u,
+		    .bytes = bytes,
+	    }))
+		log_window(e, from);
+	e->end = now;
+}
+
+void enc_ctx_send_idle(struct enc_ctx *e)
+{
+	if (e)
+		e->have_end = false;
 }
 
 int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy)

@@ -16,6 +16,8 @@
 
 #include <zstd.h>
 
+#include "base/base.h"
+
 #define ENC_PAGE 4096u
 
 /* Largest delta the sender accepts (else it sends zstd or raw) and the
@@ -48,10 +50,14 @@ ZSTD_DCtx *zpage_dctx_new(void);
  * saves (the policy is explained at the top of enc_adapt.c). Pure: fed
  * with measurements. */
 #define ENC_ADAPT_ONE 64u   /* effort: compress this many pages of 64 */
-#define ENC_ADAPT_MIN 2u    /* floor: keeps the saving measured */
-#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 2, 8, 16, ... 64 */
+#define ENC_ADAPT_MIN 1u    /* floor: keeps the saving measured */
+#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 1, 8, 16, ... 64 */
 #define ENC_ADAPT_GAIN 2u   /* climb while the path < up to this x zstd's
 			     * gain */
+/* One window's figures, as the rule saw them (for the debug log). */
+struct enc_window {
+	uint64_t wall_us, wait_us, cpu_us, bytes, cost_ns, saved;
+};
 struct enc_adapt {
 	unsigned level;         /* 0..ENC_ADAPT_LEVELS */
 	unsigned effort;        /* enc_adapt_effort(level) */
@@ -61,10 +67,13 @@ struct enc_adapt {
 	uint64_t path_rate;     /* bytes/us sent at a low level (average) */
 	uint64_t rate_windows;  /* windows that measured it */
 	uint64_t cost_ns, saved; /* recent attempts: ns, bytes saved */
+	/* The recent windows (smoothed): time, blocked, on a CPU; sent. */
+	uint64_t wall_us, wait_us, cpu_us, bytes;
 	/* The current window: the thread's time, the part blocked in sends,
 	 * the part on a CPU; bytes sent; zstd's ns and bytes saved. */
 	uint64_t win_wall_us, win_wait_us, win_cpu_us, win_bytes;
 	uint64_t win_cost_ns, win_saved;
+	struct enc_window last; /* the last window closed */
 };
 /* One batch sent, as the sending thread saw it from the end of its
  * previous send to the end of this one (time it slept outside the sends,
@@ -82,8 +91,9 @@ unsigned enc_adapt_effort(unsigned level);
 bool enc_adapt_pick(struct enc_adapt *a);
 /* One try: its wall time and the bytes it saved (0: sent raw). */
 void enc_adapt_attempt(struct enc_adapt *a, uint64_t cost_ns, unsigned saved);
-/* Account one send; at the end of a window, move the level. */
-void enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c);
+/* Account one send; at the end of a window, move the level and return
+ * true (a->last holds the window). */
+bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c);
 
 /* ---- enc_zstd.c ---- */
 struct enc_ctx;
@@ -91,12 +101,14 @@ struct enc_ctx;
  * does not look random. Return the frame length (> 0), or 0: send it as it
  * is. */
 int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy);
-/* The sending thread of @e calls these around each send of a batch of
- * @bytes (no-ops unless compressing with cfg.zstd_adaptive). They read the
- * thread's clocks: wall, CPU and run-queue time, hence how long the send
- * blocked. */
-void enc_ctx_send_start(struct enc_ctx *e);
+/* The sending thread of @e calls this after each send of a batch of
+ * @bytes (a no-op unless compressing with cfg.zstd_adaptive). It reads the
+ * thread's clocks: wall, CPU and run-queue time, hence how long the thread
+ * was blocked on its channel since the previous call. */
 void enc_ctx_send_done(struct enc_ctx *e, size_t bytes);
+/* The sending thread is about to sleep for another reason than its
+ * channel (waiting for its next job): the next cycle starts afresh. */
+void enc_ctx_send_idle(struct enc_ctx *e);
 /* The effort now (ENC_ADAPT_MIN..ENC_ADAPT_ONE; ENC_ADAPT_ONE without
  * zstd or without cfg.zstd_adaptive), for tests. */
 unsigned enc_ctx_zstd_effort(const struct enc_ctx *e);
@@ -146,6 +158,9 @@ struct enc_config {
 				   * sender's sends, encode/enc_adapt.c);
 				   * false: try every page */
 	size_t delta_cache_bytes; /* 0: no delta */
+	const struct logger *log; /* the zstd rule's windows at debug level;
+				   * NULL: none */
+	unsigned id;              /* the channel, in those lines */
 };
 
 int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out);
@@ -170,9 +185,6 @@ struct enc_ctx {
 	bool sched_tried;       /* opening it was attempted */
 	bool have_end;          /* @end is valid */
 	struct enc_clock end;   /* at the end of the last send */
-	struct enc_clock start; /* at the start of the current send */
-	uint64_t gap_busy;      /* from @end to @start: on a CPU or waiting */
-	uint64_t gap_cpu;       /* for one; of that, on a CPU */
 	struct dcache *cache;   /* NULL unless delta_cache_bytes >= 4096 */
 	bool first_send;        /* the pages added now were never sent */
 	uint8_t scratch[ENC_PAGE]; /* a candidate encoding */

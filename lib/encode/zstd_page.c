@@ -18,8 +18,12 @@ ZSTD_CCtx *zpage_cctx_new(int level)
 	 * Parameters are set once, here, and every page then goes through
 	 * ZSTD_compress2(), which keeps them (ZSTD_compressCCtx() takes the
 	 * level on every call and rebuilds the parameters from it). No
-	 * checksum: the record has a CRC. The content size is written, so
-	 * the receiver can check it before decompressing.
+	 * checksum: a page may be compressed straight from guest memory while
+	 * the guest writes it; the frame still decodes to 4096 bytes (a torn
+	 * page, dirty again and re-sent), where a checksum of the bytes read
+	 * at another moment could fail. The transport and the memory digest
+	 * guard page bytes (docs/wire-format.md, section 3). The content size
+	 * is written, so the receiver can check it before decompressing.
 	 */
 	if (c && (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel,
 						      level)) ||

@@ -210,7 +210,6 @@ static int setup_urgent(struct vmmig_source *src)
 		ret = enc_ctx_new(&ec, &s->enc);
 		if (!ret)
 			ret = wire_batch_init(&s->batch);
-		s->batch.no_crc = src->sess.sh.tls != NULL;
 		if (!ret)
 			ret = wire_zeros_init(&s->zeros);
 	}

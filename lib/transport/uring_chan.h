@@ -38,7 +38,9 @@
 #include <sys/uio.h>
 
 #define URING_QENT 16 /* sends queued at most */
-#define URING_QIOV 64 /* their iovecs at most */
+/* Their iovecs at most: a PAGES record is up to 1 + 64 (head, then pages
+ * straight from guest memory, lib/wire/batch.c). */
+#define URING_QIOV 72
 
 /* One queued send: the bytes of it that have not left yet. */
 struct uring_qent {

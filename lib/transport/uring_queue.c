@@ -164,7 +164,7 @@ int uring_chan_send_queue(void *chan, const struct iovec *iov, int iovcnt)
 	if (!bytes)
 		return 0;
 	/* Too many pieces to gather: send it on its own, after the rest. */
-	if (n > URING_QIOV / 2)
+	if (n > URING_QIOV - (int)c->nnext)
 		return uring_chan_send(c, iov, iovcnt);
 	/* The SENDMSG in flight ends first (one a socket, see uring_chan.h),
 	 * and this one starts at once: left pending, it would start only at

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Source side: build one PAGES record. Each page is copied once into the
- * payload area; every later step (zero test aside) reads that copy, so a
- * guest writing the page meanwhile cannot make the CRC, the delta cache or
- * the encoding disagree with what is sent. The payload's CRC grows with
- * each page, read while the page is still in the L1 cache (a CRC of the
- * whole payload at the end reads 256 KiB back from L2 or further).
- * A copy and CRC fused in one loop of 8-byte loads measured twice as slow
- * as memcpy() then CRC here: memcpy's wide moves win on cold memory.
+ * Source side: build one PAGES record as a list of pieces, never a copy of
+ * the guest: the record goes out as iovecs [header + descriptors][guest
+ * page][guest page][encoded bytes]..., contiguous pieces coalesced into
+ * one iovec. A raw page is read by the transport straight from guest
+ * memory, while the guest may still write it; that is why the record's
+ * CRC covers its metadata only (docs/wire-format.md, section 3): a page
+ * torn by a write in flight is dirty again and its next copy follows.
+ *
+ * Encoded pages (zstd, delta, hints) are written to the batch's payload
+ * buffer. Under the delta cache a page is still copied once into that
+ * buffer: the cache must hold exactly the bytes the destination received,
+ * so the cache copy, the delta and what is sent all come from that one
+ * read of the page.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +40,8 @@ void wire_batch_begin(struct wire_batch *b, uint32_t region_id)
 	b->region_id = region_id;
 	b->count = 0;
 	b->payload_len = 0;
-	b->payload_crc = 0;
+	b->body_len = 0;
+	b->niov = 1; /* iov[0], the head, is set by wire_batch_finish() */
 }
 
 static uint8_t *desc_at(struct wire_batch *b, unsigned i)
@@ -55,39 +61,57 @@ static bool in_batch(struct wire_batch *b, uint64_t page_index)
 	return false;
 }
 
-/* Encode the copy at @copy (already in the payload); return (enc, len). */
-static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
-		       uint64_t page_index, uint8_t *copy, size_t *len,
-		       struct enc_counters *cnt)
+/* Append @len bytes at @p to the record's pages; a piece that starts where
+ * the last one ends (the next guest page, the next encoded bytes) grows
+ * it, so a run of contiguous pages costs one iovec. */
+static void add_piece(struct wire_batch *b, const void *p, size_t len)
 {
-	uint8_t *cached;
+	struct iovec *last = &b->iov[b->niov - 1];
+
+	if (b->niov > 1 && (const uint8_t *)last->iov_base + last->iov_len ==
+			   (const uint8_t *)p)
+		last->iov_len += len;
+	else
+		b->iov[b->niov++] = (struct iovec){ (void *)p, len };
+	b->body_len += len;
+}
+
+/* Reserve @len bytes of the payload buffer for an encoded piece. */
+static uint8_t *payload_take(struct wire_batch *b, size_t len)
+{
+	uint8_t *p = b->payload + b->payload_len;
+
+	b->payload_len += len;
+	return p;
+}
+
+/* Under the delta cache: @copy holds the page (read once); encode it in
+ * place. Return the encoding, *@len its bytes at @copy. */
+static int encode_cached(struct wire_batch *b, struct enc_ctx *e,
+			 uint64_t page_index, uint8_t *copy, size_t *len,
+			 struct enc_counters *cnt)
+{
+	uint8_t *cached = dcache_lookup(e->cache, b->region_id, page_index);
 	int n;
 
 	*len = ENC_PAGE;
-	if (!e)
-		return WIRE_ENC_RAW;
-	if (!e->cache && e->cfg.delta_cache_bytes >= ENC_PAGE)
-		cnt->cache_misses++; /* dropped at a post-copy switch */
-	if (e->cache) {
-		cached = dcache_lookup(e->cache, b->region_id, page_index);
-		if (cached) {
-			cnt->cache_hits++;
-			n = delta_encode(cached, copy, e->scratch,
-					 ENC_DELTA_ACCEPT - 1);
-			/* Whatever goes out, the receiver ends with the copy. */
-			memcpy(cached, copy, ENC_PAGE);
-			if (n > 0) {
-				memcpy(copy, e->scratch, (size_t)n);
-				*len = (size_t)n;
-				return WIRE_ENC_DELTA;
-			}
-		} else {
-			cnt->cache_misses++;
-			cached = dcache_insert(e->cache, b->region_id,
-					       page_index, !e->first_send);
-			if (cached)
-				memcpy(cached, copy, ENC_PAGE);
+	if (cached) {
+		cnt->cache_hits++;
+		n = delta_encode(cached, copy, e->scratch,
+				 ENC_DELTA_ACCEPT - 1);
+		/* Whatever goes out, the receiver ends with the copy. */
+		memcpy(cached, copy, ENC_PAGE);
+		if (n > 0) {
+			memcpy(copy, e->scratch, (size_t)n);
+			*len = (size_t)n;
+			return WIRE_ENC_DELTA;
 		}
+	} else {
+		cnt->cache_misses++;
+		cached = dcache_insert(e->cache, b->region_id, page_index,
+				       !e->first_send);
+		if (cached)
+			memcpy(cached, copy, ENC_PAGE);
 	}
 	if (e->zc) {
 		n = enc_zstd_page(e, copy);
@@ -100,13 +124,55 @@ static int encode_copy(struct wire_batch *b, struct enc_ctx *e,
 	return WIRE_ENC_RAW;
 }
 
+/* A page with contents into the record: its encoding. */
+static int add_contents(struct wire_batch *b, struct enc_ctx *e,
+			uint64_t page_index, const uint8_t *page,
+			uint32_t *len, struct enc_counters *cnt)
+{
+	size_t n;
+	int enc, z;
+
+	if (e && e->cache) {
+		uint8_t *copy = b->payload + b->payload_len;
+
+		memcpy(copy, page, ENC_PAGE);
+		enc = encode_cached(b, e, page_index, copy, &n, cnt);
+		add_piece(b, payload_take(b, n), n);
+		*len = (uint32_t)n;
+		return enc;
+	}
+	if (e && e->cfg.delta_cache_bytes >= ENC_PAGE)
+		cnt->cache_misses++; /* dropped at a post-copy switch */
+	/* zstd reads the guest page itself; a frame of a page torn by a
+	 * write still decodes to 4096 bytes, and the page is dirty again. */
+	z = e && e->zc ? enc_zstd_page(e, page) : 0;
+	if (z > 0) {
+		uint8_t *p = payload_take(b, (size_t)z);
+
+		memcpy(p, e->scratch, (size_t)z);
+		add_piece(b, p, (size_t)z);
+		*len = (uint32_t)z;
+		return WIRE_ENC_ZSTD;
+	}
+	add_piece(b, page, ENC_PAGE);
+	*len = ENC_PAGE;
+	return WIRE_ENC_RAW;
+}
+
+static void add_desc(struct wire_batch *b, uint64_t page_index, int enc,
+		     uint32_t len)
+{
+	if (!b->count || page_index > b->max_index)
+		b->max_index = page_index;
+	pages_desc_pack(desc_at(b, b->count++), page_index, (uint8_t)enc, len);
+}
+
 int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		   uint64_t page_index, const void *page,
 		   struct enc_counters *cnt)
 {
 	struct enc_counters dummy = { 0 };
-	uint8_t *d, *copy;
-	size_t len = 0;
+	uint32_t len = 0;
 	int enc;
 
 	if (!cnt)
@@ -123,19 +189,9 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		if (e && e->cache)
 			dcache_drop(e->cache, b->region_id, page_index);
 	} else {
-		copy = b->payload + b->payload_len;
-		memcpy(copy, page, ENC_PAGE);
-		enc = encode_copy(b, e, page_index, copy, &len, cnt);
-		if (!b->no_crc)
-			b->payload_crc = vmmig_crc32c(b->payload_crc, copy,
-						      len);
+		enc = add_contents(b, e, page_index, page, &len, cnt);
 	}
-
-	if (!b->count || page_index > b->max_index)
-		b->max_index = page_index;
-	d = desc_at(b, b->count++);
-	pages_desc_pack(d, page_index, (uint8_t)enc, (uint32_t)len);
-	b->payload_len += len;
+	add_desc(b, page_index, enc, len);
 	cnt->pages[enc]++;
 	return enc;
 }
@@ -143,51 +199,38 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 			const struct wire_hint *h, struct enc_counters *cnt)
 {
-	uint8_t *d, *p;
+	uint8_t *p;
 
 	if (b->count >= WIRE_MAX_BATCH)
 		return -ENOSPC;
 	if (in_batch(b, page_index))
 		return -EEXIST;
-	p = b->payload + b->payload_len;
+	p = payload_take(b, WIRE_HINT_SIZE);
 	wire_hint_pack(p, h);
-	if (!b->no_crc)
-		b->payload_crc = vmmig_crc32c(b->payload_crc, p,
-					      WIRE_HINT_SIZE);
-	if (!b->count || page_index > b->max_index)
-		b->max_index = page_index;
-	d = desc_at(b, b->count++);
-	pages_desc_pack(d, page_index, WIRE_ENC_HINT, WIRE_HINT_SIZE);
-	b->payload_len += WIRE_HINT_SIZE;
+	add_piece(b, p, WIRE_HINT_SIZE);
+	add_desc(b, page_index, WIRE_ENC_HINT, WIRE_HINT_SIZE);
 	if (cnt)
 		cnt->pages[WIRE_ENC_HINT]++;
 	return WIRE_ENC_HINT;
 }
 
-size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
-			 struct iovec iov[2])
+size_t wire_batch_finish(struct wire_batch *b, uint32_t seq, int *iovcnt)
 {
 	uint8_t *bh = b->head + WIRE_HDR_SIZE;
 	struct wire_hdr h = { .type = WIRE_PAGES, .seq = seq };
-	struct iovec body;
+	struct iovec meta;
 	size_t head_len;
-	uint32_t crc;
 
+	*iovcnt = 0;
 	if (b->count == 0)
 		return 0;
 	pages_head_pack(bh, b->region_id, (uint16_t)b->count);
 	head_len = WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * b->count;
-	body = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
-	/* wire_record_seal() over head and payload, but the payload's CRC
-	 * is already known. */
-	h.len = (uint32_t)(head_len - WIRE_HDR_SIZE + b->payload_len);
+	h.len = (uint32_t)(head_len - WIRE_HDR_SIZE + b->body_len);
 	wire_hdr_pack(b->head, &h); /* crc 0, as wire_record_frame() */
-	if (!b->no_crc) {
-		crc = vmmig_crc32c_combine(wire_record_crc(b->head, &body, 1),
-					   b->payload_crc, b->payload_len);
-		put_le32(b->head + 8, crc);
-	}
-	iov[0] = (struct iovec){ b->head, head_len };
-	iov[1] = (struct iovec){ b->payload, b->payload_len };
-	return head_len + b->payload_len;
+	meta = (struct iovec){ bh, head_len - WIRE_HDR_SIZE };
+	put_le32(b->head + 8, wire_record_crc(b->head, &meta, 1));
+	b->iov[0] = (struct iovec){ b->head, head_len };
+	*iovcnt = (int)b->niov;
+	return head_len + b->body_len;
 }

@@ -117,11 +117,6 @@ int wire_reader_set_sink(struct wire_reader *r,
 	return 0;
 }
 
-void wire_reader_set_page_crc(struct wire_reader *r, bool check)
-{
-	r->no_page_crc = !check;
-}
-
 int wire_reader_set_readahead(struct wire_reader *r, wire_read_some_fn fn,
 			      size_t cap)
 {

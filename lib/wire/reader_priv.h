@@ -28,7 +28,6 @@ struct wire_reader {
 	ZSTD_DCtx *zd;
 	const struct wire_page_sink_ops *sink; /* where pages land */
 	void *sink_cookie;
-	bool no_page_crc;     /* TLS: PAGES unchecked (see set_page_crc) */
 	uint8_t *rawbuf;      /* raw pages the sink gave no place for */
 	size_t rawbuf_cap;
 	struct wire_page_desc desc[WIRE_MAX_BATCH]; /* of the PAGES record */

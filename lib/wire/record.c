@@ -38,6 +38,21 @@ uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 	return crc;
 }
 
+uint32_t wire_record_crc_flat(const uint8_t *rec, size_t len)
+{
+	struct iovec body = { (void *)(rec + WIRE_HDR_SIZE),
+			      len - WIRE_HDR_SIZE };
+
+	/* PAGES: the batch header and the descriptors, as far as present. */
+	if (get_le16(rec) == WIRE_PAGES && body.iov_len >= 8) {
+		size_t meta = 8 + 16 * (size_t)get_le16(rec + WIRE_HDR_SIZE + 4);
+
+		if (meta < body.iov_len)
+			body.iov_len = meta;
+	}
+	return wire_record_crc(rec, &body, 1);
+}
+
 void wire_record_frame(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
 		       uint16_t flags, uint32_t seq,
 		       const struct iovec *payload, int iovcnt)

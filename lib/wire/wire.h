@@ -9,6 +9,7 @@
  *   u16 flags  per type (0 unless stated)
  *   u32 len    payload bytes, <= WIRE_MAX_PAYLOAD
  *   u32 crc    CRC32C (Castagnoli) of the header with crc = 0, then payload
+ *              (PAGES: its batch header and descriptors only, not the pages)
  *   u32 seq    per channel and direction, 0, 1, 2, ... (catches loss/replay)
  * All integers little endian.
  *
@@ -26,7 +27,8 @@
 #include <sys/uio.h>
 
 #define WIRE_MAGIC 0x474d4d56u /* "VMMG" as little-endian bytes */
-#define WIRE_VERSION 1
+/* 2: a PAGES record's CRC covers its metadata only (docs section 3). */
+#define WIRE_VERSION 2
 #define WIRE_HDR_SIZE 16
 #define WIRE_MAX_PAYLOAD (16u << 20)
 #define WIRE_MANDATORY 0x8000u
@@ -104,9 +106,15 @@ uint32_t vmmig_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 void wire_hdr_pack(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h);
 void wire_hdr_unpack(const uint8_t in[WIRE_HDR_SIZE], struct wire_hdr *h);
-/* CRC of a record: header bytes (crc field taken as 0) then payload. */
+/* CRC of header bytes (crc field taken as 0) then @payload: a record's crc
+ * when @payload is what its type's rule covers (PAGES: the batch header
+ * and descriptors only, docs/wire-format.md section 3). */
 uint32_t wire_record_crc(const uint8_t hdr[WIRE_HDR_SIZE],
 			 const struct iovec *payload, int iovcnt);
+/* The crc a whole record in one buffer (@len >= WIRE_HDR_SIZE bytes: header
+ * and payload, or as much of it as is there) carries, by its type's rule:
+ * for tests, fuzzing and tools that rewrite streams. */
+uint32_t wire_record_crc_flat(const uint8_t *rec, size_t len);
 /* The header of a record with @payload into @hdr, crc left 0. */
 void wire_record_frame(uint8_t hdr[WIRE_HDR_SIZE], uint16_t type,
 		       uint16_t flags, uint32_t seq,
@@ -330,23 +338,25 @@ struct enc_counters {
 
 /*
  * A PAGES record under construction (layout: docs/wire-format.md 5.1 and
- * pages_fmt.h). The head (record header, batch header, descriptors) and
- * the payload are separate buffers so that a short batch is sent as two
- * iovecs without moving bytes.
+ * pages_fmt.h), as the iovecs it is sent from: iov[0] the head (record
+ * header, batch header, descriptors), then the pages' bytes: raw pages
+ * where they are in guest memory, encoded ones (and, under the delta
+ * cache, raw copies) in the payload buffer. Contiguous pieces share an
+ * iovec, so 1 + WIRE_MAX_BATCH iovecs at most.
  */
 /* Bytes of a batch's payload buffer: WIRE_MAX_BATCH pages + one of slack. */
 #define WIRE_BATCH_PAYLOAD_SIZE ((WIRE_MAX_BATCH + 1) * 4096u)
+#define WIRE_BATCH_IOV (1 + WIRE_MAX_BATCH)
 struct wire_batch {
 	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * WIRE_MAX_BATCH];
 	uint8_t *payload; /* WIRE_BATCH_PAYLOAD_SIZE bytes, malloc'd */
-	size_t payload_len;
-	uint32_t payload_crc; /* CRC32C of payload[0, payload_len) */
+	size_t payload_len; /* bytes of payload used */
+	size_t body_len;    /* page bytes of the record (iov[1..niov)) */
+	struct iovec iov[WIRE_BATCH_IOV];
+	unsigned niov;
 	uint64_t max_index;   /* highest page index in it (count > 0) */
 	unsigned count;
 	uint32_t region_id;
-	/* Channels under TLS: crc left 0, its tag covers every byte
-	 * (docs/wire-format.md, section 3). Set after init. */
-	bool no_crc;
 };
 int wire_batch_init(struct wire_batch *b);
 void wire_batch_destroy(struct wire_batch *b);
@@ -356,10 +366,11 @@ static inline bool wire_batch_full(const struct wire_batch *b)
 	return b->count == WIRE_MAX_BATCH;
 }
 /*
- * Append page @page_index whose live contents are at @page. The page is read
- * once into the batch (copied, so a concurrent guest write cannot make the
- * CRC disagree with what is sent), then encoded: zero, delta (if cached),
- * zstd (if enabled and smaller), else raw. Returns the encoding used.
+ * Append page @page_index whose live contents are at @page: zero, delta
+ * (if cached), zstd (if enabled and smaller), else raw. Returns the
+ * encoding used. A raw page is not copied: the record's iovecs point at
+ * @page, which must stay mapped until the record has been sent; the guest
+ * may write it meanwhile (the CRC does not cover page bytes).
  * @page NULL means "known to be zero" (never populated): sent as a zero
  * page without touching memory, whose first touch can be expensive.
  */
@@ -369,9 +380,10 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 /* Append a hint instead of the page's contents. */
 int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 			const struct wire_hint *h, struct enc_counters *cnt);
-/* Seal the record with @seq; fill @iov[0..1]; return the record's bytes. */
-size_t wire_batch_finish(struct wire_batch *b, uint32_t seq,
-			 struct iovec iov[2]);
+/* Seal the record with @seq (CRC over header, batch header and
+ * descriptors); its iovecs are b->iov[0 .. *@iovcnt), valid until the next
+ * wire_batch_begin(). Return the record's bytes (0, *@iovcnt 0: empty). */
+size_t wire_batch_finish(struct wire_batch *b, uint32_t seq, int *iovcnt);
 
 /* ---- destination side: reading records (reader.c) ---- */
 
@@ -404,8 +416,8 @@ struct wire_page_desc {
  */
 struct wire_page_sink_ops {
 	/*
-	 * A PAGES record was validated (@n descriptors), none of its page
-	 * bytes read yet: contents for these pages are coming; -errno
+	 * A PAGES record was validated (@n descriptors, its CRC over header
+	 * and descriptors matched), none of its page bytes read yet: contents for these pages are coming; -errno
 	 * refuses the record. For a RAW or DELTA descriptor @i, @into[i]
 	 * (NULL on entry) may be set to the page's 4096 bytes: RAW is then
 	 * received there, DELTA patched there, and place() gets that
@@ -414,7 +426,7 @@ struct wire_page_sink_ops {
 	 */
 	int (*begin)(void *cookie, unsigned ri, const struct wire_page_desc *d,
 		     unsigned n, void **into);
-	/* Page @page decoded, after the record's CRC matched: @data is its
+	/* Page @page decoded, after all of its record arrived: @data is its
 	 * contents (NULL: all zero; == into[i] when already in place).
 	 * 0, or -errno to fail the reader (-EPROTO: a page not expected). */
 	int (*place)(void *cookie, unsigned ri, uint64_t page,
@@ -456,12 +468,6 @@ int wire_reader_set_sink(struct wire_reader *r,
 int wire_reader_next(struct wire_reader *r, struct wire_hdr *h,
 		     const uint8_t **payload, struct wire_page_counts *cnt);
 const char *wire_reader_error(const struct wire_reader *r);
-/*
- * Channels under TLS: PAGES records are not CRC-checked (their crc is 0;
- * the TLS record's tag authenticated every byte before we saw it). Every
- * other check stays. Other records keep their CRC.
- */
-void wire_reader_set_page_crc(struct wire_reader *r, bool check);
 /* Number of pages applied so far (PAGES entries and pages of ZERO runs). */
 uint64_t wire_reader_pages(const struct wire_reader *r);
 /*

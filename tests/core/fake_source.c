@@ -233,14 +233,13 @@ unsigned fs_stripe(const struct fake_src *fs, uint64_t page)
 
 static int flush_pages(struct fake_src *fs, unsigned ch)
 {
-	struct iovec iov[2];
 	unsigned count = fs->batch.count;
-	int ret;
+	int niov, ret;
 
 	if (!count)
 		return 0;
-	wire_batch_finish(&fs->batch, fs->seq[ch]++, iov);
-	ret = sock_write(fs->fd[ch], iov, 2);
+	wire_batch_finish(&fs->batch, fs->seq[ch]++, &niov);
+	ret = sock_write(fs->fd[ch], fs->batch.iov, niov);
 	wire_batch_begin(&fs->batch, fs->region_id);
 	if (ret)
 		return fs_err(fs, ret, "sending PAGES on channel %u: %s", ch,
@@ -283,8 +282,8 @@ int fs_send_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 int fs_build_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 		   size_t n, const uint8_t *image, uint8_t **out, size_t *len)
 {
-	struct iovec iov[2];
-	int ret;
+	size_t pos = 0;
+	int niov, ret;
 
 	*out = NULL;
 	if (ch >= fs->nchan || !n || n > WIRE_MAX_BATCH)
@@ -295,12 +294,15 @@ int fs_build_pages(struct fake_src *fs, unsigned ch, const uint64_t *idx,
 		if (ret)
 			return ret;
 	}
-	*len = wire_batch_finish(&fs->batch, fs->seq[ch]++, iov);
+	*len = wire_batch_finish(&fs->batch, fs->seq[ch]++, &niov);
 	*out = malloc(*len);
 	if (!*out)
 		return fs_err(fs, -ENOMEM, "record buffer");
-	memcpy(*out, iov[0].iov_base, iov[0].iov_len);
-	memcpy(*out + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+	for (int i = 0; i < niov; i++) {
+		memcpy(*out + pos, fs->batch.iov[i].iov_base,
+		       fs->batch.iov[i].iov_len);
+		pos += fs->batch.iov[i].iov_len;
+	}
 	fs->pages[ch] += n;
 	wire_batch_begin(&fs->batch, fs->region_id);
 	return 0;

@@ -40,6 +40,70 @@ static void cut_all(struct proxy *px)
 	atomic_fetch_add(&px->cuts, 1);
 }
 
+static uint64_t le_get(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* A record's first 40 bytes are in: pick the byte to flip (record-aware
+ * modes), as c->flip_at. */
+static void pick_flip(struct proxy_conn *c, struct proxy_scan *sc)
+{
+	size_t len = (size_t)le_get(sc->head + 4, 4);
+	size_t count = (size_t)le_get(sc->head + 20, 2);
+
+	if (sc->rec_at < c->px->flip_at || le_get(sc->head, 2) != 0x8010 ||
+	    len < 8 + 16 || atomic_load(&c->px->flipped))
+		return;
+	if (c->flip == PROXY_FLIP_DESC) {
+		c->flip_at = sc->rec_at + 16 + 8; /* page index, low byte */
+	} else if (sc->head[16 + 8 + 8] == 1 && len >= 8 + 16 * count + 4096) {
+		/* Page 0 is RAW: a byte in the middle of it. */
+		c->flip_at = sc->rec_at + 16 + 8 + 16 * count + 2048;
+	} else {
+		return;
+	}
+	atomic_store(&c->px->flipped, true);
+}
+
+/* Follow the record boundaries of bytes [seen, seen + n) of the stream. */
+static void scan(struct proxy_conn *c, const uint8_t *buf, size_t seen,
+		 size_t n)
+{
+	struct proxy_scan *sc = &c->scan;
+
+	while (sc->rec_at + sc->got < seen + n) {
+		size_t at = sc->rec_at + sc->got - seen;
+		size_t k = sizeof(sc->head) - sc->got;
+
+		if (k > n - at)
+			k = n - at;
+		memcpy(sc->head + sc->got, buf + at, k);
+		sc->got += k;
+		/* The 16-byte header says how long and is enough to pick a
+		 * descriptor byte (which comes after it); a page byte needs
+		 * the first descriptor too. */
+		if (sc->got < 16)
+			continue;
+		size_t total = 16 + (size_t)le_get(sc->head + 4, 4);
+		bool whole = sc->got == sizeof(sc->head) || sc->got >= total;
+
+		if (!sc->picked && (c->flip == PROXY_FLIP_DESC || whole)) {
+			pick_flip(c, sc);
+			sc->picked = true;
+		}
+		if (!whole)
+			continue;
+		sc->rec_at += total;
+		sc->got = 0;
+		sc->picked = false;
+	}
+}
+
 static void pump(struct proxy_conn *c, int from, int to, bool upstream)
 {
 	uint8_t buf[65536];
@@ -47,6 +111,8 @@ static void pump(struct proxy_conn *c, int from, int to, bool upstream)
 	ssize_t n;
 
 	while ((n = read(from, buf, sizeof(buf))) > 0) {
+		if (upstream && c->flip != PROXY_FLIP_BYTE)
+			scan(c, buf, seen, (size_t)n);
 		if (upstream && c->flip_at >= seen &&
 		    c->flip_at < seen + (size_t)n)
 			buf[c->flip_at - seen] ^= 0x10;
@@ -108,7 +174,9 @@ static void *acceptor_main(void *arg)
 
 		*c = (struct proxy_conn){
 			.cfd = cfd, .dfd = dfd, .px = px,
-			.flip_at = first ? px->flip_at : SIZE_MAX,
+			.flip_at = first && px->flip == PROXY_FLIP_BYTE
+					   ? px->flip_at : SIZE_MAX,
+			.flip = first ? px->flip : PROXY_FLIP_BYTE,
 			.cut_at = first ? px->cut_at : SIZE_MAX };
 		pthread_create(&c->up, NULL, pump_up, c);
 		pthread_create(&c->down, NULL, pump_down, c);

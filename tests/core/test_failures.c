@@ -401,9 +401,11 @@ START_TEST(region_mismatch)
 END_TEST
 
 /*
- * A proxy flips one bit of the stream after 5 MiB: the destination must
- * reject the record (CRC), tell the source, and the source must resume
- * with the destination's reason.
+ * A proxy flips one bit of a PAGES record's descriptor (a page index) after
+ * 5 MiB: the destination must reject the record (CRC, checked before any
+ * of its pages lands), tell the source, and the source must resume with
+ * the destination's reason. (A flipped page byte is no CRC error: the
+ * memory digest catches it, test_verify.c.)
  */
 START_TEST(corrupted_stream)
 {
@@ -416,8 +418,10 @@ START_TEST(corrupted_stream)
 	vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 1);
 	ck_assert_int_eq(dest_spawn(&d, GUEST_SIZE, &o), 0);
 	ck_assert_int_eq(proxy_start(&px, d.uri, 5u << 20, SIZE_MAX), 0);
+	px.flip = PROXY_FLIP_DESC;
 	source_go(&s, px.uri);
 	ck_assert_int_eq(vmmig_source_wait(s.src), -EPROTO);
+	ck_assert(atomic_load(&px.flipped));
 	ck_assert_msg(strstr(vmmig_source_error(s.src), "crc"),
 		      "error: %s", vmmig_source_error(s.src));
 	assert_source_intact(&s);

@@ -11,7 +11,11 @@
  * Racing: a transport wrapper writes into the first and last page of a
  * ZERO record's runs the moment the record is sent, so each of those
  * pages is dirtied right after its run went out: it must arrive with its
- * contents in a later round.
+ * contents in a later round. Torn: raw pages go out straight from guest
+ * memory (lib/wire/batch.c), so a wrapper writes a PAGES record's first
+ * raw page when half of it has been sent: the page arrives torn (old first
+ * half, new second half), no CRC objects (none covers page bytes), and the
+ * write made the page dirty, so its whole new copy follows.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -231,6 +235,58 @@ static int racing_send(void *chan, const struct iovec *iov, int iovcnt)
 	return ret;
 }
 
+#define WIRE_PAGES_TYPE 0x8010
+static atomic_int tears_left;   /* PAGES records still to tear */
+static atomic_uint torn;        /* pages torn on the wire */
+
+/* inproc, but the first raw page of a PAGES record is rewritten when half
+ * of it has gone (its iovec points into guest memory). */
+static int tearing_send(void *chan, const struct iovec *iov, int iovcnt)
+{
+	const struct vmmig_transport_ops *in = vmmig_transport_inproc();
+	const uint8_t *h = iov[0].iov_base;
+	struct iovec part[2 + 64];
+	int ret;
+
+	if (iovcnt < 2 || iovcnt > 1 + 64 || iov[0].iov_len < 16 + 8 + 16 ||
+	    le(h, 2) != WIRE_PAGES_TYPE || h[16 + 8 + 8] != 1 /* RAW */ ||
+	    iov[1].iov_len < PG || atomic_fetch_sub(&tears_left, 1) <= 0)
+		return in->send(chan, iov, iovcnt);
+	/* The head and half of the page, the write, then the rest. */
+	part[0] = iov[0];
+	part[1] = (struct iovec){ iov[1].iov_base, PG / 2 };
+	ret = in->send(chan, part, 2);
+	if (ret)
+		return ret;
+	race_write((uint32_t)le(h + 16, 4), le(h + 16 + 8, 8));
+	atomic_fetch_add(&torn, 1);
+	part[0] = (struct iovec){ (uint8_t *)iov[1].iov_base + PG / 2,
+				  iov[1].iov_len - PG / 2 };
+	memcpy(part + 1, iov + 2, (size_t)(iovcnt - 2) * sizeof(*iov));
+	return in->send(chan, part, iovcnt - 1);
+}
+
+START_TEST(raw_page_torn_on_the_wire)
+{
+	static struct vmmig_transport_ops ops;
+	struct sides s;
+
+	ops = *vmmig_transport_inproc();
+	ops.send = tearing_send;
+	sides_init(&s, _i == 1);
+	if (_i == 2)
+		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 3);
+	racing = &s;
+	atomic_store(&race_writes, 0);
+	atomic_store(&torn, 0);
+	atomic_store(&tears_left, 6);
+	migrate(&s, &ops, "zr-torn");
+	racing = NULL;
+	ck_assert_uint_ge(atomic_load(&torn), 1);
+	sides_free(&s);
+}
+END_TEST
+
 START_TEST(page_dirtied_after_its_run_was_sent)
 {
 	static struct vmmig_transport_ops ops;
@@ -281,6 +337,7 @@ int main(void)
 	 * channels (runs stop at stripe boundaries). */
 	tcase_add_loop_test(tc, precopy_runs_across_region_ends, 0, 3);
 	tcase_add_loop_test(tc, page_dirtied_after_its_run_was_sent, 0, 3);
+	tcase_add_loop_test(tc, raw_page_torn_on_the_wire, 0, 3);
 	if (vmtest_uffd_available())
 		tcase_add_loop_test(tc, postcopy_with_zero_runs, 0, 2);
 	else

@@ -33,13 +33,11 @@ void fz_fix_records(uint8_t *buf, size_t len)
 	while (len - pos >= WIRE_HDR_SIZE) {
 		uint8_t *h = buf + pos;
 		uint32_t plen = get_le32(h + 4);
-		struct iovec iov;
 
 		if (plen > WIRE_MAX_PAYLOAD || plen > len - pos - WIRE_HDR_SIZE)
 			break;
 		put_le32(h + 12, seq++);
-		iov = (struct iovec){ h + WIRE_HDR_SIZE, plen };
-		put_le32(h + 8, wire_record_crc(h, &iov, 1));
+		put_le32(h + 8, wire_record_crc_flat(h, WIRE_HDR_SIZE + plen));
 		pos += WIRE_HDR_SIZE + plen;
 	}
 }

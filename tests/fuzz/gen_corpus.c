@@ -357,7 +357,7 @@ static void crafted_seeds(void)
 	/* Not a finding: a cache-restore hint, which the recorded streams
 	 * lack (they have no storage). HELLO, PAGES with a hint, DRAIN. */
 	struct wire_batch wb;
-	struct iovec iov[2];
+	int niov;
 	struct enc_counters cnt = { 0 };
 
 	r.len = 0;
@@ -368,8 +368,8 @@ static void crafted_seeds(void)
 	wire_batch_add_hint(&wb, 9, &(struct wire_hint){ 1, 8 << 12, 77 },
 			    &cnt);
 	wire_batch_add(&wb, NULL, 10, NULL, &cnt);
-	wire_batch_finish(&wb, 1, iov);
-	buf_write(&r, iov, 2);
+	wire_batch_finish(&wb, 1, &niov);
+	buf_write(&r, wb.iov, niov);
 	wire_write_record(buf_write, &r, WIRE_DRAIN, 0, 2, NULL, 0);
 	wire_batch_destroy(&wb);
 	write_seed("fuzz_dest", "hint", 0, r.buf, r.len);

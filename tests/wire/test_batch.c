@@ -236,13 +236,14 @@ END_TEST
 START_TEST(builder_edges)
 {
 	struct wire_batch b;
-	struct iovec iov[2];
 	uint8_t page[4096] = { 1 };
 	struct enc_counters c = { 0 };
+	int niov;
 
 	ck_assert_int_eq(wire_batch_init(&b), 0);
 	wire_batch_begin(&b, 9);
-	ck_assert_uint_eq(wire_batch_finish(&b, 0, iov), 0); /* empty */
+	ck_assert_uint_eq(wire_batch_finish(&b, 0, &niov), 0); /* empty */
+	ck_assert_int_eq(niov, 0);
 	for (uint64_t i = 0; i < WIRE_MAX_BATCH; i++) {
 		ck_assert(!wire_batch_full(&b));
 		ck_assert_int_eq(wire_batch_add(&b, NULL, i, page, &c),
@@ -250,10 +251,13 @@ START_TEST(builder_edges)
 	}
 	ck_assert(wire_batch_full(&b));
 	ck_assert_int_eq(wire_batch_add(&b, NULL, 99, page, &c), -ENOSPC);
-	ck_assert_uint_eq(wire_batch_finish(&b, 5, iov),
+	ck_assert_uint_eq(wire_batch_finish(&b, 5, &niov),
 			  16 + 8 + 16 * 64 + 64 * 4096);
-	ck_assert_uint_eq(get_le16(iov[0].iov_base), WIRE_PAGES);
-	ck_assert_uint_eq(get_le32((uint8_t *)iov[0].iov_base + 12), 5);
+	/* The same page 64 times: 64 pieces (none contiguous), + the head. */
+	ck_assert_int_eq(niov, 1 + 64);
+	ck_assert_ptr_eq(b.iov[64].iov_base, page);
+	ck_assert_uint_eq(get_le16(b.iov[0].iov_base), WIRE_PAGES);
+	ck_assert_uint_eq(get_le32((uint8_t *)b.iov[0].iov_base + 12), 5);
 	wire_batch_begin(&b, 9);
 	ck_assert_int_eq(wire_batch_add(&b, NULL, 1, page, NULL), WIRE_ENC_RAW);
 	ck_assert_int_eq(wire_batch_add(&b, NULL, 1, page, NULL), -EEXIST);
@@ -269,52 +273,74 @@ START_TEST(builder_edges)
 }
 END_TEST
 
-/* Under TLS PAGES go out with crc 0: a reader told so applies them, any
- * other reader refuses them (docs/wire-format.md, section 3). */
-START_TEST(no_crc_under_tls)
+/* Raw pages go out from where they are (no copy), contiguous ones as one
+ * iovec; the CRC covers header, batch header and descriptors only
+ * (docs/wire-format.md, section 3): a changed page byte reads fine (the
+ * transport and the memory digest guard those), a changed descriptor byte
+ * is a CRC error before any page lands. */
+START_TEST(crc_covers_metadata_only)
 {
-	struct wire_dest_region dr;
-	struct mem_sink ms;
-	struct wire_reader *plain;
 	uint8_t *src = malloc(4 * 4096);
-	uint64_t idx[4] = { 0, 1, 2, 3 };
+	uint64_t idx[3] = { 0, 1, 3 };
+	const size_t meta = 16 + 8 + 16 * 3;
 	uint32_t s = 7;
 	struct wire_batch b;
-	struct iovec iov[2];
+	struct iovec whole;
 	struct wire_hdr h;
 	const uint8_t *pl;
 	struct pair p;
+	size_t len;
+	int niov;
 
 	fill_random(src, 4 * 4096, &s);
 	pair_new(&p, VMMIG_COMPRESS_NONE, 0);
 	ck_assert_int_eq(wire_batch_init(&b), 0);
-	b.no_crc = true;
 	wire_batch_begin(&b, 3);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(wire_batch_add(&b, p.e, idx[i],
-						src + i * 4096, NULL),
+						src + idx[i] * 4096, NULL),
 				 WIRE_ENC_RAW);
-	wire_batch_finish(&b, 0, iov);
-	ck_assert_uint_eq(get_le32((uint8_t *)iov[0].iov_base + 8), 0);
-	obuf_write(&p.o, iov, 2);
+	len = wire_batch_finish(&b, 0, &niov);
+	ck_assert_int_eq(niov, 3);
+	ck_assert_uint_eq(b.iov[0].iov_len, meta);
+	ck_assert_ptr_eq(b.iov[1].iov_base, src);
+	ck_assert_uint_eq(b.iov[1].iov_len, 2 * 4096);
+	ck_assert_ptr_eq(b.iov[2].iov_base, src + 3 * 4096);
+	ck_assert_uint_eq(b.iov[2].iov_len, 4096);
+	ck_assert_uint_eq(len, meta + 3 * 4096);
+	obuf_write(&p.o, b.iov, niov);
 	wire_batch_destroy(&b);
+	whole = (struct iovec){ p.o.buf + 16, len - 16 };
+	ck_assert_uint_eq(get_le32(p.o.buf + 8), wire_record_crc_flat(p.o.buf,
+								      len));
+	ck_assert_uint_ne(get_le32(p.o.buf + 8),
+			  wire_record_crc(p.o.buf, &whole, 1));
 
-	dr = (struct wire_dest_region){ .id = 3, .npages = NPAGES };
+	/* A page byte changed on the way: no CRC error, the byte lands. */
+	p.o.buf[len - 1] ^= 0x40;
 	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
-	ck_assert_int_eq(wire_reader_new(istream_read, &p.in, &dr, 1, &plain),
-			 0);
-	mem_sink_attach(plain, &ms, p.g.mem);
-	ck_assert_int_eq(wire_reader_next(plain, &h, &pl, NULL), -EPROTO);
-	ck_assert_ptr_nonnull(strstr(wire_reader_error(plain), "crc"));
-	wire_reader_free(plain);
-
-	memset(p.g.mem, 0, 4 * 4096);
-	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
-	wire_reader_set_page_crc(p.r, false);
 	ck_assert_msg(wire_reader_next(p.r, &h, &pl, NULL) == 0, "%s",
 		      wire_reader_error(p.r));
-	ck_assert_mem_eq(p.g.mem, src, 4 * 4096);
+	ck_assert_mem_eq(p.g.mem, src, 2 * 4096);
+	ck_assert_uint_eq(p.g.mem[4 * 4096 - 1], src[4 * 4096 - 1] ^ 0x40);
 	ck_assert(guarded_check(&p.g));
+	wire_reader_free(p.r);
+
+	/* A descriptor byte changed: CRC error, no page lands. */
+	p.o.buf[len - 1] ^= 0x40;
+	p.o.buf[16 + 8 + 16 + 9] ^= 0x01; /* a reserved byte of page 1 */
+	memset(p.g.mem, 0, 4 * 4096);
+	p.in = (struct istream){ p.o.buf, p.o.len, 0 };
+	ck_assert_int_eq(wire_reader_new(istream_read, &p.in,
+			 &(struct wire_dest_region){ .id = 3,
+						     .npages = NPAGES },
+			 1, &p.r), 0);
+	mem_sink_attach(p.r, &p.k, p.g.mem);
+	ck_assert_int_eq(wire_reader_next(p.r, &h, &pl, NULL), -EPROTO);
+	ck_assert_ptr_nonnull(strstr(wire_reader_error(p.r),
+				     "record crc mismatch"));
+	for (size_t i = 0; i < 4 * 4096; i++)
+		ck_assert_uint_eq(p.g.mem[i], 0);
 	pair_free(&p);
 	free(src);
 }
@@ -332,7 +358,7 @@ int main(void)
 	tcase_add_test(tc, zero_then_nonzero);
 	tcase_add_test(tc, small_cache_keeps_hot_set);
 	tcase_add_test(tc, builder_edges);
-	tcase_add_test(tc, no_crc_under_tls);
+	tcase_add_test(tc, crc_covers_metadata_only);
 	suite_add_tcase(s, tc);
 	return vmtest_run(s);
 }

@@ -2,11 +2,14 @@
 /*
  * 2000 mutations (single-bit flips, truncations) of a valid multi-record
  * stream with every page encoding and control record. Each must end in an
- * error or a correct result: never a crash (each case runs in its own
- * fork), never a write outside the destination region.
+ * error or a correct result, except a flip in a PAGES record's page bytes,
+ * which no CRC covers (docs/wire-format.md, section 3) and which may land:
+ * never a crash (each case runs in its own fork), never a write outside
+ * the destination region.
  */
 #include <vmmig/session.h>
 
+#include "wire/le.h"
 #include "wiretest.h"
 
 #define NPAGES 40
@@ -57,9 +60,29 @@ static void build_stream(void)
 	enc_ctx_free(e);
 }
 
-/* One mutation, number @k; return 1 if it was detected as an error. */
+/* Whether byte @off of the stream is a page byte of a PAGES record (past
+ * its batch header and descriptors). */
+static bool in_page_bytes(size_t off)
+{
+	size_t pos = 0;
+
+	while (pos + WIRE_HDR_SIZE <= stream.len) {
+		const uint8_t *h = stream.buf + pos;
+		size_t len = get_le32(h + 4);
+		size_t meta = WIRE_HDR_SIZE + 8 + 16 * (size_t)get_le16(h + 20);
+
+		if (off < pos + WIRE_HDR_SIZE + len)
+			return get_le16(h) == WIRE_PAGES && off >= pos + meta;
+		pos += WIRE_HDR_SIZE + len;
+	}
+	return false;
+}
+
+/* One mutation, number @k; return 1 if it was detected as an error or was
+ * a flip of a page byte. */
 static int mutate_one(int k)
 {
+	bool page_byte = false;
 	uint32_t s = 0x9e3779b9u * (uint32_t)(k + 1);
 	uint8_t *buf = malloc(stream.len);
 	struct wire_dest_region dr;
@@ -77,6 +100,7 @@ static int mutate_one(int k)
 		size_t bit = xrand(&s) % (stream.len * 8);
 
 		buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		page_byte = in_page_bytes(bit / 8);
 	}
 	guarded_new(&g, NPAGES);
 	dr = (struct wire_dest_region){ .id = 1, .npages = NPAGES };
@@ -92,11 +116,11 @@ static int mutate_one(int k)
 		records++;
 	}
 	ck_assert(guarded_check(&g));
-	if (ret == 0) {
+	if (ret == 0 && !page_byte) {
 		/* A flip the format cannot see would be a real bug. */
 		ck_assert_msg(memcmp(g.mem, src, NPAGES * 4096) == 0,
 			      "mutation %d undetected and wrong", k);
-	} else {
+	} else if (ret) {
 		ck_assert_msg(ret == -EPROTO || ret == -ECONNRESET,
 			      "mutation %d: ret %d", k, ret);
 		ck_assert(wire_reader_error(r)[0] != 0);
@@ -104,7 +128,7 @@ static int mutate_one(int k)
 	wire_reader_free(r);
 	guarded_free(&g);
 	free(buf);
-	return ret != 0;
+	return ret != 0 || page_byte;
 }
 
 START_TEST(mutations)
@@ -113,8 +137,8 @@ START_TEST(mutations)
 
 	for (int k = _i * CHUNK; k < (_i + 1) * CHUNK; k++)
 		detected += mutate_one(k);
-	/* Every byte is under a CRC and every cut comes before END, so
-	 * each mutation here must in fact be caught. */
+	/* Every byte but page bytes is under a CRC and every cut comes
+	 * before END, so each other mutation here must in fact be caught. */
 	ck_assert_int_eq(detected, CHUNK);
 }
 END_TEST
