@@ -40,6 +40,7 @@ struct opts {
 	int64_t fault_cpu;       /* VMMIG_OPT_FAULT_CPU; -1: not pinned */
 	bool no_verify;          /* source: skip the memory hash */
 	uint64_t bandwidth;      /* bytes/s; 0 = unlimited */
+	uint64_t pc_bandwidth;   /* bytes/s from the pause on; 0: as above */
 	unsigned warmup_ms;      /* source: run before migrating */
 	unsigned run_after_ms;   /* keep the guest running this long after */
 	int progress;            /* 1 on, 0 off, -1 when stderr is a tty */

@@ -19,6 +19,7 @@ static const char usage_text[] =
 "                     [--json FILE] [--timeline FILE.svg] [--zstd]\n"
 "                     [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
+"                     [--postcopy-bandwidth SIZE] (the cap from the pause on)\n"
 "                     [--warmup MS] [--run-after MS] [--backend B]\n"
 "                     [--tracker auto|uffd-wp|manual|kvm-bitmap|kvm-ring]\n"
 "                     [--vcpus N] (each runs the workload on its share)\n"
@@ -140,7 +141,7 @@ enum {
 	O_NO_PROGRESS, O_VERBOSE, O_TRACKER, O_PC_NOW, O_NO_VERIFY,
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
 	O_FAULT_CPU, O_VCPUS, O_TIMELINE, O_TLS_PSK, O_TLS_PSK_ID, O_TLS_X509,
-	O_TLS_HOST, O_TLS_PRIO, O_HANDSHAKE, O_ACCEPT, O_OUT,
+	O_TLS_HOST, O_TLS_PRIO, O_HANDSHAKE, O_ACCEPT, O_OUT, O_PC_BW,
 };
 
 static const struct option longopts[] = {
@@ -162,6 +163,7 @@ static const struct option longopts[] = {
 	{ "downtime-ms", required_argument, NULL, O_DOWNTIME },
 	{ "max-rounds", required_argument, NULL, O_ROUNDS },
 	{ "bandwidth", required_argument, NULL, O_BW },
+	{ "postcopy-bandwidth", required_argument, NULL, O_PC_BW },
 	{ "warmup", required_argument, NULL, O_WARMUP },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
@@ -237,6 +239,7 @@ static int parse_one(struct opts *o, int c, const char *a)
 			(int64_t)v;
 		return 0;
 	case O_BW: return parse_size(a, &o->bandwidth);
+	case O_PC_BW: return parse_size(a, &o->pc_bandwidth);
 	case O_PROGRESS: o->progress = 1; return 0;
 	case O_NO_PROGRESS: o->progress = 0; return 0;
 	case O_VERBOSE: o->verbose = true; return 0;

@@ -176,8 +176,10 @@ int migrate__dest(const struct opts *o)
 		r.workload = (const char *[]){ "idle", "memwrite", "matmul",
 					      "refresh", "dbcache", "crash" }
 			[vm.kind - WL_IDLE];
-	if (atomic_load(&ctx.started) && o->run_after_ms)
-		sleep_ms(o->run_after_ms);
+	/* A guest that died here runs no more: stop watching it early. */
+	for (unsigned t = 0; atomic_load(&ctx.started) && t < o->run_after_ms &&
+	     !vm.ops->health(&vm); t += 20)
+		sleep_ms(o->run_after_ms - t < 20 ? o->run_after_ms - t : 20);
 	/* Guest memory is only ours to read once the guest ran here. */
 	if (atomic_load(&vm.here)) {
 		r.hb_end = toyvm__heartbeat(&vm);

@@ -9,11 +9,25 @@
 #include "cli.h"
 #include "dbcache_vmm.h"
 
+/* --postcopy-bandwidth (QEMU's max-postcopy-bandwidth): the cap of the
+ * pages that go after the pause, which in post-copy is the background push
+ * (the pages the guest faults on take the uncapped urgent channel). One
+ * source per process: the session and the cap are set by configure(). */
+static struct {
+	struct vmmig_source *src;
+	uint64_t bandwidth;
+} pc_cap;
+
 static int src_pause(void *opaque)
 {
 	struct toyvm *vm = opaque;
+	int ret = vm->ops->pause(vm);
 
-	return vm->ops->pause(vm);
+	if (!ret && pc_cap.bandwidth)
+		ret = vmmig_source_set_option(pc_cap.src,
+					      VMMIG_OPT_BANDWIDTH_LIMIT,
+					      (int64_t)pc_cap.bandwidth);
+	return ret;
 }
 
 static int src_resume(void *opaque)
@@ -116,6 +130,8 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 	if (!ret && o->bandwidth)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_BANDWIDTH_LIMIT,
 					      (int64_t)o->bandwidth);
+	pc_cap.src = src;
+	pc_cap.bandwidth = o->pc_bandwidth;
 	if (!ret && o->recovery_ms >= 0)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_RECOVERY_TIMEOUT_MS,
 					      o->recovery_ms);

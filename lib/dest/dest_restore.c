@@ -64,6 +64,14 @@ struct queued_hint {
 	struct wire_hint h;
 };
 
+/* Under the page's stripe lock. Stored atomically all the same: the page
+ * sink's fast path (dst_restore_on_write) and dst_restore_in_flight()
+ * load the byte without the lock (a plain store raced them: TSan). */
+static void st_set(struct restore *rs, unsigned ri, uint64_t page, uint8_t b)
+{
+	__atomic_store_n(&rs->st[ri][page], b, __ATOMIC_RELEASE);
+}
+
 struct fetch {
 	struct vmmig_page_fetch f;
 	struct vmmig_dest *dst;
@@ -169,11 +177,11 @@ static void fetch_done(void *ctx, struct vmmig_page_fetch *f, int status)
 		if (status == 0) {
 			atomic_fetch_add(&rs->restored, 1);
 			atomic_fetch_add(&rs->bytes, VMMIG_PAGE_SIZE);
-			rs->st[ri][page] = MAKE(ft->gen, RS_NONE);
+			st_set(rs, ri, page, MAKE(ft->gen, RS_NONE));
 		} else {
 			if (status == -EBADMSG)
 				atomic_fetch_add(&rs->mismatches, 1);
-			rs->st[ri][page] = MAKE(ft->gen, RS_FAILED);
+			st_set(rs, ri, page, MAKE(ft->gen, RS_FAILED));
 			failed = true;
 		}
 	}
@@ -194,7 +202,7 @@ static void not_submitted(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 
 	pthread_mutex_lock(stripe_of(rs, page));
 	if (GEN(rs->st[ri][page]) == gen)
-		rs->st[ri][page] = MAKE(gen, RS_FAILED);
+		st_set(rs, ri, page, MAKE(gen, RS_FAILED));
 	pthread_mutex_unlock(stripe_of(rs, page));
 	restore_failed(dst, ri, page);
 	inflight_done(rs);
@@ -296,7 +304,7 @@ int dst_restore_on_hint(struct vmmig_dest *dst, unsigned ri, uint64_t page,
 	pthread_mutex_unlock(&rs->lock);
 	pthread_mutex_lock(stripe_of(rs, page));
 	q.gen = (GEN(rs->st[q.ri][page]) + 1) & 63;
-	rs->st[q.ri][page] = MAKE(q.gen, RS_RESTORING);
+	st_set(rs, q.ri, page, MAKE(q.gen, RS_RESTORING));
 	pthread_mutex_unlock(stripe_of(rs, page));
 	if (!rs->ps || queue_hint(rs, &q))
 		not_submitted(dst, q.ri, page, q.gen);
@@ -323,9 +331,9 @@ int dst_restore_on_write(struct vmmig_dest *dst, unsigned ri, uint64_t page)
 	pthread_mutex_lock(m);
 	b = rs->st[ri][page];
 	if (ST(b) == RS_RESTORING)
-		rs->st[ri][page] = MAKE(GEN(b), RS_NET);
+		st_set(rs, ri, page, MAKE(GEN(b), RS_NET));
 	else if (ST(b) == RS_FAILED)
-		rs->st[ri][page] = MAKE(GEN(b), RS_NONE);
+		st_set(rs, ri, page, MAKE(GEN(b), RS_NONE));
 	pthread_mutex_unlock(m);
 	return 0;
 }

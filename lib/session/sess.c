@@ -55,10 +55,14 @@ void sess_set_log(struct session *s, vmmig_log_fn fn, void *opaque,
 
 int sess_start(struct session *s, void *(*fn)(void *), void *arg)
 {
+	/* Set before the thread exists: its callbacks may call
+	 * vmmig_*_cancel(), which reads it (pthread_create() orders this
+	 * write before them; set after, it raced and could read false). */
+	s->started = true;
 	int ret = -pthread_create(&s->thread, NULL, fn, arg);
 
-	if (!ret)
-		s->started = true;
+	if (ret)
+		s->started = false;
 	return ret;
 }
 

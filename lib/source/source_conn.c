@@ -166,6 +166,11 @@ int src_connect_all(struct vmmig_source *src, int timeout, int64_t retry_ms)
 			usleep(20000);
 			ret = 0;
 		}
+		/* A cancel (or the watchdog) that came while this channel
+		 * was connecting found nothing to shut down: stop here rather
+		 * than in a handshake that nobody will interrupt. */
+		if (!ret && atomic_load(&src->sess.sh.abort))
+			ret = -ECANCELED;
 		if (ret) {
 			/* A transport that opens fewer connections than
 			 * asked for fails here: say how many it takes. */

@@ -36,11 +36,15 @@ static int on_error(struct vmmig_source *src, const struct wire_hdr *h,
 int src_rp_on_record(struct vmmig_source *src, const struct wire_hdr *h,
 		     const uint8_t *payload)
 {
-	/* Read without the lock, as they were before the dispatcher: a REQ
-	 * or DONE of post-copy only answers the switch's POSTCOPY, which the
-	 * migration thread sends after setting postcopy; acked is set by
-	 * this thread (READY). */
+	/* A REQ or DONE of post-copy only answers the switch's POSTCOPY,
+	 * which the migration thread sends after setting postcopy; but that
+	 * order runs through the peer and the kernel, which is no order of
+	 * the C memory model (TSan reported the unlocked read racing the
+	 * write for every record), and records before the switch come while
+	 * it is being set. The lock (held briefly by both) orders them. */
+	pthread_mutex_lock(&src->lock);
 	bool postcopy = src->postcopy, switched = postcopy && src->acked;
+	pthread_mutex_unlock(&src->lock);
 	int ret;
 
 	switch (h->type) {

@@ -213,8 +213,11 @@ bool src_hints_lookup(struct vmmig_source *src, unsigned ri, uint64_t page,
 			else
 				hi = mid;
 		}
+		/* The bits are cleared without the lock (a refetch, a
+		 * dirty page): an atomic load, as at every other reader. */
 		if (lo < h->n && h->r[lo].first <= page &&
-		    (h->bm[page / 64] >> (page % 64) & 1)) {
+		    (__atomic_load_n(&h->bm[page / 64], __ATOMIC_ACQUIRE) >>
+		     (page % 64) & 1)) {
 			out->object_id = h->r[lo].object_id;
 			out->offset = h->r[lo].object_offset +
 				      (page - h->r[lo].first) * VMMIG_PAGE_SIZE;

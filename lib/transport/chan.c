@@ -32,7 +32,7 @@ int chan_connect(struct chan *c, const char *addr, int timeout_ms)
 {
 	int ret = chan_ops_ret(c->ops->connect(c->priv, addr, timeout_ms));
 
-	c->connected = ret == 0;
+	atomic_store_explicit(&c->connected, ret == 0, memory_order_release);
 	if (!ret && c->sh->tls)
 		ret = chan_tls_prepare(c, addr, timeout_ms);
 	return ret;
@@ -44,7 +44,7 @@ int chan_accept(struct chan *c, struct listener *l, int timeout_ms)
 							 timeout_ms))
 			  : -EINVAL;
 
-	c->connected = ret == 0;
+	atomic_store_explicit(&c->connected, ret == 0, memory_order_release);
 	return ret;
 }
 
@@ -238,7 +238,8 @@ int chan_send_error(struct chan *c, struct failure *f, const char *side,
 	len = wire_status_pack(buf, sizeof(buf), &s);
 	if (len < 0)
 		return len;
-	if (!c->priv || !c->connected)
+	if (!c->priv || !atomic_load_explicit(&c->connected,
+					      memory_order_acquire))
 		return -ENOTCONN;
 	/* Another thread in the middle of a record here: skip (best effort)
 	 * rather than wait long behind a send that may never finish. */
@@ -289,7 +290,8 @@ int chan_recv_some(void *cookie, void *buf, size_t min, size_t max)
 
 void chan_shutdown(struct chan *c)
 {
-	if (c->priv && c->connected)
+	if (c->priv && atomic_load_explicit(&c->connected,
+					    memory_order_acquire))
 		c->ops->shutdown(c->priv);
 }
 
@@ -299,10 +301,10 @@ void chan_close(struct chan *c)
 		return;
 	tls_chan_free(c->tls);
 	c->tls = NULL;
-	if (c->connected)
+	if (atomic_load(&c->connected))
 		c->ops->close(c->priv);
 	free(c->priv);
 	c->priv = NULL;
-	c->connected = false;
+	atomic_store(&c->connected, false);
 	pthread_mutex_destroy(&c->tx_lock);
 }

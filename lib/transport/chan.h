@@ -65,7 +65,12 @@ struct chan {
 	unsigned index;
 	uint32_t tx_seq;     /* next record seq we send */
 	pthread_mutex_t tx_lock; /* control records from several threads */
-	bool connected;
+	/* Stored (release) once connect/accept succeeded, after the transport
+	 * set up its state: chan_shutdown() from another thread (a cancel, the
+	 * watchdog) loads it (acquire) and so sees that state whole. The
+	 * owner's lock orders chan_init()/chan_close() against the shutdown;
+	 * it is not held across a connect that may block. */
+	atomic_bool connected;
 	bool uncapped;       /* exempt from the bandwidth cap (urgent pages) */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;

@@ -18,7 +18,11 @@
 #             pause, so the guest may find no page missing afterwards)
 #   postcopy-now  no first pass (--mode postcopy:now): hinted pages not
 #             restored yet when the guest touches them are served from
-#             storage; >= half of the pool restored, faults > 0
+#             storage; >= half of the pool restored, faults > 0: the
+#             network push is capped at 16 MiB/s after the switch, so the
+#             ~12 MiB only it has take ~0.8 s, while the guest's reads hit
+#             a withdrawn pool page within its first few ms of running
+#             (uncapped, the push once delivered all before the guest ran)
 # Every case: both sides complete with memory verified; the destination's
 # DBMS reads pages after the switch and finds no page with a wrong header.
 toyvmm=$1 case=$2 backend=${3:-software}
@@ -28,7 +32,7 @@ need_backend "$backend"
 mem=64M
 st=$dir/storage            # the "shared storage" as the source mounts it
 mkdir -p "$st" "$dir/empty" "$dir/alt"
-load=dbcache:ro mode=precopy dst=$st
+load=dbcache:ro mode=precopy dst=$st pcbw=
 
 # json_in FILE OBJ KEY: KEY's number inside the JSON object "OBJ":{...}.
 json_in() {
@@ -59,7 +63,7 @@ wronghint)
 	dst=$dir/alt ;;
 missing) dst=$dir/empty ;;
 postcopy) load=dbcache:rw mode=postcopy ;;
-postcopy-now) load=dbcache:rw mode=postcopy:now ;;
+postcopy-now) load=dbcache:rw mode=postcopy:now pcbw="--postcopy-bandwidth 16M" ;;
 *) echo "unknown case $case"; exit 1 ;;
 esac
 
@@ -67,7 +71,8 @@ start_dest "$backend" $mem 300 --storage "$dst" --io-timeout 10000 \
 	--recovery-timeout 0
 timeout 60 "$toyvmm" source --connect "$uri" --mode $mode \
 	--workload $load --mem $mem --backend "$backend" --storage "$st" \
-	--warmup 300 --json "$dir/src.json" --no-progress >"$dir/src.out" 2>&1
+	--warmup 300 --json "$dir/src.json" --no-progress $pcbw \
+	>"$dir/src.out" 2>&1
 rc=$?
 # Bounded: a destination that hangs fails the test instead.
 i=0

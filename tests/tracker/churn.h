@@ -15,10 +15,20 @@ struct churn_cfg {
 	int shared;        /* memfd MAP_SHARED regions, else anonymous private */
 	int manual;        /* the writer reports its writes (manual tracker) */
 	int quiesce;       /* the writer pauses while the main thread syncs */
-	unsigned run_ms;   /* how long the writer runs */
+	unsigned run_ms;   /* how long the writer runs, at least: on a loaded
+			    * machine it runs on until CHURN_MIN_SYNCS syncs
+			    * and CHURN_MIN_BURSTS bursts of 32 writes were
+			    * done (or max_writes), up to CHURN_MAX_EXTRA_MS
+			    * longer */
 	uint64_t r0_size;  /* bytes of region 0; 0: CHURN_R0_SIZE */
 	uint64_t max_writes; /* the writer stops after as many; 0: no cap */
 };
+
+/* What the tests' "many syncs raced many writes" needs, whatever the
+ * scheduling: they assert syncs > 10 and more than 100 pages written. */
+#define CHURN_MIN_SYNCS    11u
+#define CHURN_MIN_BURSTS   16u
+#define CHURN_MAX_EXTRA_MS 10000u
 
 struct churn_res {
 	int err;              /* first error (start, sync, mark), 0 if none */
