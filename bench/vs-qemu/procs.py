@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Process helpers for the QEMU comparison: CPU time from /proc, what the
-main thread is doing, free TCP ports, bounded waits and clean kills."""
+"""Process helpers for the QEMU comparison: CPU time from /proc (the whole
+process, and its guest vCPU threads apart), what the main thread is doing,
+free TCP ports, bounded waits and clean kills."""
 import os
 import signal
 import socket
@@ -12,13 +13,61 @@ TICK = os.sysconf("SC_CLK_TCK")
 SLEEP_SYSCALLS = {35, 230}  # nanosleep, clock_nanosleep
 
 
+def _stat_cpu(path):
+    """user + sys of a /proc/.../stat file, in seconds, and its comm."""
+    with open(path) as f:
+        text = f.read()
+    # comm (field 2) may hold spaces: split after its closing paren.
+    comm = text[text.index("(") + 1:text.rindex(")")]
+    fields = text.rsplit(")", 1)[1].split()
+    # fields[0] is state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / TICK, comm
+
+
 def cpu_seconds(pid):
     """user + sys of the whole process (all threads) so far, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        # comm (field 2) may hold spaces: split after its closing paren.
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is state (field 3); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return _stat_cpu("/proc/%d/stat" % pid)[0]
+
+
+def is_vcpu_thread(comm):
+    """A guest vCPU thread by its name: toyvmm names them vcpuN; QEMU's
+    are "CPU N/KVM" (or /TCG) where thread names are on (-name
+    debug-threads=on; without it QEMU's are all unnamed, and its guest
+    is paused by -S anyway)."""
+    return comm.startswith("vcpu") or (comm.startswith("CPU ") and "/" in comm)
+
+
+def cpu_split(pid):
+    """(process CPU, CPU of its live vCPU threads), in seconds, from
+    /proc/PID/stat and /proc/PID/task/*/stat read together. Process minus
+    vCPU threads is what the VMM and the library spent: toyvmm's idle KVM
+    guest exits to the VMM every 500 us, and that is guest cost, which
+    QEMU's paused guest (-S) does not have. A thread that exits between
+    two samples leaves its time in the process's figure only."""
+    total = cpu_seconds(pid)
+    vcpu = 0.0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        tids = []
+    for tid in tids:
+        try:
+            cpu, comm = _stat_cpu("/proc/%d/task/%s/stat" % (pid, tid))
+        except (OSError, ValueError):
+            continue  # the thread just exited
+        if is_vcpu_thread(comm):
+            vcpu += cpu
+    return total, vcpu
+
+
+def cpu_delta(a, b, lib):
+    """CPU between two cpu_split() samples: the process's, or (lib) the
+    process's minus its vCPU threads'. None without the second sample."""
+    if b is None:
+        return None
+    if lib:
+        return round((b[0] - b[1]) - (a[0] - a[1]), 3)
+    return round(b[0] - a[0], 3)
 
 
 def main_thread_sleeping(pid):

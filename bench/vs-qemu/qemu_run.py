@@ -147,14 +147,14 @@ def run(cfg, p, tag):
             qs.execute("cont")
             time.sleep(RUNNING_S)
             res["source_run_state"] = qs.execute("query-status").get("status")
-        cpu_s0, cpu_d0 = procs.cpu_seconds(src.pid), procs.cpu_seconds(dst.pid)
+        cpu_s0, cpu_d0 = procs.cpu_split(src.pid), procs.cpu_split(dst.pid)
         wire0 = procs.wire_bytes(net)
         w0 = time.monotonic()
         qs.execute("migrate", uri=uri)
         info = poll_status(qs, cfg["timeout_s"])
         dinfo = poll_status(qd, cfg["timeout_s"], need_total=False)
         wall = time.monotonic() - w0
-        cpu_s1, cpu_d1 = procs.cpu_seconds(src.pid), procs.cpu_seconds(dst.pid)
+        cpu_s1, cpu_d1 = procs.cpu_split(src.pid), procs.cpu_split(dst.pid)
         wire1 = procs.wire_bytes(net)
         ram = info.get("ram", {})
         res.update({
@@ -171,8 +171,12 @@ def run(cfg, p, tag):
             "zero_pages": ram.get("duplicate"),
             "mbps": ram.get("mbps"),
             "wall_ms": round(wall * 1000, 1),
-            "source_cpu_s": round(cpu_s1 - cpu_s0, 3),
-            "dest_cpu_s": round(cpu_d1 - cpu_d0, 3),
+            # QEMU's vCPU threads are unnamed (lib == process) and its
+            # guest is paused: the same split as toyvmm's all the same.
+            "source_cpu_s": procs.cpu_delta(cpu_s0, cpu_s1, False),
+            "source_lib_cpu_s": procs.cpu_delta(cpu_s0, cpu_s1, True),
+            "dest_cpu_s": procs.cpu_delta(cpu_d0, cpu_d1, False),
+            "dest_lib_cpu_s": procs.cpu_delta(cpu_d0, cpu_d1, True),
         })
         why = figures_missing(res) if res["ok"] else None
         if why:

@@ -8,6 +8,9 @@ migration not started) and after the migration in --run-after; the
 destination once it has published its address (prefault done) and after
 the migration in --run-after. So neither the fill, the prefault nor the
 teardown counts, the same as for QEMU, whose samples bracket `migrate`.
+Each sample also reads the vCPU threads' CPU (procs.cpu_split()): the
+"library" CPU is the process's minus theirs, the VMM's and libvmmig's
+work without the running guest's.
 """
 import json
 import os
@@ -33,7 +36,8 @@ def read_json(path):
 
 
 def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
-    """CPU seconds of each process in plist, each taken while its main
+    """(process CPU, vCPU threads' CPU) in seconds (procs.cpu_split()) of
+    each process in plist, each taken while its main
     thread sleeps twice in a row settle_s apart (a lone short sleep, e.g.
     toyvmm's 20 ms TSC calibration, does not qualify). All are polled
     together so that no sleep window is missed. None where a process exits
@@ -57,7 +61,7 @@ def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
             elif seen[i] is None:
                 seen[i] = now
             elif now - seen[i] >= settle_s:
-                out[i] = procs.cpu_seconds(p.pid)
+                out[i] = procs.cpu_split(p.pid)
         if all(o is not None or p.poll() is not None
                for o, p in zip(out, plist)):
             break
@@ -98,7 +102,7 @@ def run(cfg, p, tag):
             raise TimeoutError("destination did not publish its address")
         if dst.poll() is not None:
             raise RuntimeError("destination exited with %d" % dst.returncode)
-        cpu_d0 = procs.cpu_seconds(dst.pid)
+        cpu_d0 = procs.cpu_split(dst.pid)
         res["dest_startup_s"] = round(time.monotonic() - t0, 3)
         with open(uri_file) as f:
             uri = f.read().strip()
@@ -151,10 +155,10 @@ def run(cfg, p, tag):
             "heartbeat_continues": d["heartbeat_at_start"] ==
                 s["heartbeat_at_pause"] and d["heartbeat_at_exit"] >
                 d["heartbeat_at_start"],
-            "source_cpu_s": None if cpu_s1 is None else
-                round(cpu_s1 - cpu_s0, 3),
-            "dest_cpu_s": None if cpu_d1 is None else
-                round(cpu_d1 - cpu_d0, 3),
+            "source_cpu_s": procs.cpu_delta(cpu_s0, cpu_s1, False),
+            "source_lib_cpu_s": procs.cpu_delta(cpu_s0, cpu_s1, True),
+            "dest_cpu_s": procs.cpu_delta(cpu_d0, cpu_d1, False),
+            "dest_lib_cpu_s": procs.cpu_delta(cpu_d0, cpu_d1, True),
         })
         if p.get("verify") and res["verified"] is not True:
             res["ok"] = False

@@ -129,6 +129,7 @@ static int sw_run(struct toyvm *vm)
 			return -EAGAIN;
 		}
 		v->running = true;
+		toyvm__name_vcpu_thread(v->thread, i);
 	}
 	return 0;
 }

@@ -91,3 +91,11 @@ void toyvm__teardown(struct toyvm *vm)
 	dbcache__dev_free(vm); /* after the guest thread stopped */
 	guestmem__free(vm);
 }
+
+void toyvm__name_vcpu_thread(pthread_t t, unsigned i)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%u", i);
+	(void)pthread_setname_np(t, name);
+}

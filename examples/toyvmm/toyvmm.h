@@ -9,6 +9,7 @@
 #ifndef TOYVMM_H
 #define TOYVMM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -114,6 +115,10 @@ void toyvm__heartbeats(const struct toyvm *vm, uint64_t *hb);
 /* Fill vm->shared for a fresh boot of vm->nvcpus vCPUs. */
 void toyvm__describe(struct toyvm *vm, uint32_t kind, uint32_t arg,
 		     uint64_t tsc_hz);
+
+/* Name a backend's vCPU thread "vcpu<i>" (best effort), so that tools
+ * (bench/vs-qemu) can tell the guest's CPU time from the library's. */
+void toyvm__name_vcpu_thread(pthread_t t, unsigned i);
 
 /* Called by a backend's first vCPU thread (@tv: struct toyvm). */
 void toyvm__note_start(void *tv);

@@ -16,6 +16,7 @@
 
 #include "dbcache_vmm.h"
 #include "kvm.h"
+#include "toyvmm.h"
 #include "workloads.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -250,6 +251,7 @@ int vcpu__start(struct kvm_vcpu *c)
 		return -EAGAIN;
 	}
 	c->thread_running = true;
+	toyvm__name_vcpu_thread(c->thread, c->id);
 	return 0;
 }
 

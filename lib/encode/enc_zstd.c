@@ -97,11 +97,11 @@ static void log_window(const struct enc_ctx *e, unsigned from)
 /*
  * A cycle runs from the end of one batch's send to the end of the next:
  * encoding, the batch's send, and whatever else the thread sent meanwhile
- * (the records of zero runs, which wait for the pipelined batches ahead of
- * them). The thread sleeps only on its channel inside a cycle, so all of
- * its time neither on a CPU nor waiting for one is time blocked on the
- * path. Between jobs it sleeps for another reason: enc_ctx_send_idle()
- * starts the next cycle afresh.
+ * (the records of zero runs, queued behind the batches like one; the
+ * caller adds their bytes to @bytes). The thread sleeps only on its
+ * channel inside a cycle, so all of its time neither on a CPU nor waiting
+ * for one is time blocked on the path. Between jobs it sleeps for another
+ * reason: enc_ctx_send_idle() starts the next cycle afresh.
  */
 void enc_ctx_send_done(struct enc_ctx *e, size_t bytes)
 {

@@ -101,8 +101,9 @@ struct enc_ctx;
  * does not look random. Return the frame length (> 0), or 0: send it as it
  * is. */
 int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy);
-/* The sending thread of @e calls this after each send of a batch of
- * @bytes (a no-op unless compressing with cfg.zstd_adaptive). It reads the
+/* The sending thread of @e calls this after each send of a batch, with
+ * @bytes the batch's and those of other records it sent since the last
+ * call (a no-op unless compressing with cfg.zstd_adaptive). It reads the
  * thread's clocks: wall, CPU and run-queue time, hence how long the thread
  * was blocked on its channel since the previous call. */
 void enc_ctx_send_done(struct enc_ctx *e, size_t bytes);

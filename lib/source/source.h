@@ -20,13 +20,17 @@ struct vmmig_source;
  * rounds, and its encoder (zstd context, delta cache). */
 /* Slots for records a page channel's sender has queued on a transport that
  * pipelines (chan_send_queue()), each kept until sent while the next one
- * is built. The built-in io_uring channels keep one send in flight, so two
- * are enough; a transport may keep up to SEND_DEPTH - 1. */
+ * is built. PAGES and ZERO records take the slots in turn, in the order
+ * they are queued, so a slot's buffers are free once the record queued
+ * SEND_DEPTH records ago has left. The built-in io_uring channels keep one
+ * send in flight, so two are enough; a transport may keep up to
+ * SEND_DEPTH - 1. */
 #define SEND_DEPTH 3
 
 struct send_slot {
-	uint8_t *head;    /* copy of the record's head */
-	uint8_t *payload; /* swapped with the batch's buffer at each flush */
+	uint8_t *head;    /* copy of a PAGES record's head */
+	uint8_t *payload; /* swapped with the batch's buffer (PAGES) */
+	uint8_t *zeros;   /* swapped with the zero runs' buffer (ZERO) */
 };
 
 struct sender {
@@ -42,6 +46,7 @@ struct sender {
 	uint64_t seen_gen;     /* last job generation taken */
 	struct send_slot slot[SEND_DEPTH]; /* page senders only, else NULL */
 	unsigned next_slot;    /* the slot the next flush fills */
+	size_t zero_bytes;     /* ZERO bytes sent since the last batch */
 };
 
 struct vmmig_source {
@@ -170,6 +175,9 @@ int src_pause(struct vmmig_source *src, uint64_t *t_pause);
 int src_send_pages(struct sender *s, const struct region *r, uint64_t w,
 		   uint64_t bits);
 int src_flush_batch(struct sender *s);
+/* Queue a record whose buffers were moved into slot next_slot (page
+ * senders on a pipelining transport; under tx_lock). */
+int src_queue_slot(struct sender *s, const struct iovec *iov, int iovcnt);
 int src_senders_start(struct vmmig_source *src);
 /* Run @job on every data channel's sender; returns the first error. The
  * senders know no job: the caller names it (src_send_round(), or post-copy's

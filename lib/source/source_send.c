@@ -17,27 +17,37 @@
 #include "source.h"
 
 /*
- * Queue the finished record (the batch's iovecs) and go on building in a
- * free buffer: the head is copied to the next slot (about 1 KiB), the
- * payload buffer (encoded pages) changes places with the slot's, whose
- * record was queued SEND_DEPTH flushes ago and has left since the last
- * wait. Raw pages are read from guest memory, which stays mapped.
+ * Queue a finished record whose buffers the caller has just moved into
+ * slot next_slot, and make the slot after it free: the record queued into
+ * that one SEND_DEPTH records ago (PAGES or ZERO alike) has left once at
+ * most SEND_DEPTH - 1 are in flight. Under tx_lock.
+ */
+int src_queue_slot(struct sender *s, const struct iovec *iov, int iovcnt)
+{
+	int ret;
+
+	s->next_slot = (s->next_slot + 1) % SEND_DEPTH;
+	ret = chan_send_queue(s->c, iov, iovcnt);
+	return ret ? ret : chan_send_wait(s->c, SEND_DEPTH - 1);
+}
+
+/*
+ * Queue the finished batch and go on building in a free buffer: the head
+ * is copied to the slot (about 1 KiB), the payload buffer (encoded pages)
+ * changes places with the slot's, which is free (src_queue_slot()). Raw
+ * pages are read from guest memory, which stays mapped.
  */
 static int queue_batch(struct sender *s, int iovcnt)
 {
 	struct send_slot *sl = &s->slot[s->next_slot];
 	struct iovec *iov = s->batch.iov;
 	uint8_t *spare = sl->payload;
-	int ret;
 
 	memcpy(sl->head, iov[0].iov_base, iov[0].iov_len);
 	iov[0].iov_base = sl->head;
 	sl->payload = s->batch.payload; /* what encoded pieces point into */
 	s->batch.payload = spare;
-	s->next_slot = (s->next_slot + 1) % SEND_DEPTH;
-	ret = chan_send_queue(s->c, iov, iovcnt);
-	/* Free the slot the next flush fills. */
-	return ret ? ret : chan_send_wait(s->c, SEND_DEPTH - 1);
+	return src_queue_slot(s, iov, iovcnt);
 }
 
 int src_flush_batch(struct sender *s)
@@ -55,8 +65,10 @@ int src_flush_batch(struct sender *s)
 				  : chan_send(s->c, s->batch.iov, iovcnt);
 	pthread_mutex_unlock(&s->c->tx_lock);
 	/* How long the thread blocks on its channel tells the encoder
-	 * whether compressing pays (encode/enc_adapt.c). */
-	enc_ctx_send_done(s->enc, len);
+	 * whether compressing pays (encode/enc_adapt.c); the ZERO records
+	 * sent since the last batch crossed the path in the same cycle. */
+	enc_ctx_send_done(s->enc, len + s->zero_bytes);
+	s->zero_bytes = 0;
 	sess_counters_add_enc(&s->src->sess.cnt, &s->ec);
 	memset(&s->ec, 0, sizeof(s->ec));
 	wire_batch_begin(&s->batch, s->batch.region_id);
@@ -179,6 +191,7 @@ static void *sender_main(void *arg)
 
 		ret = src->job(s);
 		enc_ctx_send_idle(s->enc); /* its wait for the next job */
+		s->zero_bytes = 0;
 		if (ret)
 			src_fail(src, ret, "sending pages on channel %u: %s",
 				 s->c->index, vmmig_strerror(ret));
@@ -204,7 +217,8 @@ static void slots_free(struct sender *s)
 	for (unsigned i = 0; i < SEND_DEPTH; i++) {
 		free(s->slot[i].head);
 		free(s->slot[i].payload);
-		s->slot[i] = (struct send_slot){ NULL, NULL };
+		free(s->slot[i].zeros);
+		s->slot[i] = (struct send_slot){ NULL, NULL, NULL };
 	}
 	s->next_slot = 0;
 }
@@ -220,7 +234,9 @@ static int slots_init(struct sender *s)
 	for (unsigned i = 0; i < SEND_DEPTH; i++) {
 		s->slot[i].head = malloc(sizeof(s->batch.head));
 		s->slot[i].payload = malloc(WIRE_BATCH_PAYLOAD_SIZE);
-		if (!s->slot[i].head || !s->slot[i].payload) {
+		s->slot[i].zeros = wire_zeros_buf_new();
+		if (!s->slot[i].head || !s->slot[i].payload ||
+		    !s->slot[i].zeros) {
 			slots_free(s);
 			return -ENOMEM;
 		}

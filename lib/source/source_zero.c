@@ -83,6 +83,13 @@ uint64_t src_zero_map_word(const struct vmmig_source *src, unsigned ri,
 	return src->first_pass && src->zero_bm ? src->zero_bm[ri][w] : 0;
 }
 
+/*
+ * Where the channel pipelines, the record is queued behind the batches in
+ * flight, like a batch (source_send.c), and its buffer changes places with
+ * a free slot's: sending it with chan_send() would first wait for every
+ * queued batch, draining the pipeline before each run of zero pages (a
+ * guest whose memory alternates zero and data did that every 64 KiB).
+ */
 int src_flush_zeros(struct sender *s)
 {
 	struct iovec iov;
@@ -94,8 +101,17 @@ int src_flush_zeros(struct sender *s)
 	atomic_fetch_add(&s->src->sess.cnt.pages[WIRE_ENC_ZERO],
 			 s->zeros.pages);
 	pthread_mutex_lock(&s->c->tx_lock);
-	wire_zeros_finish(&s->zeros, s->c->tx_seq++, &iov);
-	ret = chan_send(s->c, &iov, 1);
+	s->zero_bytes += wire_zeros_finish(&s->zeros, s->c->tx_seq++, &iov);
+	if (s->slot[0].zeros) {
+		struct send_slot *sl = &s->slot[s->next_slot];
+		uint8_t *spare = sl->zeros;
+
+		sl->zeros = s->zeros.buf; /* what iov points into */
+		s->zeros.buf = spare;
+		ret = src_queue_slot(s, &iov, 1);
+	} else {
+		ret = chan_send(s->c, &iov, 1);
+	}
 	pthread_mutex_unlock(&s->c->tx_lock);
 	wire_zeros_begin(&s->zeros, s->zeros.region_id);
 	return ret;

@@ -15,9 +15,14 @@
 
 #define ZERO_CAP (WIRE_HDR_SIZE + WIRE_ZERO_HEAD + WIRE_ZERO_RUN * WIRE_ZERO_MAX)
 
+uint8_t *wire_zeros_buf_new(void)
+{
+	return malloc(ZERO_CAP);
+}
+
 int wire_zeros_init(struct wire_zeros *z)
 {
-	*z = (struct wire_zeros){ .buf = malloc(ZERO_CAP) };
+	*z = (struct wire_zeros){ .buf = wire_zeros_buf_new() };
 	return z->buf ? 0 : -ENOMEM;
 }
 

@@ -27,6 +27,9 @@ struct wire_zeros {
 	uint64_t pages;     /* pages the runs name */
 };
 int wire_zeros_init(struct wire_zeros *z);
+/* A buffer the size of wire_zeros.buf (malloc'd; NULL: no memory), for a
+ * sender that swaps it with the record's while that one is in flight. */
+uint8_t *wire_zeros_buf_new(void);
 void wire_zeros_destroy(struct wire_zeros *z);
 void wire_zeros_begin(struct wire_zeros *z, uint32_t region_id);
 /* Append pages [first, first + n): the last run grows if they follow it.

@@ -16,17 +16,27 @@
  * raw page when half of it has been sent: the page arrives torn (old first
  * half, new second half), no CRC objects (none covers page bytes), and the
  * write made the page dirty, so its whole new copy follows.
+ *
+ * Pipelined: over a transport that holds queued records back until the
+ * library waits for them (lazy_pipe.c), a guest whose memory alternates
+ * zero and data every 16 pages sends ZERO and PAGES records in turn
+ * through the queue: each buffer must stay untouched until its record
+ * left, or the stream arrives corrupt. The same link cut with records in
+ * flight: the migration fails cleanly, the source's memory is untouched
+ * and its guest resumed, the destination never starts it.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include <vmmig/vmmig.h>
 
+#include "lazy_pipe.h"
 #include "testutil.h"
 
 #define PG 4096u
@@ -41,16 +51,11 @@ struct sides {
 	struct vmmig_tracker *trk;
 	bool manual;             /* trk is a manual tracker */
 	atomic_int started;
+	atomic_int pauses, resumes;
 };
 
 static struct sides *racing;     /* the wrapper writes into its source */
 static atomic_uint race_writes;  /* pages it wrote */
-
-static int nop(void *o)
-{
-	(void)o;
-	return 0;
-}
 
 static int dst_start(void *o)
 {
@@ -58,8 +63,21 @@ static int dst_start(void *o)
 	return 0;
 }
 
+static int src_pause(void *o)
+{
+	atomic_fetch_add(&((struct sides *)o)->pauses, 1);
+	return 0;
+}
+
+static int src_resume(void *o)
+{
+	atomic_fetch_add(&((struct sides *)o)->resumes, 1);
+	return 0;
+}
+
 static const struct vmmig_source_ops src_ops = {
-	.version = VMMIG_SOURCE_OPS_VERSION, .pause = nop, .resume = nop };
+	.version = VMMIG_SOURCE_OPS_VERSION, .pause = src_pause,
+	.resume = src_resume };
 static const struct vmmig_dest_ops dst_ops = {
 	.version = VMMIG_DEST_OPS_VERSION, .start = dst_start };
 
@@ -139,8 +157,9 @@ static void sides_init(struct sides *s, bool uffd_tracker)
 	vmmig_dest_set_option(s->dst, VMMIG_OPT_IO_TIMEOUT_MS, 5000);
 }
 
+/* Migrate and compare; at least @min_zero pages went as zero (in runs). */
 static void migrate(struct sides *s, const struct vmmig_transport_ops *ops,
-		    const char *name)
+		    const char *name, uint64_t min_zero)
 {
 	struct vmmig_stats st = { .struct_size = sizeof(st) };
 	int ret, dret;
@@ -163,8 +182,7 @@ static void migrate(struct sides *s, const struct vmmig_transport_ops *ops,
 				      (unsigned long long)p);
 	ck_assert_int_eq(vmmig_source_get_stats(s->src, &st), 0);
 	ck_assert_int_eq(st.verified, 1);
-	/* Nearly every page went as zero (in runs). */
-	ck_assert_uint_ge(st.pages_zero, 5000);
+	ck_assert_uint_ge(st.pages_zero, min_zero);
 }
 
 static void sides_free(struct sides *s)
@@ -185,7 +203,7 @@ START_TEST(precopy_runs_across_region_ends)
 	sides_init(&s, _i == 1);
 	if (_i == 2)
 		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 3);
-	migrate(&s, vmmig_transport_inproc(), "zr-pre");
+	migrate(&s, vmmig_transport_inproc(), "zr-pre", 5000);
 	sides_free(&s);
 }
 END_TEST
@@ -280,7 +298,7 @@ START_TEST(raw_page_torn_on_the_wire)
 	atomic_store(&race_writes, 0);
 	atomic_store(&torn, 0);
 	atomic_store(&tears_left, 6);
-	migrate(&s, &ops, "zr-torn");
+	migrate(&s, &ops, "zr-torn", 5000);
 	racing = NULL;
 	ck_assert_uint_ge(atomic_load(&torn), 1);
 	sides_free(&s);
@@ -299,7 +317,7 @@ START_TEST(page_dirtied_after_its_run_was_sent)
 		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 2);
 	racing = &s;
 	atomic_store(&race_writes, 0);
-	migrate(&s, &ops, "zr-race");
+	migrate(&s, &ops, "zr-race", 5000);
 	racing = NULL;
 	ck_assert_uint_ge(atomic_load(&race_writes), 2);
 	sides_free(&s);
@@ -321,9 +339,94 @@ START_TEST(postcopy_with_zero_runs)
 	sides_init(&s, true);
 	ck_assert_int_eq(vmmig_policy_new_postcopy(&cfg, &pol), 0);
 	ck_assert_int_eq(vmmig_source_set_policy(s.src, pol), 0);
-	migrate(&s, vmmig_transport_inproc(), "zr-post");
+	migrate(&s, vmmig_transport_inproc(), "zr-post", 5000);
 	sides_free(&s);
 	vmmig_policy_free(pol);
+}
+END_TEST
+
+/* ---- pipelined: ZERO and PAGES records queued in turn ---- */
+
+/* Data in every other group of 16 pages (64 KiB), as toyvmm's --fill mix
+ * alternates kinds: zero runs and pages take turns in every bitmap word. */
+static void add_mix(struct sides *s)
+{
+	for (unsigned ri = 0; ri < NREG; ri++)
+		for (uint64_t p = 16; p < npages[ri]; p += 32)
+			for (uint64_t k = p; k < p + 16 && k < npages[ri]; k++)
+				fill_page(s->smem[ri] + k * PG,
+					  0x51ed27ull * (ri + 1) + k);
+}
+
+START_TEST(zero_and_pages_pipelined)
+{
+	struct sides s;
+
+	sides_init(&s, _i == 1);
+	add_mix(&s);
+	if (_i == 2)
+		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 2);
+	lazy_reset(-1);
+	migrate(&s, lazy_pipe_ops(), "zr-lazy", 2500);
+	/* Both kinds went through the queue, in turn, with records held. */
+	unsigned zeros = atomic_load(&lazy.queued_zero),
+		 pages = atomic_load(&lazy.queued_pages),
+		 turns = atomic_load(&lazy.switches),
+		 held = atomic_load(&lazy.held_max);
+	ck_assert_uint_ge(zeros, 20);
+	ck_assert_uint_ge(pages, 20);
+	ck_assert_uint_ge(turns, 20);
+	ck_assert_uint_ge(held, 2);
+	ck_assert_int_eq(atomic_load(&s.pauses), 1);
+	ck_assert_int_eq(atomic_load(&s.resumes), 0);
+	sides_free(&s);
+}
+END_TEST
+
+START_TEST(pipelined_cut_mid_flight)
+{
+	struct vmmig_stats st = { .struct_size = sizeof(st) };
+	uint8_t *copy[NREG];
+	struct sides s;
+	int ret, dret;
+
+	sides_init(&s, false);
+	add_mix(&s);
+	if (_i == 1)
+		vmmig_source_set_option(s.src, VMMIG_OPT_CHANNELS, 2);
+	for (unsigned ri = 0; ri < NREG; ri++) {
+		copy[ri] = malloc(npages[ri] * PG);
+		ck_assert_ptr_nonnull(copy[ri]);
+		memcpy(copy[ri], s.smem[ri], npages[ri] * PG);
+	}
+	/* Mid first pass: the pass queues some 180 records. */
+	lazy_reset(30);
+	ck_assert_int_eq(vmmig_dest_listen_transport(s.dst, lazy_pipe_ops(),
+						     "zr-cut", NULL, 0), 0);
+	ck_assert_int_eq(vmmig_dest_start(s.dst), 0);
+	ck_assert_int_eq(vmmig_source_start_transport(s.src, lazy_pipe_ops(),
+						      "zr-cut"), 0);
+	ret = vmmig_source_wait(s.src);
+	dret = vmmig_dest_wait(s.dst);
+	ck_assert(atomic_load(&lazy.cut));
+	ck_assert_msg(ret == -ECONNRESET, "source: %d (%s)", ret,
+		      vmmig_source_error(s.src) ?: "");
+	ck_assert_int_ne(dret, 0);
+	ck_assert_int_eq(atomic_load(&s.started), 0);
+	ck_assert_int_eq(vmmig_source_get_stats(s.src, &st), 0);
+	ck_assert_int_eq(st.status, VMMIG_STATUS_FAILED);
+	ck_assert_int_eq(st.owner, VMMIG_OWNER_SOURCE);
+	ck_assert_int_eq(atomic_load(&s.pauses), atomic_load(&s.resumes));
+	unsigned zeros = atomic_load(&lazy.queued_zero),
+		 pages = atomic_load(&lazy.queued_pages);
+	ck_assert_uint_ge(zeros, 1);
+	ck_assert_uint_ge(pages, 1);
+	for (unsigned ri = 0; ri < NREG; ri++) {
+		ck_assert_msg(!memcmp(copy[ri], s.smem[ri], npages[ri] * PG),
+			      "source region %u was modified", ri);
+		free(copy[ri]);
+	}
+	sides_free(&s);
 }
 END_TEST
 
@@ -338,6 +441,9 @@ int main(void)
 	tcase_add_loop_test(tc, precopy_runs_across_region_ends, 0, 3);
 	tcase_add_loop_test(tc, page_dirtied_after_its_run_was_sent, 0, 3);
 	tcase_add_loop_test(tc, raw_page_torn_on_the_wire, 0, 3);
+	tcase_add_loop_test(tc, zero_and_pages_pipelined, 0, 3);
+	/* 0: one channel, 1: two. */
+	tcase_add_loop_test(tc, pipelined_cut_mid_flight, 0, 2);
 	if (vmtest_uffd_available())
 		tcase_add_loop_test(tc, postcopy_with_zero_runs, 0, 2);
 	else
