@@ -22,6 +22,11 @@
 #include "encode/encode.h"
 #include "pages_fmt.h"
 
+/* wire.h sizes the head without pages_fmt.h's names. */
+_Static_assert(sizeof(((struct wire_batch *)0)->head) ==
+	       WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH,
+	       "wire_batch.head must hold a full PAGES head");
+
 int wire_batch_init(struct wire_batch *b)
 {
 	memset(b, 0, sizeof(*b));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "le.h"
+#include "pages_fmt.h"
 #include "wire.h"
 
 void wire_hdr_pack(uint8_t out[WIRE_HDR_SIZE], const struct wire_hdr *h)
@@ -44,9 +45,12 @@ uint32_t wire_record_crc_flat(const uint8_t *rec, size_t len)
 			      len - WIRE_HDR_SIZE };
 
 	/* PAGES: the batch header and the descriptors, as far as present. */
-	if (get_le16(rec) == WIRE_PAGES && body.iov_len >= 8) {
-		size_t meta = 8 + 16 * (size_t)get_le16(rec + WIRE_HDR_SIZE + 4);
+	if (get_le16(rec) == WIRE_PAGES && body.iov_len >= BATCH_HEAD) {
+		struct pages_head ph;
+		size_t meta;
 
+		pages_head_unpack(rec + WIRE_HDR_SIZE, &ph);
+		meta = BATCH_HEAD + DESC_SIZE * (size_t)ph.count;
 		if (meta < body.iov_len)
 			body.iov_len = meta;
 	}
