@@ -18,6 +18,7 @@
 #include "base/json.h"
 #include "base/regions.h"
 #include "transport/chan.h"
+#include "wire/batch.h" /* struct enc_counters */
 #include "wire/wire.h"
 
 /* ---- watchdog (watchdog.c): fails a session whose peer went silent ---- */

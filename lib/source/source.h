@@ -12,6 +12,7 @@
 
 #include "session/session.h"
 #include "encode/encode.h" /* the senders own encoders */
+#include "wire/batch.h" /* the senders build PAGES */
 #include "wire/zero_range.h"
 
 struct vmmig_source;

@@ -20,6 +20,7 @@
 
 #include "base/page.h"
 #include "encode/encode.h"
+#include "batch.h"
 #include "pages_fmt.h"
 
 /* wire.h sizes the head without pages_fmt.h's names. */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/batch.h"
 #include "wire/wire.h"
 
 #define FS_MAX_CH 8

@@ -21,6 +21,7 @@
 #include "../core/guest.h"
 #include "encode/encode.h"
 #include "fuzz.h"
+#include "wire/batch.h"
 #include "wire/wire.h"
 
 /* ---- a transport that records each connection's received bytes ---- */

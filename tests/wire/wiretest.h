@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "encode/encode.h"
+#include "wire/batch.h"
 #include "wire/wire.h"
 #include "testutil.h"
 
