@@ -11,6 +11,7 @@
 #   bench/vs-qemu/run.sh [--quick] [--repeat N] [--out FILE] [--build DIR]
 #       [--size-mib N] [--mix-mib N] [--sparse-gib N (0: skip)] [--sparse-timeout-s S]
 #       [--only incompressible|mix|sparse ...] [--links 1g 10g]
+#       [--no-zstd-too] (incompressible: toyvmm --compression none too)
 #
 # --quick: 1 repeat instead of 3.
 set -euo pipefail
@@ -25,6 +26,7 @@ mix_mib=1024
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) args+=(--repeat 1) ;;
+	--no-zstd-too) args+=("$1") ;;
 	--repeat|--out|--sparse-gib|--sparse-timeout-s) args+=("$1" "$2"); shift ;;
 	--only|--links)
 		args+=("$1"); shift

@@ -70,7 +70,8 @@ def sample_when_sleeping(plist, timeout_s, settle_s=0.05):
 
 
 def run(cfg, p, tag):
-    """p: channels, prefault, verify, and optionally fill (random), zstd,
+    """p: channels, prefault, verify, and optionally fill (random),
+    compression ("none" or "zstd"; None: the library's default),
     recv_direct (None: the library's default), mem_mib, backend, workload,
     net (the case's namespaces and address, see compare.py)."""
     work, bin_ = cfg["workdir"], cfg["toyvmm"]
@@ -116,8 +117,10 @@ def run(cfg, p, tag):
             + backend)
         if not p.get("verify"):
             sargs.append("--no-verify")
-        if p.get("zstd"):
-            sargs.append("--zstd")
+        if p.get("compression"):  # else the library's default
+            sargs += ["--compression", p["compression"]]
+        # For looking into a run (e.g. --verbose's zstd log), not figures.
+        sargs += os.environ.get("VSQ_TOYVMM_SOURCE_ARGS", "").split()
         src = procs.spawn(sargs, os.path.join(work, tag + "-src.log"))
         cpu_s0 = sample_when_sleeping([src], 300)[0]
         if cpu_s0 is None:

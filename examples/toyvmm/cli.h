@@ -31,7 +31,7 @@ struct opts {
 	unsigned channels;
 	unsigned vcpus;          /* source: vCPUs booted (dest: from source) */
 	bool prefault;
-	bool zstd;               /* compression */
+	int compression;         /* enum vmmig_compression; -1: default */
 	uint64_t delta_cache;    /* bytes; 0 = off */
 	int64_t downtime_ms;     /* -1: library default */
 	int64_t max_rounds;      /* -1: library default */

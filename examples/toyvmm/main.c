@@ -16,7 +16,8 @@ static const char usage_text[] =
 "                     [--uri-file FILE] [--run-after MS] [--backend B]\n"
 "       toyvmm source --connect ADDR [--mode M] [--workload W]\n"
 "                     [--mem SIZE] [--fill random|zero|half|mix] [--channels N]\n"
-"                     [--json FILE] [--timeline FILE.svg] [--zstd]\n"
+"                     [--json FILE] [--timeline FILE.svg]\n"
+"                     [--compression none|zstd] (--zstd: zstd)\n"
 "                     [--delta-cache SIZE]\n"
 "                     [--downtime-ms MS] [--max-rounds N] [--bandwidth SIZE]\n"
 "                     [--postcopy-bandwidth SIZE] (the cap from the pause on)\n"
@@ -142,6 +143,7 @@ enum {
 	O_RECOVERY, O_IO_TIMEOUT, O_STORAGE, O_RECV_DIRECT, O_NO_HINTS,
 	O_FAULT_CPU, O_VCPUS, O_TIMELINE, O_TLS_PSK, O_TLS_PSK_ID, O_TLS_X509,
 	O_TLS_HOST, O_TLS_PRIO, O_HANDSHAKE, O_ACCEPT, O_OUT, O_PC_BW,
+	O_COMPRESSION,
 };
 
 static const struct option longopts[] = {
@@ -159,6 +161,7 @@ static const struct option longopts[] = {
 	{ "uri-file", required_argument, NULL, O_URI_FILE },
 	{ "run-after", required_argument, NULL, O_RUN_AFTER },
 	{ "zstd", no_argument, NULL, O_ZSTD },
+	{ "compression", required_argument, NULL, O_COMPRESSION },
 	{ "delta-cache", required_argument, NULL, O_DELTA },
 	{ "downtime-ms", required_argument, NULL, O_DOWNTIME },
 	{ "max-rounds", required_argument, NULL, O_ROUNDS },
@@ -229,7 +232,15 @@ static int parse_one(struct opts *o, int c, const char *a)
 		*(c == O_WARMUP ? &o->warmup_ms : &o->run_after_ms) =
 			(unsigned)v;
 		return 0;
-	case O_ZSTD: o->zstd = true; return 0;
+	case O_ZSTD: o->compression = VMMIG_COMPRESS_ZSTD; return 0;
+	case O_COMPRESSION:
+		if (!strcmp(a, "none"))
+			o->compression = VMMIG_COMPRESS_NONE;
+		else if (!strcmp(a, "zstd"))
+			o->compression = VMMIG_COMPRESS_ZSTD;
+		else
+			return -EINVAL;
+		return 0;
 	case O_DELTA: return parse_size(a, &o->delta_cache);
 	case O_DOWNTIME:
 	case O_ROUNDS:
@@ -299,6 +310,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->vcpus = 1;
 	o->downtime_ms = -1;
 	o->max_rounds = -1;
+	o->compression = -1;
 	o->recovery_ms = -1;
 	o->io_timeout_ms = -1;
 	o->fault_cpu = -1;

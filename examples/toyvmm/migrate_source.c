@@ -115,9 +115,9 @@ static int configure(struct vmmig_source *src, const struct opts *o,
 	if (!ret)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_CHANNELS,
 					      o->channels);
-	if (!ret && o->zstd)
+	if (!ret && o->compression >= 0)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_COMPRESSION,
-					      VMMIG_COMPRESS_ZSTD);
+					      o->compression);
 	if (!ret && o->delta_cache)
 		ret = vmmig_source_set_option(src, VMMIG_OPT_DELTA_CACHE_BYTES,
 					      (int64_t)o->delta_cache);
