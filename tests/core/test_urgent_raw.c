@@ -100,6 +100,7 @@ START_TEST(urgent_raw_default_zstd)
 		       (unsigned long long)tap_pages(c, WIRE_ENC_DELTA));
 	printf("postcopy_faults %llu\n",
 	       (unsigned long long)st.postcopy_faults);
+	fflush(stdout); /* before a failed check ends the process */
 
 	/* Every page was pending at the switch and is sent once, in a PAGES
 	 * record (text, and the writer's lines, are never zero): the tap
