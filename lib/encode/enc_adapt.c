@@ -53,12 +53,13 @@
  *   the receiver, which makes the sender wait more; the path rate at a
  *   high level would then look slow, hence it is measured at a low one.
  *
- * Levels 0..8 compress 1, 8, 16, ..., 64 pages of every 64 that have
- * contents (spread evenly); the floor keeps the saving and the cost
- * measured (some ten attempts per window at 1 Gbit/s, hundreds on a fast
- * path) at a price of 0.6 us per text page when zstd does not pay: a text
- * page costs ~38 us at level 1, so a floor of 2 measured 1.2 us per page,
- * some 6 % of a loopback migration's CPU with the text quarter alone.
+ * Levels 1..8 compress 1/8, 2/8, ..., all of the pages that have contents
+ * (spread evenly). Level 0 probes: it keeps the saving and the cost
+ * measured, 1 page of 64 (some ten attempts per window at 1 Gbit/s,
+ * hundreds on a fast path) while the rule has not decided, 1 of 256 once
+ * it found that zstd does not pay: a text page costs ~38 us at level 1,
+ * and 1 of 64 took 3-4 % of a channel's time on loopback with the mix
+ * (measured in the debug log), where zstd gains nothing.
  * The thread starts at level 0 and climbs once the path rate is known
  * (three windows), doubling its level each window (climb()). Measured on the 1 GiB mix (bench/vs-qemu, 2
  * cores): a text page costs ~30 us at zstd level 1 and saves ~2.5 KB, a
@@ -104,14 +105,13 @@ static uint64_t smooth(uint64_t sum, uint64_t win)
 
 unsigned enc_adapt_effort(unsigned level)
 {
-	unsigned e = level * ENC_ADAPT_ONE / ENC_ADAPT_LEVELS;
-
-	return e < ENC_ADAPT_MIN ? ENC_ADAPT_MIN : e;
+	return level ? level * ENC_ADAPT_ONE / ENC_ADAPT_LEVELS
+		     : ENC_ADAPT_PROBE;
 }
 
 void enc_adapt_init(struct enc_adapt *a)
 {
-	*a = (struct enc_adapt){ .effort = ENC_ADAPT_MIN };
+	*a = (struct enc_adapt){ .effort = ENC_ADAPT_PROBE };
 }
 
 bool enc_adapt_pick(struct enc_adapt *a)
@@ -166,6 +166,7 @@ static bool path_slow(const struct enc_adapt *a)
 bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 {
 	unsigned l = a->level;
+	bool settled;
 	uint64_t r;
 
 	a->win_wall_us += c->wall_us;
@@ -196,6 +197,7 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 		a->path_rate = a->rate_windows ? (a->path_rate + r) / 2 : r;
 		a->rate_windows++;
 	}
+	settled = true;
 	if (a->wait_us * 100u < a->wall_us * WAIT_MIN_PCT)
 		a->level = l ? l - 1 : 0; /* CPU-bound */
 	else if (l > 1 && (a->bytes + a->saved) * 100u <
@@ -205,7 +207,13 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 		a->level = climb(l);
 	else if (a->rate_windows >= RATE_WINDOWS)
 		a->level = l ? l - 1 : 0;
+	else
+		settled = false; /* the path is not measured yet */
 	a->effort = enc_adapt_effort(a->level);
+	/* At level 0 by decision, the probe costs a quarter: on a fast path
+	 * with text-like memory it took 3-4 % of a channel's time. */
+	if (!a->level && settled)
+		a->effort = ENC_ADAPT_MIN;
 	a->last = (struct enc_window){
 		.wall_us = a->win_wall_us, .wait_us = a->win_wait_us,
 		.cpu_us = a->win_cpu_us, .bytes = a->win_bytes,

@@ -72,9 +72,13 @@ int zframe_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *out,
  * waits for its channel, how fast the path is and what zstd costs and
  * saves (the policy is explained at the top of enc_adapt.c). Pure: fed
  * with measurements. */
-#define ENC_ADAPT_ONE 64u   /* effort: compress this many pages of 64 */
-#define ENC_ADAPT_MIN 1u    /* floor: keeps the saving measured */
-#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: 1, 8, 16, ... 64 */
+#define ENC_ADAPT_ONE 256u  /* effort: compress this many pages of 256 */
+#define ENC_ADAPT_PROBE 4u  /* level 0 until the rule has decided: 1 page
+			     * of 64, the saving and cost measured */
+#define ENC_ADAPT_MIN 1u    /* level 0 once zstd is found not to pay: 1
+			     * page of 256 keeps them measured */
+#define ENC_ADAPT_LEVELS 8u /* effort levels 0..8: PROBE or MIN, then
+			     * 1/8, 2/8, ... 8/8 of the pages */
 #define ENC_ADAPT_GAIN 2u   /* climb while the path < up to this x zstd's
 			     * gain */
 /* One window's figures, as the rule saw them (for the debug log). */

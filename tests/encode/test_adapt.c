@@ -66,7 +66,7 @@ START_TEST(pick_spreads_the_effort)
 
 		a.level = l;
 		a.effort = enc_adapt_effort(l);
-		for (int i = 0; i < 64 * 4; i++) {
+		for (unsigned i = 0; i < ENC_ADAPT_ONE * 4; i++) {
 			bool p = enc_adapt_pick(&a);
 
 			picked += p;
@@ -74,10 +74,12 @@ START_TEST(pick_spreads_the_effort)
 			longest = run > longest ? run : longest;
 		}
 		ck_assert_uint_eq(picked, 4 * enc_adapt_effort(l));
-		/* Evenly: no gap longer than 64 / effort pages. */
-		ck_assert_uint_le(longest, 64 / enc_adapt_effort(l));
+		/* Evenly: no gap longer than ONE / effort pages. */
+		ck_assert_uint_le(longest,
+				  ENC_ADAPT_ONE / enc_adapt_effort(l));
 	}
-	ck_assert_uint_eq(enc_adapt_effort(0), ENC_ADAPT_MIN);
+	ck_assert_uint_eq(enc_adapt_effort(0), ENC_ADAPT_PROBE);
+	ck_assert_uint_eq(enc_adapt_effort(1), ENC_ADAPT_ONE / 8);
 	ck_assert_uint_eq(enc_adapt_effort(ENC_ADAPT_LEVELS), ENC_ADAPT_ONE);
 }
 END_TEST
@@ -165,7 +167,13 @@ START_TEST(fast_path_stays_low)
 		window(&a, 300, 50, 30, 2500);
 		ck_assert_uint_eq(a.level, 0);
 	}
-	ck_assert_uint_gt(a.attempts, 0); /* still measuring */
+	/* Decided: the probe drops to 1 page of 256, still measuring. */
+	ck_assert_uint_eq(a.effort, ENC_ADAPT_MIN);
+	uint64_t before = a.attempts;
+
+	window(&a, 300, 50, 30, 2500); /* 1500 pages, ~6 of them tried */
+	ck_assert_uint_gt(a.attempts, before);
+	ck_assert_uint_le(a.attempts - before, 1500 / 256 + 1);
 }
 END_TEST
 
@@ -304,6 +312,8 @@ START_TEST(unmeasured_path_stays_low)
 	for (int w = 0; w < 30; w++) {
 		window(&a, 60, 10, 30, 2500);
 		ck_assert_uint_eq(a.level, 0);
+		/* Undecided: it keeps probing at 1 page of 64. */
+		ck_assert_uint_eq(a.effort, ENC_ADAPT_PROBE);
 	}
 }
 END_TEST
@@ -414,7 +424,7 @@ START_TEST(ctx_every_page)
 }
 END_TEST
 
-/* Adaptive: starts at the floor (1 page of 64), and its sends feed the
+/* Adaptive: starts probing (1 page of 64), and its sends feed the
  * effort (here they never block: it stays there). */
 START_TEST(ctx_adaptive)
 {
@@ -425,11 +435,11 @@ START_TEST(ctx_adaptive)
 	unsigned done = 0;
 
 	ck_assert_int_eq(enc_ctx_new(&cfg, &e), 0);
-	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_MIN);
+	ck_assert_uint_eq(enc_ctx_zstd_effort(e), ENC_ADAPT_PROBE);
 	text_page(page, 3);
-	for (int i = 0; i < 64 * 4; i++)
+	for (unsigned i = 0; i < ENC_ADAPT_ONE * 4; i++)
 		done += enc_zstd_page(e, page) > 0;
-	ck_assert_uint_eq(done, 4 * ENC_ADAPT_MIN);
+	ck_assert_uint_eq(done, 4 * ENC_ADAPT_PROBE);
 	/* Sends that take no time at all: the thread never waits. Three
 	 * windows take some 600 sends of 4 pages; bounded by count. */
 	for (int i = 0; i < 100000 && e->adapt.windows < 3; i++) {
