@@ -12,10 +12,10 @@
  * buffer. Without the delta cache, consecutive pages for zstd wait as a
  * run and go out as one frame when the run closes (run_close()); their
  * descriptors are in the record already, in the order they were added,
- * and get their encoding then. Under the delta cache a page is still copied once into that
- * buffer: the cache must hold exactly the bytes the destination received,
- * so the cache copy, the delta and what is sent all come from that one
- * read of the page.
+ * and get their encoding then. Under the delta cache a page is still
+ * copied once into that buffer: the cache must hold exactly the bytes the
+ * destination received, so the cache copy, the delta and what is sent all
+ * come from that one read of the page.
  */
 #include <errno.h>
 #include <stdlib.h>
