@@ -60,9 +60,11 @@ int zrun_decompress(ZSTD_DCtx *d, const void *src, size_t len, unsigned n,
 /* What a frame was found to be, in the words of its kind (page or run). */
 struct zframe_why {
 	const char *not_one_frame, *bad_header, *too_big, *too_small, *corrupt;
+	const char *too_wide;
 };
 /* The strict check both share: exactly one frame of @len bytes, a content
- * size (if given) of @size, and exactly @size bytes out. */
+ * size (if given) of @size, a window of at most 1 MiB, and exactly @size
+ * bytes out. */
 int zframe_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *out,
 		      size_t size, const struct zframe_why *w,
 		      const char **why);

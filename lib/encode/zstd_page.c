@@ -93,6 +93,7 @@ int zpage_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *page,
 		.too_big = "zstd page decompresses to more than 4096 bytes",
 		.too_small = "zstd page decompresses to fewer than 4096 bytes",
 		.corrupt = "zstd page is corrupt",
+		.too_wide = "zstd page asks for a window above 1 MiB",
 	};
 
 	return zframe_decompress(d, src, len, page, ENC_PAGE, &w, why);

@@ -60,6 +60,26 @@ int zrun_compress(ZSTD_CCtx *c, const uint8_t *const *pages, unsigned n,
 	return (int)out.pos;
 }
 
+/*
+ * Whether a zstd frame (RFC 8878 3.1.1.1) asks for a window above 1 MiB.
+ * Decoding a whole frame at once reserves nothing for the window (zstd
+ * then ignores ZSTD_d_windowLogMax), but a sender has no reason to ask
+ * for more than 1 MiB for at most 64 pages: refused, as the format says.
+ * A single-segment frame's window is its content size, checked apart.
+ */
+static bool window_too_big(const uint8_t *f, size_t len)
+{
+	unsigned exp;
+	uint64_t base;
+
+	if (len < 6 || f[0] != 0x28 || f[1] != 0xb5 || f[2] != 0x2f ||
+	    f[3] != 0xfd || (f[4] & 0x20))
+		return false; /* not a zstd frame, or single segment */
+	exp = f[5] >> 3;
+	base = 1ull << (10 + exp);
+	return base + base / 8 * (f[5] & 7u) > (1u << 20);
+}
+
 int zframe_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *out,
 		      size_t size, const struct zframe_why *w,
 		      const char **why)
@@ -84,6 +104,10 @@ int zframe_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *out,
 		*why = csize > size ? w->too_big : w->too_small;
 		return -EPROTO;
 	}
+	if (window_too_big(src, len)) {
+		*why = w->too_wide;
+		return -EPROTO;
+	}
 	n = ZSTD_decompressDCtx(d, out, size, src, len);
 	if (ZSTD_isError(n)) {
 		*why = ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall
@@ -106,6 +130,7 @@ int zrun_decompress(ZSTD_DCtx *d, const void *src, size_t len, unsigned n,
 		.too_big = "zstd run decompresses to more than its pages",
 		.too_small = "zstd run decompresses to fewer than its pages",
 		.corrupt = "zstd run is corrupt",
+		.too_wide = "zstd run asks for a window above 1 MiB",
 	};
 
 	return zframe_decompress(d, src, len, out, (size_t)n * ENC_PAGE, &w,

@@ -7,11 +7,10 @@
  * (straight into their guest page, or a reader buffer), the other
  * encodings are decoded once all of the record's bytes arrived: a zstd
  * run (ZSTD_RUN and its ZSTD_NEXT pages) as a whole, before any of its
- * pages is placed. Page bytes
- * carry no CRC: the transport guards them, and end-to-end verification
- * (docs section 7) compares the memory that landed. Each decoded page goes
- * to the sink, which alone decides what guest memory becomes (wire.h,
- * struct wire_page_sink_ops).
+ * pages is placed. Page bytes carry no CRC: the transport guards them,
+ * and end-to-end verification (docs section 7) compares the memory that
+ * landed. Each decoded page goes to the sink, which alone decides what
+ * guest memory becomes (wire.h, struct wire_page_sink_ops).
  */
 #include <errno.h>
 #include <stdlib.h>

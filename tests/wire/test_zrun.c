@@ -325,8 +325,11 @@ static void teardown(void)
 }
 
 /* A frame of @n pages of text, with its content size in the header or
- * (@stream) without. Return its size. */
-static size_t frame(uint8_t *dst, size_t cap, unsigned n, bool stream)
+ * (@stream) without, then with a window of 2^@wlog bytes (zstd's own
+ * choice at level 3 would be 2 MiB, above what the receiver takes).
+ * Return its size. */
+static size_t frame_w(uint8_t *dst, size_t cap, unsigned n, bool stream,
+		      int wlog)
 {
 	ZSTD_CCtx *c;
 	ZSTD_outBuffer out = { dst, cap, 0 };
@@ -340,6 +343,8 @@ static size_t frame(uint8_t *dst, size_t cap, unsigned n, bool stream)
 	}
 	/* The input before the end: zstd cannot know the size. */
 	c = ZSTD_createCCtx();
+	ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog,
+						       wlog)));
 	r = ZSTD_compressStream2(c, &out, &in, ZSTD_e_continue);
 	ck_assert(!ZSTD_isError(r) && in.pos == in.size);
 	in = (ZSTD_inBuffer){ NULL, 0, 0 };
@@ -349,6 +354,11 @@ static size_t frame(uint8_t *dst, size_t cap, unsigned n, bool stream)
 	ck_assert_uint_eq(ZSTD_getFrameContentSize(dst, out.pos),
 			  ZSTD_CONTENTSIZE_UNKNOWN);
 	return out.pos;
+}
+
+static size_t frame(uint8_t *dst, size_t cap, unsigned n, bool stream)
+{
+	return frame_w(dst, cap, n, stream, 17);
 }
 
 /* Feed @o to a fresh reader: the first error is -EPROTO with @msg, and
@@ -386,15 +396,17 @@ START_TEST(crafted_run_applies)
 			      { 5, WIRE_ENC_ZSTD_NEXT, 0 },
 			      { 9, WIRE_ENC_ZERO, 0 } };
 
-	/* With and without the content size in the frame header. */
-	for (int stream = 0; stream < 2; stream++) {
+	/* With and without the content size in the frame header, and with
+	 * the largest window allowed, 1 MiB. */
+	for (int stream = 0; stream < 3; stream++) {
 		struct wire_page_counts pc = { 0 };
 		struct obuf o = { 0 };
 		struct wire_reader *r;
 		struct mem_sink k;
 		struct istream in;
 
-		d[0].len = (uint32_t)frame(pl, sizeof(pl), 3, stream);
+		d[0].len = (uint32_t)frame_w(pl, sizeof(pl), 3, stream > 0,
+					     stream == 2 ? 20 : 17);
 		craft_pages(&o, 0, RID, 4, d, pl, d[0].len);
 		in = (struct istream){ o.buf, o.len, 0 };
 		ck_assert_int_eq(wire_reader_new(istream_read, &in, &dr, 1,
@@ -513,6 +525,11 @@ START_TEST(run_frames_refused)
 		memset(f, 0x42, 64);
 		bad_frame(f, 64, "zstd run is not exactly one zstd frame");
 	}
+	/* A window above 1 MiB (2 MiB): refused, though decoding the frame
+	 * at once would reserve nothing for it. */
+	n = frame_w(f, sizeof(f), 3, true, 21);
+	ck_assert_uint_eq(f[5], (21 - 10) << 3); /* the window descriptor */
+	bad_frame(f, n, "zstd run asks for a window above 1 MiB");
 	/* The frame header (RFC 8878 3.1.1.1): magic, a descriptor saying
 	 * single segment with a 2-byte content size and nothing else, the
 	 * size (value - 256); the first block's header follows. */
