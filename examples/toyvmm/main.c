@@ -135,6 +135,15 @@ static int parse_workload(struct opts *o, const char *w)
 	return 0;
 }
 
+/* The library's default, so that toyvmm shows what an embedder gets. */
+static int64_t default_channels(void)
+{
+	int64_t def = 1;
+
+	vmmig_option_range(VMMIG_OPT_CHANNELS, NULL, NULL, &def);
+	return def;
+}
+
 enum {
 	O_CONNECT = 256, O_LISTEN, O_MODE, O_WORKLOAD, O_MEM, O_FILL,
 	O_CHANNELS, O_JSON, O_PREFAULT, O_BACKEND, O_URI_FILE, O_RUN_AFTER,
@@ -306,7 +315,7 @@ int cli__parse(struct opts *o, int argc, char **argv, int first)
 	o->backend = "auto";
 	o->mem = 1ull << 30;
 	o->fill = FILL_RANDOM;
-	o->channels = 1;
+	o->channels = (unsigned)default_channels();
 	o->vcpus = 1;
 	o->downtime_ms = -1;
 	o->max_rounds = -1;

@@ -117,7 +117,9 @@ struct vmmig_stats {
 				      * before a handshake with the expected
 				      * source (TLS refused, not a migration
 				      * stream, another UUID, silent past
-				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS) */
+				      * VMMIG_OPT_HANDSHAKE_TIMEOUT_MS), and
+				      * channels of a post-copy reconnection
+				      * attempt the source had given up */
 	int32_t owner;               /* who owns the guest now, as this side
 				      * sees it: enum vmmig_owner (session.h;
 				      * the same as vmmig_*_owner()). After a

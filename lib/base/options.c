@@ -25,7 +25,7 @@ static const struct option_desc option_table[VMMIG_OPT__COUNT] = {
 	[VMMIG_OPT_BANDWIDTH_LIMIT] = { "bandwidth_limit_bps", SRC, 0,
 					INT64_C(1) << 40, 0 },
 	/* One more connection carries urgent post-copy pages. */
-	[VMMIG_OPT_CHANNELS] = { "channels", SRC, 1, VMMIG_MAX_CHANNELS - 1, 1 },
+	[VMMIG_OPT_CHANNELS] = { "channels", SRC, 1, VMMIG_MAX_CHANNELS - 1, 2 },
 	/* zstd by default: adaptive, it compresses next to nothing where
 	 * that does not pay (issue 10's A/B in bench/vs-qemu/README.md). */
 	[VMMIG_OPT_COMPRESSION] = { "compression", SRC, VMMIG_COMPRESS_NONE,

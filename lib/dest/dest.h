@@ -95,6 +95,8 @@ struct vmmig_dest {
 				    * (under rp_lock): a cancel's ERROR */
 	uint64_t rx_closed;        /* bytes of channels closed by a recovery */
 	int recover_ms;            /* a recovery's accept waits this long */
+	uint32_t resume_attempt;   /* the source's reconnection attempt
+				    * whose channels we took last */
 
 	/* dest_populate.c */
 	pthread_t populate_thread;

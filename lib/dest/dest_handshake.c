@@ -209,10 +209,57 @@ static int accept_source(struct vmmig_dest *dst, unsigned slot,
 	}
 }
 
-/* Accept one channel into slot @slot and validate its HELLO. */
-static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
-		      bool resume, uint64_t deadline_us, char *first,
-		      size_t firstlen)
+/*
+ * The channels accepted so far. A post-copy reconnect numbers its attempts
+ * (HELLO attempt): a source whose attempt failed half way (some of its
+ * connections refused or cut) tries again with all of its channels, and a
+ * connection of the failed attempt may still reach us, before or after the
+ * new one's. Channels of two attempts must never make one set: a stale one
+ * would hold data the source sent before it gave up on it.
+ */
+struct accept_round {
+	bool seen[VMMIG_MAX_CHANNELS];   /* by channel index */
+	bool filled[VMMIG_MAX_CHANNELS]; /* by slot */
+	unsigned n;                      /* slots filled */
+	uint32_t attempt;                /* theirs, once n > 0 */
+};
+
+static unsigned free_slot(const struct accept_round *ar)
+{
+	unsigned s = 0;
+
+	while (ar->filled[s])
+		s++;
+	return s;
+}
+
+/* Forget the channels of an older attempt: attempt @newer is here. */
+static void round_restart(struct vmmig_dest *dst, struct accept_round *ar,
+			  uint32_t newer)
+{
+	for (unsigned i = 0; i < VMMIG_MAX_CHANNELS; i++) {
+		if (!ar->filled[i])
+			continue;
+		wire_reader_free(dst->rcv[i].rd);
+		dst->rcv[i].rd = NULL;
+		pthread_mutex_lock(&dst->chan_lock);
+		chan_close(&dst->chan[i]);
+		pthread_mutex_unlock(&dst->chan_lock);
+	}
+	log_msg(&dst->sess.log, VMMIG_LOG_WARN, "dropped %u channel(s) of "
+		"reconnection attempt %u: attempt %u is here", ar->n,
+		ar->attempt, newer);
+	pthread_mutex_lock(&dst->sess.stats_lock);
+	dst->sess.st.rejected_connections += ar->n;
+	pthread_mutex_unlock(&dst->sess.stats_lock);
+	*ar = (struct accept_round){ .n = 0 };
+}
+
+/* Accept one channel into slot @slot and validate its HELLO. Returns
+ * -EAGAIN for a channel of an older reconnection attempt (dropped). */
+static int accept_one(struct vmmig_dest *dst, unsigned slot,
+		      struct accept_round *ar, bool resume,
+		      uint64_t deadline_us, char *first, size_t firstlen)
 {
 	struct wire_region regs[WIRE_MAX_REGIONS];
 	struct chan *c = &dst->chan[slot];
@@ -224,6 +271,17 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 	ret = accept_source(dst, slot, deadline_us, &h, regs, first, firstlen);
 	if (ret)
 		return ret;
+	/* Each attempt of the source is newer than the one we took last. */
+	if (resume && (h.attempt <= dst->resume_attempt ||
+		       (ar->n && h.attempt < ar->attempt))) {
+		snprintf(err, sizeof(err), "channel %u of reconnection attempt "
+			 "%u, a stale one (attempt %u taken)", h.channel,
+			 h.attempt, ar->n ? ar->attempt : dst->resume_attempt);
+		drop(dst, rv, err, first, firstlen);
+		return -EAGAIN;
+	}
+	if (resume && ar->n && h.attempt > ar->attempt)
+		round_restart(dst, ar, h.attempt);
 	if (!slot && !resume) {
 		/* The source is here: from now on silence is a failure. */
 		atomic_store(&dst->sess.sh.last_progress_us, clock_now_us());
@@ -233,7 +291,7 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		dst->sess.st.status = VMMIG_STATUS_SETUP;
 		pthread_mutex_unlock(&dst->sess.stats_lock);
 	}
-	ret = check_hello(dst, &h, regs, seen, resume, err, sizeof(err));
+	ret = check_hello(dst, &h, regs, ar->seen, resume, err, sizeof(err));
 	if (ret) {
 		/* Tell the source why, best effort, then give up. */
 		chan_send_status(c, WIRE_HELLO_ACK, ret, 0, err);
@@ -258,7 +316,10 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 		return ret;
 	}
 	dst->nchan = h.nchannels;
-	seen[h.channel] = true;
+	ar->seen[h.channel] = true;
+	ar->filled[slot] = true;
+	ar->n++;
+	ar->attempt = h.attempt;
 	c->index = h.channel;
 	/* Read ahead, so that a record's small pieces (header, batch head,
 	 * descriptors) cost one receive instead of three. The urgent channel
@@ -291,25 +352,25 @@ static int accept_one(struct vmmig_dest *dst, unsigned slot, bool *seen,
 
 int dst_accept_all(struct vmmig_dest *dst, bool resume)
 {
-	bool seen[VMMIG_MAX_CHANNELS] = { false };
-	/* Channel 0 waits for the embedder's deadline (or the recovery
-	 * timeout); the others follow within the I/O timeout. */
+	struct accept_round ar = { .n = 0 };
+	/* The first channel waits for the embedder's deadline (or the
+	 * recovery timeout); the others follow within the I/O timeout. */
 	uint64_t deadline = deadline_in(
 		resume ? dst->recover_ms
 		       : dst->sess.opt.v[VMMIG_OPT_ACCEPT_TIMEOUT_MS]);
 	char first[WIRE_ERRLEN] = "";
 
-	for (unsigned slot = 0; !slot || slot < dst->nchan; slot++) {
-		int ret;
+	while (!ar.n || ar.n < dst->nchan) {
+		int ret = accept_one(dst, free_slot(&ar), &ar, resume,
+				     deadline, first, sizeof(first));
 
-		if (slot)
+		if (ret && ret != -EAGAIN)
+			return ret;
+		if (!ret)
 			deadline = deadline_in(
 				dst->sess.opt.v[VMMIG_OPT_IO_TIMEOUT_MS]);
-		ret = accept_one(dst, slot, seen, resume, deadline, first,
-				 sizeof(first));
-		if (ret)
-			return ret;
 	}
+	dst->resume_attempt = ar.attempt;
 	pthread_mutex_lock(&dst->rp_lock);
 	for (unsigned i = 0; i < dst->nchan; i++)
 		if (dst->chan[i].index == 0)

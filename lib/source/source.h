@@ -73,6 +73,10 @@ struct vmmig_source {
 	struct chan chan[VMMIG_MAX_CHANNELS];
 	unsigned nchan;          /* ndata + 1 */
 	unsigned ndata;
+	uint32_t attempt;        /* post-copy reconnection attempts so far:
+				  * each one's HELLOs carry its number, so
+				  * the destination never mixes channels of
+				  * two attempts */
 	bool paused;             /* we called ops->pause() */
 	bool first_pass;         /* a job over pages never sent before */
 	uint64_t **zero_bm;      /* per region: zero since tracking started

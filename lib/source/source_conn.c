@@ -45,6 +45,7 @@ int src_handshake(struct vmmig_source *src, uint16_t flags)
 	struct hello_ctx x = {
 		.h = { .magic = WIRE_MAGIC, .version = WIRE_VERSION,
 		       .flags = flags, .nchannels = (uint16_t)src->nchan,
+		       .attempt = flags & WIRE_HELLO_RESUME ? src->attempt : 0,
 		       .page_size = VMMIG_PAGE_SIZE,
 		       .nregions = src->sess.regions.n },
 	};

@@ -109,6 +109,7 @@ int src_postcopy_recover(struct vmmig_source *src)
 		pthread_mutex_unlock(&src->chan_lock);
 		failure_clear(&src->sess.fail);
 		atomic_store(&src->sess.sh.abort, false);
+		src->attempt++; /* counted over the whole migration */
 		/* An attempt ends by the deadline (connect) or after one IO
 		 * timeout of silence (the watchdog, during the handshake). */
 		sess_wd_arm(&src->sess.wd);

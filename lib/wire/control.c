@@ -53,7 +53,7 @@ int wire_hello_pack(uint8_t *buf, size_t cap, const struct wire_hello *h,
 	put_le16(buf + 26, h->nchannels);
 	put_le32(buf + 28, h->page_size);
 	put_le32(buf + 32, h->nregions);
-	put_le32(buf + 36, h->reserved);
+	put_le32(buf + 36, h->attempt);
 	for (uint32_t i = 0; i < h->nregions; i++) {
 		uint8_t *r = buf + HELLO_HEAD + i * REGION_SIZE;
 
@@ -102,7 +102,7 @@ int wire_hello_unpack(const uint8_t *buf, size_t len, struct wire_hello *h,
 	h->nchannels = get_le16(buf + 26);
 	h->page_size = get_le32(buf + 28);
 	h->nregions = get_le32(buf + 32);
-	h->reserved = get_le32(buf + 36);
+	h->attempt = get_le32(buf + 36);
 
 	if (h->magic != WIRE_MAGIC)
 		return bad(err, errlen, "bad magic 0x%08x (not a vmmig stream)",
@@ -110,9 +110,12 @@ int wire_hello_unpack(const uint8_t *buf, size_t len, struct wire_hello *h,
 	if (h->version != WIRE_VERSION)
 		return bad(err, errlen, "protocol version %u not supported "
 			   "(this side speaks %u)", h->version, WIRE_VERSION);
-	if ((h->flags & ~(WIRE_HELLO_RESUME | WIRE_HELLO_VERIFY)) || h->reserved)
-		return bad(err, errlen, "HELLO has unknown flags 0x%x or "
-			   "reserved 0x%x", h->flags, h->reserved);
+	if (h->flags & ~(WIRE_HELLO_RESUME | WIRE_HELLO_VERIFY))
+		return bad(err, errlen, "HELLO has unknown flags 0x%x",
+			   h->flags);
+	if (!(h->flags & WIRE_HELLO_RESUME) != !h->attempt)
+		return bad(err, errlen, "HELLO attempt %u %s", h->attempt,
+			   h->attempt ? "without RESUME" : "with RESUME");
 	if (h->page_size != PAGE_SIZE_4K)
 		return bad(err, errlen, "page size %u not supported (need 4096)",
 			   h->page_size);

@@ -150,7 +150,8 @@ struct wire_hello {
 	uint16_t nchannels;
 	uint32_t page_size;
 	uint32_t nregions;
-	uint32_t reserved;
+	uint32_t attempt; /* RESUME: the source's reconnection attempt, from
+			   * 1; 0 otherwise */
 	/* followed by nregions x struct wire_region (24 bytes each) */
 };
 

@@ -87,6 +87,16 @@ START_TEST(hello_round_trip)
 		ck_assert_uint_eq(rb[i].gpa, rg[i].gpa);
 		ck_assert_uint_eq(rb[i].size, rg[i].size);
 	}
+	ck_assert_uint_eq(back.attempt, 0);
+	/* A post-copy reconnect carries its attempt number. */
+	h.flags = WIRE_HELLO_RESUME;
+	h.attempt = 7;
+	ck_assert_int_eq(wire_hello_pack(buf, sizeof(buf), &h, rg), n);
+	ck_assert_int_eq(wire_hello_unpack(buf, (size_t)n, &back, rb, err,
+					   sizeof(err)), 0);
+	ck_assert_uint_eq(back.attempt, 7);
+	ck_assert_uint_eq(buf[36], 7);
+	h = hello(3);
 	ck_assert_int_eq(wire_hello_pack(buf, (size_t)n - 1, &h, rg), -ENOSPC);
 	h = hello(WIRE_MAX_REGIONS);
 	n = wire_hello_pack(buf, sizeof(buf), &h, rg);
@@ -136,6 +146,10 @@ static void m_dup(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 40 + 24, 10); }
 static void m_flags(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le16(b + 6, 4); } /* 1, 2: RESUME, VERIFY */
+static void m_attempt(struct wire_hello *h, uint8_t *b, size_t *l)
+{ (void)h; (void)l; put_le32(b + 36, 3); } /* without RESUME */
+static void m_resume0(struct wire_hello *h, uint8_t *b, size_t *l)
+{ (void)h; (void)l; put_le16(b + 6, 1); } /* RESUME, attempt 0 */
 
 START_TEST(hello_rejects)
 {
@@ -154,7 +168,9 @@ START_TEST(hello_rejects)
 	hello_bad(m_zero, "HELLO region 10 has size 0 (not a non-zero "
 		  "multiple of 4096)");
 	hello_bad(m_dup, "HELLO region id 10 appears twice");
-	hello_bad(m_flags, "HELLO has unknown flags 0x4 or reserved 0x0");
+	hello_bad(m_flags, "HELLO has unknown flags 0x4");
+	hello_bad(m_attempt, "HELLO attempt 3 without RESUME");
+	hello_bad(m_resume0, "HELLO attempt 0 with RESUME");
 	ck_assert_int_eq(wire_hello_unpack(buf, 39, &(struct wire_hello){ 0 },
 					   rg, err, sizeof(err)), -EPROTO);
 }
