@@ -36,7 +36,9 @@ int enc_ctx_new(const struct enc_config *cfg, struct enc_ctx **out)
 	if (cfg->compression == VMMIG_COMPRESS_ZSTD) {
 		ret = -ENOMEM;
 		e->zc = zpage_cctx_new(cfg->zstd_level);
-		if (!e->zc)
+		e->run_cap = ZSTD_compressBound(ENC_RUN_MAX * ENC_PAGE);
+		e->run_buf = malloc(e->run_cap);
+		if (!e->zc || !e->run_buf)
 			goto fail;
 	}
 	/* Less than one page of cache means no cache (delta off). */
@@ -57,6 +59,7 @@ void enc_ctx_free(struct enc_ctx *e)
 	if (!e)
 		return;
 	ZSTD_freeCCtx(e->zc);
+	free(e->run_buf);
 	dcache_free(e->cache);
 	if (e->sched_fd >= 0)
 		close(e->sched_fd);

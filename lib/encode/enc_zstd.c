@@ -136,22 +136,55 @@ void enc_ctx_send_idle(struct enc_ctx *e)
 		e->have_end = false;
 }
 
-int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy)
+bool enc_zstd_wants(struct enc_ctx *e, const uint8_t *page,
+		    uint64_t *look_ns)
 {
 	uint64_t t0;
-	int n = 0;
 
 	if (!e->zc || !enc_adapt_pick(&e->adapt))
-		return 0;
+		return false;
 	t0 = clock_ns(CLOCK_MONOTONIC);
-	if (!zpage_looks_random(copy))
-		n = zpage_compress(e->zc, copy, e->scratch,
-				   ENC_PAGE - ENC_ZSTD_SAVING);
-	if (n < 0)
-		n = 0; /* does not fit under the saving: sent raw */
-	enc_adapt_attempt(&e->adapt, since(clock_ns(CLOCK_MONOTONIC), t0),
-			  n ? ENC_PAGE - (unsigned)n : 0);
-	return n;
+	if (zpage_looks_random(page)) {
+		enc_adapt_attempt(&e->adapt,
+				  since(clock_ns(CLOCK_MONOTONIC), t0), 0);
+		return false;
+	}
+	*look_ns = since(clock_ns(CLOCK_MONOTONIC), t0);
+	return true;
+}
+
+int enc_zstd_run(struct enc_ctx *e, const uint8_t *const *pages, unsigned n,
+		 uint64_t look_ns, const uint8_t **frame)
+{
+	/* The frame must save ENC_ZSTD_SAVING per page over raw. */
+	size_t most = (size_t)n * (ENC_PAGE - ENC_ZSTD_SAVING);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	int len;
+
+	if (n == 1) {
+		len = zpage_compress(e->zc, pages[0], e->scratch, most);
+		*frame = e->scratch;
+	} else {
+		len = zrun_compress(e->zc, pages, n, e->run_buf, e->run_cap);
+		*frame = e->run_buf;
+	}
+	if (len < 0 || (size_t)len > most)
+		len = 0; /* does not save enough: sent raw */
+	/* One try of the adaptive rule: what the run cost, what it saved. */
+	enc_adapt_attempt(&e->adapt,
+			  look_ns + since(clock_ns(CLOCK_MONOTONIC), t0),
+			  len ? n * ENC_PAGE - (unsigned)len : 0);
+	return len;
+}
+
+int enc_zstd_page(struct enc_ctx *e, const uint8_t *copy)
+{
+	const uint8_t *frame;
+	uint64_t look_ns;
+
+	if (!enc_zstd_wants(e, copy, &look_ns))
+		return 0;
+	return enc_zstd_run(e, &copy, 1, look_ns, &frame);
 }
 
 unsigned enc_ctx_zstd_effort(const struct enc_ctx *e)

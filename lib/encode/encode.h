@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Page encodings (private): zero detection, zstd of one page, the delta
- * format and the source's cache of sent pages. Every function here works on
- * one 4096-byte page; none of them takes a lock (one context per thread).
+ * Page encodings (private): zero detection, zstd of one page or of a run
+ * of pages, the delta format and the source's cache of sent pages. Every
+ * function here works on 4096-byte pages; none of them takes a lock (one
+ * context per thread).
  * This part knows nothing of records: lib/wire builds on it, never the
  * other way round.
  */
@@ -43,6 +44,30 @@ int zpage_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *page,
 		     const char **why);
 /* A decompression context limited to small windows (pages are 4 KiB). */
 ZSTD_DCtx *zpage_dctx_new(void);
+
+/* ---- zstd_run.c ---- */
+/* Most pages of one run (a PAGES record's). */
+#define ENC_RUN_MAX 64u
+/* Compress the @n pages at @pages[0..n) as one frame of n * 4096 bytes
+ * into @dst (capacity @cap), with @c's parameters. Return the frame size,
+ * -ENOSPC if it does not fit in @cap, or -EIO on another zstd error. */
+int zrun_compress(ZSTD_CCtx *c, const uint8_t *const *pages, unsigned n,
+		  void *dst, size_t cap);
+/* Decompress one frame of exactly @len bytes that must produce exactly
+ * @n * 4096 bytes into @out. Return 0 or -EPROTO with *@why set. */
+int zrun_decompress(ZSTD_DCtx *d, const void *src, size_t len, unsigned n,
+		    void *out, const char **why);
+/* What a frame was found to be, in the words of its kind (page or run). */
+struct zframe_why {
+	const char *not_one_frame, *bad_header, *too_big, *too_small, *corrupt;
+	const char *too_wide;
+};
+/* The strict check both share: exactly one frame of @len bytes, a content
+ * size (if given) of @size, a window of at most 1 MiB, and exactly @size
+ * bytes out. */
+int zframe_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *out,
+		      size_t size, const struct zframe_why *w,
+		      const char **why);
 
 /* ---- enc_adapt.c ---- */
 /* Which share of the pages to compress, from whether the sending thread
@@ -101,6 +126,19 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c);
 
 /* ---- enc_zstd.c ---- */
 struct enc_ctx;
+/* Whether the next page with contents goes to zstd: the effort picks it
+ * and it does not look random (a picked page that does is accounted as a
+ * try that saved nothing). When true, *@look_ns is what the look cost:
+ * the caller passes it on to enc_zstd_run() with the page. */
+bool enc_zstd_wants(struct enc_ctx *e, const uint8_t *page,
+		    uint64_t *look_ns);
+/* Compress the @n (1..ENC_RUN_MAX) pages @pages that enc_zstd_wants()
+ * took, whose looks cost @look_ns, as one frame: n = 1 a ZSTD page in
+ * e->scratch, else a run in e->run_buf; *@frame points at it. Accounted as
+ * one try with the effort. Return the frame length (> 0), or 0 when it
+ * does not save ENC_ZSTD_SAVING per page: send the pages as they are. */
+int enc_zstd_run(struct enc_ctx *e, const uint8_t *const *pages, unsigned n,
+		 uint64_t look_ns, const uint8_t **frame);
 /* Compress the page at @copy into e->scratch if the effort picks it and it
  * does not look random. Return the frame length (> 0), or 0: send it as it
  * is. */
@@ -192,6 +230,9 @@ struct enc_ctx {
 	struct enc_clock end;   /* at the end of the last send */
 	struct dcache *cache;   /* NULL unless delta_cache_bytes >= 4096 */
 	bool first_send;        /* the pages added now were never sent */
+	uint8_t *run_buf;       /* a run's frame: ZSTD_compressBound() of
+				 * ENC_RUN_MAX pages, with zc */
+	size_t run_cap;
 	uint8_t scratch[ENC_PAGE]; /* a candidate encoding */
 };
 

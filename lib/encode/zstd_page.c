@@ -87,34 +87,14 @@ ZSTD_DCtx *zpage_dctx_new(void)
 int zpage_decompress(ZSTD_DCtx *d, const void *src, size_t len, void *page,
 		     const char **why)
 {
-	unsigned long long csize;
-	size_t fsize, n;
+	static const struct zframe_why w = {
+		.not_one_frame = "zstd page is not exactly one zstd frame",
+		.bad_header = "zstd page has a bad frame header",
+		.too_big = "zstd page decompresses to more than 4096 bytes",
+		.too_small = "zstd page decompresses to fewer than 4096 bytes",
+		.corrupt = "zstd page is corrupt",
+		.too_wide = "zstd page asks for a window above 1 MiB",
+	};
 
-	/* Exactly one frame, nothing after it. */
-	fsize = ZSTD_findFrameCompressedSize(src, len);
-	if (ZSTD_isError(fsize) || fsize != len) {
-		*why = "zstd page is not exactly one zstd frame";
-		return -EPROTO;
-	}
-	csize = ZSTD_getFrameContentSize(src, len);
-	if (csize == ZSTD_CONTENTSIZE_ERROR) {
-		*why = "zstd page has a bad frame header";
-		return -EPROTO;
-	}
-	if (csize != ZSTD_CONTENTSIZE_UNKNOWN && csize > ENC_PAGE) {
-		*why = "zstd page decompresses to more than 4096 bytes";
-		return -EPROTO;
-	}
-	n = ZSTD_decompressDCtx(d, page, ENC_PAGE, src, len);
-	if (ZSTD_isError(n)) {
-		*why = ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ?
-			"zstd page decompresses to more than 4096 bytes" :
-			"zstd page is corrupt";
-		return -EPROTO;
-	}
-	if (n != ENC_PAGE) {
-		*why = "zstd page decompresses to fewer than 4096 bytes";
-		return -EPROTO;
-	}
-	return 0;
+	return zframe_decompress(d, src, len, page, ENC_PAGE, &w, why);
 }

@@ -9,10 +9,13 @@
  * torn by a write in flight is dirty again and its next copy follows.
  *
  * Encoded pages (zstd, delta, hints) are written to the batch's payload
- * buffer. Under the delta cache a page is still copied once into that
- * buffer: the cache must hold exactly the bytes the destination received,
- * so the cache copy, the delta and what is sent all come from that one
- * read of the page.
+ * buffer. Without the delta cache, consecutive pages for zstd wait as a
+ * run and go out as one frame when the run closes (run_close()); their
+ * descriptors are in the record already, in the order they were added,
+ * and get their encoding then. Under the delta cache a page is still
+ * copied once into that buffer: the cache must hold exactly the bytes the
+ * destination received, so the cache copy, the delta and what is sent all
+ * come from that one read of the page.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +51,8 @@ void wire_batch_begin(struct wire_batch *b, uint32_t region_id)
 	b->payload_len = 0;
 	b->body_len = 0;
 	b->niov = 1; /* iov[0], the head, is set by wire_batch_finish() */
+	b->run_n = 0; /* a record given up (recovery) drops its run */
+	b->run_look_ns = 0;
 }
 
 static uint8_t *desc_at(struct wire_batch *b, unsigned i)
@@ -130,17 +135,64 @@ static int encode_cached(struct wire_batch *b, struct enc_ctx *e,
 	return WIRE_ENC_RAW;
 }
 
-/* A page with contents into the record: its encoding. */
+static void count(struct enc_counters *cnt, int enc, unsigned n)
+{
+	if (cnt)
+		cnt->pages[enc] += n;
+}
+
+/*
+ * Compress the pending run, the last run_n descriptors, and give them
+ * their encoding: one frame (ZSTD_RUN then ZSTD_NEXT, or ZSTD for a run
+ * of one), or raw from guest memory when the frame saves too little.
+ * Nothing was added after the run, so its bytes come next in the record.
+ */
+static void run_close(struct wire_batch *b)
+{
+	unsigned n = b->run_n, first = b->count - n;
+	const uint8_t *frame;
+	int len;
+
+	if (!n)
+		return;
+	b->run_n = 0;
+	len = enc_zstd_run(b->run_enc, b->run_page, n, b->run_look_ns, &frame);
+	b->run_look_ns = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t *d = desc_at(b, first + i);
+		int enc = !len ? WIRE_ENC_RAW
+			  : n == 1 ? WIRE_ENC_ZSTD
+			  : i ? WIRE_ENC_ZSTD_NEXT : WIRE_ENC_ZSTD_RUN;
+		uint32_t dlen = !len ? ENC_PAGE : i ? 0 : (uint32_t)len;
+
+		pages_desc_pack(d, pages_desc_page(d), (uint8_t)enc, dlen);
+		if (!len)
+			add_piece(b, b->run_page[i], ENC_PAGE);
+	}
+	if (len) {
+		uint8_t *p = payload_take(b, (size_t)len);
+
+		memcpy(p, frame, (size_t)len);
+		add_piece(b, p, (size_t)len);
+	}
+	count(b->run_cnt, len ? WIRE_ENC_ZSTD : WIRE_ENC_RAW, n);
+}
+
+/* A page with contents into the record: its encoding (WIRE_ENC_ZSTD_RUN:
+ * it joined the pending run). */
 static int add_contents(struct wire_batch *b, struct enc_ctx *e,
 			uint64_t page_index, const uint8_t *page,
 			uint32_t *len, struct enc_counters *cnt)
 {
+	uint64_t look_ns;
 	size_t n;
-	int enc, z;
+	int enc;
 
 	if (e && e->cache) {
-		uint8_t *copy = b->payload + b->payload_len;
+		uint8_t *copy;
 
+		run_close(b); /* none with the cache on: the pages are copies */
+		copy = b->payload + b->payload_len;
 		memcpy(copy, page, ENC_PAGE);
 		enc = encode_cached(b, e, page_index, copy, &n, cnt);
 		add_piece(b, payload_take(b, n), n);
@@ -149,17 +201,19 @@ static int add_contents(struct wire_batch *b, struct enc_ctx *e,
 	}
 	if (e && e->cfg.delta_cache_bytes >= ENC_PAGE)
 		cnt->cache_misses++; /* dropped at a post-copy switch */
-	/* zstd reads the guest page itself; a frame of a page torn by a
-	 * write still decodes to 4096 bytes, and the page is dirty again. */
-	z = e && e->zc ? enc_zstd_page(e, page) : 0;
-	if (z > 0) {
-		uint8_t *p = payload_take(b, (size_t)z);
-
-		memcpy(p, e->scratch, (size_t)z);
-		add_piece(b, p, (size_t)z);
-		*len = (uint32_t)z;
-		return WIRE_ENC_ZSTD;
+	/* zstd reads the guest pages themselves: a frame of pages one of
+	 * which a write tore still decodes to their size, and the page is
+	 * dirty again (zstd_run.c). */
+	if (e && enc_zstd_wants(e, page, &look_ns)) {
+		if (b->run_n && b->run_enc != e)
+			run_close(b);
+		b->run_page[b->run_n++] = page;
+		b->run_look_ns += look_ns;
+		b->run_enc = e;
+		*len = 0; /* until the run closes */
+		return WIRE_ENC_ZSTD_RUN;
 	}
+	run_close(b);
 	add_piece(b, page, ENC_PAGE);
 	*len = ENC_PAGE;
 	return WIRE_ENC_RAW;
@@ -190,6 +244,7 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		return -EEXIST;
 
 	if (!page || page_is_zero(page)) {
+		run_close(b);
 		enc = WIRE_ENC_ZERO;
 		/* The receiver now holds zeros: a cached copy would lie. */
 		if (e && e->cache)
@@ -198,7 +253,10 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 		enc = add_contents(b, e, page_index, page, &len, cnt);
 	}
 	add_desc(b, page_index, enc, len);
-	cnt->pages[enc]++;
+	if (enc == WIRE_ENC_ZSTD_RUN)
+		b->run_cnt = cnt == &dummy ? NULL : cnt;
+	else
+		cnt->pages[enc]++;
 	return enc;
 }
 
@@ -211,12 +269,12 @@ int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 		return -ENOSPC;
 	if (in_batch(b, page_index))
 		return -EEXIST;
+	run_close(b);
 	p = payload_take(b, WIRE_HINT_SIZE);
 	wire_hint_pack(p, h);
 	add_piece(b, p, WIRE_HINT_SIZE);
 	add_desc(b, page_index, WIRE_ENC_HINT, WIRE_HINT_SIZE);
-	if (cnt)
-		cnt->pages[WIRE_ENC_HINT]++;
+	count(cnt, WIRE_ENC_HINT, 1);
 	return WIRE_ENC_HINT;
 }
 
@@ -228,6 +286,7 @@ size_t wire_batch_finish(struct wire_batch *b, uint32_t seq, int *iovcnt)
 	size_t head_len;
 
 	*iovcnt = 0;
+	run_close(b);
 	if (b->count == 0)
 		return 0;
 	pages_head_pack(bh, b->region_id, (uint16_t)b->count);

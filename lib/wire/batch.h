@@ -45,6 +45,13 @@ struct wire_batch {
 	uint64_t max_index;   /* highest page index in it (count > 0) */
 	unsigned count;
 	uint32_t region_id;
+	/* A run of pages for zstd waiting to be compressed as one frame: the
+	 * last run_n descriptors, their pages at run_page[] (batch.c). */
+	const uint8_t *run_page[WIRE_MAX_BATCH];
+	unsigned run_n;
+	uint64_t run_look_ns;          /* what picking them cost */
+	struct enc_ctx *run_enc;
+	struct enc_counters *run_cnt;  /* NULL: not counted */
 };
 int wire_batch_init(struct wire_batch *b);
 void wire_batch_destroy(struct wire_batch *b);
@@ -56,9 +63,14 @@ static inline bool wire_batch_full(const struct wire_batch *b)
 /*
  * Append page @page_index whose live contents are at @page: zero, delta
  * (if cached), zstd (if enabled and smaller), else raw. Returns the
- * encoding used. A raw page is not copied: the record's iovecs point at
- * @page, which must stay mapped until the record has been sent; the guest
- * may write it meanwhile (the CRC does not cover page bytes).
+ * encoding used, or WIRE_ENC_ZSTD_RUN: the page joined a run of pages for
+ * zstd, compressed as one frame when the run closes (at the next page that
+ * does not join it, a hint, or wire_batch_finish()); its encoding is then
+ * ZSTD_RUN/ZSTD_NEXT, ZSTD (a run of one) or RAW (too little saved), and
+ * @cnt (which must live until then) counts it. A raw page is not copied:
+ * the record's iovecs point at @page, which must stay mapped until the
+ * record has been sent; the guest may write it meanwhile (the CRC does not
+ * cover page bytes).
  * @page NULL means "known to be zero" (never populated): sent as a zero
  * page without touching memory, whose first touch can be expensive.
  */
@@ -68,8 +80,8 @@ int wire_batch_add(struct wire_batch *b, struct enc_ctx *e,
 /* Append a hint instead of the page's contents. */
 int wire_batch_add_hint(struct wire_batch *b, uint64_t page_index,
 			const struct wire_hint *h, struct enc_counters *cnt);
-/* Seal the record with @seq (CRC over header, batch header and
- * descriptors); its iovecs are b->iov[0 .. *@iovcnt), valid until the next
+/* Close a pending zstd run, then seal the record with @seq (CRC over
+ * header, batch header and descriptors); its iovecs are b->iov[0 .. *@iovcnt), valid until the next
  * wire_batch_begin(). Return the record's bytes (0, *@iovcnt 0: empty). */
 size_t wire_batch_finish(struct wire_batch *b, uint32_t seq, int *iovcnt);
 

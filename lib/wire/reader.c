@@ -91,6 +91,7 @@ void wire_reader_free(struct wire_reader *r)
 	free(r->ra);
 	free(r->rawbuf);
 	free(r->zpage);
+	free(r->zrun);
 	free(r->scratch);
 	free(r->buf);
 	free(r->regions);

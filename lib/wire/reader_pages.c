@@ -5,11 +5,12 @@
  * descriptor (region, index, encoding, length) are checked before the page
  * sink hears of the record; raw pages are received where the sink says
  * (straight into their guest page, or a reader buffer), the other
- * encodings are decoded once all of the record's bytes arrived. Page bytes
- * carry no CRC: the transport guards them, and end-to-end verification
- * (docs section 7) compares the memory that landed. Each decoded page goes
- * to the sink, which alone decides what guest memory becomes (wire.h,
- * struct wire_page_sink_ops).
+ * encodings are decoded once all of the record's bytes arrived: a zstd
+ * run (ZSTD_RUN and its ZSTD_NEXT pages) as a whole, before any of its
+ * pages is placed. Page bytes carry no CRC: the transport guards them,
+ * and end-to-end verification (docs section 7) compares the memory that
+ * landed. Each decoded page goes to the sink, which alone decides what
+ * guest memory becomes (wire.h, struct wire_page_sink_ops).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +75,9 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 	case WIRE_ENC_ZSTD: ok = d->len >= 1 && d->len <= ENC_PAGE; break;
 	case WIRE_ENC_DELTA: ok = d->len >= 1 && d->len <= ENC_DELTA_MAX; break;
 	case WIRE_ENC_HINT: ok = d->len == WIRE_HINT_SIZE; break;
+	/* A run's upper bound needs its size: check_runs(). */
+	case WIRE_ENC_ZSTD_RUN: ok = d->len >= 1; break;
+	case WIRE_ENC_ZSTD_NEXT: ok = d->len == 0; break;
 	default:
 		return reader_fail(r, -EPROTO, "page %llu has unknown encoding %u",
 			    idx, d->enc);
@@ -92,6 +96,49 @@ static int check_desc(struct wire_reader *r, const struct wire_dest_region *rg,
 		if (r->desc[j].page == d->page)
 			return reader_fail(r, -EPROTO, "page %llu appears twice in one "
 				    "record", idx);
+	return 0;
+}
+
+/* Pages in the run whose ZSTD_RUN descriptor is @i: it and the NEXT
+ * descriptors right after it. */
+static unsigned run_pages(const struct wire_reader *r, unsigned i,
+			  unsigned count)
+{
+	unsigned n = 1;
+
+	while (i + n < count && r->desc[i + n].enc == WIRE_ENC_ZSTD_NEXT)
+		n++;
+	return n;
+}
+
+/* The runs' structure (docs/wire-format.md 5.4): every NEXT continues a
+ * RUN, a run has two pages or more, its frame is shorter than its pages.
+ * A run lies within its record by construction. */
+static int check_runs(struct wire_reader *r, unsigned count)
+{
+	for (unsigned i = 0; i < count;) {
+		const struct wire_page_desc *d = &r->desc[i];
+		unsigned n;
+
+		if (d->enc == WIRE_ENC_ZSTD_NEXT)
+			return reader_fail(r, -EPROTO, "page %llu: ZSTD_NEXT does "
+				    "not follow a ZSTD_RUN or ZSTD_NEXT page",
+				    (unsigned long long)d->page);
+		if (d->enc != WIRE_ENC_ZSTD_RUN) {
+			i++;
+			continue;
+		}
+		n = run_pages(r, i, count);
+		if (n < 2)
+			return reader_fail(r, -EPROTO, "page %llu: ZSTD_RUN of one "
+				    "page (no ZSTD_NEXT after it)",
+				    (unsigned long long)d->page);
+		if (d->len >= n * ENC_PAGE)
+			return reader_fail(r, -EPROTO, "page %llu: length %u is "
+				    "invalid for a zstd run of %u pages",
+				    (unsigned long long)d->page, d->len, n);
+		i += n;
+	}
 	return 0;
 }
 
@@ -125,17 +172,35 @@ static int unzstd(struct wire_reader *r, const uint8_t *src, uint32_t len,
 	return zpage_decompress(r->zd, src, len, r->zpage, why);
 }
 
+/* Decode the @n pages of a run into r->zrun. */
+static int unzrun(struct wire_reader *r, const uint8_t *src, uint32_t len,
+		  unsigned n, const char **why)
+{
+	if (!r->zd && !(r->zd = zpage_dctx_new())) {
+		*why = "no memory for a zstd context";
+		return -ENOMEM;
+	}
+	/* Once, for the largest run: a record's pages. */
+	if (!r->zrun && !(r->zrun = malloc(WIRE_MAX_BATCH * ENC_PAGE))) {
+		*why = "no memory for a zstd run";
+		return -ENOMEM;
+	}
+	return zrun_decompress(r->zd, src, len, n, r->zrun, why);
+}
+
 /* Decode the pages of a record that arrived whole, and hand them over. */
 static int apply_pages(struct wire_reader *r, unsigned ri,
 		       const struct wire_dest_region *rg, unsigned count,
 		       struct wire_page_counts *cnt)
 {
 	size_t soff = 0, nraw = 0;
+	unsigned run = 0; /* the index of the last ZSTD_RUN */
 
 	for (unsigned i = 0; i < count; i++) {
 		const struct wire_page_desc *d = &r->desc[i];
 		const void *data = NULL;
 		const char *why = NULL;
+		unsigned n;
 		int ret = 0;
 
 		switch (d->enc) {
@@ -158,6 +223,21 @@ static int apply_pages(struct wire_reader *r, unsigned ri,
 					  &why);
 			data = r->into[i];
 			break;
+		case WIRE_ENC_ZSTD_RUN:
+			/* The whole run decodes before any of it is placed. */
+			n = run_pages(r, i, count);
+			ret = unzrun(r, r->scratch + soff, d->len, n, &why);
+			if (ret < 0)
+				return reader_fail(r, ret, "page %llu of region %u "
+					    "(a run of %u pages): %s",
+					    (unsigned long long)d->page, rg->id,
+					    n, why);
+			run = i;
+			data = r->zrun;
+			break;
+		case WIRE_ENC_ZSTD_NEXT:
+			data = r->zrun + (size_t)(i - run) * ENC_PAGE;
+			break;
 		}
 		if (ret < 0)
 			return reader_fail(r, ret, "page %llu of region %u: %s",
@@ -171,8 +251,10 @@ static int apply_pages(struct wire_reader *r, unsigned ri,
 next:
 		if (d->enc != WIRE_ENC_RAW)
 			soff += d->len;
+		/* Each page of a run is a compressed page. */
 		if (cnt)
-			cnt->pages[d->enc]++;
+			cnt->pages[d->enc < WIRE_ENC__COUNT ? d->enc
+							    : WIRE_ENC_ZSTD]++;
 		r->pages++;
 	}
 	return 0;
@@ -263,6 +345,9 @@ static int read_descs(struct wire_reader *r, const struct wire_hdr *h,
 		if (r->desc[i].enc != WIRE_ENC_RAW)
 			*nother += r->desc[i].len;
 	}
+	ret = check_runs(r, count);
+	if (ret < 0)
+		return ret;
 	if (BATCH_HEAD + (uint64_t)DESC_SIZE * count + sum != h->len)
 		return reader_fail(r, -EPROTO, "PAGES record length %u does not match "
 			    "its descriptors (%llu)", h->len,

@@ -25,6 +25,7 @@ struct wire_reader {
 	uint8_t *scratch;    /* non-raw page payloads of one record */
 	size_t scratch_cap;  /* grown as records need (reader_pages.c) */
 	uint8_t *zpage;      /* one decompressed page */
+	uint8_t *zrun;       /* a decompressed run: WIRE_MAX_BATCH pages */
 	ZSTD_DCtx *zd;
 	const struct wire_page_sink_ops *sink; /* where pages land */
 	void *sink_cookie;

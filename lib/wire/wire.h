@@ -27,8 +27,10 @@
 #include <sys/uio.h>
 
 #define WIRE_MAGIC 0x474d4d56u /* "VMMG" as little-endian bytes */
-/* 2: a PAGES record's CRC covers its metadata only (docs section 3). */
-#define WIRE_VERSION 2
+/* 2: a PAGES record's CRC covers its metadata only (docs section 3).
+ * 3: runs of consecutive pages compressed as one zstd frame (ZSTD_RUN,
+ * ZSTD_NEXT; docs section 5.2). */
+#define WIRE_VERSION 3
 #define WIRE_HDR_SIZE 16
 #define WIRE_MAX_PAYLOAD (16u << 20)
 #define WIRE_MANDATORY 0x8000u
@@ -80,8 +82,14 @@ enum wire_enc {
 	WIRE_ENC_DELTA = 3, /* delta against the previous copy of the page */
 	WIRE_ENC_HINT = 4,  /* 24 bytes: u64 object id, u64 offset, u64 hash:
 			     * read the page from shared storage */
-	WIRE_ENC__COUNT
+	WIRE_ENC_ZSTD_RUN = 5,  /* first page of a run of n >= 2 descriptors:
+				 * one zstd frame of exactly n * 4096 bytes */
+	WIRE_ENC_ZSTD_NEXT = 6, /* a later page of that run: no payload */
 };
+/* Slots of the per-encoding page counters (struct wire_page_counts,
+ * struct enc_counters): every page of a zstd run is a compressed page and
+ * counts as WIRE_ENC_ZSTD, so RUN and NEXT have no slot of their own. */
+#define WIRE_ENC__COUNT (WIRE_ENC_HINT + 1)
 
 struct wire_hdr {
 	uint16_t type;

@@ -120,9 +120,12 @@ static void on_pages(struct tap_chan *q)
 		struct wire_page_desc d;
 
 		if (!pages_desc_unpack(p + BATCH_HEAD + i * DESC_SIZE, &d) ||
-		    d.enc >= WIRE_ENC__COUNT)
+		    d.enc > WIRE_ENC_ZSTD_NEXT)
 			return broken(q);
-		atomic_fetch_add(&tap.pages[q->index - 1][d.enc], 1);
+		/* A page of a zstd run is a zstd page (wire.h). */
+		atomic_fetch_add(&tap.pages[q->index - 1]
+				 [d.enc < WIRE_ENC__COUNT ? d.enc
+							  : WIRE_ENC_ZSTD], 1);
 	}
 	atomic_fetch_add(&tap.records[q->index - 1], 1);
 	skip_rest(q, meta);

@@ -126,6 +126,8 @@ static void m_magic(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b, 0x12345678); }
 static void m_version(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le16(b + 4, 1); } /* PAGES CRC over page bytes */
+static void m_version2(struct wire_hello *h, uint8_t *b, size_t *l)
+{ (void)h; (void)l; put_le16(b + 4, 2); } /* no zstd runs */
 static void m_pagesize(struct wire_hello *h, uint8_t *b, size_t *l)
 { (void)h; (void)l; put_le32(b + 28, 65536); }
 static void m_channel(struct wire_hello *h, uint8_t *b, size_t *l)
@@ -153,7 +155,9 @@ START_TEST(hello_rejects)
 {
 	hello_bad(m_magic, "bad magic 0x12345678 (not a vmmig stream)");
 	hello_bad(m_version,
-		  "protocol version 1 not supported (this side speaks 2)");
+		  "protocol version 1 not supported (this side speaks 3)");
+	hello_bad(m_version2,
+		  "protocol version 2 not supported (this side speaks 3)");
 	hello_bad(m_pagesize, "page size 65536 not supported (need 4096)");
 	hello_bad(m_channel, "HELLO channel 4 of 4 is invalid");
 	hello_bad(m_nregions, "HELLO has 257 regions (1..256 allowed)");

@@ -14,37 +14,6 @@
 #define RID 7
 #define NPAGES 16
 
-struct desc {
-	uint64_t idx;
-	uint8_t enc;
-	uint32_t len;
-};
-
-/* Append a PAGES record with a correct CRC (over its metadata only). */
-static void craft(struct obuf *o, uint32_t seq, uint32_t rid, unsigned count,
-		  const struct desc *d, const void *payload, size_t plen)
-{
-	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * 80] = { 0 };
-	struct iovec body[2];
-	size_t hl = 8 + 16 * (size_t)count;
-
-	put_le32(head + 16, rid);
-	put_le16(head + 20, (uint16_t)count);
-	for (unsigned i = 0; i < count && i < 80; i++) {
-		uint8_t *p = head + 24 + 16 * i;
-
-		put_le64(p, d[i].idx);
-		p[8] = d[i].enc;
-		put_le32(p + 12, d[i].len);
-	}
-	body[0] = (struct iovec){ head + 16, hl };
-	body[1] = (struct iovec){ (void *)payload, plen };
-	wire_record_frame(head, WIRE_PAGES, 0, seq, body, 2);
-	put_le32(head + 8, wire_record_crc(head, body, 1));
-	obuf_put(o, head, 16 + hl);
-	obuf_put(o, payload, plen);
-}
-
 static struct guarded g;
 static uint8_t *before;
 
@@ -115,7 +84,7 @@ static uint8_t raw[2][4096];
 /* A good record: pages 2 (raw), 3 (zero), 4 (raw). */
 static void good(struct obuf *o, uint32_t seq)
 {
-	struct desc d[3] = { { 2, WIRE_ENC_RAW, 4096 }, { 3, WIRE_ENC_ZERO, 0 },
+	struct pdesc d[3] = { { 2, WIRE_ENC_RAW, 4096 }, { 3, WIRE_ENC_ZERO, 0 },
 			     { 4, WIRE_ENC_RAW, 4096 } };
 
 	memset(raw[0], 0x11, 4096);
@@ -125,7 +94,7 @@ static void good(struct obuf *o, uint32_t seq)
 
 		memcpy(pl, raw[0], 4096);
 		memcpy(pl + 4096, raw[1], 4096);
-		craft(o, seq, RID, 3, d, pl, sizeof(pl));
+		craft_pages(o, seq, RID, 3, d, pl, sizeof(pl));
 	}
 }
 
@@ -302,57 +271,57 @@ START_TEST(crafted_with_good_crc)
 {
 	struct obuf o = { 0 };
 	static uint8_t pl[3 * 4096 + 64];
-	struct desc d[65];
+	struct pdesc d[65];
 
 	/* Out-of-range page index: exactly npages, and huge (no wrap). */
-	d[0] = (struct desc){ NPAGES, WIRE_ENC_RAW, 4096 };
-	craft(&o, 0, RID, 1, d, pl, 4096);
+	d[0] = (struct pdesc){ NPAGES, WIRE_ENC_RAW, 4096 };
+	craft_pages(&o, 0, RID, 1, d, pl, 4096);
 	expect_fail(&o, -EPROTO, "page index 16 out of range for region 7 "
 		    "(16 pages)", true);
-	d[0] = (struct desc){ UINT64_MAX / 4096 + 2, WIRE_ENC_ZERO, 0 };
-	craft(&o, 0, RID, 1, d, pl, 0);
+	d[0] = (struct pdesc){ UINT64_MAX / 4096 + 2, WIRE_ENC_ZERO, 0 };
+	craft_pages(&o, 0, RID, 1, d, pl, 0);
 	expect_fail(&o, -EPROTO, "page index 4503599627370497 out of range "
 		    "for region 7 (16 pages)", true);
 	/* Unknown region. */
-	d[0] = (struct desc){ 1, WIRE_ENC_RAW, 4096 };
-	craft(&o, 0, 99, 1, d, pl, 4096);
+	d[0] = (struct pdesc){ 1, WIRE_ENC_RAW, 4096 };
+	craft_pages(&o, 0, 99, 1, d, pl, 4096);
 	expect_fail(&o, -EPROTO, "PAGES for unknown region id 99", true);
 	/* Count 0 and 65. */
-	craft(&o, 0, RID, 0, d, pl, 16);
+	craft_pages(&o, 0, RID, 0, d, pl, 16);
 	expect_fail(&o, -EPROTO, "PAGES count 0 (1..64 allowed)", true);
 	for (int i = 0; i < 65; i++)
-		d[i] = (struct desc){ (uint64_t)i % NPAGES, WIRE_ENC_ZERO, 0 };
-	craft(&o, 0, RID, 65, d, pl, 0);
+		d[i] = (struct pdesc){ (uint64_t)i % NPAGES, WIRE_ENC_ZERO, 0 };
+	craft_pages(&o, 0, RID, 65, d, pl, 0);
 	expect_fail(&o, -EPROTO, "PAGES count 65 (1..64 allowed)", true);
 	/* Same page twice. */
-	d[0] = (struct desc){ 5, WIRE_ENC_RAW, 4096 };
-	d[1] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
-	craft(&o, 0, RID, 2, d, pl, 4096);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_RAW, 4096 };
+	d[1] = (struct pdesc){ 5, WIRE_ENC_ZERO, 0 };
+	craft_pages(&o, 0, RID, 2, d, pl, 4096);
 	expect_fail(&o, -EPROTO, "page 5 appears twice in one record", true);
 	/* ... also when an index in between breaks the ascending order. */
-	d[0] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
-	d[1] = (struct desc){ 3, WIRE_ENC_ZERO, 0 };
-	d[2] = (struct desc){ 5, WIRE_ENC_ZERO, 0 };
-	craft(&o, 0, RID, 3, d, pl, 0);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_ZERO, 0 };
+	d[1] = (struct pdesc){ 3, WIRE_ENC_ZERO, 0 };
+	d[2] = (struct pdesc){ 5, WIRE_ENC_ZERO, 0 };
+	craft_pages(&o, 0, RID, 3, d, pl, 0);
 	expect_fail(&o, -EPROTO, "page 5 appears twice in one record", true);
 	/* Lengths that do not fit their encoding or the record. */
-	d[0] = (struct desc){ 5, WIRE_ENC_ZERO, 1 };
-	craft(&o, 0, RID, 1, d, pl, 1);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_ZERO, 1 };
+	craft_pages(&o, 0, RID, 1, d, pl, 1);
 	expect_fail(&o, -EPROTO, "page 5: length 1 is invalid for encoding 0",
 		    true);
-	d[0] = (struct desc){ 5, WIRE_ENC_ZSTD, 4097 };
-	craft(&o, 0, RID, 1, d, pl, 4097);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_ZSTD, 4097 };
+	craft_pages(&o, 0, RID, 1, d, pl, 4097);
 	expect_fail(&o, -EPROTO, "page 5: length 4097 is invalid for "
 		    "encoding 2", true);
-	d[0] = (struct desc){ 5, WIRE_ENC_DELTA, 0 };
-	craft(&o, 0, RID, 1, d, pl, 0);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_DELTA, 0 };
+	craft_pages(&o, 0, RID, 1, d, pl, 0);
 	expect_fail(&o, -EPROTO, "page 5: length 0 is invalid for encoding 3",
 		    true);
-	d[0] = (struct desc){ 5, WIRE_ENC_RAW, 4096 };
-	craft(&o, 0, RID, 1, d, pl, 4095);
+	d[0] = (struct pdesc){ 5, WIRE_ENC_RAW, 4096 };
+	craft_pages(&o, 0, RID, 1, d, pl, 4095);
 	expect_fail(&o, -EPROTO, "PAGES record length 4119 does not match its "
 		    "descriptors (4120)", true);
-	craft(&o, 0, RID, 3, d, pl, 0); /* 3 descriptors, record holds 3 */
+	craft_pages(&o, 0, RID, 3, d, pl, 0); /* 3 descriptors, record holds 3 */
 	o.buf[4] = 30; /* len 30 < 8 + 48 */
 	expect_fail(&o, -EPROTO, "PAGES record of 30 bytes cannot hold 3 "
 		    "descriptors", true);
@@ -363,7 +332,7 @@ START_TEST(zstd_too_big)
 {
 	static uint8_t big[8192], pl[4096 + 4096];
 	struct obuf o = { 0 };
-	struct desc d[2];
+	struct pdesc d[2];
 	size_t n;
 
 	/* A real zstd frame of 8192 bytes, correct CRC: the page before it
@@ -372,9 +341,9 @@ START_TEST(zstd_too_big)
 	memset(pl, 0x77, 4096);
 	n = ZSTD_compress(pl + 4096, 4096, big, sizeof(big), 1);
 	ck_assert(!ZSTD_isError(n));
-	d[0] = (struct desc){ 1, WIRE_ENC_RAW, 4096 };
-	d[1] = (struct desc){ 3, WIRE_ENC_ZSTD, (uint32_t)n };
-	craft(&o, 0, RID, 2, d, pl, 4096 + n);
+	d[0] = (struct pdesc){ 1, WIRE_ENC_RAW, 4096 };
+	d[1] = (struct pdesc){ 3, WIRE_ENC_ZSTD, (uint32_t)n };
+	craft_pages(&o, 0, RID, 2, d, pl, 4096 + n);
 	expect_fail_keep(&o, -EPROTO, "page 3 of region 7: zstd page "
 			 "decompresses to more than 4096 bytes");
 	for (size_t i = 0; i < 4096; i++)
@@ -384,8 +353,8 @@ START_TEST(zstd_too_big)
 
 	/* Garbage that is not a zstd frame. */
 	memset(pl, 0x42, 64);
-	d[0] = (struct desc){ 3, WIRE_ENC_ZSTD, 64 };
-	craft(&o, 0, RID, 1, d, pl, 64);
+	d[0] = (struct pdesc){ 3, WIRE_ENC_ZSTD, 64 };
+	craft_pages(&o, 0, RID, 1, d, pl, 64);
 	expect_fail(&o, -EPROTO, "page 3 of region 7: zstd page is not "
 		    "exactly one zstd frame", true);
 }
@@ -397,13 +366,13 @@ START_TEST(delta_past_page)
 	static const uint8_t dl[] = { 0xfa, 0x1f, 0x10, 1, 2, 3, 4, 5, 6, 7, 8,
 				      9, 10, 11, 12, 13, 14, 15, 16 };
 	struct obuf o = { 0 };
-	struct desc d = { NPAGES - 1, WIRE_ENC_DELTA, sizeof(dl) };
+	struct pdesc d = { NPAGES - 1, WIRE_ENC_DELTA, sizeof(dl) };
 
-	craft(&o, 0, RID, 1, &d, dl, sizeof(dl));
+	craft_pages(&o, 0, RID, 1, &d, dl, sizeof(dl));
 	expect_fail(&o, -EPROTO, "page 15 of region 7: delta page runs past "
 		    "the end of the page", true);
 	d.len = sizeof(dl) - 1; /* truncated literal */
-	craft(&o, 0, RID, 1, &d, dl, sizeof(dl) - 1);
+	craft_pages(&o, 0, RID, 1, &d, dl, sizeof(dl) - 1);
 	expect_fail(&o, -EPROTO, "page 15 of region 7: delta page runs past "
 		    "the end of the page", true);
 }

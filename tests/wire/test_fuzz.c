@@ -19,7 +19,9 @@
 static struct obuf stream;
 static uint8_t *src;
 
-/* Pages of all kinds, two rounds (so deltas appear), then STATE and END. */
+/* Pages of all kinds, two rounds (so deltas appear), the compressible
+ * pages once more as a zstd run (the delta cache off), then STATE and
+ * END. */
 static void build_stream(void)
 {
 	struct enc_config cfg = { .compression = VMMIG_COMPRESS_ZSTD,
@@ -29,7 +31,10 @@ static void build_stream(void)
 	struct enc_ctx *e;
 	uint8_t pl[64];
 	uint32_t seq = 0, s = 31337;
-	struct wire_end end = { .pages = NPAGES + NPAGES / 2 };
+	size_t run_at;
+	struct enc_config run_cfg = { .compression = VMMIG_COMPRESS_ZSTD,
+				      .zstd_level = 1 };
+	struct wire_end end = { .pages = NPAGES + NPAGES / 2 + NPAGES / 2 };
 	struct wire_state st = { .blob_id = 1, .total_len = 40 };
 
 	src = malloc(NPAGES * 4096);
@@ -49,6 +54,17 @@ static void build_stream(void)
 		src[idx[i] * 4096 + xrand(&s) % 4096] ^= 0x3c;
 	}
 	send_pages(&stream, e, 1, src, idx, NPAGES / 2, &seq, NULL);
+	enc_ctx_free(e);
+	ck_assert_int_eq(enc_ctx_new(&run_cfg, &e), 0);
+	for (int i = 0; i < NPAGES / 2; i++)
+		idx[i] = (uint64_t)(i / 2 * 4 + 2 + i % 2); /* 2, 3, 6, 7 .. */
+	run_at = stream.len;
+	send_pages(&stream, e, 1, src, idx, NPAGES / 2, &seq, NULL);
+	/* One record, one run of all its pages. */
+	ck_assert_uint_eq(get_le16(stream.buf + run_at + 20), NPAGES / 2);
+	ck_assert_uint_eq(stream.buf[run_at + 24 + 8], WIRE_ENC_ZSTD_RUN);
+	ck_assert_uint_eq(stream.buf[run_at + 24 + 16 * (NPAGES / 2 - 1) + 8],
+			  WIRE_ENC_ZSTD_NEXT);
 	wire_state_pack(pl, &st);
 	memset(pl + WIRE_STATE_HEAD, 0x5e, 40);
 	ck_assert_int_eq(wire_write_record(obuf_write, &stream, WIRE_STATE,

@@ -11,6 +11,7 @@
 
 #include "encode/encode.h"
 #include "wire/batch.h"
+#include "wire/le.h"
 #include "wire/wire.h"
 #include "testutil.h"
 
@@ -213,6 +214,39 @@ static inline unsigned send_pages(struct obuf *o, struct enc_ctx *e,
 	}
 	wire_batch_destroy(&b);
 	return records;
+}
+
+/* One descriptor of a PAGES record crafted by hand. */
+struct pdesc {
+	uint64_t idx;
+	uint8_t enc;
+	uint32_t len;
+};
+
+/* Append a PAGES record with a correct CRC (over its metadata only). */
+static inline void craft_pages(struct obuf *o, uint32_t seq, uint32_t rid,
+			       unsigned count, const struct pdesc *d,
+			       const void *payload, size_t plen)
+{
+	uint8_t head[WIRE_HDR_SIZE + 8 + 16 * 80] = { 0 };
+	struct iovec body[2];
+	size_t hl = 8 + 16 * (size_t)count;
+
+	put_le32(head + 16, rid);
+	put_le16(head + 20, (uint16_t)count);
+	for (unsigned i = 0; i < count && i < 80; i++) {
+		uint8_t *p = head + 24 + 16 * i;
+
+		put_le64(p, d[i].idx);
+		p[8] = d[i].enc;
+		put_le32(p + 12, d[i].len);
+	}
+	body[0] = (struct iovec){ head + 16, hl };
+	body[1] = (struct iovec){ (void *)payload, plen };
+	wire_record_frame(head, WIRE_PAGES, 0, seq, body, 2);
+	put_le32(head + 8, wire_record_crc(head, body, 1));
+	obuf_put(o, head, 16 + hl);
+	obuf_put(o, payload, plen);
 }
 
 /* Read records until the stream is used up; return the first error. */
