@@ -72,11 +72,16 @@ int sess_state_send(struct chan *c, const struct vmmig_state_sink *s)
 			wire_state_pack(head, &ws);
 			iov[1] = (struct iovec){ head, sizeof(head) };
 			iov[2] = (struct iovec){ b->data + off, n };
+			/* The lock: a failing rp thread may send ERROR on this
+			 * channel meanwhile (chan_send_error), with the next
+			 * sequence number. */
+			pthread_mutex_lock(&c->tx_lock);
 			wire_record_seal(hdr, WIRE_STATE,
 					 last ? WIRE_STATE_LAST : 0,
 					 c->tx_seq++, &iov[1], 2);
 			iov[0] = (struct iovec){ hdr, sizeof(hdr) };
 			ret = chan_send(c, iov, 3);
+			pthread_mutex_unlock(&c->tx_lock);
 			if (ret)
 				return ret;
 			off += n;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -143,7 +144,7 @@ static void lazy_close(void *chan)
 	vmmig_transport_inproc()->close(chan);
 }
 
-const struct vmmig_transport_ops *lazy_pipe_ops(void)
+static void ops_init(void)
 {
 	const struct vmmig_transport_ops *in = vmmig_transport_inproc();
 
@@ -157,5 +158,14 @@ const struct vmmig_transport_ops *lazy_pipe_ops(void)
 	ops.recv_some = lazy_recv_some;
 	ops.send_queue = lazy_send_queue;
 	ops.send_wait = lazy_send_wait;
+}
+
+/* Built once: a test's second migration must not rewrite the table while
+ * the first one's destination thread still reads it. */
+const struct vmmig_transport_ops *lazy_pipe_ops(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, ops_init);
 	return &ops;
 }
