@@ -11,6 +11,7 @@
 #   bench/vs-qemu/run.sh [--quick] [--repeat N] [--out FILE] [--build DIR]
 #       [--size-mib N] [--mix-mib N] [--sparse-gib N (0: skip)] [--sparse-timeout-s S]
 #       [--only incompressible|mix|sparse ...] [--links 1g 10g]
+#       [--channels 1 2 4] (incompressible: the channel counts)
 #       [--no-zstd-too] (incompressible: toyvmm --compression none too)
 #
 # --quick: 1 repeat instead of 3.
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
 	--quick) args+=(--repeat 1) ;;
 	--no-zstd-too) args+=("$1") ;;
 	--repeat|--out|--sparse-gib|--sparse-timeout-s) args+=("$1" "$2"); shift ;;
-	--only|--links)
+	--only|--links|--channels)
 		args+=("$1"); shift
 		while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do
 			args+=("$1"); shift
