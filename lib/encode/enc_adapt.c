@@ -176,10 +176,10 @@ bool enc_adapt_cycle(struct enc_adapt *a, const struct enc_cycle *c)
 	if (a->win_wall_us < WINDOW_US)
 		return false;
 	a->windows++;
-	/* Recent attempts weigh most: the older sums lose a quarter each
-	 * window (at level 0 a window has some ten attempts). */
-	a->cost_ns = a->cost_ns - a->cost_ns / 4 + a->win_cost_ns;
-	a->saved = a->saved - a->saved / 4 + a->win_saved;
+	/* Recent attempts weigh most, like the times (at level 0 a window
+	 * has a few attempts at 1 Gbit/s, hundreds on a fast path). */
+	a->cost_ns = smooth(a->cost_ns, a->win_cost_ns);
+	a->saved = smooth(a->saved, a->win_saved);
 	a->wall_us = smooth(a->wall_us, a->win_wall_us);
 	a->wait_us = smooth(a->wait_us, a->win_wait_us);
 	a->cpu_us = smooth(a->cpu_us, a->win_cpu_us);

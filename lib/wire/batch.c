@@ -26,6 +26,10 @@
 #include "batch.h"
 #include "pages_fmt.h"
 
+/* A run is at most a record's pages: enc_zstd_run() has room for
+ * ENC_RUN_MAX. */
+_Static_assert(WIRE_MAX_BATCH <= ENC_RUN_MAX,
+	       "a record's pages must fit one zstd run");
 /* wire.h sizes the head without pages_fmt.h's names. */
 _Static_assert(sizeof(((struct wire_batch *)0)->head) ==
 	       WIRE_HDR_SIZE + BATCH_HEAD + DESC_SIZE * WIRE_MAX_BATCH,
